@@ -1,0 +1,43 @@
+# Two commands: `make report` renders the demo report from the built-in simulator; `make test` runs every test.
+# Both build .venv/ first when it is missing or older than pyproject.toml; a second run skips the install.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KERNEL := credit-reports
+
+.PHONY: report test lint lab bench clean browser-deps
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (credit-reports)" >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(VENV)/bin/credit-reports demo
+
+test: $(STAMP) browser-deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) bench/fetch.py
+	$(PY) bench/metrics.py
+	$(PY) bench/render.py
+
+# The browser test needs Debian's Chromium; install it when missing and we are allowed to (root with apt).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: the browser test will be skipped"; }
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
