@@ -1,0 +1,156 @@
+"""Currencies, minor <-> major units and display formatting.
+
+Paddle sends every amount as a string holding an integer in the currency's lowest denomination
+("1000" USD is 10.00 USD, "100" JPY is 100 JPY). The toolkit keeps amounts as Python ``int`` /
+pandas ``int64`` in those minor units through all arithmetic; this module is the only place that
+turns them into :class:`~decimal.Decimal` major units or display strings.
+
+Decimal places follow Paddle, not ISO 4217. Paddle treats JPY and KRW as zero-decimal and every
+other supported currency as two-decimal, so the minor units it sends for, say, VND or CLP are
+hundredths even though ISO 4217 (and CLDR, which babel uses) give those currencies 0 decimals. The
+divisor has to match what Paddle sent, so :data:`PADDLE_DECIMALS` wins over babel's precision, and
+formatting forces Paddle's number of decimals on babel's locale pattern. A currency code outside
+Paddle's list is kept, never dropped: it is shown in minor units with a note.
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from functools import lru_cache
+
+import pandas as pd
+from babel import Locale
+from babel.numbers import NumberPattern
+
+__all__ = [
+    "PADDLE_CURRENCIES",
+    "PADDLE_DECIMALS",
+    "ZERO_DECIMAL_CURRENCIES",
+    "format_money",
+    "format_money_series",
+    "is_known_currency",
+    "minor_unit_decimals",
+    "parse_minor",
+    "to_major",
+    "to_major_series",
+]
+
+#: Paddle Billing's supported currency codes (2026), in Paddle's documented order.
+PADDLE_CURRENCIES: tuple[str, ...] = (
+    "USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF", "HKD", "SGD", "SEK", "ARS", "BRL", "CNY", "COP",
+    "CZK", "DKK", "HUF", "ILS", "INR", "KRW", "MXN", "NOK", "NZD", "PLN", "RUB", "THB", "TRY", "TWD",
+    "UAH", "VND", "ZAR", "CLP", "PEN",
+)
+
+#: Currencies Paddle treats as having no minor unit.
+ZERO_DECIMAL_CURRENCIES: frozenset[str] = frozenset({"JPY", "KRW"})
+
+#: Decimal places of Paddle's minor units per currency (JPY, KRW: 0; every other supported code: 2).
+PADDLE_DECIMALS: dict[str, int] = {
+    code: (0 if code in ZERO_DECIMAL_CURRENCIES else 2) for code in PADDLE_CURRENCIES
+}
+
+UNKNOWN_NOTE = "minor units, unknown currency"
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _normalise(code: str) -> str:
+    return str(code).strip().upper()
+
+
+def minor_unit_decimals(code: str) -> int | None:
+    """Decimal places of Paddle's minor unit for ``code``; ``None`` when the code is not a Paddle currency."""
+    return PADDLE_DECIMALS.get(_normalise(code))
+
+
+def is_known_currency(code: str) -> bool:
+    """True when ``code`` is one of Paddle's supported currencies."""
+    return _normalise(code) in PADDLE_DECIMALS
+
+
+def to_major(minor: int, code: str) -> Decimal:
+    """Exact major-unit amount: ``to_major(1234, "USD") == Decimal("12.34")``; JPY/KRW unchanged.
+
+    An unknown currency keeps its minor units unchanged (``Decimal(minor)``): the toolkit cannot know
+    its divisor and must not guess.
+    """
+    if isinstance(minor, bool):
+        raise TypeError("amount must be an integer in minor units, got bool")
+    try:
+        minor = operator.index(minor)  # int and numpy integers; floats would hide rounding
+    except TypeError:
+        raise TypeError(f"amount must be an integer in minor units, got {type(minor).__name__}") from None
+    decimals = minor_unit_decimals(code)
+    if decimals is None:
+        return Decimal(minor)
+    return Decimal(minor).scaleb(-decimals)
+
+
+def to_major_series(minor: pd.Series, codes: pd.Series | str) -> pd.Series:
+    """Element-wise :func:`to_major` for a column: a Series of exact ``Decimal`` (object dtype)."""
+    if isinstance(codes, str):
+        return pd.Series([to_major(int(m), codes) for m in minor], index=minor.index, dtype=object)
+    return pd.Series(
+        [to_major(int(m), c) for m, c in zip(minor, codes, strict=True)], index=minor.index, dtype=object
+    )
+
+
+@lru_cache(maxsize=256)
+def _pattern(locale: str, decimals: int) -> tuple[Locale, NumberPattern]:
+    """The locale's standard currency pattern with exactly ``decimals`` fraction digits."""
+    loc = Locale.parse(locale)
+    pattern = copy.copy(loc.currency_formats["standard"])
+    pattern.frac_prec = (decimals, decimals)
+    return loc, pattern
+
+
+def format_money(minor: int, code: str, locale: str = "en_US") -> str:
+    """Display string for an amount in minor units, with Paddle's decimals and the locale's symbol.
+
+    ``format_money(123456, "USD") == "$1,234.56"``, ``format_money(1234, "JPY") == "¥1,234"``.
+    An unknown code is shown as ``"12345 XYZ (minor units, unknown currency)"`` rather than guessed.
+    """
+    code = _normalise(code)
+    decimals = minor_unit_decimals(code)
+    if decimals is None:
+        return f"{int(minor)} {code} ({UNKNOWN_NOTE})"
+    loc, pattern = _pattern(locale, decimals)
+    return pattern.apply(to_major(minor, code), loc, currency=code, currency_digits=False)
+
+
+def format_money_series(
+    minor: pd.Series | Iterable[int], codes: pd.Series | Iterable[str] | str, locale: str = "en_US"
+) -> pd.Series:
+    """Element-wise :func:`format_money` for table columns (one currency or a currency column).
+
+    Formatting is per value by nature; this is meant for report tables (hundreds of rows), not for
+    million-row frames.
+    """
+    values = minor if isinstance(minor, pd.Series) else pd.Series(list(minor))
+    code_list = [codes] * len(values) if isinstance(codes, str) else list(codes)
+    if len(code_list) != len(values):
+        raise ValueError("amounts and currency codes differ in length")
+    return pd.Series(
+        [format_money(int(m), c, locale) for m, c in zip(values, code_list, strict=True)],
+        index=values.index,
+        dtype=object,
+    )
+
+
+def parse_minor(text: str | int) -> int:
+    """Parse one of Paddle's amount strings ("1000") into an int; anything but an integer is refused.
+
+    ``"10.00"``, ``"1e3"``, ``""`` and floats raise :class:`ValueError`: Paddle amounts are integers in
+    the lowest denomination, and accepting a decimal would silently misread the unit.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"not an amount in minor units: {text!r}")
+    if isinstance(text, int):
+        return text
+    if not isinstance(text, str) or not _INTEGER.fullmatch(text.strip()):
+        raise ValueError(f"not an integer amount in minor units: {text!r}")
+    return int(text.strip())

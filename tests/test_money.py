@@ -1,0 +1,120 @@
+"""Money: Paddle's decimals, exact minor -> major conversion, display formatting, amount parsing."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from credit_reports import money
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+NBSP = "\xa0"
+
+
+def test_paddle_supported_codes_all_have_decimals_and_only_jpy_krw_are_zero_decimal():
+    codes = [
+        "USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF", "HKD", "SGD", "SEK", "ARS", "BRL", "CNY", "COP",
+        "CZK", "DKK", "HUF", "ILS", "INR", "KRW", "MXN", "NOK", "NZD", "PLN", "RUB", "THB", "TRY", "TWD",
+        "UAH", "VND", "ZAR", "CLP", "PEN",
+    ]
+    assert set(money.PADDLE_DECIMALS) == set(codes)
+    assert {c for c in codes if money.minor_unit_decimals(c) == 0} == {"JPY", "KRW"}
+    # Paddle, not ISO 4217: VND and CLP are zero-decimal in ISO but Paddle sends hundredths
+    assert money.minor_unit_decimals("VND") == 2
+    assert money.minor_unit_decimals("CLP") == 2
+
+
+def test_unknown_code_has_no_decimals_and_lowercase_codes_are_recognised():
+    assert money.minor_unit_decimals("XYZ") is None
+    assert money.minor_unit_decimals("usd") == 2
+    assert money.is_known_currency("jpy")
+    assert not money.is_known_currency("XYZ")
+
+
+@pytest.mark.parametrize(
+    ("minor", "code", "expected"),
+    [
+        (1234, "USD", "12.34"),
+        (5, "USD", "0.05"),
+        (-250, "EUR", "-2.50"),
+        (1234, "JPY", "1234"),
+        (50000, "KRW", "50000"),
+        (12345, "XYZ", "12345"),  # unknown: minor units unchanged
+    ],
+)
+def test_to_major_is_exact_with_paddle_decimals(minor, code, expected):
+    result = money.to_major(minor, code)
+    assert isinstance(result, Decimal)
+    assert str(result) == expected
+
+
+def test_to_major_stays_exact_beyond_float_precision():
+    minor = 2**62 + 1  # 4611686018427387905: a float would lose the last digit
+    assert money.to_major(minor, "USD") == Decimal("46116860184273879.05")
+
+
+def test_to_major_accepts_numpy_integers_and_refuses_floats():
+    assert money.to_major(np.int64(1999), "USD") == Decimal("19.99")
+    with pytest.raises(TypeError):
+        money.to_major(19.99, "USD")
+
+
+def test_to_major_series_keeps_decimals_per_row_currency():
+    out = money.to_major_series(pd.Series([1050, 1050]), pd.Series(["USD", "JPY"]))
+    assert list(out) == [Decimal("10.50"), Decimal("1050")]
+
+
+@pytest.mark.parametrize(
+    ("minor", "code", "locale", "expected"),
+    [
+        (123456, "USD", "en_US", "$1,234.56"),
+        (5, "USD", "en_US", "$0.05"),
+        (-250, "USD", "en_US", "-$2.50"),
+        (1234, "JPY", "en_US", "¥1,234"),
+        (50000, "KRW", "en_US", "₩50,000"),
+        (123456, "EUR", "de_DE", f"1.234,56{NBSP}€"),
+        (1234, "JPY", "de_DE", f"1.234{NBSP}¥"),
+        (12345, "VND", "en_US", "₫123.45"),  # Paddle's two decimals, not babel's zero
+    ],
+)
+def test_format_money_uses_paddle_decimals_and_locale(minor, code, locale, expected):
+    assert money.format_money(minor, code, locale) == expected
+
+
+def test_format_money_shows_unknown_currency_in_minor_units_with_a_note():
+    assert money.format_money(12345, "XYZ") == "12345 XYZ (minor units, unknown currency)"
+
+
+def test_format_money_series_formats_each_row_in_its_own_currency():
+    s = pd.Series([150, 150, 7], index=[10, 11, 12])
+    out = money.format_money_series(s, pd.Series(["USD", "JPY", "XYZ"]))
+    assert list(out.index) == [10, 11, 12]
+    assert list(out) == ["$1.50", "¥150", "7 XYZ (minor units, unknown currency)"]
+    assert list(money.format_money_series([100, 2], "GBP")) == ["£1.00", "£0.02"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1000", 1000), ("0", 0), ("-75", -75), (" 42 ", 42), (7, 7)])
+def test_parse_minor_reads_integer_strings(text, expected):
+    assert money.parse_minor(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10.00", "1e3", "", "ten", "1,000", 10.0, True, None])
+def test_parse_minor_refuses_anything_but_an_integer(text):
+    with pytest.raises(ValueError):
+        money.parse_minor(text)
+
+
+def test_parse_minor_reads_paddles_documented_credit_balance_example():
+    path = SHARED / "paddle" / "examples" / "credit_balances_list.json"
+    if not path.is_file():
+        pytest.skip("../shared/paddle/examples not beside the checkout")
+    balance = json.loads(path.read_text())["data"][0]["balance"]
+    assert {k: money.parse_minor(v) for k, v in balance.items()} == {
+        "available": 550, "reserved": 900, "used": 1300,
+    }
+    assert money.format_money(money.parse_minor(balance["available"]), "USD") == "$5.50"
