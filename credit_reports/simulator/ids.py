@@ -1,0 +1,96 @@
+"""Paddle-style entity ids and timestamps for the simulator.
+
+Paddle ids are a prefix plus 26 characters of lower-case Crockford base32 (``^ctm_[a-z\\d]{26}$``),
+laid out like a ULID: 10 characters of millisecond timestamp, then 16 characters of randomness. Ids made
+this way sort by creation time, which is what lets ``after=<id>`` work as a cursor and a high-water mark.
+"""
+
+from __future__ import annotations
+
+import random
+from base64 import b32encode
+from datetime import UTC, datetime
+
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_DECODE = {ch: i for i, ch in enumerate(ALPHABET)}
+_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+_MS_MAX = (1 << 50) - 1
+_RAND_BITS = 80
+_RAND_MAX = (1 << _RAND_BITS) - 1
+
+
+def make_id(prefix: str, ms: int, rand: int) -> str:
+    """Build ``<prefix>_<10 time chars><16 random chars>`` from a ms timestamp and 80 random bits.
+
+    The 130-bit body is shifted to 160 bits so the C base32 encoder does the work (this runs hundreds
+    of thousands of times when a large account is generated); its alphabet is mapped to Crockford's.
+    """
+    value = (((ms & _MS_MAX) << _RAND_BITS) | (rand & _RAND_MAX)) << 30
+    return prefix + "_" + b32encode(value.to_bytes(20, "big"))[:26].decode().translate(_TO_CROCKFORD)
+
+
+def decode_id(entity_id: str) -> tuple[int, int]:
+    """Split an id made by :func:`make_id` back into (ms, random bits)."""
+    body = entity_id.split("_", 1)[1]
+    value = 0
+    for ch in body:
+        value = (value << 5) | _DECODE[ch]
+    return value >> _RAND_BITS, value & _RAND_MAX
+
+
+def random_id(prefix: str, ms: int, rng: random.Random) -> str:
+    """An id for an entity created at ``ms``, random part drawn from ``rng`` (deterministic per seed)."""
+    return make_id(prefix, ms, rng.getrandbits(_RAND_BITS))
+
+
+class MonotonicIds:
+    """Ids that are strictly increasing per prefix, even within one millisecond or if the clock steps back.
+
+    Used for everything created after the historical account was generated (``Simulator.advance``), so
+    new events always sort after every earlier event.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._last: dict[str, tuple[int, int]] = {}
+
+    def observe(self, entity_id: str) -> None:
+        """Record an existing id so later ids of its prefix sort after it."""
+        prefix = entity_id.split("_", 1)[0]
+        decoded = decode_id(entity_id)
+        if prefix not in self._last or decoded > self._last[prefix]:
+            self._last[prefix] = decoded
+
+    def next(self, prefix: str, ms: int) -> str:
+        """A new id for ``prefix`` at ``ms``, greater than every id issued or observed before."""
+        last = self._last.get(prefix)
+        rand = self._rng.getrandbits(_RAND_BITS - 8)  # leave headroom for increments
+        if last is not None and (ms, rand) <= last:
+            ms, rand = last[0], last[1] + 1
+            if rand > _RAND_MAX:
+                ms, rand = ms + 1, 0
+        self._last[prefix] = (ms, rand)
+        return make_id(prefix, ms, rand)
+
+
+_DAYS: dict[int, str] = {}
+
+
+def iso(ms: int) -> str:
+    """RFC 3339 UTC timestamp with microseconds, as Paddle writes them (``2024-04-15T08:48:20.239000Z``).
+
+    The date part is cached per day because account generation formats a few hundred thousand stamps.
+    """
+    day, rest = divmod(ms, 86_400_000)
+    date = _DAYS.get(day)
+    if date is None:
+        date = _DAYS[day] = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+    seconds, millis = divmod(rest, 1000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{date}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}000Z"
+
+
+def now_ms() -> int:
+    """Real wall-clock time in milliseconds since the epoch."""
+    return int(datetime.now(UTC).timestamp() * 1000)

@@ -1,0 +1,62 @@
+"""Shared fixtures: paths, the local Paddle simulator, and keeping a developer's real key out of tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credit_reports.simulator import Simulator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_paddle_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see the developer's PADDLE_API_KEY or PADDLE_ENVIRONMENT (tests set their own)."""
+    monkeypatch.delenv("PADDLE_API_KEY", raising=False)
+    monkeypatch.delenv("PADDLE_ENVIRONMENT", raising=False)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository checkout."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout (Paddle's spec and examples); CI puts it there too."""
+    path = REPO_ROOT.parent / "shared"
+    if not path.is_dir():
+        pytest.fail(f"{path} is missing: the shared reference folder must sit beside the checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[Simulator]:
+    """A started simulator shared by the session (300 customers, seed 11, no rate limit, no latency).
+
+    Read-only by convention: never advance it or inject faults into it; use ``make_sim`` for that.
+    """
+    simulator = Simulator(customers=300, seed=11).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Callable[..., Simulator]]:
+    """A factory for a private started simulator (default 200 customers), stopped after the test."""
+    started: list[Simulator] = []
+
+    def factory(**kwargs: Any) -> Simulator:
+        kwargs.setdefault("customers", 200)
+        simulator = Simulator(**kwargs).start()
+        started.append(simulator)
+        return simulator
+
+    yield factory
+    for simulator in started:
+        simulator.stop()
