@@ -1,0 +1,433 @@
+"""Cohort rules (which group each customer falls in) and per-cohort, per-currency credit totals.
+
+:func:`assign_cohorts` turns the customers frame (and, for subscription rules, the subscriptions frame)
+into one label per customer. :func:`cohort_totals` sums balances per cohort *and currency* (never across
+currencies), merging cohorts too small to read into ``"other"`` and saying so in ``df.attrs["merged"]``.
+:func:`cohort_heatmap` gives the cohort x currency grid, scaled within each currency.
+
+Rules (``rule=``):
+
+- ``signup_month`` ("2025-03"), ``signup_quarter`` ("2025Q1"), ``signup_year`` ("2025"): from
+  ``created_at`` (UTC); an ordered categorical, oldest first; a customer without a date is "(unknown)".
+- ``status``, ``locale``: the customer's field; empty is "(none)".
+- ``custom_data.<key>``: that key of the customer's ``custom_data`` JSON (a dotted path reaches nested
+  objects); missing is "(none)", unreadable JSON "(invalid JSON)".
+- ``file`` with ``mapping=load_cohort_file(path)``, or ``file:<path>``: a CSV ``customer_id,cohort``
+  the user supplies; customers not in it are "(unmapped)".
+- ``subscription.product``, ``subscription.price``, ``subscription.interval``: from the customer's
+  earliest subscription (by ``created_at``, then subscription ID; within a subscription of several
+  items, the first by product then price ID); customers without one are "(no subscription)".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from credit_reports.errors import UsageError
+from credit_reports.metrics import _amounts
+
+__all__ = [
+    "OTHER",
+    "RULES",
+    "CohortHeatmap",
+    "assign_cohorts",
+    "cohort_heatmap",
+    "cohort_sizes",
+    "cohort_totals",
+    "load_cohort_file",
+]
+
+TIME_RULES = ("signup_month", "signup_quarter", "signup_year")
+FIELD_RULES = ("status", "locale")
+SUBSCRIPTION_RULES = ("subscription.product", "subscription.price", "subscription.interval")
+#: Every rule :func:`assign_cohorts` accepts (``custom_data.<key>`` and ``file:<path>`` are patterns).
+RULES: tuple[str, ...] = (
+    *TIME_RULES, *FIELD_RULES, "custom_data.<key>", "file", "file:<path>", *SUBSCRIPTION_RULES,
+)
+
+OTHER = "other"
+UNKNOWN = "(unknown)"
+NONE = "(none)"
+INVALID_JSON = "(invalid JSON)"
+UNMAPPED = "(unmapped)"
+NO_SUBSCRIPTION = "(no subscription)"
+NO_CUSTOMER = "(no customer record)"
+
+_INTERVAL_ADVERB = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# assigning cohorts
+
+
+def assign_cohorts(
+    customers: pd.DataFrame,
+    rule: str = "signup_month",
+    *,
+    subscriptions: pd.DataFrame | None = None,
+    mapping: pd.DataFrame | None = None,
+) -> pd.Series:
+    """One cohort label per customer: a Series indexed by ``customer_id``, named ``"cohort"``.
+
+    Time rules give an ordered categorical (oldest first, "(unknown)" last); the others give strings.
+    An unknown rule raises :class:`UsageError` listing the valid ones.
+    """
+    if not isinstance(customers, pd.DataFrame) or "customer_id" not in customers.columns:
+        raise UsageError("customers must be a DataFrame with a customer_id column")
+    rule = str(rule).strip()
+    index = pd.Index(customers["customer_id"], name="customer_id")
+    if rule in TIME_RULES:
+        return _time_cohorts(customers, rule, index)
+    if rule in FIELD_RULES:
+        _need(customers, "customers", rule)
+        return _named(_fill(customers[rule]), index)
+    if rule.startswith("custom_data.") and len(rule) > len("custom_data."):
+        _need(customers, "customers", "custom_data")
+        return _named(_custom_data(customers["custom_data"], rule[len("custom_data."):]), index)
+    if rule == "file" or rule.startswith("file:"):
+        if rule.startswith("file:"):
+            mapping = load_cohort_file(rule[len("file:"):])
+        if mapping is None:
+            raise UsageError("the 'file' cohort rule needs mapping=load_cohort_file(path) (or rule='file:<path>')")
+        return _file_cohorts(customers, mapping, index)
+    if rule in SUBSCRIPTION_RULES:
+        return _subscription_cohorts(customers, subscriptions, rule, index)
+    raise UsageError(f"unknown cohort rule {rule!r}; valid rules: {', '.join(RULES)}")
+
+
+def _need(frame: pd.DataFrame, name: str, *columns: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{name} lacks column(s) {', '.join(missing)} needed for this cohort rule")
+
+
+def _named(values: pd.Series | np.ndarray | pd.Categorical, index: pd.Index) -> pd.Series:
+    data = values.to_numpy() if isinstance(values, pd.Series) else values
+    return pd.Series(data, index=index, name="cohort")
+
+
+def _fill(series: pd.Series, empty: str = NONE) -> pd.Series:
+    """Text labels with missing and blank values shown as ``empty``."""
+    text = series.astype("object").where(series.notna(), None)
+    text = text.map(lambda v: empty if v is None or str(v).strip() == "" else str(v))
+    return text.astype("str")
+
+
+def _time_cohorts(customers: pd.DataFrame, rule: str, index: pd.Index) -> pd.Series:
+    """Signup month/quarter/year as an ordered categorical built from integer keys (vectorised)."""
+    _need(customers, "customers", "created_at")
+    created = customers["created_at"]
+    if not isinstance(created.dtype, pd.DatetimeTZDtype):
+        try:
+            created = pd.to_datetime(created, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            raise UsageError("customers.created_at holds values that are not dates") from None
+    else:
+        created = created.dt.tz_convert("UTC")
+    year = created.dt.year.to_numpy(dtype="float64", na_value=np.nan)
+    if rule == "signup_month":
+        keys = year * 100 + created.dt.month.to_numpy(dtype="float64", na_value=np.nan)
+
+        def label(k: int) -> str:
+            return f"{k // 100:04d}-{k % 100:02d}"
+    elif rule == "signup_quarter":
+        keys = year * 10 + created.dt.quarter.to_numpy(dtype="float64", na_value=np.nan)
+
+        def label(k: int) -> str:
+            return f"{k // 10:04d}Q{k % 10}"
+    else:
+        keys = year
+
+        def label(k: int) -> str:
+            return f"{k:04d}"
+    known = ~np.isnan(keys)
+    uniques = np.unique(keys[known]).astype("int64")
+    categories = [label(int(k)) for k in uniques]
+    codes = np.full(len(keys), -1, dtype="int64")
+    codes[known] = np.searchsorted(uniques, keys[known].astype("int64"))
+    if not known.all():
+        categories.append(UNKNOWN)
+        codes[~known] = len(categories) - 1
+    return _named(pd.Categorical.from_codes(codes, categories=categories, ordered=True), index)
+
+
+def _custom_value(raw: object, path: list[str], key: str) -> str:
+    """The label for one custom_data value (JSON text, a dict, or missing)."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
+        return NONE
+    if isinstance(raw, str):
+        if not raw.strip():
+            return NONE
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return INVALID_JSON
+    if not isinstance(raw, dict):
+        return NONE
+    if key in raw:
+        value = raw[key]
+    else:
+        value = raw
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                return NONE
+            value = value[part]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return NONE
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _custom_data(column: pd.Series, key: str) -> pd.Series:
+    """Labels for a custom_data key, parsing each distinct JSON text once."""
+    path = key.split(".")
+    values = column.astype("object")
+    if values.map(lambda v: isinstance(v, dict | list)).any():
+        return values.map(lambda v: _custom_value(v, path, key)).astype("str")
+    uniques = pd.unique(values.where(values.notna(), None))
+    lookup = {u: _custom_value(u, path, key) for u in uniques}
+    return values.where(values.notna(), None).map(lookup).astype("str")
+
+
+def load_cohort_file(path: str | Path) -> pd.DataFrame:
+    """Read a user's cohort mapping: CSV with a header ``customer_id,cohort``, one line per customer.
+
+    Returns columns ``customer_id``, ``cohort`` (text). A missing file or column, an empty cohort, or a
+    customer listed twice with different cohorts raises :class:`UsageError` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"cohort file not found: {path}")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read cohort file {path}: {str(exc).splitlines()[0]}") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in ("customer_id", "cohort") if c not in frame.columns]
+    if missing:
+        raise UsageError(f"cohort file {path} lacks column(s) {', '.join(missing)}; expected customer_id,cohort")
+    frame = frame[["customer_id", "cohort"]].apply(lambda s: s.str.strip())
+    blank = frame["customer_id"].eq("") | frame["cohort"].eq("")
+    if blank.any():
+        line = int(np.flatnonzero(blank.to_numpy())[0]) + 2
+        raise UsageError(f"cohort file {path} line {line}: empty customer_id or cohort")
+    frame = frame.drop_duplicates()
+    dup = frame["customer_id"].duplicated(keep=False)
+    if dup.any():
+        first = frame.loc[dup, "customer_id"].iloc[0]
+        raise UsageError(f"cohort file {path} gives customer {first} more than one cohort")
+    return frame.reset_index(drop=True).astype("str")
+
+
+def _file_cohorts(customers: pd.DataFrame, mapping: pd.DataFrame, index: pd.Index) -> pd.Series:
+    _need(mapping, "mapping", "customer_id", "cohort")
+    lookup = pd.Series(mapping["cohort"].astype("str").to_numpy(), index=mapping["customer_id"].astype("str"))
+    if lookup.index.has_duplicates:
+        raise UsageError("the cohort mapping lists a customer more than once")
+    labels = lookup.reindex(customers["customer_id"].astype("str")).fillna(UNMAPPED)
+    return _named(labels.astype("str"), index)
+
+
+def _subscription_cohorts(
+    customers: pd.DataFrame, subscriptions: pd.DataFrame | None, rule: str, index: pd.Index
+) -> pd.Series:
+    if subscriptions is None:
+        raise UsageError(f"the {rule!r} cohort rule needs subscriptions= (the snapshot's subscriptions frame)")
+    field = rule.split(".", 1)[1]
+    columns = {"product": ("product_id",), "price": ("price_id",),
+               "interval": ("billing_interval", "billing_frequency")}[field]
+    _need(subscriptions, "subscriptions", "customer_id", "subscription_id", "created_at", *columns)
+    subs = subscriptions.copy()
+    for col in ("product_id", "price_id"):
+        if col not in subs.columns:
+            subs[col] = ""
+    try:
+        subs["_created"] = pd.to_datetime(subs["created_at"], utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        raise UsageError("subscriptions.created_at holds values that are not dates") from None
+    subs = subs.sort_values(
+        ["customer_id", "_created", "subscription_id", "product_id", "price_id"], kind="mergesort",
+        na_position="last",
+    ).drop_duplicates("customer_id", keep="first")
+    if field == "interval":
+        freq = pd.to_numeric(subs["billing_frequency"], errors="coerce")
+        interval = subs["billing_interval"].astype("object")
+        labels = [
+            NONE if not isinstance(i, str) or pd.isna(f)
+            else (_INTERVAL_ADVERB.get(i, f"every {i}") if int(f) == 1 else f"every {int(f)} {i}s")
+            for i, f in zip(interval, freq, strict=True)
+        ]
+        chosen = pd.Series(labels, index=subs["customer_id"].to_numpy(), dtype="str")
+    else:
+        chosen = pd.Series(_fill(subs[columns[0]]).to_numpy(), index=subs["customer_id"].to_numpy())
+    labels = chosen.reindex(customers["customer_id"].to_numpy()).fillna(NO_SUBSCRIPTION)
+    return _named(labels.astype("str"), index)
+
+
+# ---------------------------------------------------------------------------------------------------
+# totals per cohort
+
+
+def _order(labels: list[str], categories: list[str] | None) -> list[str]:
+    """Display order: categorical order when given, else sorted; "(...)" labels, then "other", last."""
+    if categories is not None:
+        known = [c for c in categories if c in set(labels)]
+        rest = sorted(set(labels) - set(known))
+    else:
+        known, rest = [], sorted(set(labels))
+    ordered = known + [r for r in rest if not r.startswith("(") and r != OTHER]
+    ordered += [r for r in rest if r.startswith("(")]
+    return ordered + ([OTHER] if OTHER in set(labels) and OTHER not in ordered else [])
+
+
+def _cohort_codes(customer_ids: pd.Series, cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
+    """Integer cohort code per balance row, the code->label list and the categorical order (if any)."""
+    if not isinstance(cohorts, pd.Series):
+        raise UsageError("cohorts must be the Series assign_cohorts returns (index customer_id)")
+    if cohorts.index.has_duplicates:
+        raise UsageError("cohorts lists a customer more than once")
+    categories = None
+    if isinstance(cohorts.dtype, pd.CategoricalDtype):
+        categories = [str(c) for c in cohorts.cat.categories]
+        cat = cohorts.cat
+        labels = list(categories)
+        codes_by_customer = cat.codes.to_numpy()
+    else:
+        codes_by_customer, uniq = pd.factorize(cohorts.astype("str"))
+        labels = [str(u) for u in uniq]
+    positions = cohorts.index.get_indexer(customer_ids)
+    codes = np.where(positions >= 0, codes_by_customer[np.maximum(positions, 0)], -1)
+    if (codes < 0).any():
+        labels = [*labels, NO_CUSTOMER]
+        codes = np.where(codes < 0, len(labels) - 1, codes)
+    return codes.astype("int64"), labels, categories
+
+
+def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size: int = 10) -> pd.DataFrame:
+    """Credit per cohort and currency: one row per (cohort, currency), amounts in that currency.
+
+    Columns: ``cohort`` (text), ``currency_code``, ``customers`` (the cohort's size in that currency:
+    customers of the cohort holding a balance in it), ``customers_with_credit`` (of those, outstanding
+    > 0), ``available``, ``reserved``, ``used``, ``outstanding`` (int64 minor units). A (cohort, currency)
+    cell with fewer than ``min_cohort_size`` customers is merged into ``"other"`` of that currency;
+    ``df.attrs["merged"]`` lists each merged cell as ``{"cohort", "currency_code", "customers"}`` and
+    ``df.attrs["min_cohort_size"]`` the threshold, so the report can say what was merged. Rows are sorted
+    by currency, then cohort order (time order for time cohorts; "other" last).
+    """
+    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 0:
+        raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
+    b = _amounts(balances, "balances", extra=("customer_id",))
+    codes, labels, categories = _cohort_codes(b["customer_id"], cohorts)
+    outstanding = b["available"] + b["reserved"]
+    frame = pd.DataFrame(
+        {
+            "customers": np.ones(len(b), dtype="int64"),
+            "customers_with_credit": (outstanding > 0).astype("int64").to_numpy(),
+            "available": b["available"].to_numpy(),
+            "reserved": b["reserved"].to_numpy(),
+            "used": b["used"].to_numpy(),
+            "outstanding": outstanding.to_numpy(),
+        }
+    )
+    keys = [pd.Series(codes, name="code"), pd.Series(b["currency_code"].to_numpy(), name="currency_code")]
+    cells = frame.groupby(keys, sort=True).sum().reset_index()
+    cells["cohort"] = np.asarray(labels, dtype=object)[cells["code"].to_numpy()]
+    small = cells["customers"] < min_cohort_size
+    merged = [
+        {"cohort": str(r["cohort"]), "currency_code": str(r["currency_code"]), "customers": int(r["customers"])}
+        for r in cells.loc[small, ["cohort", "currency_code", "customers"]].to_dict("records")
+    ]
+    cells.loc[small, "cohort"] = OTHER
+    value_columns = ["customers", "customers_with_credit", "available", "reserved", "used", "outstanding"]
+    out = cells.groupby(["cohort", "currency_code"], sort=False)[value_columns].sum().reset_index()
+    order = _order([str(c) for c in out["cohort"]], categories if categories is not None else None)
+    rank = {label: i for i, label in enumerate(order)}
+    out["_rank"] = out["cohort"].map(rank)
+    out = out.sort_values(["currency_code", "_rank"], kind="mergesort").drop(columns="_rank")
+    out = out[["cohort", "currency_code", *value_columns]].reset_index(drop=True)
+    out = out.astype({c: "int64" for c in value_columns}).astype({"cohort": "str", "currency_code": "str"})
+    out.attrs["merged"] = merged
+    out.attrs["min_cohort_size"] = min_cohort_size
+    return out
+
+
+def cohort_sizes(cohorts: pd.Series, balances: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Customers per cohort (a count, so summing over currencies is meaningful here).
+
+    Columns ``cohort``, ``customers`` (customers assigned to it); with ``balances``, also
+    ``customers_with_balance`` (holding a balance row in any currency) and ``customers_with_credit``
+    (outstanding > 0 in any currency). Sorted in cohort order.
+    """
+    categories = (
+        [str(c) for c in cohorts.cat.categories] if isinstance(cohorts.dtype, pd.CategoricalDtype) else None
+    )
+    labels = cohorts.astype("str")
+    out = labels.value_counts(sort=False).rename_axis("cohort").rename("customers").reset_index()
+    if balances is not None:
+        b = _amounts(balances, "balances", extra=("customer_id",))
+        held = pd.unique(b["customer_id"])
+        credit = pd.unique(b.loc[(b["available"] + b["reserved"]).to_numpy() > 0, "customer_id"])
+        out["customers_with_balance"] = out["cohort"].map(
+            labels[labels.index.isin(held)].value_counts()).fillna(0).astype("int64")
+        out["customers_with_credit"] = out["cohort"].map(
+            labels[labels.index.isin(credit)].value_counts()).fillna(0).astype("int64")
+    order = _order([str(c) for c in out["cohort"]], categories)
+    out["_rank"] = out["cohort"].map({label: i for i, label in enumerate(order)})
+    out = out.sort_values("_rank", kind="mergesort").drop(columns="_rank").reset_index(drop=True)
+    return out.astype({"cohort": "str", "customers": "int64"})
+
+
+class CohortHeatmap(NamedTuple):
+    """Cohort x currency grids for the heatmap; each column is one currency and is never mixed."""
+
+    available: pd.DataFrame  # int64 minor units, index cohort, one column per currency
+    shares: pd.DataFrame  # float 0-1: the cohort's share of that currency's available (display only)
+    sizes: pd.Series  # customers with a balance row in the cohort (any currency), index cohort
+
+
+def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size: int = 10) -> CohortHeatmap:
+    """Available credit per cohort (rows) and currency (columns), plus each currency scaled on its own.
+
+    ``shares`` divides each column by that currency's total available, so colour says where a currency's
+    credit sits, never how currencies compare. Cohorts with fewer than ``min_cohort_size`` customers
+    holding a balance (in any currency) are merged into ``"other"``; ``available.attrs["merged"]`` lists
+    them as ``{"cohort", "customers"}``. Pass to ``charts.cohort_heatmap(hm.shares, hm.sizes)``.
+    """
+    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 0:
+        raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
+    b = _amounts(balances, "balances", extra=("customer_id",))
+    codes, labels, categories = _cohort_codes(b["customer_id"], cohorts)
+    label_arr = np.asarray(labels, dtype=object)
+    first = ~pd.Series(b["customer_id"].to_numpy()).duplicated().to_numpy()
+    sizes = pd.Series(np.bincount(codes[first], minlength=len(labels)), index=label_arr)
+    sizes = sizes[sizes > 0]
+    small = sizes[sizes < min_cohort_size]
+    merged = [{"cohort": str(k), "customers": int(v)} for k, v in small.items()]
+    row_label = label_arr[codes]
+    if len(small):
+        row_label = np.where(np.isin(row_label, small.index.to_numpy()), OTHER, row_label)
+        sizes = sizes.drop(small.index)
+        sizes[OTHER] = sizes.get(OTHER, 0) + int(small.sum())
+    grid = (
+        pd.Series(b["available"].to_numpy())
+        .groupby([pd.Series(row_label, name="cohort"), pd.Series(b["currency_code"].to_numpy(), name="currency_code")])
+        .sum()
+        .unstack("currency_code", fill_value=0)
+    )
+    order = _order([str(c) for c in grid.index], categories)
+    grid = grid.reindex(order).fillna(0).astype("int64").sort_index(axis=1)
+    grid.columns.name = "currency_code"
+    grid.index.name = "cohort"
+    totals = grid.sum(axis=0)
+    shares = grid.astype("float64").div(totals.where(totals > 0, 1).astype("float64"), axis=1)
+    sizes = sizes.reindex(order).fillna(0).astype("int64").rename("customers")
+    sizes.index.name = "cohort"
+    grid.attrs["merged"] = merged
+    grid.attrs["min_cohort_size"] = min_cohort_size
+    return CohortHeatmap(grid, shares, sizes)
