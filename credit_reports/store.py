@@ -1,0 +1,743 @@
+"""The snapshot store: one folder per as-of time, written through a checkpointed working folder.
+
+Layout (the public contract in DESIGN.md)::
+
+    <data-dir>/snapshots/<environment>/<YYYYMMDDTHHMMSSZ>/
+        balances.parquet       customer_id, currency_code (string); available, reserved, used (int64)
+        customers.parquet      customer_id, status, created_at, updated_at (UTC), locale,
+                               marketing_consent (bool), custom_data (JSON text), email, name
+        subscriptions.parquet  one row per subscription item (an extra beyond the contract)
+        manifest.json          as_of, environment, base_url, strategy, complete, counts, api_calls, ...
+
+A snapshot being fetched lives in ``<environment>/.partial-<as_of>/`` with a ``checkpoint/`` folder
+(state, the plan, the customers listed and an append-only journal of per-customer results), so a fetch
+killed at any moment resumes where it stopped. Publishing renames the working folder to its final name
+in one ``os.rename``, so a reader sees either no snapshot or all of it. Deleting goes the other way: the
+folder is renamed to ``.deleting-<as_of>`` first, then removed.
+
+Reading is lazy: :class:`Snapshot` loads each Parquet file on first use and keeps it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import CreditReportsError, UsageError
+
+try:  # advisory locks are POSIX; elsewhere two concurrent fetches are simply not guarded against
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "BALANCE_DTYPES",
+    "CUSTOMER_DTYPES",
+    "SUBSCRIPTION_DTYPES",
+    "Snapshot",
+    "SnapshotWriter",
+    "BalanceJournal",
+    "default_data_dir",
+    "format_as_of",
+    "parse_as_of",
+    "load_snapshot",
+    "list_snapshots",
+    "load_history",
+    "prune_snapshots",
+    "latest_snapshot",
+    "conform",
+]
+
+log = logging.getLogger("credit_reports.store")
+
+SNAPSHOTS = "snapshots"
+AS_OF_FORMAT = "%Y%m%dT%H%M%SZ"
+_AS_OF_RE = re.compile(r"^\d{8}T\d{6}Z$")
+PARTIAL_PREFIX = ".partial-"
+DELETING_PREFIX = ".deleting-"
+CHECKPOINT = "checkpoint"
+MANIFEST = "manifest.json"
+LOCK_FILE = ".fetch.lock"
+
+#: Column -> dtype of each table, in column order. Amounts are int64 minor units, ids pandas strings.
+BALANCE_DTYPES: dict[str, str] = {
+    "customer_id": "string",
+    "currency_code": "string",
+    "available": "int64",
+    "reserved": "int64",
+    "used": "int64",
+}
+CUSTOMER_DTYPES: dict[str, str] = {
+    "customer_id": "string",
+    "status": "string",
+    "created_at": "datetime64[us, UTC]",
+    "updated_at": "datetime64[us, UTC]",
+    "locale": "string",
+    "marketing_consent": "bool",
+    "custom_data": "string",
+    "email": "string",
+    "name": "string",
+}
+SUBSCRIPTION_DTYPES: dict[str, str] = {
+    "subscription_id": "string",
+    "customer_id": "string",
+    "status": "string",
+    "currency_code": "string",
+    "billing_interval": "string",
+    "billing_frequency": "Int64",
+    "price_id": "string",
+    "product_id": "string",
+    "created_at": "datetime64[us, UTC]",
+}
+_TABLES = {"balances": BALANCE_DTYPES, "customers": CUSTOMER_DTYPES, "subscriptions": SUBSCRIPTION_DTYPES}
+
+
+# -- small helpers -----------------------------------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    """The snapshot store: ``$CREDIT_REPORTS_DATA_DIR`` when set, else ``./data``."""
+    return Path(os.environ.get("CREDIT_REPORTS_DATA_DIR") or "data")
+
+
+def format_as_of(ts: Any) -> str:
+    """A timestamp as a snapshot folder name, e.g. ``20261126T061500Z`` (UTC, whole seconds)."""
+    return _utc(ts).strftime(AS_OF_FORMAT)
+
+
+def parse_as_of(text: str) -> pd.Timestamp:
+    """``20261126T061500Z`` (or any ISO 8601 time) -> a tz-aware UTC Timestamp."""
+    text = str(text)
+    if _AS_OF_RE.match(text):
+        return pd.Timestamp(pd.to_datetime(text, format=AS_OF_FORMAT, utc=True))
+    return _utc(text)
+
+
+def iso_utc(ts: Any) -> str:
+    """A timestamp as ISO 8601 UTC with a ``Z``, as written in manifests: ``2026-11-26T06:15:00Z``."""
+    return _utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(ts: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(ts)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def conform(df: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """``df`` with exactly the columns of ``dtypes``, in that order and with those dtypes.
+
+    Missing columns are added empty; extra columns are kept after the documented ones. This is what
+    makes the dtypes survive every path: fresh from the API, from Parquet, or an empty result.
+    """
+    out = pd.DataFrame(index=df.index)
+    for name, dtype in dtypes.items():
+        col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+        if dtype.startswith("datetime64"):
+            if not isinstance(col.dtype, pd.DatetimeTZDtype):
+                col = pd.to_datetime(col, utc=True, format="ISO8601")
+            col = col.astype(dtype)
+        elif dtype == "bool":
+            col = col.astype(object).where(col.notna(), False).astype(bool)
+        else:
+            col = col.astype(dtype)
+        out[name] = col
+    for name in df.columns:
+        if name not in dtypes:
+            out[name] = df[name]
+    return out
+
+
+def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """An empty DataFrame with the documented columns and dtypes."""
+    return conform(pd.DataFrame(), dtypes)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (best effort where directories cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to ``path`` via a temporary file, fsync and ``os.replace``: never half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write a table to Parquet durably (temporary name, fsync, replace), without the index."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.reset_index(drop=True).to_parquet(tmp, index=False)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_table(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """Read a Parquet table and conform it to the documented dtypes (empty frame when the file is absent)."""
+    if not path.exists():
+        return empty_frame(dtypes)
+    return conform(pd.read_parquet(path), dtypes)
+
+
+# -- reading snapshots -------------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """One published snapshot folder: its manifest, and its tables loaded lazily on first use."""
+
+    path: Path
+    manifest: dict[str, Any]
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> Snapshot:
+        """Open the snapshot folder at ``path`` (UsageError when it is not one)."""
+        folder = Path(path)
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            raise UsageError(f"{folder} is not a snapshot folder (no {MANIFEST}); pass a folder under "
+                             f"<data-dir>/{SNAPSHOTS}/<environment>/")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read {manifest_path}: {exc}") from exc
+        return cls(path=folder, manifest=manifest)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """When the fetch started (UTC): balances are as of this time or a little later."""
+        value = self.manifest.get("as_of") or self.path.name
+        return parse_as_of(value)
+
+    @property
+    def name(self) -> str:
+        """The folder name, e.g. ``20261126T061500Z``."""
+        return self.path.name
+
+    @property
+    def environment(self) -> str:
+        return str(self.manifest.get("environment") or self.path.parent.name)
+
+    @property
+    def complete(self) -> bool:
+        """False when some customers could not be fetched (listed in ``failed_customer_ids``)."""
+        return bool(self.manifest.get("complete", False))
+
+    @property
+    def strategy(self) -> str | None:
+        return self.manifest.get("strategy")
+
+    @property
+    def failed_customer_ids(self) -> list[str]:
+        return list(self.manifest.get("failed_customer_ids") or [])
+
+    def _table(self, name: str) -> pd.DataFrame:
+        if name not in self._cache:
+            self._cache[name] = read_table(self.path / f"{name}.parquet", _TABLES[name])
+        return self._cache[name]
+
+    @property
+    def balances(self) -> pd.DataFrame:
+        """customer_id, currency_code, available, reserved, used: one row per customer and currency."""
+        return self._table("balances")
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        """Every customer listed (active and archived) with the documented columns."""
+        return self._table("customers")
+
+    @property
+    def subscriptions(self) -> pd.DataFrame:
+        """One row per subscription item (empty when the key could not read subscriptions)."""
+        return self._table("subscriptions")
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "INCOMPLETE"
+        return f"Snapshot({self.environment}/{self.name}, {state}, strategy={self.strategy})"
+
+
+def _root(data_dir: str | os.PathLike[str] | None) -> Path:
+    return (Path(data_dir) if data_dir is not None else default_data_dir()) / SNAPSHOTS
+
+
+def _environments(data_dir: str | os.PathLike[str] | None) -> list[str]:
+    root = _root(data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _iter_snapshots(env_dir: Path) -> Iterator[Snapshot]:
+    """Published snapshots of one environment folder (unreadable ones are skipped with a warning)."""
+    if not env_dir.is_dir():
+        return
+    for folder in env_dir.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir() or not (folder / MANIFEST).is_file():
+            continue
+        try:
+            yield Snapshot.from_path(folder)
+        except UsageError as exc:
+            log.warning("skipping %s", exc)
+
+
+def _snapshots(data_dir: Any, environment: str | None) -> list[Snapshot]:
+    """Snapshots of one environment (or of all when None), oldest first."""
+    envs = [environment] if environment else _environments(data_dir)
+    found = [s for env in envs for s in _iter_snapshots(_root(data_dir) / env)]
+    return sorted(found, key=lambda s: (s.as_of, s.environment, s.name))
+
+
+def _resolve_environment(data_dir: Any, environment: str | None) -> str | None:
+    """The environment asked for; else the only one present; else the one with the newest snapshot."""
+    if environment:
+        return environment
+    envs = _environments(data_dir)
+    if len(envs) <= 1:
+        return envs[0] if envs else None
+    newest = _snapshots(data_dir, None)
+    return newest[-1].environment if newest else envs[0]
+
+
+def latest_snapshot(
+    data_dir: Any = None, environment: str | None = None, *, complete_only: bool = False
+) -> Snapshot | None:
+    """The newest published snapshot of ``environment`` (None when there is none)."""
+    snaps = [s for s in _snapshots(data_dir, environment) if s.complete or not complete_only]
+    return snaps[-1] if snaps else None
+
+
+def _what_exists(data_dir: Any) -> str:
+    """One line naming what the store holds, for 'not found' messages."""
+    parts = []
+    for env in _environments(data_dir):
+        names = [s.name for s in _snapshots(data_dir, env)]
+        if names:
+            shown = ", ".join(names[-5:])
+            more = f" (+{len(names) - 5} older)" if len(names) > 5 else ""
+            parts.append(f"{env}: {shown}{more}")
+    if not parts:
+        return f"the store {_root(data_dir)} holds no snapshots; run `credit-reports fetch` first"
+    return "available: " + "; ".join(parts)
+
+
+def load_snapshot(
+    snapshot: str | os.PathLike[str] = "latest",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    environment: str | None = None,
+) -> Snapshot:
+    """Open a stored snapshot: ``"latest"``, an as-of such as ``20261126T061500Z``, or a folder path.
+
+    ``environment`` None means: the only environment in the store, else the one with the newest
+    snapshot (for an as-of, every environment is searched). Anything not found raises
+    :class:`UsageError` naming what the store holds.
+    """
+    text = os.fspath(snapshot) if snapshot is not None else "latest"
+    if isinstance(snapshot, os.PathLike) or os.sep in text or (Path(text) / MANIFEST).is_file():
+        return Snapshot.from_path(text)
+    if text == "latest":
+        env = _resolve_environment(data_dir, environment)
+        found = latest_snapshot(data_dir, env) if env else None
+        if found is None:
+            where = f" for environment '{environment}'" if environment else ""
+            raise UsageError(f"no snapshot{where} in {_root(data_dir)}; {_what_exists(data_dir)}")
+        return found
+    try:
+        wanted = format_as_of(parse_as_of(text))
+    except (ValueError, TypeError) as exc:
+        raise UsageError(
+            f"snapshot {text!r} is not 'latest', an as-of like 20261126T061500Z, or a snapshot folder"
+        ) from exc
+    matches = [s for s in _snapshots(data_dir, environment) if s.name == wanted]
+    if len(matches) > 1:
+        envs = ", ".join(s.environment for s in matches)
+        raise UsageError(f"snapshot {wanted} exists in several environments ({envs}); pass environment=")
+    if not matches:
+        raise UsageError(f"no snapshot {wanted} in {_root(data_dir)}; {_what_exists(data_dir)}")
+    return matches[0]
+
+
+_LIST_DTYPES = {
+    "environment": "string",
+    "as_of": "datetime64[us, UTC]",
+    "path": "string",
+    "complete": "bool",
+    "strategy": "string",
+    "customers": "Int64",
+    "balance_rows": "Int64",
+    "failed": "Int64",
+    "api_calls": "Int64",
+    "seconds": "float64",
+    "resumed": "bool",
+}
+
+
+def list_snapshots(
+    data_dir: str | os.PathLike[str] | None = None, environment: str | None = None
+) -> pd.DataFrame:
+    """Every published snapshot (all environments unless one is named), oldest first.
+
+    Columns: environment, as_of, path, complete, strategy, customers, balance_rows, failed, api_calls,
+    seconds, resumed. Working folders (``.partial-*``) are not listed.
+    """
+    rows = []
+    for snap in _snapshots(data_dir, environment):
+        m = snap.manifest
+        counts = m.get("counts") or {}
+        rows.append(
+            {
+                "environment": snap.environment,
+                "as_of": snap.as_of,
+                "path": str(snap.path),
+                "complete": snap.complete,
+                "strategy": snap.strategy,
+                "customers": counts.get("customers"),
+                "balance_rows": counts.get("balance_rows"),
+                "failed": len(m.get("failed_customer_ids") or []),
+                "api_calls": m.get("api_calls"),
+                "seconds": m.get("seconds"),
+                "resumed": bool(m.get("resumed", False)),
+            }
+        )
+    return conform(pd.DataFrame(rows), _LIST_DTYPES)
+
+
+def load_history(
+    data_dir: str | os.PathLike[str] | None = None, environment: str | None = None
+) -> pd.DataFrame:
+    """The balances of every snapshot of one environment as one frame, with an ``as_of`` column first.
+
+    ``environment`` None: the only one in the store, else the one with the newest snapshot.
+    Columns: as_of (UTC), customer_id, currency_code, available, reserved, used, complete.
+    """
+    env = _resolve_environment(data_dir, environment)
+    frames = []
+    for snap in _snapshots(data_dir, env) if env else []:
+        bal = snap.balances.copy()
+        bal.insert(0, "as_of", pd.Series([snap.as_of] * len(bal), index=bal.index, dtype="datetime64[us, UTC]"))
+        bal["complete"] = snap.complete
+        frames.append(bal)
+    if not frames:
+        out = empty_frame(BALANCE_DTYPES)
+        out.insert(0, "as_of", pd.Series([], dtype="datetime64[us, UTC]"))
+        out["complete"] = pd.Series([], dtype=bool)
+        return out
+    return pd.concat(frames, ignore_index=True)
+
+
+def _remove_folder(folder: Path) -> None:
+    """Delete a folder so no reader sees it half gone: rename out of sight, then remove."""
+    hidden = folder.with_name(f"{DELETING_PREFIX}{folder.name}")
+    os.rename(folder, hidden)
+    _fsync_dir(folder.parent)
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+def prune_snapshots(
+    data_dir: str | os.PathLike[str] | None = None,
+    environment: str | None = None,
+    *,
+    keep: int | None = None,
+    older_than_days: float | None = None,
+    now: Any = None,
+) -> list[Path]:
+    """Retention: delete old snapshots and return the folders deleted.
+
+    A snapshot is deleted only when every rule given says so: it is not among the ``keep`` newest of
+    its environment, and/or its as-of is more than ``older_than_days`` before ``now``. The newest
+    snapshot and the newest complete snapshot of each environment are never deleted (the next fetch
+    builds on them). ``environment`` None prunes every environment.
+    """
+    if keep is None and older_than_days is None:
+        raise UsageError("prune_snapshots needs keep= (how many to keep) and/or older_than_days=")
+    if keep is not None and (not isinstance(keep, int) or keep < 0):
+        raise UsageError(f"keep must be a whole number >= 0, not {keep!r}")
+    if older_than_days is not None and older_than_days < 0:
+        raise UsageError(f"older_than_days must be >= 0, not {older_than_days!r}")
+    cutoff = _utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
+    if older_than_days is not None:
+        cutoff -= pd.Timedelta(days=older_than_days)
+    removed: list[Path] = []
+    for env in [environment] if environment else _environments(data_dir):
+        snaps = _snapshots(data_dir, env)
+        protected = {snaps[-1].path} if snaps else set()
+        complete = [s for s in snaps if s.complete]
+        if complete:
+            protected.add(complete[-1].path)
+        for index, snap in enumerate(snaps):
+            newer = len(snaps) - 1 - index
+            if snap.path in protected:
+                continue
+            if keep is not None and newer < keep:
+                continue
+            if older_than_days is not None and snap.as_of >= cutoff:
+                continue
+            _remove_folder(snap.path)
+            log.info("pruned snapshot %s", snap.path)
+            removed.append(snap.path)
+    return removed
+
+
+# -- writing snapshots -------------------------------------------------------------------------------
+
+
+class BalanceJournal:
+    """Append-only JSON Lines of per-customer results, flushed and fsynced every ``flush_every`` records.
+
+    One line per customer fetched: ``{"id": ..., "rows": [[currency, available, reserved, used], ...]}``
+    or ``{"id": ..., "error": "..."}`` when it failed; ``{"stats": {...}}`` lines carry the call counts so
+    far, so a resumed fetch reports the calls of every attempt. A line cut short by a kill is ignored
+    and trimmed before appending. A later line for the same customer wins (a failure then a success).
+    """
+
+    def __init__(self, path: Path, flush_every: int = 50) -> None:
+        self.path = path
+        self.flush_every = max(1, int(flush_every))
+        self._pending = 0
+        self._fh: Any = None
+
+    def load(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """(results by customer id, the last stats record) from the journal on disk."""
+        results: dict[str, dict[str, Any]] = {}
+        stats: dict[str, Any] = {}
+        if not self.path.exists():
+            return results, stats
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.endswith("\n"):
+                    break  # cut short by a kill: not written in full, so not done
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if "stats" in record:
+                    stats = record["stats"]
+                elif "id" in record:
+                    results[record["id"]] = record
+        return results, stats
+
+    def _open(self) -> None:
+        if self._fh is not None:
+            return
+        if self.path.exists():  # trim a last line cut short by a kill, so appends start on a fresh line
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(self.path, "r+b") as fh:
+                    fh.truncate(data.rfind(b"\n") + 1)
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across appends
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Add one record; every ``flush_every`` records the journal is flushed and fsynced."""
+        self._open()
+        self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._pending += 1
+        if self._pending >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make everything appended so far durable."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        self._pending = 0
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self.flush()
+            self._fh.close()
+            self._fh = None
+
+
+class SnapshotWriter:
+    """The working folder of one snapshot being fetched: lock, checkpoint, resume, atomic publish.
+
+    :meth:`open` takes the environment's fetch lock, then resumes the newest ``.partial-*`` folder of
+    that environment (same as-of as the interrupted run) or starts a new one. The fetch stores what it
+    has learnt as it goes (:meth:`update_state`, :meth:`save_frame`, :meth:`save_json`, the
+    :attr:`journal`) and finally calls :meth:`publish`.
+    """
+
+    def __init__(self, env_dir: Path, as_of: str, *, resumed: bool, lock_fd: int | None) -> None:
+        self.env_dir = env_dir
+        self.as_of = as_of
+        self.resumed = resumed
+        self.path = env_dir / f"{PARTIAL_PREFIX}{as_of}"
+        self.checkpoint = self.path / CHECKPOINT
+        self.checkpoint.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = lock_fd
+        self.journal = BalanceJournal(self.checkpoint / "balances.jsonl")
+        state_path = self.checkpoint / "state.json"
+        self.state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, data_dir: str | os.PathLike[str] | None, environment: str, *, resume: bool = True, now: Any = None
+    ) -> SnapshotWriter:
+        """Lock the environment and resume its newest working folder, or start a new one.
+
+        Raises :class:`UsageError` when another fetch of the same environment is running.
+        """
+        env_dir = _root(data_dir) / environment
+        env_dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = _lock(env_dir)
+        try:
+            partials = sorted(p for p in env_dir.glob(f"{PARTIAL_PREFIX}*") if (p / CHECKPOINT).is_dir())
+            for stale in env_dir.glob(f"{DELETING_PREFIX}*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            if resume and partials:
+                newest = partials[-1]
+                for stale in partials[:-1]:
+                    log.info("removing an older unfinished snapshot %s", stale)
+                    shutil.rmtree(stale, ignore_errors=True)
+                as_of = newest.name[len(PARTIAL_PREFIX):]
+                writer = cls(env_dir, as_of, resumed=True, lock_fd=lock_fd)
+                if writer.state:
+                    log.info("resuming the unfinished snapshot %s", newest)
+                    return writer
+                writer.discard()  # nothing useful recorded yet: start afresh below
+            else:
+                for stale in partials:
+                    shutil.rmtree(stale, ignore_errors=True)
+            return cls(env_dir, cls._new_as_of(env_dir, now), resumed=False, lock_fd=lock_fd)
+        except BaseException:
+            _unlock(lock_fd)
+            raise
+
+    @staticmethod
+    def _new_as_of(env_dir: Path, now: Any) -> str:
+        """Now (UTC, whole seconds), moved a second past the newest existing snapshot if they clash."""
+        stamp = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")).floor("s")
+        names = [p.name.removeprefix(PARTIAL_PREFIX) for p in env_dir.iterdir()]
+        taken = [parse_as_of(n) for n in names if _AS_OF_RE.match(n)]
+        if taken and stamp <= max(taken):
+            stamp = max(taken) + pd.Timedelta(seconds=1)
+        return format_as_of(stamp)
+
+    def restart(self, now: Any = None) -> None:
+        """Throw the working folder away and start a new one (e.g. the interrupted run was different)."""
+        self.journal.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.__init__(self.env_dir, self._new_as_of(self.env_dir, now), resumed=False, lock_fd=self._lock_fd)
+
+    # -- checkpointing -----------------------------------------------------------------------------
+
+    def update_state(self, **values: Any) -> None:
+        """Merge ``values`` into the checkpointed state and write it durably."""
+        self.state.update(values)
+        write_json_atomic(self.checkpoint / "state.json", self.state)
+
+    def save_json(self, name: str, obj: Any) -> None:
+        write_json_atomic(self.checkpoint / f"{name}.json", obj)
+
+    def load_json(self, name: str) -> Any:
+        path = self.checkpoint / f"{name}.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def save_frame(self, name: str, df: pd.DataFrame) -> None:
+        write_parquet(df, self.checkpoint / f"{name}.parquet")
+        _fsync_dir(self.checkpoint)
+
+    def load_frame(self, name: str, dtypes: Mapping[str, str]) -> pd.DataFrame | None:
+        path = self.checkpoint / f"{name}.parquet"
+        return read_table(path, dtypes) if path.exists() else None
+
+    # -- finishing ---------------------------------------------------------------------------------
+
+    def publish(
+        self,
+        *,
+        balances: pd.DataFrame,
+        customers: pd.DataFrame,
+        subscriptions: pd.DataFrame,
+        manifest: Mapping[str, Any],
+    ) -> Snapshot:
+        """Write the final files, rename the working folder to ``<as_of>/`` atomically, drop the checkpoint."""
+        self.journal.close()
+        write_parquet(conform(balances, BALANCE_DTYPES), self.path / "balances.parquet")
+        write_parquet(conform(customers, CUSTOMER_DTYPES), self.path / "customers.parquet")
+        write_parquet(conform(subscriptions, SUBSCRIPTION_DTYPES), self.path / "subscriptions.parquet")
+        write_json_atomic(self.path / MANIFEST, dict(manifest))
+        final = self.env_dir / self.as_of
+        if final.exists():
+            raise CreditReportsError(f"cannot publish {final}: a snapshot with that as-of already exists")
+        os.rename(self.path, final)
+        _fsync_dir(self.env_dir)
+        shutil.rmtree(final / CHECKPOINT, ignore_errors=True)
+        self.path = final
+        self.close()
+        return Snapshot.from_path(final)
+
+    def discard(self) -> None:
+        """Remove the working folder (nothing is published)."""
+        self.journal.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def close(self) -> None:
+        """Flush the journal and release the lock (the working folder stays for a later resume)."""
+        self.journal.close()
+        if self._lock_fd is not None:
+            _unlock(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lock(env_dir: Path) -> int | None:
+    """Take the environment's fetch lock (released by the OS even when the process is killed)."""
+    if fcntl is None:  # pragma: no cover
+        return None
+    fd = os.open(env_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        who = f" (pid {holder})" if holder else ""
+        raise UsageError(
+            f"another fetch into {env_dir} is running{who}; wait for it to finish, then fetch again"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def iter_unique(values: Iterable[str]) -> list[str]:
+    """The values in first-seen order without repeats (customer ids from several sources)."""
+    return list(dict.fromkeys(values))
