@@ -130,6 +130,12 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections are closed after this many seconds
     server: _Server
 
+    def setup(self) -> None:
+        """Disable Nagle's algorithm: small keep-alive answers must not wait for delayed ACKs."""
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         """Stay silent: the simulator runs inside tests, the demo and benchmarks."""
 
@@ -346,8 +352,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        # headers and body in one write (end_headers would flush the headers on their own)
+        self._headers_buffer.append(b"\r\n" + payload)
+        self.flush_headers()
 
     def _send_error(self, error: ApiError) -> None:
         self._send(error.status, json.dumps(error.body()).encode(), error.headers)
