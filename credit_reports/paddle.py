@@ -1,0 +1,491 @@
+"""PaddleClient: authenticated, throttled, retried GETs and pagination against the Paddle Billing API.
+
+One client is shared by every worker thread: each thread gets its own ``requests.Session`` (sessions are
+not thread-safe), all of them share one :class:`~credit_reports.throttle.RateLimiter`, so the process
+never sends more than ``max_rpm`` requests in any ``rate_window`` seconds, and one set of counters.
+
+Retries: a 429 pauses every thread until ``Retry-After`` (one rate window when absent) and slows the
+limiter down; 5xx, 520-524, connection errors, timeouts and malformed bodies are retried with capped
+exponential backoff and jitter; other 4xx are raised at once. After ``max_attempts`` calls the mapped
+:class:`~credit_reports.errors.PaddleError` is raised.
+
+The API key is sent only to ``base_url`` (pagination ``next`` links are re-based onto it), and never
+appears in a repr, log record or exception message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from credit_reports.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    PaddleError,
+    RateLimitError,
+    ServerError,
+    UsageError,
+    error_from_response,
+)
+from credit_reports.retries import RetryPolicy, parse_retry_after
+from credit_reports.throttle import RateLimiter
+
+__all__ = ["PaddleClient", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV"]
+
+log = logging.getLogger("credit_reports.paddle")
+
+API_KEY_ENV = "PADDLE_API_KEY"
+ENVIRONMENT_ENV = "PADDLE_ENVIRONMENT"
+
+#: Base URL of each Paddle environment.
+ENVIRONMENTS = {
+    "production": "https://api.paddle.com",
+    "sandbox": "https://sandbox-api.paddle.com",
+}
+
+#: The largest page each list endpoint allows; paginate() asks for it unless told otherwise.
+PAGE_SIZES = {
+    "/customers": 200,
+    "/events": 200,
+    "/subscriptions": 200,
+    "/adjustments": 50,
+}
+
+_KEY_PREFIXES = {"pdl_live_": "production", "pdl_sdbx_": "sandbox"}
+_CONNECT_REFUSED_ATTEMPTS = 3
+_MAX_RATE_LIMIT_PAUSE = 300.0
+_VALID_KEY = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _is_loopback(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if not host:
+        return False
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """A short, key-free name for what went wrong on the wire (we never re-raise requests' own text)."""
+    text = repr(exc)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
+        return "timed out waiting for the response"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS/SSL error"
+    if "NameResolutionError" in text or "getaddrinfo" in text or "Name or service not known" in text:
+        return "host name not found"
+    if "ConnectionRefused" in text or "Connection refused" in text or "Errno 111" in text:
+        return "connection refused"
+    if "RemoteDisconnected" in text or "ConnectionReset" in text or "Connection aborted" in text:
+        return "connection dropped"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return "response cut off"
+    return "connection error"
+
+
+class PaddleClient:
+    """A small, thread-safe client for the read-only Paddle Billing calls the toolkit makes.
+
+    ``api_key`` defaults to ``$PADDLE_API_KEY``; ``environment`` to ``$PADDLE_ENVIRONMENT`` or
+    ``production``; ``base_url`` overrides both (e.g. the local simulator). ``max_rpm`` requests per
+    ``rate_window`` seconds at most (Paddle: 240 a minute per IP); ``max_attempts`` calls per request.
+    Pass ``limiter=`` to share one :class:`RateLimiter` between several clients of the same IP.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        environment: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        max_rpm: int = 240,
+        rate_window: float = 60.0,
+        max_attempts: int = 5,
+        user_agent: str | None = None,
+        limiter: RateLimiter | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        key = (key or "").strip()
+        if not key:
+            raise UsageError(
+                f"No Paddle API key: set {API_KEY_ENV} to a key from Paddle > Developer tools > "
+                "Authentication (read permissions for customers, adjustments and events)."
+            )
+        if not _VALID_KEY.match(key):
+            raise UsageError(
+                f"The Paddle API key in {API_KEY_ENV} contains spaces, quotes or control characters; "
+                "copy the key again without surrounding text."
+            )
+        self.__key = key
+        self.key_environment = next((env for p, env in _KEY_PREFIXES.items() if key.startswith(p)), None)
+
+        self.environment, self.base_url = self._resolve_target(environment, base_url)
+        try:
+            max_rpm = int(max_rpm)
+        except (TypeError, ValueError):
+            raise UsageError(f"max_rpm must be a whole number of requests, not {max_rpm!r}.") from None
+        if max_rpm < 1:
+            raise UsageError(f"max_rpm must be at least 1 request a minute, not {max_rpm}.")
+        if not float(rate_window) > 0:
+            raise UsageError(f"rate_window must be a positive number of seconds, not {rate_window!r}.")
+        if int(max_attempts) < 1:
+            raise UsageError(f"max_attempts must be at least 1, not {max_attempts!r}.")
+        if not float(timeout) > 0:
+            raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}.")
+
+        self.timeout = float(timeout)
+        self.max_rpm = max_rpm
+        self.rate_window = float(rate_window)
+        self.max_attempts = int(max_attempts)
+        self.limiter = limiter or RateLimiter(max_rpm, self.rate_window)
+        self.retry_policy = retry_policy or RetryPolicy(max_attempts=self.max_attempts)
+        if user_agent is None:
+            from credit_reports import __version__  # late: the package may import this module
+
+            user_agent = f"credit-reports/{__version__} (+python-requests)"
+        self.user_agent = user_agent
+
+        base = urlsplit(self.base_url)
+        self._origin = (base.scheme, base.netloc)
+        self._base_path = base.path.rstrip("/")
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self._counts = {"calls": 0, "retries": 0, "rate_limited": 0, "failures": 0}
+        self._ever_connected = False
+
+    # -- configuration -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _resolve_target(environment: str | None, base_url: str | None) -> tuple[str, str]:
+        """(environment, base_url) from the arguments and the environment variables; UsageError if bad."""
+        if base_url is not None and str(base_url).strip():
+            url = str(base_url).strip().rstrip("/")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UsageError(f"--base-url must be an http(s) URL such as http://127.0.0.1:8080, not {base_url!r}.")
+            if parts.query or parts.fragment:
+                raise UsageError(f"--base-url must not carry a query or fragment: {base_url!r}.")
+            if parts.username or parts.password:
+                raise UsageError("--base-url must not contain credentials; use PADDLE_API_KEY for the key.")
+            if environment is not None and str(environment).strip():
+                env = str(environment).strip().lower()
+                if env not in (*ENVIRONMENTS, "local", "custom"):
+                    raise UsageError(
+                        f"Unknown Paddle environment {environment!r}: use production, sandbox, local or custom."
+                    )
+            else:
+                env = "local" if _is_loopback(parts.hostname) else "custom"
+            return env, url
+        raw = environment if environment is not None else os.environ.get(ENVIRONMENT_ENV)
+        env = (raw or "production").strip().lower() or "production"
+        if env not in ENVIRONMENTS:
+            raise UsageError(
+                f"Unknown Paddle environment {raw!r}: set {ENVIRONMENT_ENV} to production or sandbox "
+                "(or give --base-url for another server)."
+            )
+        return env, ENVIRONMENTS[env]
+
+    def __repr__(self) -> str:
+        return f"PaddleClient(environment={self.environment!r}, base_url={self.base_url!r})"
+
+    # -- sessions ------------------------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        """This thread's session, created on first use with the auth and version headers."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            # No netrc, no environment proxies for loopback: nothing may replace our Authorization header
+            # or route the key elsewhere. Remote targets still honour HTTPS_PROXY / NO_PROXY.
+            session.trust_env = False
+            if self.environment not in ("local",) and not _is_loopback(urlsplit(self.base_url).hostname):
+                session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers.update(
+                {
+                    "Authorization": f"Bearer {self.__key}",
+                    "Paddle-Version": "1",
+                    "User-Agent": self.user_agent,
+                    "Accept": "application/json",
+                }
+            )
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close every thread's session (connections go back to the OS)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> PaddleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- statistics ----------------------------------------------------------------------------------
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += n
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters since creation: calls (HTTP requests sent), retries, rate_limited (429s), failures."""
+        with self._lock:
+            return dict(self._counts)
+
+    def reset_stats(self) -> None:
+        """Zero the counters (e.g. between two fetches with one client)."""
+        with self._lock:
+            for name in self._counts:
+                self._counts[name] = 0
+
+    # -- URLs ----------------------------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        """Absolute URL on base_url for a path, or a ``next`` link re-based onto base_url's origin."""
+        parts = urlsplit(path_or_url)
+        if parts.scheme or parts.netloc:
+            if (parts.scheme, parts.netloc) != self._origin:
+                log.debug("re-basing a pagination link from another origin onto %s", self.base_url)
+            path = parts.path or "/"
+            if self._base_path and not path.startswith(self._base_path + "/") and path != self._base_path:
+                path = self._base_path + path
+            return urlunsplit((*self._origin, path, parts.query, ""))
+        path = "/" + path_or_url.lstrip("/")
+        return self.base_url + path
+
+    def _api_path(self, url: str) -> str:
+        """The request path relative to base_url, without query: what errors and logs show."""
+        path = urlsplit(url).path
+        if self._base_path and path.startswith(self._base_path):
+            path = path[len(self._base_path) :]
+        return path or "/"
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
+        """GET ``path`` (or a full ``next`` URL) and return the decoded JSON body, retrying as needed."""
+        return self._request(path, params)
+
+    def check(self) -> dict:
+        """GET / : a cheap credential check; returns the API root's body (environment, permissions)."""
+        return self._request("/", None)
+
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, per_page: int | None = None
+    ) -> Iterator[dict]:
+        """Yield every item of a list endpoint, one page in memory, following ``next`` while ``has_more``.
+
+        Asks for the largest page the endpoint allows (PAGE_SIZES) unless ``per_page`` or
+        ``params["per_page"]`` says otherwise, and sends ``Skip-Count: true``.
+        """
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        size = per_page if per_page is not None else PAGE_SIZES.get("/" + path.strip("/").split("?")[0])
+        if size is not None and "per_page" not in query:
+            query["per_page"] = int(size)
+        target: str | None = path
+        send: Mapping[str, Any] | None = query
+        seen: set[str] = set()
+        while target is not None:
+            body = self._request(target, send, extra_headers={"Skip-Count": "true"})
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise APIConnectionError(
+                    "the list response has no 'data' array",
+                    reason="malformed body",
+                    path=self._api_path(self._url(target)),
+                    environment=self.environment,
+                    base_url=self.base_url,
+                )
+            yield from data
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            next_url = pagination.get("next")
+            if not pagination.get("has_more") or not next_url:
+                return
+            if next_url in seen:
+                raise APIConnectionError(
+                    "pagination did not advance (the same 'next' link came back twice)",
+                    reason="pagination loop",
+                    path=self._api_path(self._url(next_url)),
+                    environment=self.environment,
+                    base_url=self.base_url,
+                )
+            seen.add(next_url)
+            target, send = next_url, None  # `next` keeps the filters: follow it as given
+
+    def _request(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> dict:
+        """One logical GET: throttled, retried, mapped to PaddleError on failure."""
+        url = self._url(path)
+        api_path = self._api_path(url)
+        query = _encode_params(params)
+        attempt = 0
+        while True:
+            attempt += 1
+            self.limiter.acquire()
+            self._count("calls")
+            if attempt > 1:
+                self._count("retries")
+            started = time.monotonic()
+            try:
+                response = self._session().get(
+                    url,
+                    params=query,
+                    headers=extra_headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+                content = response.content
+            except (requests.exceptions.RequestException, OSError) as exc:
+                reason = _connection_reason(exc)
+                error = self._connection_error(reason, api_path, exc)
+                limit = self.max_attempts
+                if reason == "connection refused" and not self._ever_connected:
+                    limit = min(limit, _CONNECT_REFUSED_ATTEMPTS)  # fail fast on a wrong/unreachable URL
+                if reason == "TLS/SSL error":
+                    limit = 1
+                if attempt < limit:
+                    self._backoff(attempt, limit, api_path, reason, None)
+                    continue
+                self._fail(error, attempt)
+            self._ever_connected = True
+            status = response.status_code
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.debug("GET %s -> %s in %.0f ms (attempt %d)", api_path, status, elapsed_ms, attempt)
+
+            if 200 <= status < 300:
+                try:
+                    body = json.loads(content)
+                except ValueError:
+                    body = None
+                if isinstance(body, dict):
+                    return body
+                error = APIConnectionError(
+                    f"Paddle answered {status} with a body that is not a JSON object",
+                    reason="malformed body",
+                    status=status,
+                    path=api_path,
+                    environment=self.environment,
+                    base_url=self.base_url,
+                )
+                if attempt < self.max_attempts:
+                    self._backoff(attempt, self.max_attempts, api_path, "malformed body", None)
+                    continue
+                self._fail(error, attempt)
+
+            error = error_from_response(
+                status,
+                content,
+                response.headers,
+                api_path,
+                environment=self.environment,
+                base_url=self.base_url,
+            )
+            if isinstance(error, AuthenticationError):
+                error.key_environment = self.key_environment
+            if isinstance(error, RateLimitError):
+                self._count("rate_limited")
+                wait = error.retry_after if error.retry_after is not None else self.rate_window
+                wait = min(wait, _MAX_RATE_LIMIT_PAUSE)
+                self.limiter.pause(wait)
+                self.limiter.slow_down()
+                if attempt < self.max_attempts:
+                    log.warning(
+                        "GET %s: rate limited (429); every worker pauses %.1f s and the pace drops to "
+                        "%.0f/min (attempt %d of %d)",
+                        api_path,
+                        wait,
+                        self.limiter.rate_per_minute,
+                        attempt,
+                        self.max_attempts,
+                    )
+                    continue
+                self._fail(error, attempt)
+            if isinstance(error, ServerError):
+                if attempt < self.max_attempts:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    self._backoff(attempt, self.max_attempts, api_path, f"{status} from Paddle", retry_after)
+                    continue
+                self._fail(error, attempt)
+            self._fail(error, attempt)
+
+    def _connection_error(self, reason: str, api_path: str, exc: BaseException) -> APIConnectionError:
+        """An APIConnectionError with our own words (requests' text is never copied into it)."""
+        hints = {
+            "connection refused": "nothing is listening there; check --base-url or PADDLE_ENVIRONMENT",
+            "host name not found": "the host name does not resolve; check --base-url and DNS",
+            "connection timed out": f"no connection accepted within {self.timeout:g} s",
+            "timed out waiting for the response": f"no answer within {self.timeout:g} s",
+            "TLS/SSL error": "the server's certificate or TLS set-up was refused",
+        }
+        return APIConnectionError(
+            hints.get(reason, f"{type(exc).__name__} on the connection"),
+            reason=reason,
+            path=api_path,
+            environment=self.environment,
+            base_url=self.base_url,
+        )
+
+    def _backoff(self, attempt: int, limit: int, api_path: str, why: str, retry_after: float | None) -> None:
+        """Sleep before the next attempt, per the retry policy, and say so in the log."""
+        delay = self.retry_policy.delay(attempt, retry_after)
+        log.warning("GET %s: %s; retry %d of %d in %.2f s", api_path, why, attempt, limit - 1, delay)
+        time.sleep(delay)
+
+    def _fail(self, error: PaddleError, attempt: int) -> None:
+        """Count and raise ``error`` (attempts noted), without chaining requests' exception text."""
+        error.attempts = attempt
+        self._count("failures")
+        log.log(logging.WARNING if attempt > 1 else logging.DEBUG, "%s", error)
+        raise error from None
+
+
+def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Query parameters as Paddle expects them: lists and tuples joined with commas, None dropped."""
+    if not params:
+        return None
+    out: dict[str, str] = {}
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, set | frozenset):
+            value = ",".join(sorted(str(v) for v in value))
+        elif isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        out[name] = str(value)
+    return out
