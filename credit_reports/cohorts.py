@@ -286,21 +286,27 @@ def _order(labels: list[str], categories: list[str] | None) -> list[str]:
     return ordered + ([OTHER] if OTHER in set(labels) and OTHER not in ordered else [])
 
 
-def _cohort_codes(customer_ids: pd.Series, cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
-    """Integer cohort code per balance row, the code->label list and the categorical order (if any)."""
+def _customer_codes(cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
+    """Integer cohort code per customer in ``cohorts``, the code->label list and categorical order."""
     if not isinstance(cohorts, pd.Series):
         raise UsageError("cohorts must be the Series assign_cohorts returns (index customer_id)")
     if cohorts.index.has_duplicates:
         raise UsageError("cohorts lists a customer more than once")
-    categories = None
     if isinstance(cohorts.dtype, pd.CategoricalDtype):
         categories = [str(c) for c in cohorts.cat.categories]
-        cat = cohorts.cat
+        codes = cohorts.cat.codes.to_numpy().astype("int64")
         labels = list(categories)
-        codes_by_customer = cat.codes.to_numpy()
-    else:
-        codes_by_customer, uniq = pd.factorize(cohorts.astype("str"))
-        labels = [str(u) for u in uniq]
+        if (codes < 0).any():
+            labels.append(NONE)
+            codes = np.where(codes < 0, len(labels) - 1, codes)
+        return codes, labels, categories
+    codes, uniq = pd.factorize(_fill(cohorts))
+    return codes.astype("int64"), [str(u) for u in uniq], None
+
+
+def _cohort_codes(customer_ids: pd.Series, cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
+    """Integer cohort code per balance row, the code->label list and the categorical order (if any)."""
+    codes_by_customer, labels, categories = _customer_codes(cohorts)
     positions = cohorts.index.get_indexer(customer_ids)
     codes = np.where(positions >= 0, codes_by_customer[np.maximum(positions, 0)], -1)
     if (codes < 0).any():
@@ -364,23 +370,23 @@ def cohort_sizes(cohorts: pd.Series, balances: pd.DataFrame | None = None) -> pd
     ``customers_with_balance`` (holding a balance row in any currency) and ``customers_with_credit``
     (outstanding > 0 in any currency). Sorted in cohort order.
     """
-    categories = (
-        [str(c) for c in cohorts.cat.categories] if isinstance(cohorts.dtype, pd.CategoricalDtype) else None
-    )
-    labels = cohorts.astype("str")
-    out = labels.value_counts(sort=False).rename_axis("cohort").rename("customers").reset_index()
+    codes, labels, categories = _customer_codes(cohorts)
+    n = len(labels)
+    data = {"cohort": labels, "customers": np.bincount(codes, minlength=n)}
     if balances is not None:
         b = _amounts(balances, "balances", extra=("customer_id",))
-        held = pd.unique(b["customer_id"])
-        credit = pd.unique(b.loc[(b["available"] + b["reserved"]).to_numpy() > 0, "customer_id"])
-        out["customers_with_balance"] = out["cohort"].map(
-            labels[labels.index.isin(held)].value_counts()).fillna(0).astype("int64")
-        out["customers_with_credit"] = out["cohort"].map(
-            labels[labels.index.isin(credit)].value_counts()).fillna(0).astype("int64")
+        credit = (b["available"] + b["reserved"]).to_numpy() > 0
+        for column, ids in (
+            ("customers_with_balance", b["customer_id"]),
+            ("customers_with_credit", b.loc[credit, "customer_id"]),
+        ):
+            positions = cohorts.index.get_indexer(pd.unique(ids))
+            data[column] = np.bincount(codes[positions[positions >= 0]], minlength=n)
+    out = pd.DataFrame(data)
+    out = out[out["customers"] > 0]
     order = _order([str(c) for c in out["cohort"]], categories)
-    out["_rank"] = out["cohort"].map({label: i for i, label in enumerate(order)})
-    out = out.sort_values("_rank", kind="mergesort").drop(columns="_rank").reset_index(drop=True)
-    return out.astype({"cohort": "str", "customers": "int64"})
+    out = out.set_index("cohort").reindex(order).rename_axis("cohort").reset_index()
+    return out.astype({c: "int64" for c in out.columns if c != "cohort"}).astype({"cohort": "str"})
 
 
 class CohortHeatmap(NamedTuple):
@@ -403,23 +409,26 @@ def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_siz
         raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
     b = _amounts(balances, "balances", extra=("customer_id",))
     codes, labels, categories = _cohort_codes(b["customer_id"], cohorts)
+    first = ~b["customer_id"].duplicated().to_numpy()
+    sizes_by_code = np.bincount(codes[first], minlength=len(labels))
+    small = (sizes_by_code > 0) & (sizes_by_code < min_cohort_size)
+    merged = [{"cohort": labels[i], "customers": int(sizes_by_code[i])} for i in np.flatnonzero(small)]
+    remap = np.arange(len(labels))
+    if small.any():
+        if OTHER not in labels:
+            labels = [*labels, OTHER]
+        remap[small] = labels.index(OTHER)
+    row_codes = remap[codes]
     label_arr = np.asarray(labels, dtype=object)
-    first = ~pd.Series(b["customer_id"].to_numpy()).duplicated().to_numpy()
-    sizes = pd.Series(np.bincount(codes[first], minlength=len(labels)), index=label_arr)
+    sizes = pd.Series(np.bincount(row_codes[first], minlength=len(labels)), index=label_arr)
     sizes = sizes[sizes > 0]
-    small = sizes[sizes < min_cohort_size]
-    merged = [{"cohort": str(k), "customers": int(v)} for k, v in small.items()]
-    row_label = label_arr[codes]
-    if len(small):
-        row_label = np.where(np.isin(row_label, small.index.to_numpy()), OTHER, row_label)
-        sizes = sizes.drop(small.index)
-        sizes[OTHER] = sizes.get(OTHER, 0) + int(small.sum())
     grid = (
         pd.Series(b["available"].to_numpy())
-        .groupby([pd.Series(row_label, name="cohort"), pd.Series(b["currency_code"].to_numpy(), name="currency_code")])
+        .groupby([row_codes, b["currency_code"].to_numpy()])
         .sum()
-        .unstack("currency_code", fill_value=0)
+        .unstack(fill_value=0)
     )
+    grid.index = label_arr[grid.index.to_numpy()]
     order = _order([str(c) for c in grid.index], categories)
     grid = grid.reindex(order).fillna(0).astype("int64").sort_index(axis=1)
     grid.columns.name = "currency_code"

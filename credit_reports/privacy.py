@@ -18,6 +18,7 @@ import hmac
 import os
 import secrets
 
+import numpy as np
 import pandas as pd
 
 from credit_reports.errors import UsageError
@@ -61,10 +62,10 @@ def pseudonymize_ids(ids: pd.Series, salt: str | None = None) -> pd.Series:
     missing. Returns a Series with the same index.
     """
     key = _salt(salt)
-    values = ids.astype("object")
-    uniques = pd.unique(values[values.notna()])
-    lookup = {u: _pseudonym(key, str(u)) for u in uniques}
-    return values.map(lookup).astype("str").where(values.notna(), None).rename(ids.name)
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    hashed = np.array([_pseudonym(key, str(u)) for u in uniques] + [None], dtype=object)
+    # code -1 (missing id) picks the trailing None
+    return pd.Series(hashed[codes], index=ids.index, name=ids.name, dtype="str")
 
 
 def redact(
