@@ -379,6 +379,16 @@ def test_latency_is_added_per_request_and_concurrent_requests_overlap(make_sim):
     assert codes == [200] * 4 and 0.2 <= elapsed < 0.6
 
 
+def test_a_session_keeps_one_connection_alive_across_requests(make_sim):
+    simulator = make_sim(customers=10)
+    session = session_for(simulator)
+    responses = [get(session, simulator, path) for path in ("/", "/customers", "/events", "/adjustments")]
+    assert [r.status_code for r in responses] == [200] * 4
+    assert all(r.raw.version == 11 and "close" not in r.headers.get("Connection", "") for r in responses)
+    pools = session.get_adapter(simulator.base_url).poolmanager.pools
+    assert sum(pools[key].num_connections for key in pools.keys()) == 1  # opened once, then reused
+
+
 # ---------------------------------------------------------------------------------------------- faults
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "504", "520", "521", "522", "523", "524"])

@@ -13,6 +13,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -406,6 +407,12 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client went away mid-answer (timeouts, dropped connections); report bugs."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, address = super().get_request()
