@@ -1,0 +1,769 @@
+"""Fetching from Paddle into DataFrames, and whole snapshots with the fewest calls.
+
+One call per customer is what Paddle's credit-balances endpoint costs, and Paddle allows 240 calls a
+minute, so the number of calls is the time a snapshot takes. The strategies differ in which customers
+they ask about:
+
+``full``
+    every customer (``N/200 + N`` calls): for verification.
+``credited``
+    only customers that ever received credit, found by listing credit adjustments
+    (``/adjustments?action=credit``, 50 a page). All customer credit comes from adjustments, so every
+    other customer has no credit balance.
+``incremental``
+    read ``/events`` after the previous snapshot's high-water mark and re-fetch only customers whose
+    balance can have changed: those named by an ``adjustment.*`` event, and those named by a
+    ``transaction.*`` event who held credit in the previous snapshot or got credit in this window (a
+    customer without credit has nothing a transaction can reserve or use). Every other row is carried
+    over. Customers and subscriptions are brought up to date from the ``customer.*`` and
+    ``subscription.*`` events' payloads (each event carries the whole entity), so a daily refresh of
+    100,000 customers costs a few event pages plus the changed customers instead of 500+ list calls.
+    Customers whose balances failed in the previous snapshot are re-fetched too.
+``auto``
+    ``incremental`` when the newest snapshot of the environment (same base URL) is under 90 days old
+    (the events API keeps 90 days) and recorded a high-water mark; otherwise ``credited``.
+
+Every snapshot records as ``events_high_water`` the newest event id at the *start* of the fetch, so
+changes made while it runs are read again next time.
+
+A snapshot is built in a working folder with a checkpoint (see :mod:`credit_reports.store`): a fetch
+killed at any point resumes from where it stopped, with the same as-of, without re-fetching finished
+customers. Customers whose balances still fail after the client's retries are listed in the manifest's
+``failed_customer_ids`` and the snapshot is published with ``complete: false``; for them, the previous
+snapshot's rows (if any) are carried over and listed in ``failed_carried_over_ids``. The next fetch
+re-fetches them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pandas as pd
+
+from . import __version__
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PaddleError,
+    PermissionDeniedError,
+    UsageError,
+)
+from .store import (
+    BALANCE_DTYPES,
+    CUSTOMER_DTYPES,
+    SUBSCRIPTION_DTYPES,
+    Snapshot,
+    SnapshotWriter,
+    conform,
+    default_data_dir,
+    iso_utc,
+    latest_snapshot,
+    parse_as_of,
+)
+
+if TYPE_CHECKING:
+    from .paddle import PaddleClient
+
+__all__ = [
+    "STRATEGIES",
+    "fetch_customers",
+    "fetch_credit_balances",
+    "fetch_subscriptions",
+    "fetch_credited_customer_ids",
+    "fetch_snapshot",
+    "latest_event_id",
+]
+
+log = logging.getLogger("credit_reports.fetch")
+
+STRATEGIES = ("auto", "credited", "full", "incremental")
+CUSTOMER_STATUSES = ("active", "archived")
+
+#: How old a previous snapshot may be for ``incremental`` (Paddle keeps 90 days of events; one hour of
+#: margin covers the previous fetch's own duration).
+INCREMENTAL_MAX_AGE = pd.Timedelta(days=90) - pd.Timedelta(hours=1)
+
+#: Event types read by ``incremental``: what moves credit, and what changes customers or subscriptions.
+ADJUSTMENT_EVENTS = ("adjustment.created", "adjustment.updated")
+TRANSACTION_EVENTS = (
+    "transaction.billed", "transaction.canceled", "transaction.completed", "transaction.created",
+    "transaction.paid", "transaction.past_due", "transaction.payment_failed", "transaction.ready",
+    "transaction.revised", "transaction.updated",
+)
+CUSTOMER_EVENTS = ("customer.created", "customer.imported", "customer.updated")
+SUBSCRIPTION_EVENTS = (
+    "subscription.activated", "subscription.canceled", "subscription.created", "subscription.imported",
+    "subscription.past_due", "subscription.paused", "subscription.resumed", "subscription.trialing",
+    "subscription.updated",
+)
+EVENT_TYPES = ADJUSTMENT_EVENTS + TRANSACTION_EVENTS + CUSTOMER_EVENTS + SUBSCRIPTION_EVENTS
+
+#: Errors that end the whole fetch: the key is refused or lacks a permission, so every call would fail.
+_FATAL = (AuthenticationError, PermissionDeniedError)
+_INTEGER = re.compile(r"^-?\d+$")
+_INT64_MAX = 2**63 - 1
+_STATS = ("calls", "retries", "rate_limited", "failures")
+
+
+# -- small pieces ------------------------------------------------------------------------------------
+
+
+def _bar(progress: bool, **kwargs: Any) -> Any:
+    """A tqdm progress bar (terminal or notebook), or a silent stand-in when progress is off."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=not progress, dynamic_ncols=True, **kwargs)
+
+
+def _amount(value: Any) -> int:
+    """Paddle's integer string (minor units) as an exact int; anything else is a malformed answer."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not _INTEGER.match(text):
+        raise ValueError(f"amount {value!r} is not an integer in minor units")
+    number = int(text)
+    if abs(number) > _INT64_MAX:
+        raise ValueError(f"amount {value!r} does not fit in 64 bits")
+    return number
+
+
+def _custom_data_text(value: Any) -> str | None:
+    """``custom_data`` as stable JSON text (sorted keys), None when Paddle sent null."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _safe_url(url: str) -> str:
+    """The base URL as written to manifests: no user-info, query or fragment (nothing secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def _statuses(status: str | Iterable[str]) -> list[str]:
+    values = [status] if isinstance(status, str) else list(status)
+    values = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+    bad = [v for v in values if v not in CUSTOMER_STATUSES]
+    if not values or bad:
+        raise UsageError(f"customer status must be 'active' and/or 'archived', not {bad or values!r}")
+    return values
+
+
+# -- customers -----------------------------------------------------------------------------------------
+
+
+def _customer_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One customer object from Paddle as a row of the customers table."""
+    return {
+        "customer_id": item.get("id"),
+        "status": item.get("status"),
+        "created_at": item.get("created_at"),
+        "updated_at": item.get("updated_at"),
+        "locale": item.get("locale"),
+        "marketing_consent": bool(item.get("marketing_consent") or False),
+        "custom_data": _custom_data_text(item.get("custom_data")),
+        "email": item.get("email"),
+        "name": item.get("name"),
+    }
+
+
+def customers_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows of :func:`_customer_row` as the documented customers table, one row per id, sorted by id."""
+    df = conform(pd.DataFrame(list(rows), columns=list(CUSTOMER_DTYPES)), CUSTOMER_DTYPES)
+    df = df.drop_duplicates("customer_id", keep="last")
+    return df.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def fetch_customers(
+    client: PaddleClient, status: str | Iterable[str] = CUSTOMER_STATUSES, progress: bool = False
+) -> pd.DataFrame:
+    """Every customer (active and archived by default: archived customers can still hold credit).
+
+    Columns: customer_id, status, locale, custom_data (JSON text), email, name (string);
+    created_at, updated_at (UTC); marketing_consent (bool). ``N/200`` calls.
+    """
+    params = {"status": ",".join(_statuses(status))}
+    rows = []
+    with _bar(progress, desc="customers listed", unit=" customers") as bar:
+        for item in client.paginate("/customers", params):
+            rows.append(_customer_row(item))
+            bar.update(1)
+    log.info("listed %d customers", len(rows))
+    return customers_frame(rows)
+
+
+# -- subscriptions ---------------------------------------------------------------------------------
+
+
+def _subscription_rows(sub: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One subscription as one row per item (a subscription without items gives one row)."""
+    cycle = sub.get("billing_cycle") or {}
+    base = {
+        "subscription_id": sub.get("id"),
+        "customer_id": sub.get("customer_id"),
+        "status": sub.get("status"),
+        "currency_code": sub.get("currency_code"),
+        "created_at": sub.get("created_at"),
+    }
+    rows = []
+    for item in sub.get("items") or [{}]:
+        price = item.get("price") or {}
+        item_cycle = cycle or price.get("billing_cycle") or {}
+        rows.append(
+            {
+                **base,
+                "billing_interval": item_cycle.get("interval"),
+                "billing_frequency": item_cycle.get("frequency"),
+                "price_id": price.get("id") or item.get("price_id"),
+                "product_id": price.get("product_id"),
+            }
+        )
+    return rows
+
+
+def subscriptions_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Subscription item rows as the documented table, sorted by subscription and price."""
+    df = conform(pd.DataFrame(list(rows), columns=list(SUBSCRIPTION_DTYPES)), SUBSCRIPTION_DTYPES)
+    return df.sort_values(["subscription_id", "price_id"], kind="stable").reset_index(drop=True)
+
+
+def fetch_subscriptions(client: PaddleClient, progress: bool = False) -> pd.DataFrame:
+    """Every subscription, one row per subscription item.
+
+    Columns: subscription_id, customer_id, status, currency_code, billing_interval, price_id,
+    product_id (string); billing_frequency (Int64); created_at (UTC). ``S/200`` calls.
+    """
+    rows: list[dict[str, Any]] = []
+    with _bar(progress, desc="subscriptions listed", unit=" subs") as bar:
+        for sub in client.paginate("/subscriptions"):
+            rows.extend(_subscription_rows(sub))
+            bar.update(1)
+    return subscriptions_frame(rows)
+
+
+def _subscriptions_or_empty(client: PaddleClient, progress: bool) -> tuple[pd.DataFrame, str | None]:
+    """Subscriptions are an extra: a key without ``subscription.read`` still gets its snapshot."""
+    try:
+        return fetch_subscriptions(client, progress=progress), None
+    except (PermissionDeniedError, NotFoundError) as exc:
+        log.warning("subscriptions not fetched (cohorts by subscription will be empty): %s", exc)
+        return subscriptions_frame([]), type(exc).__name__
+
+
+# -- credit adjustments and events -----------------------------------------------------------------
+
+
+def fetch_credited_customer_ids(client: PaddleClient, progress: bool = False) -> set[str]:
+    """Customers that ever received a credit adjustment (``/adjustments?action=credit``, 50 a page)."""
+    ids: set[str] = set()
+    with _bar(progress, desc="credit adjustments", unit=" adj") as bar:
+        for adjustment in client.paginate("/adjustments", {"action": "credit"}):
+            if adjustment.get("customer_id"):
+                ids.add(adjustment["customer_id"])
+            bar.update(1)
+    log.info("%d customers ever received credit", len(ids))
+    return ids
+
+
+def latest_event_id(client: PaddleClient) -> str | None:
+    """The newest event id now (None when the account has no events): a snapshot's high-water mark."""
+    body = client.get("/events", {"order_by": "id[DESC]", "per_page": 1})
+    data = body.get("data") or []
+    return data[0].get("event_id") if data else None
+
+
+def _event_customer(event: Mapping[str, Any]) -> str | None:
+    data = event.get("data") or {}
+    if str(event.get("event_type", "")).startswith("customer."):
+        return data.get("id")
+    return data.get("customer_id")
+
+
+# -- balances --------------------------------------------------------------------------------------
+
+
+def _balance_rows(client: PaddleClient, customer_id: str) -> list[list[Any]]:
+    """One customer's balances: ``[currency, available, reserved, used]`` per currency Paddle returned."""
+    body = client.get(f"/customers/{quote(str(customer_id), safe='')}/credit-balances")
+    rows = []
+    for item in body.get("data") or []:
+        balance = item["balance"]
+        rows.append(
+            [
+                str(item["currency_code"]),
+                _amount(balance["available"]),
+                _amount(balance["reserved"]),
+                _amount(balance["used"]),
+            ]
+        )
+    return rows
+
+
+def _iter_balances(
+    client: PaddleClient, customer_ids: Iterable[str], workers: int
+) -> Iterator[tuple[str, list[list[Any]] | None, BaseException | None]]:
+    """Fetch balances on a small thread pool; yield ``(customer_id, rows, None)`` or ``(id, None, error)``.
+
+    All workers share the client's rate limiter. At most ``2 * workers`` requests are queued, so memory
+    stays flat however many customers there are. A refused key or a missing permission ends the fetch.
+    """
+    ids = iter(customer_ids)
+    window = max(1, workers) * 2
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="balances") as pool:
+        pending: dict[Future, str] = {}
+
+        def fill() -> None:
+            while len(pending) < window:
+                cid = next(ids, None)
+                if cid is None:
+                    return
+                pending[pool.submit(_balance_rows, client, cid)] = cid
+
+        try:
+            fill()
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in done:
+                    cid = pending.pop(future)
+                    try:
+                        rows = future.result()
+                    except _FATAL:
+                        raise
+                    except (PaddleError, ValueError, KeyError, TypeError) as exc:
+                        log.warning("credit balances of customer %s failed: %s", cid, exc)
+                        yield cid, None, exc
+                        continue
+                    yield cid, rows, None
+                fill()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def balances_frame(rows_by_customer: Iterable[tuple[str, Iterable[list[Any]]]]) -> pd.DataFrame:
+    """``(customer_id, [[currency, available, reserved, used], ...])`` pairs as the balances table."""
+    flat = [(cid, *row) for cid, rows in rows_by_customer for row in rows]
+    df = pd.DataFrame(flat, columns=list(BALANCE_DTYPES))
+    df = conform(df, BALANCE_DTYPES)
+    return df.sort_values(["customer_id", "currency_code"], kind="stable").reset_index(drop=True)
+
+
+def fetch_credit_balances(
+    client: PaddleClient,
+    customer_ids: Iterable[str] | None = None,
+    *,
+    workers: int = 4,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Credit balances: one row per customer and currency Paddle returned (no rows without credit).
+
+    Columns: customer_id, currency_code (string); available, reserved, used (int64 minor units, exactly
+    as Paddle sent them). ``customer_ids`` None means every customer, archived included. Customers that
+    still fail after the client's retries are logged and listed in ``df.attrs["failed_customer_ids"]``.
+    """
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, not {workers!r}")
+    if customer_ids is None:
+        ids = fetch_customers(client, progress=progress)["customer_id"].tolist()
+    else:
+        ids = list(dict.fromkeys([customer_ids] if isinstance(customer_ids, str) else customer_ids))
+    fetched: list[tuple[str, list[list[Any]]]] = []
+    failed: list[str] = []
+    with _bar(progress, total=len(ids), desc="balances fetched", unit=" customers") as bar:
+        for cid, rows, _error in _iter_balances(client, ids, workers):
+            if rows is None:
+                failed.append(cid)
+            else:
+                fetched.append((cid, rows))
+            bar.update(1)
+    df = balances_frame(fetched)
+    df.attrs["failed_customer_ids"] = sorted(failed)
+    if failed:
+        log.warning("credit balances of %d customer(s) could not be fetched: %s", len(failed), sorted(failed))
+    return df
+
+
+# -- snapshots ---------------------------------------------------------------------------------------
+
+
+def _choose(
+    strategy: str, previous: Snapshot | None, base_url: str, now: pd.Timestamp
+) -> tuple[str, Snapshot | None, str | None]:
+    """(strategy to run, snapshot to build on, why incremental was not possible) for a requested strategy."""
+    if strategy in ("full", "credited"):
+        return strategy, None, None
+    reason = None
+    if previous is None:
+        reason = "no earlier snapshot of this environment"
+    elif _safe_url(str(previous.manifest.get("base_url") or "")) != _safe_url(base_url):
+        reason = f"the newest snapshot {previous.name} was fetched from another base URL"
+    elif now - previous.as_of >= INCREMENTAL_MAX_AGE:
+        reason = f"the newest snapshot {previous.name} is older than 90 days (Paddle keeps 90 days of events)"
+    elif not previous.manifest.get("events_readable", "events_high_water" in previous.manifest):
+        reason = f"the newest snapshot {previous.name} has no events high-water mark"
+    if reason is None:
+        return "incremental", previous, None
+    if strategy == "incremental":
+        log.warning("incremental not possible (%s): fetching with the credited strategy", reason)
+    else:
+        log.info("strategy credited: %s", reason)
+    return "credited", None, reason
+
+
+def _stats_delta(client: PaddleClient, start: Mapping[str, int], prior: Mapping[str, Any]) -> dict[str, int]:
+    """Calls of this attempt (client stats since ``start``) plus those of earlier attempts (``prior``)."""
+    now = client.stats
+    return {k: int(prior.get(k, 0)) + int(now.get(k, 0)) - int(start.get(k, 0)) for k in _STATS}
+
+
+class _SnapshotFetch:
+    """One run of :func:`fetch_snapshot`: the steps, each checkpointed so a resumed run skips it."""
+
+    def __init__(self, client: PaddleClient, writer: SnapshotWriter, workers: int, progress: bool) -> None:
+        self.client = client
+        self.writer = writer
+        self.workers = workers
+        self.progress = progress
+        self.started = time.monotonic()
+        self.stats_start = client.stats
+        self.prior: dict[str, Any] = {}
+
+    # -- checkpointed statistics -------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = _stats_delta(self.client, self.stats_start, self.prior)
+        out["seconds"] = float(self.prior.get("seconds", 0.0)) + time.monotonic() - self.started
+        return out
+
+    def checkpoint_stats(self) -> None:
+        self.writer.journal.append({"stats": self.stats()})
+        self.writer.journal.flush()
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def plan(self, requested: str, data_dir: Path) -> None:
+        """Choose the strategy and record the high-water mark, before any listing (once per snapshot)."""
+        writer = self.writer
+        as_of = parse_as_of(writer.as_of)
+        previous = latest_snapshot(data_dir, self.client.environment)
+        strategy, base, reason = _choose(requested, previous, self.client.base_url, as_of)
+        events_readable = True
+        try:
+            high_water = latest_event_id(self.client)
+        except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
+            log.warning("cannot read events (the next snapshot cannot be incremental): %s", exc)
+            high_water, events_readable = None, False
+            if strategy == "incremental":
+                strategy, base, reason = "credited", None, f"events not readable ({type(exc).__name__})"
+        writer.update_state(
+            requested_strategy=requested,
+            strategy=strategy,
+            fallback_reason=reason,
+            base_snapshot=base.name if base is not None else None,
+            previous_snapshot=previous.name if previous is not None else None,
+            events_high_water=high_water,
+            events_readable=events_readable,
+            base_url=_safe_url(self.client.base_url),
+        )
+        log.info("snapshot %s: strategy %s, events high-water %s", writer.as_of, strategy, high_water)
+
+    def listing(self, strategy: str, base: Snapshot | None) -> dict[str, Any]:
+        """Customers, subscriptions and the customers whose balances to fetch; each saved when known."""
+        writer = self.writer
+        targets = writer.load_json("plan")
+        if targets is not None:
+            return targets
+        if strategy == "incremental":
+            assert base is not None
+            plan = self._incremental_plan(base)
+            if plan is None:  # the events could not be read after all: fall back for this snapshot
+                writer.update_state(strategy="credited", fallback_reason="events after the high-water mark "
+                                    "could not be read", base_snapshot=None)
+                return self.listing("credited", None)
+            writer.save_json("plan", plan)
+            return plan
+        if writer.load_frame("customers", CUSTOMER_DTYPES) is None:
+            writer.save_frame("customers", fetch_customers(self.client, progress=self.progress))
+            self.checkpoint_stats()
+        if writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES) is None:
+            subs, missing = _subscriptions_or_empty(self.client, self.progress)
+            writer.save_frame("subscriptions", subs)
+            writer.update_state(subscriptions_unavailable=missing)
+        customers = writer.load_frame("customers", CUSTOMER_DTYPES)
+        listed = customers["customer_id"].tolist()
+        if strategy == "full":
+            plan = {"targets": listed, "credited_customers": None}
+        else:
+            credited = fetch_credited_customer_ids(self.client, progress=self.progress)
+            known = set(listed)
+            unknown = sorted(credited - known)
+            if unknown:
+                log.warning("%d credited customers were not in the customer list; fetching them too", len(unknown))
+            plan = {"targets": [c for c in listed if c in credited] + unknown,
+                    "credited_customers": len(credited)}
+        plan.update(events=None, new_customers=None, carry_over=False)
+        writer.save_json("plan", plan)
+        self.checkpoint_stats()
+        return plan
+
+    def _incremental_plan(self, base: Snapshot) -> dict[str, Any] | None:
+        """Read events after the base's high-water mark; update customers and subscriptions; pick targets."""
+        after = base.manifest.get("events_high_water")
+        params = {"event_type": ",".join(EVENT_TYPES), "order_by": "id[ASC]"}
+        if after:
+            params["after"] = after
+        event_customers: dict[str, dict[str, Any]] = {}
+        event_subscriptions: dict[str, list[dict[str, Any]]] = {}
+        adjusted: set[str] = set()
+        transacted: set[str] = set()
+        events = 0
+        try:
+            with _bar(self.progress, desc="events read", unit=" events") as bar:
+                for event in self.client.paginate("/events", params):
+                    events += 1
+                    bar.update(1)
+                    kind = str(event.get("event_type", ""))
+                    data = event.get("data") or {}
+                    cid = _event_customer(event)
+                    if kind.startswith("adjustment.") and cid:
+                        adjusted.add(cid)
+                    elif kind.startswith("transaction.") and cid:
+                        transacted.add(cid)
+                    elif kind.startswith("customer.") and cid:
+                        event_customers[cid] = _customer_row(data)  # later events win: newest state
+                    elif kind.startswith("subscription.") and data.get("id"):
+                        event_subscriptions[data["id"]] = _subscription_rows(data)
+        except (BadRequestError, NotFoundError) as exc:
+            log.warning("cannot read events after %s: %s", after, exc)
+            return None
+        customers = _replace_rows(base.customers, customers_frame(event_customers.values()), ["customer_id"])
+        subs = subscriptions_frame(r for rows in event_subscriptions.values() for r in rows)
+        subscriptions = _replace_rows(base.subscriptions, subs, ["subscription_id", "price_id"])
+        self.writer.save_frame("customers", customers)
+        self.writer.save_frame("subscriptions", subscriptions)
+        holders = set(base.balances["customer_id"].tolist())
+        base_failed = set(base.failed_customer_ids)
+        targets = adjusted | (transacted & (holders | adjusted)) | base_failed
+        new_customers = len(set(customers["customer_id"].tolist()) - set(base.customers["customer_id"].tolist()))
+        log.info(
+            "%d events since %s: %d customers with new adjustments, %d with transactions (%d holding credit), "
+            "%d failed last time, %d new customers",
+            events, after, len(adjusted), len(transacted), len(transacted & holders), len(base_failed),
+            new_customers,
+        )
+        return {
+            "targets": sorted(targets),
+            "credited_customers": None,
+            "events": events,
+            "new_customers": new_customers,
+            "carry_over": True,
+        }
+
+    def balances(self, targets: list[str]) -> dict[str, dict[str, Any]]:
+        """Fetch every target not yet in the journal (failures are retried on resume); return all results."""
+        journal = self.writer.journal
+        results, _ = journal.load()
+        todo = [cid for cid in targets if "rows" not in results.get(cid, {})]
+        done = len(targets) - len(todo)
+        if done:
+            log.info("resuming: %d of %d customers already fetched", done, len(targets))
+        limit = getattr(self.client, "max_rpm", None)
+        bar = _bar(self.progress, total=len(targets), initial=done, desc="balances fetched", unit=" customers")
+        last_stats = time.monotonic()
+        with bar:
+            for count, (cid, rows, error) in enumerate(_iter_balances(self.client, todo, self.workers), 1):
+                record: dict[str, Any] = {"id": cid, "rows": rows} if error is None else {
+                    "id": cid, "error": f"{type(error).__name__}: {error}"}
+                journal.append(record)
+                results[cid] = record
+                bar.update(1)
+                if time.monotonic() - last_stats > 2.0:
+                    self.checkpoint_stats()
+                    last_stats = time.monotonic()
+                if limit and count % 20 == 0:
+                    left = len(todo) - count
+                    bar.set_postfix_str(f"limit {limit}/min, ETA at limit {left / limit:.1f} min",
+                                        refresh=False)
+        self.checkpoint_stats()
+        return results
+
+
+def fetch_snapshot(
+    client: PaddleClient | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    strategy: str = "auto",
+    max_rpm: int = 240,
+    workers: int = 4,
+    progress: bool = True,
+) -> Snapshot:
+    """Fetch a snapshot of every customer's credit balances and publish it in the snapshot store.
+
+    ``client`` None builds ``PaddleClient(max_rpm=max_rpm)`` from ``PADDLE_API_KEY`` and
+    ``PADDLE_ENVIRONMENT`` (a given client keeps its own limit). ``strategy`` is ``auto``, ``credited``,
+    ``full`` or ``incremental`` (see the module docstring). An interrupted fetch of the same environment
+    is resumed. Returns the published :class:`~credit_reports.store.Snapshot`; ``snapshot.complete`` is
+    False when some customers could not be fetched (listed in ``manifest["failed_customer_ids"]``).
+    """
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"workers must be a whole number >= 1, not {workers!r}")
+    owns_client = client is None
+    if client is None:
+        from .paddle import PaddleClient
+
+        client = PaddleClient(max_rpm=max_rpm)
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    try:
+        with SnapshotWriter.open(data_dir, client.environment) as writer:
+            return _fetch_into(client, writer, data_dir, strategy, workers, progress)
+    finally:
+        if owns_client:
+            client.close()
+
+
+def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
+    """Whether an interrupted run's working folder can be finished by this run."""
+    if state.get("base_url") != _safe_url(base_url):
+        return False
+    return strategy in ("auto", state.get("requested_strategy"), state.get("strategy"))
+
+
+def _fetch_into(
+    client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool
+) -> Snapshot:
+    """The body of :func:`fetch_snapshot` once the working folder is open."""
+    if writer.resumed and not _resumable(writer.state, strategy, client.base_url):
+        log.info("discarding the unfinished snapshot %s: it was a different fetch", writer.path.name)
+        writer.restart()
+    run = _SnapshotFetch(client, writer, workers, progress)
+    if writer.resumed:
+        run.prior = writer.journal.load()[1]
+    if "strategy" not in writer.state:
+        run.plan(strategy, data_dir)
+    state = writer.state
+    base = _load_base(data_dir, writer, state.get("base_snapshot"))
+    if state["strategy"] == "incremental" and base is None:
+        writer.update_state(strategy="credited", fallback_reason="the base snapshot disappeared",
+                            base_snapshot=None)
+    plan = run.listing(writer.state["strategy"], base)
+    base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
+    targets: list[str] = plan["targets"]
+    results = run.balances(targets)
+
+    fetched = [(cid, results[cid]["rows"]) for cid in targets if "rows" in results.get(cid, {})]
+    failed = sorted(cid for cid in targets if "rows" not in results.get(cid, {}))
+    target_set = set(targets)
+    carried: list[tuple[str, list[list[Any]]]] = []
+    carried_ids: list[str] = []
+    failed_carried: list[str] = []
+    fallback = base if base is not None else _load_base(data_dir, writer, writer.state.get("previous_snapshot"))
+    if fallback is not None:
+        previous_rows = _rows_by_customer(fallback.balances)
+        if plan.get("carry_over"):
+            for cid, rows in previous_rows.items():
+                if cid not in target_set:
+                    carried.append((cid, rows))
+                    carried_ids.append(cid)
+        for cid in failed:
+            if cid in previous_rows:
+                carried.append((cid, previous_rows[cid]))
+                failed_carried.append(cid)
+    balances = balances_frame(fetched + carried)
+    customers = writer.load_frame("customers", CUSTOMER_DTYPES)
+    subscriptions = writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES)
+    if failed:
+        log.warning(
+            "snapshot %s is INCOMPLETE: balances of %d customer(s) could not be fetched (%d carried over "
+            "from %s); run fetch again to complete it", writer.as_of, len(failed), len(failed_carried),
+            fallback.name if fallback is not None else "no earlier snapshot",
+        )
+    stats = run.stats()
+    manifest = {
+        "as_of": iso_utc(parse_as_of(writer.as_of)),
+        "environment": client.environment,
+        "base_url": _safe_url(client.base_url),
+        "strategy": state["strategy"],
+        "requested_strategy": state.get("requested_strategy"),
+        "fallback_reason": state.get("fallback_reason"),
+        "complete": not failed,
+        "counts": {
+            "customers": int(len(customers)),
+            "credited_customers": int(balances["customer_id"].nunique()),
+            "balance_rows": int(len(balances)),
+            "targets": len(targets),
+            "refetched": len(fetched),
+            "carried_over": len(carried_ids),
+            "failed": len(failed),
+            "events": plan.get("events"),
+            "new_customers": plan.get("new_customers"),
+            "credit_adjusted_customers": plan.get("credited_customers"),
+            "subscription_items": int(len(subscriptions)),
+        },
+        "api_calls": stats["calls"],
+        "retries": stats["retries"],
+        "rate_limited": stats["rate_limited"],
+        "failures": stats["failures"],
+        "failed_customer_ids": failed,
+        "failed_carried_over_ids": failed_carried,
+        "seconds": round(stats["seconds"], 3),
+        "max_rpm": getattr(client, "max_rpm", None),
+        "workers": workers,
+        "toolkit_version": __version__,
+        "events_high_water": state.get("events_high_water"),
+        "events_readable": state.get("events_readable", True),
+        "base_snapshot": state.get("base_snapshot"),
+        "previous_snapshot": state.get("previous_snapshot"),
+        "subscriptions_unavailable": state.get("subscriptions_unavailable"),
+        "resumed": bool(writer.resumed),
+        "published_at": iso_utc(pd.Timestamp.now(tz="UTC")),
+    }
+    snapshot = writer.publish(balances=balances, customers=customers, subscriptions=subscriptions,
+                              manifest=manifest)
+    log.info(
+        "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path, state["strategy"],
+        len(customers), len(balances), stats["calls"], stats["seconds"],
+    )
+    return snapshot
+
+
+def _replace_rows(old: pd.DataFrame, new: pd.DataFrame, sort: list[str]) -> pd.DataFrame:
+    """``old`` with every row whose key (``sort[0]``) appears in ``new`` replaced by ``new``'s rows."""
+    if new.empty:
+        return old
+    key = sort[0]
+    kept = old[~old[key].isin(set(new[key].tolist()))]
+    merged = pd.concat([kept, new], ignore_index=True)
+    return merged.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def _load_base(data_dir: Path, writer: SnapshotWriter, name: str | None) -> Snapshot | None:
+    """A published snapshot of the writer's environment by folder name (None when absent)."""
+    if not name:
+        return None
+    path = writer.env_dir / name
+    return Snapshot.from_path(path) if (path / "manifest.json").is_file() else None
+
+
+def _rows_by_customer(balances: pd.DataFrame) -> dict[str, list[list[Any]]]:
+    """A balances table as ``{customer_id: [[currency, available, reserved, used], ...]}`` (exact ints)."""
+    out: dict[str, list[list[Any]]] = {}
+    for cid, cur, avail, res, used in zip(
+        balances["customer_id"].tolist(), balances["currency_code"].tolist(), balances["available"].tolist(),
+        balances["reserved"].tolist(), balances["used"].tolist(), strict=True,
+    ):
+        out.setdefault(cid, []).append([cur, int(avail), int(res), int(used)])
+    return out
+
