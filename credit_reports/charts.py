@@ -1,0 +1,346 @@
+"""Matplotlib figures for the report notebooks: one axis per currency, never two currencies on one axis.
+
+Every builder takes a frame of integer minor units as ``metrics``/``cohorts`` return it and gives back a
+:class:`matplotlib.figure.Figure` built without pyplot, so a notebook shows it exactly once (as the cell's
+value) and nothing leaks between calls. Amounts become major units only here, for drawing, through
+:mod:`credit_reports.money`; the y axis names the currency it is in. Colours come from the Okabe-Ito
+palette, which stays distinguishable with the common colour-vision deficiencies, and each balance kind
+keeps its colour in every chart: available blue, reserved orange, used green.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+import pandas as pd
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from credit_reports import money
+
+__all__ = [
+    "COLORS",
+    "KINDS",
+    "balance_bars",
+    "cohort_bars",
+    "cohort_heatmap",
+    "roll_forward_waterfall",
+    "trend_panels",
+    "png_2x",
+    "unit_label",
+    "use_sharp_png",
+]
+
+#: Okabe-Ito colours, one per balance kind, the same in every chart.
+COLORS: dict[str, str] = {
+    "available": "#0072B2",  # blue
+    "reserved": "#E69F00",  # orange
+    "used": "#009E73",  # bluish green
+    "outstanding": "#CC79A7",  # reddish purple
+    "opening": "#56B4E9",  # sky blue
+    "closing": "#0072B2",
+    "issued": "#009E73",
+    "decrease": "#D55E00",  # vermillion
+}
+#: The three balance kinds Paddle reports, in display order.
+KINDS: tuple[str, ...] = ("available", "reserved", "used")
+
+_PANEL_W, _PANEL_H = 3.6, 2.6  # inches per small-multiple panel
+#: Display resolution: 72 dots per inch shown, twice that many pixels stored (PNG at 2x).
+DISPLAY_DPI = 72
+#: Colours kept in each PNG: charts are flat colours plus anti-aliasing, so a palette loses nothing
+#: visible and the file shrinks about threefold (the demo report has a 1.5 MB budget).
+PNG_COLOURS = 256
+
+
+def png_2x(fig: Figure) -> tuple[bytes, dict[str, int]]:
+    """The figure as a palette PNG at twice the display resolution, with its display size.
+
+    Returned as ``(png_bytes, {"width": w, "height": h})`` in CSS pixels, the shape IPython's
+    ``image/png`` formatter takes, so notebooks and the HTML export show it sharp on high-density
+    screens at its natural size.
+    """
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi * 2, bbox_inches="tight", facecolor="white")
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    image = image.quantize(colors=PNG_COLOURS, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    width, height = image.size
+    return out.getvalue(), {"width": width // 2, "height": height // 2}
+
+
+def use_sharp_png(dpi: int = DISPLAY_DPI) -> None:
+    """In a notebook: show figures as compact PNGs at 2x (call after ``%matplotlib inline``).
+
+    Sets the display resolution for new figures and makes IPython render every matplotlib figure
+    (including the ones this module builds without pyplot) through :func:`png_2x`.
+    """
+    matplotlib.rcParams.update({"figure.dpi": dpi, "savefig.dpi": 2 * dpi, "font.size": 9})
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the notebook stack
+        return
+    shell: Any = get_ipython()
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(Figure, png_2x)
+    for other in ("image/svg+xml", "application/pdf", "image/jpeg"):
+        formatters[other].pop(Figure, None)
+
+
+def unit_label(code: str) -> str:
+    """Axis label naming the currency and the unit the axis is drawn in ("USD", or minor units if unknown)."""
+    if money.is_known_currency(code):
+        return f"Amount ({code})"
+    return f"Amount ({code}, minor units)"
+
+
+def _major(values: Sequence[int] | pd.Series, code: str) -> list[float]:
+    """Major units for drawing only; exact amounts stay in the tables."""
+    return [float(money.to_major(int(v), code)) for v in values]
+
+
+def _axis_formatter(code: str) -> FuncFormatter:
+    """Compact tick labels (1.2k, 3.4M) in major units: the currency is in the axis label."""
+
+    def fmt(value: float, _pos: int) -> str:
+        magnitude = abs(value)
+        for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if magnitude >= limit:
+                return f"{value / limit:,.1f}{suffix}".replace(".0" + suffix, suffix)
+        return f"{value:,.0f}" if magnitude >= 10 or value == 0 else f"{value:,.2f}"
+
+    return FuncFormatter(fmt)
+
+
+def _currencies(frame: pd.DataFrame) -> list[str]:
+    """Currencies in the frame in first-seen order (the metrics sort them already)."""
+    return list(dict.fromkeys(frame["currency_code"].astype(str)))
+
+
+def _grid(n: int, max_cols: int = 3, panel: tuple[float, float] = (_PANEL_W, _PANEL_H)):
+    """A constrained-layout figure with ``n`` panels (unused grid cells hidden); returns (fig, axes)."""
+    n = max(n, 1)
+    cols = min(max_cols, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(panel[0] * cols, panel[1] * rows + 0.4), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False)
+    axes = [ax for row in grid for ax in row]
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _empty(message: str) -> Figure:
+    fig = Figure(figsize=(6, 1.2), layout="constrained")
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11)
+    return fig
+
+
+def _style(ax, code: str) -> None:
+    ax.set_ylabel(unit_label(code))
+    ax.yaxis.set_major_formatter(_axis_formatter(code))
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _title_and_legend(fig: Figure, ax, title: str) -> None:
+    """The figure title with the colour key on the line below it (one key for all panels)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8, frameon=False,
+               title=title, title_fontsize=12)
+
+
+def balance_bars(totals: pd.DataFrame, title: str = "Available, reserved and used credit") -> Figure:
+    """One panel per currency: bars of available, reserved and used, labelled with the formatted amount.
+
+    ``totals`` has ``currency_code`` and ``available``/``reserved``/``used`` in minor units, one row per
+    currency (``metrics.currency_totals``).
+    """
+    if totals.empty:
+        return _empty("No credit balances to chart.")
+    codes = _currencies(totals)
+    fig, axes = _grid(len(codes))
+    for ax, code in zip(axes, codes, strict=True):
+        row = totals[totals["currency_code"] == code].iloc[0]
+        minor = [int(row[k]) for k in KINDS]
+        bars = ax.bar(list(KINDS), _major(minor, code), color=[COLORS[k] for k in KINDS])
+        ax.bar_label(bars, labels=[money.format_money(m, code) for m in minor], fontsize=7, padding=2)
+        ax.set_title(f"{code}: available vs reserved vs used", fontsize=10)
+        ax.margins(y=0.15)
+        _style(ax, code)
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+
+def _cohort_label(cohort: object, size: object) -> str:
+    return f"{cohort}\n(n={int(size):,})" if size is not None and not pd.isna(size) else str(cohort)
+
+
+def cohort_bars(
+    cohort_totals: pd.DataFrame,
+    size_column: str = "customers",
+    title: str = "Credit by cohort",
+) -> Figure:
+    """One panel per currency (stacked vertically): grouped bars of available/reserved/used per cohort.
+
+    Every cohort's tick label carries its size (``n=`` from ``size_column``, the number of customers in
+    the cohort), so a tall bar from a handful of customers reads as such.
+    """
+    if cohort_totals.empty:
+        return _empty("No cohorts to chart.")
+    codes = _currencies(cohort_totals)
+    n_cohorts = cohort_totals["cohort"].nunique()
+    width_in = min(max(6.0, 0.42 * n_cohorts + 1.5), 11.0)
+    fig = Figure(figsize=(width_in, 2.7 * len(codes) + 0.4), layout="constrained")
+    axes = fig.subplots(len(codes), 1, squeeze=False)[:, 0]
+    bar_w = 0.27
+    for ax, code in zip(axes, codes, strict=True):
+        part = cohort_totals[cohort_totals["currency_code"] == code].reset_index(drop=True)
+        xs = list(range(len(part)))
+        for i, kind in enumerate(KINDS):
+            ax.bar(
+                [x + (i - 1) * bar_w for x in xs],
+                _major(part[kind], code),
+                width=bar_w,
+                color=COLORS[kind],
+                label=kind,
+            )
+        sizes = part[size_column] if size_column in part else [None] * len(part)
+        ax.set_xticks(xs, [_cohort_label(c, s) for c, s in zip(part["cohort"], sizes, strict=True)])
+        ax.tick_params(axis="x", labelsize=7, rotation=90 if len(part) > 8 else 0)
+        pad = max(0.6, (6 - len(part)) / 2)  # few cohorts: keep bars slim and centred
+        ax.set_xlim(-pad, len(part) - 1 + pad)
+        ax.set_title(f"{code}: available vs reserved vs used per cohort (n = customers in cohort)", fontsize=10)
+        _style(ax, code)
+    _title_and_legend(fig, axes[0], title)
+    return fig
+
+
+def cohort_heatmap(
+    shares: pd.DataFrame,
+    sizes: pd.Series | None = None,
+    title: str = "Where each currency's available credit sits, by cohort",
+) -> Figure:
+    """Cohort x currency grid of each currency's available credit, coloured per currency.
+
+    ``shares`` is indexed by cohort with one column per currency holding the cohort's share (0-1) of that
+    currency's available credit (``cohorts.cohort_heatmap``). Every column is scaled on its own: colour
+    says where a currency's credit sits, never how currencies compare. Cells show the share in percent.
+    """
+    if shares.empty or shares.shape[1] == 0:
+        return _empty("No available credit to map.")
+    n_rows, n_cols = shares.shape
+    fig = Figure(figsize=(min(1.1 * n_cols + 2.6, 11.0), 0.26 * n_rows + 1.6), layout="constrained")
+    ax = fig.subplots()
+    scaled = shares.astype(float)
+    col_max = scaled.max(axis=0).where(lambda s: s > 0, 1.0)
+    image = ax.imshow((scaled / col_max).to_numpy(), aspect="auto", cmap="Blues", vmin=0, vmax=1)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            value = scaled.iat[r, c]
+            dark = value / col_max.iat[c] > 0.6
+            ax.text(c, r, f"{value:.0%}" if value >= 0.005 or value == 0 else "<1%", ha="center",
+                    va="center", fontsize=7, color="white" if dark else "black")
+    ax.set_xticks(range(n_cols), [str(c) for c in shares.columns])
+    labels = [
+        _cohort_label(c, sizes.get(c) if sizes is not None else None).replace("\n", " ") for c in shares.index
+    ]
+    ax.set_yticks(range(n_rows), labels, fontsize=7)
+    ax.xaxis.tick_top()
+    ax.set_xlabel("Currency (each column scaled to its own largest cohort)")
+    ax.set_title(title, fontsize=11)
+    bar = fig.colorbar(image, ax=ax, fraction=0.04)
+    bar.set_label("relative to the currency's largest cohort", fontsize=8)
+    return fig
+
+
+def roll_forward_waterfall(roll: pd.DataFrame, title: str = "Roll-forward of outstanding credit") -> Figure:
+    """One panel per currency: opening outstanding, + issued, - used, = closing outstanding.
+
+    ``roll`` has ``currency_code``, ``opening``, ``issued``, ``used``, ``closing`` in minor units
+    (``metrics.roll_forward``). Floating bars start where the previous step ended; a negative issued
+    amount (reversals) is drawn downwards in the decrease colour. When the movements are small next to
+    the balances (a day's change), the axis is zoomed onto them and the panel says it does not start at 0.
+    """
+    if roll is None or roll.empty:
+        return _empty("No roll-forward to chart.")
+    codes = _currencies(roll)
+    fig, axes = _grid(len(codes))
+    for ax, code in zip(axes, codes, strict=True):
+        row = roll[roll["currency_code"] == code].iloc[0]
+        opening, issued, used, closing = (int(row[k]) for k in ("opening", "issued", "used", "closing"))
+        o, i, u, c = _major([opening, issued, used, closing], code)
+        steps = [
+            ("opening", 0.0, o, COLORS["opening"], money.format_money(opening, code)),
+            ("+ issued", o, i, COLORS["issued"] if i >= 0 else COLORS["decrease"],
+             money.format_money(issued, code)),
+            ("- used", o + i, -u, COLORS["decrease"] if u >= 0 else COLORS["issued"],
+             money.format_money(used, code)),
+            ("closing", 0.0, c, COLORS["closing"], money.format_money(closing, code)),
+        ]
+        xs = range(len(steps))
+        ax.bar(xs, [s[2] for s in steps], bottom=[s[1] for s in steps], color=[s[3] for s in steps],
+               width=0.6)
+        ax.set_xticks(list(xs), [s[0] for s in steps])
+        ends = [o, o + i, o + i - u, c]
+        lo, hi = min(ends), max(ends)
+        span = hi - lo
+        zoom = span > 0 and lo > 0 and span < 0.25 * hi
+        if zoom:
+            ax.set_ylim(max(lo - 0.8 * span, 0), hi + 0.8 * span)
+            ax.set_xlabel("axis zoomed onto the movement: it does not start at 0", fontsize=7, color="0.35")
+        else:
+            ax.axhline(0, color="0.4", linewidth=0.8)
+            ax.margins(y=0.15)
+        for x, (_name, bottom, height, _colour, label) in zip(xs, steps, strict=True):
+            top = max(bottom, bottom + height)
+            ax.annotate(label, (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=7, annotation_clip=False)
+        ax.set_title(f"{code}: opening + issued - used = closing", fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+        _style(ax, code)
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+
+def trend_panels(trend: pd.DataFrame, title: str = "Credit over time") -> Figure:
+    """One panel per currency: available, reserved, used and outstanding at each snapshot's as-of time.
+
+    ``trend`` has ``as_of`` (datetime), ``currency_code`` and the four amounts in minor units
+    (``metrics.trend``). A single snapshot draws as points, so the chart still says something.
+    """
+    if trend is None or trend.empty:
+        return _empty("No snapshot history to chart.")
+    codes = _currencies(trend)
+    fig, axes = _grid(len(codes))
+    kinds = ("outstanding", *KINDS)
+    for ax, code in zip(axes, codes, strict=True):
+        part = trend[trend["currency_code"] == code].sort_values("as_of")
+        x = pd.to_datetime(part["as_of"])
+        for kind in kinds:
+            if kind in part:
+                style = "--" if kind == "outstanding" else "-"
+                ax.plot(x, _major(part[kind], code), style, marker="o", markersize=3, color=COLORS[kind],
+                        label=kind)
+        ax.set_title(f"{code}: balances at each snapshot", fontsize=10)
+        locator = AutoDateLocator(minticks=2, maxticks=5)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_ylim(bottom=0)
+        _style(ax, code)
+    _title_and_legend(fig, axes[0], title)
+    return fig
