@@ -1,0 +1,241 @@
+"""Benchmark: render the full credit-balances report for a large account against the papermill floor.
+
+Writes a synthetic snapshot store straight in the DESIGN layout (``<data>/snapshots/<env>/<as-of>/`` with
+``balances.parquet``, ``customers.parquet``, ``subscriptions.parquet``, ``manifest.json``): 100,000
+customers and 24 monthly snapshots by default, the account growing and credit moving between them.
+Then, in the same run and on the same kernel, it times
+
+* the floor: papermill executing an empty notebook plus nbconvert exporting it to HTML, and
+* ``render_report`` of the full report (execution, cleaning, HTML, exports, manifest, secret scan,
+  publish, index),
+
+each ``--repeat`` times (median reported), and prints a Markdown table for ``docs/benchmarks/render.md``.
+Target: the full render takes at most 2.5 times the floor.
+
+Usage: ``.venv/bin/python bench/render.py [--customers 100000] [--snapshots 24] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "AUD", "CAD", "BRL", "KRW")
+#: Typical size of one credit in each currency's minor units (JPY/KRW have no minor unit).
+SCALE = {"USD": 2_000, "EUR": 2_000, "GBP": 1_800, "JPY": 3_000, "AUD": 3_000, "CAD": 2_600, "BRL": 10_000,
+         "KRW": 25_000}
+ENVIRONMENT = "production"
+
+
+def _customer_ids(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Paddle-shaped ids ``ctm_`` + 26 lowercase base-36 characters, unique."""
+    alphabet = np.array(list("0123456789abcdefghijklmnopqrstuvwxyz"))
+    body = alphabet[rng.integers(0, 36, size=(n, 22))]
+    prefix = np.char.zfill(np.char.mod("%d", np.arange(n)), 4)
+    return np.array(["ctm_" + p[-4:] + "".join(b) for p, b in zip(prefix, body, strict=True)])
+
+
+def write_synthetic_store(data_dir: Path, customers: int = 100_000, snapshots: int = 24, seed: int = 7,
+                          credit_share: float = 0.2) -> list[Path]:
+    """Write ``snapshots`` monthly snapshots of a growing account; return their folders, oldest first.
+
+    A fifth of the customers hold credit, in one or two currencies; between snapshots new customers
+    sign up, credit is issued, reserved, used and released, so every roll-forward moves.
+    """
+    rng = np.random.default_rng(seed)
+    ids = _customer_ids(customers, rng)
+    end = pd.Timestamp("2026-11-01T06:00:00Z")
+    as_ofs = [end - pd.DateOffset(months=snapshots - 1 - i) for i in range(snapshots)]
+    signup = end - pd.to_timedelta(rng.integers(0, 730 * 86_400, customers), unit="s")
+    signup = signup.sort_values()
+    order = np.argsort(rng.random(customers))
+    ids = ids[order]
+    plans = np.array(["starter", "growth", "scale", "enterprise"])[rng.integers(0, 4, customers)]
+    locales = np.array(["en", "de", "fr", "ja", "pt-BR", "ko"])[rng.integers(0, 6, customers)]
+    status = np.where(rng.random(customers) < 0.1, "archived", "active")
+    customers_df = pd.DataFrame({
+        "customer_id": ids,
+        "status": status,
+        "created_at": signup,
+        "updated_at": signup,
+        "locale": locales,
+        "marketing_consent": rng.random(customers) < 0.5,
+        "custom_data": [json.dumps({"plan": p, "segment": "smb"}) for p in plans],
+        "email": [f"customer{i}@example.com" for i in range(customers)],
+        "name": [f"Customer {i}" for i in range(customers)],
+    })
+    holders = rng.random(customers) < credit_share
+    idx = np.flatnonzero(holders)
+    first = rng.integers(0, len(CURRENCIES), len(idx))
+    second_mask = rng.random(len(idx)) < 0.15
+    rows_customer = np.concatenate([idx, idx[second_mask]])
+    rows_currency = np.concatenate([first, (first[second_mask] + 1) % len(CURRENCIES)])
+    codes = np.array(CURRENCIES)[rows_currency]
+    scale = np.array([SCALE[c] for c in codes], dtype=np.int64)
+    n_rows = len(rows_customer)
+    available = np.zeros(n_rows, dtype=np.int64)
+    reserved = np.zeros(n_rows, dtype=np.int64)
+    used = np.zeros(n_rows, dtype=np.int64)
+    subs = pd.DataFrame({
+        "subscription_id": [f"sub_{i:026d}" for i in range(customers)],
+        "customer_id": ids,
+        "status": np.where(status == "active", "active", "canceled"),
+        "currency_code": np.array(CURRENCIES)[rng.integers(0, len(CURRENCIES), customers)],
+        "billing_interval": np.where(rng.random(customers) < 0.7, "month", "year"),
+        "billing_frequency": pd.array(np.ones(customers, dtype=np.int64), dtype="Int64"),
+        "price_id": np.array([f"pri_{p:0>26}" for p in plans]),
+        "product_id": np.array([f"pro_{p:0>26}" for p in plans]),
+        "created_at": signup,
+    })
+    env_dir = data_dir / "snapshots" / ENVIRONMENT
+    env_dir.mkdir(parents=True, exist_ok=True)
+    folders = []
+    for as_of in as_ofs:
+        # the account moves on: credit issued, some reserved, some used, some released
+        issue = rng.random(n_rows) < 0.08
+        available += np.where(issue, scale * rng.integers(1, 20, n_rows), 0)
+        to_reserve = np.where(rng.random(n_rows) < 0.05, available // 3, 0)
+        available -= to_reserve
+        reserved += to_reserve
+        to_use = np.where(rng.random(n_rows) < 0.5, reserved, 0)
+        reserved -= to_use
+        used += to_use
+        release = np.where(rng.random(n_rows) < 0.05, reserved, 0)
+        reserved -= release
+        available += release
+        signed_up = (customers_df["created_at"] <= as_of).to_numpy()
+        known = np.zeros(customers, dtype=bool)
+        known[signed_up] = True
+        in_snapshot = known[rows_customer]
+        balances = pd.DataFrame({
+            "customer_id": pd.array(ids[rows_customer][in_snapshot], dtype="string"),
+            "currency_code": pd.array(codes[in_snapshot], dtype="string"),
+            "available": available[in_snapshot],
+            "reserved": reserved[in_snapshot],
+            "used": used[in_snapshot],
+        })
+        name = as_of.strftime("%Y%m%dT%H%M%SZ")
+        folder = env_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        balances.to_parquet(folder / "balances.parquet", index=False)
+        customers_df[signed_up].to_parquet(folder / "customers.parquet", index=False)
+        subs[signed_up].to_parquet(folder / "subscriptions.parquet", index=False)
+        manifest = {
+            "as_of": as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "environment": ENVIRONMENT,
+            "base_url": "https://api.paddle.com",
+            "strategy": "incremental" if folders else "credited",
+            "complete": True,
+            "counts": {"customers": int(signed_up.sum()), "balance_rows": len(balances)},
+            "failed_customer_ids": [],
+            "api_calls": 0,
+            "retries": 0,
+            "rate_limited": 0,
+            "failures": 0,
+            "seconds": 0.0,
+            "toolkit_version": "bench",
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        folders.append(folder)
+    return folders
+
+
+def _empty_notebook(path: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("x")]
+    nb.metadata["kernelspec"] = {"name": "credit-reports", "display_name": "Python (credit-reports)",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def floor_once(work: Path, kernel: str) -> float:
+    """papermill on an empty notebook + nbconvert HTML export: the least any render can cost."""
+    import papermill
+    from nbconvert import HTMLExporter
+
+    src = _empty_notebook(work / "empty.ipynb")
+    start = time.perf_counter()
+    nb = papermill.execute_notebook(str(src), str(work / "empty.out.ipynb"), parameters={"x": 2},
+                                    kernel_name=kernel, progress_bar=False, log_output=False)
+    HTMLExporter(exclude_input=True).from_notebook_node(nb)
+    return time.perf_counter() - start
+
+
+def render_once(data_dir: Path, out_dir: Path, kernel: str) -> tuple[float, Path]:
+    from credit_reports.render import render_report
+
+    start = time.perf_counter()
+    result = render_report("credit_balances", data_dir=data_dir, out_dir=out_dir, kernel_name=kernel)
+    return time.perf_counter() - start, result.html
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--snapshots", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kernel", default="credit-reports")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder and print it")
+    args = parser.parse_args(argv)
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="bench-render-"))
+    try:
+        t0 = time.perf_counter()
+        folders = write_synthetic_store(work / "data", args.customers, args.snapshots)
+        written = time.perf_counter() - t0
+        rows = len(pd.read_parquet(folders[-1] / "balances.parquet"))
+        print(f"synthetic store: {args.customers:,} customers, {len(folders)} snapshots, "
+              f"{rows:,} balance rows in the latest, written in {written:.1f} s", file=sys.stderr)
+        floors, renders = [], []
+        html = None
+        for i in range(args.repeat):
+            floors.append(floor_once(work, args.kernel))
+            seconds, html = render_once(work / "data", work / f"reports-{i}", args.kernel)
+            renders.append(seconds)
+            print(f"run {i + 1}: floor {floors[-1]:.2f} s, render {renders[-1]:.2f} s", file=sys.stderr)
+        floor, render = statistics.median(floors), statistics.median(renders)
+        size = html.stat().st_size if html else 0
+        print()
+        print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+              f"{args.customers:,} customers, {len(folders)} snapshots, {rows:,} balance rows in the latest.")
+        print()
+        print(f"| step | median of {args.repeat} (s) | runs (s) |")
+        print("|---|---:|---|")
+        print(f"| floor: papermill empty notebook + nbconvert HTML | {floor:.2f} | "
+              f"{', '.join(f'{x:.2f}' for x in floors)} |")
+        print(f"| render_report, full credit-balances report | {render:.2f} | "
+              f"{', '.join(f'{x:.2f}' for x in renders)} |")
+        print(f"| ratio render / floor | {render / floor:.2f}x (target <= 2.5x) | |")
+        print()
+        print(f"HTML size: {size / 1e6:.2f} MB")
+        return 0 if render <= 2.5 * floor else 1
+    finally:
+        if args.keep:
+            print(f"work folder kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""``reports/index.html``: every published report, newest first, with its as-of and outstanding credit.
+
+The index is built only from the manifests of published reports, so a failed render (which publishes no
+manifest) never appears in it and the index keeps pointing at the last good report. The page is
+self-contained (inline styles, no scripts) and uses relative links, so the whole ``reports/`` folder can
+be copied to a shared drive or attached to an email and still work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .money import format_money
+
+__all__ = ["INDEX_NAME", "build_index", "manifest_name", "published_reports"]
+
+log = logging.getLogger("credit_reports.index")
+
+INDEX_NAME = "index.html"
+DEFAULT_OUTPUT_NAME = "credit-balances"
+
+
+def manifest_name(report_name: str) -> str:
+    """``manifest.json`` for the default report, ``<name>.manifest.json`` for others sharing a day folder."""
+    return "manifest.json" if report_name == DEFAULT_OUTPUT_NAME else f"{report_name}.manifest.json"
+
+
+def published_reports(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The manifests of every published report under ``out_dir``, newest as-of first.
+
+    Each dict is the manifest plus ``_html`` (path of the report, relative to ``out_dir``). Manifests
+    whose HTML is missing, or that cannot be read, are skipped with a log line.
+    """
+    root = Path(out_dir)
+    found = []
+    for path in sorted(root.glob("*/*manifest.json")):
+        if path.parent.name.startswith("."):
+            continue
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("skipping unreadable manifest %s: %s", path, exc)
+            continue
+        name = manifest.get("report") or DEFAULT_OUTPUT_NAME
+        report = path.parent / f"{name}.html"
+        if not report.is_file():
+            log.warning("skipping manifest %s: its report %s is missing", path, report.name)
+            continue
+        manifest["_html"] = report.relative_to(root).as_posix()
+        found.append(manifest)
+    found.sort(
+        key=lambda m: ((m.get("snapshot") or {}).get("as_of") or "", m.get("rendered_at") or "", m["_html"]),
+        reverse=True,
+    )
+    return found
+
+
+def _outstanding(manifest: dict[str, Any]) -> str:
+    """Outstanding credit per currency as HTML list items, each in its own currency."""
+    headline = manifest.get("headline") or {}
+    items = []
+    for code in sorted(headline):
+        figures = headline[code] or {}
+        if "outstanding" not in figures:
+            continue
+        items.append(
+            f'<li><span class="code">{html.escape(code)}</span> '
+            f'{html.escape(format_money(int(figures["outstanding"]), code))}</li>'
+        )
+    return f'<ul class="money">{"".join(items)}</ul>' if items else "&ndash;"
+
+
+def _when(text: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM UTC' for people."""
+    if not text:
+        return "&ndash;"
+    try:
+        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        return html.escape(text)
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _row(manifest: dict[str, Any]) -> str:
+    snapshot = manifest.get("snapshot") or {}
+    complete = snapshot.get("complete", True)
+    status = "complete" if complete else '<strong class="warn">incomplete snapshot</strong>'
+    title = manifest.get("title") or manifest.get("report") or manifest["_html"]
+    return (
+        "<tr>"
+        f"<td>{_when(snapshot.get('as_of'))}</td>"
+        f'<td><a href="{html.escape(manifest["_html"], quote=True)}">{html.escape(str(title))}</a>'
+        f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}</div></td>'
+        f"<td>{html.escape(str(snapshot.get('environment') or ''))}</td>"
+        f"<td>{_outstanding(manifest)}</td>"
+        f"<td>{status}</td>"
+        f"<td>{_when(manifest.get('rendered_at'))}</td>"
+        "</tr>"
+    )
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1100px; padding: 24px 32px; color: #1f2328; }
+h1 { font-size: 24px; margin-bottom: 4px; }
+p.lead { color: #555; margin-top: 0; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; }
+th, td { text-align: left; vertical-align: top; padding: 8px 10px; border-bottom: 1px solid #ddd; }
+th { background: #f6f8fa; font-weight: 600; }
+td .sub { color: #777; font-size: 12px; }
+ul.money { list-style: none; margin: 0; padding: 0; font-variant-numeric: tabular-nums; }
+ul.money .code { display: inline-block; width: 3.5em; color: #555; }
+.warn { color: #b35900; }
+"""
+
+
+def build_index(out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``<out_dir>/index.html`` listing every published report, newest first; return its path.
+
+    Written to a temporary file and renamed, so a reader never sees half an index.
+    """
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    reports = published_reports(root)
+    rows = "\n".join(_row(m) for m in reports)
+    body = (
+        f"<table><thead><tr><th>As of</th><th>Report</th><th>Environment</th><th>Outstanding credit</th>"
+        f"<th>Snapshot</th><th>Rendered</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
+        if reports
+        else "<p>No reports have been rendered yet: run <code>credit-reports render</code>.</p>"
+    )
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
+        f"<title>Credit balance reports</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        "<h1>Credit balance reports</h1>\n"
+        '<p class="lead">Every rendered report, newest first. Outstanding credit is available plus '
+        "reserved credit, shown per currency; currencies are never added together.</p>\n"
+        f"{body}\n</body>\n</html>\n"
+    )
+    target = root / INDEX_NAME
+    handle, temp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=root)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(page)
+        os.chmod(temp, 0o644)  # mkstemp makes it private; the index is for every reader of reports/
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,212 @@
+"""Publishing a rendered report safely: stage, scan for secrets, then move into place.
+
+A report is written into a hidden staging folder inside the output folder first. Only when every file
+in it has passed the secret scan are the files moved next to the earlier reports (``os.replace`` on the
+same file system, the manifest last, because the index reads manifests). A failed or leaking render
+publishes nothing, so readers only ever see the last good report.
+
+The scan fails closed: it looks for the API key in use (the ``api_key`` argument or
+``$PADDLE_API_KEY``) and for anything shaped like a Paddle secret, in every file written, including
+the XML inside XLSX workbooks. Errors name the file and what was found, never the secret itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CreditReportsError
+
+__all__ = [
+    "ReportFailedError",
+    "SecretLeakError",
+    "SECRET_PATTERNS",
+    "Finding",
+    "find_secrets",
+    "scan_for_secrets",
+    "staging_folder",
+    "publish_files",
+]
+
+log = logging.getLogger("credit_reports.publish")
+
+#: Shapes of Paddle secrets: API keys (``pdl_live_apikey_...``, ``pdl_sdbx_apikey_...``) and
+#: notification-destination secret keys (``pdl_ntfset_...``). Legacy 50-character keys have no
+#: recognisable shape; the scan catches them through the key in use.
+SECRET_PATTERNS: dict[str, re.Pattern[bytes]] = {
+    "a Paddle API key": re.compile(rb"pdl_(?:live|sdbx)_apikey_[A-Za-z0-9_]{10,}"),
+    "a Paddle key": re.compile(rb"pdl_(?:live|sdbx)_[A-Za-z0-9]{2,}_[A-Za-z0-9_]{16,}"),
+    "a Paddle notification secret": re.compile(rb"pdl_ntfset_[A-Za-z0-9_]{10,}"),
+}
+
+#: A key shorter than this is not searched for literally: it would match ordinary text.
+MIN_LITERAL_KEY_LENGTH = 12
+
+#: Files larger than this are read in chunks with an overlap, so memory stays flat.
+_CHUNK = 8 * 1024 * 1024
+_OVERLAP = 256
+
+
+class ReportFailedError(CreditReportsError):
+    """A report could not be rendered; nothing was published and the index still shows the last good one.
+
+    ``failed_notebook`` is where the executed notebook was kept for debugging (None when it could not
+    be kept); ``cell`` is the execution count of the failing cell, ``ename`` and ``evalue`` the error.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed_notebook: Path | None = None,
+        cell: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failed_notebook = failed_notebook
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue
+
+
+class SecretLeakError(ReportFailedError):
+    """A file about to be published holds the API key or something shaped like a Paddle secret.
+
+    Nothing was published. The message names the file and the kind of secret, never the secret.
+    A subclass of :class:`ReportFailedError`, so a scheduled run counts it as a failed report (exit 1).
+    """
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        super().__init__(
+            f"refusing to publish: {first.file} contains {first.what}{more}; nothing was published. "
+            "Remove credentials from notebook parameters and outputs (the key belongs only in "
+            "PADDLE_API_KEY)"
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One secret found: the file (and member, for a zip such as XLSX) and what kind of secret."""
+
+    file: str
+    what: str
+
+
+def _key_in_use(api_key: str | None) -> bytes | None:
+    """The literal key to search for: the argument, else $PADDLE_API_KEY; None when unset or too short."""
+    key = api_key if api_key is not None else os.environ.get("PADDLE_API_KEY")
+    key = (key or "").strip()
+    if len(key) < MIN_LITERAL_KEY_LENGTH:
+        return None
+    return key.encode("utf-8")
+
+
+def _scan_bytes(data: bytes, key: bytes | None) -> list[str]:
+    """The kinds of secret present in ``data`` (empty when clean)."""
+    found = []
+    if key is not None and key in data:
+        found.append("the API key in use")
+    for what, pattern in SECRET_PATTERNS.items():
+        if pattern.search(data):
+            found.append(what)
+            break
+    return found
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in overlapping chunks, so a secret across a boundary is still seen."""
+    with open(path, "rb") as handle:
+        tail = b""
+        while block := handle.read(_CHUNK):
+            yield tail + block
+            tail = block[-_OVERLAP:]
+
+
+def _scan_file(path: Path, label: str, key: bytes | None) -> list[Finding]:
+    """Scan one file; a zip container (XLSX) is scanned member by member, decompressed."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for chunk in _chunks(path):
+        for what in _scan_bytes(chunk, key):
+            if what not in seen:
+                seen.add(what)
+                findings.append(Finding(label, what))
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.infolist():
+                    if member.is_dir():
+                        continue
+                    data = archive.read(member)
+                    for what in _scan_bytes(data, key):
+                        findings.append(Finding(f"{label} ({member.filename})", what))
+        except zipfile.BadZipFile:
+            findings.append(Finding(label, "an unreadable zip archive (cannot prove it holds no secret)"))
+    return findings
+
+
+def find_secrets(paths: Iterable[str | Path], api_key: str | None = None) -> list[Finding]:
+    """Every secret found in ``paths`` (files, or folders scanned recursively); empty when clean.
+
+    Looks for ``api_key`` (or ``$PADDLE_API_KEY`` when None) literally and for :data:`SECRET_PATTERNS`,
+    in the raw bytes of every file and in every member of zip containers (XLSX workbooks).
+    """
+    key = _key_in_use(api_key)
+    findings: list[Finding] = []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            findings.extend(_scan_file(file, file.name, key))
+    return findings
+
+
+def scan_for_secrets(paths: Iterable[str | Path], api_key: str | None = None) -> None:
+    """Raise :class:`SecretLeakError` when any of ``paths`` holds a secret (see :func:`find_secrets`)."""
+    findings = find_secrets(paths, api_key)
+    if findings:
+        raise SecretLeakError(findings)
+
+
+@contextmanager
+def staging_folder(out_dir: Path, name: str) -> Iterator[Path]:
+    """A hidden, private folder inside ``out_dir`` to render into; always removed afterwards.
+
+    Inside ``out_dir`` so publishing is a rename on one file system; hidden (``.render-*``) so the index
+    and readers ignore it while it exists.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=out_dir))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def publish_files(files: list[Path], destination: Path, *, last: Iterable[Path] = ()) -> list[Path]:
+    """Move staged ``files`` into ``destination`` (replacing same-named files); ``last`` ones moved last.
+
+    Each move is an atomic rename, so a reader sees either the old file or the new one, never half.
+    Returns the published paths in the order given.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    last_set = {Path(p) for p in last}
+    ordered = [f for f in files if Path(f) not in last_set] + [f for f in files if Path(f) in last_set]
+    published: dict[Path, Path] = {}
+    for source in ordered:
+        target = destination / Path(source).name
+        os.replace(source, target)
+        published[Path(source)] = target
+    return [published[Path(f)] for f in files]

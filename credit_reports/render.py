@@ -1,0 +1,671 @@
+"""Turning a report notebook into a published, self-contained HTML report.
+
+``render_report`` resolves the notebook, checks the parameters against the ones it declares (papermill
+only warns about unknown ones; a credential-like name is refused outright), pins the snapshot, executes
+the notebook with papermill on the project's kernel, strips what must not travel (the injected-parameters
+cell, papermill's parameter metadata, stderr and warnings), exports HTML with nbconvert through a
+template that loads nothing from anywhere, writes the executed notebook, summary tables (CSV and one
+XLSX) and ``manifest.json`` beside it, scans all of it for secrets, and only then publishes it and
+rebuilds ``reports/index.html``.
+
+Layout: ``<out_dir>/<YYYY-MM-DD of the snapshot's as-of>/<name>.html`` plus ``<name>.ipynb``,
+``<name>.<table>.csv``, ``<name>.xlsx`` and the manifest (``manifest.json`` for the default report name,
+``<name>.manifest.json`` for any other, so several reports of one day can share a folder).
+A notebook that fails leaves ``<name>.failed.ipynb`` in that folder and publishes nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import __version__
+from .errors import UsageError
+from .index import build_index, manifest_name
+from .publish import ReportFailedError, SecretLeakError, find_secrets, publish_files, scan_for_secrets, staging_folder
+
+__all__ = [
+    "DEFAULT_NOTEBOOK",
+    "DEFAULT_OUTPUT_NAME",
+    "DEFAULT_KERNEL",
+    "RenderResult",
+    "ReportFailedError",
+    "SecretLeakError",
+    "build_index",
+    "clean_notebook",
+    "compact_images",
+    "export_html",
+    "external_resources",
+    "notebook_parameters",
+    "render_report",
+    "resolve_notebook",
+    "validate_parameters",
+]
+
+log = logging.getLogger("credit_reports.render")
+
+DEFAULT_NOTEBOOK = "credit_balances"
+DEFAULT_OUTPUT_NAME = "credit-balances"
+DEFAULT_KERNEL = "credit-reports"
+INJECTED_TAG = "injected-parameters"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: The repository's notebooks (editable installs and checkouts): the source of truth.
+REPO_NOTEBOOKS = _PACKAGE_DIR.parent / "notebooks"
+#: Notebooks shipped as package data, for non-editable installs where notebooks/ is not beside us.
+PACKAGED_NOTEBOOKS = _PACKAGE_DIR / "notebooks"
+TEMPLATES = _PACKAGE_DIR / "templates"
+TEMPLATE_NAME = "credit_reports"
+
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: Words that make a parameter name look like a credential (matched against the name's parts).
+_CREDENTIAL_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "auth", "bearer"}
+_CREDENTIAL_SUBSTRINGS = ("apikey", "api_key", "token", "secret", "passw", "credential", "authoriz", "private_key")
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """Where a rendered report was published and what it was rendered from."""
+
+    html: Path
+    notebook: Path
+    manifest: Path
+    directory: Path
+    complete: bool
+    files: tuple[Path, ...]
+    as_of: dt.datetime
+
+
+# ---------------------------------------------------------------------------------------------------
+# notebook and parameters
+
+
+def resolve_notebook(notebook: str | os.PathLike[str]) -> Path:
+    """The notebook file for a name (``credit_balances`` in ``notebooks/``) or a path to an ``.ipynb``.
+
+    Names are looked up in the repository's ``notebooks/`` first (the source, so an edit there is what
+    renders), then in the copy shipped inside the package for non-editable installs.
+    """
+    text = os.fspath(notebook)
+    candidate = Path(text).expanduser()
+    looks_like_path = candidate.suffix == ".ipynb" or os.sep in text or candidate.is_file()
+    if looks_like_path:
+        if candidate.is_file():
+            return candidate.resolve()
+        raise UsageError(f"notebook {text} does not exist: give a notebook name or a path to an .ipynb file")
+    name = text.removesuffix(".ipynb")
+    for folder in (REPO_NOTEBOOKS, PACKAGED_NOTEBOOKS):
+        path = folder / f"{name}.ipynb"
+        if path.is_file():
+            return path
+    known = sorted({p.stem for f in (REPO_NOTEBOOKS, PACKAGED_NOTEBOOKS) if f.is_dir() for p in f.glob("*.ipynb")})
+    raise UsageError(
+        f"no notebook named {name!r}: choose one of {', '.join(known) or '(none found)'} or give a path"
+    )
+
+
+def notebook_parameters(path: Path) -> dict[str, dict[str, Any]]:
+    """The parameters the notebook declares: every name its ``parameters`` cell assigns.
+
+    The cell is read with Python's own parser, so a ``name: type = value  # help`` line is found even
+    where papermill's line pattern gives up (papermill skips lines with a second ``=``, e.g. in the
+    help text). Papermill's type, default and help are added where it could read them.
+    """
+    import ast
+
+    import papermill
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in (c.get("metadata", {}).get("tags") or [])]
+    declared: dict[str, dict[str, Any]] = {}
+    for cell in cells[:1]:
+        source = cell.get("source", "")
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            tree = None
+        for node in tree.body if tree is not None else []:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    default = ast.get_source_segment(source, node.value) if getattr(node, "value", None) else None
+                    declared[target.id] = {"name": target.id, "inferred_type_name": "None",
+                                           "default": default, "help": ""}
+    quiet = logging.getLogger("papermill.translators")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        inferred = papermill.inspect_notebook(str(path))
+    except ValueError:  # no kernelspec in the notebook's metadata: the names read above stand
+        inferred = {}
+    finally:
+        quiet.setLevel(level)
+    for name, info in inferred.items():
+        declared[name] = {**declared.get(name, {}), **info}
+    return declared
+
+
+def looks_like_credential(name: str) -> bool:
+    """True for parameter names such as ``api_key``, ``apiKey``, ``auth_token``, ``password``, ``secret``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    parts = [p for p in re.split(r"[^a-z0-9]+", spaced) if p]
+    if any(p in _CREDENTIAL_PARTS for p in parts):
+        return True
+    return any(s in spaced for s in _CREDENTIAL_SUBSTRINGS)
+
+
+def validate_parameters(parameters: Mapping[str, Any], declared: Mapping[str, Any], notebook: str) -> None:
+    """Refuse credential-like names and names the notebook does not declare, with one clear line each."""
+    secret = sorted(n for n in parameters if looks_like_credential(str(n)))
+    if secret:
+        raise UsageError(
+            f"refusing parameter {', '.join(secret)}: credentials are never notebook parameters; the "
+            "key comes only from PADDLE_API_KEY (and a report never needs it)"
+        )
+    unknown = sorted(n for n in parameters if n not in declared)
+    if unknown:
+        valid = ", ".join(sorted(declared)) or "(none)"
+        raise UsageError(
+            f"notebook {notebook} does not declare parameter {', '.join(unknown)}: valid parameters are {valid}"
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameter values as papermill and JSON take them (paths as strings, tuples as lists)."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _default_title(declared: Mapping[str, Any], fallback: str) -> str:
+    """The ``title`` parameter's default, when the notebook declares one as a string literal."""
+    import ast
+
+    default = (declared.get("title") or {}).get("default")
+    try:
+        value = ast.literal_eval(default) if isinstance(default, str) else None
+    except (ValueError, SyntaxError):
+        value = None
+    return value if isinstance(value, str) and value else fallback
+
+
+# ---------------------------------------------------------------------------------------------------
+# execution
+
+
+def _kernel(kernel_name: str) -> str:
+    """``kernel_name`` when that kernelspec exists; else this interpreter's own kernel, with a warning."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(kernel_name)
+        return kernel_name
+    except NoSuchKernel:
+        from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+
+        log.warning(
+            "kernel %r is not registered; using %r (%s) instead. Run `make report` once to register it.",
+            kernel_name, NATIVE_KERNEL_NAME, sys.executable,
+        )
+        return NATIVE_KERNEL_NAME
+
+
+@contextmanager
+def _kernel_environment() -> Iterator[None]:
+    """Start the kernel without the API key in its environment: a report never needs it.
+
+    (The kernel inherits os.environ when it starts; the key is restored right after.)
+    """
+    saved = os.environ.pop("PADDLE_API_KEY", None)
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # no debugger notice on stderr
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PADDLE_API_KEY"] = saved
+
+
+def _execute(path: Path, output: Path, parameters: dict[str, Any], kernel_name: str) -> nbformat.NotebookNode:
+    """Run the notebook with papermill in its own folder; the executed copy is also written to ``output``."""
+    import papermill
+    from traitlets.config import Config
+
+    # Parameters are checked before execution (validate_parameters): papermill's own warnings about
+    # them ("unknown parameter", "unable to parse line") would only repeat or confuse that.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    # The kernel talks over Unix sockets in a private folder rather than loopback TCP: no other user of
+    # the machine can connect to it (and ipykernel has nothing to warn about on stderr).
+    with _kernel_environment(), tempfile.TemporaryDirectory(prefix="credit-reports-kernel-") as sockets:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(sockets, "kernel")
+        return papermill.execute_notebook(
+            str(path),
+            str(output),
+            parameters=parameters,
+            kernel_name=_kernel(kernel_name),
+            language="python",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            cwd=str(path.parent),
+            config=config,
+        )
+
+
+def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip what must not travel with a report: injected parameters, papermill's copy of them, stderr.
+
+    Removes cells tagged ``injected-parameters``, ``metadata.papermill.parameters`` (and the staging
+    output path), widget state, and every stderr stream output (warnings, logs, progress bars).
+    Returns the same notebook, changed in place.
+    """
+    nb.cells = [c for c in nb.cells if INJECTED_TAG not in (c.get("metadata", {}).get("tags") or [])]
+    papermill_meta = nb.metadata.get("papermill")
+    if isinstance(papermill_meta, dict):
+        papermill_meta.pop("parameters", None)
+        papermill_meta.pop("output_path", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        cell.outputs = [
+            out for out in cell.get("outputs", [])
+            if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
+        ]
+    return nb
+
+
+def _compact_png(data: str) -> str:
+    """A base64 PNG re-encoded as a 256-colour palette PNG when that is smaller (charts: 3-4x smaller).
+
+    Matplotlib charts use a handful of flat colours plus anti-aliasing, which a 256-colour palette
+    keeps visually identical; the pixel size (2x for sharp display) is unchanged.
+    """
+    import base64
+    import io
+
+    from PIL import Image
+
+    raw = base64.b64decode(data)
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            image.load()
+            source = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
+            palette = source.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+            out = io.BytesIO()
+            palette.save(out, format="PNG", optimize=True)
+    except (OSError, ValueError):
+        return data
+    smaller = out.getvalue()
+    return base64.b64encode(smaller).decode("ascii") if len(smaller) < len(raw) else data
+
+
+def _heading(cell: Any) -> str | None:
+    """The last Markdown heading in a cell, as plain text."""
+    found = None
+    for line in str(cell.get("source", "")).splitlines():
+        match = re.match(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if match:
+            found = re.sub(r"[*_`]", "", match.group(1)).strip()
+    return found
+
+
+def compact_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Shrink PNG outputs (palette re-encoding) and give each chart an alt text from its section heading.
+
+    Keeps the report within its size budget with sharp 2x charts, and lets screen readers say which
+    chart is which. Changes the notebook in place and returns it.
+    """
+    heading = None
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            heading = _heading(cell) or heading
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data") or {}
+            if "image/png" not in data:
+                continue
+            data["image/png"] = _compact_png(data["image/png"])
+            meta = out.setdefault("metadata", {})
+            if heading and "alt" not in meta:
+                meta["alt"] = f"Chart: {heading}"
+    return nb
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTML
+
+
+def export_html(nb: nbformat.NotebookNode, *, title: str, footer: str = "") -> str:
+    """The report page: outputs only (no code, no prompts), inline styles, no external resources."""
+    from nbconvert import HTMLExporter
+
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_anchor_links=True,
+        embed_images=True,
+        theme="light",
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"credit_reports_footer": footer})
+    return body
+
+
+class _ResourceFinder(HTMLParser):
+    """Collects every URL the page would fetch from the network (links a reader clicks are not fetches)."""
+
+    _FETCH_ATTRS = {"src", "srcset", "href", "data", "poster", "background", "action", "formaction",
+                    "xlink:href", "manifest", "icon"}
+    _URL_IN_CSS = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"]?)\s*((?:https?:)?//[^'")\s]+)""", re.I)
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    @staticmethod
+    def _external(value: str) -> bool:
+        value = value.strip().lower()
+        return value.startswith(("http://", "https://", "//", "ftp://", "ws://", "wss://"))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if not value:
+                continue
+            if name == "style":
+                self.found.extend(self._URL_IN_CSS.findall(value))
+            elif name in self._FETCH_ATTRS and not (tag in {"a", "area"} and name == "href"):
+                urls = [part.split()[0] for part in value.split(",") if part.strip()] if name == "srcset" else [value]
+                self.found.extend(u for u in urls if self._external(u))
+            elif tag == "meta" and name == "content" and "url=" in value.lower():
+                target = value.lower().split("url=", 1)[1]
+                if self._external(target):
+                    self.found.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.found.extend(self._URL_IN_CSS.findall(data))
+
+
+def external_resources(html: str) -> list[str]:
+    """URLs the page would load from elsewhere (scripts, styles, images, frames, CSS url()/@import).
+
+    Empty for a self-contained report. Hyperlinks (``<a href>``) are allowed: they load nothing.
+    """
+    finder = _ResourceFinder()
+    finder.feed(html)
+    finder.close()
+    return finder.found
+
+
+# ---------------------------------------------------------------------------------------------------
+# snapshot, manifest, tables
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    """A tz-aware UTC datetime from whatever the store gives (datetime, Timestamp, ISO or compact text)."""
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif hasattr(value, "to_pydatetime"):
+        stamp = value.to_pydatetime()
+    else:
+        text = str(value)
+        for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%dT%H%M%S%fZ"):
+            try:
+                stamp = dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
+                break
+            except ValueError:
+                continue
+        else:
+            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.UTC)
+
+
+def _iso(stamp: dt.datetime) -> str:
+    return stamp.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of the notebook's parameters that ``report.prepare`` takes (the report's own ones)."""
+    import inspect
+
+    from .report import validate_parameters as report_parameters
+
+    accepted = inspect.signature(report_parameters).parameters
+    return {k: v for k, v in parameters.items() if k in accepted}
+
+
+def _manifest(
+    *,
+    name: str,
+    title: str,
+    notebook: Path,
+    parameters: Mapping[str, Any],
+    snapshot: Any,
+    prepared: Any,
+    files: list[str],
+) -> dict[str, Any]:
+    """The manifest beside a report: what it shows, from which snapshot, with which parameters.
+
+    ``headline`` and ``roll_forward`` come from the same prepared report the notebook showed (the
+    reported currencies only; roll-forward from the previous snapshot, or ``compare_to``; null when
+    there is no earlier snapshot).
+    """
+    manifest_snapshot = snapshot.manifest if isinstance(snapshot.manifest, Mapping) else {}
+    opening = prepared.opening
+    return {
+        "report": name,
+        "title": title,
+        "notebook": notebook.name,
+        "parameters": dict(parameters),
+        "snapshot": {
+            "path": str(snapshot.path),
+            "as_of": _iso(_as_datetime(snapshot.as_of)),
+            "environment": snapshot.environment,
+            "complete": bool(snapshot.complete),
+            "strategy": manifest_snapshot.get("strategy"),
+        },
+        "headline": prepared.headline(),
+        "roll_forward": prepared.roll_forward_dict() if prepared.roll_forward is not None else None,
+        "compared_to": (
+            {"path": str(opening.path), "as_of": _iso(_as_datetime(opening.as_of))} if opening is not None else None
+        ),
+        "toolkit_version": __version__,
+        "rendered_at": _iso(dt.datetime.now(dt.UTC)),
+        "files": files,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# the whole render
+
+
+def _check_output_name(output_name: str) -> str:
+    if not _OUTPUT_NAME.match(output_name) or output_name.endswith((".html", ".ipynb", ".json")):
+        raise UsageError(
+            f"output name {output_name!r} is not a plain file name: use letters, digits, '-', '_' or '.', "
+            "without an extension"
+        )
+    return output_name
+
+
+def _failed_message(exc: Exception) -> tuple[str, int | None, str | None, str | None]:
+    """One line about a failed execution: which cell, which error (no traceback, no ANSI colours)."""
+    ename = getattr(exc, "ename", None) or type(exc).__name__
+    evalue = getattr(exc, "evalue", None)
+    if evalue is None:
+        evalue = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    evalue = re.sub(r"\x1b\[[0-9;]*m", "", str(evalue))
+    cell = getattr(exc, "exec_count", None)
+    where = f" in cell [{cell}]" if cell is not None else ""
+    return f"{where}: {ename}: {evalue}".rstrip(": "), cell, ename, evalue
+
+
+def _redact(text: str, api_key: str | None) -> str:
+    """The text with the key in use removed, for error messages built from notebook output."""
+    key = api_key if api_key is not None else os.environ.get("PADDLE_API_KEY")
+    if key:
+        text = text.replace(key, "[redacted]")
+    from .publish import SECRET_PATTERNS
+
+    for pattern in SECRET_PATTERNS.values():
+        text = re.sub(pattern.pattern.decode(), "[redacted]", text)
+    return text
+
+
+def _keep_failed(
+    staged: Path, destination: Path, name: str, api_key: str | None
+) -> Path | None:
+    """Keep the failed executed notebook (cleaned) next to the reports, unless it holds a secret."""
+    if not staged.is_file():
+        return None
+    nb = clean_notebook(nbformat.read(staged, as_version=4))
+    nbformat.write(nb, staged)
+    if find_secrets([staged], api_key):
+        log.error("the failed notebook holds a secret, so it was not kept")
+        return None
+    return publish_files([staged.rename(staged.with_name(f"{name}.failed.ipynb"))], destination)[0]
+
+
+def render_report(
+    notebook: str | os.PathLike[str] = DEFAULT_NOTEBOOK,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] = "reports",
+    output_name: str | None = None,
+    kernel_name: str = DEFAULT_KERNEL,
+    api_key: str | None = None,
+) -> RenderResult:
+    """Execute a report notebook on a stored snapshot and publish it as self-contained HTML.
+
+    ``parameters`` are the notebook's declared parameters (``snapshot``, ``currencies``, ``cohort``,
+    ``title``, ...); ``data_dir`` and the resolved ``snapshot`` and ``environment`` are passed to the
+    notebook when it declares them, so the notebook and the manifest read the same snapshot.
+    ``api_key`` (else ``$PADDLE_API_KEY``) is used only to make sure no written file contains it.
+
+    Raises UsageError for a bad notebook name, parameter or snapshot; ReportFailedError when the
+    notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
+    SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
+    """
+    from .store import load_snapshot
+
+    name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
+    path = resolve_notebook(notebook)
+    declared = notebook_parameters(path)
+    given = {str(k): _jsonable(v) for k, v in (parameters or {}).items()}
+    validate_parameters(given, declared, path.name)
+
+    data_dir = Path(data_dir).expanduser().resolve()
+    out_dir = Path(out_dir).expanduser().resolve()
+    snapshot = load_snapshot(
+        str(given.get("snapshot") or "latest"), data_dir=data_dir, environment=given.get("environment")
+    )
+    pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
+    effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
+    from .report import prepare
+    from .report import validate_parameters as check_report_parameters
+
+    report_arguments = _report_arguments(effective)
+    check_report_parameters(**report_arguments)  # a bad value fails here, before a kernel starts
+    title = str(effective.get("title") or _default_title(declared, "Customer credit balances"))
+    as_of = _as_datetime(snapshot.as_of)
+    destination = out_dir / as_of.strftime("%Y-%m-%d")
+    log.info("rendering %s from snapshot %s into %s", path.name, snapshot.path.name, destination)
+
+    with staging_folder(out_dir, name) as stage:
+        executed_path = stage / f"{name}.ipynb"
+        # The figures for the manifest and exports are computed while the kernel runs (on the other core).
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="credit-reports-prepare")
+        prepared_future = pool.submit(prepare, **report_arguments)
+        pool.shutdown(wait=False)
+        try:
+            nb = _execute(path, executed_path, effective, kernel_name)
+        except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
+            if isinstance(exc, UsageError):
+                raise
+            kept = _keep_failed(executed_path, destination, name, api_key)
+            where, cell, ename, evalue = _failed_message(exc)
+            where = _redact(where, api_key)
+            kept_text = f"the failed notebook is kept at {kept}" if kept else "the failed notebook was not kept"
+            raise ReportFailedError(
+                f"notebook {path.name} failed{where}; {kept_text}; nothing was published and the last "
+                "good report stays in place",
+                failed_notebook=kept, cell=cell, ename=ename, evalue=_redact(str(evalue or ""), api_key),
+            ) from None
+
+        nb = compact_images(clean_notebook(nb))
+        nbformat.write(nb, executed_path)
+        footer = (
+            f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
+            f"rendered {_iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
+        )
+        html = export_html(nb, title=title, footer=footer)
+        external = external_resources(html)
+        if external:
+            raise ReportFailedError(
+                f"the rendered HTML would load {len(external)} resource(s) from elsewhere (first: "
+                f"{external[0][:80]}); nothing was published"
+            )
+        html_path = stage / f"{name}.html"
+        html_path.write_text(html, encoding="utf-8")
+
+        from .exports import report_tables, write_exports
+
+        prepared = prepared_future.result()
+        export_paths = write_exports(report_tables(prepared), stage, name)
+        staged = [html_path, executed_path, *export_paths]
+        manifest_path = stage / manifest_name(name)
+        manifest = _manifest(
+            name=name, title=title, notebook=path, parameters=effective, snapshot=snapshot,
+            prepared=prepared, files=[p.name for p in staged],
+        )
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        staged.append(manifest_path)
+
+        scan_for_secrets([stage], api_key)
+        published = publish_files(staged, destination, last=[html_path, manifest_path])
+
+    stale = destination / f"{name}.failed.ipynb"
+    stale.unlink(missing_ok=True)
+    build_index(out_dir)
+    by_name = {p.name: p for p in published}
+    return RenderResult(
+        html=by_name[html_path.name],
+        notebook=by_name[executed_path.name],
+        manifest=by_name[manifest_path.name],
+        directory=destination,
+        complete=bool(snapshot.complete),
+        files=tuple(published),
+        as_of=as_of,
+    )
