@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import operator
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from credit_reports.errors import UsageError
-from credit_reports.money import minor_unit_decimals
+from credit_reports.money import minor_unit_decimals, parse_minor
 
 __all__ = [
     "AMOUNT_COLUMNS",
@@ -94,12 +95,21 @@ def _int64(series: pd.Series, label: str) -> pd.Series:
         if series.isna().any():
             raise UsageError(f"{label} has missing amounts; amounts must be integers in minor units")
         return series.astype("int64")
-    if series.dtype == object:
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        # Python ints or Paddle's integer strings ("1000"); floats, decimals and blanks are refused
         try:
-            return series.map(int).astype("int64") if len(series) else series.astype("int64")
-        except (TypeError, ValueError):
+            return series.map(_exact_int).astype("int64") if len(series) else series.astype("int64")
+        except (TypeError, ValueError, OverflowError):
             pass
     raise UsageError(f"{label} must hold integers in minor units (int64), got dtype {series.dtype}")
+
+
+def _exact_int(value: object) -> int:
+    if isinstance(value, str):
+        return parse_minor(value)
+    if isinstance(value, bool):
+        raise TypeError("bool is not an amount")
+    return operator.index(value)
 
 
 def _empty(columns: tuple[str, ...], str_columns: tuple[str, ...] = ("currency_code",)) -> pd.DataFrame:

@@ -91,11 +91,15 @@ def to_major(minor: int, code: str) -> Decimal:
 
 
 def to_major_series(minor: pd.Series, codes: pd.Series | str) -> pd.Series:
-    """Element-wise :func:`to_major` for a column: a Series of exact ``Decimal`` (object dtype)."""
-    if isinstance(codes, str):
-        return pd.Series([to_major(int(m), codes) for m in minor], index=minor.index, dtype=object)
+    """Element-wise :func:`to_major` for a column: a Series of exact ``Decimal`` (object dtype).
+
+    Missing amounts (``<NA>``, e.g. the own-currency cells of a conversion's TOTAL row) stay ``None``.
+    """
+    code_list = [codes] * len(minor) if isinstance(codes, str) else list(codes)
     return pd.Series(
-        [to_major(int(m), c) for m, c in zip(minor, codes, strict=True)], index=minor.index, dtype=object
+        [None if pd.isna(m) else to_major(int(m), c) for m, c in zip(minor, code_list, strict=True)],
+        index=minor.index,
+        dtype=object,
     )
 
 
@@ -127,15 +131,15 @@ def format_money_series(
 ) -> pd.Series:
     """Element-wise :func:`format_money` for table columns (one currency or a currency column).
 
-    Formatting is per value by nature; this is meant for report tables (hundreds of rows), not for
-    million-row frames.
+    Missing amounts (``<NA>``) become empty strings. Formatting is per value by nature; this is meant for
+    report tables (hundreds of rows), not for million-row frames.
     """
     values = minor if isinstance(minor, pd.Series) else pd.Series(list(minor))
     code_list = [codes] * len(values) if isinstance(codes, str) else list(codes)
     if len(code_list) != len(values):
         raise ValueError("amounts and currency codes differ in length")
     return pd.Series(
-        [format_money(int(m), c, locale) for m, c in zip(values, code_list, strict=True)],
+        ["" if pd.isna(m) else format_money(int(m), c, locale) for m, c in zip(values, code_list, strict=True)],
         index=values.index,
         dtype=object,
     )

@@ -306,3 +306,78 @@ def test_convert_totals_converts_a_roll_forward_table(rates_file):
     # 5000 x 0.0067 = 33.5 USD; 4500 -> 30.15; 500 -> 3.35; issued 0
     assert out[["opening_converted", "issued_converted", "used_converted", "closing_converted"]].iloc[0].tolist() \
         == [3350, 0, 335, 3015]
+
+
+# --- on the simulator, over real HTTP ---------------------------------------------------------------
+
+
+def ledger_sums(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Per-currency sums of the simulator's replayed ledger, added up here without the metrics code."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        cur = out.setdefault(row["currency_code"], {"available": 0, "reserved": 0, "used": 0})
+        for key in cur:
+            cur[key] += row[key]
+    return out
+
+
+def fetch_balances(sim) -> pd.DataFrame:
+    from credit_reports.fetch import fetch_credit_balances
+    from credit_reports.paddle import PaddleClient
+
+    client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=2000, rate_window=1.0)
+    return fetch_credit_balances(client)
+
+
+def test_currency_totals_of_a_fetched_snapshot_equal_the_simulator_ledger(make_sim):
+    sim = make_sim(customers=150, seed=5)
+    totals = metrics.currency_totals(fetch_balances(sim)).set_index("currency_code")
+    expected = ledger_sums(sim.account.expected_balances())
+    assert set(totals.index) == set(expected)
+    for code, sums in expected.items():
+        assert totals.loc[code, ["available", "reserved", "used"]].tolist() == [
+            sums["available"], sums["reserved"], sums["used"],
+        ]
+        assert totals.loc[code, "outstanding"] == sums["available"] + sums["reserved"]
+
+
+def test_roll_forward_between_two_fetched_snapshots_matches_the_ledger_movements(make_sim):
+    sim = make_sim(customers=150, seed=5)
+    opening = fetch_balances(sim)
+    before = ledger_sums(sim.account.expected_balances())
+    first_new_entry = len(sim.account.entries)
+    sim.advance(1, credits=12, reservations=8, completions=6, cancellations=3, new_customers=8)
+    closing = fetch_balances(sim)
+    after = ledger_sums(sim.account.expected_balances())
+
+    # Independent expectation from the ledger entries written by advance(): credit adjustments are
+    # issued credit; completed transactions move reserved credit to used; reserve/cancel only move
+    # credit between available and reserved.
+    issued: dict[str, int] = {}
+    used: dict[str, int] = {}
+    for kind, _customer, currency, amount, _ref in sim.account.entries[first_new_entry:]:
+        if kind == "credit":
+            issued[currency] = issued.get(currency, 0) + amount
+        elif kind == "complete":
+            used[currency] = used.get(currency, 0) + amount
+    assert issued and used, "advance() should have issued and used credit"
+
+    roll = metrics.roll_forward(opening, closing).set_index("currency_code")
+    assert set(roll.index) == set(before) | set(after)
+    zero = {"available": 0, "reserved": 0, "used": 0}
+    for code in roll.index:
+        b, a = before.get(code, zero), after.get(code, zero)
+        assert roll.loc[code].to_dict() == {
+            "opening": b["available"] + b["reserved"],
+            "issued": issued.get(code, 0),
+            "used": used.get(code, 0),
+            "closing": a["available"] + a["reserved"],
+        }
+    assert (roll["opening"] + roll["issued"] - roll["used"] == roll["closing"]).all()
+
+
+def test_amounts_given_as_integer_strings_are_read_exactly_but_fractions_are_refused():
+    text = OPENING.astype({"available": "object"}).assign(available=["1000", "0", "250", "5000", "0"])
+    assert metrics.currency_totals(text)["available"].tolist() == [0, 5000, 1250]
+    with pytest.raises(UsageError, match="integers"):
+        metrics.currency_totals(OPENING.astype({"available": "object"}).assign(available=[1.5, 0, 0, 0, 0]))

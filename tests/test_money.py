@@ -118,3 +118,9 @@ def test_parse_minor_reads_paddles_documented_credit_balance_example():
         "available": 550, "reserved": 900, "used": 1300,
     }
     assert money.format_money(money.parse_minor(balance["available"]), "USD") == "$5.50"
+
+
+def test_series_helpers_leave_missing_amounts_empty():
+    amounts = pd.Series([100, pd.NA], dtype="Int64")
+    assert list(money.format_money_series(amounts, "USD")) == ["$1.00", ""]
+    assert list(money.to_major_series(amounts, "USD")) == [Decimal("1.00"), None]
