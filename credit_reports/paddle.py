@@ -64,6 +64,8 @@ PAGE_SIZES = {
 
 _KEY_PREFIXES = {"pdl_live_": "production", "pdl_sdbx_": "sandbox"}
 _CONNECT_REFUSED_ATTEMPTS = 3
+_UNREACHABLE = frozenset({"connection refused", "host name not found", "connection timed out"})
+_MAX_CONNECT_TIMEOUT = 10.0
 _MAX_RATE_LIMIT_PAUSE = 300.0
 _VALID_KEY = re.compile(r"^[\x21-\x7e]+$")
 
@@ -365,7 +367,7 @@ class PaddleClient:
                     url,
                     params=query,
                     headers=extra_headers,
-                    timeout=self.timeout,
+                    timeout=(min(self.timeout, _MAX_CONNECT_TIMEOUT), self.timeout),
                     allow_redirects=False,
                 )
                 content = response.content
@@ -373,7 +375,7 @@ class PaddleClient:
                 reason = _connection_reason(exc)
                 error = self._connection_error(reason, api_path, exc)
                 limit = self.max_attempts
-                if reason == "connection refused" and not self._ever_connected:
+                if reason in _UNREACHABLE and not self._ever_connected:
                     limit = min(limit, _CONNECT_REFUSED_ATTEMPTS)  # fail fast on a wrong/unreachable URL
                 if reason == "TLS/SSL error":
                     limit = 1
@@ -420,8 +422,7 @@ class PaddleClient:
                 self._count("rate_limited")
                 wait = error.retry_after if error.retry_after is not None else self.rate_window
                 wait = min(wait, _MAX_RATE_LIMIT_PAUSE)
-                self.limiter.pause(wait)
-                self.limiter.slow_down()
+                self.limiter.rate_limited(wait)  # every thread pauses; the pace drops once per episode
                 if attempt < self.max_attempts:
                     log.warning(
                         "GET %s: rate limited (429); every worker pauses %.1f s and the pace drops to "

@@ -67,7 +67,7 @@ class RetryPolicy:
         base: float = 0.5,
         cap: float = 30.0,
         *,
-        max_retry_after: float = 300.0,
+        max_retry_after: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
         if max_attempts < 1:

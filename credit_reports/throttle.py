@@ -11,7 +11,8 @@ over. :class:`RateLimiter` keeps us under that with two mechanisms:
 The window is widened by a small margin (2% plus 20 ms) so that the server, which sees our requests a
 little later and with jitter, never counts more than ``max_requests`` in any window of its own.
 On a 429, :meth:`pause` holds every thread until the server's ``Retry-After`` and :meth:`slow_down`
-lowers the pace, which then recovers step by step while no further 429 arrives.
+lowers the pace, which then recovers step by step while no further 429 arrives. :meth:`rate_limited`
+does both at once and slows down only once per episode, however many workers met the same block.
 """
 
 from __future__ import annotations
@@ -107,6 +108,27 @@ class RateLimiter:
             self._last_adjust = self._clock()
             self._slow_downs += 1
             self._cond.notify_all()
+
+    def rate_limited(self, seconds: float) -> bool:
+        """A 429 arrived: pause every thread ``seconds`` and slow down, once per episode.
+
+        Several workers in flight often meet the same block together; only the first 429 of an episode
+        (one arriving while no pause is running) lowers the pace, the others only extend the pause.
+        Returns True when this call started a new episode.
+        """
+        with self._cond:
+            now = self._clock()
+            new_episode = self._paused_until <= now
+            until = now + max(0.0, float(seconds))
+            if until > self._paused_until:
+                self._paused_until = until
+            self._pauses += 1
+            if new_episode:
+                self._factor = max(_MIN_FACTOR, self._factor * _SLOW_DOWN_FACTOR)
+                self._last_adjust = now
+                self._slow_downs += 1
+            self._cond.notify_all()
+            return new_episode
 
     @property
     def rate_per_minute(self) -> float:

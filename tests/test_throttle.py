@@ -155,3 +155,16 @@ def test_without_the_limiter_the_same_load_is_blocked(make_sim):
             client.get("/")
     assert caught.value.retry_after is not None and caught.value.retry_after >= 0
     assert sim.stats["rate_limited"] >= 1
+
+
+def test_429s_met_together_slow_down_once_per_episode_but_all_extend_the_pause():
+    clock = [100.0]
+    limiter = RateLimiter(240, 60.0, clock=lambda: clock[0])
+    assert limiter.rate_limited(2.0) is True
+    clock[0] += 0.5
+    assert limiter.rate_limited(3.0) is False  # a second worker's 429 from the same block
+    assert limiter.stats["slow_downs"] == 1 and limiter.stats["pauses"] == 2
+    assert limiter.paused_for == pytest.approx(3.0)
+    clock[0] += 3.5  # the pause is over: a new 429 is a new episode
+    assert limiter.rate_limited(1.0) is True
+    assert limiter.stats["slow_downs"] == 2 and limiter.stats["rate_factor"] == pytest.approx(0.64)
