@@ -50,9 +50,9 @@ COLORS: dict[str, str] = {
 #: The three balance kinds Paddle reports, in display order.
 KINDS: tuple[str, ...] = ("available", "reserved", "used")
 
-_PANEL_W, _PANEL_H = 3.6, 2.6  # inches per small-multiple panel
-#: Display resolution: 72 dots per inch shown, twice that many pixels stored (PNG at 2x).
-DISPLAY_DPI = 72
+_PANEL_W, _PANEL_H = 3.3, 2.4  # inches per small-multiple panel
+#: Display resolution: 96 dots per inch shown (CSS pixels), twice that many pixels stored (PNG at 2x).
+DISPLAY_DPI = 96
 #: Colours kept in each PNG: charts are flat colours plus anti-aliasing, so a palette loses nothing
 #: visible and the file shrinks about threefold (the demo report has a 1.5 MB budget).
 PNG_COLOURS = 256
@@ -83,7 +83,7 @@ def use_sharp_png(dpi: int = DISPLAY_DPI) -> None:
     Sets the display resolution for new figures and makes IPython render every matplotlib figure
     (including the ones this module builds without pyplot) through :func:`png_2x`.
     """
-    matplotlib.rcParams.update({"figure.dpi": dpi, "savefig.dpi": 2 * dpi, "font.size": 9})
+    matplotlib.rcParams.update({"figure.dpi": dpi, "savefig.dpi": 2 * dpi, "font.size": 8})
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with the notebook stack
@@ -203,8 +203,8 @@ def cohort_bars(
         return _empty("No cohorts to chart.")
     codes = _currencies(cohort_totals)
     n_cohorts = cohort_totals["cohort"].nunique()
-    width_in = min(max(6.0, 0.42 * n_cohorts + 1.5), 11.0)
-    fig = Figure(figsize=(width_in, 2.7 * len(codes) + 0.4), layout="constrained")
+    width_in = min(max(6.0, 0.36 * n_cohorts + 1.5), 10.0)
+    fig = Figure(figsize=(width_in, 2.3 * len(codes) + 0.5), layout="constrained")
     axes = fig.subplots(len(codes), 1, squeeze=False)[:, 0]
     bar_w = 0.27
     for ax, code in zip(axes, codes, strict=True):
@@ -243,7 +243,7 @@ def cohort_heatmap(
     if shares.empty or shares.shape[1] == 0:
         return _empty("No available credit to map.")
     n_rows, n_cols = shares.shape
-    fig = Figure(figsize=(min(1.1 * n_cols + 2.6, 11.0), 0.26 * n_rows + 1.6), layout="constrained")
+    fig = Figure(figsize=(min(0.9 * n_cols + 2.6, 10.0), 0.24 * n_rows + 1.5), layout="constrained")
     ax = fig.subplots()
     scaled = shares.astype(float)
     col_max = scaled.max(axis=0).where(lambda s: s > 0, 1.0)

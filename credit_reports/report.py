@@ -11,6 +11,7 @@ their own currency. The raw minor-unit frames stay on the :class:`Report` for ex
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -246,26 +247,29 @@ class Report:
 
     # -- display pieces ----------------------------------------------------------------------------
 
-    def heading(self) -> Any:
-        """The report's own title as a heading when it differs from the notebook's default title."""
-        from IPython.display import Markdown
-
-        title = self.parameters.title
-        return Markdown("" if title == DEFAULT_TITLE else f"## {title}")
-
-    def banner(self) -> Any:
-        """A red banner when the snapshot is incomplete; nothing (empty HTML) when it is complete."""
+    def header(self) -> Any:
+        """What goes above the first section: the report's own title (when not the default) and, for an
+        incomplete snapshot, the red banner. ``None`` (no output at all) when there is neither."""
         from IPython.display import HTML
 
+        parts = []
+        if self.parameters.title != DEFAULT_TITLE:
+            parts.append(f"<h2>{html.escape(self.parameters.title)}</h2>")
+        banner = self.banner_text()
+        if banner:
+            parts.append(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{banner}</div>')
+        return HTML("\n".join(parts)) if parts else None
+
+    def banner_text(self) -> str:
+        """The incomplete-snapshot warning in plain words; empty for a complete snapshot."""
         if self.complete:
-            return HTML("")
+            return ""
         n = self.failed_customers
         who = f"{n:,} customer{'s' if n != 1 else ''}" if n else "some customers"
-        text = (
+        return (
             f"This report is incomplete: the balances of {who} could not be fetched, so the totals below "
             "understate customer credit. Run the fetch again to complete the snapshot, then re-render."
         )
-        return HTML(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{text}</div>')
 
     def note(self, section: str) -> Any:
         """A sentence of context for a section (e.g. merged cohorts, no earlier snapshot), as Markdown."""
@@ -291,7 +295,7 @@ class Report:
         strategy = manifest.get("strategy")
         if strategy:
             rows.append(("Fetch strategy", str(strategy)))
-        frame = pd.DataFrame(rows, columns=["", "Value"])
+        frame = pd.DataFrame(rows, columns=["Snapshot", ""])
         return _style(frame, right=[])
 
     def totals_table(self) -> Any:
@@ -471,7 +475,7 @@ def _when(as_of: Any) -> str:
     ts = pd.Timestamp(as_of)
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
-    return ts.tz_convert("UTC").strftime("%d %b %Y, %H:%M UTC")
+    return ts.tz_convert("UTC").strftime("%d %b %Y, %H:%M:%S UTC")
 
 
 def _as_of_key(value: Any) -> pd.Timestamp:
@@ -496,11 +500,12 @@ def _style(frame: pd.DataFrame, right: list[str]) -> Any:
     styler = styler.set_table_attributes('class="credit-table"')
     styles = [
         {"selector": "th", "props": "text-align:left;padding:4px 10px;border-bottom:1px solid #888;"},
-        {"selector": "td", "props": "padding:3px 10px;"},
+        {"selector": "td", "props": "text-align:left;padding:3px 10px;white-space:nowrap;"},
     ]
     for i, column in enumerate(frame.columns):
         if column in right:  # one rule per column keeps the HTML small (no per-cell CSS)
-            styles.append({"selector": f"td.col{i}", "props": "text-align:right;white-space:nowrap;"})
+            styles.append({"selector": f"td.col{i}", "props": "text-align:right;"})
+            styles.append({"selector": f"th.col_heading.col{i}", "props": "text-align:right;"})
     return styler.set_table_styles(styles)
 
 

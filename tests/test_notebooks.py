@@ -252,7 +252,7 @@ def test_incomplete_snapshot_shows_the_banner_with_the_failed_count(incomplete_n
     assert BANNER in text
     assert f"the balances of {len(stores['failed'])} customers could not be fetched" in text
     first_output = next(c for c in incomplete_nb.cells if c.cell_type == "code" and c.get("outputs")
-                        and "banner" in c.source)
+                        and "header" in c.source)
     assert BANNER in _outputs_text(nbformat.v4.new_notebook(cells=[first_output]))
     assert "no earlier snapshot" in text  # a single snapshot: the roll-forward says so plainly
 

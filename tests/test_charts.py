@@ -1,0 +1,153 @@
+"""Charts: one axis per currency, never two currencies on one axis, labels that carry the currency.
+
+Frames are written by hand here (minor units), so the expected bar heights are known exactly.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from credit_reports import charts
+
+CURRENCIES = ["EUR", "JPY", "USD"]
+
+
+def _totals() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "currency_code": CURRENCIES,
+            "available": [150_000, 1_200_000, 99_999],  # EUR 1,500.00; JPY 1,200,000; USD 999.99
+            "reserved": [2_500, 30_000, 1],
+            "used": [40_000, 500_000, 12_345],
+            "outstanding": [152_500, 1_230_000, 100_000],
+            "customers_with_credit": [3, 2, 4],
+            "customers": [3, 2, 5],
+        }
+    )
+
+
+def _visible_axes(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+
+
+def _currency_in(text: str) -> list[str]:
+    return [code for code in CURRENCIES if code in text]
+
+
+def _assert_one_currency_per_axis(fig, expected: list[str]) -> None:
+    axes = _visible_axes(fig)
+    assert len(axes) == len(expected)
+    seen = []
+    for ax in axes:
+        in_title, in_label = _currency_in(ax.get_title()), _currency_in(ax.get_ylabel())
+        assert len(in_title) == 1 and in_title == in_label, (ax.get_title(), ax.get_ylabel())
+        seen.append(in_title[0])
+    assert seen == expected
+
+
+def test_balance_bars_draw_one_axis_per_currency_in_major_units() -> None:
+    fig = charts.balance_bars(_totals())
+    _assert_one_currency_per_axis(fig, CURRENCIES)
+    heights = {ax.get_title()[:3]: [p.get_height() for p in ax.patches] for ax in _visible_axes(fig)}
+    assert heights["EUR"] == [1500.0, 25.0, 400.0]
+    assert heights["JPY"] == [1_200_000.0, 30_000.0, 500_000.0]  # zero-decimal: not divided by 100
+    assert heights["USD"] == [999.99, 0.01, 123.45]
+    colours = {tuple(p.get_facecolor()) for ax in _visible_axes(fig) for p in ax.patches[:1]}
+    assert len(colours) == 1  # available has the same colour in every panel
+
+
+def test_balance_bars_label_each_bar_with_the_formatted_amount() -> None:
+    fig = charts.balance_bars(_totals())
+    texts = [t.get_text() for ax in _visible_axes(fig) for t in ax.texts]
+    assert "€1,500.00" in texts and "¥1,200,000" in texts and "$999.99" in texts
+
+
+def test_cohort_bars_show_every_cohort_size_and_one_currency_per_axis() -> None:
+    cohorts = pd.DataFrame(
+        {
+            "cohort": ["2025-01", "2025-02", "other", "2025-01", "other", "2025-01"],
+            "currency_code": ["EUR", "EUR", "EUR", "JPY", "JPY", "USD"],
+            "customers": [12, 15, 7, 11, 3, 40],
+            "customers_with_credit": [12, 15, 7, 11, 3, 40],
+            "available": [100, 200, 300, 4000, 5000, 600],
+            "reserved": [0, 0, 0, 0, 0, 0],
+            "used": [1, 2, 3, 4, 5, 6],
+            "outstanding": [100, 200, 300, 4000, 5000, 600],
+        }
+    )
+    fig = charts.cohort_bars(cohorts)
+    _assert_one_currency_per_axis(fig, CURRENCIES)
+    ticks = {ax.get_title()[:3]: [t.get_text() for t in ax.get_xticklabels()] for ax in _visible_axes(fig)}
+    assert ticks["EUR"] == ["2025-01\n(n=12)", "2025-02\n(n=15)", "other\n(n=7)"]
+    assert ticks["JPY"] == ["2025-01\n(n=11)", "other\n(n=3)"]
+    assert ticks["USD"] == ["2025-01\n(n=40)"]
+
+
+def test_heatmap_scales_each_currency_column_on_its_own() -> None:
+    shares = pd.DataFrame(
+        {"EUR": [0.5, 0.5], "JPY": [0.9, 0.1], "USD": [0.2, 0.8]},
+        index=pd.Index(["2025-01", "2025-02"], name="cohort"),
+    )
+    sizes = pd.Series([10, 20], index=shares.index)
+    fig = charts.cohort_heatmap(shares, sizes)
+    ax = fig.axes[0]
+    grid = ax.images[0].get_array()
+    # each column reaches 1.0 at its own largest cohort, whatever the other currencies hold
+    assert [round(float(grid[:, c].max()), 6) for c in range(3)] == [1.0, 1.0, 1.0]
+    assert round(float(grid[1, 1]), 6) == round(0.1 / 0.9, 6)
+    assert [t.get_text() for t in ax.get_xticklabels()] == CURRENCIES
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2025-01 (n=10)", "2025-02 (n=20)"]
+    assert "90%" in [t.get_text() for t in ax.texts]
+
+
+def test_waterfall_steps_add_up_within_each_currency() -> None:
+    roll = pd.DataFrame(
+        {
+            "currency_code": ["EUR", "JPY"],
+            "opening": [10_000, 50_000],
+            "issued": [2_500, 7_000],
+            "used": [1_000, 2_000],
+            "closing": [11_500, 55_000],
+        }
+    )
+    fig = charts.roll_forward_waterfall(roll)
+    _assert_one_currency_per_axis(fig, ["EUR", "JPY"])
+    eur = _visible_axes(fig)[0]
+    bars = [(p.get_y(), p.get_height()) for p in eur.patches]
+    assert bars == [(0.0, 100.0), (100.0, 25.0), (125.0, -10.0), (0.0, 115.0)]
+    assert "€25.00" in [t.get_text() for t in eur.texts]
+
+
+def test_trend_draws_one_panel_per_currency_with_all_four_measures() -> None:
+    as_of = pd.to_datetime(["2026-11-24T06:00Z", "2026-11-25T06:00Z"], utc=True)
+    rows = []
+    for i, ts in enumerate(as_of):
+        for code in CURRENCIES:
+            rows.append({"as_of": ts, "currency_code": code, "available": 100 * (i + 1), "reserved": 10,
+                         "used": 5 * i, "outstanding": 100 * (i + 1) + 10, "customers_with_credit": 1,
+                         "customers": 1})
+    fig = charts.trend_panels(pd.DataFrame(rows))
+    _assert_one_currency_per_axis(fig, CURRENCIES)
+    usd = _visible_axes(fig)[2]
+    lines = {line.get_label(): list(line.get_ydata()) for line in usd.get_lines()}
+    assert lines["available"] == [1.0, 2.0]
+    assert set(lines) == {"available", "reserved", "used", "outstanding"}
+
+
+@pytest.mark.parametrize("builder", [charts.balance_bars, charts.roll_forward_waterfall, charts.trend_panels])
+def test_empty_input_gives_a_message_not_an_error(builder) -> None:
+    fig = builder(pd.DataFrame(columns=["currency_code"]))
+    assert any("No " in t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def test_png_2x_stores_twice_the_pixels_it_displays() -> None:
+    fig = charts.balance_bars(_totals())
+    data, meta = charts.png_2x(fig)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    assert image.size == (meta["width"] * 2, meta["height"] * 2) or image.size[0] // 2 == meta["width"]
+    assert len(data) < 200_000
