@@ -50,7 +50,8 @@ CREDIT_RANGE: dict[str, tuple[int, int]] = {
 }
 # Every currency appears in a small account too: the first credit customers take them in turn.
 CURRENCY_ROTATION = ["USD", "EUR", "GBP", "JPY", "AUD", "KRW", "CAD", "BRL"]
-PAYOUT_CURRENCIES = {"AUD", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HUF", "PLN", "SEK", "USD", "ZAR"}
+PAYOUT_CURRENCIES = {"AUD", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HUF", "PLN", "SEK", "USD",
+                     "ZAR"}
 
 # locale -> (weight, currencies a customer there pays in)
 LOCALES: dict[str, tuple[int, list[str]]] = {
@@ -93,6 +94,7 @@ PLAN_SCALE = {"starter": 1, "growth": 2, "scale": 4, "enterprise": 8, None: 1}
 PLAN_PRICE_USD = {"starter": 2_900, "growth": 9_900, "scale": 29_900, "enterprise": 99_900}
 PRICE_FACTOR = {"USD": 1.0, "EUR": 0.95, "GBP": 0.8, "JPY": 1.5, "AUD": 1.5, "KRW": 13.5, "CAD": 1.4,
                 "BRL": 5.5}
+PORTAL = "https://buyer-portal.paddle.com/subscriptions"
 SUBSCRIPTION_STATUSES = [("active", 84), ("past_due", 4), ("paused", 4), ("trialing", 4), ("canceled", 4)]
 
 
@@ -396,7 +398,7 @@ class Account:
 
     def _adjustment(self, rng: random.Random, customer: dict[str, Any], action: str, currency: str,
                     amount: int, ms: int, status: str) -> dict[str, Any]:
-        """A Paddle adjustment object (credit or refund) with items, totals and tax as the spec shapes them."""
+        """A Paddle adjustment (credit or refund) with items, totals and tax as the spec shapes them."""
         subtotal = amount * 5 // 6
         tax = amount - subtotal
         fee = amount // 20 if action == "refund" else 0
@@ -413,7 +415,8 @@ class Account:
             "items": [{
                 "id": self._new_id("adjitm", ms), "item_id": self._new_id("txnitm", ms),
                 "type": "proration" if action == "credit" else "partial", "amount": str(amount),
-                "proration": None, "totals": {"subtotal": str(subtotal), "tax": str(tax), "total": str(amount)},
+                "proration": None,
+                "totals": {"subtotal": str(subtotal), "tax": str(tax), "total": str(amount)},
             }],
             "totals": totals,
             "payout_totals": dict(totals) if currency in PAYOUT_CURRENCIES else None,
@@ -496,8 +499,8 @@ class Account:
             "current_billing_period": None if status in ("canceled", "paused") else {
                 "starts_at": iso(period_start), "ends_at": iso(period_start + period)},
             "billing_cycle": {"interval": interval, "frequency": 1}, "scheduled_change": None,
-            "management_urls": {"update_payment_method": f"https://buyer-portal.paddle.com/subscriptions/{sid}/update-payment-method",
-                                "cancel": f"https://buyer-portal.paddle.com/subscriptions/{sid}/cancel"},
+            "management_urls": {"update_payment_method": f"{PORTAL}/{sid}/update-payment-method",
+                                "cancel": f"{PORTAL}/{sid}/cancel"},
             "items": [{
                 "status": "active", "quantity": 1, "recurring": True, "created_at": iso(started),
                 "updated_at": iso(started), "previously_billed_at": iso(period_start),

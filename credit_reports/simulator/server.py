@@ -32,12 +32,15 @@ DEMO_API_KEY = "pdl_sdbx_apikey_01simulator0demo0key0000000_LocalSimulatorOnlyNo
 ALL_PERMISSIONS = frozenset({"customer.read", "adjustment.read", "event.read", "subscription.read"})
 EVENTS_HORIZON_MS = 90 * 86_400_000
 CUSTOMER_ID = re.compile(r"^ctm_[a-z\d]{26}$")
+DOCS = "https://developer.paddle.com/errors/shared"
 CLOUDFLARE = {"520", "521", "522", "523", "524"}
 ADJUSTMENT_ACTIONS = {"credit", "refund", "chargeback", "chargeback_reverse", "chargeback_warning",
                       "chargeback_warning_reverse", "credit_reverse"}
 ADJUSTMENT_STATUSES = {"approved", "pending_approval", "rejected", "reversed"}
 SUBSCRIPTION_STATUSES = {"active", "canceled", "past_due", "paused", "trialing"}
 SLOW_SECONDS = 5.0
+RATE_LIMITED = ("IP address exceeded the allowed rate limit. Retry after the number of seconds in the "
+                "Retry-After header.")
 
 
 class ApiError(Exception):
@@ -52,7 +55,7 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON body Paddle sends for this error."""
         error: dict[str, Any] = {"type": self.type, "code": self.code, "detail": self.detail,
-                                 "documentation_url": f"https://developer.paddle.com/errors/shared/{self.code}"}
+                                 "documentation_url": f"{DOCS}/{self.code}"}
         if self.errors:
             error["errors"] = self.errors
         return {"error": error, "meta": {"request_id": str(uuid.uuid4())}}
@@ -172,8 +175,7 @@ class Handler(BaseHTTPRequestHandler):
             retry_after = sim._limiter.check(self.client_address[0], now)
             if retry_after is not None:
                 sim._stats.rate_limited()
-                self._send_error(ApiError(429, "too_many_requests", "IP address exceeded the allowed rate "
-                                          "limit. Retry after the number of seconds in the Retry-After header.",
+                self._send_error(ApiError(429, "too_many_requests", RATE_LIMITED,
                                           headers={"Retry-After": str(retry_after)}))
                 return
         fault = sim._faults.take(path)
