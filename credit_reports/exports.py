@@ -116,7 +116,10 @@ def _number_format(code: str) -> str:
     return "#,##0." + "0" * decimals
 
 
-def _write_xlsx(path: Path, sheets: Mapping[str, tuple[list[str], list[list[Any]], list[list[str | None]]]]) -> None:
+Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
+
+
+def _write_xlsx(path: Path, sheets: Mapping[str, Sheet]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -145,7 +148,9 @@ def _write_xlsx(path: Path, sheets: Mapping[str, tuple[list[str], list[list[Any]
     book.save(path)
 
 
-def write_exports(tables: Mapping[str, pd.DataFrame], folder: str | os.PathLike[str], stem: str) -> list[Path]:
+def write_exports(
+    tables: Mapping[str, pd.DataFrame], folder: str | os.PathLike[str], stem: str
+) -> list[Path]:
     """Write ``<stem>.<table>.csv`` per table and ``<stem>.xlsx`` (a sheet per table); return the paths.
 
     Table names become file and sheet names with ``_`` shown as ``-`` in file names

@@ -36,7 +36,14 @@ import nbformat
 from . import __version__
 from .errors import UsageError
 from .index import build_index, manifest_name
-from .publish import ReportFailedError, SecretLeakError, find_secrets, publish_files, scan_for_secrets, staging_folder
+from .publish import (
+    ReportFailedError,
+    SecretLeakError,
+    find_secrets,
+    publish_files,
+    scan_for_secrets,
+    staging_folder,
+)
 
 __all__ = [
     "DEFAULT_NOTEBOOK",
@@ -74,7 +81,9 @@ TEMPLATE_NAME = "credit_reports"
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: Words that make a parameter name look like a credential (matched against the name's parts).
 _CREDENTIAL_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "auth", "bearer"}
-_CREDENTIAL_SUBSTRINGS = ("apikey", "api_key", "token", "secret", "passw", "credential", "authoriz", "private_key")
+_CREDENTIAL_SUBSTRINGS = (
+    "apikey", "api_key", "token", "secret", "passw", "credential", "authoriz", "private_key",
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,8 @@ def resolve_notebook(notebook: str | os.PathLike[str]) -> Path:
         path = folder / f"{name}.ipynb"
         if path.is_file():
             return path
-    known = sorted({p.stem for f in (REPO_NOTEBOOKS, PACKAGED_NOTEBOOKS) if f.is_dir() for p in f.glob("*.ipynb")})
+    folders = [f for f in (REPO_NOTEBOOKS, PACKAGED_NOTEBOOKS) if f.is_dir()]
+    known = sorted({p.stem for f in folders for p in f.glob("*.ipynb")})
     raise UsageError(
         f"no notebook named {name!r}: choose one of {', '.join(known) or '(none found)'} or give a path"
     )
@@ -142,7 +152,8 @@ def notebook_parameters(path: Path) -> dict[str, dict[str, Any]]:
             targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
             for target in targets:
                 if isinstance(target, ast.Name):
-                    default = ast.get_source_segment(source, node.value) if getattr(node, "value", None) else None
+                    value = getattr(node, "value", None)
+                    default = ast.get_source_segment(source, value) if value is not None else None
                     declared[target.id] = {"name": target.id, "inferred_type_name": "None",
                                            "default": default, "help": ""}
     quiet = logging.getLogger("papermill.translators")
@@ -180,7 +191,8 @@ def validate_parameters(parameters: Mapping[str, Any], declared: Mapping[str, An
     if unknown:
         valid = ", ".join(sorted(declared)) or "(none)"
         raise UsageError(
-            f"notebook {notebook} does not declare parameter {', '.join(unknown)}: valid parameters are {valid}"
+            f"notebook {notebook} does not declare parameter {', '.join(unknown)}: "
+            f"valid parameters are {valid}"
         )
 
 
@@ -399,7 +411,9 @@ class _ResourceFinder(HTMLParser):
             if name == "style":
                 self.found.extend(self._URL_IN_CSS.findall(value))
             elif name in self._FETCH_ATTRS and not (tag in {"a", "area"} and name == "href"):
-                urls = [part.split()[0] for part in value.split(",") if part.strip()] if name == "srcset" else [value]
+                urls = [value]
+                if name == "srcset":
+                    urls = [part.split()[0] for part in value.split(",") if part.strip()]
                 self.found.extend(u for u in urls if self._external(u))
             elif tag == "meta" and name == "content" and "url=" in value.lower():
                 target = value.lower().split("url=", 1)[1]
@@ -498,7 +512,9 @@ def _manifest(
         "headline": prepared.headline(),
         "roll_forward": prepared.roll_forward_dict() if prepared.roll_forward is not None else None,
         "compared_to": (
-            {"path": str(opening.path), "as_of": _iso(_as_datetime(opening.as_of))} if opening is not None else None
+            {"path": str(opening.path), "as_of": _iso(_as_datetime(opening.as_of))}
+            if opening is not None
+            else None
         ),
         "toolkit_version": __version__,
         "rendered_at": _iso(dt.datetime.now(dt.UTC)),
@@ -617,7 +633,9 @@ def render_report(
             kept = _keep_failed(executed_path, destination, name, api_key)
             where, cell, ename, evalue = _failed_message(exc)
             where = _redact(where, api_key)
-            kept_text = f"the failed notebook is kept at {kept}" if kept else "the failed notebook was not kept"
+            kept_text = (
+                f"the failed notebook is kept at {kept}" if kept else "the failed notebook was not kept"
+            )
             raise ReportFailedError(
                 f"notebook {path.name} failed{where}; {kept_text}; nothing was published and the last "
                 "good report stays in place",

@@ -215,7 +215,9 @@ def test_index_lists_the_report_with_outstanding_credit_and_a_link_that_resolves
 # -- bad input ---------------------------------------------------------------------------------------------
 
 
-def test_undeclared_parameter_is_refused_naming_it_and_the_valid_ones(demo: DemoReport, tmp_path: Path) -> None:
+def test_undeclared_parameter_is_refused_naming_it_and_the_valid_ones(
+    demo: DemoReport, tmp_path: Path
+) -> None:
     with pytest.raises(UsageError) as info:
         render_report(parameters={"colour": "red"}, data_dir=demo.data_dir, out_dir=tmp_path)
     message = str(info.value)

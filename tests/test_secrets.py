@@ -1,0 +1,126 @@
+"""The secret scan fails closed: a key planted in any kind of output stops publishing, and the error names
+the file, never the key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from render_demo import DemoReport, build_demo_report
+
+from credit_reports.publish import SecretLeakError, find_secrets, scan_for_secrets
+from credit_reports.render import ReportFailedError, render_report
+
+#: Shaped like a real production key; built at run time so this file itself holds no key literal.
+PATTERN_KEY = "pdl_" + "live_apikey_" + "01hx7k2m9q4w8e6r5t3y1u0i9o_AbCdEf"
+#: A legacy 50-character key has no recognisable shape: only the key in use can catch it.
+LEGACY_KEY = "3f9c0e7a51b24d68" + "a0c1e2f3b4d5c6e7f8091a2b3c4d5e6f7a"
+
+
+def plant(kind: str, folder: Path, secret: str) -> Path:
+    """Write one output of ``kind`` with ``secret`` somewhere inside it, as the toolkit would."""
+    if kind == "html":
+        path = folder / "report.html"
+        path.write_text(f"<html><body><table><tr><td>{secret}</td></tr></table></body></html>")
+    elif kind == "ipynb":
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+            "execute_result", data={"text/plain": repr(secret)}, execution_count=1)])]
+        path = folder / "report.ipynb"
+        nbformat.write(nb, path)
+    elif kind == "csv":
+        path = folder / "report.totals.csv"
+        pd.DataFrame({"currency_code": ["USD"], "note": [secret]}).to_csv(path, index=False)
+    elif kind == "xlsx":
+        path = folder / "report.xlsx"  # a zip: the text sits deflated in an XML member
+        pd.DataFrame({"currency_code": ["USD"], "note": [secret]}).to_excel(path, index=False)
+    elif kind == "json":
+        path = folder / "manifest.json"
+        path.write_text(json.dumps({"parameters": {"title": secret}}))
+    elif kind == "log":
+        path = folder / "render.log"
+        path.write_text(f"2026-11-26 06:15:00 INFO calling Paddle with {secret}\n")
+    else:
+        raise ValueError(kind)
+    return path
+
+
+KINDS = ["html", "ipynb", "csv", "xlsx", "json", "log"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_scan_catches_a_key_shaped_secret_in_each_output_kind(tmp_path: Path, kind: str) -> None:
+    path = plant(kind, tmp_path, PATTERN_KEY)
+    with pytest.raises(SecretLeakError) as info:
+        scan_for_secrets([tmp_path], api_key=None)
+    assert path.name in str(info.value)
+    assert PATTERN_KEY not in str(info.value) and PATTERN_KEY not in repr(info.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_scan_catches_the_key_in_use_even_without_a_paddle_shape(tmp_path: Path, kind: str) -> None:
+    path = plant(kind, tmp_path, LEGACY_KEY)
+    findings = find_secrets([tmp_path], api_key=LEGACY_KEY)
+    assert [f.file.split(" ")[0] for f in findings] == [path.name]
+    assert findings[0].what == "the API key in use"
+    assert LEGACY_KEY not in repr(findings)
+
+
+def test_scan_takes_the_key_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plant("csv", tmp_path, LEGACY_KEY)
+    assert find_secrets([tmp_path]) == []
+    monkeypatch.setenv("PADDLE_API_KEY", LEGACY_KEY)
+    assert [f.what for f in find_secrets([tmp_path])] == ["the API key in use"]
+
+
+def test_xlsx_secret_is_found_only_by_reading_inside_the_zip(tmp_path: Path) -> None:
+    path = plant("xlsx", tmp_path, LEGACY_KEY)
+    assert LEGACY_KEY.encode() not in path.read_bytes()  # compressed: a plain byte search misses it
+    findings = find_secrets([path], api_key=LEGACY_KEY)
+    assert findings and findings[0].file.startswith("report.xlsx (xl/") and findings[0].file.endswith(".xml)")
+
+
+def test_clean_outputs_pass(tmp_path: Path) -> None:
+    for kind in KINDS:
+        plant(kind, tmp_path, "Customer credit balances, USD 1,234.56")
+    assert find_secrets([tmp_path], api_key=LEGACY_KEY) == []
+
+
+def test_leak_is_a_report_failure_so_a_scheduled_run_exits_1() -> None:
+    assert issubclass(SecretLeakError, ReportFailedError)
+
+
+# -- end to end: a leaking render publishes nothing ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
+    return build_demo_report(tmp_path_factory.mktemp("demo-report"))
+
+
+def echo_notebook(folder: Path) -> Path:
+    """A tiny report that prints its title: the easiest way for a secret to reach every output."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""\ntitle = "Echo"',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(title)"),
+    ]
+    path = folder / "echo.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_render_that_would_leak_the_key_publishes_nothing(demo: DemoReport, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    with pytest.raises(SecretLeakError) as info:
+        render_report(echo_notebook(tmp_path), parameters={"title": f"Report {LEGACY_KEY}"},
+                      data_dir=demo.data_dir, out_dir=out, output_name="echo", api_key=LEGACY_KEY)
+    message = str(info.value)
+    assert LEGACY_KEY not in message and "echo." in message and "nothing was published" in message
+    published = [p for p in out.rglob("*") if p.is_file()]
+    assert published == []  # no HTML, notebook, exports, manifest or index
