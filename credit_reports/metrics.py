@@ -78,6 +78,9 @@ def _amounts(frame: pd.DataFrame, name: str, extra: tuple[str, ...] = ()) -> pd.
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise UsageError(f"{name} lacks column(s) {', '.join(missing)}; expected {', '.join(needed)}")
+    if frame["currency_code"].isna().any():
+        # a groupby would drop these rows silently; an amount without its currency cannot be shown
+        raise UsageError(f"{name} has rows without a currency_code; every amount needs its currency")
     out = {}
     for col in needed:
         series = frame[col]

@@ -381,3 +381,8 @@ def test_amounts_given_as_integer_strings_are_read_exactly_but_fractions_are_ref
     assert metrics.currency_totals(text)["available"].tolist() == [0, 5000, 1250]
     with pytest.raises(UsageError, match="integers"):
         metrics.currency_totals(OPENING.astype({"available": "object"}).assign(available=[1.5, 0, 0, 0, 0]))
+
+
+def test_rows_without_a_currency_are_refused_not_dropped():
+    with pytest.raises(UsageError, match="currency_code"):
+        metrics.currency_totals(OPENING.assign(currency_code=["USD", None, "USD", "JPY", "EUR"]))
