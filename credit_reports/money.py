@@ -23,8 +23,10 @@ from decimal import Decimal
 from functools import lru_cache
 
 import pandas as pd
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.numbers import NumberPattern
+
+from credit_reports.errors import UsageError
 
 __all__ = [
     "PADDLE_CURRENCIES",
@@ -106,7 +108,10 @@ def to_major_series(minor: pd.Series, codes: pd.Series | str) -> pd.Series:
 @lru_cache(maxsize=256)
 def _pattern(locale: str, decimals: int) -> tuple[Locale, NumberPattern]:
     """The locale's standard currency pattern with exactly ``decimals`` fraction digits."""
-    loc = Locale.parse(locale)
+    try:
+        loc = Locale.parse(locale)
+    except (ValueError, TypeError, UnknownLocaleError):
+        raise UsageError(f"unknown locale {locale!r} for formatting money; use e.g. en_US or de_DE") from None
     pattern = copy.copy(loc.currency_formats["standard"])
     pattern.frac_prec = (decimals, decimals)
     return loc, pattern

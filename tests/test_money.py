@@ -124,3 +124,10 @@ def test_series_helpers_leave_missing_amounts_empty():
     amounts = pd.Series([100, pd.NA], dtype="Int64")
     assert list(money.format_money_series(amounts, "USD")) == ["$1.00", ""]
     assert list(money.to_major_series(amounts, "USD")) == [Decimal("1.00"), None]
+
+
+def test_an_unknown_locale_is_a_usage_error():
+    from credit_reports.errors import UsageError
+
+    with pytest.raises(UsageError, match="locale"):
+        money.format_money(100, "USD", "xx_NOPE")
