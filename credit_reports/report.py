@@ -24,7 +24,7 @@ from credit_reports import cohorts as cohorts_mod
 from credit_reports import metrics, money, privacy, store
 from credit_reports.errors import UsageError
 
-__all__ = ["COHORT_RULES", "Report", "prepare", "validate_parameters"]
+__all__ = ["COHORT_RULES", "Parameters", "Report", "prepare", "resolve_data_dir", "validate_parameters"]
 
 #: Cohort rules a report accepts (besides ``custom_data.<key>``).
 COHORT_RULES: tuple[str, ...] = (
@@ -110,6 +110,19 @@ def _existing_file(name: str, value: str) -> Path:
     return path
 
 
+def resolve_data_dir(data_dir: str | Path | None = "") -> Path | None:
+    """The snapshot store to read: ``data_dir`` when given, else ``$CREDIT_REPORTS_DATA_DIR`` or
+    ``./data``; when neither exists and the notebook runs in ``notebooks/`` (JupyterLab, papermill),
+    the repository's ``../data``. ``None`` leaves the choice to :mod:`credit_reports.store`."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    default = store.default_data_dir()
+    if default.is_dir() or default.is_absolute():
+        return None
+    parent = Path("..") / default
+    return parent if parent.is_dir() and Path.cwd().name == "notebooks" else None
+
+
 def validate_parameters(
     data_dir: str = "",
     environment: str = "",
@@ -127,8 +140,8 @@ def validate_parameters(
 ) -> Parameters:
     """Check every report parameter; the first bad one raises :class:`UsageError` saying what to do."""
     data_text = _text("data_dir", data_dir)
-    data_path = Path(data_text).expanduser() if data_text else None
-    if data_path is not None and not data_path.is_dir():
+    data_path = Path(data_text).expanduser() if data_text else resolve_data_dir("")
+    if data_text and not data_path.is_dir():
         raise UsageError(f"data_dir: folder {data_text!r} does not exist; give the snapshot store's folder")
     env = _text("environment", environment) or None
     snap = _text("snapshot", snapshot) or "latest"
