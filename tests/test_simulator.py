@@ -203,6 +203,18 @@ def test_customer_list_defaults_to_active_only_and_archived_must_be_asked_for(si
     assert {c["status"] for c in archived} == {"archived"} and len(archived) == statuses["archived"]
 
 
+def test_customer_list_filters_by_id_email_and_search(sim, http):
+    first, second, third = sim.account.customers[:3]
+    by_id = get(http, sim, "/customers", status="active,archived", id=f"{first['id']},{third['id']}").json()
+    assert sorted(c["id"] for c in by_id["data"]) == sorted([first["id"], third["id"]])
+    assert by_id["meta"]["pagination"]["estimated_total"] == 2
+    by_email = get(http, sim, "/customers", status="active,archived", email=second["email"]).json()["data"]
+    assert [c["id"] for c in by_email] == [second["id"]]
+    found = get(http, sim, "/customers", status="active,archived", search=second["email"][-16:])
+    found = found.json()["data"]
+    assert second["id"] in [c["id"] for c in found]
+
+
 def test_skip_count_header_makes_estimated_total_minus_one(sim, http):
     body = http.get(sim.base_url + "/customers", headers={"Skip-Count": "true"}, timeout=10).json()
     assert body["meta"]["pagination"]["estimated_total"] == -1
