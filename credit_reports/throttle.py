@@ -8,7 +8,7 @@ over. :class:`RateLimiter` keeps us under that with two mechanisms:
 * **a sliding log** of the last ``max_requests`` send times as a hard guarantee: a request waits until
   the oldest of them is more than one (widened) window old.
 
-The window is widened by a small margin (2% plus 20 ms) so that the server, which sees our requests a
+The window is widened by a small margin (2% plus 50 ms) so that the server, which sees our requests a
 little later and with jitter, never counts more than ``max_requests`` in any window of its own.
 On a 429, :meth:`pause` holds every thread until the server's ``Retry-After`` and :meth:`slow_down`
 lowers the pace, which then recovers step by step while no further 429 arrives. :meth:`rate_limited`
@@ -25,7 +25,7 @@ from collections.abc import Callable
 __all__ = ["RateLimiter"]
 
 _MARGIN_FRACTION = 0.02
-_MARGIN_SECONDS = 0.02
+_MARGIN_SECONDS = 0.05
 _SLOW_DOWN_FACTOR = 0.8
 _MIN_FACTOR = 0.25
 _RECOVERY_STEP = 0.05
