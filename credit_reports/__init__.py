@@ -1,3 +1,77 @@
-"""credit-reports: Paddle Billing customer credit balances as pandas DataFrames and HTML reports."""
+"""credit-reports: Paddle Billing customer credit balances as pandas DataFrames and HTML reports.
+
+One call gives a DataFrame::
+
+    import credit_reports
+    snap = credit_reports.load_snapshot()          # the newest snapshot in ./data
+    snap.balances                                  # customer_id, currency_code, available, reserved, used
+
+Names are imported lazily, so ``import credit_reports`` (and the CLI's ``--help``) stays fast and does
+not pull in pandas or requests until they are used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "PaddleClient": "paddle",
+    "fetch_customers": "fetch",
+    "fetch_credit_balances": "fetch",
+    "fetch_subscriptions": "fetch",
+    "fetch_snapshot": "fetch",
+    "Snapshot": "store",
+    "load_snapshot": "store",
+    "list_snapshots": "store",
+    "load_history": "store",
+    "prune_snapshots": "store",
+    "format_money": "money",
+    "to_major": "money",
+    "CreditReportsError": "errors",
+    "UsageError": "errors",
+    "PaddleError": "errors",
+}
+
+__all__ = [
+    "CreditReportsError",
+    "PaddleClient",
+    "PaddleError",
+    "Snapshot",
+    "UsageError",
+    "__version__",
+    "fetch_credit_balances",
+    "fetch_customers",
+    "fetch_snapshot",
+    "fetch_subscriptions",
+    "format_money",
+    "list_snapshots",
+    "load_history",
+    "load_snapshot",
+    "prune_snapshots",
+    "to_major",
+]
+
+if TYPE_CHECKING:  # for editors and type checkers; at run time the names load on first use
+    from .errors import CreditReportsError, PaddleError, UsageError
+    from .fetch import fetch_credit_balances, fetch_customers, fetch_snapshot, fetch_subscriptions
+    from .money import format_money, to_major
+    from .paddle import PaddleClient
+    from .store import Snapshot, list_snapshots, load_history, load_snapshot, prune_snapshots
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'credit_reports' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,337 @@
+"""The ``credit-reports`` command line: demo, fetch, render, run, snapshots, simulator.
+
+Every command turns bad input into one line on stderr and exit code 2, never a traceback; see
+``runner.py`` for the exit codes schedulers rely on. The API key is read from PADDLE_API_KEY only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CreditReportsError, UsageError
+from .runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
+
+STRATEGIES = ("auto", "credited", "full", "incremental")
+PROG = "credit-reports"
+log = logging.getLogger("credit_reports.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our one-line error style and exit code 2 (argparse's own code for usage errors)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number above zero (rates, ports, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above zero")
+    return value
+
+
+def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``fetch`` and ``run``: where to fetch from and how hard to push."""
+    parser.add_argument("--base-url", help="Paddle-compatible API root; overrides PADDLE_ENVIRONMENT")
+    parser.add_argument(
+        "--environment",
+        help="production or sandbox (default: $PADDLE_ENVIRONMENT, else production)",
+    )
+    parser.add_argument("--max-rpm", type=_positive_int, default=240, help="requests per minute (default 240)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto", help="how to fetch (default auto)")
+    parser.add_argument("--workers", type=_positive_int, default=4, help="parallel balance requests (default 4)")
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="snapshot store (default $CREDIT_REPORTS_DATA_DIR or ./data)")
+
+
+def _add_out_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``render`` and ``run``: which reports, with which parameters."""
+    parser.add_argument("--config", help="credit-reports.toml listing reports (default ./credit-reports.toml)")
+    parser.add_argument("--notebook", help="render this notebook instead of the configured reports")
+    parser.add_argument("--name", help="output file name with --notebook (default credit-balances)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        default=[],
+        help="notebook parameter, e.g. -p cohort signup_quarter (YAML value: -p currencies '[USD, EUR]')",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command line, one sub-command per job."""
+    parser = _Parser(prog=PROG, description="Paddle customer credit balances: snapshots and HTML reports.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log lines on stderr")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (for schedules)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="render the demo report from the built-in simulator (no key needed)")
+    _add_out_dir(demo)
+    demo.add_argument("--customers", type=_positive_int, default=2000, help="simulated customers (default 2000)")
+    demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    demo.set_defaults(handler=cmd_demo)
+
+    fetch = sub.add_parser("fetch", help="fetch a snapshot of credit balances; prints its folder")
+    _add_fetch_options(fetch)
+    _add_data_dir(fetch)
+    fetch.set_defaults(handler=cmd_fetch)
+
+    render = sub.add_parser("render", help="render reports from a stored snapshot to HTML")
+    _add_data_dir(render)
+    _add_out_dir(render)
+    render.add_argument("--snapshot", default="latest", help="as-of of the snapshot to report (default latest)")
+    _add_report_options(render)
+    render.set_defaults(handler=cmd_render)
+
+    run = sub.add_parser("run", help="fetch then render every configured report (for schedules)")
+    _add_fetch_options(run)
+    _add_data_dir(run)
+    _add_out_dir(run)
+    _add_report_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    snapshots = sub.add_parser("snapshots", help="list stored snapshots")
+    _add_data_dir(snapshots)
+    snapshots.add_argument("--environment", help="only this environment")
+    snapshots.set_defaults(handler=cmd_snapshots)
+
+    sim = sub.add_parser("simulator", help="serve the local Paddle simulator until interrupted")
+    sim.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    sim.add_argument("--customers", type=_positive_int, default=2000, help="simulated customers (default 2000)")
+    sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic account (default 7)")
+    sim.add_argument("--rpm", type=_positive_int, help="rate limit per client IP (default: none)")
+    sim.add_argument("--window-seconds", type=float, default=60.0, help="rate-limit window (default 60)")
+    sim.add_argument("--block-seconds", type=float, default=60.0, help="block after exceeding (default 60)")
+    sim.add_argument("--latency-ms", type=int, default=0, help="added latency per response (default 0)")
+    sim.set_defaults(handler=cmd_simulator)
+    return parser
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    """The snapshot store named on the command line, else the library default."""
+    from .store import default_data_dir
+
+    return Path(args.data_dir) if args.data_dir else default_data_dir()
+
+
+def _client(args: argparse.Namespace) -> Any:
+    """A PaddleClient from PADDLE_API_KEY and the fetch options (bad key/environment: UsageError)."""
+    from .paddle import PaddleClient
+
+    return PaddleClient(environment=args.environment, base_url=args.base_url, max_rpm=args.max_rpm)
+
+
+def _fetch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "strategy": args.strategy,
+        "max_rpm": args.max_rpm,
+        "workers": args.workers,
+        "progress": not args.quiet,
+    }
+
+
+def _parse_value(text: str) -> Any:
+    """A -p value as YAML (numbers, booleans, lists), falling back to the plain string, like papermill."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _report_specs(args: argparse.Namespace) -> list[Any]:
+    """The reports to render: --notebook alone, else the config file's, else the default; -p applies to all."""
+    from .config import ReportSpec, find_config, load_reports
+
+    extra = {name: _parse_value(value) for name, value in args.parameter}
+    if args.notebook:
+        specs = [ReportSpec(name=args.name or "credit-balances", notebook=args.notebook)]
+    else:
+        specs = load_reports(find_config(args.config))
+    return [ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}) for s in specs]
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch one snapshot and print its folder; exit 3 when some customers could not be fetched."""
+    from .fetch import fetch_snapshot
+
+    snapshot = fetch_snapshot(_client(args), data_dir=_data_dir(args), **_fetch_kwargs(args))
+    print(snapshot.path)
+    if not snapshot.complete:
+        failed = len(snapshot.manifest.get("failed_customer_ids") or [])
+        print(
+            f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
+            "run fetch again to complete it",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render each report from one stored snapshot, then rebuild the index; print the HTML paths."""
+    from .render import ReportFailedError, build_index, render_report
+    from .store import load_snapshot
+
+    data_dir = _data_dir(args)
+    snapshot = load_snapshot(args.snapshot, data_dir=data_dir)
+    pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
+    code = EXIT_OK if snapshot.complete else EXIT_INCOMPLETE
+    for spec in _report_specs(args):
+        try:
+            result = render_report(
+                spec.notebook,
+                parameters={**spec.parameters, **pinned},
+                data_dir=data_dir,
+                out_dir=args.out,
+                output_name=spec.name,
+                api_key=os.environ.get("PADDLE_API_KEY"),
+            )
+        except ReportFailedError as exc:
+            print(f"{PROG}: report {spec.name} failed: {exc}", file=sys.stderr)
+            code = EXIT_REPORT_FAILED
+            continue
+        print(result.html)
+    build_index(args.out)
+    return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Fetch then render every configured report under a lock; print the HTML paths."""
+    from .runner import run_reports
+
+    specs = _report_specs(args)  # bad config fails before any API call
+    outcome = run_reports(
+        reports=specs,
+        data_dir=_data_dir(args),
+        out_dir=args.out,
+        fetch_kwargs=_fetch_kwargs(args),
+        client=_client(args),
+        api_key=os.environ.get("PADDLE_API_KEY"),
+    )
+    for html in outcome.rendered:
+        print(html)
+    if not outcome.snapshot_complete:
+        print(f"{PROG}: reports were rendered from an incomplete snapshot: run again to complete it",
+              file=sys.stderr)
+    for name in outcome.failed:
+        print(f"{PROG}: report {name} failed; the last good one stays published", file=sys.stderr)
+    return outcome.exit_code
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    """Print the stored snapshots, oldest first."""
+    from .store import list_snapshots
+
+    table = list_snapshots(_data_dir(args), environment=args.environment)
+    if table.empty:
+        print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
+        return EXIT_OK
+    print(table.drop(columns=["path"], errors="ignore").to_string(index=False))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Simulator -> snapshot -> account moves on -> second snapshot -> report; prints the HTML path."""
+    from .demo import run_demo
+
+    html = run_demo(out_dir=args.out, customers=args.customers, seed=args.seed, progress=not args.quiet)
+    print(html)
+    return EXIT_OK
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    """Serve the simulator in the foreground; print how to point the toolkit at it."""
+    from .simulator import Simulator
+
+    sim = Simulator(
+        customers=args.customers,
+        seed=args.seed,
+        rpm=args.rpm,
+        window_seconds=args.window_seconds,
+        block_seconds=args.block_seconds,
+        latency_ms=args.latency_ms,
+        host=args.host,
+        port=args.port,
+    )
+    sim.start()
+    print(f"Paddle simulator on {sim.base_url} ({args.customers} customers, seed {args.seed})")
+    print(f"  export PADDLE_API_KEY={sim.api_key}   # the simulator's own demo key, not a Paddle key")
+    print(f"  {PROG} fetch --base-url {sim.base_url}")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return EXIT_OK
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    """Log lines go to stderr; -v for progress detail, -vv for every request."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if quiet:
+        os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _fail(message: str, code: int) -> int:
+    """One line on stderr, the given exit code."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except RunLockedError as exc:
+        return _fail(str(exc), EXIT_LOCKED)
+    except CreditReportsError as exc:
+        return _fail(str(exc), _exit_code_for(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted; a fetch resumes where it stopped when run again", 130)
+
+
+def _exit_code_for(exc: CreditReportsError) -> int:
+    """Map the errors a user acts on (key, permissions, unreachable API) to 2; anything else to 1."""
+    from .errors import APIConnectionError, AuthenticationError, NotFoundError, PermissionDeniedError
+
+    if isinstance(exc, AuthenticationError | PermissionDeniedError | APIConnectionError | NotFoundError):
+        return EXIT_USAGE
+    return EXIT_REPORT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

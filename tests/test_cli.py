@@ -1,0 +1,126 @@
+"""The command line: each kind of bad input is one clear line and exit 2; fetch prints its folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from credit_reports.cli import main
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_fetch_without_a_key_names_PADDLE_API_KEY_and_exits_2(tmp_path: Path, capsys) -> None:
+    code, out, err = run_cli(capsys, "--quiet", "fetch", "--data-dir", str(tmp_path))
+    assert code == 2
+    assert out == ""
+    assert_one_line_error(err, "PADDLE_API_KEY")
+
+
+def test_an_unknown_environment_is_refused_with_the_valid_ones(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PADDLE_API_KEY", "pdl_sdbx_apikey_01234567890123456789012345_abc")
+    monkeypatch.setenv("PADDLE_ENVIRONMENT", "staging")
+    code, _, err = run_cli(capsys, "--quiet", "fetch", "--data-dir", str(tmp_path))
+    assert code == 2
+    assert_one_line_error(err, "staging", "sandbox", "production")
+
+
+def test_an_unreachable_base_url_exits_2_naming_it(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PADDLE_API_KEY", "pdl_sdbx_apikey_01234567890123456789012345_abc")
+    url = f"http://127.0.0.1:{closed_port()}"
+    code, _, err = run_cli(capsys, "--quiet", "fetch", "--base-url", url, "--data-dir", str(tmp_path))
+    assert code == 2
+    assert_one_line_error(err, url)
+    assert not list(tmp_path.glob("snapshots/*/2*")), "nothing may be published after a failed fetch"
+
+
+def test_a_refused_key_says_which_environment_and_that_keys_differ(tmp_path, capsys, monkeypatch, make_sim) -> None:
+    sim = make_sim(customers=20)
+    wrong = "pdl_sdbx_apikey_01zzzzzzzzzzzzzzzzzzzzzzzz_wrongkey"
+    monkeypatch.setenv("PADDLE_API_KEY", wrong)
+    code, _, err = run_cli(
+        capsys, "--quiet", "fetch", "--base-url", sim.base_url, "--environment", "sandbox", "--data-dir", str(tmp_path)
+    )
+    assert code == 2
+    assert_one_line_error(err, "sandbox", "differ")
+    assert wrong not in err
+
+
+def test_fetch_prints_the_snapshot_folder_it_wrote(tmp_path, capsys, monkeypatch, make_sim) -> None:
+    sim = make_sim(customers=60)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    code, out, err = run_cli(
+        capsys, "--quiet", "fetch", "--base-url", sim.base_url, "--max-rpm", "6000", "--data-dir", str(tmp_path)
+    )
+    assert code == 0, err
+    folder = Path(out.strip())
+    assert folder.parent.parent == tmp_path / "snapshots"
+    assert {p.name for p in folder.iterdir()} >= {"balances.parquet", "customers.parquet", "manifest.json"}
+    for written in folder.iterdir():
+        assert sim.api_key.encode() not in written.read_bytes()
+
+
+def test_fetch_exits_3_when_a_customer_fails_and_0_once_a_rerun_completes_it(
+    tmp_path, capsys, monkeypatch, make_sim
+) -> None:
+    sim = make_sim(customers=60)
+    credited = sorted({row["customer_id"] for row in sim.account.expected_balances()})
+    sim.fail_customer(credited[0], status=500)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    args = ("--quiet", "fetch", "--base-url", sim.base_url, "--max-rpm", "6000", "--data-dir", str(tmp_path))
+    code, out, err = run_cli(capsys, *args)
+    assert code == 3
+    assert "incomplete" in err and "fetch again" in err
+    assert Path(out.strip()).is_dir(), "an incomplete snapshot is still published, marked incomplete"
+    sim.clear_faults()
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+
+
+def test_render_of_a_snapshot_that_does_not_exist_exits_2(tmp_path, capsys) -> None:
+    code, out, err = run_cli(capsys, "render", "--data-dir", str(tmp_path), "--snapshot", "20200101T000000Z")
+    assert code == 2
+    assert_one_line_error(err, "20200101T000000Z")
+
+
+def test_bad_command_line_arguments_exit_2_with_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["fetch", "--max-rpm", "zero"])
+    assert excinfo.value.code == 2
+    _, err = capsys.readouterr()
+    assert "--max-rpm" in err and "Traceback" not in err
+
+
+def test_the_console_script_prints_no_traceback_on_bad_input(tmp_path: Path, repo_root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PADDLE_")}
+    script = Path(sys.executable).parent / "credit-reports"
+    result = subprocess.run(
+        [str(script), "--quiet", "fetch", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=60, cwd=repo_root,
+    )
+    assert result.returncode == 2
+    assert_one_line_error(result.stderr, "PADDLE_API_KEY")

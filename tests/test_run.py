@@ -1,0 +1,106 @@
+"""`credit-reports run`, the scheduler's command: lock, config, exit codes, never a half-published report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from credit_reports.cli import main
+from credit_reports.runner import run_lock
+
+TWO_REPORTS = """
+[[report]]
+name = "all-customers"
+
+[[report]]
+name = "by-plan"
+[report.parameters]
+cohort = "custom_data.plan"
+min_cohort_size = 3
+"""
+
+
+@pytest.fixture
+def account(make_sim, monkeypatch):
+    """A small simulated account whose key is in PADDLE_API_KEY, as a scheduler would set it."""
+    sim = make_sim(customers=120)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    return sim
+
+
+def run_args(sim, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "--quiet", "run", "--base-url", sim.base_url, "--max-rpm", "6000",
+        "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "reports"), *extra,
+    ]
+
+
+def every_file(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_a_config_with_two_reports_renders_both_and_indexes_them(account, tmp_path, capsys) -> None:
+    config = tmp_path / "credit-reports.toml"
+    config.write_text(TWO_REPORTS, encoding="utf-8")
+    code = main(run_args(account, tmp_path, "--config", str(config)))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    printed = [Path(line) for line in out.split()]
+    assert sorted(p.name for p in printed) == ["all-customers.html", "by-plan.html"]
+    assert all(p.is_file() for p in printed)
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    for html in printed:
+        assert html.relative_to(tmp_path / "reports").as_posix() in index
+    manifests = [json.loads(p.read_text()) for p in (tmp_path / "reports").rglob("*manifest*.json")]
+    assert manifests, "each report has a manifest beside it"
+    key = account.api_key.encode()
+    for written in every_file(tmp_path):
+        assert key not in written.read_bytes(), f"the key leaked into {written}"
+
+
+def test_a_second_run_while_one_holds_the_lock_exits_4_and_does_nothing(account, tmp_path, capsys) -> None:
+    data = tmp_path / "data"
+    with run_lock(data):
+        code = main(run_args(account, tmp_path))
+    _, err = capsys.readouterr()
+    assert code == 4
+    assert "another credit-reports run" in err
+    assert account.stats["requests"] == 0
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_run_from_an_incomplete_snapshot_exits_3_and_the_report_says_so(account, tmp_path, capsys) -> None:
+    credited = sorted({row["customer_id"] for row in account.account.expected_balances()})
+    account.fail_customer(credited[0], status=500)
+    code = main(run_args(account, tmp_path))
+    out, err = capsys.readouterr()
+    assert code == 3, err
+    html = Path(out.split()[0]).read_text(encoding="utf-8")
+    assert "incomplete" in html.lower()
+
+
+def test_a_failing_report_exits_1_and_the_last_good_report_stays_published(
+    account, tmp_path, capsys, repo_root
+) -> None:
+    assert main(run_args(account, tmp_path)) == 0
+    out, _ = capsys.readouterr()
+    good = Path(out.split()[0])
+    good_html = good.read_bytes()
+    index = (tmp_path / "reports" / "index.html").read_bytes()
+
+    broken = json.loads((repo_root / "notebooks" / "credit_balances.ipynb").read_text(encoding="utf-8"))
+    broken["cells"].append(
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+         "source": "raise RuntimeError('chart service down')"}
+    )
+    notebook = tmp_path / "broken.ipynb"
+    notebook.write_text(json.dumps(broken), encoding="utf-8")
+    code = main(run_args(account, tmp_path, "--notebook", str(notebook)))
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "failed" in err
+    assert good.read_bytes() == good_html
+    assert (tmp_path / "reports" / "index.html").read_bytes() == index
+    assert list((tmp_path / "reports").rglob("*failed*")), "the failed notebook is kept for debugging"
