@@ -38,9 +38,12 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -310,22 +313,69 @@ def _balance_rows(client: PaddleClient, customer_id: str) -> list[list[Any]]:
     return rows
 
 
+_END = object()
+
+
+class _SourceFailed:
+    """Carries an exception from the thread reading the customer ids to the thread fetching balances."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _feed(ids: Iterable[str], out: queue.Queue, stop: threading.Event) -> None:
+    """Put every id of ``ids`` on ``out``, then an end marker (or the exception that stopped it).
+
+    ``ids`` may page through a list endpoint, so balances start while customers or credit adjustments are
+    still being listed: listing is sequential and, at high latency, slower than the rate limit allows.
+    """
+    try:
+        for cid in ids:
+            if stop.is_set():  # the fetch ended early (an error): stop listing too
+                return
+            out.put(cid)
+    except BaseException as exc:  # handed over to the consuming thread, which re-raises it
+        out.put(_SourceFailed(exc))
+        return
+    out.put(_END)
+
+
 def _iter_balances(
     client: PaddleClient, customer_ids: Iterable[str], workers: int
 ) -> Iterator[tuple[str, list[list[Any]] | None, BaseException | None]]:
     """Fetch balances on a small thread pool; yield ``(customer_id, rows, None)`` or ``(id, None, error)``.
 
-    All workers share the client's rate limiter. At most ``2 * workers`` requests are queued, so memory
+    All workers share the client's rate limiter. ``customer_ids`` is read on its own thread, so it may be a
+    generator that lists customers page by page. At most ``2 * workers`` requests are queued, so memory
     stays flat however many customers there are. A refused key or a missing permission ends the fetch.
     """
-    ids = iter(customer_ids)
+    source: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(customer_ids, source, stop), name="balance-ids", daemon=True)
+    feeder.start()
     window = max(1, workers) * 2
+    exhausted = False
+
+    def take(block: bool) -> str | None:
+        nonlocal exhausted
+        try:
+            item = source.get(block=block, timeout=None)
+        except queue.Empty:
+            return None
+        if item is _END:
+            exhausted = True
+            return None
+        if isinstance(item, _SourceFailed):
+            exhausted = True
+            raise item.error
+        return item
+
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="balances") as pool:
         pending: dict[Future, str] = {}
 
         def fill() -> None:
-            while len(pending) < window:
-                cid = next(ids, None)
+            while not exhausted and len(pending) < window:
+                cid = take(block=not pending)
                 if cid is None:
                     return
                 pending[pool.submit(_balance_rows, client, cid)] = cid
@@ -333,7 +383,8 @@ def _iter_balances(
         try:
             fill()
             while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                timeout = None if exhausted else 0.05  # keep picking up ids that arrive meanwhile
+                done, _ = wait(list(pending), timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     cid = pending.pop(future)
                     try:
@@ -347,6 +398,7 @@ def _iter_balances(
                     yield cid, rows, None
                 fill()
         finally:
+            stop.set()
             for future in pending:
                 future.cancel()
 
@@ -478,44 +530,112 @@ class _SnapshotFetch:
         )
         log.info("snapshot %s: strategy %s, events high-water %s", writer.as_of, strategy, high_water)
 
-    def listing(self, strategy: str, base: Snapshot | None) -> dict[str, Any]:
-        """Customers, subscriptions and the customers whose balances to fetch; each saved when known."""
+    def listing_and_balances(self, strategy: str, base: Snapshot | None) -> tuple[dict[str, Any], dict]:
+        """Find the customers to fetch and fetch them: (the plan, the results by customer id)."""
         writer = self.writer
-        targets = writer.load_json("plan")
-        if targets is not None:
-            return targets
-        if strategy == "incremental":
+        plan = writer.load_json("plan")
+        if plan is None and strategy == "incremental":
             assert base is not None
             plan = self._incremental_plan(base)
             if plan is None:  # the events could not be read after all: fall back for this snapshot
                 writer.update_state(strategy="credited", fallback_reason="events after the high-water mark "
                                     "could not be read", base_snapshot=None)
-                return self.listing("credited", None)
+                return self.listing_and_balances("credited", None)
             writer.save_json("plan", plan)
-            return plan
-        if writer.load_frame("customers", CUSTOMER_DTYPES) is None:
-            writer.save_frame("customers", fetch_customers(self.client, progress=self.progress))
             self.checkpoint_stats()
+        if plan is not None:
+            return plan, self.balances(plan["targets"])
+        return self._list_and_fetch(strategy)
+
+    def _list_customers(self) -> Iterator[str]:
+        """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
+        rows = []
+        with _bar(self.progress, desc="customers listed", unit=" customers") as bar:
+            for item in self.client.paginate("/customers", {"status": ",".join(CUSTOMER_STATUSES)}):
+                rows.append(_customer_row(item))
+                bar.update(1)
+                yield item["id"]
+        self.writer.save_frame("customers", customers_frame(rows))
+        log.info("listed %d customers", len(rows))
+
+    def _list_credited(self) -> Iterator[str]:
+        """Customers with a credit adjustment, yielded once each as pages arrive; saved at the end."""
+        seen: dict[str, None] = {}
+        with _bar(self.progress, desc="credit adjustments", unit=" adj") as bar:
+            for adjustment in self.client.paginate("/adjustments", {"action": "credit"}):
+                bar.update(1)
+                cid = adjustment.get("customer_id")
+                if cid and cid not in seen:
+                    seen[cid] = None
+                    yield cid
+        self.writer.save_json("credited", list(seen))
+        log.info("%d customers ever received credit", len(seen))
+
+    def _list_and_fetch(self, strategy: str) -> tuple[dict[str, Any], dict]:
+        """``full`` / ``credited``: list customers, subscriptions and (credited) credit adjustments
+        concurrently, fetching balances as the ids arrive; each list is checkpointed when complete."""
+        writer = self.writer
+        errors: list[BaseException] = []
+        threads: list[threading.Thread] = []
+
+        def background(name: str, work: Callable[[], None]) -> None:
+            def run() -> None:
+                try:
+                    work()
+                except BaseException as exc:  # re-raised by the main thread after join
+                    errors.append(exc)
+
+            thread = threading.Thread(target=run, name=name, daemon=True)
+            thread.start()
+            threads.append(thread)
+
         if writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES) is None:
-            subs, missing = _subscriptions_or_empty(self.client, self.progress)
-            writer.save_frame("subscriptions", subs)
-            writer.update_state(subscriptions_unavailable=missing)
+            def subscriptions() -> None:
+                subs, missing = _subscriptions_or_empty(self.client, self.progress)
+                writer.save_frame("subscriptions", subs)
+                writer.save_json("subscriptions_unavailable", missing)
+
+            background("subscriptions", subscriptions)
         customers = writer.load_frame("customers", CUSTOMER_DTYPES)
-        listed = customers["customer_id"].tolist()
+        credited = writer.load_json("credited")
+        source: Iterable[str]
         if strategy == "full":
-            plan = {"targets": listed, "credited_customers": None}
+            source = customers["customer_id"].tolist() if customers is not None else self._list_customers()
         else:
-            credited = fetch_credited_customer_ids(self.client, progress=self.progress)
-            known = set(listed)
-            unknown = sorted(credited - known)
-            if unknown:
-                log.warning("%d credited customers were not in the customer list; fetching them too", len(unknown))
-            plan = {"targets": [c for c in listed if c in credited] + unknown,
-                    "credited_customers": len(credited)}
-        plan.update(events=None, new_customers=None, carry_over=False)
+            if customers is None:
+                background("customers", lambda: deque(self._list_customers(), maxlen=0))
+            source = credited if credited is not None else self._list_credited()
+        targets: list[str] = []
+
+        def recorded(ids: Iterable[str]) -> Iterator[str]:
+            for cid in ids:
+                targets.append(cid)
+                yield cid
+
+        try:
+            results = self.balances(recorded(source))
+        finally:
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        listed = set(writer.load_frame("customers", CUSTOMER_DTYPES)["customer_id"].tolist())
+        unknown = [cid for cid in targets if cid not in listed]
+        if unknown:
+            log.warning("%d customers with credit were not in the customer list; fetched them anyway", len(unknown))
+        missing = writer.load_json("subscriptions_unavailable")
+        if missing:
+            writer.update_state(subscriptions_unavailable=missing)
+        plan = {
+            "targets": targets,
+            "credited_customers": len(targets) if strategy == "credited" else None,
+            "events": None,
+            "new_customers": None,
+            "carry_over": False,
+        }
         writer.save_json("plan", plan)
         self.checkpoint_stats()
-        return plan
+        return plan, results
 
     def _incremental_plan(self, base: Snapshot) -> dict[str, Any] | None:
         """Read events after the base's high-water mark; update customers and subscriptions; pick targets."""
@@ -570,16 +690,22 @@ class _SnapshotFetch:
             "carry_over": True,
         }
 
-    def balances(self, targets: list[str]) -> dict[str, dict[str, Any]]:
-        """Fetch every target not yet in the journal (failures are retried on resume); return all results."""
+    def balances(self, targets: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Fetch every target not yet in the journal (failures are retried on resume); return all results.
+
+        ``targets`` may be a list or a generator still listing; it is read on its own thread.
+        """
         journal = self.writer.journal
         results, _ = journal.load()
-        todo = [cid for cid in targets if "rows" not in results.get(cid, {})]
-        done = len(targets) - len(todo)
-        if done:
-            log.info("resuming: %d of %d customers already fetched", done, len(targets))
+        finished = frozenset(cid for cid, record in results.items() if "rows" in record)
+        if finished:
+            log.info("resuming: %d customers already fetched", len(finished))
+        total = len(targets) if isinstance(targets, list) else None
+        todo = (cid for cid in targets if cid not in finished)
         limit = getattr(self.client, "max_rpm", None)
-        bar = _bar(self.progress, total=len(targets), initial=done, desc="balances fetched", unit=" customers")
+        window = getattr(self.client, "rate_window", 60.0)
+        bar = _bar(self.progress, total=total, initial=len(finished) if total else 0,
+                   desc="balances fetched", unit=" customers")
         last_stats = time.monotonic()
         with bar:
             for count, (cid, rows, error) in enumerate(_iter_balances(self.client, todo, self.workers), 1):
@@ -588,13 +714,16 @@ class _SnapshotFetch:
                 journal.append(record)
                 results[cid] = record
                 bar.update(1)
-                if time.monotonic() - last_stats > 1.0:  # a kill loses at most ~1 s of work
+                if count % 25 == 0 or time.monotonic() - last_stats > 1.0:  # a kill loses little work
                     self.checkpoint_stats()
                     last_stats = time.monotonic()
-                if limit and count % 20 == 0:
-                    left = len(todo) - count
-                    bar.set_postfix_str(f"limit {limit}/min, ETA at limit {left / limit:.1f} min",
+                if limit and total and count % 20 == 0:
+                    left = max(0, total - len(finished) - count)
+                    bar.set_postfix_str(f"limit {limit}/{window:g}s, ETA at limit {left * window / limit / 60:.1f} min",
                                         refresh=False)
+            if total is None:  # the ids were streamed from a listing: the total is known only now
+                bar.total = bar.n
+                bar.refresh()
         self.checkpoint_stats()
         return results
 
@@ -658,10 +787,9 @@ def _fetch_into(
     if state["strategy"] == "incremental" and base is None:
         writer.update_state(strategy="credited", fallback_reason="the base snapshot disappeared",
                             base_snapshot=None)
-    plan = run.listing(writer.state["strategy"], base)
+    plan, results = run.listing_and_balances(writer.state["strategy"], base)
     base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
     targets: list[str] = plan["targets"]
-    results = run.balances(targets)
 
     fetched = [(cid, results[cid]["rows"]) for cid in targets if "rows" in results.get(cid, {})]
     failed = sorted(cid for cid in targets if "rows" not in results.get(cid, {}))

@@ -504,7 +504,7 @@ def prune_snapshots(
 
 
 class BalanceJournal:
-    """Append-only JSON Lines of per-customer results, flushed and fsynced every ``flush_every`` records.
+    """Append-only JSON Lines of per-customer results, fsynced by :meth:`flush` (and every ``flush_every``).
 
     One line per customer fetched: ``{"id": ..., "rows": [[currency, available, reserved, used], ...]}``
     or ``{"id": ..., "error": "..."}`` when it failed; ``{"stats": {...}}`` lines carry the call counts so
@@ -512,7 +512,7 @@ class BalanceJournal:
     and trimmed before appending. A later line for the same customer wins (a failure then a success).
     """
 
-    def __init__(self, path: Path, flush_every: int = 50) -> None:
+    def __init__(self, path: Path, flush_every: int = 200) -> None:
         self.path = path
         self.flush_every = max(1, int(flush_every))
         self._pending = 0
