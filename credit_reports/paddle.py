@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -418,6 +418,10 @@ class PaddleClient:
             )
             if isinstance(error, AuthenticationError):
                 error.key_environment = self.key_environment
+            if 300 <= status < 400:  # redirects are not followed: the key must stay on base_url
+                target = urlsplit(response.headers.get("Location") or "")
+                where = urlunsplit((target.scheme, target.hostname or "", target.path, "", ""))
+                error.detail = f"the server redirects to {where or 'another address'}; give the API's own URL"
             if isinstance(error, RateLimitError):
                 self._count("rate_limited")
                 wait = error.retry_after if error.retry_after is not None else self.rate_window
@@ -448,7 +452,7 @@ class PaddleClient:
         hints = {
             "connection refused": "nothing is listening there; check --base-url or PADDLE_ENVIRONMENT",
             "host name not found": "the host name does not resolve; check --base-url and DNS",
-            "connection timed out": f"no connection accepted within {self.timeout:g} s",
+            "connection timed out": f"no connection accepted within {min(self.timeout, _MAX_CONNECT_TIMEOUT):g} s",
             "timed out waiting for the response": f"no answer within {self.timeout:g} s",
             "TLS/SSL error": "the server's certificate or TLS set-up was refused",
         }
@@ -466,7 +470,7 @@ class PaddleClient:
         log.warning("GET %s: %s; retry %d of %d in %.2f s", api_path, why, attempt, limit - 1, delay)
         time.sleep(delay)
 
-    def _fail(self, error: PaddleError, attempt: int) -> None:
+    def _fail(self, error: PaddleError, attempt: int) -> NoReturn:
         """Count and raise ``error`` (attempts noted), without chaining requests' exception text."""
         error.attempts = attempt
         self._count("failures")

@@ -24,6 +24,7 @@ from credit_reports.errors import (
     AuthenticationError,
     BadRequestError,
     NotFoundError,
+    PaddleError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
@@ -129,6 +130,12 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self.server.seen.append((self.path, dict(self.headers)))
+        if self.path.startswith("/moved"):
+            self.send_response(301)
+            self.send_header("Location", "https://elsewhere.invalid/customers?token=abc")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         second = "after=" in self.path
         body = {
             "data": [{"id": "b"}] if second else [{"id": "a"}],
@@ -173,6 +180,15 @@ def test_sends_auth_version_user_agent_and_skip_count_and_rebases_foreign_next_l
         assert headers["Paddle-Version"] == "1"
         assert headers["Skip-Count"] == "true"
         assert headers["User-Agent"].startswith("credit-reports/") and "python-requests" in headers["User-Agent"]
+
+
+def test_redirects_are_not_followed_so_the_key_never_leaves_the_base_url(recorder):
+    base = f"http://127.0.0.1:{recorder.server_address[1]}"
+    client = PaddleClient("pdl_sdbx_apikey_recorder", base_url=base, max_rpm=600, rate_window=1.0)
+    with pytest.raises(PaddleError) as caught:
+        client.get("/moved")
+    assert caught.value.status == 301 and len(recorder.seen) == 1
+    assert "elsewhere.invalid" in str(caught.value) and "token=abc" not in str(caught.value)
 
 
 # -- errors ----------------------------------------------------------------------------------------
