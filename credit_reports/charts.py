@@ -115,9 +115,9 @@ def _axis_formatter(code: str) -> FuncFormatter:
     def fmt(value: float, _pos: int) -> str:
         magnitude = abs(value)
         for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-            if magnitude >= limit:
-                return f"{value / limit:,.1f}{suffix}".replace(".0" + suffix, suffix)
-        return f"{value:,.0f}" if magnitude >= 10 or value == 0 else f"{value:,.2f}"
+            if magnitude >= limit:  # up to 3 decimals so close ticks (9.15M, 9.2M) stay distinct
+                return f"{value / limit:,.3f}".rstrip("0").rstrip(".") + suffix
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value else "0"
 
     return FuncFormatter(fmt)
 

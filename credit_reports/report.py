@@ -267,7 +267,8 @@ class Report:
 
         parts = []
         if self.parameters.title != DEFAULT_TITLE:
-            parts.append(f"<h2>{html.escape(self.parameters.title)}</h2>")
+            parts.append(f'<p style="font-size:1.5em;font-weight:600;margin:0 0 8px 0">'
+                         f"{html.escape(self.parameters.title)}</p>")
         banner = self.banner_text()
         if banner:
             parts.append(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{banner}</div>')
@@ -637,7 +638,10 @@ def prepare(**parameters: Any) -> Report:
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:
     """What the cohorts are and which small ones were merged into "other", per currency."""
-    rule = p.cohort.replace("_", " ").replace("subscription.", "subscription ")
+    if p.cohort.startswith("custom_data."):
+        rule = f"the custom data key {p.cohort.split('.', 1)[1]}"
+    else:
+        rule = p.cohort.replace("_", " ").replace("subscription.", "subscription ")
     base = (
         f"Customers are grouped by **{rule}**. Each cohort's size (n, customers with a balance in that "
         "currency) is shown on every chart."
