@@ -336,9 +336,10 @@ def test_account_is_the_same_on_every_run_for_a_seed_and_differs_across_seeds():
 
 
 def test_twenty_thousand_customers_generate_in_under_three_seconds():
-    started = time.perf_counter()
+    # CPU time, so other jobs sharing this 2-core machine do not make the test flaky
+    started = time.process_time()
     account = Account(customers=20_000, seed=7)
-    assert time.perf_counter() - started < 3.0
+    assert time.process_time() - started < 3.0
     assert len(account.customers) == 20_000
 
 

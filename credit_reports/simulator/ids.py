@@ -8,12 +8,13 @@ this way sort by creation time, which is what lets ``after=<id>`` work as a curs
 from __future__ import annotations
 
 import random
-from base64 import b32encode
 from datetime import UTC, datetime
+from functools import lru_cache
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {ch: i for i, ch in enumerate(ALPHABET)}
-_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # 10 bits -> 2 characters
+_TRIPLES = [p + c for p in _PAIRS for c in ALPHABET]  # 15 bits -> 3 characters
 _MS_MAX = (1 << 50) - 1
 _RAND_BITS = 80
 _RAND_MAX = (1 << _RAND_BITS) - 1
@@ -22,11 +23,14 @@ _RAND_MAX = (1 << _RAND_BITS) - 1
 def make_id(prefix: str, ms: int, rand: int) -> str:
     """Build ``<prefix>_<10 time chars><16 random chars>`` from a ms timestamp and 80 random bits.
 
-    The 130-bit body is shifted to 160 bits so the C base32 encoder does the work (this runs hundreds
-    of thousands of times when a large account is generated); its alphabet is mapped to Crockford's.
+    The 130-bit body is cut into one 10-bit and eight 15-bit chunks looked up in tables, because this
+    runs hundreds of thousands of times when a large account is generated.
     """
-    value = (((ms & _MS_MAX) << _RAND_BITS) | (rand & _RAND_MAX)) << 30
-    return prefix + "_" + b32encode(value.to_bytes(20, "big"))[:26].decode().translate(_TO_CROCKFORD)
+    v = ((ms & _MS_MAX) << _RAND_BITS) | (rand & _RAND_MAX)
+    t = _TRIPLES
+    return (prefix + "_" + _PAIRS[v >> 120] + t[(v >> 105) & 0x7FFF] + t[(v >> 90) & 0x7FFF]
+            + t[(v >> 75) & 0x7FFF] + t[(v >> 60) & 0x7FFF] + t[(v >> 45) & 0x7FFF] + t[(v >> 30) & 0x7FFF]
+            + t[(v >> 15) & 0x7FFF] + t[v & 0x7FFF])
 
 
 def decode_id(entity_id: str) -> tuple[int, int]:
@@ -76,6 +80,7 @@ class MonotonicIds:
 _DAYS: dict[int, str] = {}
 
 
+@lru_cache(maxsize=4096)  # an entity's created_at, updated_at and event stamp are usually the same ms
 def iso(ms: int) -> str:
     """RFC 3339 UTC timestamp with microseconds, as Paddle writes them (``2024-04-15T08:48:20.239000Z``).
 
