@@ -93,9 +93,4 @@ class Listing:
         return Page(found, has_more, total)
 
 
-def sorted_subset(items: Iterable[dict[str, Any]], key: str = "id") -> Listing:
-    """A throw-away listing over a small subset (e.g. the adjustments of a few named customers)."""
-    return Listing(items, key=key)
-
-
-__all__ = ["Listing", "Page", "TOTAL_CAP", "sorted_subset"]
+__all__ = ["Listing", "Page", "TOTAL_CAP"]
