@@ -12,6 +12,7 @@ import html
 import re
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,15 +137,41 @@ def rates_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report_nb(stores: dict[str, Any], rates_file: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The report on the two-snapshot store, pseudonymised, with a converted view into USD."""
-    return _execute(tmp_path_factory.mktemp("report"), REPORT, data_dir=str(stores["two"]),
-                    rates_file=str(rates_file), reporting_currency="USD", pseudonymize=True)
+def executed(stores: dict[str, Any], rates_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every notebook run this module needs, started together: kernels start in parallel on both cores.
+
+    ``report``: the two-snapshot store, pseudonymised, with a converted view into USD; ``incomplete``:
+    the single incomplete snapshot; ``explore``: explore.ipynb on that one-snapshot store; ``bad_cohort``:
+    the report with an unknown cohort rule (the exception papermill raised).
+    """
+    runs = {
+        "report": (REPORT, {"data_dir": str(stores["two"]), "rates_file": str(rates_file),
+                            "reporting_currency": "USD", "pseudonymize": True}),
+        "incomplete": (REPORT, {"data_dir": str(stores["one"])}),
+        "explore": (EXPLORE, {"data_dir": str(stores["one"])}),
+        "bad_cohort": (REPORT, {"data_dir": str(stores["two"]), "cohort": "nope"}),
+    }
+
+    def run(name: str) -> Any:
+        notebook, parameters = runs[name]
+        try:
+            return _execute(tmp_path_factory.mktemp(name), notebook, **parameters)
+        except pm.PapermillExecutionError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        futures = {name: pool.submit(run, name) for name in runs}
+        return {name: future.result() for name, future in futures.items()}
 
 
 @pytest.fixture(scope="module")
-def incomplete_nb(stores: dict[str, Any], tmp_path_factory: pytest.TempPathFactory):
-    return _execute(tmp_path_factory.mktemp("incomplete"), REPORT, data_dir=str(stores["one"]))
+def report_nb(executed: dict[str, Any]) -> nbformat.NotebookNode:
+    return executed["report"]
+
+
+@pytest.fixture(scope="module")
+def incomplete_nb(executed: dict[str, Any]) -> nbformat.NotebookNode:
+    return executed["incomplete"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -257,20 +284,22 @@ def test_incomplete_snapshot_shows_the_banner_with_the_failed_count(incomplete_n
     assert "no earlier snapshot" in text  # a single snapshot: the roll-forward says so plainly
 
 
-def test_explore_notebook_executes_against_a_store_with_one_snapshot(stores, tmp_path) -> None:
-    nb = _execute(tmp_path, EXPLORE, data_dir=str(stores["one"]))
+def test_explore_notebook_executes_against_a_store_with_one_snapshot(executed) -> None:
+    nb = executed["explore"]
+    assert isinstance(nb, nbformat.NotebookNode), nb
     assert "USD" in _outputs_text(nb)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
 
 
 # ---------------------------------------------------------------------------------------------------
 # bad parameters fail fast with one clear line
 
 
-def test_unknown_cohort_rule_stops_the_notebook_with_the_usage_error(stores, tmp_path) -> None:
-    with pytest.raises(pm.PapermillExecutionError) as caught:
-        _execute(tmp_path, REPORT, data_dir=str(stores["two"]), cohort="nope")
-    assert caught.value.ename == "UsageError"
-    assert "cohort: unknown rule 'nope'" in caught.value.evalue
+def test_unknown_cohort_rule_stops_the_notebook_with_the_usage_error(executed) -> None:
+    error = executed["bad_cohort"]
+    assert isinstance(error, pm.PapermillExecutionError)
+    assert error.ename == "UsageError"
+    assert "cohort: unknown rule 'nope'" in error.evalue
 
 
 @pytest.mark.parametrize(
