@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import shutil
@@ -179,12 +180,35 @@ def floor_once(work: Path, kernel: str) -> float:
     return time.perf_counter() - start
 
 
+class _StepLog(logging.Handler):
+    """Keeps render_report's 'rendered ... in N s (step s, ...)' line: where the time went."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("rendered "):
+            self.lines.append(message.split(" in ", 1)[1])
+
+
 def render_once(data_dir: Path, out_dir: Path, kernel: str) -> tuple[float, Path]:
     from credit_reports.render import render_report
 
     start = time.perf_counter()
     result = render_report("credit_balances", data_dir=data_dir, out_dir=out_dir, kernel_name=kernel)
     return time.perf_counter() - start, result.html
+
+
+def cell_seconds(executed: Path, top: int = 6) -> list[tuple[float, str]]:
+    """The slowest cells of an executed notebook (papermill records each cell's duration)."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    cells = [(float(c.metadata.get("papermill", {}).get("duration") or 0.0),
+              c.source.strip().splitlines()[-1][:70]) for c in nb.cells if c.cell_type == "code" and c.source]
+    return sorted(cells, reverse=True)[:top]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,9 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print it")
     args = parser.parse_args(argv)
 
-    import logging
-
     logging.basicConfig(level=logging.WARNING)
+    steps = _StepLog()
+    render_log = logging.getLogger("credit_reports.render")
+    render_log.setLevel(logging.INFO)
+    render_log.addHandler(steps)
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
         t0 = time.perf_counter()
@@ -229,6 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| ratio render / floor | {render / floor:.2f}x (target <= 2.5x) | |")
         print()
         print(f"HTML size: {size / 1e6:.2f} MB")
+        print()
+        print("render_report steps per run: " + "; ".join(steps.lines))
+        if html:
+            print()
+            print("Slowest notebook cells of the last run (s): ")
+            for seconds, line in cell_seconds(html.with_suffix(".ipynb")):
+                print(f"- {seconds:.2f} `{line}`")
         return 0 if render <= 2.5 * floor else 1
     finally:
         if args.keep:

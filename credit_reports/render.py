@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -318,6 +319,8 @@ def _compact_png(data: str) -> str:
     from PIL import Image
 
     raw = base64.b64decode(data)
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 25 and raw[25] == 3:
+        return data  # IHDR colour type 3: already a palette PNG (credit_reports.charts makes those)
     try:
         with Image.open(io.BytesIO(raw)) as image:
             image.load()
@@ -526,6 +529,23 @@ def _manifest(
 # the whole render
 
 
+class _Timer:
+    """Seconds spent per step of a render, for the log line a slow schedule is debugged from."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.steps: list[tuple[str, float]] = []
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((step, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{step} {seconds:.2f}" for step, seconds in self.steps)
+        return f"{self.last - self.start:.2f} s ({parts})"
+
+
 def _check_output_name(output_name: str) -> str:
     if not _OUTPUT_NAME.match(output_name) or output_name.endswith((".html", ".ipynb", ".json")):
         raise UsageError(
@@ -596,6 +616,7 @@ def render_report(
     """
     from .store import load_snapshot
 
+    timer = _Timer()
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
     path = resolve_notebook(notebook)
     declared = notebook_parameters(path)
@@ -627,9 +648,15 @@ def render_report(
         pool.shutdown(wait=False)
         try:
             nb = _execute(path, executed_path, effective, kernel_name)
+            timer.lap("execute")
         except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
             if isinstance(exc, UsageError):
                 raise
+            bad_input = prepared_future.exception()
+            if isinstance(bad_input, UsageError):
+                # The notebook stopped on a parameter value the data cannot serve (its check cell raised
+                # the same): that is bad input, exit 2, not a broken report.
+                raise bad_input from None
             kept = _keep_failed(executed_path, destination, name, api_key)
             where, cell, ename, evalue = _failed_message(exc)
             where = _redact(where, api_key)
@@ -643,12 +670,14 @@ def render_report(
             ) from None
 
         nb = compact_images(clean_notebook(nb))
+        timer.lap("clean")
         nbformat.write(nb, executed_path)
         footer = (
             f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
             f"rendered {_iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
         )
         html = export_html(nb, title=title, footer=footer)
+        timer.lap("html")
         external = external_resources(html)
         if external:
             raise ReportFailedError(
@@ -661,7 +690,9 @@ def render_report(
         from .exports import report_tables, write_exports
 
         prepared = prepared_future.result()
+        timer.lap("prepare (wait)")
         export_paths = write_exports(report_tables(prepared), stage, name)
+        timer.lap("exports")
         staged = [html_path, executed_path, *export_paths]
         manifest_path = stage / manifest_name(name)
         manifest = _manifest(
@@ -672,11 +703,14 @@ def render_report(
         staged.append(manifest_path)
 
         scan_for_secrets([stage], api_key)
+        timer.lap("secret scan")
         published = publish_files(staged, destination, last=[html_path, manifest_path])
 
     stale = destination / f"{name}.failed.ipynb"
     stale.unlink(missing_ok=True)
     build_index(out_dir)
+    timer.lap("publish and index")
+    log.info("rendered %s in %s", name, timer)
     by_name = {p.name: p for p in published}
     return RenderResult(
         html=by_name[html_path.name],

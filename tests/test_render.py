@@ -300,3 +300,58 @@ def test_next_good_render_replaces_the_failed_notebook(demo: DemoReport, tmp_pat
     assert f"Tiny report {demo.snapshot_name}" in result.html.read_text()
     index = (out / "index.html").read_text()
     assert "tiny.html" in index and "credit-balances.html" in index
+
+
+def tiny_notebook(folder: Path) -> Path:
+    """A report of two cells: renders in a couple of seconds."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""\ntitle = "Tiny"',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(title)"),
+    ]
+    path = folder / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_missing_kernel_falls_back_to_this_interpreter_with_a_warning(
+    demo: DemoReport, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="credit_reports.render"):
+        result = render_report(tiny_notebook(tmp_path), data_dir=demo.data_dir, out_dir=tmp_path / "out",
+                               output_name="tiny", kernel_name="no-such-kernel-registered")
+    assert "Tiny" in result.html.read_text()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("no-such-kernel-registered" in w and "is not registered" in w for w in warnings), warnings
+
+
+def test_bad_parameter_value_is_a_usage_error_before_any_kernel_starts(
+    demo: DemoReport, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match="XYZ"):
+        render_report(parameters={"currencies": ["XYZ"]}, data_dir=demo.data_dir, out_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_resource_check_flags_every_way_a_page_loads_from_elsewhere() -> None:
+    from credit_reports.render import external_resources
+
+    page = """<html><head>
+    <script src="https://cdn.example.com/require.js"></script>
+    <link rel="stylesheet" href="//fonts.example.com/font.css">
+    <style>body { background: url('http://img.example.com/bg.png') } @import "https://x.example/a.css";</style>
+    </head><body>
+    <img src="data:image/png;base64,AAAA"><img srcset="a.png 1x, https://img.example.com/b.png 2x">
+    <iframe src="https://frame.example.com/"></iframe>
+    <div style="background-image: url(https://img.example.com/c.png)"></div>
+    <a href="https://developer.paddle.com/">a link loads nothing until clicked</a>
+    </body></html>"""
+    found = external_resources(page)
+    assert found == [
+        "https://cdn.example.com/require.js", "//fonts.example.com/font.css", "http://img.example.com/bg.png",
+        "https://x.example/a.css", "https://img.example.com/b.png", "https://frame.example.com/",
+        "https://img.example.com/c.png",
+    ]
+    clean = '<p><a href="https://example.com">x</a><img src="data:image/png;base64,A"></p>'
+    assert external_resources(clean) == []
