@@ -281,7 +281,8 @@ def test_incomplete_snapshot_shows_the_banner_with_the_failed_count(incomplete_n
     first_output = next(c for c in incomplete_nb.cells if c.cell_type == "code" and c.get("outputs")
                         and "header" in c.source)
     assert BANNER in _outputs_text(nbformat.v4.new_notebook(cells=[first_output]))
-    assert "no earlier snapshot" in text  # a single snapshot: the roll-forward says so plainly
+    assert "There is no earlier snapshot of this environment yet" in text  # said plainly, once
+    assert "Opening outstanding" not in text  # and no empty roll-forward table or chart
 
 
 def test_explore_notebook_executes_against_a_store_with_one_snapshot(executed) -> None:
