@@ -193,12 +193,26 @@ class _StepLog(logging.Handler):
             self.lines.append(message.split(" in ", 1)[1])
 
 
-def render_once(data_dir: Path, out_dir: Path, kernel: str) -> tuple[float, Path]:
+def render_once(data_dir: Path, out_dir: Path, kernel: str, notebook: str | Path = "credit_balances",
+                output_name: str | None = None) -> tuple[float, Path]:
     from credit_reports.render import render_report
 
     start = time.perf_counter()
-    result = render_report("credit_balances", data_dir=data_dir, out_dir=out_dir, kernel_name=kernel)
+    result = render_report(notebook, data_dir=data_dir, out_dir=out_dir, kernel_name=kernel,
+                           output_name=output_name)
     return time.perf_counter() - start, result.html
+
+
+def _two_cell_report(path: Path) -> Path:
+    """A report notebook that only prints its title: render_report's own cost over the floor."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""\ntitle = "Two cells"',
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(title)")]
+    nbformat.write(nb, path)
+    return path
 
 
 def cell_seconds(executed: Path, top: int = 6) -> list[tuple[float, str]]:
@@ -225,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     render_log = logging.getLogger("credit_reports.render")
     render_log.setLevel(logging.INFO)
     render_log.addHandler(steps)
+    render_log.propagate = False
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
         t0 = time.perf_counter()
@@ -233,14 +248,20 @@ def main(argv: list[str] | None = None) -> int:
         rows = len(pd.read_parquet(folders[-1] / "balances.parquet"))
         print(f"synthetic store: {args.customers:,} customers, {len(folders)} snapshots, "
               f"{rows:,} balance rows in the latest, written in {written:.1f} s", file=sys.stderr)
-        floors, renders = [], []
+        floors, renders, machinery = [], [], []
         html = None
+        two_cells = _two_cell_report(work / "two_cells.ipynb")
         for i in range(args.repeat):
             floors.append(floor_once(work, args.kernel))
+            out = work / f"reports-{i}"
+            seconds, _ = render_once(work / "data", out, args.kernel, two_cells, "two-cells")
+            machinery.append(seconds)
             seconds, html = render_once(work / "data", work / f"reports-{i}", args.kernel)
             renders.append(seconds)
-            print(f"run {i + 1}: floor {floors[-1]:.2f} s, render {renders[-1]:.2f} s", file=sys.stderr)
+            print(f"run {i + 1}: floor {floors[-1]:.2f} s, render_report two-cell {machinery[-1]:.2f} s, "
+                  f"full report {renders[-1]:.2f} s", file=sys.stderr)
         floor, render = statistics.median(floors), statistics.median(renders)
+        own = statistics.median(machinery)
         size = html.stat().st_size if html else 0
         print()
         print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
@@ -250,13 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---:|---|")
         print(f"| floor: papermill empty notebook + nbconvert HTML | {floor:.2f} | "
               f"{', '.join(f'{x:.2f}' for x in floors)} |")
+        print(f"| render_report, two-cell notebook (the toolkit's own cost) | {own:.2f} | "
+              f"{', '.join(f'{x:.2f}' for x in machinery)} |")
         print(f"| render_report, full credit-balances report | {render:.2f} | "
               f"{', '.join(f'{x:.2f}' for x in renders)} |")
-        print(f"| ratio render / floor | {render / floor:.2f}x (target <= 2.5x) | |")
+        print(f"| ratio two-cell render_report / floor | {own / floor:.2f}x | |")
+        print(f"| ratio full report / floor | {render / floor:.2f}x (target <= 2.5x) | |")
         print()
         print(f"HTML size: {size / 1e6:.2f} MB")
         print()
-        print("render_report steps per run: " + "; ".join(steps.lines))
+        print("render_report steps per run (two-cell, full, ...): " + "; ".join(steps.lines))
         if html:
             print()
             print("Slowest notebook cells of the last run (s): ")
