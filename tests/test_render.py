@@ -355,3 +355,32 @@ def test_resource_check_flags_every_way_a_page_loads_from_elsewhere() -> None:
     ]
     clean = '<p><a href="https://example.com">x</a><img src="data:image/png;base64,A"></p>'
     assert external_resources(clean) == []
+
+
+def test_index_lists_reports_newest_first_and_skips_unpublished_ones(tmp_path: Path) -> None:
+    from credit_reports.index import build_index
+
+    def publish(day: str, name: str, as_of: str, outstanding: int, html: bool = True) -> None:
+        folder = tmp_path / day
+        folder.mkdir(exist_ok=True)
+        manifest = "manifest.json" if name == "credit-balances" else f"{name}.manifest.json"
+        (folder / manifest).write_text(json.dumps({
+            "report": name, "title": f"Title {name} {day}", "snapshot": {"as_of": as_of, "complete": True},
+            "headline": {"JPY": {"outstanding": outstanding}}, "rendered_at": as_of,
+        }))
+        if html:
+            (folder / f"{name}.html").write_text("<html></html>")
+
+    publish("2026-10-01", "credit-balances", "2026-10-01T06:00:00Z", 1000)
+    publish("2026-11-01", "credit-balances", "2026-11-01T06:00:00Z", 2000)
+    publish("2026-11-01", "by-plan", "2026-11-01T06:00:00Z", 3000)
+    publish("2026-11-02", "credit-balances", "2026-11-02T06:00:00Z", 4000, html=False)  # half-written
+    publish(".render-credit-balances-x", "credit-balances", "2026-12-01T06:00:00Z", 5000)  # staging
+    soup = BeautifulSoup(build_index(tmp_path).read_text(), "html.parser")
+    links = [a["href"] for a in soup.find_all("a")]
+    assert links == [
+        "2026-11-01/credit-balances.html", "2026-11-01/by-plan.html", "2026-10-01/credit-balances.html"
+    ]
+    amounts = [li.get_text(" ", strip=True) for li in soup.select("ul.money li")]
+    assert amounts == ["JPY ¥2,000", "JPY ¥3,000", "JPY ¥1,000"]
+    assert all((tmp_path / link).is_file() for link in links)
