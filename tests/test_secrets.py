@@ -4,6 +4,7 @@ the file, never the key."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -124,3 +125,21 @@ def test_render_that_would_leak_the_key_publishes_nothing(demo: DemoReport, tmp_
     assert LEGACY_KEY not in message and "echo." in message and "nothing was published" in message
     published = [p for p in out.rglob("*") if p.is_file()]
     assert published == []  # no HTML, notebook, exports, manifest or index
+
+
+@pytest.mark.slow
+def test_notebook_kernel_never_sees_the_api_key(
+    demo: DemoReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report needs no key: the kernel starts without PADDLE_API_KEY, so no cell can print it."""
+    monkeypatch.setenv("PADDLE_API_KEY", LEGACY_KEY)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('import os\nprint("key in kernel:", os.environ.get("PADDLE_API_KEY"))'),
+    ]
+    path = tmp_path / "env.ipynb"
+    nbformat.write(nb, path)
+    result = render_report(path, data_dir=demo.data_dir, out_dir=tmp_path / "out", output_name="env")
+    assert "key in kernel: None" in result.html.read_text()
+    assert os.environ["PADDLE_API_KEY"] == LEGACY_KEY  # restored for the rest of the process
