@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -180,6 +181,21 @@ def scan_for_secrets(paths: Iterable[str | Path], api_key: str | None = None) ->
         raise SecretLeakError(findings)
 
 
+#: A staging folder older than this was left by a render that was killed: it is removed.
+ABANDONED_AFTER_SECONDS = 24 * 3600
+
+
+def _remove_abandoned(out_dir: Path) -> None:
+    """Remove staging folders a killed render left behind (never published, never scanned clean)."""
+    now = time.time()
+    for folder in out_dir.glob(".render-*"):
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > ABANDONED_AFTER_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
 @contextmanager
 def staging_folder(out_dir: Path, name: str) -> Iterator[Path]:
     """A hidden, private folder inside ``out_dir`` to render into; always removed afterwards.
@@ -188,6 +204,7 @@ def staging_folder(out_dir: Path, name: str) -> Iterator[Path]:
     and readers ignore it while it exists.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(out_dir)
     folder = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=out_dir))
     try:
         yield folder

@@ -143,3 +143,18 @@ def test_notebook_kernel_never_sees_the_api_key(
     result = render_report(path, data_dir=demo.data_dir, out_dir=tmp_path / "out", output_name="env")
     assert "key in kernel: None" in result.html.read_text()
     assert os.environ["PADDLE_API_KEY"] == LEGACY_KEY  # restored for the rest of the process
+
+
+def test_staging_folders_left_by_a_killed_render_are_removed(tmp_path: Path) -> None:
+    """An abandoned staging folder holds unscanned output: the next render clears it (a fresh one stays)."""
+    from credit_reports.publish import ABANDONED_AFTER_SECONDS, staging_folder
+
+    old, fresh = tmp_path / ".render-credit-balances-old", tmp_path / ".render-credit-balances-new"
+    for folder in (old, fresh):
+        folder.mkdir()
+        plant("html", folder, PATTERN_KEY)
+    stale = old.stat().st_mtime - ABANDONED_AFTER_SECONDS - 60
+    os.utime(old, (stale, stale))
+    with staging_folder(tmp_path, "credit-balances") as stage:
+        assert stage.is_dir() and stage.name.startswith(".render-credit-balances-")
+    assert not old.exists() and fresh.exists() and not stage.exists()
