@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,20 +105,25 @@ class Finding:
     what: str
 
 
-def _key_in_use(api_key: str | None) -> bytes | None:
-    """The literal key to search for: the argument, else $PADDLE_API_KEY; None when unset or too short."""
+Literals = dict[bytes, str]
+
+
+def _literals(api_key: str | None, others: Mapping[str, str | None] | None) -> Literals:
+    """Exact strings to search for -> what to call them: the key in use (the argument, else
+    $PADDLE_API_KEY) and any other secret of the run (e.g. the pseudonymisation salt). Values shorter
+    than :data:`MIN_LITERAL_KEY_LENGTH` are skipped: they would match ordinary text."""
+    found: Literals = {}
     key = api_key if api_key is not None else os.environ.get("PADDLE_API_KEY")
-    key = (key or "").strip()
-    if len(key) < MIN_LITERAL_KEY_LENGTH:
-        return None
-    return key.encode("utf-8")
+    for what, value in [("the API key in use", key), *(others or {}).items()]:
+        text = (value or "").strip()
+        if len(text) >= MIN_LITERAL_KEY_LENGTH:
+            found.setdefault(text.encode("utf-8"), what)
+    return found
 
 
-def _scan_bytes(data: bytes, key: bytes | None) -> list[str]:
+def _scan_bytes(data: bytes, literals: Literals) -> list[str]:
     """The kinds of secret present in ``data`` (empty when clean)."""
-    found = []
-    if key is not None and key in data:
-        found.append("the API key in use")
+    found = [what for literal, what in literals.items() if literal in data]
     for what, pattern in SECRET_PATTERNS.items():
         if pattern.search(data):
             found.append(what)
@@ -135,12 +140,12 @@ def _chunks(path: Path) -> Iterator[bytes]:
             tail = block[-_OVERLAP:]
 
 
-def _scan_file(path: Path, label: str, key: bytes | None) -> list[Finding]:
+def _scan_file(path: Path, label: str, literals: Literals) -> list[Finding]:
     """Scan one file; a zip container (XLSX) is scanned member by member, decompressed."""
     findings: list[Finding] = []
     seen: set[str] = set()
     for chunk in _chunks(path):
-        for what in _scan_bytes(chunk, key):
+        for what in _scan_bytes(chunk, literals):
             if what not in seen:
                 seen.add(what)
                 findings.append(Finding(label, what))
@@ -151,32 +156,43 @@ def _scan_file(path: Path, label: str, key: bytes | None) -> list[Finding]:
                     if member.is_dir():
                         continue
                     data = archive.read(member)
-                    for what in _scan_bytes(data, key):
+                    for what in _scan_bytes(data, literals):
                         findings.append(Finding(f"{label} ({member.filename})", what))
         except zipfile.BadZipFile:
             findings.append(Finding(label, "an unreadable zip archive (cannot prove it holds no secret)"))
     return findings
 
 
-def find_secrets(paths: Iterable[str | Path], api_key: str | None = None) -> list[Finding]:
+def find_secrets(
+    paths: Iterable[str | Path],
+    api_key: str | None = None,
+    *,
+    other_secrets: Mapping[str, str | None] | None = None,
+) -> list[Finding]:
     """Every secret found in ``paths`` (files, or folders scanned recursively); empty when clean.
 
-    Looks for ``api_key`` (or ``$PADDLE_API_KEY`` when None) literally and for :data:`SECRET_PATTERNS`,
-    in the raw bytes of every file and in every member of zip containers (XLSX workbooks).
+    Looks for ``api_key`` (or ``$PADDLE_API_KEY`` when None) and each value of ``other_secrets``
+    (``{"the pseudonymisation salt": salt}``) literally, and for :data:`SECRET_PATTERNS`, in the raw bytes
+    of every file and in every member of zip containers (XLSX workbooks).
     """
-    key = _key_in_use(api_key)
+    literals = _literals(api_key, other_secrets)
     findings: list[Finding] = []
     for raw in paths:
         path = Path(raw)
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
-            findings.extend(_scan_file(file, file.name, key))
+            findings.extend(_scan_file(file, file.name, literals))
     return findings
 
 
-def scan_for_secrets(paths: Iterable[str | Path], api_key: str | None = None) -> None:
+def scan_for_secrets(
+    paths: Iterable[str | Path],
+    api_key: str | None = None,
+    *,
+    other_secrets: Mapping[str, str | None] | None = None,
+) -> None:
     """Raise :class:`SecretLeakError` when any of ``paths`` holds a secret (see :func:`find_secrets`)."""
-    findings = find_secrets(paths, api_key)
+    findings = find_secrets(paths, api_key, other_secrets=other_secrets)
     if findings:
         raise SecretLeakError(findings)
 

@@ -242,6 +242,32 @@ def _kernel(kernel_name: str) -> str:
 
 
 @contextmanager
+def _shared_salt() -> Iterator[str]:
+    """One pseudonymisation salt for the kernel and this process during a render; yields it.
+
+    ``pseudonymize=True`` hashes customer IDs with the salt in $CREDIT_REPORTS_PSEUDONYM_SALT, or a
+    random per-process one when it is unset. The kernel (HTML) and this process (exports) are two
+    processes, so without a shared salt the same customer would get different pseudonyms in the report
+    and in its CSV/XLSX. When unset, a random salt is set for the render and removed afterwards. The
+    salt is a secret: the scan makes sure no output holds it.
+    """
+    import secrets
+
+    from .privacy import SALT_ENV
+
+    existing = os.environ.get(SALT_ENV)
+    if existing:
+        yield existing
+        return
+    salt = secrets.token_hex(16)
+    os.environ[SALT_ENV] = salt
+    try:
+        yield salt
+    finally:
+        os.environ.pop(SALT_ENV, None)
+
+
+@contextmanager
 def _kernel_environment() -> Iterator[None]:
     """Start the kernel without the API key in its environment: a report never needs it.
 
@@ -580,14 +606,14 @@ def _redact(text: str, api_key: str | None) -> str:
 
 
 def _keep_failed(
-    staged: Path, destination: Path, name: str, api_key: str | None
+    staged: Path, destination: Path, name: str, api_key: str | None, others: Mapping[str, str | None]
 ) -> Path | None:
     """Keep the failed executed notebook (cleaned) next to the reports, unless it holds a secret."""
     if not staged.is_file():
         return None
     nb = clean_notebook(nbformat.read(staged, as_version=4))
     nbformat.write(nb, staged)
-    if find_secrets([staged], api_key):
+    if find_secrets([staged], api_key, other_secrets=others):
         log.error("the failed notebook holds a secret, so it was not kept")
         return None
     return publish_files([staged.rename(staged.with_name(f"{name}.failed.ipynb"))], destination)[0]
@@ -640,7 +666,8 @@ def render_report(
     destination = out_dir / as_of.strftime("%Y-%m-%d")
     log.info("rendering %s from snapshot %s into %s", path.name, snapshot.path.name, destination)
 
-    with staging_folder(out_dir, name) as stage:
+    with _shared_salt() as salt, staging_folder(out_dir, name) as stage:
+        others = {"the pseudonymisation salt": salt}
         executed_path = stage / f"{name}.ipynb"
         # The figures for the manifest and exports are computed while the kernel runs (on the other core).
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="credit-reports-prepare")
@@ -657,7 +684,7 @@ def render_report(
                 # The notebook stopped on a parameter value the data cannot serve (its check cell raised
                 # the same): that is bad input, exit 2, not a broken report.
                 raise bad_input from None
-            kept = _keep_failed(executed_path, destination, name, api_key)
+            kept = _keep_failed(executed_path, destination, name, api_key, others)
             where, cell, ename, evalue = _failed_message(exc)
             where = _redact(where, api_key)
             kept_text = (
@@ -702,7 +729,7 @@ def render_report(
         manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         staged.append(manifest_path)
 
-        scan_for_secrets([stage], api_key)
+        scan_for_secrets([stage], api_key, other_secrets=others)
         timer.lap("secret scan")
         published = publish_files(staged, destination, last=[html_path, manifest_path])
 

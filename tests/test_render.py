@@ -8,6 +8,7 @@ hand per currency; never from the code under test.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections import defaultdict
@@ -21,6 +22,7 @@ from bs4 import BeautifulSoup
 from render_demo import DemoReport, build_demo_report
 
 from credit_reports.errors import UsageError
+from credit_reports.privacy import SALT_ENV
 from credit_reports.render import ReportFailedError, render_report
 
 pytestmark = pytest.mark.slow
@@ -384,3 +386,20 @@ def test_index_lists_reports_newest_first_and_skips_unpublished_ones(tmp_path: P
     amounts = [li.get_text(" ", strip=True) for li in soup.select("ul.money li")]
     assert amounts == ["JPY ¥2,000", "JPY ¥3,000", "JPY ¥1,000"]
     assert all((tmp_path / link).is_file() for link in links)
+
+
+def test_pseudonymized_report_and_its_exports_use_the_same_pseudonyms_and_no_customer_ids(
+    demo: DemoReport, tmp_path: Path
+) -> None:
+    """Kernel (HTML) and exports are computed in two processes: they must share one salt."""
+    result = render_report(parameters={"snapshot": demo.snapshot_name, "pseudonymize": True},
+                           data_dir=demo.data_dir, out_dir=tmp_path, output_name="private")
+    html = result.html.read_text()
+    exported = pd.read_csv(result.directory / "private.concentration.csv", dtype=str)
+    shown = set(re.findall(r"\b[a-z]+_[0-9a-f]{12}\b", html))
+    assert set(exported["customer_id"]) and set(exported["customer_id"]) <= shown
+    customer_ids = {row["customer_id"] for row in demo.closing_ledger}
+    for path in result.directory.iterdir():
+        text = path.read_text(errors="ignore") if path.suffix != ".xlsx" else ""
+        assert not any(cid in text for cid in customer_ids), path.name
+    assert SALT_ENV not in os.environ  # the render's own salt is gone with it
