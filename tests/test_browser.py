@@ -40,7 +40,7 @@ class Browser:
         args = [
             CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-extensions", "--mute-audio",
+            "--disable-default-apps", "--disable-extensions", "--mute-audio", "--disable-dev-shm-usage",
             f"--user-data-dir={profile}",
             # networking off: no name resolves and every proxied connection goes nowhere
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
