@@ -79,6 +79,9 @@ PACKAGED_NOTEBOOKS = _PACKAGE_DIR / "notebooks"
 TEMPLATES = _PACKAGE_DIR / "templates"
 TEMPLATE_NAME = "credit_reports"
 
+#: A cell running longer than this fails the report, so a hung notebook cannot hang a scheduled run.
+CELL_TIMEOUT_SECONDS = 1800
+
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: Words that make a parameter name look like a credential (matched against the name's parts).
 _CREDENTIAL_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "auth", "bearer"}
@@ -305,6 +308,7 @@ def _execute(path: Path, output: Path, parameters: dict[str, Any], kernel_name: 
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
+            execution_timeout=CELL_TIMEOUT_SECONDS,
             cwd=str(path.parent),
             config=config,
         )

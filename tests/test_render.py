@@ -403,3 +403,18 @@ def test_pseudonymized_report_and_its_exports_use_the_same_pseudonyms_and_no_cus
         text = path.read_text(errors="ignore") if path.suffix != ".xlsx" else ""
         assert not any(cid in text for cid in customer_ids), path.name
     assert SALT_ENV not in os.environ  # the render's own salt is gone with it
+
+
+def test_hung_cell_fails_the_report_instead_of_hanging_the_schedule(
+    demo: DemoReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import credit_reports.render as render_module
+
+    monkeypatch.setattr(render_module, "CELL_TIMEOUT_SECONDS", 1)
+    nb = nbformat.read(tiny_notebook(tmp_path), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(30)"))
+    path = tmp_path / "hung.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(ReportFailedError, match="(?i)timed out|timeout"):
+        render_report(path, data_dir=demo.data_dir, out_dir=tmp_path / "out", output_name="hung")
+    assert not (tmp_path / "out" / "index.html").exists()
