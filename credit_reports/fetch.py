@@ -247,18 +247,36 @@ def fetch_subscriptions(client: PaddleClient, progress: bool = False) -> pd.Data
     Columns: subscription_id, customer_id, status, currency_code, billing_interval, price_id,
     product_id (string); billing_frequency (Int64); created_at (UTC). ``S/200`` calls.
     """
+    return _list_subscriptions(client, progress, None)
+
+
+def _list_subscriptions(client: PaddleClient, progress: bool, stop: threading.Event | None) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     with _bar(progress, desc="subscriptions listed", unit=" subs") as bar:
-        for sub in client.paginate("/subscriptions"):
+        for sub in _until(stop, client.paginate("/subscriptions")):
             rows.extend(_subscription_rows(sub))
             bar.update(1)
     return subscriptions_frame(rows)
 
 
-def _subscriptions_or_empty(client: PaddleClient, progress: bool) -> tuple[pd.DataFrame, str | None]:
+class _Stopped(Exception):
+    """A background listing was told to stop because the fetch ended early."""
+
+
+def _until(stop: threading.Event | None, items: Iterable[Any]) -> Iterator[Any]:
+    """``items`` until ``stop`` is set; then :class:`_Stopped`, so nothing half-listed is saved."""
+    for item in items:
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        yield item
+
+
+def _subscriptions_or_empty(
+    client: PaddleClient, progress: bool, stop: threading.Event | None = None
+) -> tuple[pd.DataFrame, str | None]:
     """Subscriptions are an extra: a key without ``subscription.read`` still gets its snapshot."""
     try:
-        return fetch_subscriptions(client, progress=progress), None
+        return _list_subscriptions(client, progress, stop), None
     except (PermissionDeniedError, NotFoundError) as exc:
         log.warning("subscriptions not fetched (cohorts by subscription will be empty): %s", exc)
         return subscriptions_frame([]), type(exc).__name__
@@ -490,6 +508,7 @@ class _SnapshotFetch:
         self.started = time.monotonic()
         self.stats_start = client.stats
         self.prior: dict[str, Any] = {}
+        self.stop = threading.Event()  # set when the fetch ends early: background listings stop too
 
     # -- checkpointed statistics -------------------------------------------------------------------
 
@@ -551,7 +570,8 @@ class _SnapshotFetch:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
         rows = []
         with _bar(self.progress, desc="customers listed", unit=" customers") as bar:
-            for item in self.client.paginate("/customers", {"status": ",".join(CUSTOMER_STATUSES)}):
+            for item in _until(self.stop, self.client.paginate("/customers",
+                                                               {"status": ",".join(CUSTOMER_STATUSES)})):
                 rows.append(_customer_row(item))
                 bar.update(1)
                 yield item["id"]
@@ -562,7 +582,7 @@ class _SnapshotFetch:
         """Customers with a credit adjustment, yielded once each as pages arrive; saved at the end."""
         seen: dict[str, None] = {}
         with _bar(self.progress, desc="credit adjustments", unit=" adj") as bar:
-            for adjustment in self.client.paginate("/adjustments", {"action": "credit"}):
+            for adjustment in _until(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
                 bar.update(1)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
@@ -591,7 +611,7 @@ class _SnapshotFetch:
 
         if writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES) is None:
             def subscriptions() -> None:
-                subs, missing = _subscriptions_or_empty(self.client, self.progress)
+                subs, missing = _subscriptions_or_empty(self.client, self.progress, self.stop)
                 writer.save_frame("subscriptions", subs)
                 writer.save_json("subscriptions_unavailable", missing)
 
@@ -614,11 +634,15 @@ class _SnapshotFetch:
 
         try:
             results = self.balances(recorded(source))
+        except BaseException:
+            self.stop.set()  # e.g. Ctrl-C or a refused key: do not finish the listings in the background
+            raise
         finally:
             for thread in threads:
                 thread.join()
-        if errors:
-            raise errors[0]
+        real = [e for e in errors if not isinstance(e, _Stopped)]
+        if real:
+            raise real[0]
         listed = set(writer.load_frame("customers", CUSTOMER_DTYPES)["customer_id"].tolist())
         unknown = [cid for cid in targets if cid not in listed]
         if unknown:
@@ -798,6 +822,8 @@ def _fetch_into(
     carried_ids: list[str] = []
     failed_carried: list[str] = []
     fallback = base if base is not None else _load_base(data_dir, writer, writer.state.get("previous_snapshot"))
+    if fallback is not None and _safe_url(str(fallback.manifest.get("base_url") or "")) != _safe_url(client.base_url):
+        fallback = None  # another server's rows say nothing about these customers
     if fallback is not None:
         previous_rows = _rows_by_customer(fallback.balances)
         if plan.get("carry_over"):
