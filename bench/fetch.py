@@ -1,0 +1,280 @@
+"""Benchmark: how many calls, how long and how much memory a snapshot costs (a benchmark, not a test).
+
+Serves the local Paddle simulator in this process (20,000 customers by default, about a fifth holding
+credit, 100 ms latency on every call, Paddle's rate limit and block), then runs each case in a child
+process of its own, so its peak memory (``ru_maxrss``) is the case's alone:
+
+``naive-sdk``
+    the official ``paddle-python-sdk`` used the obvious way: list customers (active and archived, 200 a
+    page), then ``customers.credit_balances(id)`` for each one, in one thread, no throttle. It is
+    latency-bound here (about 10 calls a second), so it runs for ``--naive-seconds`` and its wall time
+    is extrapolated from its measured rate; its call count is exact (``N/200 + N``).
+``full``, ``credited``
+    this toolkit's ``fetch_snapshot`` with those strategies.
+``incremental``
+    after the simulator moved 1% of the customers on (``sim.advance``), ``fetch_snapshot`` on top of the
+    ``credited`` snapshot.
+``full-small``
+    ``full`` on a second simulator with a quarter of the customers: peak memory at N/4 next to N.
+
+Scaling: Paddle allows 240 requests per 60 s window and blocks 60 s. Here the simulator allows ``--rpm``
+(240) per ``--window`` seconds (1.0) and blocks for the same window, i.e. the same limit 60 times faster;
+the client gets the same ``max_rpm`` and ``rate_window``. Latency is not scaled (100 ms), so the pool is
+scaled instead (``--workers`` 32, enough for 240 a second at 100 ms). At Paddle's real pace a case's
+time is its calls / 240 minutes, shown in the table as "at 240/min".
+
+Usage: ``.venv/bin/python bench/fetch.py [--customers 20000] [--latency-ms 100] [--rpm 240] [--window 1.0]
+[--workers 32] [--naive-seconds 60]``. Needs ``pip install paddle-python-sdk`` for the naive case (the
+bench only; the toolkit does not depend on it). Prints a Markdown table for ``docs/benchmarks/fetch.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# -- child side: one case, prints one JSON line -------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    """This process's peak resident memory in MB (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kilobytes on Linux
+
+
+def _child_naive_sdk(args: argparse.Namespace) -> dict:
+    """The official SDK the obvious way, time-boxed: list everyone, then one balances call per customer."""
+    from types import SimpleNamespace
+
+    from paddle_billing import Client, Options
+    from paddle_billing.Entities.Shared import Status
+    from paddle_billing.Resources.Customers.Operations import ListCustomers
+    from paddle_billing.Resources.Shared.Operations import Pager
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    # The SDK knows only production and sandbox URLs; an object with the simulator's base_url stands in
+    # for its Environment enum. It mounts its urllib3 retries on https:// only; the simulator is plain
+    # http, so the same adapter is mounted on http:// too (the SDK's own retry settings).
+    options = Options(environment=SimpleNamespace(base_url=args.base_url))
+    client = Client(os.environ["PADDLE_API_KEY"], options=options)
+    retry = Retry(total=client.retry_count, backoff_factor=1, status_forcelist=[429, 500, 502, 503, 504])
+    client.client.mount("http://", HTTPAdapter(max_retries=retry))
+
+    base_rss = _rss_mb()
+    started = time.monotonic()
+    # iterating the collection follows its pages and keeps every customer in memory
+    customers = list(client.customers.list(ListCustomers(pager=Pager(per_page=200),
+                                                         statuses=[Status.Active, Status.Archived])))
+    listed_at = time.monotonic()
+    done = 0
+    rows = 0
+    errors = 0
+    deadline = started + args.naive_seconds
+    for customer in customers:
+        if time.monotonic() >= deadline:
+            break
+        try:
+            rows += len(list(client.customers.credit_balances(customer.id)))
+        except Exception:  # noqa: BLE001 - the obvious way has no plan for errors; count them
+            errors += 1
+        done += 1
+    elapsed = time.monotonic() - started
+    balance_seconds = time.monotonic() - listed_at
+    n = len(customers)
+    per_call = balance_seconds / max(done, 1)
+    return {
+        "calls": None,  # the parent counts them on the server: measured + one per customer left
+        "customers_done": done,
+        "seconds": (listed_at - started) + per_call * n,
+        "seconds_measured": elapsed,
+        "extrapolated": done < n,
+        "customers": n,
+        "balance_rows": rows,
+        "errors": errors,
+        "retries": None,
+        "rss_base_mb": base_rss,
+        "rss_peak_mb": _rss_mb(),
+    }
+
+
+def _child_toolkit(args: argparse.Namespace) -> dict:
+    """This toolkit's fetch_snapshot with one strategy, into the given data folder."""
+    from credit_reports.fetch import fetch_snapshot
+    from credit_reports.paddle import PaddleClient
+
+    client = PaddleClient(base_url=args.base_url, max_rpm=args.rpm, rate_window=args.window)
+    base_rss = _rss_mb()
+    started = time.monotonic()
+    snap = fetch_snapshot(client, data_dir=args.data_dir, strategy=args.strategy, workers=args.workers,
+                          progress=False)
+    elapsed = time.monotonic() - started
+    m = snap.manifest
+    return {
+        "calls": m["api_calls"],
+        "seconds": elapsed,
+        "extrapolated": False,
+        "customers": m["counts"]["customers"],
+        "balance_rows": m["counts"]["balance_rows"],
+        "refetched": m["counts"]["refetched"],
+        "carried_over": m["counts"]["carried_over"],
+        "strategy": m["strategy"],
+        "complete": m["complete"],
+        "errors": m["failures"],
+        "retries": m["retries"],
+        "rate_limited_client": m["rate_limited"],
+        "rss_base_mb": base_rss,
+        "rss_peak_mb": _rss_mb(),
+        "snapshot": str(snap.path),
+    }
+
+
+# -- parent side ------------------------------------------------------------------------------------
+
+
+def run_case(name: str, sim, args: argparse.Namespace, *, strategy: str | None = None, data_dir: Path,
+             rpm: int | None = None, window: float | None = None, workers: int | None = None) -> dict:
+    """Run one case in a child process against ``sim``; add the simulator's view of the requests."""
+    rpm, window, workers = rpm or args.rpm, window or args.window, workers or args.workers
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--base-url", sim.base_url,
+           "--rpm", str(rpm), "--window", str(window), "--workers", str(workers),
+           "--naive-seconds", str(args.naive_seconds), "--data-dir", str(data_dir)]
+    if strategy:
+        cmd += ["--strategy", strategy]
+    env = {**os.environ, "PADDLE_API_KEY": sim.api_key}
+    sim.reset_stats()
+    print(f"  running {name} ...", file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"case {name} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    stats = sim.stats
+    if result["calls"] is None:  # naive: what the server saw, plus one balances call per customer left
+        result["calls"] = stats["requests"] + result["customers"] - result["customers_done"]
+    result.update(
+        name=name,
+        rpm=rpm,
+        window=window,
+        workers=workers,
+        server_requests=stats["requests"],
+        rate_limited=stats["rate_limited"],
+        max_in_window=stats["max_in_window"],
+        balance_calls=stats["by_path"].get("/customers/{id}/credit-balances", 0),
+    )
+    return result
+
+
+def _fmt(result: dict, naive_calls: int, full_calls: int) -> str:
+    rpm, window = result["rpm"], result["window"]
+    per_window = result["calls"] / result["seconds"] * window if result["seconds"] else 0
+    wall = f"{result['seconds']:.1f}" + (" (extrapolated)" if result.get("extrapolated") else "")
+    at_paddle = result["calls"] / 240.0
+    vs_naive = f"{100 * result['calls'] / naive_calls:.1f}%"
+    vs_full = f"{100 * result['calls'] / full_calls:.1f}%" if full_calls else "-"
+    return (
+        f"| {result['name']} | {result['customers']:,} | {result['calls']:,} | {vs_naive} | {vs_full} | {wall} | "
+        f"{at_paddle:.1f} min | {rpm}/{window:g}s, {result['workers']} | "
+        f"{per_window:.0f} ({100 * per_window / rpm:.0f}%) | "
+        f"{result['rate_limited']} | {result['max_in_window']} | {result['rss_peak_mb']:.0f} "
+        f"({result['rss_peak_mb'] - result['rss_base_mb']:.0f}) |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--rpm", type=int, default=240, help="requests allowed per window")
+    parser.add_argument("--window", type=float, default=1.0, help="seconds per rate window (Paddle: 60)")
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--naive-seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rate-customers", type=int, default=1000, help="customers in the pace check")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--only", choices=["full", "credited"], help="run just this case")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--strategy", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        result = _child_naive_sdk(args) if args.child == "naive-sdk" else _child_toolkit(args)
+        print(json.dumps(result))
+        return
+
+    from credit_reports.simulator import Simulator
+
+    def simulator(customers: int, rpm: int | None = None, window: float | None = None):
+        rpm, window = rpm or args.rpm, window or args.window
+        return Simulator(customers=customers, seed=args.seed, rpm=rpm, window_seconds=window,
+                         block_seconds=window, latency_ms=args.latency_ms).start()
+
+    results = []
+    work = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
+    started = time.monotonic()
+    print(f"building a simulator with {args.customers:,} customers ...", file=sys.stderr, flush=True)
+    with simulator(args.customers) as sim:
+        holders = len({r["customer_id"] for r in sim.account.expected_balances()})
+        if args.only:
+            res = run_case(args.only, sim, args, strategy=args.only, data_dir=work / "only")
+            print(_fmt(res, args.customers // 200 + args.customers, 0))
+            return
+        if not args.skip_naive:
+            results.append(run_case("naive-sdk", sim, args, data_dir=work / "naive"))
+        results.append(run_case("full", sim, args, strategy="full", data_dir=work / "full"))
+        results.append(run_case("credited", sim, args, strategy="credited", data_dir=work / "credited"))
+        one_percent = max(1, args.customers // 100)
+        changes = sim.advance(args.seed, credits=one_percent * 35 // 100, reservations=one_percent * 30 // 100,
+                              completions=one_percent * 15 // 100, cancellations=one_percent * 10 // 100,
+                              new_customers=one_percent * 10 // 100)
+        changed = len(changes["changed_customer_ids"] | changes["new_customer_ids"])
+        inc = run_case("incremental", sim, args, strategy="auto", data_dir=work / "credited")
+        inc["name"] = "incremental (after 1% changed)"
+        results.append(inc)
+    with simulator(args.customers // 4) as small:
+        res = run_case("full", small, args, strategy="full", data_dir=work / "small")
+        res["name"] = "full (N/4, memory check)"
+        results.append(res)
+    # The pace at a realistic interval: 240 per 15 s is 16 a second, a 62 ms slot (Paddle's is 250 ms), so
+    # thread wake-up jitter and the limiter's fixed margin weigh as little as they do against Paddle.
+    with simulator(args.rate_customers, rpm=240, window=15.0) as paced:
+        res = run_case("full", paced, args, strategy="full", data_dir=work / "paced", rpm=240, window=15.0,
+                       workers=4)
+        res["name"] = "full (pace check, default 4 workers)"
+        results.append(res)
+
+    by_name = {r["name"]: r for r in results}
+    naive_calls = by_name["naive-sdk"]["calls"] if "naive-sdk" in by_name else args.customers // 200 + args.customers
+    full_calls = by_name["full"]["calls"]
+    print(f"\n{args.customers:,} customers, {holders:,} holding credit; latency {args.latency_ms} ms; limit "
+          f"{args.rpm} per {args.window:g} s (Paddle: 240 per 60 s), block {args.window:g} s; workers "
+          f"{args.workers}; incremental after {changed} customers changed or signed up; "
+          f"{platform.python_version()} on {os.cpu_count()} cores; whole run {time.monotonic() - started:.0f} s\n")
+    print("| case | customers | calls | vs naive | vs full | wall s | at 240/min | limit, workers | "
+          "calls per window (of limit) | 429s | max in window | peak RSS MB (fetch) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    for result in results:
+        print(_fmt(result, naive_calls, full_calls))
+    print("\nraw:", json.dumps(results, indent=1, default=str), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
