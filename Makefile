@@ -29,6 +29,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 bench: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/fetch.py
 	$(PY) bench/metrics.py
 	$(PY) bench/render.py
