@@ -66,25 +66,51 @@ def test_balance_bars_label_each_bar_with_the_formatted_amount() -> None:
     assert "€1,500.00" in texts and "¥1,200,000" in texts and "$999.99" in texts
 
 
-def test_cohort_bars_show_every_cohort_size_and_one_currency_per_axis() -> None:
-    cohorts = pd.DataFrame(
+def _cohort_frame() -> pd.DataFrame:
+    # a cohort's size is the same in every currency (cohorts.cohort_totals); 2025-03 only in JPY
+    return pd.DataFrame(
         {
-            "cohort": ["2025-01", "2025-02", "other", "2025-01", "other", "2025-01"],
-            "currency_code": ["EUR", "EUR", "EUR", "JPY", "JPY", "USD"],
-            "customers": [12, 15, 7, 11, 3, 40],
-            "customers_with_credit": [12, 15, 7, 11, 3, 40],
-            "available": [100, 200, 300, 4000, 5000, 600],
-            "reserved": [0, 0, 0, 0, 0, 0],
-            "used": [1, 2, 3, 4, 5, 6],
-            "outstanding": [100, 200, 300, 4000, 5000, 600],
+            "cohort": ["2025-01", "2025-02", "other", "2025-01", "2025-03", "other", "2025-01"],
+            "currency_code": ["EUR", "EUR", "EUR", "JPY", "JPY", "JPY", "USD"],
+            "customers": [12, 15, 7, 12, 11, 7, 12],
+            "customers_with_credit": [12, 15, 7, 11, 3, 2, 4],
+            "available": [100, 200, 300, 4000, 4500, 5000, 600],
+            "reserved": [0, 0, 0, 0, 0, 0, 0],
+            "used": [1, 2, 3, 4, 5, 6, 7],
+            "outstanding": [100, 200, 300, 4000, 4500, 5000, 600],
         }
     )
-    fig = charts.cohort_bars(cohorts)
+
+
+def _bars(ax, label: str) -> list[tuple[float, float]]:
+    """(centre x, height) of each bar in the series ``label`` (one polygon collection per series)."""
+    (series,) = [c for c in ax.collections if c.get_label() == label]
+    out = []
+    for path in series.get_paths():
+        xs, ys = path.vertices[:4, 0], path.vertices[:4, 1]
+        out.append((round(float(xs.mean()), 6), float(ys.max())))
+    return out
+
+
+def test_cohort_bars_share_one_cohort_axis_labelled_with_every_cohort_size() -> None:
+    fig = charts.cohort_bars(_cohort_frame())
     _assert_one_currency_per_axis(fig, CURRENCIES)
-    ticks = {ax.get_title()[:3]: [t.get_text() for t in ax.get_xticklabels()] for ax in _visible_axes(fig)}
-    assert ticks["EUR"] == ["2025-01\n(n=12)", "2025-02\n(n=15)", "other\n(n=7)"]
-    assert ticks["JPY"] == ["2025-01\n(n=11)", "other\n(n=3)"]
-    assert ticks["USD"] == ["2025-01\n(n=40)"]
+    axes = _visible_axes(fig)
+    labels = [t.get_text() for t in axes[-1].get_xticklabels()]
+    # 2025-03, seen only in JPY, takes its place between 2025-02 and "other"
+    assert labels == ["2025-01\n(n=12)", "2025-02\n(n=15)", "2025-03\n(n=11)", "other\n(n=7)"]
+    assert all(ax.get_shared_x_axes().joined(ax, axes[-1]) for ax in axes)
+    assert not any(t.get_visible() and t.get_text() for t in axes[0].get_xticklabels())  # labelled once
+
+
+def test_cohort_bars_stand_at_their_cohort_in_major_units() -> None:
+    fig = charts.cohort_bars(_cohort_frame())
+    eur, jpy, usd = _visible_axes(fig)
+    left = -0.27  # available is the left bar of each group
+    assert _bars(eur, "available") == [(left, 1.0), (1 + left, 2.0), (3 + left, 3.0)]
+    assert _bars(jpy, "available") == [(left, 4000.0), (2 + left, 4500.0), (3 + left, 5000.0)]  # JPY: no cents
+    assert _bars(usd, "used") == [(0.27, 0.07)]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(charts.KINDS)
 
 
 def test_heatmap_scales_each_currency_column_on_its_own() -> None:
@@ -148,6 +174,18 @@ def test_png_2x_stores_twice_the_pixels_it_displays() -> None:
     fig = charts.balance_bars(_totals())
     data, meta = charts.png_2x(fig)
     image = Image.open(io.BytesIO(data))
-    assert image.format == "PNG"
-    assert image.size == (meta["width"] * 2, meta["height"] * 2) or image.size[0] // 2 == meta["width"]
+    assert image.format == "PNG" and image.mode == "P"  # palette: small files
+    width_in, height_in = fig.get_size_inches()  # the whole figure, no trimming pass
+    assert abs(image.size[0] - width_in * 2 * fig.dpi) <= 1 and abs(image.size[1] - height_in * 2 * fig.dpi) <= 1
+    assert (meta["width"], meta["height"]) == (image.size[0] // 2, image.size[1] // 2)
     assert len(data) < 200_000
+
+
+def test_png_2x_keeps_the_chart_colours_on_white() -> None:
+    fig = charts.balance_bars(_totals())
+    image = Image.open(io.BytesIO(charts.png_2x(fig)[0])).convert("RGB")
+    colours = {colour for _count, colour in image.getcolors(maxcolors=1 << 16)}
+    assert (255, 255, 255) in colours
+    for kind in charts.KINDS:  # flat bar colours survive the palette exactly
+        hex_colour = charts.COLORS[kind].lstrip("#")
+        assert tuple(int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)) in colours, kind
