@@ -3,7 +3,8 @@
 :func:`assign_cohorts` turns the customers frame (and, for subscription rules, the subscriptions frame)
 into one label per customer. :func:`cohort_totals` sums balances per cohort *and currency* (never across
 currencies), merging cohorts too small to read into ``"other"`` and saying so in ``df.attrs["merged"]``.
-:func:`cohort_heatmap` gives the cohort x currency grid, scaled within each currency.
+:func:`cohort_heatmap` gives the cohort x currency grid, scaled within each currency. Both size a cohort
+by the customers assigned to it, so they merge the same cohorts, in every currency.
 
 Rules (``rule=``):
 
@@ -304,36 +305,77 @@ def _customer_codes(cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str
     return codes.astype("int64"), [str(u) for u in uniq], None
 
 
-def _cohort_codes(customer_ids: pd.Series, cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
-    """Integer cohort code per balance row, the code->label list and the categorical order (if any)."""
+class _Merge(NamedTuple):
+    """Cohorts after merging the small ones: one code per balance row, and per code its label and size."""
+
+    row_codes: np.ndarray  # cohort code of each balance row, after merging
+    labels: list[str]  # code -> label (merged cohorts keep their code but are no longer used)
+    categories: list[str] | None  # categorical order of time cohorts, else None
+    sizes: np.ndarray  # code -> customers assigned to the cohort ("other": the merged cohorts' sum)
+    merged: list[dict]  # [{"cohort", "customers"}] in display order
+
+
+def _merge_small(customer_ids: pd.Series, cohorts: pd.Series, min_cohort_size: int) -> _Merge:
+    """Assign each balance row its cohort and merge cohorts of fewer than ``min_cohort_size`` customers.
+
+    A cohort's size is the number of customers ``cohorts`` assigns to it (every customer of the customers
+    table, with a balance or not), so the same cohorts are merged whatever the currency. Balances of
+    customers missing from ``cohorts`` form "(no customer record)", sized by its distinct customers and
+    never merged: it flags a gap in the data, which "other" would hide.
+    """
+    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 0:
+        raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
     codes_by_customer, labels, categories = _customer_codes(cohorts)
+    sizes = np.bincount(codes_by_customer, minlength=len(labels)).astype("int64")
     positions = cohorts.index.get_indexer(customer_ids)
-    codes = np.where(positions >= 0, codes_by_customer[np.maximum(positions, 0)], -1)
-    if (codes < 0).any():
+    row_codes = np.where(positions >= 0, codes_by_customer[np.maximum(positions, 0)], -1)
+    small = (sizes > 0) & (sizes < min_cohort_size)
+    if OTHER in labels:  # a cohort that is itself called "other" receives the merged ones, however small
+        small[labels.index(OTHER)] = False
+    if (row_codes < 0).any():
         labels = [*labels, NO_CUSTOMER]
-        codes = np.where(codes < 0, len(labels) - 1, codes)
-    return codes.astype("int64"), labels, categories
+        sizes = np.append(sizes, pd.unique(customer_ids[positions < 0]).size).astype("int64")
+        small = np.append(small, False)
+        row_codes = np.where(row_codes < 0, len(labels) - 1, row_codes)
+    rank = {label: i for i, label in enumerate(_order(labels, categories))}
+    merged = sorted(
+        ({"cohort": labels[i], "customers": int(sizes[i])} for i in np.flatnonzero(small)),
+        key=lambda m: rank[m["cohort"]],
+    )
+    if small.any():
+        if OTHER not in labels:
+            labels = [*labels, OTHER]
+            sizes = np.append(sizes, 0).astype("int64")
+            small = np.append(small, False)
+        other = labels.index(OTHER)
+        sizes[other] += sizes[small].sum()
+        remap = np.where(small, other, np.arange(len(labels)))
+        row_codes = remap[row_codes]
+    return _Merge(row_codes.astype("int64"), labels, categories, sizes, merged)
 
 
 def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size: int = 10) -> pd.DataFrame:
     """Credit per cohort and currency: one row per (cohort, currency), amounts in that currency.
 
-    Columns: ``cohort`` (text), ``currency_code``, ``customers`` (the cohort's size in that currency:
-    customers of the cohort holding a balance in it), ``customers_with_credit`` (of those, outstanding
-    > 0), ``available``, ``reserved``, ``used``, ``outstanding`` (int64 minor units). A (cohort, currency)
-    cell with fewer than ``min_cohort_size`` customers is merged into ``"other"`` of that currency;
-    ``df.attrs["merged"]`` lists each merged cell as ``{"cohort", "currency_code", "customers"}`` and
-    ``df.attrs["min_cohort_size"]`` the threshold, so the report can say what was merged. Rows are sorted
-    by currency, then cohort order (time order for time cohorts; "other" last).
+    ``cohorts`` is :func:`assign_cohorts`' Series over every customer (active and archived). A cohort's
+    size is the number of customers assigned to it; cohorts with fewer than ``min_cohort_size`` are merged
+    into ``"other"``, the same cohorts in every currency (and in :func:`cohort_heatmap`).
+
+    Columns: ``cohort`` (text), ``currency_code``, ``customers`` (the cohort's size, the same in every
+    currency), ``customers_with_balance`` (of those, customers holding a balance in that currency),
+    ``customers_with_credit`` (of those, outstanding > 0), ``available``, ``reserved``, ``used``,
+    ``outstanding`` (int64 minor units). ``df.attrs["merged"]`` lists each merged cohort as
+    ``{"cohort", "customers"}`` and ``df.attrs["min_cohort_size"]`` the threshold, so the report can say
+    what was merged. A cohort appears in a currency only when one of its customers holds that currency.
+    Rows are sorted by currency, then cohort order (time order for time cohorts; "other" last). Balances
+    hold one row per customer and currency, so rows count customers.
     """
-    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 0:
-        raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
     b = _amounts(balances, "balances", extra=("customer_id",))
-    codes, labels, categories = _cohort_codes(b["customer_id"], cohorts)
+    plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
     outstanding = b["available"] + b["reserved"]
     frame = pd.DataFrame(
         {
-            "customers": np.ones(len(b), dtype="int64"),
+            "customers_with_balance": np.ones(len(b), dtype="int64"),
             "customers_with_credit": (outstanding > 0).astype("int64").to_numpy(),
             "available": b["available"].to_numpy(),
             "reserved": b["reserved"].to_numpy(),
@@ -341,24 +383,21 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
             "outstanding": outstanding.to_numpy(),
         }
     )
-    keys = [pd.Series(codes, name="code"), pd.Series(b["currency_code"].to_numpy(), name="currency_code")]
-    cells = frame.groupby(keys, sort=True).sum().reset_index()
-    cells["cohort"] = np.asarray(labels, dtype=object)[cells["code"].to_numpy()]
-    small = cells["customers"] < min_cohort_size
-    merged = [
-        {"cohort": str(r["cohort"]), "currency_code": str(r["currency_code"]), "customers": int(r["customers"])}
-        for r in cells.loc[small, ["cohort", "currency_code", "customers"]].to_dict("records")
-    ]
-    cells.loc[small, "cohort"] = OTHER
-    value_columns = ["customers", "customers_with_credit", "available", "reserved", "used", "outstanding"]
-    out = cells.groupby(["cohort", "currency_code"], sort=False)[value_columns].sum().reset_index()
-    order = _order([str(c) for c in out["cohort"]], categories if categories is not None else None)
-    rank = {label: i for i, label in enumerate(order)}
+    keys = [pd.Series(plan.row_codes, name="code"), pd.Series(b["currency_code"].to_numpy(), name="currency_code")]
+    out = frame.groupby(keys, sort=True).sum().reset_index()
+    codes = out["code"].to_numpy()
+    out["cohort"] = np.asarray(plan.labels, dtype=object)[codes]
+    out["customers"] = plan.sizes[codes]
+    rank = {label: i for i, label in enumerate(_order([str(c) for c in out["cohort"]], plan.categories))}
     out["_rank"] = out["cohort"].map(rank)
-    out = out.sort_values(["currency_code", "_rank"], kind="mergesort").drop(columns="_rank")
+    out = out.sort_values(["currency_code", "_rank"], kind="mergesort")
+    value_columns = [
+        "customers", "customers_with_balance", "customers_with_credit", "available", "reserved", "used",
+        "outstanding",
+    ]
     out = out[["cohort", "currency_code", *value_columns]].reset_index(drop=True)
     out = out.astype({c: "int64" for c in value_columns}).astype({"cohort": "str", "currency_code": "str"})
-    out.attrs["merged"] = merged
+    out.attrs["merged"] = plan.merged
     out.attrs["min_cohort_size"] = min_cohort_size
     return out
 
@@ -394,49 +433,37 @@ class CohortHeatmap(NamedTuple):
 
     available: pd.DataFrame  # int64 minor units, index cohort, one column per currency
     shares: pd.DataFrame  # float 0-1: the cohort's share of that currency's available (display only)
-    sizes: pd.Series  # customers with a balance row in the cohort (any currency), index cohort
+    sizes: pd.Series  # the cohort's size (customers assigned to it, as in cohort_totals), index cohort
 
 
 def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size: int = 10) -> CohortHeatmap:
     """Available credit per cohort (rows) and currency (columns), plus each currency scaled on its own.
 
     ``shares`` divides each column by that currency's total available, so colour says where a currency's
-    credit sits, never how currencies compare. Cohorts with fewer than ``min_cohort_size`` customers
-    holding a balance (in any currency) are merged into ``"other"``; ``available.attrs["merged"]`` lists
-    them as ``{"cohort", "customers"}``. Pass to ``charts.cohort_heatmap(hm.shares, hm.sizes)``.
+    credit sits, never how currencies compare. Cohorts are sized and merged exactly as in
+    :func:`cohort_totals` (fewer than ``min_cohort_size`` assigned customers go to ``"other"``);
+    ``available.attrs["merged"]`` lists them as ``{"cohort", "customers"}``. Rows are the cohorts with a
+    balance in some currency. Pass to ``charts.cohort_heatmap(hm.shares, hm.sizes)``.
     """
-    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 0:
-        raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
     b = _amounts(balances, "balances", extra=("customer_id",))
-    codes, labels, categories = _cohort_codes(b["customer_id"], cohorts)
-    first = ~b["customer_id"].duplicated().to_numpy()
-    sizes_by_code = np.bincount(codes[first], minlength=len(labels))
-    small = (sizes_by_code > 0) & (sizes_by_code < min_cohort_size)
-    merged = [{"cohort": labels[i], "customers": int(sizes_by_code[i])} for i in np.flatnonzero(small)]
-    remap = np.arange(len(labels))
-    if small.any():
-        if OTHER not in labels:
-            labels = [*labels, OTHER]
-        remap[small] = labels.index(OTHER)
-    row_codes = remap[codes]
-    label_arr = np.asarray(labels, dtype=object)
-    sizes = pd.Series(np.bincount(row_codes[first], minlength=len(labels)), index=label_arr)
-    sizes = sizes[sizes > 0]
+    plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
     grid = (
-        pd.Series(b["available"].to_numpy())
-        .groupby([row_codes, b["currency_code"].to_numpy()])
+        pd.Series(b["available"].to_numpy(), dtype="int64")
+        .groupby([plan.row_codes, b["currency_code"].to_numpy()])
         .sum()
         .unstack(fill_value=0)
     )
+    label_arr = np.asarray(plan.labels, dtype=object)
+    sizes = pd.Series(plan.sizes[grid.index.to_numpy()], index=label_arr[grid.index.to_numpy()], dtype="int64")
     grid.index = label_arr[grid.index.to_numpy()]
-    order = _order([str(c) for c in grid.index], categories)
+    order = _order([str(c) for c in grid.index], plan.categories)
     grid = grid.reindex(order).fillna(0).astype("int64").sort_index(axis=1)
     grid.columns.name = "currency_code"
     grid.index.name = "cohort"
     totals = grid.sum(axis=0)
     shares = grid.astype("float64").div(totals.where(totals > 0, 1).astype("float64"), axis=1)
-    sizes = sizes.reindex(order).fillna(0).astype("int64").rename("customers")
+    sizes = sizes.reindex(order).astype("int64").rename("customers")
     sizes.index.name = "cohort"
-    grid.attrs["merged"] = merged
+    grid.attrs["merged"] = plan.merged
     grid.attrs["min_cohort_size"] = min_cohort_size
     return CohortHeatmap(grid, shares, sizes)

@@ -261,18 +261,16 @@ class Report:
     # -- display pieces ----------------------------------------------------------------------------
 
     def header(self) -> Any:
-        """What goes above the first section: the report's own title (when not the default) and, for an
-        incomplete snapshot, the red banner. ``None`` (no output at all) when there is neither."""
+        """The top of the report: for an incomplete snapshot the red banner, then the report's one heading,
+        the ``title`` parameter (the notebook has no heading of its own)."""
         from IPython.display import HTML
 
         parts = []
-        if self.parameters.title != DEFAULT_TITLE:
-            parts.append(f'<p style="font-size:1.5em;font-weight:600;margin:0 0 8px 0">'
-                         f"{html.escape(self.parameters.title)}</p>")
         banner = self.banner_text()
         if banner:
             parts.append(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{banner}</div>')
-        return HTML("\n".join(parts)) if parts else None
+        parts.append(f'<h1 class="credit-report-title">{html.escape(self.parameters.title)}</h1>')
+        return HTML("\n".join(parts))
 
     def banner_text(self) -> str:
         """The incomplete-snapshot warning in plain words; empty for a complete snapshot."""
@@ -328,7 +326,8 @@ class Report:
         return _style(frame, right=list(frame.columns[1:]))
 
     def cohort_table(self) -> Any:
-        """Per currency and cohort: cohort size and the balance kinds, amounts in the cohort's currency."""
+        """Per currency and cohort: cohort size, its customers holding that currency (any balance, and
+        outstanding credit) and the balance kinds, amounts in the currency."""
         c = self.cohorts
         if c.empty:
             return _style(pd.DataFrame({"": ["No cohorts: the snapshot holds no balances."]}), right=[])
@@ -337,7 +336,8 @@ class Report:
                 "Currency": c["currency_code"],
                 "Cohort": c["cohort"].astype(str),
                 "Customers in cohort": c["customers"].map("{:,}".format),
-                "Holding credit": c["customers_with_credit"].map("{:,}".format),
+                "With a balance in this currency": c["customers_with_balance"].map("{:,}".format),
+                "With credit in this currency": c["customers_with_credit"].map("{:,}".format),
                 "Available": _fmt(c, "available"),
                 "Reserved": _fmt(c, "reserved"),
                 "Used": _fmt(c, "used"),
@@ -637,25 +637,29 @@ def prepare(**parameters: Any) -> Report:
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:
-    """What the cohorts are and which small ones were merged into "other", per currency."""
+    """What the cohorts are, what n counts, and which small cohorts were merged into "other"."""
     if p.cohort.startswith("custom_data."):
         rule = f"the custom data key {p.cohort.split('.', 1)[1]}"
     else:
         rule = p.cohort.replace("_", " ").replace("subscription.", "subscription ")
     base = (
-        f"Customers are grouped by **{rule}**. Each cohort's size (n, customers with a balance in that "
-        "currency) is shown on every chart."
+        f"Customers are grouped by **{rule}**. Each chart shows every cohort's size, n: all its customers, "
+        "active or archived, whether they hold credit or not."
     )
     if not merged:
         return base
-    per_currency: dict[str, list[str]] = {}
-    for m in merged:
-        per_currency.setdefault(str(m["currency_code"]), []).append(f"{m['cohort']} ({m['customers']})")
+    total = sum(int(m["customers"]) for m in merged)
+    who = f"{total:,} customer{'s' if total != 1 else ''}"
     if len(merged) <= 10:
-        detail = "; ".join(f"{code}: {', '.join(items)}" for code, items in per_currency.items())
+        detail = ", ".join(f"{_markdown_text(m['cohort'])} ({int(m['customers']):,})" for m in merged)
     else:
-        detail = ", ".join(f"{len(items)} in {code}" for code, items in per_currency.items())
+        detail = f"{len(merged):,} cohorts, {who}"
     return (
-        f"{base} Cohorts with fewer than {p.min_cohort_size} customers in a currency are merged into "
-        f"\"other\" for that currency ({detail})."
+        f"{base} Cohorts of fewer than {p.min_cohort_size:,} customers are merged into \"other\", in every "
+        f"currency and in the heatmap: {detail}."
     )
+
+
+def _markdown_text(value: Any) -> str:
+    """A label (e.g. a custom_data value) shown literally in Markdown: markup characters escaped."""
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(str(value), quote=False))

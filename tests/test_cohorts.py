@@ -152,9 +152,10 @@ def test_unknown_rule_lists_the_valid_ones():
 
 # --- totals per cohort --------------------------------------------------------------------------------
 
+# sizes: pro 3, free 3 (f3 holds no balance), enterprise 1, trial 1 (t1 holds no balance)
 PLAN = pd.Series(
-    ["pro", "pro", "pro", "free", "free", "enterprise"],
-    index=pd.Index(["p1", "p2", "p3", "f1", "f2", "e1"], name="customer_id"),
+    ["pro", "pro", "pro", "free", "free", "free", "enterprise", "trial"],
+    index=pd.Index(["p1", "p2", "p3", "f1", "f2", "f3", "e1", "t1"], name="customer_id"),
     name="cohort",
 )
 BALANCES = pd.DataFrame(
@@ -179,40 +180,68 @@ def records(df: pd.DataFrame) -> list[dict]:
 def test_cohort_totals_per_cohort_and_currency_without_merging():
     out = cohorts.cohort_totals(BALANCES, PLAN, min_cohort_size=0)
     assert list(out.columns) == [
-        "cohort", "currency_code", "customers", "customers_with_credit", "available", "reserved", "used",
-        "outstanding",
+        "cohort", "currency_code", "customers", "customers_with_balance", "customers_with_credit", "available",
+        "reserved", "used", "outstanding",
     ]
+    # customers is the cohort's size in every currency; customers_with_balance those holding that currency
     assert records(out) == [
-        {"cohort": "enterprise", "currency_code": "EUR", "customers": 1, "customers_with_credit": 1,
-         "available": 9, "reserved": 1, "used": 0, "outstanding": 10},
-        {"cohort": "pro", "currency_code": "EUR", "customers": 1, "customers_with_credit": 1,
-         "available": 50, "reserved": 0, "used": 0, "outstanding": 50},
-        {"cohort": "enterprise", "currency_code": "USD", "customers": 1, "customers_with_credit": 1,
-         "available": 1000, "reserved": 0, "used": 0, "outstanding": 1000},
-        {"cohort": "free", "currency_code": "USD", "customers": 2, "customers_with_credit": 2,
-         "available": 30, "reserved": 20, "used": 0, "outstanding": 50},
-        {"cohort": "pro", "currency_code": "USD", "customers": 3, "customers_with_credit": 2,
-         "available": 300, "reserved": 10, "used": 12, "outstanding": 310},
+        {"cohort": "enterprise", "currency_code": "EUR", "customers": 1, "customers_with_balance": 1,
+         "customers_with_credit": 1, "available": 9, "reserved": 1, "used": 0, "outstanding": 10},
+        {"cohort": "pro", "currency_code": "EUR", "customers": 3, "customers_with_balance": 1,
+         "customers_with_credit": 1, "available": 50, "reserved": 0, "used": 0, "outstanding": 50},
+        {"cohort": "enterprise", "currency_code": "USD", "customers": 1, "customers_with_balance": 1,
+         "customers_with_credit": 1, "available": 1000, "reserved": 0, "used": 0, "outstanding": 1000},
+        {"cohort": "free", "currency_code": "USD", "customers": 3, "customers_with_balance": 2,
+         "customers_with_credit": 2, "available": 30, "reserved": 20, "used": 0, "outstanding": 50},
+        {"cohort": "pro", "currency_code": "USD", "customers": 3, "customers_with_balance": 3,
+         "customers_with_credit": 2, "available": 300, "reserved": 10, "used": 12, "outstanding": 310},
     ]
     assert out.attrs["merged"] == []
 
 
-def test_cohort_totals_merges_small_cohorts_into_other_per_currency_and_says_so():
-    out = cohorts.cohort_totals(BALANCES, PLAN, min_cohort_size=2)
+def test_cohort_totals_merge_by_cohort_size_the_same_cohorts_in_every_currency_and_say_so():
+    out = cohorts.cohort_totals(BALANCES, PLAN, min_cohort_size=3)
+    # enterprise (1) and trial (1, no balance) are merged: other has 2 customers, 1 of them (e1) holding
+    # each currency. pro stays in EUR although only p1 holds EUR; free stays although only 2 hold USD.
     assert records(out) == [
-        # EUR: pro (1 customer) and enterprise (1) merged
-        {"cohort": "other", "currency_code": "EUR", "customers": 2, "customers_with_credit": 2,
-         "available": 59, "reserved": 1, "used": 0, "outstanding": 60},
-        {"cohort": "free", "currency_code": "USD", "customers": 2, "customers_with_credit": 2,
-         "available": 30, "reserved": 20, "used": 0, "outstanding": 50},
-        {"cohort": "pro", "currency_code": "USD", "customers": 3, "customers_with_credit": 2,
-         "available": 300, "reserved": 10, "used": 12, "outstanding": 310},
-        {"cohort": "other", "currency_code": "USD", "customers": 1, "customers_with_credit": 1,
-         "available": 1000, "reserved": 0, "used": 0, "outstanding": 1000},
+        {"cohort": "pro", "currency_code": "EUR", "customers": 3, "customers_with_balance": 1,
+         "customers_with_credit": 1, "available": 50, "reserved": 0, "used": 0, "outstanding": 50},
+        {"cohort": "other", "currency_code": "EUR", "customers": 2, "customers_with_balance": 1,
+         "customers_with_credit": 1, "available": 9, "reserved": 1, "used": 0, "outstanding": 10},
+        {"cohort": "free", "currency_code": "USD", "customers": 3, "customers_with_balance": 2,
+         "customers_with_credit": 2, "available": 30, "reserved": 20, "used": 0, "outstanding": 50},
+        {"cohort": "pro", "currency_code": "USD", "customers": 3, "customers_with_balance": 3,
+         "customers_with_credit": 2, "available": 300, "reserved": 10, "used": 12, "outstanding": 310},
+        {"cohort": "other", "currency_code": "USD", "customers": 2, "customers_with_balance": 1,
+         "customers_with_credit": 1, "available": 1000, "reserved": 0, "used": 0, "outstanding": 1000},
     ]
-    merged = sorted((m["currency_code"], m["cohort"], m["customers"]) for m in out.attrs["merged"])
-    assert merged == [("EUR", "enterprise", 1), ("EUR", "pro", 1), ("USD", "enterprise", 1)]
-    assert out.attrs["min_cohort_size"] == 2
+    assert out.attrs["merged"] == [{"cohort": "enterprise", "customers": 1}, {"cohort": "trial", "customers": 1}]
+    assert out.attrs["min_cohort_size"] == 3
+
+
+def test_cohort_totals_merge_cohorts_one_customer_short_of_the_minimum():
+    out = cohorts.cohort_totals(BALANCES, PLAN, min_cohort_size=4)
+    # every cohort has fewer than 4 customers: all 8 customers are in other
+    assert out["cohort"].tolist() == ["other", "other"]
+    assert out["customers"].tolist() == [8, 8]
+    assert out["customers_with_balance"].tolist() == [2, 6]
+    assert out["available"].tolist() == [59, 1330]
+    assert [m["cohort"] for m in out.attrs["merged"]] == ["enterprise", "free", "pro", "trial"]
+
+
+def test_a_cohort_named_other_takes_in_the_merged_ones_however_small():
+    plan = pd.Series(["other", "other", "big", "big", "big", "tiny"],
+                     index=pd.Index(["o1", "o2", "b1", "b2", "b3", "t1"], name="customer_id"), name="cohort")
+    balances = pd.DataFrame(
+        [("o1", "USD", 1, 0, 0), ("b1", "USD", 2, 0, 0), ("t1", "USD", 4, 0, 0)],
+        columns=["customer_id", "currency_code", "available", "reserved", "used"],
+    )
+    out = cohorts.cohort_totals(balances, plan, min_cohort_size=3)
+    assert records(out[["cohort", "customers", "customers_with_balance", "available"]]) == [
+        {"cohort": "big", "customers": 3, "customers_with_balance": 1, "available": 2},
+        {"cohort": "other", "customers": 3, "customers_with_balance": 2, "available": 5},
+    ]
+    assert out.attrs["merged"] == [{"cohort": "tiny", "customers": 1}]
 
 
 def test_cohort_totals_keep_time_order_and_flag_balances_without_a_customer():
@@ -224,6 +253,27 @@ def test_cohort_totals_keep_time_order_and_flag_balances_without_a_customer():
     out = cohorts.cohort_totals(balances, months, min_cohort_size=1)
     assert out["cohort"].tolist() == ["2024-12", "2025-01", "2025-04", "(no customer record)"]
     assert out["available"].tolist() == [2, 4, 1, 8]
+    assert out["customers"].tolist() == [1, 1, 1, 1]
+
+
+def test_balances_without_a_customer_record_are_never_merged_into_other():
+    months = cohorts.assign_cohorts(CUSTOMERS)  # six monthly cohorts of one customer each
+    balances = pd.DataFrame(
+        [("c3", "USD", 1, 0, 0), ("c1", "USD", 2, 0, 0), ("ghost", "USD", 8, 0, 0), ("ghost", "EUR", 16, 0, 0)],
+        columns=["customer_id", "currency_code", "available", "reserved", "used"],
+    )
+    out = cohorts.cohort_totals(balances, months, min_cohort_size=2)
+    assert records(out[["cohort", "currency_code", "customers", "customers_with_balance", "available"]]) == [
+        {"cohort": "(no customer record)", "currency_code": "EUR", "customers": 1, "customers_with_balance": 1,
+         "available": 16},
+        {"cohort": "(no customer record)", "currency_code": "USD", "customers": 1, "customers_with_balance": 1,
+         "available": 8},
+        # all six customers, with or without a balance, are in other
+        {"cohort": "other", "currency_code": "USD", "customers": 6, "customers_with_balance": 2, "available": 3},
+    ]
+    assert [m["cohort"] for m in out.attrs["merged"]] == [
+        "2024-12", "2025-01", "2025-02", "2025-03", "2025-04", "(unknown)",
+    ]
 
 
 def test_cohort_sizes_counts_customers_per_cohort():
@@ -231,24 +281,29 @@ def test_cohort_sizes_counts_customers_per_cohort():
     # with credit: p1 (reserved 10); with a balance row: p1, f1, f2
     assert records(sizes) == [
         {"cohort": "enterprise", "customers": 1, "customers_with_balance": 0, "customers_with_credit": 0},
-        {"cohort": "free", "customers": 2, "customers_with_balance": 2, "customers_with_credit": 0},
+        {"cohort": "free", "customers": 3, "customers_with_balance": 2, "customers_with_credit": 0},
         {"cohort": "pro", "customers": 3, "customers_with_balance": 1, "customers_with_credit": 1},
+        {"cohort": "trial", "customers": 1, "customers_with_balance": 0, "customers_with_credit": 0},
     ]
 
 
-def test_cohort_heatmap_scales_each_currency_on_its_own_and_merges_small_cohorts():
-    hm = cohorts.cohort_heatmap(BALANCES, PLAN, min_cohort_size=2)
-    # sizes: pro 3, free 2, enterprise 1 -> merged into other
+def test_cohort_heatmap_scales_each_currency_on_its_own_and_merges_as_cohort_totals_do():
+    hm = cohorts.cohort_heatmap(BALANCES, PLAN, min_cohort_size=3)
+    # sizes: pro 3, free 3, enterprise 1 and trial 1 -> merged into other (2 customers)
     assert hm.available.index.tolist() == ["free", "pro", "other"]
     assert hm.available.columns.tolist() == ["EUR", "USD"]
     assert hm.available.to_dict("list") == {"EUR": [0, 50, 9], "USD": [30, 300, 1000]}
     assert hm.shares["EUR"].tolist() == pytest.approx([0, 50 / 59, 9 / 59])
     assert hm.shares["USD"].tolist() == pytest.approx([30 / 1330, 300 / 1330, 1000 / 1330])
     assert hm.shares.sum().tolist() == pytest.approx([1.0, 1.0])
-    assert hm.sizes.to_dict() == {"free": 2, "pro": 3, "other": 1}
-    assert hm.available.attrs["merged"] == [{"cohort": "enterprise", "customers": 1}]
+    assert hm.sizes.to_dict() == {"free": 3, "pro": 3, "other": 2}
+    merged = [{"cohort": "enterprise", "customers": 1}, {"cohort": "trial", "customers": 1}]
+    assert hm.available.attrs["merged"] == merged
+    assert cohorts.cohort_totals(BALANCES, PLAN, min_cohort_size=3).attrs["merged"] == merged
 
 
-def test_cohort_totals_rejects_a_negative_min_cohort_size():
-    with pytest.raises(UsageError):
+def test_cohort_totals_and_heatmap_reject_a_negative_min_cohort_size():
+    with pytest.raises(UsageError, match="min_cohort_size"):
         cohorts.cohort_totals(BALANCES, PLAN, min_cohort_size=-1)
+    with pytest.raises(UsageError, match="min_cohort_size"):
+        cohorts.cohort_heatmap(BALANCES, PLAN, min_cohort_size=-1)

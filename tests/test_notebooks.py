@@ -11,7 +11,7 @@ import ast
 import html
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         _next_second()
         closing_snap = fetch_snapshot(client, data_dir=two, strategy="full", progress=False)
         closing = sim.account.expected_balances()
+        customers = [dict(c) for c in sim.account.customers]  # active and archived
         credited = sorted({r["customer_id"] for r in closing})
         failed = credited[:2]
         for customer_id in failed:
@@ -80,7 +81,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         client.close()
     assert closing_snap.complete and not incomplete.complete
     return {"two": two, "one": one, "opening": opening, "closing": closing, "failed": failed,
-            "customer_ids": credited}
+            "customer_ids": credited, "customers": customers}
 
 
 def _execute(tmp: Path, notebook: Path, **parameters: Any) -> nbformat.NotebookNode:
@@ -141,13 +142,13 @@ def executed(stores: dict[str, Any], rates_file: Path, tmp_path_factory: pytest.
     """Every notebook run this module needs, started together: kernels start in parallel on both cores.
 
     ``report``: the two-snapshot store, pseudonymised, with a converted view into USD; ``incomplete``:
-    the single incomplete snapshot; ``explore``: explore.ipynb on that one-snapshot store; ``bad_cohort``:
-    the report with an unknown cohort rule (the exception papermill raised).
+    the single incomplete snapshot, with a title of its own; ``explore``: explore.ipynb on that one-snapshot
+    store; ``bad_cohort``: the report with an unknown cohort rule (the exception papermill raised).
     """
     runs = {
         "report": (REPORT, {"data_dir": str(stores["two"]), "rates_file": str(rates_file),
                             "reporting_currency": "USD", "pseudonymize": True}),
-        "incomplete": (REPORT, {"data_dir": str(stores["one"])}),
+        "incomplete": (REPORT, {"data_dir": str(stores["one"]), "title": "Finance review <Q4>"}),
         "explore": (EXPLORE, {"data_dir": str(stores["one"])}),
         "bad_cohort": (REPORT, {"data_dir": str(stores["two"]), "cohort": "nope"}),
     }
@@ -283,6 +284,60 @@ def test_incomplete_snapshot_shows_the_banner_with_the_failed_count(incomplete_n
     assert BANNER in _outputs_text(nbformat.v4.new_notebook(cells=[first_output]))
     assert "There is no earlier snapshot of this environment yet" in text  # said plainly, once
     assert "Opening outstanding" not in text  # and no empty roll-forward table or chart
+
+
+def _headings(nb: nbformat.NotebookNode) -> list[str]:
+    """Every H1 the report shows: Markdown cells' ``# `` lines and ``<h1>`` in outputs, in order."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found += [line[2:].strip() for line in cell.source.splitlines() if line.startswith("# ")]
+        for output in cell.get("outputs", []):
+            text = str(output.get("data", {}).get("text/html", ""))
+            found += [html.unescape(h).strip() for h in re.findall(r"<h1[^>]*>(.*?)</h1>", text, flags=re.S)]
+    return found
+
+
+def test_title_parameter_is_the_reports_one_heading(report_nb, incomplete_nb) -> None:
+    assert _headings(report_nb) == ["Customer credit balances"]  # the default title
+    assert _headings(incomplete_nb) == ["Finance review <Q4>"]  # escaped in the HTML, shown as given
+    assert "Customer credit balances" not in _outputs_text(incomplete_nb)
+
+
+def test_incomplete_banner_comes_before_the_heading_and_the_intro(incomplete_nb) -> None:
+    header = next(c for c in incomplete_nb.cells if c.cell_type == "code" and "report.header()" in c.source)
+    shown = "".join(str(o.get("data", {}).get("text/html", "")) for o in header.outputs)
+    assert 0 <= shown.index(BANNER) < shown.index("<h1")
+    cells = incomplete_nb.cells
+    intro = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "This report shows" in c.source)
+    assert cells.index(header) < intro
+    assert not any(c.cell_type == "markdown" or c.get("outputs") for c in cells[:cells.index(header)])
+
+
+def test_cohorts_are_sized_by_their_customers_and_small_ones_merged_alike_in_every_currency(stores) -> None:
+    from credit_reports.report import prepare
+
+    minimum = 8
+    # signup month of every customer (created_at is UTC, "...Z"), active and archived, counted by hand
+    month = {c["id"]: c["created_at"][:7] for c in stores["customers"]}
+    sizes = Counter(month.values())
+    small = sorted(m for m, n in sizes.items() if n < minimum)
+    assert 0 < len(small) <= 10 and len(small) < len(sizes)  # the situation this test is about
+    cohort_of = {cid: "other" if m in small else m for cid, m in month.items()}
+    expected_size = {m: n for m, n in sizes.items() if n >= minimum} | {"other": sum(sizes[m] for m in small)}
+    holders = Counter((cohort_of[r["customer_id"]], r["currency_code"]) for r in stores["closing"])
+
+    report = prepare(data_dir=str(stores["two"]), compare_to="none", min_cohort_size=minimum)
+    assert report.merged_cohorts == [{"cohort": m, "customers": sizes[m]} for m in small]
+    rows = report.cohorts.to_dict("records")
+    assert {(r["cohort"], r["currency_code"]): r["customers_with_balance"] for r in rows} == dict(holders)
+    assert all(r["customers"] == expected_size[r["cohort"]] for r in rows)  # the same n in every currency
+    assert report.heatmap.sizes.to_dict() == {c: expected_size[c] for c in report.heatmap.sizes.index}
+    assert report.heatmap.available.attrs["merged"] == report.merged_cohorts
+    note = report.notes["cohorts"]
+    assert f"fewer than {minimum} customers are merged into \"other\"" in note
+    for m in small:
+        assert f"{m} ({sizes[m]})" in note
 
 
 def test_explore_notebook_executes_against_a_store_with_one_snapshot(executed) -> None:
