@@ -367,8 +367,9 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     ``outstanding`` (int64 minor units). ``df.attrs["merged"]`` lists each merged cohort as
     ``{"cohort", "customers"}`` and ``df.attrs["min_cohort_size"]`` the threshold, so the report can say
     what was merged. A cohort appears in a currency only when one of its customers holds that currency.
-    Rows are sorted by currency, then cohort order (time order for time cohorts; "other" last). Balances
-    hold one row per customer and currency, so rows count customers.
+    Rows are sorted by currency, then cohort order (time order for time cohorts; "other" last);
+    ``df.attrs["order"]`` lists every cohort of the frame once in that order, for a chart sharing one cohort
+    axis across currencies. Balances hold one row per customer and currency, so rows count customers.
     """
     b = _amounts(balances, "balances", extra=("customer_id",))
     plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
@@ -388,7 +389,8 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     codes = out["code"].to_numpy()
     out["cohort"] = np.asarray(plan.labels, dtype=object)[codes]
     out["customers"] = plan.sizes[codes]
-    rank = {label: i for i, label in enumerate(_order([str(c) for c in out["cohort"]], plan.categories))}
+    order = _order([str(c) for c in out["cohort"]], plan.categories)
+    rank = {label: i for i, label in enumerate(order)}
     out["_rank"] = out["cohort"].map(rank)
     out = out.sort_values(["currency_code", "_rank"], kind="mergesort")
     value_columns = [
@@ -399,6 +401,7 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     out = out.astype({c: "int64" for c in value_columns}).astype({"cohort": "str", "currency_code": "str"})
     out.attrs["merged"] = plan.merged
     out.attrs["min_cohort_size"] = min_cohort_size
+    out.attrs["order"] = order
     return out
 
 

@@ -217,6 +217,7 @@ def test_cohort_totals_merge_by_cohort_size_the_same_cohorts_in_every_currency_a
     ]
     assert out.attrs["merged"] == [{"cohort": "enterprise", "customers": 1}, {"cohort": "trial", "customers": 1}]
     assert out.attrs["min_cohort_size"] == 3
+    assert out.attrs["order"] == ["free", "pro", "other"]
 
 
 def test_cohort_totals_merge_cohorts_one_customer_short_of_the_minimum():
@@ -254,6 +255,18 @@ def test_cohort_totals_keep_time_order_and_flag_balances_without_a_customer():
     assert out["cohort"].tolist() == ["2024-12", "2025-01", "2025-04", "(no customer record)"]
     assert out["available"].tolist() == [2, 4, 1, 8]
     assert out["customers"].tolist() == [1, 1, 1, 1]
+
+
+def test_cohort_totals_give_one_cohort_order_across_currencies_that_hold_different_cohorts():
+    months = cohorts.assign_cohorts(CUSTOMERS)
+    # EUR holds 2024-12 and 2025-03, USD 2025-01 and 2025-04: neither currency alone gives the whole order
+    balances = pd.DataFrame(
+        [("c4", "EUR", 1, 0, 0), ("c1", "EUR", 2, 0, 0), ("c3", "USD", 4, 0, 0), ("c2", "USD", 8, 0, 0)],
+        columns=["customer_id", "currency_code", "available", "reserved", "used"],
+    )
+    out = cohorts.cohort_totals(balances, months, min_cohort_size=1)
+    assert out["cohort"].tolist() == ["2024-12", "2025-03", "2025-01", "2025-04"]
+    assert out.attrs["order"] == ["2024-12", "2025-01", "2025-03", "2025-04"]
 
 
 def test_balances_without_a_customer_record_are_never_merged_into_other():
