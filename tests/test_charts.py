@@ -145,23 +145,40 @@ def test_waterfall_steps_add_up_within_each_currency() -> None:
     eur = _visible_axes(fig)[0]
     bars = [(p.get_y(), p.get_height()) for p in eur.patches]
     assert bars == [(0.0, 100.0), (100.0, 25.0), (125.0, -10.0), (0.0, 115.0)]
-    assert "€25.00" in [t.get_text() for t in eur.texts]
+    # compact amounts that fit over four bars (the report's table beside the chart has them exactly)
+    assert [t.get_text() for t in eur.texts] == ["100", "+25", "-10", "115"]
+    jpy = _visible_axes(fig)[1]
+    assert [t.get_text() for t in jpy.texts] == ["50k", "+7k", "-2k", "55k"]  # yen: not divided by 100
 
 
-def test_trend_draws_one_panel_per_currency_with_all_four_measures() -> None:
-    as_of = pd.to_datetime(["2026-11-24T06:00Z", "2026-11-25T06:00Z"], utc=True)
-    rows = []
-    for i, ts in enumerate(as_of):
-        for code in CURRENCIES:
-            rows.append({"as_of": ts, "currency_code": code, "available": 100 * (i + 1), "reserved": 10,
-                         "used": 5 * i, "outstanding": 100 * (i + 1) + 10, "customers_with_credit": 1,
-                         "customers": 1})
-    fig = charts.trend_panels(pd.DataFrame(rows))
-    _assert_one_currency_per_axis(fig, CURRENCIES)
-    usd = _visible_axes(fig)[2]
-    lines = {line.get_label(): list(line.get_ydata()) for line in usd.get_lines()}
-    assert lines["available"] == [1.0, 2.0]
-    assert set(lines) == {"available", "reserved", "used", "outstanding"}
+def _big_amounts() -> dict[str, pd.DataFrame]:
+    """Frames with the widest labels the small multiples meet: billions of won, negative movements."""
+    codes = ["EUR", "JPY", "KRW", "USD"]
+    big = [987_654_321_00, 9_876_543_210, 1_141_854_863_000, 55_555_555_55]
+    totals = pd.DataFrame({"currency_code": codes, "available": big, "reserved": [b // 7 for b in big],
+                           "used": [b // 3 for b in big]})
+    roll = pd.DataFrame({"currency_code": codes, "opening": big, "issued": [-b // 9 for b in big],
+                         "used": [b // 11 for b in big],
+                         "closing": [b - b // 9 - b // 11 for b in big]})
+    as_of = pd.to_datetime(["2024-11-01T06:00Z", "2025-11-01T06:00Z", "2026-11-01T06:00Z"], utc=True)
+    trend = pd.DataFrame([{"as_of": t, "currency_code": c, "available": b * k, "reserved": b // 5, "used": b // 3,
+                           "outstanding": b * k + b // 5} for k, t in enumerate(as_of, 1)
+                           for c, b in zip(codes, big, strict=True)])
+    return {"balance_bars": totals, "roll_forward_waterfall": roll, "trend_panels": trend}
+
+
+@pytest.mark.parametrize("builder", ["balance_bars", "roll_forward_waterfall", "trend_panels"])
+def test_small_multiples_keep_every_label_inside_the_figure(builder: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = getattr(charts, builder)(_big_amounts()[builder])
+    assert fig.get_layout_engine() is None  # fixed margins: nothing moves labels in at draw time
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    ink = fig.get_tightbbox(canvas.get_renderer())  # everything drawn, in inches
+    width, height = fig.get_size_inches()
+    assert ink.x0 >= -0.01 and ink.y0 >= -0.01, ink
+    assert ink.x1 <= width + 0.01 and ink.y1 <= height + 0.01, (ink, width, height)
 
 
 @pytest.mark.parametrize("builder", [charts.balance_bars, charts.roll_forward_waterfall, charts.trend_panels])
