@@ -62,6 +62,12 @@ def _add_out_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default reports/)")
 
 
+def _add_retention_options(parser: argparse.ArgumentParser) -> None:
+    """Retention: how many snapshots to keep, or for how long (the newest complete one always stays)."""
+    parser.add_argument("--keep", type=_positive_int, help="after the run, keep only the N newest snapshots")
+    parser.add_argument("--keep-days", type=_positive_int, help="after the run, delete snapshots older than D days")
+
+
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``render`` and ``run``: which reports, with which parameters."""
     parser.add_argument("--config", help="credit-reports.toml listing reports (default ./credit-reports.toml)")
@@ -109,11 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(run)
     _add_out_dir(run)
     _add_report_options(run)
+    _add_retention_options(run)
     run.set_defaults(handler=cmd_run)
 
     snapshots = sub.add_parser("snapshots", help="list stored snapshots")
     _add_data_dir(snapshots)
     snapshots.add_argument("--environment", help="only this environment")
+    _add_retention_options(snapshots)
     snapshots.set_defaults(handler=cmd_snapshots)
 
     sim = sub.add_parser("simulator", help="serve the local Paddle simulator until interrupted")
@@ -223,7 +231,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Fetch then render every configured report under a lock; print the HTML paths."""
     from .runner import run_reports
 
-    specs = _report_specs(args)  # bad config fails before any API call
+    specs = _report_specs(args)
+    _check_reports(specs)  # a typo in the config costs no API call
     outcome = run_reports(
         reports=specs,
         data_dir=_data_dir(args),
@@ -237,15 +246,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not outcome.snapshot_complete:
         print(f"{PROG}: reports were rendered from an incomplete snapshot: run again to complete it",
               file=sys.stderr)
-    for name in outcome.failed:
-        print(f"{PROG}: report {name} failed; the last good one stays published", file=sys.stderr)
+    for name, why in outcome.failed.items():
+        print(f"{PROG}: report {name} failed ({why}); the last good one stays published", file=sys.stderr)
+    _prune(args)
     return outcome.exit_code
 
 
+def _check_reports(specs: list[Any]) -> None:
+    """Resolve every report's notebook and check its parameter names before anything is fetched."""
+    from .render import notebook_parameters, resolve_notebook, validate_parameters
+
+    for spec in specs:
+        path = resolve_notebook(spec.notebook)
+        validate_parameters(spec.parameters, notebook_parameters(path), str(spec.notebook))
+
+
+def _prune(args: argparse.Namespace) -> list[Path]:
+    """Apply --keep / --keep-days, print each snapshot folder deleted; nothing when neither is given."""
+    from .store import prune_snapshots
+
+    if args.keep is None and args.keep_days is None:
+        return []
+    removed = prune_snapshots(
+        _data_dir(args), getattr(args, "environment", None), keep=args.keep, older_than_days=args.keep_days
+    )
+    for path in removed:
+        print(f"pruned {path}", file=sys.stderr)
+    return removed
+
+
 def cmd_snapshots(args: argparse.Namespace) -> int:
-    """Print the stored snapshots, oldest first."""
+    """Print the stored snapshots, oldest first (after --keep / --keep-days pruning, if asked)."""
     from .store import list_snapshots
 
+    _prune(args)
     table = list_snapshots(_data_dir(args), environment=args.environment)
     if table.empty:
         print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
@@ -320,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_LOCKED)
     except CreditReportsError as exc:
         return _fail(str(exc), _exit_code_for(exc))
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        return _fail(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions", EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted; a fetch resumes where it stopped when run again", 130)
 

@@ -41,9 +41,27 @@ from credit_reports.errors import (
 from credit_reports.retries import RetryPolicy, parse_retry_after
 from credit_reports.throttle import RateLimiter
 
-__all__ = ["PaddleClient", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV"]
+__all__ = ["PaddleClient", "shared_limiter", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV"]
 
 log = logging.getLogger("credit_reports.paddle")
+
+_LIMITERS: dict[tuple[str, int, float], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(base_url: str, max_rpm: int, rate_window: float) -> RateLimiter:
+    """The process-wide limiter for one API host and limit, made on first use.
+
+    Paddle's limit is per IP address, so two clients in one notebook or scheduler must draw from one
+    budget: a second client with its own limiter would double the rate and earn the 60-second block.
+    """
+    key = (urlsplit(base_url).netloc.lower(), int(max_rpm), float(rate_window))
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = RateLimiter(max_rpm, rate_window)
+        return limiter
+
 
 API_KEY_ENV = "PADDLE_API_KEY"
 ENVIRONMENT_ENV = "PADDLE_ENVIRONMENT"
@@ -108,7 +126,9 @@ class PaddleClient:
     ``api_key`` defaults to ``$PADDLE_API_KEY``; ``environment`` to ``$PADDLE_ENVIRONMENT`` or
     ``production``; ``base_url`` overrides both (e.g. the local simulator). ``max_rpm`` requests per
     ``rate_window`` seconds at most (Paddle: 240 a minute per IP); ``max_attempts`` calls per request.
-    Pass ``limiter=`` to share one :class:`RateLimiter` between several clients of the same IP.
+    Clients of one process that talk to the same API host at the same limit share one
+    :class:`RateLimiter` (Paddle counts requests per IP address, not per client); pass ``limiter=`` to
+    choose another.
     """
 
     def __init__(
@@ -158,7 +178,7 @@ class PaddleClient:
         self.max_rpm = max_rpm
         self.rate_window = float(rate_window)
         self.max_attempts = int(max_attempts)
-        self.limiter = limiter or RateLimiter(max_rpm, self.rate_window)
+        self.limiter = limiter or shared_limiter(self.base_url, max_rpm, self.rate_window)
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=self.max_attempts)
         if user_agent is None:
             from credit_reports import __version__  # late: the package may import this module

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ReportSpec
-from .errors import CreditReportsError
+from .errors import CreditReportsError, UsageError
 
 log = logging.getLogger("credit_reports.run")
 
@@ -71,7 +71,7 @@ class RunOutcome:
     snapshot_path: Path | None = None
     snapshot_complete: bool = True
     rendered: list[Path] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # report name -> why it failed
 
     @property
     def exit_code(self) -> int:
@@ -94,7 +94,8 @@ def run_reports(
 ) -> RunOutcome:
     """Fetch one snapshot, then render each report from exactly that snapshot, then rebuild the index.
 
-    A failing report does not stop the others; the outcome lists it and the exit code becomes 1.
+    A failing report (a notebook error, a leaked secret, a bad parameter value) does not stop the others;
+    the outcome lists it and the exit code becomes 1.
     """
     from .fetch import fetch_snapshot
     from .render import ReportFailedError, build_index, render_report
@@ -116,9 +117,9 @@ def run_reports(
                     output_name=spec.name,
                     api_key=api_key,
                 )
-            except ReportFailedError as exc:
-                log.error("report %s failed: %s", spec.name, exc)
-                outcome.failed.append(spec.name)
+            except (ReportFailedError, UsageError) as exc:  # one bad report must not stop the others
+                log.debug("report %s failed: %s", spec.name, exc)  # the CLI prints it once
+                outcome.failed[spec.name] = str(exc)
                 continue
             outcome.rendered.append(Path(result.html))
         build_index(out_dir)

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,31 @@ def test_the_console_script_prints_no_traceback_on_bad_input(tmp_path: Path, rep
     )
     assert result.returncode == 2
     assert_one_line_error(result.stderr, "PADDLE_API_KEY")
+
+
+def test_an_unusable_data_folder_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, make_sim) -> None:
+    sim = make_sim(customers=10)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    code, _, err = run_cli(
+        capsys, "--quiet", "fetch", "--base-url", sim.base_url, "--data-dir", str(not_a_folder / "data")
+    )
+    assert code == 2
+    assert_one_line_error(err, str(not_a_folder))
+
+
+def test_snapshots_keep_prunes_old_snapshots_but_never_the_newest(tmp_path, capsys, monkeypatch, make_sim) -> None:
+    sim = make_sim(customers=30)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    fetch = ("--quiet", "fetch", "--base-url", sim.base_url, "--max-rpm", "6000", "--data-dir", str(tmp_path))
+    folders = []
+    for _ in range(3):
+        code, out, _ = run_cli(capsys, *fetch)
+        assert code == 0
+        folders.append(Path(out.strip()))
+        time.sleep(1.05 - time.time() % 1.0)  # as-of folder names have one-second resolution
+    code, out, err = run_cli(capsys, "snapshots", "--data-dir", str(tmp_path), "--keep", "1")
+    assert code == 0
+    assert [p.exists() for p in folders] == [False, False, True]
+    assert err.count("pruned") == 2

@@ -104,3 +104,13 @@ def test_a_failing_report_exits_1_and_the_last_good_report_stays_published(
     assert good.read_bytes() == good_html
     assert (tmp_path / "reports" / "index.html").read_bytes() == index
     assert list((tmp_path / "reports").rglob("*failed*")), "the failed notebook is kept for debugging"
+
+
+def test_a_config_naming_an_undeclared_parameter_exits_2_before_any_api_call(account, tmp_path, capsys) -> None:
+    config = tmp_path / "credit-reports.toml"
+    config.write_text("[[report]]\nname = 'x'\n[report.parameters]\ncohrt = 'locale'\n", encoding="utf-8")
+    code = main(run_args(account, tmp_path, "--config", str(config)))
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "cohrt" in err
+    assert account.stats["requests"] == 0
