@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,6 @@ import pytest
 
 from credit_reports import money
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 NBSP = "\xa0"
 
 
@@ -109,10 +107,8 @@ def test_parse_minor_refuses_anything_but_an_integer(text):
         money.parse_minor(text)
 
 
-def test_parse_minor_reads_paddles_documented_credit_balance_example():
-    path = SHARED / "paddle" / "examples" / "credit_balances_list.json"
-    if not path.is_file():
-        pytest.skip("../shared/paddle/examples not beside the checkout")
+def test_parse_minor_reads_paddles_documented_credit_balance_example(shared_dir):
+    path = shared_dir / "paddle" / "examples" / "credit_balances_list.json"
     balance = json.loads(path.read_text())["data"][0]["balance"]
     assert {k: money.parse_minor(v) for k, v in balance.items()} == {
         "available": 550, "reserved": 900, "used": 1300,
