@@ -9,10 +9,12 @@ Then, in the same run and on the same kernel, it times
 * ``render_report`` of the full report (execution, cleaning, HTML, exports, manifest, secret scan,
   publish, index),
 
-each ``--repeat`` times (median reported), and prints a Markdown table for ``docs/benchmarks/render.md``.
+each ``--repeat`` times (median reported), after ``--warmup`` untimed rounds of all three so that
+first-use costs in this process (imports, template compilation, cold file cache) weigh on neither side,
+and prints a Markdown table for ``docs/benchmarks/render.md`` with the machine's load average.
 Target: the full render takes at most 2.5 times the floor.
 
-Usage: ``.venv/bin/python bench/render.py [--customers 100000] [--snapshots 24] [--repeat 3]``
+Usage: ``.venv/bin/python bench/render.py [--customers 100000] [--snapshots 24] [--repeat 3] [--warmup 1]``
 """
 
 from __future__ import annotations
@@ -225,11 +227,16 @@ def cell_seconds(executed: Path, top: int = 6) -> list[tuple[float, str]]:
     return sorted(cells, reverse=True)[:top]
 
 
+def _load(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.1f}" for x in averages)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--snapshots", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds before the timed ones")
     parser.add_argument("--kernel", default="credit-reports")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and print it")
     args = parser.parse_args(argv)
@@ -251,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         floors, renders, machinery = [], [], []
         html = None
         two_cells = _two_cell_report(work / "two_cells.ipynb")
+        for i in range(args.warmup):
+            floor_once(work, args.kernel)
+            render_once(work / "data", work / f"warmup-{i}", args.kernel, two_cells, "two-cells")
+            render_once(work / "data", work / f"warmup-{i}", args.kernel)
+        steps.lines.clear()
+        load_before = os.getloadavg()
         for i in range(args.repeat):
             floors.append(floor_once(work, args.kernel))
             out = work / f"reports-{i}"
@@ -260,12 +273,15 @@ def main(argv: list[str] | None = None) -> int:
             renders.append(seconds)
             print(f"run {i + 1}: floor {floors[-1]:.2f} s, render_report two-cell {machinery[-1]:.2f} s, "
                   f"full report {renders[-1]:.2f} s", file=sys.stderr)
+        load_after = os.getloadavg()
         floor, render = statistics.median(floors), statistics.median(renders)
         own = statistics.median(machinery)
         size = html.stat().st_size if html else 0
         print()
         print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-              f"{args.customers:,} customers, {len(folders)} snapshots, {rows:,} balance rows in the latest.")
+              f"{args.customers:,} customers, {len(folders)} snapshots, {rows:,} balance rows in the latest; "
+              f"load average (1, 5, 15 min) {_load(load_before)} before the timed runs, {_load(load_after)} after; "
+              f"{args.warmup} untimed warm-up round(s).")
         print()
         print(f"| step | median of {args.repeat} (s) | runs (s) |")
         print("|---|---:|---|")

@@ -65,24 +65,27 @@ def png_2x(fig: Figure) -> tuple[bytes, dict[str, int]]:
     ``image/png`` formatter takes, so notebooks and the HTML export show it sharp on high-density
     screens at its natural size.
 
-    Drawn once: the figures lay themselves out (constrained layout), so there is no ``bbox_inches="tight"``
-    pass (which draws everything twice); matplotlib hands over raw RGBA pixels rather than a PNG to decode
-    again; the fast-octree palette and zlib's default level give a smaller file than median cut with
-    ``optimize=True`` in a fraction of the time (the 100,000-customer report's charts went from about 6 s
-    to under 2 s, see docs/benchmarks/render.md).
+    Drawn once, straight onto an Agg canvas: the figures lay themselves out (fixed margins or constrained
+    layout), so there is no ``bbox_inches="tight"`` pass, and no ``savefig``, which draws a figure with a
+    layout engine twice (once without rendering, for the layout). Agg's RGBA pixels go to Pillow without a
+    PNG round trip; the fast-octree palette and zlib's default level make a smaller file than median cut
+    with ``optimize=True`` in a fraction of the time (see docs/benchmarks/render.md).
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    dpi = 2 * fig.dpi
-    raw = io.BytesIO()
-    fig.savefig(raw, format="rgba", dpi=dpi, facecolor="white")
-    data = raw.getvalue()
-    # Agg's canvas is int(size in inches * dpi) pixels each way, the same float product as here
-    width, height = int(fig.get_figwidth() * dpi), int(fig.get_figheight() * dpi)
-    if width * height * 4 != len(data):  # pragma: no cover - only if matplotlib sized its canvas otherwise
-        image = Image.open(_png_bytes(fig, dpi)).convert("RGB")
-    else:
-        image = Image.frombuffer("RGBA", (width, height), data, "raw", "RGBA", 0, 1).convert("RGB")
+    canvas = FigureCanvasAgg(fig)
+    dpi, facecolor = fig.dpi, fig.get_facecolor()
+    try:
+        fig.dpi = 2 * dpi
+        fig.set_facecolor("white")  # the inline backend's default figure background is transparent
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        size = (int(renderer.width), int(renderer.height))
+        image = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
+    finally:
+        fig.dpi = dpi
+        fig.set_facecolor(facecolor)
     image = image.quantize(colors=PNG_COLOURS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     _snap_palette(image)
     out = io.BytesIO()
@@ -114,14 +117,6 @@ def _snap_palette(image: Any, tolerance: int = 3) -> None:
                 palette[i:i + 3] = anchor
                 break
     image.putpalette(palette)
-
-
-def _png_bytes(fig: Figure, dpi: float) -> io.BytesIO:
-    """Fallback for :func:`png_2x`: matplotlib's own PNG, read back."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
-    buffer.seek(0)
-    return buffer
 
 
 def use_sharp_png(dpi: int = DISPLAY_DPI) -> None:

@@ -200,9 +200,12 @@ def test_png_2x_stores_twice_the_pixels_it_displays() -> None:
 
 def test_png_2x_keeps_the_chart_colours_on_white() -> None:
     fig = charts.balance_bars(_totals())
+    fig.set_facecolor((1, 1, 1, 0))  # the inline backend's transparent figure background
+    dpi = fig.dpi
     image = Image.open(io.BytesIO(charts.png_2x(fig)[0])).convert("RGB")
     colours = {colour for _count, colour in image.getcolors(maxcolors=1 << 16)}
-    assert (255, 255, 255) in colours
+    assert (255, 255, 255) in colours and (0, 0, 0) in colours  # white page, black text
+    assert fig.get_facecolor() == (1, 1, 1, 0) and fig.dpi == dpi  # the figure is left as it was
     for kind in charts.KINDS:  # flat bar colours survive the palette exactly
         hex_colour = charts.COLORS[kind].lstrip("#")
         assert tuple(int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)) in colours, kind
