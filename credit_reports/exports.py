@@ -90,7 +90,27 @@ def major_units_table(table: pd.DataFrame) -> tuple[list[str], list[list[Any]], 
                 row_codes.append(None)
         rows.append(row)
         currencies.append(row_codes)
-    return columns, rows, currencies
+    return _mark_unknown_units(columns, rows, currencies, codes)
+
+
+def _mark_unknown_units(
+    columns: list[str], rows: list[list[Any]], currencies: list[list[str | None]], codes: pd.Series | None
+) -> tuple[list[str], list[list[Any]], list[list[str | None]]]:
+    """Add an ``amount_unit`` column when a currency is unknown: its amounts stay in minor units.
+
+    Without it a reader would take an unknown code's minor units for major units (100x too large).
+    """
+    if codes is None:
+        return columns, rows, currencies
+    unknown = [
+        not _is_missing(c) and str(c).upper() != "TOTAL" and minor_unit_decimals(str(c)) is None for c in codes
+    ]
+    if not any(unknown):
+        return columns, rows, currencies
+    for row, row_codes, is_unknown in zip(rows, currencies, unknown, strict=True):
+        row.append("minor units (unknown currency)" if is_unknown else "major units")
+        row_codes.append(None)
+    return [*columns, "amount_unit"], rows, currencies
 
 
 def _csv_text(value: Any) -> str:
