@@ -197,6 +197,19 @@ def _fmt(result: dict, naive_calls: int, full_calls: int) -> str:
     )
 
 
+def pace_check(args: argparse.Namespace, simulator, work: Path) -> dict:
+    """``full`` at a realistic interval with the default 4 workers, for a minute.
+
+    240 per 15 s is 16 a second, a 62 ms slot (Paddle's is 250 ms), so thread wake-up jitter and the
+    limiter's fixed margin weigh as little as they do against Paddle.
+    """
+    with simulator(args.rate_customers, rpm=240, window=15.0) as paced:
+        res = run_case("full", paced, args, strategy="full", data_dir=work / "paced", rpm=240, window=15.0,
+                       workers=4)
+    res["name"] = "full (pace check, default 4 workers)"
+    return res
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=20_000)
@@ -208,7 +221,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-customers", type=int, default=1000, help="customers in the pace check")
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--only", choices=["full", "credited"], help="run just this case")
+    parser.add_argument("--only", choices=["full", "credited", "pace"],
+                        help="run just this case (pace: the pace check at 240 per 15 s, 4 workers)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -230,6 +244,9 @@ def main() -> None:
     results = []
     work = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
     started = time.monotonic()
+    if args.only == "pace":
+        print(_fmt(pace_check(args, simulator, work), args.customers // 200 + args.customers, 0))
+        return
     print(f"building a simulator with {args.customers:,} customers ...", file=sys.stderr, flush=True)
     with simulator(args.customers) as sim:
         holders = len({r["customer_id"] for r in sim.account.expected_balances()})
@@ -253,13 +270,7 @@ def main() -> None:
         res = run_case("full", small, args, strategy="full", data_dir=work / "small")
         res["name"] = "full (N/4, memory check)"
         results.append(res)
-    # The pace at a realistic interval: 240 per 15 s is 16 a second, a 62 ms slot (Paddle's is 250 ms), so
-    # thread wake-up jitter and the limiter's fixed margin weigh as little as they do against Paddle.
-    with simulator(args.rate_customers, rpm=240, window=15.0) as paced:
-        res = run_case("full", paced, args, strategy="full", data_dir=work / "paced", rpm=240, window=15.0,
-                       workers=4)
-        res["name"] = "full (pace check, default 4 workers)"
-        results.append(res)
+    results.append(pace_check(args, simulator, work))
 
     by_name = {r["name"]: r for r in results}
     naive_calls = by_name["naive-sdk"]["calls"] if "naive-sdk" in by_name else args.customers // 200 + args.customers

@@ -3,10 +3,16 @@
 Paddle allows 240 requests a minute per IP address and blocks the IP for 60 seconds when a client goes
 over. :class:`RateLimiter` keeps us under that with two mechanisms:
 
-* **pacing**: requests go out evenly, at most one every ``per_seconds / max_requests`` (a little more,
-  for the safety margin), so there is no burst, not even in the first window;
+* **pacing**: requests go out evenly, one every ``per_seconds / max_requests`` (a little more, for the
+  safety margin), so there is no burst, not even in the first window. Each slot is scheduled from the
+  previous *slot*, not from the moment the previous waiter woke up, so a thread that wakes a few
+  milliseconds late does not push every later slot back (up to 20 ms of lateness is made up; anything
+  longer, e.g. an idle spell, is not, so idle time never turns into a burst);
 * **a sliding log** of the last ``max_requests`` send times as a hard guarantee: a request waits until
-  the oldest of them is more than one (widened) window old.
+  the oldest of them is more than one (widened) window old, whatever the pacing did.
+
+Only one thread at a time waits for the next slot; the others queue behind it without waking up, so 32
+workers do not all wake at every slot and compete for the CPU (which made wake-ups later still).
 
 The window is widened by a small margin (2% plus 50 ms; 4% in all for windows under 2.5 s, as in
 tests) so that the server, which sees our requests a little later and with jitter, never counts more
@@ -27,6 +33,9 @@ __all__ = ["RateLimiter"]
 
 _MARGIN_FRACTION = 0.02
 _MARGIN_SECONDS = 0.05
+# How late a slot may be taken and still count as on schedule: wake-up lateness up to this is made up by
+# the following slots. Below Paddle's 250 ms slot, so it never lets two requests out together there.
+_CATCH_UP_SECONDS = 0.02
 _SLOW_DOWN_FACTOR = 0.8
 _MIN_FACTOR = 0.25
 _RECOVERY_STEP = 0.05
@@ -55,6 +64,8 @@ class RateLimiter:
         self.per_seconds = float(per_seconds)
         self._clock = clock
         self._cond = threading.Condition()
+        # Held by the one thread waiting for the next slot; the others queue on it, asleep.
+        self._turn = threading.Lock()
         # The widened window the sliding log enforces, and the even spacing it implies.
         margin = min(_MARGIN_SECONDS, _MARGIN_FRACTION * self.per_seconds)
         self._window = self.per_seconds * (1.0 + _MARGIN_FRACTION) + margin
@@ -74,23 +85,21 @@ class RateLimiter:
     def acquire(self) -> float:
         """Block until one request may be sent, record it, and return the seconds waited."""
         start = self._clock()
-        with self._cond:
+        with self._turn, self._cond:
             while True:
                 now = self._clock()
-                self._recover(now)
-                ready_at = max(self._next_slot, self._paused_until)
-                if len(self._log) >= self.max_requests:
-                    ready_at = max(ready_at, self._log[0] + self._window)
+                ready_at = self._ready_at(now)
                 if now >= ready_at:
                     break
+                # pause() and slow_down() notify, so a wait that became too short is recomputed.
                 self._cond.wait(timeout=ready_at - now)
             self._log.append(now)
-            self._next_slot = now + self._interval / self._factor
+            # The next slot follows this one's *slot*, not ``now``: lateness up to the catch-up allowance is
+            # made up instead of shifting every later slot. The sliding log still caps every window.
+            self._next_slot = max(self._next_slot, now - _CATCH_UP_SECONDS) + self._interval / self._factor
             self._acquired += 1
             waited = now - start
             self._waited += waited
-            # Wake the next waiter so it recomputes its own slot (pause/slow_down may have changed).
-            self._cond.notify()
             return waited
 
     def pause(self, seconds: float) -> None:
@@ -140,6 +149,13 @@ class RateLimiter:
             return 60.0 / (self._interval / self._factor)
 
     @property
+    def ready_in(self) -> float:
+        """Seconds until the next request may go out (0 when one may go now), by pace, pause and log."""
+        with self._cond:
+            now = self._clock()
+            return max(0.0, self._ready_at(now) - now)
+
+    @property
     def paused_for(self) -> float:
         """Seconds until a pause ends (0 when not paused)."""
         with self._cond:
@@ -163,6 +179,14 @@ class RateLimiter:
         return f"RateLimiter(max_requests={self.max_requests}, per_seconds={self.per_seconds:g})"
 
     # -- internals -----------------------------------------------------------------------------------
+
+    def _ready_at(self, now: float) -> float:
+        """When the next request may go out: its pacing slot, the end of any pause, and the sliding log."""
+        self._recover(now)
+        ready_at = max(self._next_slot, self._paused_until)
+        if len(self._log) >= self.max_requests:
+            ready_at = max(ready_at, self._log[0] + self._window)
+        return ready_at
 
     def _recover(self, now: float) -> None:
         """Give back rate after a slow-down: +5 points per quarter window without a further 429."""
