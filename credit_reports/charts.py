@@ -316,8 +316,9 @@ def cohort_bars(
     width_in = min(max(6.0, 0.36 * n_cohorts + 1.5), 10.0)
     labels_in = 0.75 if rotate else 0.35  # room for the cohort labels under the last panel
     fig = Figure(figsize=(width_in, 1.75 * len(codes) + labels_in + 0.6), layout="constrained")
-    axes = fig.subplots(len(codes), 1, squeeze=False, sharex=True)[:, 0]
+    axes = fig.subplots(len(codes), 1, squeeze=False)[:, 0]
     bar_w = 0.27
+    pad = max(0.6, (6 - n_cohorts) / 2)  # few cohorts: keep bars slim and centred
     for ax, code in zip(axes, codes, strict=True):
         part = cohort_totals[cohort_totals["currency_code"] == code]
         xs = [position[c] for c in part["cohort"].astype(str)]
@@ -325,14 +326,14 @@ def cohort_bars(
             ax.add_collection(_bar_collection([x + (i - 1) * bar_w for x in xs], _major(part[kind], code), bar_w,
                                               COLORS[kind], kind))
         ax.autoscale_view()
+        ax.set_xlim(-pad, n_cohorts - 1 + pad)  # the same cohort axis in every panel
+        ax.set_xticks([])  # ticks and labels once, under the last panel (tick objects are costly)
         ax.set_title(f"{code}: available vs reserved vs used per cohort", fontsize=10)
         _style(ax, code)
     bottom = axes[-1]
     bottom.set_xticks(range(n_cohorts), [_cohort_label(c, sizes.get(c)) for c in order])
     bottom.tick_params(axis="x", labelsize=7, rotation=90 if rotate else 0)
     bottom.set_xlabel("cohort (n = customers in the cohort)", fontsize=8)
-    pad = max(0.6, (6 - n_cohorts) / 2)  # few cohorts: keep bars slim and centred
-    bottom.set_xlim(-pad, n_cohorts - 1 + pad)
     _title_and_legend(fig, axes[0], title)
     return fig
 
@@ -363,7 +364,7 @@ def cohort_heatmap(
             value = scaled.iat[r, c]
             dark = value / col_max.iat[c] > 0.6
             ax.text(c, r, f"{value:.0%}" if value >= 0.005 or value == 0 else "<1%", ha="center",
-                    va="center", fontsize=7, color="white" if dark else "black")
+                    va="center", fontsize=7, color="white" if dark else "black", in_layout=False)  # inside the axes
     ax.set_xticks(range(n_cols), [str(c) for c in shares.columns])
     labels = [
         _cohort_label(c, sizes.get(c) if sizes is not None else None).replace("\n", " ") for c in shares.index

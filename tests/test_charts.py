@@ -99,8 +99,8 @@ def test_cohort_bars_share_one_cohort_axis_labelled_with_every_cohort_size() -> 
     labels = [t.get_text() for t in axes[-1].get_xticklabels()]
     # 2025-03, seen only in JPY, takes its place between 2025-02 and "other"
     assert labels == ["2025-01\n(n=12)", "2025-02\n(n=15)", "2025-03\n(n=11)", "other\n(n=7)"]
-    assert all(ax.get_shared_x_axes().joined(ax, axes[-1]) for ax in axes)
-    assert not any(t.get_visible() and t.get_text() for t in axes[0].get_xticklabels())  # labelled once
+    assert all(ax.get_xlim() == axes[-1].get_xlim() for ax in axes)  # one cohort axis for every panel
+    assert [len(ax.get_xticks()) for ax in axes] == [0, 0, 4]  # labelled once, under the last panel
 
 
 def test_cohort_bars_stand_at_their_cohort_in_major_units() -> None:
