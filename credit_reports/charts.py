@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from credit_reports import money
+from credit_reports.cohorts import OTHER
 
 __all__ = [
     "COLORS",
@@ -261,22 +262,40 @@ def _cohort_label(cohort: object, size: object) -> str:
 def _cohort_order(cohort_totals: pd.DataFrame, codes: list[str]) -> list[str]:
     """Every cohort once, in display order.
 
-    Each currency lists its cohorts in display order (a subsequence of the whole): a cohort not seen in an
-    earlier currency goes just before the next cohort this currency shares with them ("other" stays last),
-    or at the end.
+    Each currency lists its cohorts in display order (``cohorts.cohort_totals``), so the whole order is
+    the one that keeps every currency's: a topological merge of their sequences. Where no currency says
+    which of two cohorts comes first, they go the way ``cohort_totals`` orders cohorts: by label (time
+    cohorts are chronological that way), "(...)" labels after the others, "other" last.
     """
+    sequences = [
+        list(cohort_totals.loc[cohort_totals["currency_code"] == code, "cohort"].astype(str)) for code in codes
+    ]
+    after: dict[str, set[str]] = {}
+    waiting: dict[str, int] = {}
+    for seq in sequences:
+        for cohort in seq:
+            after.setdefault(cohort, set())
+            waiting.setdefault(cohort, 0)
+        for first, then in zip(seq, seq[1:], strict=False):
+            if then not in after[first]:
+                after[first].add(then)
+                waiting[then] += 1
+
+    def key(label: str) -> tuple[bool, bool, str]:
+        return label == OTHER, label.startswith("("), label
+
+    ready = sorted((c for c, n in waiting.items() if n == 0), key=key)
     order: list[str] = []
-    for code in codes:
-        pending: list[str] = []
-        for cohort in cohort_totals.loc[cohort_totals["currency_code"] == code, "cohort"].astype(str):
-            if cohort not in order:
-                pending.append(cohort)
-            elif pending:
-                at = order.index(cohort)
-                order[at:at] = pending
-                pending = []
-        order.extend(pending)
-    return order
+    while ready:
+        cohort = ready.pop(0)
+        order.append(cohort)
+        for then in after[cohort]:
+            waiting[then] -= 1
+            if waiting[then] == 0:
+                ready.append(then)
+        ready.sort(key=key)
+    # currencies that disagree (not from cohort_totals) leave a cycle: its cohorts go last, by key
+    return order + sorted((c for c in waiting if c not in set(order)), key=key)
 
 
 def _bar_collection(xs: Sequence[float], heights: Sequence[float], width: float, colour: str, label: str):

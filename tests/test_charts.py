@@ -103,6 +103,19 @@ def test_cohort_bars_share_one_cohort_axis_labelled_with_every_cohort_size() -> 
     assert [len(ax.get_xticks()) for ax in axes] == [0, 0, 4]  # labelled once, under the last panel
 
 
+def test_cohort_bars_keep_display_order_when_currencies_hold_different_cohorts() -> None:
+    # no currency holds both 2024-12 and 2025-03: the order comes from the labels, "other" and "(...)" last
+    rows = [("AUD", "2024-11"), ("AUD", "2025-03"), ("AUD", "2025-04"), ("AUD", "other"),
+            ("BRL", "2024-12"), ("BRL", "2025-01"), ("BRL", "2025-05"), ("BRL", "(no customer record)"),
+            ("BRL", "other")]
+    frame = pd.DataFrame({"currency_code": [r[0] for r in rows], "cohort": [r[1] for r in rows],
+                          "customers": 20, "available": 100, "reserved": 0, "used": 0})
+    fig = charts.cohort_bars(frame)
+    labels = [t.get_text().split("\n")[0] for t in _visible_axes(fig)[-1].get_xticklabels()]
+    assert labels == ["2024-11", "2024-12", "2025-01", "2025-03", "2025-04", "2025-05", "(no customer record)",
+                      "other"]
+
+
 def test_cohort_bars_stand_at_their_cohort_in_major_units() -> None:
     fig = charts.cohort_bars(_cohort_frame())
     eur, jpy, usd = _visible_axes(fig)
