@@ -262,11 +262,16 @@ def _cohort_label(cohort: object, size: object) -> str:
 def _cohort_order(cohort_totals: pd.DataFrame, codes: list[str]) -> list[str]:
     """Every cohort once, in display order.
 
-    Each currency lists its cohorts in display order (``cohorts.cohort_totals``), so the whole order is
-    the one that keeps every currency's: a topological merge of their sequences. Where no currency says
-    which of two cohorts comes first, they go the way ``cohort_totals`` orders cohorts: by label (time
+    ``cohorts.cohort_totals`` gives that order in ``attrs["order"]``; it is used when it covers the frame.
+    Otherwise (a frame built another way): each currency lists its cohorts in display order, so the whole
+    order is the one that keeps every currency's, a topological merge of their sequences; where no currency
+    says which of two cohorts comes first, they go the way ``cohort_totals`` orders cohorts: by label (time
     cohorts are chronological that way), "(...)" labels after the others, "other" last.
     """
+    present = set(cohort_totals["cohort"].astype(str))
+    given = [str(c) for c in cohort_totals.attrs.get("order") or []]
+    if given and present <= set(given):
+        return [c for c in given if c in present]
     sequences = [
         list(cohort_totals.loc[cohort_totals["currency_code"] == code, "cohort"].astype(str)) for code in codes
     ]

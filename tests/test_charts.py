@@ -116,6 +116,15 @@ def test_cohort_bars_keep_display_order_when_currencies_hold_different_cohorts()
                       "other"]
 
 
+def test_cohort_bars_follow_the_order_cohort_totals_gives() -> None:
+    # cohorts.cohort_totals puts the display order in attrs["order"]; it wins over sorting the labels
+    frame = pd.DataFrame({"currency_code": ["AUD", "BRL"], "cohort": ["starter", "growth"],
+                          "customers": 20, "available": 100, "reserved": 0, "used": 0})
+    frame.attrs["order"] = ["starter", "growth", "enterprise"]  # enterprise: in no currency here
+    labels = [t.get_text().split("\n")[0] for t in _visible_axes(charts.cohort_bars(frame))[-1].get_xticklabels()]
+    assert labels == ["starter", "growth"]  # by label alone, growth would come first
+
+
 def test_cohort_bars_stand_at_their_cohort_in_major_units() -> None:
     fig = charts.cohort_bars(_cohort_frame())
     eur, jpy, usd = _visible_axes(fig)
