@@ -587,7 +587,8 @@ def prepare(**parameters: Any) -> Report:
     totals = metrics.currency_totals(balances)
 
     mapping = cohorts_mod.load_cohort_file(p.cohort_file) if p.cohort_file else None
-    subscriptions = getattr(snap, "subscriptions", None)
+    # only subscription cohorts read subscriptions.parquet (a lazy load: skip it for every other rule)
+    subscriptions = getattr(snap, "subscriptions", None) if p.cohort.startswith("subscription.") else None
     if p.cohort.startswith("subscription.") and subscriptions is None:
         raise UsageError(
             f"cohort {p.cohort!r} needs subscriptions, but this snapshot has none; fetch a new snapshot"

@@ -436,7 +436,7 @@ def load_history(
     frames = []
     for snap in _snapshots(data_dir, env) if env else []:
         bal = snap.balances.copy()
-        bal.insert(0, "as_of", pd.Series([snap.as_of] * len(bal), index=bal.index, dtype="datetime64[us, UTC]"))
+        bal.insert(0, "as_of", pd.Series(snap.as_of, index=bal.index, dtype="datetime64[us, UTC]"))
         bal["complete"] = snap.complete
         frames.append(bal)
     if not frames:
