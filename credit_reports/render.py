@@ -299,6 +299,10 @@ def _execute(path: Path, output: Path, parameters: dict[str, Any], kernel_name: 
         config = Config()
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = os.path.join(sockets, "kernel")
+        # jupyter_client interrupts the kernel before shutting it down, which ipykernel logs as
+        # "ERROR | KeyboardInterrupt caught in kernel" on every render; a cell's real errors still reach
+        # the executed notebook (and a crash still fails the render), so the kernel's own log stays quiet.
+        config.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=CRITICAL"]
         return papermill.execute_notebook(
             str(path),
             str(output),
