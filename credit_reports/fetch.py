@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -60,6 +59,7 @@ from .errors import (
     PermissionDeniedError,
     UsageError,
 )
+from .money import parse_minor
 from .store import (
     BALANCE_DTYPES,
     CUSTOMER_DTYPES,
@@ -112,7 +112,6 @@ EVENT_TYPES = ADJUSTMENT_EVENTS + TRANSACTION_EVENTS + CUSTOMER_EVENTS + SUBSCRI
 
 #: Errors that end the whole fetch: the key is refused or lacks a permission, so every call would fail.
 _FATAL = (AuthenticationError, PermissionDeniedError)
-_INTEGER = re.compile(r"^-?\d+$")
 _INT64_MAX = 2**63 - 1
 _STATS = ("calls", "retries", "rate_limited", "failures")
 
@@ -128,11 +127,8 @@ def _bar(progress: bool, **kwargs: Any) -> Any:
 
 
 def _amount(value: Any) -> int:
-    """Paddle's integer string (minor units) as an exact int; anything else is a malformed answer."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not _INTEGER.match(text):
-        raise ValueError(f"amount {value!r} is not an integer in minor units")
-    number = int(text)
+    """Paddle's integer string (minor units) as an exact int that fits int64; anything else is malformed."""
+    number = parse_minor(value)
     if abs(number) > _INT64_MAX:
         raise ValueError(f"amount {value!r} does not fit in 64 bits")
     return number
