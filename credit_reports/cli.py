@@ -42,6 +42,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fault(text: str) -> tuple[str, int]:
+    """argparse type: a simulator fault ``KIND[:COUNT]``, e.g. ``429:3`` or ``drop``."""
+    from .simulator import FAULTS
+
+    kind, _, count = text.partition(":")
+    if kind not in FAULTS:
+        raise argparse.ArgumentTypeError(f"unknown fault {kind!r}; choose from {', '.join(sorted(FAULTS))}")
+    return kind, _positive_int(count) if count else 1
+
+
 def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``fetch`` and ``run``: where to fetch from and how hard to push."""
     parser.add_argument("--base-url", help="Paddle-compatible API root; overrides PADDLE_ENVIRONMENT")
@@ -133,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--window-seconds", type=float, default=60.0, help="rate-limit window (default 60)")
     sim.add_argument("--block-seconds", type=float, default=60.0, help="block after exceeding (default 60)")
     sim.add_argument("--latency-ms", type=int, default=0, help="added latency per response (default 0)")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:COUNT]",
+        type=_fault,
+        help="answer the next COUNT requests (default 1) with a fault: 429, 429-date, 429-bare, 500-504, "
+        "520-524, drop, slow, malformed; repeatable",
+    )
     sim.set_defaults(handler=cmd_simulator)
     return parser
 
@@ -312,6 +331,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         port=args.port,
     )
     sim.start()
+    for kind, count in args.fault:
+        sim.inject(kind, count=count)
     print(f"Paddle simulator on {sim.base_url} ({args.customers} customers, seed {args.seed})")
     print(f"  export PADDLE_API_KEY={sim.api_key}   # the simulator's own demo key, not a Paddle key")
     print(f"  {PROG} fetch --base-url {sim.base_url}")

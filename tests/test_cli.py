@@ -153,3 +153,24 @@ def test_snapshots_keep_prunes_old_snapshots_but_never_the_newest(tmp_path, caps
     assert code == 0
     assert [p.exists() for p in folders] == [False, False, True]
     assert err.count("pruned") == 2
+
+
+def test_the_simulator_command_serves_and_injects_the_faults_asked_for(tmp_path: Path) -> None:
+    import requests
+
+    script = Path(sys.executable).parent / "credit-reports"
+    proc = subprocess.Popen(
+        [str(script), "simulator", "--port", "0", "--customers", "20", "--fault", "503:2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        key_line = proc.stdout.readline()
+        url = first.split(" on ")[1].split()[0]
+        key = key_line.split("PADDLE_API_KEY=")[1].split()[0]
+        headers = {"Authorization": f"Bearer {key}"}
+        codes = [requests.get(f"{url}/customers", headers=headers, timeout=10).status_code for _ in range(3)]
+        assert codes == [503, 503, 200]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
