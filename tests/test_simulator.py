@@ -20,7 +20,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from credit_reports.simulator import DEMO_API_KEY, Account, Simulator
+from credit_reports.simulator import ANCHOR, DEMO_API_KEY, Account, Simulator
 
 SPEC_URI = "urn:paddle-openapi-v1"
 ID_PATTERN = r"^{}_[a-z\d]{{26}}$"
@@ -322,7 +322,8 @@ def test_demo_account_facts_hold():
         assert min(granted) >= low, f"{currency} amounts are whole units of realistic size"
     assert any(r["reserved"] > 0 for r in rows) and any(r["used"] > 0 for r in rows)
     created = [c["created_at"] for c in customers]
-    assert min(created) >= "2024-11-01" and max(created) < "2026-11-01" and created == sorted(created)
+    first, anchor = (ANCHOR - timedelta(days=730)).strftime("%Y-%m-%d"), ANCHOR.strftime("%Y-%m-%d")
+    assert min(created) >= first and max(created) < anchor and created == sorted(created)
     assert all(re.match(ID_PATTERN.format("ctm"), c["id"]) for c in customers)
     assert {c["locale"] for c in customers} >= {"en", "de", "fr", "ja", "es", "pt"}
     plans = Counter((c["custom_data"] or {}).get("plan") for c in customers)

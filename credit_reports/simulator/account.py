@@ -25,7 +25,16 @@ from typing import Any
 from .ids import MonotonicIds, iso, now_ms, random_id
 from .listing import Listing
 
-ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
+
+def _month_start(moment: datetime) -> datetime:
+    """Midnight UTC on the first day of ``moment``'s month."""
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+# The account's history ends at the start of the current month: the same account (for a seed) all month,
+# and never a stale one. Paddle serves events of the last 90 days only, so a fixed date would leave the
+# simulator with no historical events to serve a few months on.
+ANCHOR = _month_start(datetime.now(UTC))
 ANCHOR_MS = int(ANCHOR.timestamp() * 1000)
 DAY_MS = 86_400_000
 SIGNUP_SPAN_MS = 730 * DAY_MS  # 24 months of signups ending at the anchor
