@@ -454,7 +454,7 @@ def test_key_with_control_characters_is_refused_without_echoing_it():
 
 def test_the_key_never_appears_in_reprs_messages_tracebacks_or_logs(make_sim, caplog):
     secret = "pdl_sdbx_apikey_01zzdistinctivesecretmarker0000_QQQ"
-    wrong = "pdl_live_apikey_01zzanotherdistinctivewrongkey00_WWW"
+    wrong = "pdl_live_apikey_01ZZ_another_distinctive_wrong_key_WWW"  # not a live-key shape
     sim = make_sim(customers=10, seed=1)
     sim.add_key(secret, {"customer.read"})
     caplog.set_level(logging.DEBUG)
