@@ -7,6 +7,7 @@ import logging
 
 import pandas as pd
 import pytest
+from clients import client_for
 
 from credit_reports.errors import UsageError
 from credit_reports.fetch import (
@@ -16,18 +17,10 @@ from credit_reports.fetch import (
     fetch_snapshot,
     fetch_subscriptions,
 )
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy
 
 BALANCE_COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
 
-def client_for(sim, **kwargs) -> PaddleClient:
-    """A client on the simulator with no practical rate limit and quick retries."""
-    kwargs.setdefault("max_rpm", 100_000)
-    attempts = kwargs.pop("max_attempts", 2)
-    return PaddleClient(sim.api_key, base_url=sim.base_url, max_attempts=attempts,
-                        retry_policy=RetryPolicy(max_attempts=attempts, base=0.01, cap=0.02), **kwargs)
 
 
 def ledger(sim) -> pd.DataFrame:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clients import client_for
 
 from credit_reports.errors import ServerError
 from credit_reports.fetch import fetch_snapshot
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy
 from credit_reports.store import SnapshotWriter, list_snapshots
 
 BALANCES_PATH = "/customers/{id}/credit-balances"
@@ -31,10 +30,6 @@ fetch_snapshot(client, data_dir=sys.argv[2], strategy="full", workers=2, progres
 """
 
 
-def client_for(sim, **kwargs) -> PaddleClient:
-    kwargs.setdefault("max_rpm", 100_000)
-    return PaddleClient(sim.api_key, base_url=sim.base_url, max_attempts=2,
-                        retry_policy=RetryPolicy(max_attempts=2, base=0.01, cap=0.02), **kwargs)
 
 
 def records(df: pd.DataFrame) -> list[tuple]:

@@ -11,20 +11,14 @@ import os
 
 import pandas as pd
 import pytest
+from clients import client_for
 
 from credit_reports.fetch import fetch_snapshot
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy
 
 BALANCES_PATH = "/customers/{id}/credit-balances"
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
 
-def client_for(sim, **kwargs) -> PaddleClient:
-    kwargs.setdefault("max_rpm", 100_000)
-    attempts = kwargs.pop("max_attempts", 2)
-    return PaddleClient(sim.api_key, base_url=sim.base_url, max_attempts=attempts,
-                        retry_policy=RetryPolicy(max_attempts=attempts, base=0.01, cap=0.02), **kwargs)
 
 
 def records(df: pd.DataFrame) -> list[tuple]:
