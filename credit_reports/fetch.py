@@ -180,27 +180,53 @@ def _customer_row(item: Mapping[str, Any]) -> dict[str, Any]:
 def customers_frame(rows: Iterable[Mapping[str, Any]] | Mapping[str, list[Any]]) -> pd.DataFrame:
     """Customer rows (or columns) as the documented customers table, one row per id, sorted by id."""
     frame = pd.DataFrame(rows) if isinstance(rows, Mapping) else pd.DataFrame(list(rows), columns=list(CUSTOMER_DTYPES))
-    df = conform(frame, CUSTOMER_DTYPES)
+    return _unique_customers(conform(frame, CUSTOMER_DTYPES))
+
+
+def _unique_customers(df: pd.DataFrame) -> pd.DataFrame:
+    """A conformed customers table with one row per id (the last listed wins), sorted by id."""
     df = df.drop_duplicates("customer_id", keep="last")
     return df.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
-class _CustomerColumns:
-    """Customers collected column by column: a list per column instead of a dict per customer, so
-    listing 100,000 customers holds about half the memory until the table is built."""
+#: Rows of a listing held as Python objects before they are converted into a compact DataFrame chunk.
+CHUNK_ROWS = 5000
 
-    def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in CUSTOMER_DTYPES}
 
-    def add(self, item: Mapping[str, Any]) -> None:
-        for name, value in _customer_row(item).items():
-            self.columns[name].append(value)
+class _Chunked:
+    """Rows collected as conformed DataFrames of ``chunk`` rows each, in the order added.
+
+    A listing of 100,000 customers or subscription items would otherwise hold a Python dict (or a str
+    object per cell) for every row until the table is built, then the table beside them: pandas' Arrow
+    strings take a fraction of that, and only one chunk of Python rows is alive at a time.
+    """
+
+    def __init__(self, dtypes: Mapping[str, str], chunk: int | None = None) -> None:
+        self.dtypes = dtypes
+        self.chunk = chunk or CHUNK_ROWS
+        self.rows: list[Mapping[str, Any]] = []
+        self.frames: list[pd.DataFrame] = []
+        self.count = 0
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= self.chunk:
+            self._seal()
+
+    def _seal(self) -> None:
+        self.frames.append(conform(pd.DataFrame(self.rows, columns=list(self.dtypes)), self.dtypes))
+        self.rows = []
 
     def __len__(self) -> int:
-        return len(self.columns["customer_id"])
+        return self.count
 
     def frame(self) -> pd.DataFrame:
-        return customers_frame(self.columns)
+        """Every row added, conformed, in the order added (the caller sorts)."""
+        if self.rows or not self.frames:
+            self._seal()
+        frames, self.frames = self.frames, []
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def fetch_customers(
@@ -212,13 +238,13 @@ def fetch_customers(
     created_at, updated_at (UTC); marketing_consent (bool). ``N/200`` calls.
     """
     params = {"status": ",".join(_statuses(status))}
-    rows = _CustomerColumns()
+    rows = _Chunked(CUSTOMER_DTYPES)
     with _bar(progress, desc="customers listed", unit=" customers") as bar:
         for item in client.paginate("/customers", params):
-            rows.add(item)
+            rows.add(_customer_row(item))
             bar.update(1)
     log.info("listed %d customers", len(rows))
-    return rows.frame()
+    return _unique_customers(rows.frame())
 
 
 # -- subscriptions ---------------------------------------------------------------------------------
@@ -252,7 +278,12 @@ def _subscription_rows(sub: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def subscriptions_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Subscription item rows as the documented table, sorted by subscription and price."""
-    df = conform(pd.DataFrame(list(rows), columns=list(SUBSCRIPTION_DTYPES)), SUBSCRIPTION_DTYPES)
+    return _sorted_subscriptions(conform(pd.DataFrame(list(rows), columns=list(SUBSCRIPTION_DTYPES)),
+                                         SUBSCRIPTION_DTYPES))
+
+
+def _sorted_subscriptions(df: pd.DataFrame) -> pd.DataFrame:
+    """A conformed subscriptions table sorted by subscription and price."""
     return df.sort_values(["subscription_id", "price_id"], kind="stable").reset_index(drop=True)
 
 
@@ -266,12 +297,13 @@ def fetch_subscriptions(client: PaddleClient, progress: bool = False) -> pd.Data
 
 
 def _list_subscriptions(client: PaddleClient, progress: bool, stop: threading.Event | None) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
+    rows = _Chunked(SUBSCRIPTION_DTYPES)
     with _bar(progress, desc="subscriptions listed", unit=" subs") as bar:
         for sub in _until(stop, client.paginate("/subscriptions")):
-            rows.extend(_subscription_rows(sub))
+            for row in _subscription_rows(sub):
+                rows.add(row)
             bar.update(1)
-    return subscriptions_frame(rows)
+    return _sorted_subscriptions(rows.frame())
 
 
 class _Stopped(Exception):
@@ -583,14 +615,14 @@ class _SnapshotFetch:
 
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
-        rows = _CustomerColumns()
+        rows = _Chunked(CUSTOMER_DTYPES)
         with _bar(self.progress, desc="customers listed", unit=" customers") as bar:
             for item in _until(self.stop, self.client.paginate("/customers",
                                                                {"status": ",".join(CUSTOMER_STATUSES)})):
-                rows.add(item)
+                rows.add(_customer_row(item))
                 bar.update(1)
                 yield item["id"]
-        self.writer.save_frame("customers", rows.frame())
+        self.writer.save_frame("customers", _unique_customers(rows.frame()))
         log.info("listed %d customers", len(rows))
 
     def _list_credited(self) -> Iterator[str]:
@@ -658,7 +690,7 @@ class _SnapshotFetch:
         real = [e for e in errors if not isinstance(e, _Stopped)]
         if real:
             raise real[0]
-        listed = set(writer.load_frame("customers", CUSTOMER_DTYPES)["customer_id"].tolist())
+        listed = set(writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])["customer_id"].tolist())
         unknown = [cid for cid in targets if cid not in listed]
         if unknown:
             log.warning("%d customers with credit were not in the customer list; fetched them anyway", len(unknown))

@@ -193,11 +193,16 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read_table(path: Path, dtypes: Mapping[str, str]) -> pd.DataFrame:
-    """Read a Parquet table and conform it to the documented dtypes (empty frame when the file is absent)."""
+def read_table(path: Path, dtypes: Mapping[str, str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet table and conform it to the documented dtypes (empty frame when the file is absent).
+
+    ``columns`` reads only those columns (of ``dtypes``), e.g. just the ids of a large table.
+    """
+    if columns is not None:
+        dtypes = {name: dtypes[name] for name in columns}
     if not path.exists():
         return empty_frame(dtypes)
-    return conform(pd.read_parquet(path), dtypes)
+    return conform(pd.read_parquet(path, columns=columns), dtypes)
 
 
 # -- reading snapshots -------------------------------------------------------------------------------
@@ -661,9 +666,12 @@ class SnapshotWriter:
         write_parquet(df, self.checkpoint / f"{name}.parquet")
         _fsync_dir(self.checkpoint)
 
-    def load_frame(self, name: str, dtypes: Mapping[str, str]) -> pd.DataFrame | None:
+    def load_frame(
+        self, name: str, dtypes: Mapping[str, str], columns: list[str] | None = None
+    ) -> pd.DataFrame | None:
+        """A table saved in the checkpoint (only ``columns`` when given), None when it was not saved."""
         path = self.checkpoint / f"{name}.parquet"
-        return read_table(path, dtypes) if path.exists() else None
+        return read_table(path, dtypes, columns) if path.exists() else None
 
     # -- finishing ---------------------------------------------------------------------------------
 

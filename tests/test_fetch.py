@@ -177,3 +177,20 @@ def test_progress_bars_show_customers_listed_and_balances_fetched(make_sim, tmp_
         fetch_snapshot(c, data_dir=tmp_path, strategy="full", progress=True)
     err = capsys.readouterr().err
     assert "customers listed" in err and "balances fetched" in err and "30/30" in err
+
+
+def test_listings_converted_in_small_chunks_give_every_row_with_its_values_and_dtypes(client, sim, monkeypatch):
+    monkeypatch.setattr("credit_reports.fetch.CHUNK_ROWS", 7)  # many chunk boundaries, a partial last one
+    customers = fetch_customers(client)
+    expected = sorted(sim.account.customers, key=lambda c: c["id"])
+    assert len(expected) % 7 and len(expected) > 14
+    assert customers["customer_id"].tolist() == [c["id"] for c in expected]
+    assert customers["email"].tolist() == [c["email"] for c in expected]
+    assert customers["created_at"].tolist() == [pd.Timestamp(c["created_at"]) for c in expected]
+    assert customers["marketing_consent"].tolist() == [bool(c["marketing_consent"]) for c in expected]
+    assert str(customers["created_at"].dtype) == "datetime64[us, UTC]"
+    assert str(customers["customer_id"].dtype) == "string"
+    subs = fetch_subscriptions(client)
+    items = sorted((s["id"], i["price"]["id"]) for s in sim.account.subscriptions.items for i in s["items"])
+    assert list(zip(subs["subscription_id"], subs["price_id"], strict=True)) == items
+    assert str(subs["billing_frequency"].dtype) == "Int64"
