@@ -68,3 +68,16 @@ def build_demo_report(root: Path) -> DemoReport:
     _CACHE["demo"] = DemoReport(result, data_dir, out_dir, snapshot.path.name, snapshot.environment,
                                 opening, closing, api_key)
     return _CACHE["demo"]
+
+
+def two_cell_notebook(path: Path, parameters: str, body: str) -> Path:
+    """Write a tiny report: a tagged ``parameters`` cell and one body cell. Renders in a couple of seconds."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ]
+    nbformat.write(nb, path)
+    return path

@@ -19,7 +19,7 @@ import nbformat
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
-from render_demo import DemoReport, build_demo_report
+from render_demo import DemoReport, build_demo_report, two_cell_notebook
 
 from credit_reports.errors import UsageError
 from credit_reports.privacy import SALT_ENV
@@ -283,14 +283,8 @@ def test_failing_notebook_leaves_the_last_good_report_and_the_index(
 
 def test_next_good_render_replaces_the_failed_notebook(demo: DemoReport, tmp_path: Path) -> None:
     """A tiny notebook renders fast: publishing clears the failed notebook of the same report name."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell('snapshot = "latest"\nenvironment = ""\ndata_dir = ""\ntitle = "Tiny"',
-                                  metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("print(title, snapshot)"),
-    ]
-    path = tmp_path / "tiny.ipynb"
-    nbformat.write(nb, path)
+    path = two_cell_notebook(tmp_path / "tiny.ipynb", 'snapshot = "latest"\nenvironment = ""\ndata_dir = ""\n'
+                             'title = "Tiny"', "print(title, snapshot)")
     out = tmp_path / "reports"
     shutil.copytree(demo.out_dir, out)
     failed = out / demo.result.directory.name / "tiny.failed.ipynb"
@@ -306,15 +300,8 @@ def test_next_good_render_replaces_the_failed_notebook(demo: DemoReport, tmp_pat
 
 def tiny_notebook(folder: Path) -> Path:
     """A report of two cells: renders in a couple of seconds."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""\ntitle = "Tiny"',
-                                  metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("print(title)"),
-    ]
-    path = folder / "tiny.ipynb"
-    nbformat.write(nb, path)
-    return path
+    parameters = 'snapshot = "latest"\ndata_dir = ""\ntitle = "Tiny"'
+    return two_cell_notebook(folder / "tiny.ipynb", parameters, "print(title)")
 
 
 def test_missing_kernel_falls_back_to_this_interpreter_with_a_warning(

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from render_demo import DemoReport, build_demo_report
+from render_demo import DemoReport, build_demo_report, two_cell_notebook
 
 from credit_reports.publish import SecretLeakError, find_secrets, scan_for_secrets
 from credit_reports.render import ReportFailedError, render_report
@@ -104,15 +104,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
 
 def echo_notebook(folder: Path) -> Path:
     """A tiny report that prints its title: the easiest way for a secret to reach every output."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""\ntitle = "Echo"',
-                                  metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("print(title)"),
-    ]
-    path = folder / "echo.ipynb"
-    nbformat.write(nb, path)
-    return path
+    parameters = 'snapshot = "latest"\ndata_dir = ""\ntitle = "Echo"'
+    return two_cell_notebook(folder / "echo.ipynb", parameters, "print(title)")
 
 
 @pytest.mark.slow
@@ -133,13 +126,8 @@ def test_notebook_kernel_never_sees_the_api_key(
 ) -> None:
     """A report needs no key: the kernel starts without PADDLE_API_KEY, so no cell can print it."""
     monkeypatch.setenv("PADDLE_API_KEY", LEGACY_KEY)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell('snapshot = "latest"\ndata_dir = ""', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell('import os\nprint("key in kernel:", os.environ.get("PADDLE_API_KEY"))'),
-    ]
-    path = tmp_path / "env.ipynb"
-    nbformat.write(nb, path)
+    path = two_cell_notebook(tmp_path / "env.ipynb", 'snapshot = "latest"\ndata_dir = ""',
+                             'import os\nprint("key in kernel:", os.environ.get("PADDLE_API_KEY"))')
     result = render_report(path, data_dir=demo.data_dir, out_dir=tmp_path / "out", output_name="env")
     assert "key in kernel: None" in result.html.read_text()
     assert os.environ["PADDLE_API_KEY"] == LEGACY_KEY  # restored for the rest of the process
