@@ -191,11 +191,11 @@ def _parse_value(text: str) -> Any:
 
 def _report_specs(args: argparse.Namespace) -> list[Any]:
     """The reports to render: --notebook alone, else the config file's, else the default; -p applies to all."""
-    from .config import ReportSpec, find_config, load_reports
+    from .config import DEFAULT_REPORT_NAME, ReportSpec, find_config, load_reports
 
     extra = {name: _parse_value(value) for name, value in args.parameter}
     if args.notebook:
-        specs = [ReportSpec(name=args.name or "credit-balances", notebook=args.notebook)]
+        specs = [ReportSpec(name=args.name or DEFAULT_REPORT_NAME, notebook=args.notebook)]
     else:
         specs = load_reports(find_config(args.config))
     return [ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}) for s in specs]

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from .money import format_money
 
 __all__ = ["INDEX_NAME", "build_index", "manifest_name", "published_reports"]
@@ -24,7 +25,6 @@ __all__ = ["INDEX_NAME", "build_index", "manifest_name", "published_reports"]
 log = logging.getLogger("credit_reports.index")
 
 INDEX_NAME = "index.html"
-DEFAULT_OUTPUT_NAME = "credit-balances"
 
 
 def manifest_name(report_name: str) -> str:

@@ -35,6 +35,8 @@ from typing import Any
 import nbformat
 
 from . import __version__
+from .config import DEFAULT_NOTEBOOK
+from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from .errors import UsageError
 from .index import build_index, manifest_name
 from .publish import (
@@ -66,8 +68,6 @@ __all__ = [
 
 log = logging.getLogger("credit_reports.render")
 
-DEFAULT_NOTEBOOK = "credit_balances"
-DEFAULT_OUTPUT_NAME = "credit-balances"
 DEFAULT_KERNEL = "credit-reports"
 INJECTED_TAG = "injected-parameters"
 
