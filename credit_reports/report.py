@@ -65,17 +65,6 @@ class Parameters:
     show_pii: bool
     title: str
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values (paths as text), e.g. for a manifest."""
-        return {
-            "data_dir": str(self.data_dir or ""), "environment": self.environment or "",
-            "snapshot": self.snapshot, "compare_to": self.compare_to, "currencies": list(self.currencies),
-            "cohort": self.cohort, "cohort_file": str(self.cohort_file or ""),
-            "min_cohort_size": self.min_cohort_size, "rates_file": str(self.rates_file or ""),
-            "reporting_currency": self.reporting_currency or "", "pseudonymize": self.pseudonymize,
-            "show_pii": self.show_pii, "title": self.title,
-        }
-
 
 def _text(name: str, value: Any) -> str:
     if value is None:

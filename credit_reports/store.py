@@ -26,7 +26,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -745,7 +745,3 @@ def _unlock(fd: int | None) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
 
-
-def iter_unique(values: Iterable[str]) -> list[str]:
-    """The values in first-seen order without repeats (customer ids from several sources)."""
-    return list(dict.fromkeys(values))
