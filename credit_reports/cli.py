@@ -1,7 +1,18 @@
 """The ``credit-reports`` command line: demo, fetch, render, run, snapshots, simulator.
 
-Every command turns bad input into one line on stderr and exit code 2, never a traceback; see
-``runner.py`` for the exit codes schedulers rely on. The API key is read from PADDLE_API_KEY only.
+Every command turns bad input into one line on stderr and exit code 2, never a traceback. The API key is
+read from PADDLE_API_KEY only. Exit codes (the table in README.md, tested one by one in tests/test_cli.py):
+
+  0  done: every report rendered from a complete snapshot
+  1  a report failed (the last good one stays published), or an unexpected error
+  2  bad input: an argument, PADDLE_API_KEY / PADDLE_ENVIRONMENT, a parameter value, a key Paddle refuses,
+     an unusable store (a corrupt snapshot asked for, a full disk, an unwritable folder), or data that
+     cannot be totalled exactly (a total beyond 64 bits)
+  3  the snapshot is incomplete (some customers failed), or ``snapshots --check`` found an unusable one
+  4  another run or fetch holds the lock; nothing was done
+  5  Paddle unreachable or failing after the retries (5xx, 520-524, 429s that persist, dropped connections,
+     malformed or endless answers); nothing was published
+  6  report published but the email could not be sent
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from . import __version__
 from .errors import CreditReportsError, UsageError
 from .runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
 
+#: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
+EXIT_PADDLE = 5
 STRATEGIES = ("auto", "credited", "full", "incremental")
 PROG = "credit-reports"
 log = logging.getLogger("credit_reports.cli")
@@ -42,6 +55,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _rpm(text: str) -> int:
+    """argparse type: requests a minute, 1 up to the client's cap (Paddle itself allows 240)."""
+    from .paddle import MAX_RPM
+
+    value = _positive_int(text)
+    if value > MAX_RPM:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_RPM} requests a minute (Paddle allows 240)")
+    return value
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 0 (pick a free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0 (any free port) to 65535")
+    return value
+
+
 def _fault(text: str) -> tuple[str, int]:
     """argparse type: a simulator fault ``KIND[:COUNT]``, e.g. ``429:3`` or ``drop``."""
     from .simulator import FAULTS
@@ -59,7 +93,7 @@ def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
         "--environment",
         help="production or sandbox (default: $PADDLE_ENVIRONMENT, else production)",
     )
-    parser.add_argument("--max-rpm", type=_positive_int, default=240, help="requests per minute (default 240)")
+    parser.add_argument("--max-rpm", type=_rpm, default=240, help="requests per minute (default 240)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto", help="how to fetch (default auto)")
     parser.add_argument("--workers", type=_positive_int, default=4, help="parallel balance requests (default 4)")
 
@@ -131,12 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     snapshots = sub.add_parser("snapshots", help="list stored snapshots")
     _add_data_dir(snapshots)
     snapshots.add_argument("--environment", help="only this environment")
+    snapshots.add_argument(
+        "--check", action="store_true", help="read every file of every snapshot in full; exit 3 if one is unusable"
+    )
     _add_retention_options(snapshots)
     snapshots.set_defaults(handler=cmd_snapshots)
 
     sim = sub.add_parser("simulator", help="serve the local Paddle simulator until interrupted")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    sim.add_argument(
+        "--allow-remote", action="store_true", help="allow a non-loopback --host (the simulator has no real auth)"
+    )
+    sim.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
     sim.add_argument("--customers", type=_positive_int, default=2000, help="simulated customers (default 2000)")
     sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic account (default 7)")
     sim.add_argument("--rpm", type=_positive_int, help="rate limit per client IP (default: none)")
@@ -224,10 +264,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .store import load_snapshot
 
     data_dir = _data_dir(args)
+    specs = _report_specs(args)
+    _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     snapshot = load_snapshot(args.snapshot, data_dir=data_dir)
     pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
     code = EXIT_OK if snapshot.complete else EXIT_INCOMPLETE
-    for spec in _report_specs(args):
+    for spec in specs:
         try:
             result = render_report(
                 spec.notebook,
@@ -271,13 +313,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _check_reports(specs: list[Any]) -> None:
-    """Resolve every report's notebook and check its parameter names before anything is fetched."""
+def _check_reports(specs: list[Any], early: bool = True) -> None:
+    """Resolve every report's notebook and check its parameter names and values before anything is fetched.
+
+    Values are checked without data: the report's own validation (``report.validate_parameters``) for the
+    parameters it takes, the notebook's declared type (``name: int = ...``) for the others. Checks that
+    need the snapshot (an unknown currency, a missing as-of) wait for it. ``early`` (``run``): the snapshot,
+    environment and data folder are pinned by the fetch, so they are not checked here.
+    """
     from .render import notebook_parameters, resolve_notebook, validate_parameters
 
     for spec in specs:
         path = resolve_notebook(spec.notebook)
-        validate_parameters(spec.parameters, notebook_parameters(path), str(spec.notebook))
+        if path.suffix.lower() != ".ipynb":
+            raise UsageError(f"notebook {spec.notebook} is not a Jupyter notebook (.ipynb): give a report notebook")
+        try:
+            declared = notebook_parameters(path)
+        except Exception as exc:  # nbformat/JSON errors: a file that is not a notebook
+            text = " ".join(str(exc).split())[:120]
+            raise UsageError(f"notebook {spec.notebook} cannot be read as a Jupyter notebook ({text})") from None
+        validate_parameters(spec.parameters, declared, str(spec.notebook))
+        _check_values(spec, declared, early)
+
+
+_DECLARED_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list, tuple), "dict": (dict,),
+}
+
+
+def _check_values(spec: Any, declared: dict[str, Any], early: bool) -> None:
+    """Data-independent checks of the parameter values of one report; UsageError naming the first bad one."""
+    import inspect
+
+    from .report import validate_parameters as report_parameters
+
+    accepted = set(inspect.signature(report_parameters).parameters)
+    pinned = {"data_dir", "snapshot", "environment"} if early else {"data_dir"}
+    values = {k: v for k, v in spec.parameters.items() if k in accepted and k not in pinned}
+    if values and accepted & set(declared):
+        report_parameters(**values)
+    for name, value in spec.parameters.items():
+        if name in accepted:
+            continue
+        kind = str((declared.get(name) or {}).get("inferred_type_name") or "")
+        allowed = _DECLARED_TYPES.get(kind)
+        if allowed is None or value is None:
+            continue
+        wrong = isinstance(value, bool) and bool not in allowed
+        if wrong or not isinstance(value, allowed):
+            raise UsageError(
+                f"parameter {name} of {spec.notebook} is declared {kind}, but {value!r} is a {type(value).__name__}"
+            )
 
 
 def _prune(args: argparse.Namespace) -> list[Path]:
@@ -295,15 +381,28 @@ def _prune(args: argparse.Namespace) -> list[Path]:
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
-    """Print the stored snapshots, oldest first (after --keep / --keep-days pruning, if asked)."""
-    from .store import list_snapshots
+    """Print the stored snapshots, oldest first (after --keep / --keep-days pruning, if asked).
+
+    Unusable snapshots (see ``store.Snapshot.problem``) are listed with ``usable`` False and one line each
+    on stderr saying why. ``--check`` reads every file in full instead and exits 3 if any is unusable.
+    """
+    from .store import check_snapshots, list_snapshots
 
     _prune(args)
+    if args.check:
+        results = check_snapshots(_data_dir(args), environment=args.environment)
+        for folder, problem in results:
+            print(f"ok        {folder}" if problem is None else f"UNUSABLE  {folder}: {problem}")
+        if not results:
+            print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
+        return EXIT_INCOMPLETE if any(problem for _, problem in results) else EXIT_OK
     table = list_snapshots(_data_dir(args), environment=args.environment)
     if table.empty:
         print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
         return EXIT_OK
-    print(table.drop(columns=["path"], errors="ignore").to_string(index=False))
+    print(table.drop(columns=["path", "problem"], errors="ignore").to_string(index=False))
+    for row in table[~table["usable"]].itertuples():
+        print(f"{PROG}: unusable snapshot {row.path}: {row.problem}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -318,8 +417,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground; print how to point the toolkit at it."""
+    from .paddle import _is_loopback
     from .simulator import Simulator
 
+    if not args.allow_remote and not _is_loopback(args.host):
+        raise UsageError(
+            f"--host {args.host} is not a loopback address: the simulator serves a demo key to anyone; "
+            "bind 127.0.0.1, or add --allow-remote if you really mean to expose it"
+        )
     sim = Simulator(
         customers=args.customers,
         seed=args.seed,
@@ -376,18 +481,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CreditReportsError as exc:
         return _fail(str(exc), _exit_code_for(exc))
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        return _fail(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions", EXIT_USAGE)
+        return _fail(_os_error_line(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted; a fetch resumes where it stopped when run again", 130)
+    except Exception as exc:  # a bug or data we did not foresee: still one line; -vv shows the traceback
+        log.debug("unexpected error", exc_info=True)
+        text = " ".join(str(exc).split())[:200]
+        return _fail(f"unexpected {type(exc).__name__}: {text} (run with -vv for the details)", EXIT_REPORT_FAILED)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for a file-system error, always naming a path (the data folder when the OS named none)."""
+    import errno
+
+    from .redact import redact
+
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return redact(f"no space left on the device{where or ' (path not reported)'}; free some space and run "
+                      "again (an interrupted fetch resumes)")
+    return redact(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions")
 
 
 def _exit_code_for(exc: CreditReportsError) -> int:
-    """Map the errors a user acts on (key, permissions, unreachable API) to 2; anything else to 1."""
-    from .errors import APIConnectionError, AuthenticationError, NotFoundError, PermissionDeniedError
+    """The exit code of an error (the table in the module docstring and README.md)."""
+    from .errors import (
+        AuthenticationError,
+        IncompleteSnapshotError,
+        NotFoundError,
+        PaddleError,
+        PermissionDeniedError,
+    )
 
-    if isinstance(exc, AuthenticationError | PermissionDeniedError | APIConnectionError | NotFoundError):
-        return EXIT_USAGE
+    if isinstance(exc, AuthenticationError | PermissionDeniedError | NotFoundError):
+        return EXIT_USAGE  # the key, its permissions or the URL are wrong: the user must act
+    if isinstance(exc, PaddleError):
+        return EXIT_PADDLE  # unreachable, 5xx/52x, persistent 429, dropped or malformed: try again later
+    if isinstance(exc, IncompleteSnapshotError):
+        return EXIT_INCOMPLETE
     return EXIT_REPORT_FAILED
 
 

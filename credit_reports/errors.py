@@ -6,7 +6,9 @@ field ``errors`` and ``request_id``, with one subclass per thing a caller acts o
 (authentication, permission, not found, rate limited, server, no usable response).
 
 ``str(error)`` is one readable line saying what happened and what to do; the CLI prints it as is.
-No message, repr or attribute ever holds the API key: errors are built from the response only.
+No message, repr or attribute ever holds the API key: errors are built from the response only, and every
+message and ``detail`` goes through :func:`credit_reports.redact.redact` (the key, Authorization values and
+URL query secrets), so a server that echoes the key back cannot put it into a message.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from credit_reports.redact import install_log_redaction, redact
 from credit_reports.retries import parse_retry_after
+
+install_log_redaction()  # every module imports this one: each credit_reports.* log line is redacted
 
 __all__ = [
     "CreditReportsError",
     "UsageError",
     "IncompleteSnapshotError",
+    "TotalOverflowError",
+    "StoreError",
     "PaddleError",
     "BadRequestError",
     "AuthenticationError",
@@ -44,7 +51,10 @@ _EXCERPT_CHARS = 160
 
 
 class CreditReportsError(Exception):
-    """Base of every exception the toolkit raises on purpose."""
+    """Base of every exception the toolkit raises on purpose; its message is always redacted."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class UsageError(CreditReportsError):
@@ -53,6 +63,26 @@ class UsageError(CreditReportsError):
 
 class IncompleteSnapshotError(CreditReportsError):
     """A snapshot is missing data (failed customers) where a complete one is required."""
+
+
+class TotalOverflowError(UsageError):
+    """A total (per currency) does not fit in int64: no figure is published; ``currency`` names it.
+
+    Exit 2 like other input that cannot be used: the data Paddle sent cannot be totalled exactly.
+    """
+
+    def __init__(self, currency: str, column: str, total: int) -> None:
+        self.currency = currency
+        self.column = column
+        self.total = total
+        super().__init__(
+            f"the {currency} total of {column} ({total} minor units) does not fit in 64 bits, so it cannot "
+            f"be reported exactly; check the {currency} balances Paddle returned (nothing was published)"
+        )
+
+
+class StoreError(UsageError):
+    """The snapshot store cannot be used as found (a corrupt snapshot asked for by name, a full disk)."""
 
 
 class PaddleError(CreditReportsError):
@@ -80,6 +110,7 @@ class PaddleError(CreditReportsError):
         base_url: str | None = None,
         attempts: int | None = None,
     ) -> None:
+        detail = redact(detail) if detail is not None else None
         super().__init__(detail)
         self.status = status
         self.code = code
@@ -135,10 +166,10 @@ class PaddleError(CreditReportsError):
             text += f" (after {self.attempts} attempts)"
         if self.request_id:
             text += f" [request_id {self.request_id}]"
-        return " ".join(text.split())
+        return redact(" ".join(text.split()))
 
     def __repr__(self) -> str:
-        return (
+        return redact(
             f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, detail={self.detail!r}, "
             f"path={self.path!r}, request_id={self.request_id!r})"
         )

@@ -771,8 +771,11 @@ class _SnapshotFetch:
         finished = frozenset(cid for cid, record in results.items() if "rows" in record)
         if finished:
             log.info("resuming: %d customers already fetched", len(finished))
+        if isinstance(targets, list):
+            targets = list(dict.fromkeys(targets))  # a customer listed twice is fetched once
         total = len(targets) if isinstance(targets, list) else None
-        todo = (cid for cid in targets if cid not in finished)
+        asked: set[str] = set(finished)
+        todo = (cid for cid in targets if cid not in asked and not asked.add(cid))
         limit = getattr(self.client, "max_rpm", None)
         window = getattr(self.client, "rate_window", 60.0)
         bar = _bar(self.progress, total=total, initial=len(finished) if total else 0,

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from credit_reports.errors import UsageError
+from credit_reports.errors import TotalOverflowError, UsageError
 from credit_reports.money import minor_unit_decimals, parse_minor
 
 __all__ = [
@@ -39,6 +39,12 @@ __all__ = [
     "top_share",
     "trend",
 ]
+
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
+#: Below this float bound on a currency's summed magnitudes no int64 total can overflow (float error is far
+#: smaller than the margin to 2**63); at or above it the exact sums are computed with Python ints.
+_SAFE_MAGNITUDE = float(2**62)
 
 #: The balance amount columns Paddle returns, int64 minor units.
 AMOUNT_COLUMNS: tuple[str, ...] = ("available", "reserved", "used")
@@ -87,7 +93,41 @@ def _amounts(frame: pd.DataFrame, name: str, extra: tuple[str, ...] = ()) -> pd.
         if col in AMOUNT_COLUMNS:
             series = _int64(series, f"{name}.{col}")
         out[col] = series
-    return pd.DataFrame(out, index=frame.index, copy=False)
+    b = pd.DataFrame(out, index=frame.index, copy=False)
+    _check_totals_fit(b)
+    return b
+
+
+def _check_totals_fit(b: pd.DataFrame) -> None:
+    """Raise :class:`TotalOverflowError` naming the currency when a total could leave int64.
+
+    Every metric sums amounts with numpy int64, which wraps around silently. A currency passes when the
+    sum of the magnitudes of available + reserved (outstanding) and of used fits, since then no total,
+    sub-total (cohort, top holders) or cumulative sum of it can overflow. The cheap float bound settles
+    almost every case; only a currency near the limit has its exact sums computed with Python ints.
+    """
+    if b.empty:
+        return
+    codes = b["currency_code"].to_numpy()
+    mags = pd.DataFrame({c: b[c].to_numpy(dtype="float64") for c in AMOUNT_COLUMNS})
+    mags = mags.abs()
+    mags["outstanding"] = mags["available"] + mags["reserved"]
+    bound = mags.groupby(codes, sort=True).sum()
+    for currency in bound.index[(bound >= _SAFE_MAGNITUDE).any(axis=1).to_numpy()]:
+        rows = b[b["currency_code"] == currency]
+        avail = [int(v) for v in rows["available"].tolist()]
+        reserved = [int(v) for v in rows["reserved"].tolist()]
+        exact = {
+            "available": avail,
+            "reserved": reserved,
+            "used": [int(v) for v in rows["used"].tolist()],
+            "outstanding": [a + r for a, r in zip(avail, reserved, strict=True)],
+        }
+        for column, values in exact.items():
+            total = sum(values)
+            magnitude = sum(abs(v) for v in values)
+            if not _INT64_MIN <= total <= _INT64_MAX or magnitude > _INT64_MAX:
+                raise TotalOverflowError(str(currency), column, total)
 
 
 def _int64(series: pd.Series, label: str) -> pd.Series:
@@ -486,6 +526,11 @@ def convert_totals(
             int((Decimal(int(v)) * factor[c]).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
             for v, c in zip(values, codes, strict=True)
         ]
+        for value, code in zip(converted, codes, strict=True):
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise TotalOverflowError(f"{code} (converted to {reporting})", col, value)
+        if include_total and not _INT64_MIN <= sum(converted) <= _INT64_MAX:
+            raise TotalOverflowError(f"TOTAL in {reporting}", col, sum(converted))
         out[f"{col}_converted"] = pd.Series(converted, dtype="int64")
     if include_total:
         converted = [f"{col}_converted" for col in amount_columns]

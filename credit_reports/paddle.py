@@ -4,13 +4,17 @@ One client is shared by every worker thread: each thread gets its own ``requests
 not thread-safe), all of them share one :class:`~credit_reports.throttle.RateLimiter`, so the process
 never sends more than ``max_rpm`` requests in any ``rate_window`` seconds, and one set of counters.
 
-Retries: a 429 pauses every thread until ``Retry-After`` (one rate window when absent) and slows the
-limiter down; 5xx, 520-524, connection errors, timeouts and malformed bodies are retried with capped
-exponential backoff and jitter; other 4xx are raised at once. After ``max_attempts`` calls the mapped
+Retries: a 429 pauses every thread until ``Retry-After`` (when absent, a short probe wait of
+``RATE_LIMIT_PROBE_SECONDS`` = 10 s per 60 s of rate window, not a whole window) and slows the limiter
+down; 5xx, 520-524, connection errors, timeouts and malformed bodies are retried with capped exponential
+backoff and jitter; other 4xx are raised at once. After ``max_attempts`` calls the mapped
 :class:`~credit_reports.errors.PaddleError` is raised.
 
+Pagination is bounded: a listing stops with an error after ``max_pages`` pages (default
+``MAX_PAGES``), or sooner when Paddle's ``estimated_total`` says how many pages there can be.
+
 The API key is sent only to ``base_url`` (pagination ``next`` links are re-based onto it), and never
-appears in a repr, log record or exception message.
+appears in a repr, log record or exception message (see :mod:`credit_reports.redact`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -38,10 +43,14 @@ from credit_reports.errors import (
     UsageError,
     error_from_response,
 )
+from credit_reports.redact import register_secret
 from credit_reports.retries import RetryPolicy, parse_retry_after
 from credit_reports.throttle import RateLimiter
 
-__all__ = ["PaddleClient", "shared_limiter", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV"]
+__all__ = [
+    "PaddleClient", "shared_limiter", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV", "MAX_RPM",
+    "MAX_PAGES", "RATE_LIMIT_PROBE_SECONDS",
+]
 
 log = logging.getLogger("credit_reports.paddle")
 
@@ -85,7 +94,16 @@ _CONNECT_REFUSED_ATTEMPTS = 3
 _UNREACHABLE = frozenset({"connection refused", "host name not found", "connection timed out"})
 _MAX_CONNECT_TIMEOUT = 10.0
 _MAX_RATE_LIMIT_PAUSE = 300.0
-_VALID_KEY = re.compile(r"^[\x21-\x7e]+$")
+# Printable ASCII without quotes: a key never contains them, a shell or .env file often adds them.
+_VALID_KEY = re.compile(r"^[\x21\x23-\x26\x28-\x7e]+$")
+_QUOTES = "'\"\u2018\u2019\u201c\u201d`"
+#: The highest --max-rpm accepted (Paddle allows 240 a minute; the simulator in tests needs more).
+MAX_RPM = 100_000
+#: Hard cap on pages of one listing (200 a page: 10 million items), whatever ``next`` says.
+MAX_PAGES = 50_000
+#: Wait after a 429 without Retry-After, per 60 s of rate window, before probing again (Paddle's block is
+#: 60 s; a shorter probe finds its end sooner, and a probe met by another 429 only waits again).
+RATE_LIMIT_PROBE_SECONDS = 10.0
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -144,19 +162,11 @@ class PaddleClient:
         user_agent: str | None = None,
         limiter: RateLimiter | None = None,
         retry_policy: RetryPolicy | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-        key = (key or "").strip()
-        if not key:
-            raise UsageError(
-                f"No Paddle API key: set {API_KEY_ENV} to a key from Paddle > Developer tools > "
-                "Authentication (read permissions for customers, adjustments and events)."
-            )
-        if not _VALID_KEY.match(key):
-            raise UsageError(
-                f"The Paddle API key in {API_KEY_ENV} contains spaces, quotes or control characters; "
-                "copy the key again without surrounding text."
-            )
+        key = _check_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV),
+                         API_KEY_ENV if api_key is None else "api_key")
+        register_secret(key)  # every message, log line and file the toolkit writes is redacted of it
         self.__key = key
         self.key_environment = next((env for p, env in _KEY_PREFIXES.items() if key.startswith(p)), None)
 
@@ -167,6 +177,8 @@ class PaddleClient:
             raise UsageError(f"max_rpm must be a whole number of requests, not {max_rpm!r}.") from None
         if max_rpm < 1:
             raise UsageError(f"max_rpm must be at least 1 request a minute, not {max_rpm}.")
+        if max_rpm > MAX_RPM:
+            raise UsageError(f"max_rpm {max_rpm} is more than {MAX_RPM:,} requests a minute; Paddle allows 240.")
         if not float(rate_window) > 0:
             raise UsageError(f"rate_window must be a positive number of seconds, not {rate_window!r}.")
         if int(max_attempts) < 1:
@@ -178,6 +190,7 @@ class PaddleClient:
         self.max_rpm = max_rpm
         self.rate_window = float(rate_window)
         self.max_attempts = int(max_attempts)
+        self.max_pages = max(1, int(max_pages))
         self.limiter = limiter or shared_limiter(self.base_url, max_rpm, self.rate_window)
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=self.max_attempts)
         if user_agent is None:
@@ -328,7 +341,9 @@ class PaddleClient:
         """Yield every item of a list endpoint, one page in memory, following ``next`` while ``has_more``.
 
         Asks for the largest page the endpoint allows (PAGE_SIZES) unless ``per_page`` or
-        ``params["per_page"]`` says otherwise, and sends ``Skip-Count: true``.
+        ``params["per_page"]`` says otherwise, and sends ``Skip-Count: true``. Bounded: more pages than
+        ``max_pages``, or than ``estimated_total`` allows (with room for growth while listing), raise
+        :class:`APIConnectionError` instead of following ``next`` for ever.
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         size = per_page if per_page is not None else PAGE_SIZES.get("/" + path.strip("/").split("?")[0])
@@ -337,7 +352,19 @@ class PaddleClient:
         target: str | None = path
         send: Mapping[str, Any] | None = query
         seen: set[str] = set()
+        pages = 0
+        cap = self.max_pages
         while target is not None:
+            if pages >= cap:
+                raise APIConnectionError(
+                    f"the listing did not end after {pages:,} pages (limit {cap:,}); Paddle's 'next' links "
+                    "kept coming, so nothing was saved from it",
+                    reason="pagination did not end",
+                    path=self._api_path(self._url(path)),
+                    environment=self.environment,
+                    base_url=self.base_url,
+                )
+            pages += 1
             body = self._request(target, send, extra_headers={"Skip-Count": "true"})
             data = body.get("data")
             if not isinstance(data, list):
@@ -349,7 +376,9 @@ class PaddleClient:
                     base_url=self.base_url,
                 )
             yield from data
-            pagination = (body.get("meta") or {}).get("pagination") or {}
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            pagination = meta.get("pagination") if isinstance(meta.get("pagination"), dict) else {}
+            cap = min(cap, _page_cap(pagination, size, len(data), self.max_pages))
             next_url = pagination.get("next")
             if not pagination.get("has_more") or not next_url:
                 return
@@ -444,7 +473,8 @@ class PaddleClient:
                 error.detail = f"the server redirects to {where or 'another address'}; give the API's own URL"
             if isinstance(error, RateLimitError):
                 self._count("rate_limited")
-                wait = error.retry_after if error.retry_after is not None else self.rate_window
+                probe = RATE_LIMIT_PROBE_SECONDS * self.rate_window / 60.0
+                wait = error.retry_after if error.retry_after is not None else probe
                 wait = min(wait, _MAX_RATE_LIMIT_PAUSE)
                 self.limiter.rate_limited(wait)  # every thread pauses; the pace drops once per episode
                 if attempt < self.max_attempts:
@@ -496,6 +526,41 @@ class PaddleClient:
         self._count("failures")
         log.log(logging.WARNING if attempt > 1 else logging.DEBUG, "%s", error)
         raise error from None
+
+
+def _check_key(key: str | None, source: str) -> str:
+    """The key exactly as given, or one UsageError line: nothing is stripped or unquoted silently."""
+    if key is None or key == "":
+        raise UsageError(
+            f"No Paddle API key: set {API_KEY_ENV} to a key from Paddle > Developer tools > "
+            "Authentication (read permissions for customers, adjustments and events)."
+        )
+    if key != key.strip():
+        raise UsageError(
+            f"The Paddle API key in {source} starts or ends with spaces or a line break; set it to the key "
+            "alone (nothing is stripped for you)."
+        )
+    if key[0] in _QUOTES or key[-1] in _QUOTES:
+        raise UsageError(
+            f"The Paddle API key in {source} is wrapped in quotes; set it to the key without them "
+            "(e.g. export PADDLE_API_KEY=pdl_live_apikey_...)."
+        )
+    if not _VALID_KEY.match(key):
+        raise UsageError(
+            f"The Paddle API key in {source} contains spaces, quotes or control characters; "
+            "copy the key again without surrounding text."
+        )
+    return key
+
+
+def _page_cap(pagination: Mapping[str, Any], asked: int | None, got: int, hard: int) -> int:
+    """Pages a listing may take: from ``estimated_total`` when Paddle sent one (twice the pages it implies,
+    plus 10, for items added while listing), else the hard cap."""
+    total = pagination.get("estimated_total")
+    size = pagination.get("per_page") or asked or got
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0 or not isinstance(size, int) or size < 1:
+        return hard
+    return min(hard, 2 * math.ceil(total / size) + 10)
 
 
 def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -603,14 +603,9 @@ def _failed_message(exc: Exception) -> tuple[str, int | None, str | None, str | 
 
 def _redact(text: str, api_key: str | None) -> str:
     """The text with the key in use removed, for error messages built from notebook output."""
-    key = api_key if api_key is not None else os.environ.get("PADDLE_API_KEY")
-    if key:
-        text = text.replace(key, "[redacted]")
-    from .publish import SECRET_PATTERNS
+    from .redact import redact
 
-    for pattern in SECRET_PATTERNS.values():
-        text = re.sub(pattern.pattern.decode(), "[redacted]", text)
-    return text
+    return redact(text, [api_key])
 
 
 def _keep_failed(

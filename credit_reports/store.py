@@ -16,11 +16,18 @@ in one ``os.rename``, so a reader sees either no snapshot or all of it. Deleting
 folder is renamed to ``.deleting-<as_of>`` first, then removed.
 
 Reading is lazy: :class:`Snapshot` loads each Parquet file on first use and keeps it.
+
+Reading is also defensive: a folder whose name is not an as-of, whose manifest is not a JSON object,
+whose as-of lies in the future (beyond ``CLOCK_SKEW``), or whose Parquet files do not read back is
+*unusable*: :func:`list_snapshots` shows it with the reason, ``latest`` and incremental fetches skip it
+(with one warning line), and :func:`check_snapshots` reads every file in full. A published folder that
+still holds ``checkpoint/`` (a kill between publishing and cleaning up) is cleaned by the next fetch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -33,7 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import CreditReportsError, UsageError
+from .errors import CreditReportsError, StoreError, UsageError
+from .redact import redact
 
 try:  # advisory locks are POSIX; elsewhere two concurrent fetches are simply not guarded against
     import fcntl
@@ -55,7 +63,10 @@ __all__ = [
     "load_history",
     "prune_snapshots",
     "latest_snapshot",
+    "check_snapshots",
+    "collapse_duplicates",
     "conform",
+    "CLOCK_SKEW",
 ]
 
 log = logging.getLogger("credit_reports.store")
@@ -68,6 +79,11 @@ DELETING_PREFIX = ".deleting-"
 CHECKPOINT = "checkpoint"
 MANIFEST = "manifest.json"
 LOCK_FILE = ".fetch.lock"
+#: How far in the future an as-of may lie (clocks of two machines disagree a little); beyond it a folder is
+#: refused as a snapshot and never followed by the next snapshot's stamp.
+CLOCK_SKEW = pd.Timedelta(minutes=5)
+#: The files every published snapshot has (subscriptions.parquet may be absent in older stores).
+REQUIRED_FILES = ("balances.parquet", "customers.parquet")
 
 #: Column -> dtype of each table, in column order. Amounts are int64 minor units, ids pandas strings.
 BALANCE_DTYPES: dict[str, str] = {
@@ -175,22 +191,40 @@ def _fsync_dir(path: Path) -> None:
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` via a temporary file, fsync and ``os.replace``: never half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=False, default=str)
-        fh.write("\n")
+    text = redact(json.dumps(obj, indent=2, sort_keys=False, default=str))  # nothing secret reaches disk
+    with _naming(path), open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with _naming(path):
+        os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """OSErrors (a full disk, a read-only folder) raised inside name ``path``, so the one line says where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StoreError(
+                f"no space left on the device while writing {path}; free some space and run again "
+                "(an interrupted fetch resumes where it stopped)"
+            ) from None
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
     """Write a table to Parquet durably (temporary name, fsync, replace), without the index."""
     tmp = path.with_name(f".{path.name}.tmp")
-    df.reset_index(drop=True).to_parquet(tmp, index=False)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with _naming(path):
+        df.reset_index(drop=True).to_parquet(tmp, index=False)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 def read_table(path: Path, dtypes: Mapping[str, str], columns: list[str] | None = None) -> pd.DataFrame:
@@ -227,8 +261,61 @@ class Snapshot:
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read {manifest_path}: {exc}") from exc
-        return cls(path=folder, manifest=manifest)
+            raise StoreError(f"cannot read {manifest_path}: {exc}; the snapshot is unusable") from None
+        if not isinstance(manifest, dict):
+            raise StoreError(
+                f"{manifest_path} is not a JSON object (it holds a {type(manifest).__name__}); the snapshot "
+                "is unusable"
+            )
+        snap = cls(path=folder, manifest=manifest)
+        try:
+            snap.as_of  # noqa: B018 - a manifest or name that is not an as-of is caught here, once
+        except (ValueError, TypeError, OverflowError):
+            raise StoreError(
+                f"{folder} has no valid as-of (neither its name nor its manifest's as_of is a time like "
+                "20261126T061500Z); the snapshot is unusable"
+            ) from None
+        return snap
+
+    def problem(self, now: Any = None, *, check_name: bool = True) -> str | None:
+        """Why this snapshot cannot be used (one line), or None: a cheap check of names and file footers.
+
+        Checks the folder name is an as-of matching the manifest, the as-of is not in the future beyond
+        ``CLOCK_SKEW``, and each Parquet file's footer reads (a truncated file fails here). The full read
+        of every row is :meth:`verify`.
+        """
+        if check_name and not _AS_OF_RE.match(self.path.name):
+            return f"folder name {self.path.name!r} is not an as-of like 20261126T061500Z"
+        if check_name and format_as_of(self.as_of) != self.path.name:
+            return f"its manifest's as_of {self.manifest.get('as_of')!r} does not match the folder name"
+        limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
+        if self.as_of > limit:
+            return f"its as-of {iso_utc(self.as_of)} is in the future"
+        for name in (*REQUIRED_FILES, "subscriptions.parquet"):
+            path = self.path / name
+            if not path.exists():
+                if name in REQUIRED_FILES:
+                    return f"{name} is missing"
+                continue
+            trouble = _footer_problem(path)
+            if trouble:
+                return f"{name} does not read back ({trouble})"
+        return None
+
+    def verify(self) -> str | None:
+        """Read every table in full with its documented dtypes: the first problem (one line), or None."""
+        quick = self.problem()
+        if quick:
+            return quick
+        for name, dtypes in _TABLES.items():
+            path = self.path / f"{name}.parquet"
+            if not path.exists():
+                continue
+            try:
+                read_table(path, dtypes)
+            except Exception as exc:  # pyarrow/pandas raise many kinds; any of them means unusable
+                return f"{name}.parquet does not read back ({_one_line(exc)})"
+        return None
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -260,7 +347,14 @@ class Snapshot:
 
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._cache:
-            self._cache[name] = read_table(self.path / f"{name}.parquet", _TABLES[name])
+            path = self.path / f"{name}.parquet"
+            try:
+                self._cache[name] = read_table(path, _TABLES[name])
+            except Exception as exc:  # a truncated or foreign file: one line, never a pyarrow traceback
+                raise StoreError(
+                    f"{path} does not read back ({_one_line(exc)}); the snapshot is unusable: fetch a new one "
+                    "or check the store with `credit-reports snapshots --check`"
+                ) from None
         return self._cache[name]
 
     @property
@@ -294,17 +388,60 @@ def _environments(data_dir: str | os.PathLike[str] | None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _iter_snapshots(env_dir: Path) -> Iterator[Snapshot]:
-    """Published snapshots of one environment folder (unreadable ones are skipped with a warning)."""
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line (pyarrow's messages can span lines)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+_FOOTERS: dict[tuple[str, int, int], str | None] = {}
+
+
+def _footer_problem(path: Path) -> str | None:
+    """None when the Parquet file's footer (schema, row groups) reads; else why not. Cached by size/mtime."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _FOOTERS:
+        import pyarrow.parquet as pq
+
+        try:
+            pq.read_metadata(path)
+            _FOOTERS[key] = None
+        except Exception as exc:  # ArrowInvalid, OSError, ...: the file is not a whole Parquet file
+            _FOOTERS[key] = _one_line(exc)
+    return _FOOTERS[key]
+
+
+_WARNED: set[str] = set()
+
+
+def _scan(env_dir: Path) -> Iterator[tuple[Path, Snapshot | None, str | None]]:
+    """Every published folder of one environment: (folder, snapshot or None, problem or None)."""
     if not env_dir.is_dir():
         return
     for folder in env_dir.iterdir():
         if folder.name.startswith(".") or not folder.is_dir() or not (folder / MANIFEST).is_file():
             continue
         try:
-            yield Snapshot.from_path(folder)
+            snap = Snapshot.from_path(folder)
         except UsageError as exc:
-            log.warning("skipping %s", exc)
+            yield folder, None, str(exc)
+            continue
+        yield folder, snap, snap.problem()
+
+
+def _iter_snapshots(env_dir: Path) -> Iterator[Snapshot]:
+    """Usable published snapshots of one environment folder; unusable ones are skipped with one warning."""
+    for folder, snap, problem in _scan(env_dir):
+        if problem is None and snap is not None:
+            yield snap
+            continue
+        if str(folder) not in _WARNED:  # once per process, not at every listing
+            _WARNED.add(str(folder))
+            log.warning("skipping the unusable snapshot %s: %s", folder, problem)
 
 
 def _snapshots(data_dir: Any, environment: str | None) -> list[Snapshot]:
@@ -361,7 +498,11 @@ def load_snapshot(
     """
     text = os.fspath(snapshot) if snapshot is not None else "latest"
     if isinstance(snapshot, os.PathLike) or os.sep in text or (Path(text) / MANIFEST).is_file():
-        return Snapshot.from_path(text)
+        found = Snapshot.from_path(text)
+        problem = found.problem(check_name=False)
+        if problem:
+            raise StoreError(f"snapshot {found.path} is unusable: {problem}")
+        return found
     if text == "latest":
         env = _resolve_environment(data_dir, environment)
         found = latest_snapshot(data_dir, env) if env else None
@@ -380,6 +521,9 @@ def load_snapshot(
         envs = ", ".join(s.environment for s in matches)
         raise UsageError(f"snapshot {wanted} exists in several environments ({envs}); pass environment=")
     if not matches:
+        broken = [(folder, why) for _, folder, _, why in _unusable(data_dir, environment) if folder.name == wanted]
+        if broken:
+            raise StoreError(f"snapshot {broken[0][0]} is unusable: {broken[0][1]}")
         raise UsageError(f"no snapshot {wanted} in {_root(data_dir)}; {_what_exists(data_dir)}")
     return matches[0]
 
@@ -396,6 +540,8 @@ _LIST_DTYPES = {
     "api_calls": "Int64",
     "seconds": "float64",
     "resumed": "bool",
+    "usable": "bool",
+    "problem": "string",
 }
 
 
@@ -405,7 +551,8 @@ def list_snapshots(
     """Every published snapshot (all environments unless one is named), oldest first.
 
     Columns: environment, as_of, path, complete, strategy, customers, balance_rows, failed, api_calls,
-    seconds, resumed. Working folders (``.partial-*``) are not listed.
+    seconds, resumed, usable, problem. Working folders (``.partial-*``) are not listed; unusable folders
+    (see :meth:`Snapshot.problem`) are, with ``usable`` False and the reason in ``problem``, last.
     """
     rows = []
     for snap in _snapshots(data_dir, environment):
@@ -424,9 +571,46 @@ def list_snapshots(
                 "api_calls": m.get("api_calls"),
                 "seconds": m.get("seconds"),
                 "resumed": bool(m.get("resumed", False)),
+                "usable": True,
+                "problem": None,
             }
         )
-    return conform(pd.DataFrame(rows), _LIST_DTYPES)
+    for env, folder, snap, problem in _unusable(data_dir, environment):
+        as_of = None
+        with contextlib.suppress(Exception):
+            as_of = snap.as_of if snap is not None else None
+        if as_of is not None and (as_of.year > 2262 or as_of.year < 1678):
+            as_of = None
+        rows.append({"environment": env, "as_of": as_of, "path": str(folder), "complete": False,
+                     "usable": False, "problem": problem})
+    return conform(pd.DataFrame(rows, columns=list(_LIST_DTYPES)), _LIST_DTYPES)
+
+
+def _unusable(data_dir: Any, environment: str | None) -> list[tuple[str, Path, Snapshot | None, str]]:
+    """(environment, folder, snapshot or None, problem) of every unusable published folder, by name."""
+    out = []
+    for env in [environment] if environment else _environments(data_dir):
+        for folder, snap, problem in sorted(_scan(_root(data_dir) / env), key=lambda t: t[0].name):
+            if problem is not None:
+                out.append((env, folder, snap, problem))
+    return out
+
+
+def check_snapshots(
+    data_dir: str | os.PathLike[str] | None = None, environment: str | None = None
+) -> list[tuple[Path, str | None]]:
+    """Read every file of every published snapshot in full: ``(folder, problem or None)``, by name.
+
+    What ``credit-reports snapshots --check`` prints. Slower than :func:`list_snapshots` (every row of
+    every table is read), so it is for a check, not for every listing.
+    """
+    out: list[tuple[Path, str | None]] = []
+    for env in [environment] if environment else _environments(data_dir):
+        for folder, snap, problem in sorted(_scan(_root(data_dir) / env), key=lambda t: t[0].name):
+            if problem is None and snap is not None:
+                problem = snap.verify()
+            out.append((folder, problem))
+    return out
 
 
 def load_history(
@@ -556,7 +740,10 @@ class BalanceJournal:
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one record; every ``flush_every`` records the journal is flushed and fsynced."""
         self._open()
-        self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        if "error" in record:  # error texts may quote a server's answer: never let a key reach the disk
+            record = {**record, "error": redact(record["error"])}
+        with _naming(self.path):
+            self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._pending += 1
         if self._pending >= self.flush_every:
             self.flush()
@@ -564,8 +751,9 @@ class BalanceJournal:
     def flush(self) -> None:
         """Make everything appended so far durable."""
         if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            with _naming(self.path):
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
         self._pending = 0
 
     def close(self) -> None:
@@ -611,8 +799,10 @@ class SnapshotWriter:
         lock_fd = _lock(env_dir)
         try:
             partials = sorted(p for p in env_dir.glob(f"{PARTIAL_PREFIX}*") if (p / CHECKPOINT).is_dir())
+            partials = [p for p in partials if not _in_the_future(p, now)]
             for stale in env_dir.glob(f"{DELETING_PREFIX}*"):
                 shutil.rmtree(stale, ignore_errors=True)
+            _finish_cleanup(env_dir)
             if resume and partials:
                 newest = partials[-1]
                 for stale in partials[:-1]:
@@ -634,10 +824,26 @@ class SnapshotWriter:
 
     @staticmethod
     def _new_as_of(env_dir: Path, now: Any) -> str:
-        """Now (UTC, whole seconds), moved a second past the newest existing snapshot if they clash."""
+        """Now (UTC, whole seconds), moved a second past the newest existing snapshot if they clash.
+
+        Folders stamped in the future (beyond ``CLOCK_SKEW``) are ignored with a warning: a stray
+        ``20991231T000000Z/`` must not move every later snapshot to 2099.
+        """
         stamp = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")).floor("s")
         names = [p.name.removeprefix(PARTIAL_PREFIX) for p in env_dir.iterdir()]
-        taken = [parse_as_of(n) for n in names if _AS_OF_RE.match(n)]
+        taken = []
+        for name in names:
+            if not _AS_OF_RE.match(name):
+                continue
+            try:
+                when = parse_as_of(name)
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if when > stamp + CLOCK_SKEW:
+                log.warning("ignoring %s: its as-of lies in the future (check the clock, or remove it)",
+                            env_dir / name)
+                continue
+            taken.append(when)
         if taken and stamp <= max(taken):
             stamp = max(taken) + pd.Timedelta(seconds=1)
         return format_as_of(stamp)
@@ -685,7 +891,12 @@ class SnapshotWriter:
     ) -> Snapshot:
         """Write the final files, rename the working folder to ``<as_of>/`` atomically, drop the checkpoint."""
         self.journal.close()
-        write_parquet(conform(balances, BALANCE_DTYPES), self.path / "balances.parquet")
+        balances, collapsed = collapse_duplicates(conform(balances, BALANCE_DTYPES))
+        manifest = dict(manifest)
+        manifest["duplicates_collapsed"] = collapsed
+        if collapsed and isinstance(manifest.get("counts"), dict):
+            manifest["counts"] = {**manifest["counts"], "balance_rows": int(len(balances))}
+        write_parquet(balances, self.path / "balances.parquet")
         write_parquet(conform(customers, CUSTOMER_DTYPES), self.path / "customers.parquet")
         write_parquet(conform(subscriptions, SUBSCRIPTION_DTYPES), self.path / "subscriptions.parquet")
         write_json_atomic(self.path / MANIFEST, dict(manifest))
@@ -716,6 +927,51 @@ class SnapshotWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def collapse_duplicates(balances: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per (customer, currency), the last one Paddle sent winning; and how many rows were dropped.
+
+    Paddle can return a customer on two list pages (the list moved while being paged) or a currency
+    twice; summing both would count that credit twice. Every snapshot passes through here when published.
+    """
+    duplicated = balances.duplicated(["customer_id", "currency_code"], keep="last")
+    collapsed = int(duplicated.sum())
+    if not collapsed:
+        return balances, 0
+    log.warning("collapsed %d duplicate balance row(s) (same customer and currency) before publishing", collapsed)
+    kept = balances[~duplicated]
+    return kept.sort_values(["customer_id", "currency_code"], kind="stable").reset_index(drop=True), collapsed
+
+
+def _in_the_future(partial: Path, now: Any) -> bool:
+    """True (and the folder removed, with a warning) for a working folder stamped beyond the clock skew."""
+    name = partial.name.removeprefix(PARTIAL_PREFIX)
+    try:
+        when = parse_as_of(name)
+    except (ValueError, TypeError, OverflowError):
+        when = None
+    limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
+    if when is not None and when <= limit:
+        return False
+    log.warning("removing the unfinished snapshot %s: its as-of is not a time up to now", partial)
+    shutil.rmtree(partial, ignore_errors=True)
+    return True
+
+
+def _finish_cleanup(env_dir: Path) -> None:
+    """Remove ``checkpoint/`` left inside published snapshots by a kill between publishing and cleanup."""
+    for left in env_dir.glob(f"*/{CHECKPOINT}"):
+        folder = left.parent
+        if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
+            continue
+        log.info("finishing the cleanup of %s (a checkpoint was left after publishing)", folder)
+        hidden = env_dir / f"{DELETING_PREFIX}{folder.name}-{CHECKPOINT}"
+        try:
+            os.rename(left, hidden)
+        except OSError:
+            continue
+        shutil.rmtree(hidden, ignore_errors=True)
 
 
 def _lock(env_dir: Path) -> int | None:

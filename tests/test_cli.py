@@ -50,11 +50,11 @@ def test_an_unknown_environment_is_refused_with_the_valid_ones(tmp_path, capsys,
     assert_one_line_error(err, "staging", "sandbox", "production")
 
 
-def test_an_unreachable_base_url_exits_2_naming_it(tmp_path, capsys, monkeypatch) -> None:
+def test_an_unreachable_base_url_exits_5_naming_it(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PADDLE_API_KEY", "pdl_sdbx_apikey_01234567890123456789012345_abc")
     url = f"http://127.0.0.1:{closed_port()}"
     code, _, err = run_cli(capsys, "--quiet", "fetch", "--base-url", url, "--data-dir", str(tmp_path))
-    assert code == 2
+    assert code == 5
     assert_one_line_error(err, url)
     assert not list(tmp_path.glob("snapshots/*/2*")), "nothing may be published after a failed fetch"
 

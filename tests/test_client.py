@@ -274,14 +274,16 @@ def test_429_with_an_http_date_pauses_until_that_date(make_sim):
     assert client.stats["rate_limited"] == 1 and sim.stats["requests"] == 2
 
 
-def test_429_without_retry_after_pauses_one_rate_window(make_sim):
+def test_429_without_retry_after_waits_the_short_probe_default_not_a_whole_window(make_sim):
+    # 10 s per 60 s of window (RATE_LIMIT_PROBE_SECONDS): with a 1.2 s window, 0.2 s, not 1.2 s.
     sim = make_sim(customers=10, seed=1)
     sim.inject("429-bare")
-    client = _client(sim, rate_window=0.6, max_rpm=300)
+    client = _client(sim, rate_window=1.2, max_rpm=300)
     start = time.monotonic()
     client.get("/")
-    assert time.monotonic() - start >= 0.55
-    assert client.stats["rate_limited"] == 1
+    elapsed = time.monotonic() - start
+    assert 0.19 <= elapsed < 0.9, elapsed
+    assert client.stats["rate_limited"] == 1 and sim.stats["requests"] == 2
 
 
 def test_persistent_429_raises_rate_limit_error_after_max_attempts(make_sim):

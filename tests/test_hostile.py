@@ -1,0 +1,194 @@
+"""Hostile data over real HTTP: nothing wrong is ever published, and every failure is one line.
+
+A tiny Paddle-shaped server (tests/hostile.py) sends what the simulator never does: a customer on two
+list pages, a currency twice, amounts whose sum leaves int64, error bodies echoing the key, a ``next``
+that never ends. Expected figures are computed by hand here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from credit_reports import cohorts, metrics
+from credit_reports.cli import main
+from credit_reports.errors import APIConnectionError, TotalOverflowError
+from credit_reports.fetch import fetch_snapshot
+from credit_reports.paddle import PaddleClient
+from credit_reports.retries import RetryPolicy
+from credit_reports.store import load_snapshot
+from tests.hostile import KEY, HostilePaddle
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostilePaddle]:
+    server = HostilePaddle().start()
+    yield server
+    server.stop()
+
+
+def client(server: HostilePaddle, **kwargs) -> PaddleClient:
+    attempts = kwargs.pop("max_attempts", 2)
+    return PaddleClient(KEY, base_url=server.base_url, max_rpm=100_000, max_attempts=attempts,
+                        retry_policy=RetryPolicy(max_attempts=attempts, base=0.001, cap=0.002), **kwargs)
+
+
+def fetch(server: HostilePaddle, data_dir: Path, strategy: str, **kwargs):
+    with client(server, **kwargs) as c:
+        return fetch_snapshot(c, data_dir=data_dir, strategy=strategy, progress=False)
+
+
+# -- 1. duplicates -----------------------------------------------------------------------------------
+
+
+def test_a_customer_on_two_list_pages_is_fetched_once_and_counted_once(hostile, tmp_path):
+    ids = [f"ctm_{i}" for i in range(6)]
+    hostile.customer_pages = [ids[:4], ids[3:]]  # ctm_3 is on both pages, as when the list moves
+    amounts = [1000, 2000, 3000, 4000, 5000, 6000]
+    hostile.balances = {cid: [("USD", str(a), "0", "0")] for cid, a in zip(ids, amounts, strict=True)}
+    snap = fetch(hostile, tmp_path, "full")
+    assert len(snap.balances) == 6
+    assert int(snap.balances["available"].sum()) == 21000  # $210.00, not $250.00 with ctm_3 twice
+    assert snap.manifest["duplicates_collapsed"] == 1
+    assert snap.manifest["counts"]["balance_rows"] == 6
+    assert hostile.requests["/customers/ctm_3/credit-balances"] == 1
+    assert metrics.headline(snap.balances)["USD"]["available"] == 21000
+
+
+def test_a_currency_returned_twice_for_one_customer_is_one_row_in_every_strategy(hostile, tmp_path):
+    hostile.customer_pages = [["ctm_a", "ctm_b"]]
+    hostile.adjustment_customers = ["ctm_a", "ctm_b", "ctm_a"]
+    hostile.balances = {"ctm_a": [("EUR", "700", "0", "0"), ("EUR", "700", "0", "0")],
+                        "ctm_b": [("EUR", "300", "0", "0")]}
+    snap = fetch(hostile, tmp_path, "credited")
+    assert snap.balances[["customer_id", "currency_code"]].values.tolist() == [["ctm_a", "EUR"], ["ctm_b", "EUR"]]
+    assert int(snap.balances["available"].sum()) == 1000
+    assert snap.manifest["duplicates_collapsed"] == 1
+    assert hostile.requests["/customers/ctm_a/credit-balances"] == 1
+
+
+# -- 2. overflow -------------------------------------------------------------------------------------
+
+
+def test_a_total_beyond_int64_is_an_error_naming_the_currency_never_a_number(hostile, tmp_path, capsys):
+    hostile.customer_pages = [["ctm_1", "ctm_2", "ctm_3"]]
+    nine = str(9 * 10**18)  # each fits int64 (max 9.22e18); their sum does not
+    hostile.balances = {"ctm_1": [("USD", nine, "0", "0")], "ctm_2": [("USD", nine, "0", "0")],
+                        "ctm_3": [("EUR", "500", "0", "0")]}
+    snap = fetch(hostile, tmp_path, "full")
+    assert snap.complete  # the snapshot holds exactly what Paddle sent
+    with pytest.raises(TotalOverflowError) as caught:
+        metrics.currency_totals(snap.balances)
+    assert caught.value.currency == "USD" and "USD" in str(caught.value)
+    with pytest.raises(TotalOverflowError):
+        cohorts.cohort_totals(snap.balances, pd.Series({"ctm_1": "a", "ctm_2": "a", "ctm_3": "b"}))
+    # reserved alone fits, but available + reserved (outstanding) would not
+    near = pd.DataFrame({"customer_id": ["x"], "currency_code": ["JPY"], "available": [2**62 + 2**61],
+                         "reserved": [2**62], "used": [0]})
+    with pytest.raises(TotalOverflowError, match="JPY total of outstanding"):
+        metrics.headline(near)
+    out = tmp_path / "reports"
+    code = main(["--quiet", "render", "--data-dir", str(tmp_path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("credit-reports:")]
+    assert len(lines) == 1 and "USD" in lines[0] and "64 bits" in lines[0], err
+    assert "Traceback" not in err
+    assert not list(out.rglob("*.html")) and not list(out.rglob("manifest.json"))
+
+
+def test_totals_just_inside_int64_are_exact(tmp_path):
+    big = 2**62
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "currency_code": ["USD", "USD"],
+                          "available": [big, big - 1], "reserved": [0, 0], "used": [0, 0]})
+    assert metrics.headline(frame)["USD"]["available"] == 2**63 - 1
+
+
+# -- 6. the key never leaks --------------------------------------------------------------------------
+
+
+def test_an_error_body_echoing_the_key_reaches_no_log_line_journal_or_message(hostile, tmp_path, caplog):
+    hostile.customer_pages = [["ctm_1", "ctm_2"], ["ctm_3"]]
+    hostile.balances = {"ctm_1": [("USD", "100", "0", "0")]}
+    hostile.echo_auth_for = {"ctm_2"}
+    hostile.fail_customers_page = 1  # the listing dies after page one: the working folder stays on disk
+    hostile.fail_delay = 0.5
+    caplog.set_level(logging.DEBUG, logger="credit_reports")
+    with pytest.raises(Exception) as caught:
+        fetch(hostile, tmp_path, "full")
+    assert hostile.requests["/customers/ctm_2/credit-balances"] == 2  # the echo was really sent, twice
+    assert KEY not in str(caught.value)
+    assert "Authorization: [redacted]" in caplog.text
+    assert KEY not in caplog.text and KEY[-20:] not in caplog.text
+    journals = list(tmp_path.rglob("balances.jsonl"))
+    assert journals, "the failed fetch should leave its checkpoint for a resume"
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    assert "[redacted]" in journals[0].read_text()
+
+
+def test_a_query_secret_in_the_base_url_is_not_echoed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    code = main(["--quiet", "fetch", "--base-url", "http://127.0.0.1:9/?token=s3cr3tvalue", "--data-dir",
+                 str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "s3cr3tvalue" not in err and "token=[redacted]" in err
+
+
+@pytest.mark.parametrize("value, needle", [
+    (f'"{KEY}"', "quotes"), (f"'{KEY}'", "quotes"), (f" {KEY}", "spaces"), (f"{KEY}\n", "line break"),
+])
+def test_the_key_validator_strips_nothing_and_refuses_quotes_and_whitespace(tmp_path, capsys, monkeypatch,
+                                                                           value, needle):
+    monkeypatch.setenv("PADDLE_API_KEY", value)
+    code = main(["--quiet", "fetch", "--base-url", "http://127.0.0.1:9", "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
+    assert KEY not in err
+
+
+# -- 8. pagination is bounded ------------------------------------------------------------------------
+
+
+def test_endless_pagination_stops_at_the_hard_cap_with_a_clear_error(hostile):
+    hostile.endless = True
+    with client(hostile, max_pages=5) as c, pytest.raises(APIConnectionError, match="did not end after 5 pages"):
+        list(c.paginate("/customers"))
+    assert hostile.requests["/customers"] == 5
+
+
+def test_endless_pagination_stops_soon_after_the_estimated_total(hostile):
+    hostile.endless = True
+    hostile.estimated_total = 3  # one item a page: at most 2 * 3 + 10 pages
+    with client(hostile) as c, pytest.raises(APIConnectionError, match="did not end after 16 pages"):
+        list(c.paginate("/customers"))
+    assert hostile.requests["/customers"] == 16
+
+
+def test_endless_pagination_in_a_fetch_exits_5_and_publishes_nothing(hostile, tmp_path, capsys, monkeypatch):
+    hostile.endless = True
+    hostile.estimated_total = 2
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                 str(tmp_path), "--max-rpm", "100000"])
+    err = capsys.readouterr().err
+    assert code == 5
+    lines = [line for line in err.splitlines() if line.startswith("credit-reports:")]
+    assert len(lines) == 1 and "did not end after 14 pages" in lines[0], err
+    assert not list(tmp_path.glob("snapshots/*/2*"))
+
+
+def test_the_manifest_of_a_published_snapshot_is_plain_json_with_the_duplicate_count(hostile, tmp_path):
+    hostile.customer_pages = [["ctm_1"]]
+    hostile.balances = {"ctm_1": [("USD", "5", "0", "0")]}
+    snap = fetch(hostile, tmp_path, "full")
+    manifest = json.loads((snap.path / "manifest.json").read_text())
+    assert manifest["duplicates_collapsed"] == 0
+    assert load_snapshot(snap.path).balances["available"].tolist() == [5]
