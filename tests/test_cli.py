@@ -174,3 +174,111 @@ def test_the_simulator_command_serves_and_injects_the_faults_asked_for(tmp_path:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- the exit-code table, case by case (README "Exit codes") ---------------------------------------------
+
+
+class _NoWaitTime:
+    """The paddle module's clock with backoff sleeps made instant: retries are real, their waits are not."""
+
+    monotonic = staticmethod(time.monotonic)
+    time = staticmethod(time.time)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        return None
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "522", "429", "drop", "malformed"])
+def test_paddle_failing_on_the_first_call_after_every_retry_exits_5(tmp_path, capsys, monkeypatch, make_sim, fault):
+    import credit_reports.paddle as paddle_module
+
+    sim = make_sim(customers=10)
+    sim.inject(fault, count=50, retry_after=0)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    monkeypatch.setattr(paddle_module, "time", _NoWaitTime)
+    code, out, err = run_cli(capsys, "--quiet", "fetch", "--base-url", sim.base_url, "--max-rpm", "100000",
+                             "--data-dir", str(tmp_path))
+    assert code == 5, err
+    assert out == ""
+    assert_one_line_error(err, sim.base_url, "5 attempts")
+    assert sim.stats["requests"] == 5
+    assert not list(tmp_path.glob("snapshots/*/2*")), "nothing is published"
+
+
+def test_run_refuses_a_bad_parameter_value_before_any_api_call(tmp_path, capsys, monkeypatch, make_sim) -> None:
+    sim = make_sim(customers=10)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    for name, value, needle in [("min_cohort_size", "0", "min_cohort_size"), ("cohort", "nonsense", "cohort"),
+                                ("currencies", "[US-DOLLAR]", "currencies")]:
+        code, _, err = run_cli(capsys, "--quiet", "run", "--base-url", sim.base_url, "--data-dir",
+                               str(tmp_path / "data"), "--out", str(tmp_path / "reports"), "-p", name, value)
+        assert code == 2, (name, err)
+        assert_one_line_error(err, needle)
+    assert sim.stats["requests"] == 0
+
+
+def test_a_value_of_the_wrong_declared_type_is_refused_before_any_api_call(tmp_path, capsys, monkeypatch,
+                                                                           make_sim) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("limit: int = 3  # how many", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(limit)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    sim = make_sim(customers=10)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    code, _, err = run_cli(capsys, "--quiet", "run", "--base-url", sim.base_url, "--data-dir", str(tmp_path / "d"),
+                           "--notebook", str(path), "-p", "limit", "many")
+    assert code == 2
+    assert_one_line_error(err, "limit", "int")
+    assert sim.stats["requests"] == 0
+
+
+@pytest.mark.parametrize("command", ["run", "render"])
+def test_a_csv_given_as_notebook_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, command) -> None:
+    monkeypatch.setenv("PADDLE_API_KEY", "pdl_sdbx_apikey_01234567890123456789012345_abc")
+    csv = tmp_path / "customers.csv"
+    csv.write_text("customer_id,cohort\nctm_1,a\n")
+    extra = ["--base-url", "http://127.0.0.1:9"] if command == "run" else []
+    code, _, err = run_cli(capsys, "--quiet", command, *extra, "--data-dir", str(tmp_path), "--notebook", str(csv))
+    assert code == 2
+    assert_one_line_error(err, "customers.csv", "notebook")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["fetch", "--max-rpm", "1000000000000"], "--max-rpm"),
+    (["simulator", "--port", "-1"], "--port"),
+    (["simulator", "--port", "70000"], "--port"),
+])
+def test_out_of_range_numbers_are_one_line_and_exit_2(capsys, argv, needle) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    _, err = capsys.readouterr()
+    assert_one_line_error(err, needle)
+
+
+def test_the_simulator_refuses_a_non_loopback_host_unless_allowed(capsys) -> None:
+    code, out, err = run_cli(capsys, "simulator", "--host", "0.0.0.0", "--port", "0")
+    assert code == 2 and out == ""
+    assert_one_line_error(err, "0.0.0.0", "--allow-remote")
+
+
+def test_a_full_disk_is_exit_2_naming_the_file(tmp_path, capsys) -> None:
+    from credit_reports.errors import StoreError
+    from credit_reports.store import write_json_atomic
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    (tmp_path / ".manifest.json.tmp").symlink_to("/dev/full")  # every write there: ENOSPC
+    with pytest.raises(StoreError) as caught:
+        write_json_atomic(tmp_path / "manifest.json", {"a": 1})
+    assert str(tmp_path / "manifest.json") in str(caught.value) and "no space" in str(caught.value)
+    # and an ENOSPC that escapes elsewhere is still one line, exit 2, with a path when the OS gave one
+    from credit_reports.cli import _os_error_line
+
+    assert "no space left" in _os_error_line(OSError(28, "No space left on device", "/data/x"))
