@@ -66,6 +66,7 @@ from .store import (
     SUBSCRIPTION_DTYPES,
     Snapshot,
     SnapshotWriter,
+    collapse_duplicates,
     conform,
     default_data_dir,
     iso_utc,
@@ -504,8 +505,9 @@ def fetch_credit_balances(
             else:
                 fetched.append((cid, rows))
             bar.update(1)
-    df = balances_frame(fetched)
+    df, collapsed = collapse_duplicates(balances_frame(fetched))  # a currency Paddle sent twice is one row
     df.attrs["failed_customer_ids"] = sorted(failed)
+    df.attrs["duplicates_collapsed"] = collapsed
     if failed:
         log.warning("credit balances of %d customer(s) could not be fetched: %s", len(failed), sorted(failed))
     return df

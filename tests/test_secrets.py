@@ -146,3 +146,43 @@ def test_staging_folders_left_by_a_killed_render_are_removed(tmp_path: Path) -> 
     with staging_folder(tmp_path, "credit-balances") as stage:
         assert stage.is_dir() and stage.name.startswith(".render-credit-balances-")
     assert not old.exists() and fresh.exists() and not stage.exists()
+
+
+# -- the one redaction (credit_reports/redact.py) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("Authorization: Bearer abcdefghijklmnop", "abcdefghijklmnop"),
+    ('{"authorization": "Bearer zyxwvutsrqponm"}', "zyxwvutsrqponm"),
+    ("headers={'Authorization': 'tok_1234567890'}", "tok_1234567890"),
+    ("GET https://api.example.com/x?per_page=5&token=hunter2hunter2&after=ctm_1", "hunter2hunter2"),
+    ("https://h/?api_key=AAAABBBB", "AAAABBBB"), ("https://h/?x-api-key=CCCCDDDD", "CCCCDDDD"),
+    ("https://h/?password=pa55word", "pa55word"), ("https://h/?signature=deadbeef99", "deadbeef99"),
+    ("https://h/?client_secret=s3cr3t00", "s3cr3t00"),
+    ("key pdl_live_apikey_01gtgztp8fdnz0v9yqy0r3etxx_WjcpZUU0pwNpU1nSkLFQ8W_Ab", "pdl_live_apikey_01gtgztp8fd"),
+])
+def test_redact_removes_authorization_values_query_secrets_and_key_shapes(text: str, gone: str) -> None:
+    from credit_reports.redact import REDACTED, redact
+
+    out = redact(text)
+    assert gone not in out and REDACTED in out
+
+
+def test_redact_keeps_ordinary_text_and_removes_a_registered_key_of_any_shape() -> None:
+    from credit_reports.redact import redact, register_secret
+
+    plain = "GET /customers?per_page=200&after=ctm_01&status=active,archived: 503 (designation=x)"
+    assert redact(plain) == plain
+    register_secret("legacy0key0without0any0shape")
+    assert "legacy0key0without0any0shape" not in redact("upstream echoed legacy0key0without0any0shape back")
+
+
+def test_every_credit_reports_log_line_is_redacted_when_made(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import credit_reports.errors  # noqa: F401 - installs the record factory
+
+    caplog.set_level(logging.INFO)
+    logging.getLogger("credit_reports.anything").warning("server said %s", "Authorization: Bearer sekritsekrit")
+    logging.getLogger("other.library").warning("Bearer untouchedvalue")
+    assert "sekritsekrit" not in caplog.text and "untouchedvalue" in caplog.text
