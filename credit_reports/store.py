@@ -291,6 +291,9 @@ class Snapshot:
         limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
         if self.as_of > limit:
             return f"its as-of {iso_utc(self.as_of)} is in the future"
+        shape = _manifest_problem(self.manifest)
+        if shape:
+            return shape
         for name in (*REQUIRED_FILES, "subscriptions.parquet"):
             path = self.path / name
             if not path.exists():
@@ -392,6 +395,28 @@ def _one_line(exc: BaseException) -> str:
     """An exception as one short line (pyarrow's messages can span lines)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:159] + "…"
+
+
+#: Manifest fields readers rely on, with the JSON types they must have when present.
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "complete": (bool,), "counts": (dict,), "failed_customer_ids": (list,), "api_calls": (int,),
+    "seconds": (int, float), "strategy": (str,), "environment": (str,), "base_url": (str,),
+}
+
+
+def _manifest_problem(manifest: Mapping[str, Any]) -> str | None:
+    """Why a manifest's fields cannot be read (e.g. ``counts`` that is a list), or None."""
+    for name, kinds in _MANIFEST_TYPES.items():
+        value = manifest.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            return f"its manifest's {name} is a {type(value).__name__}, not a {kinds[0].__name__}"
+    counts = manifest.get("counts") or {}
+    for name, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"its manifest's counts.{name} is not a whole number"
+    return None
 
 
 _FOOTERS: dict[tuple[str, int, int], str | None] = {}
