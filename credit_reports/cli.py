@@ -65,6 +65,14 @@ def _rpm(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    """argparse type: parallel balance requests, 1 to 64 (the rate limit, not threads, sets the pace)."""
+    value = _positive_int(text)
+    if value > 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than 64 workers; the rate limit sets the pace, not threads")
+    return value
+
+
 def _port(text: str) -> int:
     """argparse type: a TCP port, 0 (pick a free one) to 65535."""
     try:
@@ -95,7 +103,7 @@ def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-rpm", type=_rpm, default=240, help="requests per minute (default 240)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto", help="how to fetch (default auto)")
-    parser.add_argument("--workers", type=_positive_int, default=4, help="parallel balance requests (default 4)")
+    parser.add_argument("--workers", type=_workers, default=4, help="parallel balance requests (default 4, at most 64)")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -72,6 +72,7 @@ from .store import (
     iso_utc,
     latest_snapshot,
     parse_as_of,
+    usable_snapshot,
 )
 
 if TYPE_CHECKING:
@@ -959,8 +960,7 @@ def _load_base(data_dir: Path, writer: SnapshotWriter, name: str | None) -> Snap
     """A published snapshot of the writer's environment by folder name (None when absent)."""
     if not name:
         return None
-    path = writer.env_dir / name
-    return Snapshot.from_path(path) if (path / "manifest.json").is_file() else None
+    return usable_snapshot(writer.env_dir / name)  # a base that became unusable counts as gone
 
 
 def _rows_by_customer(balances: pd.DataFrame) -> dict[str, list[list[Any]]]:

@@ -367,9 +367,9 @@ class PaddleClient:
             pages += 1
             body = self._request(target, send, extra_headers={"Skip-Count": "true"})
             data = body.get("data")
-            if not isinstance(data, list):
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
                 raise APIConnectionError(
-                    "the list response has no 'data' array",
+                    "the list response has no 'data' array of objects",
                     reason="malformed body",
                     path=self._api_path(self._url(target)),
                     environment=self.environment,

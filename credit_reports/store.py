@@ -64,6 +64,7 @@ __all__ = [
     "prune_snapshots",
     "latest_snapshot",
     "check_snapshots",
+    "usable_snapshot",
     "collapse_duplicates",
     "conform",
     "CLOCK_SKEW",
@@ -485,6 +486,27 @@ def _resolve_environment(data_dir: Any, environment: str | None) -> str | None:
         return envs[0] if envs else None
     newest = _snapshots(data_dir, None)
     return newest[-1].environment if newest else envs[0]
+
+
+def usable_snapshot(path: str | os.PathLike[str]) -> Snapshot | None:
+    """The snapshot at ``path`` when it is there and usable (see :meth:`Snapshot.problem`), else None.
+
+    What a fetch uses to reopen its base: a base that became corrupt is treated as gone (the fetch then
+    falls back as documented) instead of crashing every resume the same way.
+    """
+    folder = Path(path)
+    if not (folder / MANIFEST).is_file():
+        return None
+    try:
+        snap = Snapshot.from_path(folder)
+    except UsageError as exc:
+        log.warning("%s", exc)
+        return None
+    problem = snap.problem()
+    if problem:
+        log.warning("not building on the unusable snapshot %s: %s", folder, problem)
+        return None
+    return snap
 
 
 def latest_snapshot(
@@ -1003,7 +1025,8 @@ def _lock(env_dir: Path) -> int | None:
     """Take the environment's fetch lock (released by the OS even when the process is killed)."""
     if fcntl is None:  # pragma: no cover
         return None
-    fd = os.open(env_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    with _naming(env_dir / LOCK_FILE):
+        fd = os.open(env_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -1013,8 +1036,9 @@ def _lock(env_dir: Path) -> int | None:
         raise UsageError(
             f"another fetch into {env_dir} is running{who}; wait for it to finish, then fetch again"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    with _naming(env_dir / LOCK_FILE):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
 
 

@@ -40,6 +40,7 @@ class HostilePaddle:
         self.fail_customers_page: int | None = None  # this page index answers 400 (not retried)
         self.fail_delay: float = 0.0  # seconds before that 400, so balances already asked are answered
         self.endless: bool = False
+        self.raw_customer_items: list[Any] | None = None  # sent as the customers page's data, as is
         self.estimated_total: int | None = None
         self.requests: Counter[str] = Counter()
         self._server: ThreadingHTTPServer | None = None
@@ -102,6 +103,8 @@ class HostilePaddle:
                     for i, c in enumerate(self.adjustment_customers)]
             return 200, self._page(data, path, 0, False)
         if path == "/customers":
+            if self.raw_customer_items is not None:
+                return 200, self._page(self.raw_customer_items, path, 0, False)
             if self.endless:
                 return 200, self._page([customer(f"ctm_endless{page:05d}")], path, page, True)
             if page == self.fail_customers_page:

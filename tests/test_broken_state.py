@@ -16,7 +16,7 @@ import pytest
 
 from credit_reports.cli import main
 from credit_reports.errors import StoreError
-from credit_reports.store import list_snapshots, load_snapshot
+from credit_reports.store import list_snapshots, load_snapshot, usable_snapshot
 
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
@@ -60,6 +60,7 @@ def test_a_truncated_file_is_marked_unusable_checked_and_skipped_as_the_incremen
     assert code == 0 and load_snapshot(second).strategy == "incremental"
     raw = (second / "balances.parquet").read_bytes()
     (second / "balances.parquet").write_bytes(raw[: len(raw) // 2])
+    assert usable_snapshot(second) is None and usable_snapshot(first) is not None
 
     code, out, err = cli(capsys, "snapshots", "--data-dir", str(data))
     assert code == 0

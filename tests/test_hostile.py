@@ -192,3 +192,14 @@ def test_the_manifest_of_a_published_snapshot_is_plain_json_with_the_duplicate_c
     manifest = json.loads((snap.path / "manifest.json").read_text())
     assert manifest["duplicates_collapsed"] == 0
     assert load_snapshot(snap.path).balances["available"].tolist() == [5]
+
+
+def test_a_list_page_whose_items_are_not_objects_exits_5_in_one_line(hostile, tmp_path, capsys, monkeypatch):
+    hostile.raw_customer_items = ["ctm_1", 42, None]
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                 str(tmp_path)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("credit-reports:")]
+    assert code == 5 and len(lines) == 1 and "array of objects" in lines[0], err
+    assert "Traceback" not in err and not list(tmp_path.glob("snapshots/*/2*"))
