@@ -404,7 +404,13 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         if not results:
             print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
         return EXIT_INCOMPLETE if any(problem for _, problem in results) else EXIT_OK
-    table = list_snapshots(_data_dir(args), environment=args.environment)
+    store_log = logging.getLogger("credit_reports.store")
+    level = store_log.level
+    store_log.setLevel(logging.ERROR)  # the unusable ones are printed below, once each
+    try:
+        table = list_snapshots(_data_dir(args), environment=args.environment)
+    finally:
+        store_log.setLevel(level)
     if table.empty:
         print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
         return EXIT_OK
