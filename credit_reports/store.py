@@ -941,6 +941,11 @@ class SnapshotWriter:
         balances, collapsed = collapse_duplicates(conform(balances, BALANCE_DTYPES))
         manifest = dict(manifest)
         manifest["duplicates_collapsed"] = collapsed
+        failed = manifest.get("failed_customer_ids")
+        if isinstance(failed, list) and len(set(failed)) != len(failed):  # a customer listed twice failed once
+            manifest["failed_customer_ids"] = sorted(set(failed))
+            if isinstance(manifest.get("counts"), dict):
+                manifest["counts"] = {**manifest["counts"], "failed": len(manifest["failed_customer_ids"])}
         if collapsed and isinstance(manifest.get("counts"), dict):
             manifest["counts"] = {**manifest["counts"], "balance_rows": int(len(balances))}
         write_parquet(balances, self.path / "balances.parquet")

@@ -72,6 +72,16 @@ def test_a_currency_returned_twice_for_one_customer_is_one_row_in_every_strategy
     assert hostile.requests["/customers/ctm_a/credit-balances"] == 1
 
 
+def test_a_customer_listed_twice_that_fails_is_one_failed_customer(hostile, tmp_path):
+    hostile.customer_pages = [["ctm_a", "ctm_b"], ["ctm_b"]]
+    hostile.balances = {"ctm_a": [("USD", "100", "0", "0")]}
+    hostile.echo_auth_for = {"ctm_b"}  # answers 500 every time
+    snap = fetch(hostile, tmp_path, "full")
+    assert not snap.complete
+    assert snap.manifest["failed_customer_ids"] == ["ctm_b"] and snap.manifest["counts"]["failed"] == 1
+    assert hostile.requests["/customers/ctm_b/credit-balances"] == 2  # one customer, two attempts
+
+
 # -- 2. overflow -------------------------------------------------------------------------------------
 
 
