@@ -214,3 +214,17 @@ def test_absurd_retry_after_falls_back_to_backoff_and_attempts_are_bounded():
     assert [policy.should_retry(a) for a in (1, 2, 3)] == [True, True, False]
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+def test_an_error_body_echoing_the_authorization_header_is_redacted_in_every_form() -> None:
+    key = "pdl_sdbx_apikey_01echo0echo0echo0echo0echo0ec_EchoedBackByAProxy"
+    body = json.dumps({"error": {"type": "api_error", "code": "internal_error",
+                                 "detail": f"bad upstream; request had Authorization: Bearer {key}"},
+                       "meta": {"request_id": "req_1"}})
+    err = error_from_response(502, body, {}, "/customers")
+    for text in (str(err), repr(err), err.detail, str(pickle.loads(pickle.dumps(err)))):
+        assert key not in text and "[redacted]" in text, text
+
+
+def test_every_toolkit_message_is_redacted_even_one_built_by_hand() -> None:
+    assert "s3cr3t" not in str(UsageError("cannot use https://h/x?api_key=s3cr3t00: refused"))
