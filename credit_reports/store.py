@@ -7,6 +7,9 @@ Layout (the public contract in DESIGN.md)::
         customers.parquet      customer_id, status, created_at, updated_at (UTC), locale,
                                marketing_consent (bool), custom_data (JSON text), email, name
         subscriptions.parquet  one row per subscription item (an extra beyond the contract)
+        movements.parquet      credit movements read from the events of this snapshot's window
+                               (docs/credit-rules.md, "Movements"); absent in older snapshots
+        adjustments.parquet    the credit adjustments a first fetch lists; absent otherwise
         manifest.json          as_of, environment, base_url, strategy, complete, counts, api_calls, ...
 
 A snapshot being fetched lives in ``<environment>/.partial-<as_of>/`` with a ``checkpoint/`` folder
@@ -49,8 +52,10 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "ADJUSTMENT_DTYPES",
     "BALANCE_DTYPES",
     "CUSTOMER_DTYPES",
+    "MOVEMENT_DTYPES",
     "SUBSCRIPTION_DTYPES",
     "Snapshot",
     "SnapshotWriter",
@@ -116,7 +121,39 @@ SUBSCRIPTION_DTYPES: dict[str, str] = {
     "product_id": "string",
     "created_at": "datetime64[us, UTC]",
 }
-_TABLES = {"balances": BALANCE_DTYPES, "customers": CUSTOMER_DTYPES, "subscriptions": SUBSCRIPTION_DTYPES}
+#: One row per credit movement (docs/credit-rules.md, "Movements"). Ids not applicable are "".
+MOVEMENT_DTYPES: dict[str, str] = {
+    "kind": "string",
+    "customer_id": "string",
+    "currency_code": "string",
+    "amount": "int64",
+    "available_delta": "int64",
+    "reserved_delta": "int64",
+    "used_delta": "int64",
+    "occurred_at": "datetime64[us, UTC]",
+    "source": "string",
+    "event_id": "string",
+    "transaction_id": "string",
+    "adjustment_id": "string",
+}
+#: Credit adjustments as listed by ``GET /adjustments?action=credit`` (``total`` signed, as Paddle sends it).
+ADJUSTMENT_DTYPES: dict[str, str] = {
+    "id": "string",
+    "action": "string",
+    "status": "string",
+    "customer_id": "string",
+    "currency_code": "string",
+    "total": "int64",
+    "credit_applied_to_balance": "boolean",
+    "transaction_id": "string",
+    "subscription_id": "string",
+    "created_at": "datetime64[us, UTC]",
+    "updated_at": "datetime64[us, UTC]",
+}
+_TABLES = {
+    "balances": BALANCE_DTYPES, "customers": CUSTOMER_DTYPES, "subscriptions": SUBSCRIPTION_DTYPES,
+    "movements": MOVEMENT_DTYPES, "adjustments": ADJUSTMENT_DTYPES,
+}
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -375,6 +412,21 @@ class Snapshot:
     def subscriptions(self) -> pd.DataFrame:
         """One row per subscription item (empty when the key could not read subscriptions)."""
         return self._table("subscriptions")
+
+    @property
+    def movements(self) -> pd.DataFrame:
+        """Credit movements of this snapshot's window (``MOVEMENT_DTYPES``); empty for older snapshots."""
+        return self._table("movements")
+
+    @property
+    def adjustments(self) -> pd.DataFrame:
+        """Credit adjustments listed by a first fetch (``ADJUSTMENT_DTYPES``); empty when not stored."""
+        return self._table("adjustments")
+
+    @property
+    def has_movements(self) -> bool:
+        """True when the fetch stored ``movements.parquet`` (even an empty one: no credit moved)."""
+        return (self.path / "movements.parquet").is_file()
 
     def __repr__(self) -> str:
         state = "complete" if self.complete else "INCOMPLETE"
@@ -935,8 +987,14 @@ class SnapshotWriter:
         customers: pd.DataFrame,
         subscriptions: pd.DataFrame,
         manifest: Mapping[str, Any],
+        movements: pd.DataFrame | None = None,
+        adjustments: pd.DataFrame | None = None,
     ) -> Snapshot:
-        """Write the final files, rename the working folder to ``<as_of>/`` atomically, drop the checkpoint."""
+        """Write the final files, rename the working folder to ``<as_of>/`` atomically, drop the checkpoint.
+
+        ``movements`` / ``adjustments`` are written only when given (an empty frame still writes the file:
+        "events read, no credit moved" differs from "no evidence").
+        """
         self.journal.close()
         balances, collapsed = collapse_duplicates(conform(balances, BALANCE_DTYPES))
         manifest = dict(manifest)
@@ -951,6 +1009,10 @@ class SnapshotWriter:
         write_parquet(balances, self.path / "balances.parquet")
         write_parquet(conform(customers, CUSTOMER_DTYPES), self.path / "customers.parquet")
         write_parquet(conform(subscriptions, SUBSCRIPTION_DTYPES), self.path / "subscriptions.parquet")
+        if movements is not None:
+            write_parquet(conform(movements, MOVEMENT_DTYPES), self.path / "movements.parquet")
+        if adjustments is not None:
+            write_parquet(conform(adjustments, ADJUSTMENT_DTYPES), self.path / "adjustments.parquet")
         write_json_atomic(self.path / MANIFEST, dict(manifest))
         final = self.env_dir / self.as_of
         if final.exists():

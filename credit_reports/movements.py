@@ -1,0 +1,339 @@
+"""Credit movements: Paddle events turned into one row per movement of credit, with the ids that prove it.
+
+The rules are docs/credit-rules.md's, and only those:
+
+- ``issued``: a transaction's ``details.totals.credit_to_balance`` when the transaction first reaches
+  ``completed`` (source = the transaction's ``origin``, e.g. ``subscription_update`` or
+  ``subscription_recurring``); or a legacy ``action: credit`` adjustment with
+  ``credit_applied_to_balance: true`` once it reads ``approved`` (source ``adjustment``).
+- ``reversed``: an ``action: credit_reverse`` adjustment once it reads ``approved`` (never the original's
+  ``reversed`` status).
+- ``reserved``: ``details.totals.credit`` on a ``collection_mode: manual`` transaction reaching ``billed``.
+- ``used``: ``details.totals.credit`` on a transaction reaching ``completed``; from reserved when it is
+  manual and has a ``billed_at``, else straight from available.
+- ``released``: the credit of a manual, billed transaction that is ``canceled``.
+
+Seller credits (``credit_applied_to_balance: false``), refunds and chargebacks move nothing. A movement is
+identified by (``kind``, ``transaction_id`` or ``adjustment_id``): the first event showing it wins, so the
+many events of one transaction never count twice. Nothing of an event is kept beyond the movement's own
+columns (``store.MOVEMENT_DTYPES``).
+
+:func:`statement` and :func:`movements` read the movements stored with the snapshots (each incremental
+snapshot stores the movements of its own window).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from credit_reports import store
+from credit_reports.errors import UsageError
+from credit_reports.money import parse_minor
+
+__all__ = [
+    "KINDS",
+    "adjustments_frame",
+    "events_to_movements",
+    "movements",
+    "movements_frame",
+    "statement",
+    "union_movements",
+]
+
+#: The kinds of movement, in the order a statement lists movements of the same moment.
+KINDS: tuple[str, ...] = ("issued", "reversed", "reserved", "released", "used")
+#: (available_delta, reserved_delta, used_delta) per unit of amount.
+_EFFECT: dict[str, tuple[int, int, int]] = {
+    "issued": (1, 0, 0),
+    "reversed": (-1, 0, 0),
+    "reserved": (-1, 1, 0),
+    "released": (1, -1, 0),
+    "used_from_available": (-1, 0, 1),
+    "used_from_reserved": (0, -1, 1),
+}
+OPENING_LABEL = "opening balance, before evidence"
+
+
+def _amount(value: Any) -> int:
+    """A Paddle amount (string or int) as an int; missing means 0 (lenient, as the shared README asks)."""
+    if value is None or value == "":
+        return 0
+    return parse_minor(value)
+
+
+def _totals(transaction: Mapping[str, Any]) -> Mapping[str, Any]:
+    return ((transaction.get("details") or {}).get("totals")) or {}
+
+
+def _row(kind: str, amount: int, effect: str, data: Mapping[str, Any], event: Mapping[str, Any], source: str,
+         *, transaction_id: str = "", adjustment_id: str = "") -> dict[str, Any]:
+    a, r, u = _EFFECT[effect]
+    return {
+        "kind": kind,
+        "customer_id": data.get("customer_id") or "",
+        "currency_code": data.get("currency_code") or "",
+        "amount": amount,
+        "available_delta": a * amount,
+        "reserved_delta": r * amount,
+        "used_delta": u * amount,
+        "occurred_at": event.get("occurred_at"),
+        "source": source,
+        "event_id": event.get("event_id") or "",
+        "transaction_id": transaction_id,
+        "adjustment_id": adjustment_id,
+    }
+
+
+def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The movements one transaction event shows (before de-duplication)."""
+    status = txn.get("status")
+    totals = _totals(txn)
+    txn_id = str(txn.get("id") or "")
+    manual = txn.get("collection_mode") == "manual"
+    billed = bool(txn.get("billed_at"))
+    origin = str(txn.get("origin") or "")
+    credit = _amount(totals.get("credit"))
+    out = []
+    if status == "completed":
+        to_balance = _amount(totals.get("credit_to_balance"))
+        if to_balance > 0:
+            out.append(_row("issued", to_balance, "issued", txn, event, origin, transaction_id=txn_id))
+        if credit > 0:
+            effect = "used_from_reserved" if manual and billed else "used_from_available"
+            out.append(_row("used", credit, effect, txn, event, origin, transaction_id=txn_id))
+    elif status == "billed" and manual and credit > 0:
+        out.append(_row("reserved", credit, "reserved", txn, event, origin, transaction_id=txn_id))
+    elif status == "canceled" and manual and billed and credit > 0:
+        out.append(_row("released", credit, "released", txn, event, origin, transaction_id=txn_id))
+    return out
+
+
+def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The movement one adjustment event shows: approved balance credits and approved credit reversals."""
+    if adj.get("status") != "approved":
+        return []  # pending_approval and rejected never reach a balance; "reversed" is counted via the reversal
+    action = adj.get("action")
+    total = abs(_amount((adj.get("totals") or {}).get("total")))
+    adj_id = str(adj.get("id") or "")
+    txn_id = str(adj.get("transaction_id") or "")
+    if action == "credit" and adj.get("credit_applied_to_balance") is True and total > 0:
+        return [_row("issued", total, "issued", adj, event, "adjustment", transaction_id=txn_id,
+                     adjustment_id=adj_id)]
+    if action == "credit_reverse" and total > 0:
+        return [_row("reversed", total, "reversed", adj, event, "adjustment", transaction_id=txn_id,
+                     adjustment_id=adj_id)]
+    return []
+
+
+def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
+    value = event.get("occurred_at")
+    return pd.Timestamp(value).tz_convert("UTC") if value else pd.Timestamp.min.tz_localize("UTC")
+
+
+def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Movements (``store.MOVEMENT_DTYPES``) shown by Paddle events, in time order, each at most once.
+
+    ``events`` are ``/events`` items (``event_id``, ``event_type``, ``occurred_at``, ``data``) in any order;
+    they are read oldest first (ties by event id). Events other than ``transaction.*`` and
+    ``adjustment.*`` are ignored. A movement's key is (kind, adjustment_id or transaction_id): the first
+    event showing it wins.
+    """
+    relevant = [e for e in events if str(e.get("event_type", "")).startswith(("transaction.", "adjustment."))]
+    relevant.sort(key=lambda e: (_event_time(e), str(e.get("event_id") or "")))
+    seen: set[tuple[str, str]] = set()
+    rows: list[dict[str, Any]] = []
+    for event in relevant:
+        data = event.get("data") or {}
+        if str(event.get("event_type")).startswith("transaction."):
+            found = _transaction_movements(event, data)
+        else:
+            found = _adjustment_movements(event, data)
+        for row in found:
+            key = (row["kind"], row["adjustment_id"] or row["transaction_id"])
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(row)
+    return movements_frame(rows)
+
+
+def movements_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Movement rows (dicts or a frame) with exactly the documented columns and dtypes."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    out = store.conform(frame, store.MOVEMENT_DTYPES)[list(store.MOVEMENT_DTYPES)]
+    for col in ("source", "event_id", "transaction_id", "adjustment_id"):
+        out[col] = out[col].fillna("")
+    return out.reset_index(drop=True)
+
+
+def union_movements(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Movements of several snapshot windows as one frame, each movement once (earliest kept), by time."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return movements_frame([])
+    frame = movements_frame(pd.concat(parts, ignore_index=True))
+    frame["_key"] = frame["adjustment_id"].where(frame["adjustment_id"] != "", frame["transaction_id"])
+    frame = frame.sort_values(["occurred_at", "event_id"], kind="mergesort")
+    frame = frame.drop_duplicates(["kind", "_key"], keep="first").drop(columns="_key")
+    return frame.reset_index(drop=True)
+
+
+def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Credit adjustments from ``GET /adjustments`` as ``store.ADJUSTMENT_DTYPES`` (nothing else kept).
+
+    ``total`` is ``totals.total`` as Paddle sends it (negative for a ``credit_reverse``), int64 minor units.
+    """
+    rows = []
+    for item in items:
+        applied = item.get("credit_applied_to_balance")
+        rows.append(
+            {
+                "id": item.get("id"),
+                "action": item.get("action"),
+                "status": item.get("status"),
+                "customer_id": item.get("customer_id"),
+                "currency_code": item.get("currency_code"),
+                "total": _amount((item.get("totals") or {}).get("total")),
+                "credit_applied_to_balance": applied if isinstance(applied, bool) else None,
+                "transaction_id": item.get("transaction_id"),
+                "subscription_id": item.get("subscription_id"),
+                "created_at": _paddle_time(item.get("created_at")),
+                "updated_at": _paddle_time(item.get("updated_at")),
+            }
+        )
+    return store.conform(pd.DataFrame(rows), store.ADJUSTMENT_DTYPES)[list(store.ADJUSTMENT_DTYPES)]
+
+
+def _paddle_time(value: Any) -> pd.Timestamp | None:
+    """Paddle's times; its placeholder ``0001-01-01T00:00:00Z`` (never updated) means none."""
+    if not value or str(value).startswith("0001-01-01"):
+        return None
+    return pd.Timestamp(value).tz_convert("UTC")
+
+
+# ---------------------------------------------------------------------------------------------------
+# stored movements: the public reading API
+
+
+def _chain(data_dir: Any, environment: str | None, snapshot: Any) -> list[store.Snapshot]:
+    """The snapshots of one environment up to ``snapshot`` (inclusive), oldest first."""
+    closing = store.load_snapshot(snapshot, data_dir=data_dir, environment=environment)
+    listing = store.list_snapshots(data_dir, closing.environment)
+    chain = [store.Snapshot.from_path(p) for p, t in zip(listing["path"], listing["as_of"], strict=True)
+             if t <= closing.as_of]
+    return chain or [closing]
+
+
+def movements(
+    snapshot: str | os.PathLike[str] = "latest",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    environment: str | None = None,
+    customer_id: str | None = None,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """Every credit movement stored in the snapshots up to ``snapshot``, each once, oldest first.
+
+    Columns: ``store.MOVEMENT_DTYPES``. ``customer_id`` / ``currency`` filter the rows. Windows without
+    event evidence contribute nothing: see :func:`statement` for where the balances moved without it.
+    """
+    chain = _chain(data_dir, environment, snapshot)
+    frame = union_movements(s.movements for s in chain)
+    if customer_id is not None:
+        frame = frame[frame["customer_id"] == customer_id]
+    if currency is not None:
+        frame = frame[frame["currency_code"] == str(currency).upper()]
+    return frame.reset_index(drop=True)
+
+
+STATEMENT_COLUMNS: tuple[str, ...] = (
+    "currency_code", "occurred_at", "kind", "description", "amount", "available_delta", "reserved_delta",
+    "used_delta", "available", "reserved", "used", "outstanding", "event_id", "transaction_id",
+    "adjustment_id",
+)
+
+
+def _balance(snap: store.Snapshot, customer_id: str) -> dict[str, tuple[int, int, int]]:
+    """{currency: (available, reserved, used)} of one customer in one snapshot."""
+    b = snap.balances
+    b = b[b["customer_id"] == customer_id]
+    return {str(r.currency_code): (int(r.available), int(r.reserved), int(r.used)) for r in b.itertuples()}
+
+
+def statement(
+    customer_id: str,
+    snapshot: str | os.PathLike[str] = "latest",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    environment: str | None = None,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """One customer's credit, per currency: opening balance, every movement, a running balance.
+
+    The first row per currency is the balance in the first snapshot ("opening balance, before
+    evidence"); then each movement in time order with its effect (``*_delta``) and the running
+    ``available``, ``reserved``, ``used`` and ``outstanding`` after it. At each later snapshot where the
+    running balance differs from the balance Paddle reported, one row closes the gap: ``unexplained``
+    when that window had event evidence, ``no evidence`` when it had none (derived from balances). So the
+    last row always ends on the snapshot's figures, and a non-zero gap is shown, never hidden.
+    """
+    from credit_reports import periods  # periods reads movements' frames; import here to avoid a cycle
+
+    if not isinstance(customer_id, str) or not customer_id:
+        raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")
+    chain = _chain(data_dir, environment, snapshot)
+    code_filter = str(currency).upper() if currency else None
+    rows: list[dict[str, Any]] = []
+    running: dict[str, list[int]] = {}
+
+    def add(code: str, when: Any, kind: str, text: str, deltas: tuple[int, int, int], amount: int,
+            ids: tuple[str, str, str] = ("", "", "")) -> None:
+        bal = running.setdefault(code, [0, 0, 0])
+        for i in range(3):
+            bal[i] += deltas[i]
+        rows.append({
+            "currency_code": code, "occurred_at": when, "kind": kind, "description": text, "amount": amount,
+            "available_delta": deltas[0], "reserved_delta": deltas[1], "used_delta": deltas[2],
+            "available": bal[0], "reserved": bal[1], "used": bal[2], "outstanding": bal[0] + bal[1],
+            "event_id": ids[0], "transaction_id": ids[1], "adjustment_id": ids[2],
+        })
+
+    first = chain[0]
+    for code, (a, r, u) in sorted(_balance(first, customer_id).items()):
+        add(code, first.as_of, "opening", f"{OPENING_LABEL} ({first.name})", (a, r, u), a + r)
+    seen: set[tuple[str, str]] = set()
+    for previous, snap in zip(chain, chain[1:], strict=False):
+        evidence = periods.window_evidence(snap, previous)
+        if evidence:
+            moves = snap.movements
+            moves = moves[moves["customer_id"] == customer_id].sort_values(["occurred_at", "event_id"])
+            for m in moves.itertuples():
+                key = (m.kind, m.adjustment_id or m.transaction_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                add(str(m.currency_code), m.occurred_at, str(m.kind), f"{m.kind} ({m.source})",
+                    (int(m.available_delta), int(m.reserved_delta), int(m.used_delta)), int(m.amount),
+                    (str(m.event_id), str(m.transaction_id), str(m.adjustment_id)))
+        reported = _balance(snap, customer_id)
+        for code in sorted(set(reported) | set(running)):
+            want = reported.get(code, (0, 0, 0))
+            have = running.get(code, [0, 0, 0])
+            gap = tuple(w - h for w, h in zip(want, have, strict=True))
+            if any(gap):
+                kind = "unexplained" if evidence else "no evidence"
+                text = (f"balance at {snap.name} differs from the movements: unexplained" if evidence
+                        else f"balance change to {snap.name}, derived from balances, no evidence")
+                add(code, snap.as_of, kind, text, gap, gap[0] + gap[1])  # type: ignore[arg-type]
+    frame = pd.DataFrame(rows, columns=list(STATEMENT_COLUMNS))
+    if code_filter:
+        frame = frame[frame["currency_code"] == code_filter]
+    ints = {c: "int64" for c in STATEMENT_COLUMNS if c.endswith("_delta") or c in
+            ("amount", "available", "reserved", "used", "outstanding")}
+    frame = frame.astype(ints)
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame.sort_values("currency_code", kind="mergesort").reset_index(drop=True)  # stable: time order kept
