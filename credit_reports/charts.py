@@ -27,6 +27,7 @@ from credit_reports.cohorts import OTHER
 __all__ = [
     "COLORS",
     "KINDS",
+    "ageing_bars",
     "balance_bars",
     "cohort_bars",
     "cohort_heatmap",
@@ -402,15 +403,40 @@ def cohort_heatmap(
     return fig
 
 
+def _waterfall_steps(row: pd.Series, code: str) -> list[tuple[str, float, float, str, str]]:
+    """(label, bottom, height, colour, annotation) per bar: opening, the movements, closing."""
+    short = _axis_formatter(code)  # compact labels fit over narrow bars; exact amounts are in the table
+    evidence = bool(row.get("evidence", False)) and "reversed" in row
+    moves = [("+ issued", int(row["issued"]))]
+    if evidence and int(row["reversed"]):
+        moves.append(("- reversed", -int(row["reversed"])))
+    moves.append(("- used", -int(row["used"])))
+    if evidence and int(row.get("unexplained", 0)):
+        moves.append(("unexplained", int(row["unexplained"])))
+    opening, closing = _major([int(row["opening"]), int(row["closing"])], code)
+    steps = [("opening", 0.0, opening, COLORS["opening"], short(opening, 0))]
+    level = opening
+    for label, amount in moves:
+        (height,) = _major([amount], code)
+        colour = COLORS["issued"] if height >= 0 else COLORS["decrease"]
+        if label == "unexplained":
+            colour = "#B00020"
+        steps.append((label, level, height, colour, ("+" if height > 0 else "") + short(height, 0)))
+        level += height
+    steps.append(("closing", 0.0, closing, COLORS["closing"], short(closing, 0)))
+    return steps
+
+
 def roll_forward_waterfall(roll: pd.DataFrame, title: str = "Roll-forward of outstanding credit") -> Figure:
     """One panel per currency: opening outstanding, + issued, - used, = closing outstanding.
 
     ``roll`` has ``currency_code``, ``opening``, ``issued``, ``used``, ``closing`` in minor units
-    (``metrics.roll_forward``). Floating bars start where the previous step ended; a negative issued
-    amount (reversals) is drawn downwards in the decrease colour. Each bar carries its amount in the axis's
-    compact form (1.224M, +137.07k, -26.58k), which fits over four bars; the report's table beside the
-    chart has the exact amounts. When the movements are small next to the balances (a day's change), the
-    axis is zoomed onto them and the panel says it does not start at 0.
+    (``metrics.roll_forward``, or ``reconcile.reconcile(...).table``: with ``evidence`` true a
+    ``- reversed`` bar and, when not zero, a red ``unexplained`` bar are drawn too). Floating bars start
+    where the previous step ended; a negative issued amount (reversals) is drawn downwards in the
+    decrease colour. Each bar carries its amount in the axis's compact form (1.224M, +137.07k, -26.58k);
+    the report's table beside the chart has the exact amounts. When the movements are small next to the
+    balances (a day's change), the axis is zoomed onto them and the panel says it does not start at 0.
     """
     if roll is None or roll.empty:
         return _empty("No roll-forward to chart.")
@@ -418,22 +444,12 @@ def roll_forward_waterfall(roll: pd.DataFrame, title: str = "Roll-forward of out
     fig, axes = _grid(len(codes))
     for ax, code in zip(axes, codes, strict=True):
         row = roll[roll["currency_code"] == code].iloc[0]
-        opening, issued, used, closing = (int(row[k]) for k in ("opening", "issued", "used", "closing"))
-        o, i, u, c = _major([opening, issued, used, closing], code)
-        short = _axis_formatter(code)  # compact labels fit over narrow bars; exact amounts are in the table
-        steps = [
-            ("opening", 0.0, o, COLORS["opening"], short(o, 0)),
-            ("+ issued", o, i, COLORS["issued"] if i >= 0 else COLORS["decrease"],
-             ("+" if i >= 0 else "") + short(i, 0)),
-            ("- used", o + i, -u, COLORS["decrease"] if u >= 0 else COLORS["issued"],
-             ("+" if u < 0 else "") + short(-u, 0)),
-            ("closing", 0.0, c, COLORS["closing"], short(c, 0)),
-        ]
+        steps = _waterfall_steps(row, code)
         xs = range(len(steps))
         ax.bar(xs, [s[2] for s in steps], bottom=[s[1] for s in steps], color=[s[3] for s in steps],
                width=0.6)
         ax.set_xticks(list(xs), [s[0] for s in steps])
-        ends = [o, o + i, o + i - u, c]
+        ends = [s[1] + s[2] for s in steps]
         lo, hi = min(ends), max(ends)
         span = hi - lo
         zoom = span > 0 and lo > 0 and span < 0.25 * hi
@@ -448,9 +464,32 @@ def roll_forward_waterfall(roll: pd.DataFrame, title: str = "Roll-forward of out
             ax.annotate(label, (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
                         va="bottom", fontsize=7, annotation_clip=False)
         ax.set_title(f"{code}: roll-forward", fontsize=10)
-        ax.tick_params(axis="x", labelsize=8)
+        ax.tick_params(axis="x", labelsize=8 if len(steps) <= 4 else 6)
         _style(ax, code)
     _suptitle(fig, f"{title}: opening + issued - used = closing")
+    return fig
+
+
+def ageing_bars(aged: pd.DataFrame, title: str = "Age of available credit (first in, first out)") -> Figure:
+    """One panel per currency: available credit per age bucket (``ageing.ageing``), oldest on the right."""
+    if aged is None or aged.empty:
+        return _empty("No available credit to age.")
+    codes = _currencies(aged)
+    fig, axes = _grid(len(codes))
+    for ax, code in zip(axes, codes, strict=True):
+        part = aged[aged["currency_code"] == code]
+        labels = [str(b).replace(" (date not seen)", "").replace("issued before ", "before\n")
+                  for b in part["bucket"]]
+        labels = [lab.replace(" days", "d") for lab in labels]
+        heights = _major(part["amount"], code)
+        colours = [COLORS["available"]] * (len(heights) - 1) + ["0.6"]
+        ax.bar(range(len(heights)), heights, color=colours, width=0.7)
+        ax.set_xticks(list(range(len(heights))), labels)
+        ax.tick_params(axis="x", labelsize=6)
+        ax.set_title(f"{code}: available by age", fontsize=10)
+        ax.set_ylim(bottom=0)
+        _style(ax, code)
+    _suptitle(fig, title)
     return fig
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "EVENT_WINDOW",
     "Period",
     "describe_distance",
+    "missing_evidence",
     "month_end_points",
     "newest_at_or_before",
     "parse_day",
@@ -194,25 +195,36 @@ def month_end_points(as_ofs: Sequence[Any], timezone: str = "UTC") -> list[int]:
     return [by_month[k] for k in sorted(by_month)]
 
 
+def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
+    """Why ``snapshot``'s window since ``previous`` has no event evidence, in words; None when it has."""
+    if previous is None:
+        return f"{snapshot.name} is the first snapshot: nothing before it was seen"
+    manifest = snapshot.manifest or {}
+    strategy = manifest.get("strategy")
+    if manifest.get("events_readable") is False:
+        return f"the fetch of {snapshot.name} could not read events (the key lacks notification.read)"
+    if strategy != "incremental":
+        return f"{snapshot.name} was a {strategy or 'full'} fetch, which reads no events"
+    if manifest.get("evidence") is False:
+        return f"the fetch of {snapshot.name} could not read every event of its window"
+    if _utc(snapshot.as_of) - _utc(previous.as_of) > EVENT_WINDOW:
+        return (f"more than 90 days passed between {previous.name} and {snapshot.name} "
+                "(Paddle keeps 90 days of events)")
+    if not snapshot.has_movements:
+        return f"{snapshot.name} stored no movements (it was fetched before the toolkit kept them)"
+    base = manifest.get("base_snapshot")
+    try:
+        base_time = _utc(pd.to_datetime(str(base), format="%Y%m%dT%H%M%SZ", utc=True)) if base else None
+    except (ValueError, TypeError):
+        base_time = None
+    if base_time is None or base_time > _utc(previous.as_of):
+        return f"the events {snapshot.name} read do not start at {previous.name}"
+    return None
+
+
 def window_evidence(snapshot: Any, previous: Any | None) -> bool:
     """True when ``snapshot``'s window since ``previous`` has event evidence (see the module docstring)."""
-    if previous is None:
-        return False
-    manifest = snapshot.manifest or {}
-    if manifest.get("evidence") is False or manifest.get("events_readable") is False:
-        return False
-    if manifest.get("strategy") != "incremental" or not snapshot.has_movements:
-        return False
-    if _utc(snapshot.as_of) - _utc(previous.as_of) > EVENT_WINDOW:
-        return False
-    base = manifest.get("base_snapshot")
-    if not base:
-        return False
-    try:
-        base_time = _utc(pd.to_datetime(str(base), format="%Y%m%dT%H%M%SZ", utc=True))
-    except (ValueError, TypeError):
-        return False
-    return base_time <= _utc(previous.as_of)
+    return missing_evidence(snapshot, previous) is None
 
 
 def windows_evidence(chain: Sequence[Any]) -> list[bool]:

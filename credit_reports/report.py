@@ -20,9 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
-from credit_reports import metrics, money, privacy, store
+from credit_reports import metrics, money, periods, privacy, store
 from credit_reports.errors import UsageError
+from credit_reports.reconcile import Reconciliation, reconcile
 
 __all__ = ["COHORT_RULES", "Parameters", "Report", "prepare", "resolve_data_dir", "validate_parameters"]
 
@@ -32,6 +34,11 @@ COHORT_RULES: tuple[str, ...] = (
     "subscription.product", "subscription.price", "subscription.interval",
 )
 _AS_OF = re.compile(r"^\d{8}T\d{6}Z$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
+#: At most this many customers behind an unexplained difference are named in the red note at the top.
+DIFFERENCE_CUSTOMERS_IN_NOTE = 5
+NO_EVIDENCE = "derived from balances, no evidence"
 _CUSTOM_DATA = re.compile(r"^custom_data\.[A-Za-z0-9_\-]+$")
 #: At most this many rows per currency in the reserved-credit table shown (the raw table keeps all).
 RESERVED_ROWS_SHOWN = 15
@@ -64,6 +71,9 @@ class Parameters:
     pseudonymize: bool
     show_pii: bool
     title: str
+    period: str | None = None
+    timezone: str = "UTC"
+    trend: str = "month-end"
 
 
 def _text(name: str, value: Any) -> str:
@@ -126,6 +136,9 @@ def validate_parameters(
     pseudonymize: bool = False,
     show_pii: bool = False,
     title: str = DEFAULT_TITLE,
+    period: str = "",
+    timezone: str = "UTC",
+    trend: str = "month-end",
 ) -> Parameters:
     """Check every report parameter; the first bad one raises :class:`UsageError` saying what to do."""
     data_text = _text("data_dir", data_dir)
@@ -139,10 +152,25 @@ def validate_parameters(
             f"snapshot: {snapshot!r} is neither 'latest' nor an as-of time like 20261126T061500Z"
         )
     compare = _text("compare_to", compare_to) or "previous"
-    if compare not in {"previous", "none"} and not _AS_OF.match(compare):
+    if compare not in {"previous", "none"} and not _AS_OF.match(compare) and not _DAY.match(compare):
         raise UsageError(
-            f"compare_to: {compare_to!r} must be 'previous', 'none' or an as-of time like 20261126T061500Z"
+            f"compare_to: {compare_to!r} must be 'previous', 'none', an as-of time like 20261126T061500Z "
+            "or a date like 2026-11-30"
         )
+    zone = _text("timezone", timezone) or "UTC"
+    periods.parse_timezone(zone)
+    if _DAY.match(compare):
+        periods.parse_day(compare, zone)
+    period_text = _text("period", period) or None
+    if period_text is not None:
+        periods.parse_period(period_text, zone)
+        if snap != "latest":
+            raise UsageError("period and snapshot both choose the closing snapshot: give one of them")
+        if compare != "previous":
+            raise UsageError("period and compare_to both choose the opening snapshot: give one of them")
+    trend_view = _text("trend", trend) or "month-end"
+    if trend_view not in TREND_VIEWS:
+        raise UsageError(f"trend: {trend!r} must be 'month-end' (one point per month) or 'snapshot' (every one)")
     if currencies is None:
         currencies = []
     if isinstance(currencies, str):
@@ -177,7 +205,7 @@ def validate_parameters(
         data_dir=data_path, environment=env, snapshot=snap, compare_to=compare, currencies=codes,
         cohort=rule, cohort_file=mapping_path, min_cohort_size=min_cohort_size, rates_file=rates_path,
         reporting_currency=reporting, pseudonymize=pseudo, show_pii=pii,
-        title=_text("title", title) or DEFAULT_TITLE,
+        title=_text("title", title) or DEFAULT_TITLE, period=period_text, timezone=zone, trend=trend_view,
     )
 
 
@@ -206,6 +234,15 @@ class Report:
     converted: pd.DataFrame | None
     rates: pd.DataFrame | None
     notes: dict[str, str] = field(default_factory=dict)
+    reconciliation: Reconciliation | None = None
+    period: periods.Period | None = None
+    ageing: pd.DataFrame | None = None  # ageing.ageing: currency, bucket, amount, customers
+    issued_by_source: pd.DataFrame | None = None
+
+    @property
+    def evidence(self) -> bool:
+        """True when every snapshot window of the roll-forward had event evidence."""
+        return self.reconciliation is not None and self.reconciliation.evidence
 
     # -- facts -------------------------------------------------------------------------------------
 
@@ -222,14 +259,13 @@ class Report:
         """Per-currency headline figures in minor units (for a manifest)."""
         return metrics.headline(self.balances)
 
-    def roll_forward_dict(self) -> dict[str, dict[str, int]]:
-        """Roll-forward as ``{currency: {opening, issued, used, closing}}`` (empty when there is none)."""
-        if self.roll_forward is None:
+    def roll_forward_dict(self) -> dict[str, dict[str, Any]]:
+        """Roll-forward per currency for the manifest: ``opening``, ``issued``, ``used``, ``closing``,
+        ``reversed``, ``expected_closing``, ``unexplained`` and ``evidence`` (see
+        :meth:`credit_reports.reconcile.Reconciliation.as_dict`; empty when there is no roll-forward)."""
+        if self.reconciliation is None:
             return {}
-        return {
-            str(r["currency_code"]): {k: int(r[k]) for k in ("opening", "issued", "used", "closing")}
-            for r in self.roll_forward.to_dict("records")
-        }
+        return self.reconciliation.as_dict()
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The raw tables (int64 minor units, a currency column each) for CSV/XLSX exports."""
@@ -243,6 +279,12 @@ class Report:
         }
         if self.roll_forward is not None:
             out["roll_forward"] = self.roll_forward
+        if self.reconciliation is not None and not self.reconciliation.customers.empty:
+            out["unexplained_customers"] = self._private(self.reconciliation.customers)
+        if self.ageing is not None:
+            out["ageing"] = self.ageing
+        if self.issued_by_source is not None and not self.issued_by_source.empty:
+            out["issued_by_source"] = self.issued_by_source
         if self.converted is not None:
             out["converted"] = self.converted
         return out
@@ -258,6 +300,10 @@ class Report:
         banner = self.banner_text()
         if banner:
             parts.append(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{banner}</div>')
+        unexplained = self.unexplained_text()
+        if unexplained:
+            parts.append(f'<div class="credit-report-unexplained" role="alert" style="{BANNER_STYLE}">'
+                         f'{html.escape(unexplained)}</div>')
         parts.append(f'<h1 class="credit-report-title">{html.escape(self.parameters.title)}</h1>')
         return HTML("\n".join(parts))
 
@@ -270,6 +316,32 @@ class Report:
         return (
             f"This report is incomplete: the balances of {who} could not be fetched, so the totals below "
             "understate customer credit. Run the fetch again to complete the snapshot, then re-render."
+        )
+
+    def unexplained_text(self) -> str:
+        """The red note at the top when the roll-forward does not reconcile (empty when it does, or when
+        there is no evidence to reconcile with): what differs, and the customers behind it, largest first."""
+        rec = self.reconciliation
+        if rec is None or not rec.evidence or rec.reconciled:
+            return ""
+        parts = []
+        for r in rec.table.to_dict("records"):
+            code = str(r["currency_code"])
+            bits = [f"{label} {money.format_money(int(r[col]), code)}" for col, label in (
+                ("unexplained", "unexplained difference"), ("used_difference", "used check off by"),
+                ("reserved_difference", "reserved check off by")) if int(r[col])]
+            if bits:
+                parts.append(f"{code}: {', '.join(bits)}")
+        customers = self._private(rec.customers)
+        named = [
+            f"{c['customer_id']} ({money.format_money(int(c['unexplained']), str(c['currency_code']))})"
+            for c in customers.head(DIFFERENCE_CUSTOMERS_IN_NOTE).to_dict("records")
+        ]
+        more = len(customers) - len(named)
+        who = ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
+        return (
+            "The roll-forward does not reconcile: " + "; ".join(parts) + ". "
+            f"Customers behind it, largest first: {who}. The Roll-forward section lists them with their movements."
         )
 
     def note(self, section: str) -> Any:
@@ -296,6 +368,7 @@ class Report:
         strategy = manifest.get("strategy")
         if strategy:
             rows.append(("Fetch strategy", str(strategy)))
+        rows.extend(self.period_rows())
         frame = pd.DataFrame(rows, columns=["Snapshot", ""])
         return _style(frame, right=[])
 
@@ -335,11 +408,32 @@ class Report:
         )
         return _style(frame, right=list(frame.columns[2:]))
 
+    def period_rows(self) -> list[tuple[str, str]]:
+        """The period, its opening and closing snapshots with their distance from the boundaries, and
+        whether the roll-forward rests on event evidence (rows for :meth:`summary_table`)."""
+        rows: list[tuple[str, str]] = []
+        per = self.period
+        if per is not None:
+            zone = per.timezone
+            rows.append(("Period", f"{per.label} ({zone}): {_local(per.start)} to {_local(per.end)}"))
+            if self.opening is not None:
+                rows.append(("Opening snapshot", f"{_when(self.opening.as_of)}, "
+                             + periods.describe_distance(self.opening.as_of, per.start, "the period start")))
+            rows.append(("Closing snapshot", f"{_when(self.snapshot.as_of)}, "
+                         + periods.describe_distance(self.snapshot.as_of, per.end, "the period end")))
+        if self.reconciliation is not None:
+            rows.append(("Roll-forward evidence", "Paddle events for every snapshot window" if self.evidence
+                         else NO_EVIDENCE))
+        return rows
+
     def roll_forward_table(self) -> Any:
-        """Opening outstanding + issued - used = closing outstanding, per currency."""
+        """The reconciliation (:meth:`reconciliation_table`) when the period has event evidence; otherwise
+        opening outstanding + issued - used = closing outstanding per currency, derived from balances."""
         r = self.roll_forward
         if r is None:
             return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
+        if self.evidence:
+            return self.reconciliation_table()
         frame = pd.DataFrame(
             {
                 "Currency": r["currency_code"],
@@ -349,6 +443,139 @@ class Report:
                 f"= Closing outstanding ({_when(self.snapshot.as_of)})": _fmt(r, "closing"),
             }
         )
+        return _style(frame, right=list(frame.columns[1:]))
+
+    def reconciliation_table(self) -> Any:
+        """The reconciling roll-forward, one line per row and one column per currency, each line with a
+        sentence saying what it is."""
+        t = self.reconciliation.table if self.reconciliation is not None else None
+        if t is None or t.empty:
+            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
+        opened = _when(self.opening.as_of) if self.opening is not None else "opening"
+        lines = [
+            (f"Opening outstanding ({opened})", "opening", None,
+             "What customers held in credit at the opening snapshot (available + reserved), as Paddle reported."),
+            ("+ Issued", "issued", "issued_count",
+             "Credit granted in the period, each from a Paddle event: proration credit on completed subscription "
+             "changes (credit_to_balance) and approved legacy credit adjustments."),
+            ("- Reversed", "reversed", "reversed_count",
+             "Credit taken back by approved credit_reverse adjustments."),
+            ("- Used", "used", "used_count",
+             "Credit spent: the credit applied to transactions that completed in the period."),
+            ("= Expected closing outstanding", "expected_closing", None,
+             "What customers should hold if these movements are all that happened."),
+            (f"Actual closing outstanding ({_when(self.snapshot.as_of)})", "closing", None,
+             "What Paddle reports customers hold at the closing snapshot."),
+            ("Unexplained difference", "unexplained", None,
+             "Actual minus expected. Zero means every change in the balances is backed by a movement with its "
+             "Paddle id; anything else is listed customer by customer below."),
+        ]
+        data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
+        for row in t.to_dict("records"):
+            code = str(row["currency_code"])
+            cells = []
+            for _label, col, count, _text in lines:
+                cell = money.format_money(int(row[col]), code)
+                if count is not None:
+                    n = int(row[count])
+                    cell += f" ({n:,} movement{'s' if n != 1 else ''})"
+                cells.append(cell)
+            data[code] = cells
+        data["What the line means"] = [line[3] for line in lines]
+        frame = pd.DataFrame(data)
+        return _style(frame, right=[c for c in frame.columns if c not in ("Line", "What the line means")])
+
+    def checks_table(self) -> Any:
+        """The two checks beside the roll-forward: used and reserved, each against the movements."""
+        rec = self.reconciliation
+        if rec is None or rec.table.empty or not rec.evidence:
+            return _style(pd.DataFrame({"": [f"No checks: the roll-forward is {NO_EVIDENCE}."]}), right=[])
+        t = rec.table
+        frame = pd.DataFrame(
+            {
+                "Currency": t["currency_code"],
+                "Change in used (balances)": _fmt(t, "used_change"),
+                "Used movements": _fmt(t, "used"),
+                "Used: difference": _fmt(t, "used_difference"),
+                "Reserved (balances)": _fmt(t, "reserved"),
+                "Reserved on invoices still open": _fmt(t, "reserved_expected"),
+                "Reserved: difference": _fmt(t, "reserved_difference"),
+            }
+        )
+        return _style(frame, right=list(frame.columns[1:]))
+
+    def unexplained_customers_table(self) -> Any:
+        """Customers behind a difference, largest first: opening, movements, expected, actual, difference."""
+        rec = self.reconciliation
+        if rec is None or rec.customers.empty:
+            return _style(pd.DataFrame({"": ["No customer has a difference."]}), right=[])
+        c = self._private(rec.customers)
+        frame = pd.DataFrame(
+            {
+                "Currency": c["currency_code"],
+                "Customer": c["customer_id"],
+                **_pii_columns(c),
+                "Opening outstanding": _fmt(c, "opening"),
+                "+ Issued": _fmt(c, "issued"),
+                "- Reversed": _fmt(c, "reversed"),
+                "- Used": _fmt(c, "used"),
+                "Movements": c["movements"].map("{:,}".format),
+                "= Expected": _fmt(c, "expected_closing"),
+                "Actual": _fmt(c, "closing"),
+                "Unexplained": _fmt(c, "unexplained"),
+                "Used check": _fmt(c, "used_difference"),
+                "Reserved check": _fmt(c, "reserved_difference"),
+            }
+        )
+        return _style(frame, right=[col for col in frame.columns if col not in ("Currency", "Customer", "Email",
+                                                                                 "Name")])
+
+    def unexplained_movements_table(self) -> Any:
+        """The movements of the customers behind a difference, with the Paddle ids that prove each."""
+        rec = self.reconciliation
+        if rec is None or rec.movements.empty:
+            return _style(pd.DataFrame({"": ["No movements behind a difference."]}), right=[])
+        m = self._private(rec.movements)
+        frame = pd.DataFrame(
+            {
+                "Currency": m["currency_code"],
+                "Customer": m["customer_id"],
+                "When": m["occurred_at"].map(_when),
+                "Movement": m["kind"],
+                "Amount": _fmt(m, "amount"),
+                "Source": m["source"],
+                "Event": m["event_id"],
+                "Transaction": m["transaction_id"],
+                "Adjustment": m["adjustment_id"],
+            }
+        )
+        return _style(frame, right=["Amount"])
+
+    def issued_by_source_table(self) -> Any:
+        """Issued credit per currency and where it came from (from the period's movements)."""
+        t = self.issued_by_source
+        if t is None or t.empty:
+            return _style(pd.DataFrame({"": [self.notes.get("issued_by_source", "No credit was issued.")]}),
+                          right=[])
+        frame = pd.DataFrame(
+            {
+                "Currency": t["currency_code"],
+                "Source": t["label"],
+                "Movements": t["count"].map("{:,}".format),
+                "Issued": _fmt(t, "amount"),
+            }
+        )
+        return _style(frame, right=["Movements", "Issued"])
+
+    def ageing_table(self) -> Any:
+        """Available credit per currency by age, first in first out; the buckets add up to available."""
+        if self.ageing is None or self.ageing.empty:
+            return _style(pd.DataFrame({"": ["No available credit to age."]}), right=[])
+        wide = ageing_mod.ageing_table(self.ageing)
+        data = {"Currency": wide["currency_code"]}
+        for col in wide.columns[1:]:
+            data["Available" if col == "available" else str(col)] = _fmt(wide, col)
+        frame = pd.DataFrame(data)
         return _style(frame, right=list(frame.columns[1:]))
 
     def concentration_table(self) -> Any:
@@ -481,6 +708,11 @@ def _when(as_of: Any) -> str:
     return ts.tz_convert("UTC").strftime("%d %b %Y, %H:%M:%S UTC")
 
 
+def _local(ts: pd.Timestamp) -> str:
+    """A period boundary in its own time zone: 01 Nov 2026, 00:00."""
+    return ts.strftime("%d %b %Y, %H:%M")
+
+
 def _as_of_key(value: Any) -> pd.Timestamp:
     text = str(value)
     if _AS_OF.match(text):
@@ -530,10 +762,51 @@ def _load(loader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise UsageError(f"snapshot not found: {exc}; run `credit-reports fetch` or check data_dir") from None
 
 
+def _chain(p: Parameters, environment: str) -> list[Any]:
+    """Every published snapshot of ``environment``, oldest first (manifests only; tables load lazily)."""
+    listing = _load(store.list_snapshots, p.data_dir, environment)
+    return [store.Snapshot.from_path(path) for path in listing["path"]]
+
+
+def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.Period, str]:
+    """(closing, opening or None, the period, a sentence when there is no opening) for ``period``."""
+    period = periods.parse_period(p.period, p.timezone)
+    chain = _chain(p, latest.environment)
+    as_ofs = [s.as_of for s in chain]
+    closing_at = periods.newest_at_or_before(as_ofs, period.end)
+    if closing_at is None:
+        raise UsageError(
+            f"period {p.period}: no snapshot at or before its end ({_local(period.end)} {period.timezone}); "
+            f"the first snapshot is {_when(as_ofs[0])}"
+        )
+    opening_at = periods.newest_at_or_before(as_ofs, period.start)
+    if opening_at is None:
+        return chain[closing_at], None, period, (
+            f"There is no snapshot at or before the start of {period.label}, so there is no roll-forward for "
+            f"it: the first snapshot is {_when(as_ofs[0])}."
+        )
+    if opening_at == closing_at:
+        return chain[closing_at], None, period, (
+            f"No snapshot was taken during {period.label}: the same snapshot opens and closes it, so there is "
+            "no roll-forward to show."
+        )
+    return chain[closing_at], chain[opening_at], period, ""
+
+
 def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
     """The snapshot the roll-forward opens from, and a sentence when there is none."""
     if p.compare_to == "none":
         return None, "No roll-forward was asked for (compare_to = \"none\")."
+    if _DAY.match(p.compare_to):
+        boundary = periods.parse_day(p.compare_to, p.timezone)
+        chain = [s for s in _chain(p, snap.environment) if _as_of_key(s.as_of) < _as_of_key(snap.as_of)]
+        at = periods.newest_at_or_before([s.as_of for s in chain], boundary)
+        if at is None:
+            raise UsageError(
+                f"compare_to {p.compare_to}: no snapshot earlier than the reported one at or before the end "
+                f"of that day ({p.timezone})"
+            )
+        return chain[at], ""
     if p.compare_to != "previous":
         opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment)
         if _as_of_key(opening.as_of) >= _as_of_key(snap.as_of):
@@ -565,6 +838,11 @@ def prepare(**parameters: Any) -> Report:
     p = validate_parameters(**parameters)
     snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
     notes: dict[str, str] = {}
+    period = None
+    if p.period is not None:
+        snap, opening, period, rf_note = _pick_period(p, snap)
+    else:
+        opening, rf_note = _pick_opening(p, snap)
 
     balances = _filter(snap.balances, p.currencies)
     missing = [c for c in p.currencies if c not in set(snap.balances["currency_code"])]
@@ -588,21 +866,27 @@ def prepare(**parameters: Any) -> Report:
     heat = cohorts_mod.cohort_heatmap(balances, assigned, min_cohort_size=p.min_cohort_size)
     notes["cohorts"] = _cohort_note(p, merged)
 
-    opening, rf_note = _pick_opening(p, snap)
-    roll = None
-    if opening is not None:
-        roll = metrics.roll_forward(_filter(opening.balances, p.currencies), balances)
-        if not opening.complete:
-            rf_note = "The opening snapshot is incomplete, so the opening figures understate credit."
-    notes["roll_forward"] = rf_note
+    chain = [s for s in _chain(p, snap.environment) if _as_of_key(s.as_of) <= _as_of_key(snap.as_of)] or [snap]
+    rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
     history = _load(store.load_history, p.data_dir, snap.environment)
     history = history[pd.to_datetime(history["as_of"], utc=True) <= _as_of_key(snap.as_of)]
     history = _filter(history, p.currencies)
-    trend = metrics.trend(history)
     n_history = int(history["as_of"].nunique()) if len(history) else 1
-    if n_history <= 1:
-        notes["trend"] = "Only one snapshot exists so far, so each line is a single point."
+    if p.trend == "month-end" and len(history):
+        stamps = sorted(pd.to_datetime(history["as_of"], utc=True).unique())
+        keep = [stamps[i] for i in periods.month_end_points(stamps, p.timezone)]
+        history = history[pd.to_datetime(history["as_of"], utc=True).isin(keep)]
+    trend = metrics.trend(history)
+    points = int(history["as_of"].nunique()) if len(history) else 1
+    if points <= 1:
+        notes["trend"] = (
+            "Only one snapshot exists so far, so each line is a single point." if n_history <= 1 else
+            "All snapshots so far fall in one month, so the month-end view has a single point; "
+            "set trend = \"snapshot\" to see every snapshot."
+        )
+
+    aged, by_source = _ageing_and_sources(p, snap, chain, balances, period_moves, rec, notes)
 
     reserved = metrics.reserved_customers(balances)
     counts = reserved.groupby("currency_code").size()
@@ -623,7 +907,71 @@ def prepare(**parameters: Any) -> Report:
         roll_forward=roll, trend=trend, snapshots_in_history=max(n_history, 1),
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
+        reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source,
     )
+
+
+def _roll_forward(
+    p: Parameters, opening: Any | None, snap: Any, chain: list[Any], balances: pd.DataFrame,
+    notes: dict[str, str], rf_note: str,
+) -> tuple[Reconciliation | None, pd.DataFrame | None, pd.DataFrame | None]:
+    """The reconciliation between ``opening`` and ``snap`` from the movements of the windows between
+    them, when every window has event evidence; else derived from balances and marked so."""
+    if opening is None:
+        notes["roll_forward"] = rf_note
+        return None, None, None
+    opened = _as_of_key(opening.as_of)
+    between = [(i, s) for i, s in enumerate(chain) if _as_of_key(s.as_of) > opened]
+    reasons = [periods.missing_evidence(s, chain[i - 1] if i else None) for i, s in between]
+    missing = [r for r in reasons if r]
+    evidence = bool(between) and not missing
+    moves = _filter(periods.period_movements([s for _, s in between]), p.currencies) if evidence else None
+    rec = reconcile(_filter(opening.balances, p.currencies), balances, moves, evidence=evidence)
+    if evidence:
+        rf_note = (
+            "Every line below comes from a Paddle event with its id (reserved and released credit stays inside "
+            "outstanding, so it is checked on its own, beside the roll-forward)."
+            if rec.reconciled else
+            "The roll-forward does not reconcile: the customers and movements behind each difference are listed "
+            "below, largest first."
+        )
+    else:
+        why = missing[0] if missing else "no snapshot was taken after the opening one"
+        rf_note = (
+            f"This roll-forward is **{NO_EVIDENCE}** ({why}): issued is the change in available + reserved + "
+            "used, so opening + issued - used = closing holds by construction and is not a reconciliation."
+        )
+    if not opening.complete:
+        rf_note += " The opening snapshot is incomplete, so the opening figures understate credit."
+    notes["roll_forward"] = rf_note
+    return rec, rec.table, moves
+
+
+def _ageing_and_sources(
+    p: Parameters, snap: Any, chain: list[Any], balances: pd.DataFrame, period_moves: pd.DataFrame | None,
+    rec: Reconciliation | None, notes: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Ageing of the reported snapshot's available credit (every movement stored so far, and the
+    adjustments the first fetch listed), and the period's issued credit by source."""
+    from credit_reports.movements import union_movements
+
+    first = chain[0]
+    stored = _filter(union_movements(s.movements for s in chain[1:]), p.currencies)
+    adjustment_frames = [s.adjustments for s in chain if len(s.adjustments)]
+    adjustments = (pd.concat(adjustment_frames, ignore_index=True).drop_duplicates("id", keep="last")
+                   if adjustment_frames else None)
+    aged = ageing_mod.ageing(balances, snap.as_of, first_balances=_filter(first.balances, p.currencies),
+                             first_as_of=first.as_of, movements=stored, adjustments=adjustments)
+    notes["ageing"] = (
+        f"Credit the toolkit never saw arrive is its own bucket: it was issued before the first snapshot "
+        f"({_when(first.as_of)}), unless a legacy credit adjustment dates it."
+    )
+    by_source = None
+    if rec is not None and rec.evidence:
+        by_source = ageing_mod.issued_by_source(period_moves)
+    else:
+        notes["issued_by_source"] = f"No split by source: the roll-forward is {NO_EVIDENCE}."
+    return aged, by_source
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:

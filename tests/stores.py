@@ -67,8 +67,13 @@ def write_snapshot(
         "strategy": strategy or "full", "complete": True, "events_readable": True,
         "base_snapshot": base, **(extra_manifest or {}),
     }
+    ids = sorted({r[0] for r in balance_rows})
+    signed_up = pd.Timestamp("2025-01-01", tz="UTC")
+    customers = pd.DataFrame({"customer_id": ids, "status": "active", "created_at": signed_up,
+                              "updated_at": signed_up, "locale": "en",
+                              "marketing_consent": False, "custom_data": "{}", "email": None, "name": None})
     return writer.publish(
-        balances=balances(balance_rows), customers=pd.DataFrame(), subscriptions=pd.DataFrame(),
+        balances=balances(balance_rows), customers=customers, subscriptions=pd.DataFrame(),
         manifest=manifest, movements=moves(movement_rows) if movement_rows is not None else None,
         adjustments=adjustments,
     )

@@ -30,8 +30,8 @@ REPORT = NOTEBOOKS / "credit_balances.ipynb"
 EXPLORE = NOTEBOOKS / "explore.ipynb"
 KERNEL = "credit-reports"
 PARAMETERS = [
-    "data_dir", "environment", "snapshot", "compare_to", "currencies", "cohort", "cohort_file",
-    "min_cohort_size", "rates_file", "reporting_currency", "pseudonymize", "show_pii", "title",
+    "data_dir", "environment", "snapshot", "compare_to", "period", "timezone", "trend", "currencies", "cohort",
+    "cohort_file", "min_cohort_size", "rates_file", "reporting_currency", "pseudonymize", "show_pii", "title",
 ]
 BANNER = "This report is incomplete"
 
@@ -258,11 +258,11 @@ def test_roll_forward_table_matches_the_ledger_movement(report_nb, stores) -> No
 def test_report_shows_every_section_with_charts_as_2x_png(report_nb) -> None:
     text = _outputs_text(report_nb)
     assert BANNER not in text
-    for heading in ("Credit per currency", "Credit per cohort", "Roll-forward", "Trend", "Concentration",
-                    "Reserved credit", "In one reporting currency"):
+    for heading in ("Credit per currency", "Credit per cohort", "Roll-forward", "Trend", "Age of available credit",
+                    "Concentration", "Reserved credit", "In one reporting currency"):
         assert any(c.cell_type == "markdown" and heading in c.source for c in report_nb.cells), heading
     images = [o for c in report_nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) == 5  # totals, cohorts, heatmap, waterfall, trend: one figure each
+    assert len(images) == 6  # totals, cohorts, heatmap, waterfall, trend, ageing: one figure each
     for image in images:
         assert image["metadata"]["image/png"]["width"] > 0  # displayed at half its pixel size
     assert "Test rates" in text and "2026-11-25" in text  # rate source and date beside converted figures

@@ -105,10 +105,16 @@ def test_manifest_headline_and_roll_forward_equal_the_ledger(demo: DemoReport) -
         before = opening.get(code, {"available": 0, "reserved": 0, "used": 0, "outstanding": 0})
         issued = (figures["available"] + figures["reserved"] + figures["used"]) - (
             before["available"] + before["reserved"] + before["used"])
-        assert manifest["roll_forward"][code] == {
-            "opening": before["outstanding"], "issued": issued,
-            "used": figures["used"] - before["used"], "closing": figures["outstanding"],
-        }, code
+        rf = manifest["roll_forward"][code]
+        assert set(rf) == {"opening", "issued", "used", "closing", "reversed", "expected_closing", "unexplained",
+                           "evidence"}, code
+        # issued is gross of reversals when movements evidence it (reversed 0 when derived from balances)
+        assert (rf["opening"], rf["issued"] - rf["reversed"], rf["used"], rf["closing"]) == (
+            before["outstanding"], issued, figures["used"] - before["used"], figures["outstanding"]), code
+        if rf["evidence"]:
+            assert (rf["expected_closing"], rf["unexplained"]) == (figures["outstanding"], 0), code
+        else:  # never dressed up as reconciled
+            assert (rf["expected_closing"], rf["unexplained"]) == (None, None), code
     assert manifest["snapshot"]["as_of"].startswith(demo.result.directory.name)
     assert manifest["snapshot"]["complete"] is True
     assert manifest["snapshot"]["environment"] == demo.environment
