@@ -1,0 +1,132 @@
+"""The report's close-period roll-forward on hand-built stores: reconciled, unexplained, and without evidence.
+
+Stores are written through the store's writer (``stores.write_snapshot``); expected figures are worked
+out by hand in the comments. One notebook run checks what a finance reader sees.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+from stores import movement, write_snapshot
+
+from credit_reports.errors import UsageError
+from credit_reports.report import prepare
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "credit_balances.ipynb"
+
+OCT_31 = [("c1", "USD", 1000, 200, 300), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 5000, 0, 0)]
+NOV_15 = [("c1", "USD", 1400, 200, 300), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 5000, 0, 0)]
+NOV_WINDOW_1 = [movement("issued", "c1", "USD", 400, "2026-11-02T10:00:00Z", "txn_up")]
+#   then c1's 200 reserved invoice completes and c1 JPY spends 1200 available
+NOV_30 = [("c1", "USD", 1400, 0, 500), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 3800, 0, 1200)]
+NOV_WINDOW_2 = [
+    movement("used_reserved", "c1", "USD", 200, "2026-11-20T10:00:00Z", "txn_inv"),
+    movement("used", "c1", "JPY", 1200, "2026-11-21T10:00:00Z", "txn_pay"),
+]
+
+
+def honest_store(root: Path, closing: list[tuple] = NOV_30) -> Path:
+    write_snapshot(root, "2026-10-31T22:00:00Z", OCT_31)
+    write_snapshot(root, "2026-11-15T00:00:00Z", NOV_15, NOV_WINDOW_1)
+    write_snapshot(root, "2026-11-30T23:30:00Z", closing, NOV_WINDOW_2)
+    write_snapshot(root, "2026-12-01T06:00:00Z", closing, [])
+    return root
+
+
+def test_november_reconciles_to_zero_with_the_period_snapshots(tmp_path) -> None:
+    report = prepare(data_dir=str(honest_store(tmp_path)), period="2026-11", min_cohort_size=1)
+    assert report.opening.name == "20261031T220000Z" and report.snapshot.name == "20261130T233000Z"
+    manifest = report.roll_forward_dict()
+    # USD: opening 1200, + 400 issued, - 200 used = 1400 = 1400 + 0 actual
+    assert manifest["USD"] == {"opening": 1200, "issued": 400, "used": 200, "closing": 1400, "reversed": 0,
+                               "expected_closing": 1400, "unexplained": 0, "evidence": True}
+    assert manifest["JPY"]["unexplained"] == 0 and manifest["JPY"]["used"] == 1200
+    assert report.reconciliation.reconciled and report.unexplained_text() == ""
+    rows = dict(report.period_rows())
+    assert rows["Opening snapshot"].endswith("2 h before the period start")
+    assert rows["Closing snapshot"].endswith("30 min before the period end")
+    assert rows["Roll-forward evidence"] == "Paddle events for every snapshot window"
+    table = report.reconciliation_table().to_html()
+    assert "Unexplained difference" in table and "$0.00" in table and "(1 movement)" in table
+    sources = report.issued_by_source[["currency_code", "source", "amount"]].values.tolist()
+    assert sources == [["USD", "subscription_update", 400]]
+
+
+def test_the_same_month_in_berlin_closes_on_an_earlier_snapshot(tmp_path) -> None:
+    # November ends at 23:00Z in Berlin: the 23:30Z snapshot is December's, so 15 Nov closes November,
+    # and 31 Oct 22:00Z (23:00 in Berlin) is still before its start
+    report = prepare(data_dir=str(honest_store(tmp_path)), period="2026-11", timezone="Europe/Berlin",
+                     min_cohort_size=1)
+    assert (report.opening.name, report.snapshot.name) == ("20261031T220000Z", "20261115T000000Z")
+    assert report.roll_forward_dict()["USD"]["issued"] == 400
+    assert report.roll_forward_dict()["USD"]["used"] == 0
+
+
+def test_a_planted_difference_is_named_at_the_top_with_customer_and_amount(tmp_path) -> None:
+    closing = [("c1", "USD", 1400, 0, 500), ("c2", "USD", 75, 0, 500), ("c1", "JPY", 3800, 0, 1200)]
+    report = prepare(data_dir=str(honest_store(tmp_path, closing)), period="2026-11", min_cohort_size=1)
+    assert report.roll_forward_dict()["USD"]["unexplained"] == 75
+    text = report.unexplained_text()
+    assert "USD: unexplained difference $0.75" in text and "c2 ($0.75)" in text
+    assert "credit-report-unexplained" in report.header().data
+    customers = report.unexplained_customers_table().to_html()
+    assert "c2" in customers and "$0.75" in customers
+
+
+def test_full_fetches_are_derived_from_balances_never_reconciled(tmp_path) -> None:
+    write_snapshot(tmp_path, "2026-10-31T22:00:00Z", OCT_31)
+    write_snapshot(tmp_path, "2026-11-30T23:30:00Z", NOV_30)  # a full fetch: no events read
+    report = prepare(data_dir=str(tmp_path), period="2026-11", min_cohort_size=1)
+    assert report.roll_forward_dict()["USD"]["evidence"] is False
+    assert report.roll_forward_dict()["USD"]["unexplained"] is None
+    assert "derived from balances, no evidence" in report.notes["roll_forward"]
+    assert "20261130T233000Z was a full fetch" in report.notes["roll_forward"]
+    assert report.unexplained_text() == ""
+    assert dict(report.period_rows())["Roll-forward evidence"] == "derived from balances, no evidence"
+
+
+def test_period_conflicts_and_gaps_are_one_line_usage_errors(tmp_path) -> None:
+    honest_store(tmp_path)
+    with pytest.raises(UsageError, match="period and compare_to"):
+        prepare(data_dir=str(tmp_path), period="2026-11", compare_to="none")
+    with pytest.raises(UsageError, match="no snapshot at or before its end"):
+        prepare(data_dir=str(tmp_path), period="2026-09")
+    with pytest.raises(UsageError, match="trend"):
+        prepare(data_dir=str(tmp_path), trend="weekly")
+    report = prepare(data_dir=str(tmp_path), compare_to="2026-11-15", min_cohort_size=1)
+    assert report.opening.name == "20261115T000000Z" and report.snapshot.name == "20261201T060000Z"
+
+
+def test_month_end_trend_is_the_default_and_every_snapshot_an_option(tmp_path) -> None:
+    honest_store(tmp_path)
+    month_end = prepare(data_dir=str(tmp_path), compare_to="none", min_cohort_size=1)
+    assert sorted(month_end.trend["as_of"].dt.strftime("%Y%m%dT%H%M%SZ").unique()) == [
+        "20261031T220000Z", "20261130T233000Z", "20261201T060000Z"]
+    every = prepare(data_dir=str(tmp_path), compare_to="none", trend="snapshot", min_cohort_size=1)
+    assert every.trend["as_of"].nunique() == 4
+
+
+def test_notebook_shows_the_red_note_the_reconciliation_and_the_ageing(tmp_path) -> None:
+    closing = [("c1", "USD", 1400, 0, 500), ("c2", "USD", 75, 0, 500), ("c1", "JPY", 3800, 0, 1200)]
+    data = honest_store(tmp_path / "data", closing)
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"data_dir": str(data), "period": "2026-11",
+                                                            "min_cohort_size": 1},
+                        kernel_name="credit-reports", cwd=str(NOTEBOOK.parent), progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    shown = html.unescape("\n".join(
+        str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/markdown", ""))
+        for c in nb.cells for o in c.get("outputs", [])))
+    assert shown.index("The roll-forward does not reconcile") < shown.index("credit-report-title")
+    for line in ("Opening outstanding", "+ Issued", "- Reversed", "- Used", "= Expected closing outstanding",
+                 "Actual closing outstanding", "Unexplained difference", "What the line means"):
+        assert line in shown, line
+    assert "30 min before the period end" in shown
+    assert re.search(r"issued before 31 Oct 2026", shown)
+    assert "Reserved on invoices still open" in shown
