@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "load_history": "store",
     "prune_snapshots": "store",
     "format_money": "money",
+    "movements": "credit_movements",
+    "statement": "credit_movements",
     "to_major": "money",
     "CreditReportsError": "errors",
     "UsageError": "errors",
@@ -51,11 +53,14 @@ __all__ = [
     "list_snapshots",
     "load_history",
     "load_snapshot",
+    "movements",
     "prune_snapshots",
+    "statement",
     "to_major",
 ]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load on first use
+    from .credit_movements import movements, statement
     from .errors import CreditReportsError, PaddleError, UsageError
     from .fetch import fetch_credit_balances, fetch_customers, fetch_snapshot, fetch_subscriptions
     from .money import format_money, to_major

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from credit_reports import metrics
-from credit_reports.movements import movements_frame
+from credit_reports.credit_movements import movements_frame
 
 __all__ = ["BUCKETS", "SOURCE_LABELS", "ageing", "ageing_table", "issued_by_source"]
 

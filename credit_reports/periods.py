@@ -235,6 +235,6 @@ def windows_evidence(chain: Sequence[Any]) -> list[bool]:
 def period_movements(chain: Iterable[Any]) -> pd.DataFrame:
     """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
     up to the closing), each movement once."""
-    from credit_reports.movements import union_movements
+    from credit_reports.credit_movements import union_movements
 
     return union_movements(s.movements for s in chain)

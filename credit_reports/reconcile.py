@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from credit_reports import metrics
-from credit_reports.movements import movements_frame
+from credit_reports.credit_movements import movements_frame
 
 __all__ = ["RECONCILIATION_COLUMNS", "Reconciliation", "reconcile"]
 

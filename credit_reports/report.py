@@ -953,7 +953,7 @@ def _ageing_and_sources(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Ageing of the reported snapshot's available credit (every movement stored so far, and the
     adjustments the first fetch listed), and the period's issued credit by source."""
-    from credit_reports.movements import union_movements
+    from credit_reports.credit_movements import union_movements
 
     first = chain[0]
     stored = _filter(union_movements(s.movements for s in chain[1:]), p.currencies)

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from credit_reports import store
-from credit_reports.movements import movements_frame
+from credit_reports.credit_movements import movements_frame
 
 ENVIRONMENT = "local"
 

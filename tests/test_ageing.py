@@ -6,7 +6,7 @@ import pandas as pd
 from stores import balances, movement, moves
 
 from credit_reports.ageing import ageing, ageing_table, issued_by_source
-from credit_reports.movements import adjustments_frame
+from credit_reports.credit_movements import adjustments_frame
 
 AS_OF = "2026-12-01T00:00:00Z"
 FIRST_AS_OF = "2026-01-01T00:00:00Z"

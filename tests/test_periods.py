@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 from stores import ENVIRONMENT, movement, write_snapshot
 
+import credit_reports
 from credit_reports import periods, store
+from credit_reports.credit_movements import movements as stored_movements
+from credit_reports.credit_movements import statement
 from credit_reports.errors import UsageError
-from credit_reports.movements import movements as stored_movements
-from credit_reports.movements import statement
 
 # Three snapshots around the end of November 2026 (UTC). In Europe/Berlin (UTC+1 in winter) November
 # ends at 2026-11-30T23:00Z, so the 23:30Z snapshot already belongs to December there.
@@ -120,7 +121,7 @@ def test_period_movements_are_the_union_of_the_windows_after_the_opening(tmp_pat
     chain = _chain(tmp_path)
     union = periods.period_movements(chain[1:])
     assert list(zip(union["kind"], union["amount"], strict=True)) == [("issued", 400), ("used", 150)]
-    assert len(stored_movements(data_dir=tmp_path)) == 2
+    assert len(credit_reports.movements(data_dir=tmp_path)) == 2
     assert stored_movements(data_dir=tmp_path, snapshot="20261115T000000Z")["amount"].tolist() == [400]
 
 
@@ -138,7 +139,8 @@ def test_statement_running_balance_ends_on_each_snapshots_balance(tmp_path) -> N
         movement("used_reserved", "c1", "USD", 150, "2026-11-25T10:00:00Z", "txn_inv2"),
         movement("used", "c1", "USD", 100, "2026-11-26T10:00:00Z", "txn_pay"),  # the balance never saw it
     ])
-    st = statement("c1", data_dir=tmp_path)
+    st = credit_reports.statement("c1", data_dir=tmp_path)  # the public API
+    assert st.equals(statement("c1", data_dir=tmp_path))
     usd = st[st["currency_code"] == "USD"]
     assert usd["kind"].tolist() == ["opening", "issued", "used", "reserved", "no evidence", "used", "used",
                                     "unexplained"]

@@ -1,4 +1,5 @@
-"""Credit movements: Paddle events turned into one row per movement of credit, with the ids that prove it.
+"""Credit movements (module credit_movements, so that ``credit_reports.movements(...)`` stays a function):
+Paddle events turned into one row per movement of credit, with the ids that prove it.
 
 The rules are docs/credit-rules.md's, and only those:
 
