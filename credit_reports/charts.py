@@ -479,14 +479,14 @@ def ageing_bars(aged: pd.DataFrame, title: str = "Age of available credit (first
     for ax, code in zip(axes, codes, strict=True):
         part = aged[aged["currency_code"] == code]
         labels = [str(b).replace(" (date not seen)", "").replace("issued before ", "before\n")
-                  for b in part["bucket"]]
-        labels = [lab.replace(" days", "d") for lab in labels]
+                  .replace("over 365 days", ">365").replace(" days", "") for b in part["bucket"]]
         heights = _major(part["amount"], code)
         colours = [COLORS["available"]] * (len(heights) - 1) + ["0.6"]
         ax.bar(range(len(heights)), heights, color=colours, width=0.7)
         ax.set_xticks(list(range(len(heights))), labels)
         ax.tick_params(axis="x", labelsize=6)
         ax.set_title(f"{code}: available by age", fontsize=10)
+        ax.set_xlabel("age in days", fontsize=7, color="0.35")
         ax.set_ylim(bottom=0)
         _style(ax, code)
     _suptitle(fig, title)

@@ -90,3 +90,15 @@ def test_issued_by_source_splits_billed_now_renewal_and_legacy() -> None:
         "subscription change billed now",
     ]
     assert issued_by_source(None).empty
+
+
+def test_ageing_chart_has_one_panel_per_currency_with_every_bucket() -> None:
+    from credit_reports import charts
+
+    first = balances([("c1", "USD", 300, 0, 0), ("c2", "JPY", 80, 0, 0)])
+    aged = ageing(balances([("c1", "USD", 300, 0, 0), ("c2", "JPY", 80, 0, 0)]), AS_OF, first_balances=first,
+                  first_as_of=FIRST_AS_OF)
+    fig = charts.ageing_bars(aged)
+    panels = [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_title() for ax in panels] == ["JPY: available by age", "USD: available by age"]
+    assert all(len(ax.patches) == 6 for ax in panels)

@@ -145,3 +145,17 @@ def test_currency_only_in_the_movements_still_gets_a_line() -> None:
     assert line(result, "EUR")["unexplained"] == 0 and line(result, "EUR")["issued"] == 70
     empty = reconcile(OPENING.iloc[:0], OPENING.iloc[:0], None, evidence=True)
     assert empty.table.empty and empty.customers.empty
+
+
+def test_waterfall_with_evidence_draws_reversed_and_a_red_unexplained_bar() -> None:
+    from credit_reports import charts
+
+    closing = [list(r) for r in CLOSING]
+    closing[1][2] = 800  # +50 unexplained in USD
+    result = reconcile(OPENING, balances([tuple(r) for r in closing]), moves(HONEST), evidence=True)
+    steps = charts._waterfall_steps(result.table.set_index("currency_code").loc["USD"], "USD")
+    assert [s[0] for s in steps] == ["opening", "+ issued", "- reversed", "- used", "unexplained", "closing"]
+    assert [round(s[2], 2) for s in steps] == [12.0, 14.6, -2.5, -2.6, 0.5, 22.0]
+    derived = reconcile(OPENING, balances(CLOSING), moves(HONEST), evidence=False)
+    steps = charts._waterfall_steps(derived.table.set_index("currency_code").loc["USD"], "USD")
+    assert [s[0] for s in steps] == ["opening", "+ issued", "- used", "closing"]
