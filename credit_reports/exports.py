@@ -26,7 +26,10 @@ __all__ = ["AMOUNT_COLUMNS", "major_units_table", "report_tables", "write_export
 #: Columns holding int64 minor units of the row's ``currency_code``.
 AMOUNT_COLUMNS = frozenset(
     {"available", "reserved", "used", "outstanding", "opening", "issued", "closing",
-     "top_1pct_available", "top_10pct_available"}
+     "top_1pct_available", "top_10pct_available",
+     # the reconciliation, ageing and issued-by-source tables
+     "reversed", "expected_closing", "unexplained", "used_change", "used_difference", "reserved_expected",
+     "reserved_difference", "amount"}
 )
 _CONVERTED_SUFFIX = "_converted"
 _SHEET_NAME_MAX = 31
