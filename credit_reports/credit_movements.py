@@ -131,8 +131,12 @@ def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any]) -> l
 
 
 def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
+    """When the event occurred (UTC); an event without a time sorts first."""
     value = event.get("occurred_at")
-    return pd.Timestamp(value).tz_convert("UTC") if value else pd.Timestamp.min.tz_localize("UTC")
+    if not value:
+        return pd.Timestamp.min.tz_localize("UTC")
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
