@@ -463,7 +463,7 @@ def roll_forward_waterfall(roll: pd.DataFrame, title: str = "Roll-forward of out
             top = max(bottom, bottom + height)
             ax.annotate(label, (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
                         va="bottom", fontsize=7, annotation_clip=False)
-        ax.set_title(f"{code}: roll-forward", fontsize=10)
+        ax.set_title(f"{code}: roll-forward", fontsize=10, pad=12)  # room for the labels over the top bars
         ax.tick_params(axis="x", labelsize=8 if len(steps) <= 4 else 6)
         _style(ax, code)
     _suptitle(fig, f"{title}: opening + issued - used = closing")

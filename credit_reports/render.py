@@ -657,6 +657,11 @@ def render_report(
     snapshot = load_snapshot(
         str(given.get("snapshot") or "latest"), data_dir=data_dir, environment=given.get("environment")
     )
+    if given.get("period") and "period" in declared:  # a close period pins the snapshot that closes it
+        from .report import period_closing
+
+        snapshot = period_closing(str(given["period"]), timezone=str(given.get("timezone") or "UTC"),
+                                  data_dir=data_dir, environment=snapshot.environment)
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     from .report import prepare

@@ -26,7 +26,9 @@ from credit_reports import metrics, money, periods, privacy, store
 from credit_reports.errors import UsageError
 from credit_reports.reconcile import Reconciliation, reconcile
 
-__all__ = ["COHORT_RULES", "Parameters", "Report", "prepare", "resolve_data_dir", "validate_parameters"]
+__all__ = [
+    "COHORT_RULES", "Parameters", "Report", "period_closing", "prepare", "resolve_data_dir", "validate_parameters",
+]
 
 #: Cohort rules a report accepts (besides ``custom_data.<key>``).
 COHORT_RULES: tuple[str, ...] = (
@@ -164,8 +166,6 @@ def validate_parameters(
     period_text = _text("period", period) or None
     if period_text is not None:
         periods.parse_period(period_text, zone)
-        if snap != "latest":
-            raise UsageError("period and snapshot both choose the closing snapshot: give one of them")
         if compare != "previous":
             raise UsageError("period and compare_to both choose the opening snapshot: give one of them")
     trend_view = _text("trend", trend) or "month-end"
@@ -483,7 +483,12 @@ class Report:
             data[code] = cells
         data["What the line means"] = [line[3] for line in lines]
         frame = pd.DataFrame(data)
-        return _style(frame, right=[c for c in frame.columns if c not in ("Line", "What the line means")])
+        styler = _style(frame, right=[c for c in frame.columns if c not in ("Line", "What the line means")])
+        last = len(frame.columns) - 1  # the sentences wrap; the figures stay on one line
+        return styler.set_table_styles(
+            [{"selector": f"td.col{last}", "props": "white-space:normal;min-width:22em;max-width:40em;"}],
+            overwrite=False,
+        )
 
     def checks_table(self) -> Any:
         """The two checks beside the roll-forward: used and reserved, each against the movements."""
@@ -768,6 +773,16 @@ def _chain(p: Parameters, environment: str) -> list[Any]:
     return [store.Snapshot.from_path(path) for path in listing["path"]]
 
 
+def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
+                   environment: str | None = None) -> Any:
+    """The snapshot that closes ``period`` (the newest at or before its end): what a rendered report of
+    that period pins as its snapshot. UsageError when there is none."""
+    p = validate_parameters(data_dir=str(data_dir or ""), environment=environment or "", period=period,
+                            timezone=timezone)
+    latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=p.environment)
+    return _pick_period(p, latest)[0]
+
+
 def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.Period, str]:
     """(closing, opening or None, the period, a sentence when there is no opening) for ``period``."""
     period = periods.parse_period(p.period, p.timezone)
@@ -778,6 +793,11 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
         raise UsageError(
             f"period {p.period}: no snapshot at or before its end ({_local(period.end)} {period.timezone}); "
             f"the first snapshot is {_when(as_ofs[0])}"
+        )
+    if p.snapshot != "latest" and p.snapshot != chain[closing_at].name:
+        raise UsageError(
+            f"snapshot {p.snapshot} is not the one that closes {period.label} ({chain[closing_at].name}): "
+            "leave snapshot as \"latest\" when giving a period"
         )
     opening_at = periods.newest_at_or_before(as_ofs, period.start)
     if opening_at is None:
@@ -840,7 +860,8 @@ def prepare(**parameters: Any) -> Report:
     notes: dict[str, str] = {}
     period = None
     if p.period is not None:
-        snap, opening, period, rf_note = _pick_period(p, snap)
+        latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=snap.environment)
+        snap, opening, period, rf_note = _pick_period(p, latest)
     else:
         opening, rf_note = _pick_opening(p, snap)
 

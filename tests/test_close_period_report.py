@@ -1,24 +1,23 @@
 """The report's close-period roll-forward on hand-built stores: reconciled, unexplained, and without evidence.
 
 Stores are written through the store's writer (``stores.write_snapshot``); expected figures are worked
-out by hand in the comments. One notebook run checks what a finance reader sees.
+out by hand in the comments. One rendered report checks what a finance reader sees and what the manifest says.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
 import nbformat
-import papermill as pm
 import pytest
 from stores import movement, write_snapshot
 
 from credit_reports.errors import UsageError
-from credit_reports.report import prepare
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "credit_balances.ipynb"
+from credit_reports.render import render_report
+from credit_reports.report import period_closing, prepare
 
 OCT_31 = [("c1", "USD", 1000, 200, 300), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 5000, 0, 0)]
 NOV_15 = [("c1", "USD", 1400, 200, 300), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 5000, 0, 0)]
@@ -112,14 +111,19 @@ def test_month_end_trend_is_the_default_and_every_snapshot_an_option(tmp_path) -
     assert every.trend["as_of"].nunique() == 4
 
 
-def test_notebook_shows_the_red_note_the_reconciliation_and_the_ageing(tmp_path) -> None:
+def test_rendered_period_report_pins_the_closing_snapshot_and_shows_the_red_note(tmp_path) -> None:
     closing = [("c1", "USD", 1400, 0, 500), ("c2", "USD", 75, 0, 500), ("c1", "JPY", 3800, 0, 1200)]
     data = honest_store(tmp_path / "data", closing)
-    out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"data_dir": str(data), "period": "2026-11",
-                                                            "min_cohort_size": 1},
-                        kernel_name="credit-reports", cwd=str(NOTEBOOK.parent), progress_bar=False)
-    nb = nbformat.read(out, as_version=4)
+    assert period_closing("2026-11", data_dir=data).name == "20261130T233000Z"
+    result = render_report(parameters={"period": "2026-11", "min_cohort_size": 1}, data_dir=data,
+                           out_dir=tmp_path / "reports")
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["snapshot"]["as_of"] == "2026-11-30T23:30:00Z"  # not the newest (1 December)
+    assert manifest["compared_to"]["as_of"] == "2026-10-31T22:00:00Z"
+    assert manifest["roll_forward"]["USD"] == {"opening": 1200, "issued": 400, "used": 200, "closing": 1475,
+                                               "reversed": 0, "expected_closing": 1400, "unexplained": 75,
+                                               "evidence": True}
+    nb = nbformat.read(result.html.with_suffix(".ipynb"), as_version=4)
     shown = html.unescape("\n".join(
         str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/markdown", ""))
         for c in nb.cells for o in c.get("outputs", [])))
