@@ -315,7 +315,8 @@ def statement(
         evidence = periods.window_evidence(snap, previous)
         if evidence:
             moves = snap.movements
-            moves = moves[moves["customer_id"] == customer_id].sort_values(["occurred_at", "event_id"])
+            moves = moves[(moves["customer_id"] == customer_id) & (moves["occurred_at"] > previous.as_of)
+                          & (moves["occurred_at"] <= snap.as_of)].sort_values(["occurred_at", "event_id"])
             for m in moves.itertuples():
                 key = (m.kind, m.adjustment_id or m.transaction_id)
                 if key in seen:

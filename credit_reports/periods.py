@@ -232,9 +232,17 @@ def windows_evidence(chain: Sequence[Any]) -> list[bool]:
     return [window_evidence(s, chain[i - 1] if i else None) for i, s in enumerate(chain)]
 
 
-def period_movements(chain: Iterable[Any]) -> pd.DataFrame:
+def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = None) -> pd.DataFrame:
     """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
-    up to the closing), each movement once."""
+    up to the closing), each movement once, and only those that occurred after ``after`` (the opening's
+    as-of) and at or before ``until`` (the closing's): a fetch that read events beyond its own as-of
+    stores them again in the next window, and they belong to that one."""
     from credit_reports.credit_movements import union_movements
 
-    return union_movements(s.movements for s in chain)
+    moves = union_movements(s.movements for s in chain)
+    keep = pd.Series(True, index=moves.index)
+    if after is not None:
+        keep &= moves["occurred_at"] > _utc(after)
+    if until is not None:
+        keep &= moves["occurred_at"] <= _utc(until)
+    return moves[keep].reset_index(drop=True)

@@ -946,7 +946,8 @@ def _roll_forward(
     reasons = [periods.missing_evidence(s, chain[i - 1] if i else None) for i, s in between]
     missing = [r for r in reasons if r]
     evidence = bool(between) and not missing
-    moves = _filter(periods.period_movements([s for _, s in between]), p.currencies) if evidence else None
+    moves = (_filter(periods.period_movements([s for _, s in between], after=opening.as_of, until=snap.as_of),
+                     p.currencies) if evidence else None)
     rec = reconcile(_filter(opening.balances, p.currencies), balances, moves, evidence=evidence)
     if evidence:
         rf_note = (

@@ -156,3 +156,16 @@ def test_statement_running_balance_ends_on_each_snapshots_balance(tmp_path) -> N
     eur = st[st["currency_code"] == "EUR"]
     assert eur[["kind", "available", "outstanding"]].values.tolist() == [["opening", 50, 50]]
     assert statement("c1", data_dir=tmp_path, currency="eur")["currency_code"].unique().tolist() == ["EUR"]
+
+
+def test_a_movement_read_beyond_a_snapshots_as_of_belongs_to_the_next_window(tmp_path) -> None:
+    late = movement("used", "c1", "USD", 150, "2026-11-30T23:45:00Z", "txn_late")  # after the 23:30 as-of
+    write_snapshot(tmp_path, "2026-11-01T00:00:00Z", [("c1", "USD", 500, 0, 0)])
+    write_snapshot(tmp_path, "2026-11-30T23:30:00Z", [("c1", "USD", 500, 0, 0)], [late])
+    write_snapshot(tmp_path, "2026-12-31T23:30:00Z", [("c1", "USD", 350, 0, 150)], [late])
+    chain = _chain(tmp_path)
+    november = periods.period_movements(chain[1:2], after=chain[0].as_of, until=chain[1].as_of)
+    december = periods.period_movements(chain[2:], after=chain[1].as_of, until=chain[2].as_of)
+    assert november.empty and december["amount"].tolist() == [150]
+    st = statement("c1", data_dir=tmp_path)
+    assert st["kind"].tolist() == ["opening", "used"]  # no gap row: each window's movements match its balance
