@@ -100,14 +100,17 @@ def ageing(
     b = metrics._amounts(balances, "balances", extra=("customer_id",))
     b = b[b["available"] > 0]
     first = metrics._amounts(first_balances, "first_balances", extra=("customer_id",))
-    granted_before = (first["available"] + first["reserved"] + first["used"]).groupby(
+    granted = (first["available"] + first["reserved"] + first["used"]).groupby(
         [first["currency_code"], first["customer_id"]]).sum()
+    granted_before = dict(zip(granted.index, granted.to_numpy().tolist(), strict=True))  # fast lookups
     moves = movements_frame(movements if movements is not None else [])
-    issued = moves[(moves["kind"] == "issued") & (moves["occurred_at"] <= stamp)]
-    issued_lots: dict[tuple[str, str], list[tuple[pd.Timestamp, int]]] = {}
-    for r in issued.sort_values("occurred_at").itertuples():
-        issued_lots.setdefault((r.currency_code, r.customer_id), []).append((r.occurred_at, int(r.amount)))
-    adj_lots = _adjustment_lots(adjustments)
+    issued = moves[(moves["kind"] == "issued") & (moves["occurred_at"] <= stamp)].sort_values("occurred_at")
+    ages = ((stamp - issued["occurred_at"]) // pd.Timedelta(days=1)).astype("int64")
+    issued_lots: dict[tuple[str, str], list[tuple[int | None, int]]] = {}
+    for code, customer, age, amount in zip(issued["currency_code"], issued["customer_id"], ages,
+                                           issued["amount"].astype("int64"), strict=True):
+        issued_lots.setdefault((code, customer), []).append((int(age), int(amount)))
+    adj_lots = {k: [((stamp - when).days, n) for when, n in v] for k, v in _adjustment_lots(adjustments).items()}
 
     amounts: dict[tuple[str, str], int] = {}
     holders: dict[tuple[str, str], set[str]] = {}
@@ -118,7 +121,7 @@ def ageing(
             holders.setdefault((code, label), set()).add(customer)
 
     dated = set(issued_lots) | set(adj_lots)
-    keyed = list(zip(b["currency_code"], b["customer_id"], strict=True))
+    keyed = list(zip(b["currency_code"].tolist(), b["customer_id"].tolist(), strict=True))
     simple = np.array([k not in dated for k in keyed], dtype=bool)
     plain = b[simple]  # no dated lot at all: everything they hold is of a date never seen
     for code, group in plain.groupby("currency_code"):
@@ -130,12 +133,12 @@ def ageing(
         old = adj_lots.get(key, [])
         before = int(granted_before.get(key, 0))
         gap = max(before - sum(n for _, n in old), 0)
-        lots: list[tuple[pd.Timestamp | None, int]] = [*old, (None, gap), *issued_lots.get(key, [])]
+        lots: list[tuple[int | None, int]] = [*old, (None, gap), *issued_lots.get(key, [])]  # (age in days, amount)
         left = int(available)
-        for when, size in reversed(lots):  # the newest credit is what is left
+        for age, size in reversed(lots):  # the newest credit is what is left
             step = min(size, left)
             if step:
-                put(code, undated if when is None else _bucket_of((stamp - when).days), step, customer)
+                put(code, undated if age is None else _bucket_of(age), step, customer)
             left -= step
             if left == 0:
                 break
