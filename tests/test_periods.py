@@ -117,7 +117,7 @@ def test_period_movements_are_the_union_of_the_windows_after_the_opening(tmp_pat
     write_snapshot(tmp_path, "2026-11-01T00:00:00Z", [("c1", "USD", 100, 0, 0)])
     write_snapshot(tmp_path, "2026-11-15T00:00:00Z", [("c1", "USD", 500, 0, 0)], [up])
     # a later window that saw the same transaction again (e.g. an updated event) stores it again
-    write_snapshot(tmp_path, "2026-12-01T00:00:00Z", [("c1", "USD", 350, 0, 150)], [up, pay])
+    write_snapshot(tmp_path, "2026-11-28T00:00:00Z", [("c1", "USD", 350, 0, 150)], [up, pay])
     chain = _chain(tmp_path)
     union = periods.period_movements(chain[1:])
     assert list(zip(union["kind"], union["amount"], strict=True)) == [("issued", 400), ("used", 150)]
@@ -135,7 +135,7 @@ def test_statement_running_balance_ends_on_each_snapshots_balance(tmp_path) -> N
     ])
     # full fetch: no evidence for this window; the balance moved by +75 available
     write_snapshot(tmp_path, "2026-11-20T00:00:00Z", [("c1", "USD", 1325, 150, 500), ("c1", "EUR", 50, 0, 0)])
-    write_snapshot(tmp_path, "2026-12-01T00:00:00Z", [("c1", "USD", 1175, 0, 650), ("c1", "EUR", 50, 0, 0)], [
+    write_snapshot(tmp_path, "2026-11-28T00:00:00Z", [("c1", "USD", 1175, 0, 650), ("c1", "EUR", 50, 0, 0)], [
         movement("used_reserved", "c1", "USD", 150, "2026-11-25T10:00:00Z", "txn_inv2"),
         movement("used", "c1", "USD", 100, "2026-11-26T10:00:00Z", "txn_pay"),  # the balance never saw it
     ])
@@ -159,10 +159,10 @@ def test_statement_running_balance_ends_on_each_snapshots_balance(tmp_path) -> N
 
 
 def test_a_movement_read_beyond_a_snapshots_as_of_belongs_to_the_next_window(tmp_path) -> None:
-    late = movement("used", "c1", "USD", 150, "2026-11-30T23:45:00Z", "txn_late")  # after the 23:30 as-of
-    write_snapshot(tmp_path, "2026-11-01T00:00:00Z", [("c1", "USD", 500, 0, 0)])
-    write_snapshot(tmp_path, "2026-11-30T23:30:00Z", [("c1", "USD", 500, 0, 0)], [late])
-    write_snapshot(tmp_path, "2026-12-31T23:30:00Z", [("c1", "USD", 350, 0, 150)], [late])
+    late = movement("used", "c1", "USD", 150, "2026-10-31T23:45:00Z", "txn_late")  # after the 23:30 as-of
+    write_snapshot(tmp_path, "2026-10-01T00:00:00Z", [("c1", "USD", 500, 0, 0)])
+    write_snapshot(tmp_path, "2026-10-31T23:30:00Z", [("c1", "USD", 500, 0, 0)], [late])
+    write_snapshot(tmp_path, "2026-11-30T23:30:00Z", [("c1", "USD", 350, 0, 150)], [late])
     chain = _chain(tmp_path)
     november = periods.period_movements(chain[1:2], after=chain[0].as_of, until=chain[1].as_of)
     december = periods.period_movements(chain[2:], after=chain[1].as_of, until=chain[2].as_of)
