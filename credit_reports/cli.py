@@ -228,13 +228,10 @@ def _fetch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parse_value(text: str) -> Any:
-    """A -p value as YAML (numbers, booleans, lists), falling back to the plain string, like papermill."""
-    import yaml
+    """A -p value as YAML (numbers, booleans, lists), else the plain string: see credit_reports.parameters."""
+    from .parameters import parse_value
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    return parse_value(text)
 
 
 def _report_specs(args: argparse.Namespace) -> list[Any]:
