@@ -531,14 +531,15 @@ def _what_exists(data_dir: Any) -> str:
             more = f" (+{len(names) - 5} older)" if len(names) > 5 else ""
             parts.append(f"{env}: {shown}{more}")
     if not parts:
-        return f"the store {_root(data_dir)} holds no snapshots; run `credit-reports fetch` first"
+        return ("the store holds no snapshots yet: run `credit-reports fetch` first (or `make report` for the "
+                "demo's, kept in data/snapshots/demo/)")
     return "available: " + "; ".join(parts)
 
 
 #: What ``load_snapshot`` accepts, for its error messages.
 SNAPSHOT_FORMS = (
     "'latest', an as-of like 20261126T061500Z, a date like 2026-12-01, a date-time like "
-    "2026-12-01T09:30Z, a date/datetime/Timestamp, an as_of from list_snapshots(), or a snapshot folder"
+    "2026-12-01T09:30Z, a date/datetime/Timestamp (e.g. an as_of from list_snapshots()) or a snapshot folder"
 )
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -617,7 +618,7 @@ def load_snapshot(
         return found
     wanted = _wanted_time(snapshot)
     if wanted is None:
-        raise UsageError(f"snapshot {snapshot!r} is not understood; pass {SNAPSHOT_FORMS}")
+        raise UsageError(f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}")
     moment, exact = wanted
     matches = [s for s in _snapshots(data_dir, environment) if s.as_of == moment]
     if len(matches) > 1:

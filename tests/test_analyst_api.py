@@ -104,9 +104,9 @@ def test_load_snapshot_accepts_every_documented_form(two):
     with pytest.raises(UsageError, match="no snapshot at or before") as info:
         load_snapshot((today - dt.timedelta(days=1)).isoformat(), data)
     assert "\n" not in str(info.value) and old.name in str(info.value)
-    with pytest.raises(UsageError, match="not understood; pass 'latest'"):
+    with pytest.raises(UsageError, match="is not 'latest', an as-of like"):
         load_snapshot("last tuesday", data)
-    with pytest.raises(UsageError, match="not understood"):
+    with pytest.raises(UsageError, match="is not 'latest'"):
         load_snapshot(42, data)
 
 
