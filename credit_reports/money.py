@@ -122,7 +122,7 @@ def to_major_series(minor: pd.Series, codes: pd.Series | Iterable[str] | str) ->
     """
     code_list = _codes_for(minor, codes)
     return pd.Series(
-        [None if pd.isna(m) else _scalar_major(m if isinstance(m, int) else _as_int(m), c)
+        [None if pd.isna(m) else _scalar_major(_as_int(m), c)
          for m, c in zip(minor, code_list, strict=True)],
         index=minor.index,
         dtype=object,

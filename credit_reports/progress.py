@@ -185,10 +185,8 @@ def board() -> ProgressBoard:
 
 def stage(desc: str, *, enabled: bool = True, total: int | None = None, unit: str = "", initial: int = 0,
           lead: bool = False) -> Stage:
-    """A stage counter: drawn through the board when ``enabled`` (and ``TQDM_DISABLE`` is not set),
-    else a silent counter with the same methods."""
-    import os
-
-    if not enabled or os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes"}:
+    """A stage counter: drawn through the board when ``enabled``, else a silent counter with the same
+    methods. (tqdm's own ``TQDM_DISABLE``, read when tqdm is imported, still silences the drawn bar.)"""
+    if not enabled:
         return Stage(None, desc, total=total, unit=unit, initial=initial, lead=lead)
     return _BOARD.open(desc, total=total, unit=unit, initial=initial, lead=lead)

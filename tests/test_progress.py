@@ -63,13 +63,19 @@ def test_no_progress_output_when_progress_is_off(make_sim, tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_quiet_environment_switch_silences_the_board(monkeypatch, capsys):
-    from credit_reports.progress import stage
+def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp_path, capsys, monkeypatch):
+    from credit_reports.cli import main
 
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    with stage("balances fetched", total=3, lead=True) as s:
-        s.update(3)
-    assert s.n == 3 and capsys.readouterr().err == ""
+    sim = make_sim(customers=60, seed=4)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the CLI sets it for --quiet; undone after the test
+    argv = ["fetch", "--base-url", sim.base_url, "--max-rpm", "6000", "--data-dir", str(tmp_path)]
+    assert main(["--quiet", *argv]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.strip()
+    with client_for(sim) as client:  # --quiet is for that command only, not for the process
+        fetch_snapshot(client, data_dir=tmp_path / "again", strategy="credited", progress=True)
+    assert "balances fetched" in capsys.readouterr().err
 
 
 def test_stages_counted_from_many_threads_share_one_bar(capsys):
