@@ -21,6 +21,9 @@ __all__ = ["ProgressBoard", "Stage", "board", "stage"]
 
 #: Redraw at most this often (seconds) for updates; opening, closing and totals redraw at once.
 REFRESH_SECONDS = 0.1
+#: A stage silent this long when a new lead stage starts is taken as abandoned (e.g. a listing whose
+#: fetch failed, kept open by a traceback a notebook holds on to) and no longer shown.
+STALE_SECONDS = 120.0
 
 
 class Stage:
@@ -39,7 +42,7 @@ class Stage:
         self._total = total
         self.postfix = ""
         self.closed = False
-        self.opened = time.monotonic()
+        self.opened = self.touched = time.monotonic()
 
     @property
     def total(self) -> int | None:
@@ -58,6 +61,7 @@ class Stage:
             return
         with self.board.lock:
             self.n += n
+            self.touched = time.monotonic()
         self.board.changed(self)
 
     def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
@@ -105,6 +109,9 @@ class ProgressBoard:
         """Start a stage; it is drawn, or named in the bar of the stage on screen."""
         item = Stage(self, desc, total=total, unit=unit, initial=initial, lead=lead)
         with self.lock:
+            if lead:  # a new fetch's main stage: forget stages an earlier, failed fetch left open
+                now = time.monotonic()
+                self.stages = [s for s in self.stages if now - s.touched < STALE_SECONDS]
             self.stages.append(item)
             self._arrange()
         return item

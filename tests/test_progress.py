@@ -117,3 +117,17 @@ def test_the_lead_stage_takes_the_bar_whenever_it_starts(lead_first, capsys):
     for s in (first, second):
         s.close()
     assert board.bar is None
+
+
+def test_a_stage_an_earlier_failed_fetch_left_open_is_dropped_when_a_new_fetch_starts(capsys, monkeypatch):
+    from credit_reports import progress
+
+    board = ProgressBoard()
+    abandoned = board.open("credit adjustments", unit=" adj")
+    abandoned.update(3)
+    monkeypatch.setattr(progress, "STALE_SECONDS", 0.0)  # as if it had been silent for minutes
+    lead = board.open("balances fetched", total=2, lead=True)
+    lead.update(2)
+    lead.close()
+    assert board.bar is None and board.stages == []  # no stuck bar for the abandoned stage
+    assert "credit adjustments" not in _screen(capsys.readouterr().err)[-1]
