@@ -5,6 +5,7 @@ One call gives a DataFrame::
     import credit_reports
     snap = credit_reports.load_snapshot()          # the newest snapshot in ./data
     snap.balances                                  # customer_id, currency_code, available, reserved, used
+    credit_reports.metrics.currency_totals(snap.balances)   # modules: metrics, cohorts, charts, report, money
 
 Names are imported lazily, so ``import credit_reports`` (and the CLI's ``--help``) stays fast and does
 not pull in pandas or requests until they are used.
@@ -33,10 +34,16 @@ _EXPORTS: dict[str, str] = {
     "movements": "credit_movements",
     "statement": "credit_movements",
     "to_major": "money",
+    "to_major_float": "money",
+    "compare": "comparison",
+    "to_excel": "excel",
     "CreditReportsError": "errors",
     "UsageError": "errors",
     "PaddleError": "errors",
 }
+
+#: Modules reachable as attributes (``credit_reports.metrics.currency_totals(...)``), imported on first use.
+_MODULES: frozenset[str] = frozenset({"charts", "cohorts", "metrics", "money", "report", "parameters"})
 
 __all__ = [
     "CreditReportsError",
@@ -45,6 +52,9 @@ __all__ = [
     "Snapshot",
     "UsageError",
     "__version__",
+    "charts",
+    "cohorts",
+    "compare",
     "fetch_credit_balances",
     "fetch_customers",
     "fetch_snapshot",
@@ -53,23 +63,34 @@ __all__ = [
     "list_snapshots",
     "load_history",
     "load_snapshot",
+    "metrics",
+    "money",
     "movements",
+    "parameters",
     "prune_snapshots",
+    "report",
     "statement",
+    "to_excel",
     "to_major",
+    "to_major_float",
 ]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load on first use
+    from . import charts, cohorts, metrics, money, parameters, report
+    from .comparison import compare
     from .credit_movements import movements, statement
     from .errors import CreditReportsError, PaddleError, UsageError
+    from .excel import to_excel
     from .fetch import fetch_credit_balances, fetch_customers, fetch_snapshot, fetch_subscriptions
-    from .money import format_money, to_major
+    from .money import format_money, to_major, to_major_float
     from .paddle import PaddleClient
     from .store import Snapshot, list_snapshots, load_history, load_snapshot, prune_snapshots
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use (PEP 562)."""
+    """Import a public name (or one of :data:`_MODULES`) from its module on first use (PEP 562)."""
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)  # the import sets the attribute too
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'credit_reports' has no attribute {name!r}")

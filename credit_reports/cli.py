@@ -21,7 +21,7 @@ import argparse
 import logging
 import os
 import sys
-import time
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,17 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0 (any free port) to 65535")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above zero")
     return value
 
 
@@ -148,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out_dir(demo)
     demo.add_argument("--customers", type=_positive_int, default=2000, help="simulated customers (default 2000)")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    _add_data_dir(demo)
     demo.set_defaults(handler=cmd_demo)
 
     fetch = sub.add_parser("fetch", help="fetch a snapshot of credit balances; prints its folder")
@@ -200,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer the next COUNT requests (default 1) with a fault: 429, 429-date, 429-bare, 500-504, "
         "520-524, drop, slow, malformed; repeatable",
     )
+    sim.add_argument(
+        "--advance-every",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="move the account on every SECONDS while serving (new credit, reservations, paid invoices, "
+        "sign-ups), so two fetches show a real roll-forward (default: the account stands still)",
+    )
     sim.set_defaults(handler=cmd_simulator)
     return parser
 
@@ -228,13 +247,10 @@ def _fetch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _parse_value(text: str) -> Any:
-    """A -p value as YAML (numbers, booleans, lists), falling back to the plain string, like papermill."""
-    import yaml
+    """A -p value as YAML (numbers, booleans, lists), else the plain string: see credit_reports.parameters."""
+    from .parameters import parse_value
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    return parse_value(text)
 
 
 def _report_specs(args: argparse.Namespace) -> list[Any]:
@@ -424,7 +440,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator -> snapshot -> account moves on -> second snapshot -> report; prints the HTML path."""
     from .demo import run_demo
 
-    html = run_demo(out_dir=args.out, customers=args.customers, seed=args.seed, progress=not args.quiet)
+    html = run_demo(out_dir=args.out, data_dir=args.data_dir, customers=args.customers, seed=args.seed,
+                    progress=not args.quiet)
     print(html)
     return EXIT_OK
 
@@ -452,18 +469,57 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     sim.start()
     for kind, count in args.fault:
         sim.inject(kind, count=count)
-    print(f"Paddle simulator on {sim.base_url} ({args.customers} customers, seed {args.seed})")
-    print(f"  export PADDLE_API_KEY={sim.api_key}   # the simulator's own demo key, not a Paddle key")
-    print(f"  {PROG} fetch --base-url {sim.base_url}")
+    for line in simulator_banner(sim.base_url, sim.api_key, args):
+        print(line)
     sys.stdout.flush()
+    stop = threading.Event()
+    mover = None
+    if args.advance_every:
+        mover = threading.Thread(target=_advance_loop, args=(sim, args.advance_every, args.seed, stop),
+                                 name="simulator-advance", daemon=True)
+        mover.start()
     try:
-        while True:
-            time.sleep(3600)
+        while not stop.wait(3600):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        if mover is not None:
+            mover.join(timeout=5)
         sim.stop()
     return EXIT_OK
+
+
+#: How much one ``--advance-every`` step moves the account (as the demo does between its snapshots).
+ADVANCE_STEP = {"credits": 60, "reservations": 40, "completions": 30, "cancellations": 5, "new_customers": 25}
+#: A fetch against the local simulator: no Paddle limit applies, so far above Paddle's 240 a minute.
+LOCAL_MAX_RPM = 6000
+
+
+def simulator_banner(base_url: str, api_key: str, args: argparse.Namespace) -> list[str]:
+    """What ``credit-reports simulator`` prints: where it serves and a fetch command that works as is."""
+    rpm = args.rpm or LOCAL_MAX_RPM  # a simulated limit (--rpm) is the one the fetch must respect
+    lines = [
+        f"Paddle simulator on {base_url} ({args.customers} customers, seed {args.seed})",
+        f"  export PADDLE_API_KEY={api_key}   # the simulator's own demo key, not a Paddle key",
+        f"  {PROG} fetch --base-url {base_url} --max-rpm {rpm}",
+    ]
+    if args.advance_every:
+        lines.append(f"  the account moves on every {args.advance_every:g} s: fetch twice for a roll-forward")
+    else:
+        lines.append("  the account stands still; add --advance-every SECONDS to move it on while serving")
+    return lines
+
+
+def _advance_loop(sim: Any, every: float, seed: int, stop: threading.Event) -> None:
+    """Move the simulated account on every ``every`` seconds until ``stop`` is set (a new seed each step)."""
+    step = 0
+    while not stop.wait(every):
+        step += 1
+        changed = sim.advance(seed=seed + 1000 + step, **ADVANCE_STEP)
+        print(f"  account moved on (step {step}): {len(changed['changed_customer_ids'])} customers changed",
+              flush=True)
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:

@@ -361,7 +361,7 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     size is the number of customers assigned to it; cohorts with fewer than ``min_cohort_size`` are merged
     into ``"other"``, the same cohorts in every currency (and in :func:`cohort_heatmap`).
 
-    Columns: ``cohort`` (text), ``currency_code``, ``customers`` (the cohort's size, the same in every
+    Columns: ``cohort``, ``currency_code`` (pandas ``string``), ``customers`` (the cohort's size, the same in every
     currency), ``customers_with_balance`` (of those, customers holding a balance in that currency),
     ``customers_with_credit`` (of those, outstanding > 0), ``available``, ``reserved``, ``used``,
     ``outstanding`` (int64 minor units). ``df.attrs["merged"]`` lists each merged cohort as
@@ -398,7 +398,7 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
         "outstanding",
     ]
     out = out[["cohort", "currency_code", *value_columns]].reset_index(drop=True)
-    out = out.astype({c: "int64" for c in value_columns}).astype({"cohort": "str", "currency_code": "str"})
+    out = out.astype({c: "int64" for c in value_columns}).astype({"cohort": "string", "currency_code": "string"})
     out.attrs["merged"] = plan.merged
     out.attrs["min_cohort_size"] = min_cohort_size
     out.attrs["order"] = order
@@ -428,7 +428,7 @@ def cohort_sizes(cohorts: pd.Series, balances: pd.DataFrame | None = None) -> pd
     out = out[out["customers"] > 0]
     order = _order([str(c) for c in out["cohort"]], categories)
     out = out.set_index("cohort").reindex(order).rename_axis("cohort").reset_index()
-    return out.astype({c: "int64" for c in out.columns if c != "cohort"}).astype({"cohort": "str"})
+    return out.astype({c: "int64" for c in out.columns if c != "cohort"}).astype({"cohort": "string"})
 
 
 class CohortHeatmap(NamedTuple):

@@ -121,11 +121,17 @@ _STATS = ("calls", "retries", "rate_limited", "failures")
 # -- small pieces ------------------------------------------------------------------------------------
 
 
-def _bar(progress: bool, **kwargs: Any) -> Any:
-    """A tqdm progress bar (terminal or notebook), or a silent stand-in when progress is off."""
-    from tqdm.auto import tqdm
+#: The stage the one progress bar follows while it runs; the listings are named in its postfix.
+_LEAD_STAGE = "balances fetched"
 
-    return tqdm(disable=not progress, dynamic_ncols=True, **kwargs)
+
+def _bar(progress: bool, **kwargs: Any) -> Any:
+    """A stage's progress counter: drawn through :mod:`credit_reports.progress`, which shows one bar for
+    all stages running at once (terminal or notebook); silent when progress is off."""
+    from .progress import stage
+
+    desc = str(kwargs.pop("desc", ""))
+    return stage(desc, enabled=progress, lead=desc == _LEAD_STAGE, **kwargs)
 
 
 def _amount(value: Any) -> int:

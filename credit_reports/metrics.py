@@ -49,7 +49,8 @@ _SAFE_MAGNITUDE = float(2**62)
 #: The balance amount columns Paddle returns, int64 minor units.
 AMOUNT_COLUMNS: tuple[str, ...] = ("available", "reserved", "used")
 TOTALS_COLUMNS: tuple[str, ...] = (
-    "currency_code", "available", "reserved", "used", "outstanding", "customers_with_credit", "customers",
+    "currency_code", "available", "reserved", "used", "outstanding", "customers_with_credit",
+    "customers_with_balance",
 )
 ROLL_FORWARD_COLUMNS: tuple[str, ...] = ("currency_code", "opening", "issued", "used", "closing")
 #: Columns :func:`convert_totals` converts when present (and ``amount_columns`` is not given).
@@ -156,7 +157,7 @@ def _exact_int(value: object) -> int:
 
 
 def _empty(columns: tuple[str, ...], str_columns: tuple[str, ...] = ("currency_code",)) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="str" if c in str_columns else "int64") for c in columns})
+    return pd.DataFrame({c: pd.Series(dtype="string" if c in str_columns else "int64") for c in columns})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def _grouped_totals(b: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             "used": b["used"],
             "outstanding": outstanding,
             "customers_with_credit": (outstanding > 0).astype("int64"),
-            "customers": np.ones(len(b), dtype="int64"),
+            "customers_with_balance": np.ones(len(b), dtype="int64"),
         },
         index=b.index,
     )
@@ -185,9 +186,10 @@ def currency_totals(balances: pd.DataFrame) -> pd.DataFrame:
     """One row per currency: what customers hold, in that currency's minor units.
 
     Columns: ``currency_code``, ``available``, ``reserved``, ``used``, ``outstanding`` (available +
-    reserved: credit not yet consumed), ``customers_with_credit`` (rows with outstanding > 0) and
-    ``customers`` (rows, i.e. customers Paddle returned a balance for in that currency). All int64,
-    sorted by currency code.
+    reserved: credit not yet consumed), ``customers_with_credit`` (customers with outstanding > 0 in that
+    currency) and ``customers_with_balance`` (customers Paddle returned a balance for in that currency,
+    whatever its amount), the same names and meanings as in :func:`~credit_reports.cohorts.cohort_totals`.
+    ``currency_code`` is pandas ``string``, the rest int64; sorted by currency code.
     """
     b = _amounts(balances, "balances")
     if b.empty:
@@ -234,7 +236,7 @@ def roll_forward(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
     c = c.reindex(currencies, fill_value=0).astype("int64")
     out = pd.DataFrame(
         {
-            "currency_code": np.asarray(currencies, dtype=object),
+            "currency_code": pd.array(np.asarray(currencies, dtype=object), dtype="string"),
             "opening": (o["available"] + o["reserved"]).to_numpy(),
             "issued": (c.sum(axis=1) - o.sum(axis=1)).to_numpy(),
             "used": (c["used"] - o["used"]).to_numpy(),
@@ -357,7 +359,7 @@ def top_share(balances: pd.DataFrame) -> pd.DataFrame:
     top10_sum = group_sum(rank < top10[sorted_codes])
     return pd.DataFrame(
         {
-            "currency_code": np.asarray(uniques, dtype=object),
+            "currency_code": pd.array(np.asarray(uniques, dtype=object), dtype="string"),
             "holders": holders,
             "available": total,
             "top_1pct_holders": top1,

@@ -3,7 +3,9 @@
 Paddle sends every amount as a string holding an integer in the currency's lowest denomination
 ("1000" USD is 10.00 USD, "100" JPY is 100 JPY). The toolkit keeps amounts as Python ``int`` /
 pandas ``int64`` in those minor units through all arithmetic; this module is the only place that
-turns them into :class:`~decimal.Decimal` major units or display strings.
+turns them into major units: :func:`to_major` (exact :class:`~decimal.Decimal`, for display and
+checks), :func:`to_major_float` (float64, for charts and statistics only) and :func:`format_money`
+(display strings). Each takes one amount or a pandas Series (with one code or a column of codes).
 
 Decimal places follow Paddle, not ISO 4217. Paddle treats JPY and KRW as zero-decimal and every
 other supported currency as two-decimal, so the minor units it sends for, say, VND or CLP are
@@ -21,6 +23,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import pandas as pd
 from babel import Locale, UnknownLocaleError
@@ -38,6 +41,7 @@ __all__ = [
     "minor_unit_decimals",
     "parse_minor",
     "to_major",
+    "to_major_float",
     "to_major_series",
 ]
 
@@ -74,12 +78,8 @@ def is_known_currency(code: str) -> bool:
     return _normalise(code) in PADDLE_DECIMALS
 
 
-def to_major(minor: int, code: str) -> Decimal:
-    """Exact major-unit amount: ``to_major(1234, "USD") == Decimal("12.34")``; JPY/KRW unchanged.
-
-    An unknown currency keeps its minor units unchanged (``Decimal(minor)``): the toolkit cannot know
-    its divisor and must not guess.
-    """
+def _scalar_major(minor: Any, code: str) -> Decimal:
+    """One exact major-unit amount (see :func:`to_major`)."""
     if isinstance(minor, bool):
         raise TypeError("amount must be an integer in minor units, got bool")
     try:
@@ -92,17 +92,70 @@ def to_major(minor: int, code: str) -> Decimal:
     return Decimal(minor).scaleb(-decimals)
 
 
-def to_major_series(minor: pd.Series, codes: pd.Series | str) -> pd.Series:
+def _codes_for(values: pd.Series, codes: pd.Series | Iterable[str] | str) -> list[str]:
+    """One currency code per value: a single code repeated, or a column of codes (same length)."""
+    code_list = [codes] * len(values) if isinstance(codes, str) else list(codes)
+    if len(code_list) != len(values):
+        raise ValueError("amounts and currency codes differ in length")
+    return code_list
+
+
+def to_major(minor: Any, code: pd.Series | Iterable[str] | str) -> Any:
+    """Exact major-unit amount(s) as :class:`~decimal.Decimal`, for exact display and checks.
+
+    A scalar gives one Decimal: ``to_major(1234, "USD") == Decimal("12.34")``; JPY and KRW are
+    unchanged (``to_major(1234, "JPY") == Decimal("1234")``). A Series gives a Series of Decimal
+    (object dtype, same index); ``code`` is then one code or a column of codes (e.g.
+    ``df["currency_code"]``), and missing amounts stay ``None``. For plotting and statistics use
+    :func:`to_major_float` instead (float64). An unknown currency keeps its minor units unchanged:
+    the toolkit cannot know its divisor and must not guess.
+    """
+    if isinstance(minor, pd.Series):
+        return to_major_series(minor, code)
+    return _scalar_major(minor, str(code))
+
+
+def to_major_series(minor: pd.Series, codes: pd.Series | Iterable[str] | str) -> pd.Series:
     """Element-wise :func:`to_major` for a column: a Series of exact ``Decimal`` (object dtype).
 
     Missing amounts (``<NA>``, e.g. the own-currency cells of a conversion's TOTAL row) stay ``None``.
     """
-    code_list = [codes] * len(minor) if isinstance(codes, str) else list(codes)
+    code_list = _codes_for(minor, codes)
     return pd.Series(
-        [None if pd.isna(m) else to_major(int(m), c) for m, c in zip(minor, code_list, strict=True)],
+        [None if pd.isna(m) else _scalar_major(_as_int(m), c)
+         for m, c in zip(minor, code_list, strict=True)],
         index=minor.index,
         dtype=object,
     )
+
+
+def _as_int(value: Any) -> int:
+    """A numpy integer (or a float holding a whole number from a NaN-widened column) as an int; other
+    floats are refused because they would hide rounding."""
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise TypeError(f"amount must be an integer in minor units, got {value!r}")
+        return int(value)
+    return operator.index(value)
+
+
+def to_major_float(minor: Any, code: pd.Series | Iterable[str] | str) -> Any:
+    """Amount(s) in major units as float: for charts, ``describe()``, means, regressions. Not for sums
+    you report: floats round (use the int64 minor units for arithmetic, :func:`to_major` for display).
+
+    A scalar gives a float (``to_major_float(1234, "USD") == 12.34``, JPY/KRW unchanged); a Series
+    gives a float64 Series with the same index, ``code`` one code or a column of codes, ``<NA>``
+    becoming ``NaN``. Decimals follow Paddle (:data:`PADDLE_DECIMALS`); an unknown code keeps its
+    minor units. ``df.assign(available_major=to_major_float(df["available"], df["currency_code"]))``
+    is then ready for ``.plot.bar()``.
+    """
+    if not isinstance(minor, pd.Series):
+        return float(_scalar_major(minor, str(code)))
+    values = pd.to_numeric(minor, errors="raise").astype("float64")
+    code_list = _codes_for(minor, code)
+    divisors = [10.0 ** (minor_unit_decimals(c) or 0) for c in code_list]
+    return pd.Series(values.to_numpy() / divisors if len(values) else values.to_numpy(),
+                     index=minor.index, dtype="float64", name=minor.name)
 
 
 @lru_cache(maxsize=256)
@@ -117,18 +170,25 @@ def _pattern(locale: str, decimals: int) -> tuple[Locale, NumberPattern]:
     return loc, pattern
 
 
-def format_money(minor: int, code: str, locale: str = "en_US") -> str:
-    """Display string for an amount in minor units, with Paddle's decimals and the locale's symbol.
+def format_money(minor: Any, code: pd.Series | Iterable[str] | str, locale: str = "en_US") -> Any:
+    """Display string(s) for amounts in minor units, with Paddle's decimals and the locale's symbol.
 
     ``format_money(123456, "USD") == "$1,234.56"``, ``format_money(1234, "JPY") == "¥1,234"``.
+    A Series gives a Series of strings (``code`` one code or a column of codes; ``<NA>`` becomes "").
     An unknown code is shown as ``"12345 XYZ (minor units, unknown currency)"`` rather than guessed.
     """
+    if isinstance(minor, pd.Series):
+        return format_money_series(minor, code, locale)
+    return _format_one(minor, str(code), locale)
+
+
+def _format_one(minor: Any, code: str, locale: str) -> str:
     code = _normalise(code)
     decimals = minor_unit_decimals(code)
     if decimals is None:
         return f"{int(minor)} {code} ({UNKNOWN_NOTE})"
     loc, pattern = _pattern(locale, decimals)
-    return pattern.apply(to_major(minor, code), loc, currency=code, currency_digits=False)
+    return pattern.apply(_scalar_major(minor, code), loc, currency=code, currency_digits=False)
 
 
 def format_money_series(
@@ -140,11 +200,9 @@ def format_money_series(
     report tables (hundreds of rows), not for million-row frames.
     """
     values = minor if isinstance(minor, pd.Series) else pd.Series(list(minor))
-    code_list = [codes] * len(values) if isinstance(codes, str) else list(codes)
-    if len(code_list) != len(values):
-        raise ValueError("amounts and currency codes differ in length")
+    code_list = _codes_for(values, codes)
     return pd.Series(
-        ["" if pd.isna(m) else format_money(int(m), c, locale) for m, c in zip(values, code_list, strict=True)],
+        ["" if pd.isna(m) else _format_one(_as_int(m), c, locale) for m, c in zip(values, code_list, strict=True)],
         index=values.index,
         dtype=object,
     )

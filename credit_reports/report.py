@@ -24,10 +24,12 @@ from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
 from credit_reports import metrics, money, periods, privacy, store
 from credit_reports.errors import UsageError
+from credit_reports.parameters import parse_list
 from credit_reports.reconcile import Reconciliation, reconcile
 
 __all__ = [
-    "COHORT_RULES", "Parameters", "Report", "period_closing", "prepare", "resolve_data_dir", "validate_parameters",
+    "COHORT_RULES", "Parameters", "Report", "parameter_names", "period_closing", "prepare", "resolve_data_dir",
+    "validate_parameters",
 ]
 
 #: Cohort rules a report accepts (besides ``custom_data.<key>``).
@@ -171,13 +173,8 @@ def validate_parameters(
     trend_view = _text("trend", trend) or "month-end"
     if trend_view not in TREND_VIEWS:
         raise UsageError(f"trend: {trend!r} must be 'month-end' (one point per month) or 'snapshot' (every one)")
-    if currencies is None:
-        currencies = []
-    if isinstance(currencies, str):
-        currencies = [c for c in re.split(r"[,\s]+", currencies) if c]
-    if not isinstance(currencies, list | tuple):
-        raise UsageError(f"currencies must be a list of codes such as ['USD', 'EUR'], got {currencies!r}")
-    codes = tuple(dict.fromkeys(_currency("currencies", c) for c in currencies))
+    # one parser for every runner: papermill passes "[EUR, USD]" as text, credit-reports render a list
+    codes = tuple(dict.fromkeys(_currency("currencies", c) for c in parse_list(currencies, "currencies")))
     rule = _text("cohort", cohort) or "signup_month"
     if rule not in COHORT_RULES and not _CUSTOM_DATA.match(rule):
         raise UsageError(
@@ -243,6 +240,17 @@ class Report:
     def evidence(self) -> bool:
         """True when every snapshot window of the roll-forward had event evidence."""
         return self.reconciliation is not None and self.reconciliation.evidence
+
+    def __repr__(self) -> str:
+        """Short (the tables are on the attributes): snapshot, completeness, currencies, comparison."""
+        snap = self.snapshot
+        state = "complete" if self.complete else "INCOMPLETE"
+        codes = ",".join(self.totals["currency_code"].astype(str)) if "currency_code" in self.totals else ""
+        if len(codes) > 40:
+            codes = f"{len(self.totals)} currencies"
+        opening = getattr(self.opening, "name", None) or "none"
+        return (f"Report({getattr(snap, 'environment', '?')}/{getattr(snap, 'name', '?')}, {state}, "
+                f"currencies={codes or 'none'}, cohort={self.parameters.cohort}, compared_with={opening})")
 
     # -- facts -------------------------------------------------------------------------------------
 
@@ -849,12 +857,49 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
     return _load(store.Snapshot.from_path, max(complete)[2]), ""
 
 
-def prepare(**parameters: Any) -> Report:
+def prepare(
+    *,
+    data_dir: str = "",
+    environment: str = "",
+    snapshot: str = "latest",
+    compare_to: str = "previous",
+    currencies: list | tuple | str | None = None,
+    cohort: str = "signup_month",
+    cohort_file: str = "",
+    min_cohort_size: int = 10,
+    rates_file: str = "",
+    reporting_currency: str = "",
+    pseudonymize: bool = False,
+    show_pii: bool = False,
+    title: str = DEFAULT_TITLE,
+    period: str = "",
+    timezone: str = "UTC",
+    trend: str = "month-end",
+    **unknown: Any,
+) -> Report:
     """Validate the notebook's parameters, load the snapshot(s) and compute everything the report shows.
 
-    Raises :class:`UsageError` with one line on any bad parameter, an unknown snapshot, a missing file,
-    a currency without a rate or a cohort rule the data cannot serve.
+    Parameters (all keyword, the notebook's parameters cell): ``data_dir`` (snapshot store; empty:
+    ``$CREDIT_REPORTS_DATA_DIR`` or ``./data``), ``environment`` (empty: the store's newest),
+    ``snapshot`` ("latest" or an as-of), ``compare_to`` ("previous", "none", an as-of or a date),
+    ``currencies`` (empty: all; ``[EUR, USD]``, ``["EUR", "USD"]`` or ``EUR,USD``), ``cohort``
+    (a rule of :data:`COHORT_RULES` or ``custom_data.<key>``), ``cohort_file``, ``min_cohort_size``,
+    ``rates_file`` and ``reporting_currency`` (conversion), ``pseudonymize``, ``show_pii``, ``title``,
+    ``period`` (a close period: ``2026-11``, ``2026-Q4``, ``2026``, ``previous-month``, ``previous-quarter``),
+    ``timezone`` (IANA name of period boundaries and month ends) and ``trend`` ("month-end" or "snapshot").
+
+    Raises :class:`UsageError` with one line on any bad or unknown parameter, an unknown snapshot, a
+    missing file, a currency without a rate or a cohort rule the data cannot serve.
     """
+    if unknown:
+        raise UsageError(_unknown_message(unknown))
+    parameters = {
+        "data_dir": data_dir, "environment": environment, "snapshot": snapshot, "compare_to": compare_to,
+        "currencies": currencies, "cohort": cohort, "cohort_file": cohort_file,
+        "min_cohort_size": min_cohort_size, "rates_file": rates_file, "reporting_currency": reporting_currency,
+        "pseudonymize": pseudonymize, "show_pii": show_pii, "title": title,
+        "period": period, "timezone": timezone, "trend": trend,
+    }
     p = validate_parameters(**parameters)
     snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
     notes: dict[str, str] = {}
@@ -994,6 +1039,26 @@ def _ageing_and_sources(
     else:
         notes["issued_by_source"] = f"No split by source: the roll-forward is {NO_EVIDENCE}."
     return aged, by_source
+
+
+def parameter_names() -> tuple[str, ...]:
+    """The names :func:`prepare` accepts, in the notebook's order."""
+    import inspect
+
+    return tuple(name for name, p in inspect.signature(prepare).parameters.items()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def _unknown_message(unknown: dict[str, Any]) -> str:
+    """One line: which names are not parameters, and the valid ones."""
+    import difflib
+
+    names = parameter_names()
+    bad = sorted(unknown)
+    hint = difflib.get_close_matches(bad[0], names, n=1)
+    maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return (f"unknown report parameter{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}{maybe}; "
+            f"valid: {', '.join(names)}")
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:

@@ -30,6 +30,7 @@ still holds ``checkpoint/`` (a kill between publishing and cleaning up) is clean
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import json
 import logging
@@ -429,8 +430,11 @@ class Snapshot:
         return (self.path / "movements.parquet").is_file()
 
     def __repr__(self) -> str:
+        """Short: environment/as-of, completeness, strategy and counts (never the tables)."""
         state = "complete" if self.complete else "INCOMPLETE"
-        return f"Snapshot({self.environment}/{self.name}, {state}, strategy={self.strategy})"
+        counts = self.manifest.get("counts") or {}
+        rows = f", {counts['balance_rows']:,} balance rows" if isinstance(counts.get("balance_rows"), int) else ""
+        return f"Snapshot({self.environment}/{self.name}, {state}, strategy={self.strategy}{rows})"
 
 
 def _root(data_dir: str | os.PathLike[str] | None) -> Path:
@@ -579,52 +583,115 @@ def _what_exists(data_dir: Any) -> str:
             more = f" (+{len(names) - 5} older)" if len(names) > 5 else ""
             parts.append(f"{env}: {shown}{more}")
     if not parts:
-        return f"the store {_root(data_dir)} holds no snapshots; run `credit-reports fetch` first"
+        return ("the store holds no snapshots yet: run `credit-reports fetch` first (or `make report` for the "
+                "demo's, kept in data/snapshots/demo/)")
     return "available: " + "; ".join(parts)
 
 
+#: What ``load_snapshot`` accepts, for its error messages.
+SNAPSHOT_FORMS = (
+    "'latest', an as-of like 20261126T061500Z, a date like 2026-12-01, a date-time like "
+    "2026-12-01T09:30Z, a date/datetime/Timestamp (e.g. an as_of from list_snapshots()) or a snapshot folder"
+)
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _wanted_time(snapshot: Any) -> tuple[pd.Timestamp, bool] | None:
+    """(the UTC time asked for, whether it must match exactly) or None when ``snapshot`` is no time.
+
+    An as-of name means that snapshot exactly; a date means the end of that day (UTC); a date-time,
+    ``datetime`` or ``Timestamp`` means that moment (naive ones are UTC).
+    """
+    if isinstance(snapshot, pd.Timestamp | dt.datetime):
+        return _utc(snapshot), False
+    if isinstance(snapshot, dt.date):
+        return _end_of_day(snapshot), False
+    if not isinstance(snapshot, str):
+        return None
+    text = snapshot.strip()
+    if _AS_OF_RE.match(text):
+        return parse_as_of(text), True
+    if _DATE_RE.match(text):
+        try:
+            return _end_of_day(dt.date.fromisoformat(text)), False
+        except ValueError:
+            return None
+    if "T" in text or " " in text:
+        try:
+            return _utc(dt.datetime.fromisoformat(text.replace(" ", "T"))), False
+        except ValueError:
+            return None
+    return None
+
+
+def _end_of_day(day: dt.date) -> pd.Timestamp:
+    """The last moment of ``day`` in UTC (a snapshot taken at any time that day is "at or before")."""
+    return pd.Timestamp(dt.datetime.combine(day, dt.time.max), tz="UTC")
+
+
 def load_snapshot(
-    snapshot: str | os.PathLike[str] = "latest",
-    *,
+    snapshot: Any = "latest",
     data_dir: str | os.PathLike[str] | None = None,
     environment: str | None = None,
 ) -> Snapshot:
-    """Open a stored snapshot: ``"latest"``, an as-of such as ``20261126T061500Z``, or a folder path.
+    """Open a stored snapshot. ``snapshot`` may be:
 
+    * ``"latest"`` (the default): the newest snapshot;
+    * an as-of name such as ``"20261126T061500Z"``: exactly that snapshot;
+    * a date (``"2026-12-01"`` or a ``datetime.date``): the newest snapshot taken on or before that day
+      (the day ends at midnight UTC);
+    * a date-time (``"2026-12-01T09:30Z"``, a ``datetime`` or ``pandas.Timestamp``, e.g. an ``as_of``
+      from :func:`list_snapshots`): the newest snapshot at or before that moment (naive means UTC);
+    * a snapshot folder path, or a :class:`Snapshot` (returned as is).
+
+    Arguments come in the order every loader uses: what to load, ``data_dir``, ``environment``.
     ``environment`` None means: the only environment in the store, else the one with the newest
-    snapshot (for an as-of, every environment is searched). Anything not found raises
-    :class:`UsageError` naming what the store holds.
+    snapshot (an exact time is first looked for in every environment). Anything not found raises
+    :class:`UsageError` in one line naming what the store holds.
     """
-    text = os.fspath(snapshot) if snapshot is not None else "latest"
-    if isinstance(snapshot, os.PathLike) or os.sep in text or (Path(text) / MANIFEST).is_file():
-        found = Snapshot.from_path(text)
+    if snapshot is None:
+        snapshot = "latest"
+    if isinstance(snapshot, Snapshot):
+        return snapshot
+    if isinstance(snapshot, os.PathLike) or (
+        isinstance(snapshot, str) and (os.sep in snapshot or (Path(snapshot) / MANIFEST).is_file())
+    ):
+        found = Snapshot.from_path(snapshot)
         problem = found.problem(check_name=False)
         if problem:
             raise StoreError(f"snapshot {found.path} is unusable: {problem}")
         return found
-    if text == "latest":
+    if isinstance(snapshot, str) and snapshot.strip() == "latest":
         env = _resolve_environment(data_dir, environment)
         found = latest_snapshot(data_dir, env) if env else None
         if found is None:
             where = f" for environment '{environment}'" if environment else ""
             raise UsageError(f"no snapshot{where} in {_root(data_dir)}; {_what_exists(data_dir)}")
         return found
-    try:
-        wanted = format_as_of(parse_as_of(text))
-    except (ValueError, TypeError) as exc:
-        raise UsageError(
-            f"snapshot {text!r} is not 'latest', an as-of like 20261126T061500Z, or a snapshot folder"
-        ) from exc
-    matches = [s for s in _snapshots(data_dir, environment) if s.name == wanted]
+    wanted = _wanted_time(snapshot)
+    if wanted is None:
+        raise UsageError(f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}")
+    moment, exact = wanted
+    matches = [s for s in _snapshots(data_dir, environment) if s.as_of == moment]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
-        raise UsageError(f"snapshot {wanted} exists in several environments ({envs}); pass environment=")
-    if not matches:
-        broken = [(folder, why) for _, folder, _, why in _unusable(data_dir, environment) if folder.name == wanted]
+        raise UsageError(f"snapshot {format_as_of(moment)} exists in several environments ({envs}); "
+                         "pass environment=")
+    if matches:
+        return matches[0]
+    if exact:
+        wanted_name = format_as_of(moment)
+        broken = [(folder, why) for _, folder, _, why in _unusable(data_dir, environment)
+                  if folder.name == wanted_name]
         if broken:
             raise StoreError(f"snapshot {broken[0][0]} is unusable: {broken[0][1]}")
-        raise UsageError(f"no snapshot {wanted} in {_root(data_dir)}; {_what_exists(data_dir)}")
-    return matches[0]
+        raise UsageError(f"no snapshot {wanted_name} in {_root(data_dir)}; {_what_exists(data_dir)}")
+    env = _resolve_environment(data_dir, environment)
+    earlier = [s for s in _snapshots(data_dir, env) if s.as_of <= moment] if env else []
+    if not earlier:
+        raise UsageError(f"no snapshot at or before {iso_utc(moment)} in {_root(data_dir)}; "
+                         f"{_what_exists(data_dir)}")
+    return earlier[-1]
 
 
 _LIST_DTYPES = {

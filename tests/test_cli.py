@@ -282,3 +282,39 @@ def test_a_full_disk_is_exit_2_naming_the_file(tmp_path, capsys) -> None:
     from credit_reports.cli import _os_error_line
 
     assert "no space left" in _os_error_line(OSError(28, "No space left on device", "/data/x"))
+
+
+def test_the_simulator_banner_fetch_command_works_and_advance_every_moves_the_account(tmp_path: Path) -> None:
+    """Run the banner's fetch command as printed, twice: the second snapshot shows a real roll-forward."""
+    import shlex
+
+    from credit_reports import metrics
+    from credit_reports.store import Snapshot
+
+    script = Path(sys.executable).parent / "credit-reports"
+    proc = subprocess.Popen(
+        [str(script), "simulator", "--port", "0", "--customers", "80", "--advance-every", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        banner = [proc.stdout.readline() for _ in range(4)]
+        key = banner[1].split("PADDLE_API_KEY=")[1].split()[0]
+        command = shlex.split(banner[2].strip())
+        assert command[:2] == ["credit-reports", "fetch"] and "--max-rpm" in command and "--base-url" in command
+        assert int(command[command.index("--max-rpm") + 1]) > 240  # local speed, not Paddle's limit
+        assert "moves on every 1 s" in banner[3]
+        env = {**os.environ, "PADDLE_API_KEY": key}
+        folders = []
+        for _ in range(2):
+            done = subprocess.run([str(script), "--quiet", *command[1:], "--data-dir", str(tmp_path)],
+                                  capture_output=True, text=True, env=env, timeout=120)
+            assert done.returncode == 0, done.stderr
+            folders.append(Path(done.stdout.strip().splitlines()[-1]))
+            time.sleep(2.2)  # at least one advance step, and a new as-of second
+        assert "account moved on" in proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    old, new = (Snapshot.from_path(f) for f in folders)
+    roll = metrics.roll_forward(old.balances, new.balances)
+    assert (roll["issued"] != 0).any() or (roll["used"] != 0).any(), roll

@@ -47,15 +47,16 @@ CLOSING = frame([
 def test_currency_totals_sums_each_currency_separately():
     totals = metrics.currency_totals(OPENING)
     assert list(totals.columns) == [
-        "currency_code", "available", "reserved", "used", "outstanding", "customers_with_credit", "customers",
+        "currency_code", "available", "reserved", "used", "outstanding", "customers_with_credit",
+        "customers_with_balance",
     ]
     assert totals.to_dict("records") == [
         {"currency_code": "EUR", "available": 0, "reserved": 75, "used": 25, "outstanding": 75,
-         "customers_with_credit": 1, "customers": 1},
+         "customers_with_credit": 1, "customers_with_balance": 1},
         {"currency_code": "JPY", "available": 5000, "reserved": 0, "used": 1000, "outstanding": 5000,
-         "customers_with_credit": 1, "customers": 1},
+         "customers_with_credit": 1, "customers_with_balance": 1},
         {"currency_code": "USD", "available": 1250, "reserved": 200, "used": 800, "outstanding": 1450,
-         "customers_with_credit": 2, "customers": 3},
+         "customers_with_credit": 2, "customers_with_balance": 3},
     ]
     assert all(totals[c].dtype == "int64" for c in totals.columns[1:])
 
@@ -82,7 +83,7 @@ def test_currency_totals_stay_exact_beyond_float_precision():
 def test_headline_is_plain_ints_per_currency_and_json_ready():
     head = metrics.headline(OPENING)
     assert head["USD"] == {"available": 1250, "reserved": 200, "used": 800, "outstanding": 1450,
-                           "customers_with_credit": 2, "customers": 3}
+                           "customers_with_credit": 2, "customers_with_balance": 3}
     assert set(head) == {"EUR", "JPY", "USD"}
     assert all(type(v) is int for cur in head.values() for v in cur.values())
     json.dumps(head)

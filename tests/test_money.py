@@ -127,3 +127,42 @@ def test_an_unknown_locale_is_a_usage_error():
 
     with pytest.raises(UsageError, match="locale"):
         money.format_money(100, "USD", "xx_NOPE")
+
+
+# -- Series in, Series out: the pandas-native helpers ------------------------------------------------
+
+
+def test_public_helpers_take_a_series_with_one_code_or_a_column_of_codes():
+    amounts = pd.Series([1234, 1234, 1234, 5], index=[10, 11, 12, 13], dtype="int64")
+    codes = pd.Series(["USD", "JPY", "KRW", "EUR"], index=amounts.index, dtype="string")
+    exact = money.to_major(amounts, codes)
+    assert list(exact) == [Decimal("12.34"), Decimal("1234"), Decimal("1234"), Decimal("0.05")]
+    assert list(exact.index) == [10, 11, 12, 13]
+    assert list(money.format_money(amounts, codes)) == ["$12.34", "¥1,234", "₩1,234", "€0.05"]
+    assert list(money.to_major(amounts, "JPY")) == [Decimal(1234)] * 3 + [Decimal(5)]
+    assert money.to_major(1234, "USD") == Decimal("12.34") and money.format_money(1234, "JPY") == "¥1,234"
+
+
+def test_to_major_float_gives_float64_for_plots_and_statistics_with_paddle_decimals():
+    amounts = pd.Series([1234, 1234, 1234, 99], dtype="int64", name="available")
+    codes = ["USD", "JPY", "KRW", "XYZ"]
+    floats = money.to_major_float(amounts, codes)
+    assert floats.dtype == "float64" and floats.name == "available"
+    assert floats.tolist() == [12.34, 1234.0, 1234.0, 99.0]  # unknown code: minor units, not guessed
+    assert money.to_major_float(amounts, "EUR").tolist() == [12.34, 12.34, 12.34, 0.99]
+    assert money.to_major_float(1234, "USD") == 12.34 and money.to_major_float(1234, "KRW") == 1234.0
+    frame = pd.DataFrame({"cohort": ["a", "b"], "eur": money.to_major_float(pd.Series([150, 250]), "EUR")})
+    ax = frame.plot.bar(x="cohort", y="eur")  # the plot that failed on Decimal objects
+    assert [p.get_height() for p in ax.patches] == [1.5, 2.5]
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    with_missing = money.to_major_float(pd.Series([100, None], dtype="Int64"), "USD")
+    assert with_missing.iloc[0] == 1.0 and np.isnan(with_missing.iloc[1])
+
+
+def test_series_helpers_refuse_fractional_amounts_and_mismatched_lengths():
+    with pytest.raises(TypeError, match="integer in minor units"):
+        money.to_major(pd.Series([1.5]), "USD")
+    with pytest.raises(ValueError, match="differ in length"):
+        money.format_money(pd.Series([1, 2]), ["USD"])
