@@ -28,7 +28,14 @@ from typing import Any
 
 from . import __version__
 from .errors import CreditReportsError, UsageError
-from .runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
+from .runner import (
+    EXIT_INCOMPLETE,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_REPORT_FAILED,
+    EXIT_USAGE,
+    RunLockedError,
+)
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
 EXIT_PADDLE = 5
@@ -170,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render reports from a stored snapshot to HTML")
     _add_data_dir(render)
     _add_out_dir(render)
-    render.add_argument("--snapshot", default="latest", help="as-of of the snapshot to report (default latest)")
+    render.add_argument(
+        "--snapshot",
+        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
+        "parameter, else latest)",
+    )
+    render.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
     _add_report_options(render)
     render.set_defaults(handler=cmd_render)
 
@@ -180,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out_dir(run)
     _add_report_options(run)
     _add_retention_options(run)
+    run.add_argument("--no-mail", action="store_true", help="do not email the reports, even with a [mail] config")
     run.set_defaults(handler=cmd_run)
 
     snapshots = sub.add_parser("snapshots", help="list stored snapshots")
@@ -253,16 +266,41 @@ def _parse_value(text: str) -> Any:
     return parse_value(text)
 
 
-def _report_specs(args: argparse.Namespace) -> list[Any]:
+def _settings(args: argparse.Namespace) -> Any:
+    """The config file's settings (reports, exports, mail, alerts), or the defaults without one."""
+    from .config import find_config, load_settings
+
+    return load_settings(find_config(args.config))
+
+
+def _report_specs(args: argparse.Namespace, settings: Any = None) -> list[Any]:
     """The reports to render: --notebook alone, else the config file's, else the default; -p applies to all."""
-    from .config import DEFAULT_REPORT_NAME, ReportSpec, find_config, load_reports
+    from .config import DEFAULT_REPORT_NAME, ReportSpec
 
     extra = {name: _parse_value(value) for name, value in args.parameter}
     if args.notebook:
         specs = [ReportSpec(name=args.name or DEFAULT_REPORT_NAME, notebook=args.notebook)]
     else:
-        specs = load_reports(find_config(args.config))
-    return [ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}) for s in specs]
+        specs = (settings or _settings(args)).reports
+    return [
+        ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}, pdf=s.pdf)
+        for s in specs
+    ]
+
+
+def _requested_snapshot(option: str | None, spec: Any) -> str:
+    """The snapshot a report asks for: ``--snapshot``, else its ``snapshot`` parameter, else latest.
+
+    When both are given and differ, which one was meant is unclear: that is bad input, not a guess.
+    """
+    parameter = spec.parameters.get("snapshot")
+    parameter = str(parameter).strip() if parameter not in (None, "") else None
+    if option and parameter and parameter != option:
+        raise UsageError(
+            f"report {spec.name}: --snapshot {option} and its snapshot parameter {parameter} disagree; "
+            "give one of them"
+        )
+    return option or parameter or "latest"
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -283,17 +321,27 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    """Render each report from one stored snapshot, then rebuild the index; print the HTML paths."""
+    """Render each report from the snapshot it asks for, then rebuild the index; print the HTML paths.
+
+    ``--snapshot`` and a report's ``snapshot`` parameter (from -p or the config) must agree; the
+    report's manifest records the snapshot asked for and the one read.
+    """
     from .render import ReportFailedError, build_index, render_report
     from .store import load_snapshot
 
     data_dir = _data_dir(args)
-    specs = _report_specs(args)
+    settings = _settings(args)
+    specs = _report_specs(args, settings)
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
-    snapshot = load_snapshot(args.snapshot, data_dir=data_dir)
-    pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
-    code = EXIT_OK if snapshot.complete else EXIT_INCOMPLETE
+    requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
+    code = EXIT_OK
+    failed = False
     for spec in specs:
+        snapshot = load_snapshot(requested[spec.name], data_dir=data_dir,
+                                 environment=spec.parameters.get("environment") or None)
+        if not snapshot.complete:
+            code = EXIT_INCOMPLETE
+        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
         try:
             result = render_report(
                 spec.notebook,
@@ -302,22 +350,34 @@ def cmd_render(args: argparse.Namespace) -> int:
                 out_dir=args.out,
                 output_name=spec.name,
                 api_key=os.environ.get("PADDLE_API_KEY"),
+                requested_snapshot=requested[spec.name],
+                pdf=args.pdf or spec.pdf,
+                csv_bom=settings.exports.csv_bom,
+                outstanding_change_share=settings.alerts.outstanding_change_share,
             )
         except ReportFailedError as exc:
             print(f"{PROG}: report {spec.name} failed: {exc}", file=sys.stderr)
-            code = EXIT_REPORT_FAILED
+            failed = True
             continue
+        for warning in result.warnings:
+            print(f"{PROG}: {warning}", file=sys.stderr)
         print(result.html)
     build_index(args.out)
-    return code
+    return EXIT_REPORT_FAILED if failed else code
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch then render every configured report under a lock; print the HTML paths."""
     from .runner import run_reports
 
-    specs = _report_specs(args)
+    settings = _settings(args)
+    specs = _report_specs(args, settings)
     _check_reports(specs)  # a typo in the config costs no API call
+    mail = None if args.no_mail else settings.mail
+    if mail is not None:
+        from .mail import check_password
+
+        check_password(mail)  # a missing password variable is found before the fetch, not after
     outcome = run_reports(
         reports=specs,
         data_dir=_data_dir(args),
@@ -325,6 +385,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         fetch_kwargs=_fetch_kwargs(args),
         client=_client(args),
         api_key=os.environ.get("PADDLE_API_KEY"),
+        settings=settings,
+        mail=mail,
     )
     for html in outcome.rendered:
         print(html)
@@ -333,6 +395,10 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     for name, why in outcome.failed.items():
         print(f"{PROG}: report {name} failed ({why}); the last good one stays published", file=sys.stderr)
+    for warning in outcome.warnings:
+        print(f"{PROG}: {warning}", file=sys.stderr)
+    for name, why in outcome.mail_failed.items():
+        print(f"{PROG}: report {name} is published but was not emailed: {why}", file=sys.stderr)
     _prune(args)
     return outcome.exit_code
 
@@ -343,11 +409,18 @@ def _check_reports(specs: list[Any], early: bool = True) -> None:
     Values are checked without data: the report's own validation (``report.validate_parameters``) for the
     parameters it takes, the notebook's declared type (``name: int = ...``) for the others. Checks that
     need the snapshot (an unknown currency, a missing as-of) wait for it. ``early`` (``run``): the snapshot,
-    environment and data folder are pinned by the fetch, so they are not checked here.
+    environment and data folder are pinned by the fetch, so they are not checked here, and a report pinned
+    to another snapshot is refused (it belongs to ``render --snapshot``).
     """
     from .render import notebook_parameters, resolve_notebook, validate_parameters
 
     for spec in specs:
+        pinned = spec.parameters.get("snapshot")
+        if early and pinned not in (None, "", "latest"):
+            raise UsageError(
+                f"report {spec.name} asks for snapshot {pinned}, but run reports the snapshot it fetches: "
+                "remove the snapshot parameter, or use `credit-reports render --snapshot`"
+            )
         path = resolve_notebook(spec.notebook)
         if path.suffix.lower() != ".ipynb":
             raise UsageError(f"notebook {spec.notebook} is not a Jupyter notebook (.ipynb): give a report notebook")

@@ -8,7 +8,25 @@ A team keeps several reports from one fetch (by plan, by signup quarter, one per
     [report.parameters]
     cohort = "custom_data.plan"
 
-Without a config file, ``run`` renders the default report alone.
+Without a config file, ``run`` renders the default report alone. A report may set ``pdf = true`` (a PDF
+beside its HTML, printed by headless Chromium). The same file holds the delivery settings::
+
+    [exports]
+    csv_bom = true                        # CSVs start with a UTF-8 byte-order mark (Excel reads accents)
+
+    [mail]                                # `run` emails every published report
+    host = "smtp.example.com"
+    port = 587
+    security = "starttls"                 # starttls | ssl | none (none: loopback relays only)
+    username = "reports@example.com"
+    password_env = "CREDIT_REPORTS_SMTP_PASSWORD"   # the NAME of the variable; never the password
+    sender = "Credit reports <reports@example.com>"
+    recipients = ["finance@example.com"]
+    max_message_bytes = 10_000_000        # attachments that would exceed it are left out (and said so)
+    attach_xlsx = true
+
+    [alerts]                              # "Attention:" in the subject and in the index
+    outstanding_change_share = 0.25       # outstanding moving more than 25% in a currency over the period
 """
 
 from __future__ import annotations
@@ -25,7 +43,10 @@ DEFAULT_CONFIG_NAME = "credit-reports.toml"
 DEFAULT_NOTEBOOK = "credit_balances"
 DEFAULT_REPORT_NAME = "credit-balances"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_REPORT_KEYS = {"name", "notebook", "parameters"}
+_REPORT_KEYS = {"name", "notebook", "parameters", "pdf"}
+_TOP_KEYS = {"report", "exports", "mail", "alerts"}
+_MAIL_SECURITY = ("starttls", "ssl", "none")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,49 @@ class ReportSpec:
     name: str = DEFAULT_REPORT_NAME
     notebook: str = DEFAULT_NOTEBOOK
     parameters: dict[str, Any] = field(default_factory=dict)
+    pdf: bool = False
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How exports are written: ``csv_bom`` starts each CSV with a UTF-8 BOM so Excel reads it as UTF-8."""
+
+    csv_bom: bool = False
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how ``run`` emails each published report. The password is read from ``password_env``."""
+
+    host: str
+    sender: str
+    recipients: tuple[str, ...]
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    max_message_bytes: int = 10_000_000
+    attach_xlsx: bool = True
+    timeout_seconds: float = 30.0
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What puts "Attention:" in a report's subject and index row (incomplete, unexplained and fallback
+    always do; a change of outstanding credit above ``outstanding_change_share`` when it is set)."""
+
+    outstanding_change_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``credit-reports.toml`` configures."""
+
+    reports: list[ReportSpec] = field(default_factory=lambda: default_reports())
+    exports: ExportSettings = field(default_factory=ExportSettings)
+    mail: MailSettings | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def default_reports() -> list[ReportSpec]:
@@ -58,13 +122,118 @@ def load_reports(path: str | Path | None) -> list[ReportSpec]:
 
     Every problem is a UsageError naming the file and the report, so a scheduler's log says what to fix.
     """
-    if path is None:
-        return default_reports()
-    path = Path(path)
+    return load_settings(path).reports
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {path} is not valid TOML ({exc}): fix the syntax") from None
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """The whole config file: reports, export, mail and alert settings; no file means the defaults."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    data = _read(path)
+    reports = _reports(path, data)
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise UsageError(
+            f"config file {path}: unknown table(s) {', '.join(unknown)}; allowed: report, exports, mail, alerts"
+        )
+    return Settings(
+        reports=reports,
+        exports=_exports(path, data.get("exports", {})),
+        mail=_mail(path, data["mail"]) if "mail" in data else None,
+        alerts=_alerts(path, data.get("alerts", {})),
+    )
+
+
+def _table(path: Path, name: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    """A ``[name]`` table checked for unknown keys."""
+    if not isinstance(value, dict):
+        raise UsageError(f"config file {path}: [{name}] must be a table")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise UsageError(
+            f"config file {path}, [{name}]: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return value
+
+
+def _exports(path: Path, value: Any) -> ExportSettings:
+    table = _table(path, "exports", value, {"csv_bom"})
+    bom = table.get("csv_bom", False)
+    if not isinstance(bom, bool):
+        raise UsageError(f"config file {path}, [exports]: csv_bom must be true or false")
+    return ExportSettings(csv_bom=bom)
+
+
+def _mail(path: Path, value: Any) -> MailSettings:
+    """The ``[mail]`` table; a password written in the file is refused (it belongs in an env variable)."""
+    where = f"config file {path}, [mail]"
+    if isinstance(value, dict) and any(k.lower() in {"password", "pass", "secret"} for k in value):
+        raise UsageError(
+            f"{where}: never write the SMTP password in the file; name an environment variable with password_env"
+        )
+    allowed = {f for f in MailSettings.__dataclass_fields__}
+    table = _table(path, "mail", value, allowed)
+    for key in ("host", "sender"):
+        if not isinstance(table.get(key), str) or not table[key].strip():
+            raise UsageError(f"{where}: {key} is required (text)")
+    recipients = table.get("recipients")
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not isinstance(recipients, list) or not recipients or not all(
+        isinstance(r, str) and "@" in r for r in recipients
+    ):
+        raise UsageError(f"{where}: recipients must be a list of email addresses")
+    security = table.get("security", "starttls")
+    if security not in _MAIL_SECURITY:
+        raise UsageError(f"{where}: security must be one of {', '.join(_MAIL_SECURITY)}, got {security!r}")
+    port = table.get("port", 465 if security == "ssl" else 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise UsageError(f"{where}: port must be a number from 1 to 65535")
+    password_env = table.get("password_env")
+    if password_env is not None and (not isinstance(password_env, str) or not _ENV_NAME.match(password_env)):
+        raise UsageError(f"{where}: password_env must be the name of an environment variable, e.g. SMTP_PASSWORD")
+    limit = table.get("max_message_bytes", 10_000_000)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 10_000:
+        raise UsageError(f"{where}: max_message_bytes must be a whole number of bytes, at least 10000")
+    attach = table.get("attach_xlsx", True)
+    if not isinstance(attach, bool):
+        raise UsageError(f"{where}: attach_xlsx must be true or false")
+    timeout = table.get("timeout_seconds", 30.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise UsageError(f"{where}: timeout_seconds must be a number above zero")
+    username = table.get("username")
+    if username is not None and not isinstance(username, str):
+        raise UsageError(f"{where}: username must be text")
+    ca_file = table.get("ca_file")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise UsageError(f"{where}: ca_file {ca_file!r} does not exist")
+    return MailSettings(
+        host=table["host"].strip(), sender=table["sender"].strip(), recipients=tuple(recipients), port=port,
+        security=security, username=username, password_env=password_env, max_message_bytes=limit,
+        attach_xlsx=attach, timeout_seconds=float(timeout), ca_file=ca_file,
+    )
+
+
+def _alerts(path: Path, value: Any) -> AlertSettings:
+    table = _table(path, "alerts", value, {"outstanding_change_share"})
+    share = table.get("outstanding_change_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int | float) or share <= 0):
+        raise UsageError(
+            f"config file {path}, [alerts]: outstanding_change_share must be a share above zero, e.g. 0.25 for 25%"
+        )
+    return AlertSettings(outstanding_change_share=float(share) if share is not None else None)
+
+
+def _reports(path: Path, data: dict[str, Any]) -> list[ReportSpec]:
+    """The ``[[report]]`` tables, validated; names unique."""
     tables = data.get("report")
     if not isinstance(tables, list) or not tables:
         raise UsageError(f"config file {path} lists no [[report]] tables: add at least one")
@@ -83,7 +252,7 @@ def _report_from_table(path: Path, index: int, table: Any) -> ReportSpec:
         raise UsageError(f"{where}: expected a table of name, notebook and parameters")
     unknown = sorted(set(table) - _REPORT_KEYS)
     if unknown:
-        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: name, notebook, parameters")
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: name, notebook, parameters, pdf")
     name = table.get("name", DEFAULT_REPORT_NAME)
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
         raise UsageError(f"{where}: name {name!r} must be letters, digits, '.', '_' or '-' (it names a file)")
@@ -93,4 +262,7 @@ def _report_from_table(path: Path, index: int, table: Any) -> ReportSpec:
     parameters = table.get("parameters", {})
     if not isinstance(parameters, dict):
         raise UsageError(f"{where}: parameters must be a table of name = value")
-    return ReportSpec(name=name, notebook=notebook, parameters=dict(parameters))
+    pdf = table.get("pdf", False)
+    if not isinstance(pdf, bool):
+        raise UsageError(f"{where}: pdf must be true or false")
+    return ReportSpec(name=name, notebook=notebook, parameters=dict(parameters), pdf=pdf)

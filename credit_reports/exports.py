@@ -1,10 +1,23 @@
-"""The report's summary tables as files beside the HTML: one CSV per table and one XLSX workbook.
+"""The report's tables as files beside the HTML: one CSV per table and one close-ready XLSX workbook.
 
 The tables are the raw frames behind what the report shows (``credit_reports.report.Report.tables()``:
-int64 minor units with a ``currency_code`` column). Here every amount becomes an exact major-unit
-``Decimal`` in its own row's currency (converted amounts in the reporting currency), so a finance reader
-opening the CSV or the workbook sees 1234.56 USD, not 123456. Workbook cells carry a number format with
-the currency's decimals (JPY and KRW: none). Amounts of different currencies are never summed here.
+int64 minor units with a ``currency_code`` column), plus the customer sub-ledger (every customer and
+currency with a balance) and, when the snapshot keeps them, the period's credit movements.
+
+The workbook is made to go into a month-end close: a first sheet "About" (title, period, opening and
+closing as-of with the time zone, environment in words, completeness, reconciliation status, toolkit
+version, how amounts are stated); one sheet per table named and headed in the report's own words; amounts
+as numbers in major units with each currency's decimals (JPY and KRW: none) beside a currency column;
+dates as real dates in UTC (the header says so); columns sized to their content; an autofilter on each
+table; landscape print set-up, fit to page width, header row repeated on every page.
+
+The CSVs are made for imports and for people: a first column with the report's as-of, every amount twice
+(exact integer minor units in ``<column>_minor`` and major units in ``<column>``), shares rounded to four
+decimals (0.1234 = 12.34%), UTF-8 (with a byte-order mark for Excel when ``csv_bom`` is set).
+
+Customer data can hold text a spreadsheet would run as a formula (``=HYPERLINK(...)``): text cells that
+start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return are written as text cells in the XLSX and
+prefixed with ``'`` in the CSV (OWASP's advice on CSV injection). Currencies are never summed together.
 """
 
 from __future__ import annotations
@@ -12,7 +25,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,18 +36,124 @@ import pandas as pd
 
 from .money import minor_unit_decimals, to_major
 
-__all__ = ["AMOUNT_COLUMNS", "major_units_table", "report_tables", "write_exports"]
+__all__ = [
+    "AMOUNT_COLUMNS",
+    "ExportContext",
+    "SHEET_TITLES",
+    "header_for",
+    "major_units_table",
+    "neutralize_formula",
+    "report_tables",
+    "write_exports",
+]
 
 #: Columns holding int64 minor units of the row's ``currency_code``.
 AMOUNT_COLUMNS = frozenset(
-    {"available", "reserved", "used", "outstanding", "opening", "issued", "closing",
+    {"available", "reserved", "used", "outstanding", "opening", "issued", "closing", "reversed",
      "top_1pct_available", "top_10pct_available",
-     # the reconciliation, ageing and issued-by-source tables
-     "reversed", "expected_closing", "unexplained", "used_change", "used_difference", "reserved_expected",
-     "reserved_difference", "amount"}
+     # the reconciliation, ageing, issued-by-source and movements tables
+     "expected_closing", "unexplained", "used_change", "used_difference", "reserved_expected",
+     "reserved_difference", "amount", "available_delta", "reserved_delta", "used_delta", "released"}
 )
 _CONVERTED_SUFFIX = "_converted"
 _SHEET_NAME_MAX = 31
+_SHARE_DECIMALS = 4
+
+#: Sheet (and link) titles in the report's words, in the order the report shows them.
+SHEET_TITLES: dict[str, str] = {
+    "totals": "Credit per currency",
+    "customer_subledger": "Customer sub-ledger",
+    "movements": "Movements",
+    "roll_forward": "Roll-forward",
+    "cohorts": "Cohorts",
+    "trend": "Trend",
+    "top_share": "Top holders' share",
+    "concentration": "Largest holders",
+    "reserved": "Reserved credit",
+    "converted": "Converted",
+}
+
+#: Column headers in the report's words; dates name their time zone.
+HEADERS: dict[str, str] = {
+    "currency_code": "Currency",
+    "customer_id": "Customer",
+    "email": "Email",
+    "name": "Name",
+    "available": "Available",
+    "reserved": "Reserved",
+    "used": "Used",
+    "outstanding": "Outstanding (available + reserved)",
+    "customers_with_credit": "Customers holding credit",
+    "customers": "Customers",
+    "customers_with_balance": "With a balance in this currency",
+    "cohort": "Cohort",
+    "rank": "Rank",
+    "share": "Share of currency",
+    "cumulative_share": "Cumulative share",
+    "holders": "Holders",
+    "top_1pct_holders": "Top 1%: holders",
+    "top_1pct_available": "Top 1%: available",
+    "top_1pct_share": "Top 1%: share",
+    "top_10pct_holders": "Top 10%: holders",
+    "top_10pct_available": "Top 10%: available",
+    "top_10pct_share": "Top 10%: share",
+    "opening": "Opening outstanding",
+    "issued": "+ Issued",
+    "reversed": "- Reversed",
+    "closing": "= Closing outstanding",
+    "expected_closing": "Expected closing outstanding",
+    "unexplained": "Unexplained difference",
+    "as_of": "As of (UTC)",
+    "rate": "Rate",
+    "rate_date": "Rate date",
+    "rate_source": "Rate source",
+    "reporting_currency": "Reporting currency",
+    "kind": "Kind",
+    "amount": "Amount",
+    "available_delta": "Change in available",
+    "reserved_delta": "Change in reserved",
+    "used_delta": "Change in used",
+    "occurred_at": "Occurred at (UTC)",
+    "source": "Source",
+    "event_id": "Paddle event",
+    "transaction_id": "Paddle transaction",
+    "adjustment_id": "Paddle adjustment",
+    "amount_unit": "Amount unit",
+}
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What the "About" sheet and the CSVs' as-of column say about the report."""
+
+    title: str
+    report: str
+    as_of: dt.datetime
+    environment: str
+    complete: bool = True
+    opening_as_of: dt.datetime | None = None
+    failed_customers: int = 0
+    reconciliation: str = ""
+    toolkit_version: str = ""
+    extra: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+def header_for(column: str) -> str:
+    """A column's header in words (``top_1pct_share`` -> ``Top 1%: share``; unknown: spaced, capitalised)."""
+    if column in HEADERS:
+        return HEADERS[column]
+    if column.endswith(_CONVERTED_SUFFIX):
+        return f"{header_for(column.removesuffix(_CONVERTED_SUFFIX))} (converted)"
+    words = column.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def neutralize_formula(text: str) -> str:
+    """``text`` prefixed with ``'`` when a spreadsheet would run it as a formula (OWASP CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _is_missing(value: Any) -> bool:
@@ -53,15 +174,26 @@ def _major(value: Any, code: Any) -> Decimal | None:
 
 
 def _plain(value: Any) -> Any:
-    """Cell values files can hold: UTC timestamps as naive datetimes (Excel has no zones), NA as None."""
+    """Cell values files can hold: UTC timestamps as naive UTC datetimes (Excel has no zones), NA as None."""
     if _is_missing(value):
         return None
     if isinstance(value, pd.Timestamp):
         stamp = value.tz_convert("UTC").tz_localize(None) if value.tzinfo else value
         return stamp.to_pydatetime()
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         return value.item()  # numpy scalar -> Python
     return value
+
+
+def _amount_code(table: pd.DataFrame, col: str) -> str | None:
+    """The column holding the currency of ``col``'s amounts, or None when ``col`` is not an amount."""
+    if col in AMOUNT_COLUMNS and "currency_code" in table.columns:
+        return "currency_code"
+    if col.endswith(_CONVERTED_SUFFIX) and "reporting_currency" in table.columns:
+        return "reporting_currency"
+    return None
 
 
 def major_units_table(table: pd.DataFrame) -> tuple[list[str], list[list[Any]], list[list[str | None]]]:
@@ -71,21 +203,16 @@ def major_units_table(table: pd.DataFrame) -> tuple[list[str], list[list[Any]], 
     for every other cell (counts, shares, text, dates).
     """
     columns = [str(c) for c in table.columns]
-    codes = table["currency_code"] if "currency_code" in table.columns else None
-    reporting = table["reporting_currency"] if "reporting_currency" in table.columns else None
+    code_columns = {col: _amount_code(table, col) for col in columns}
     rows: list[list[Any]] = []
     currencies: list[list[str | None]] = []
-    records = table.to_dict("records")
-    for i, record in enumerate(records):
+    for record in table.to_dict("records"):
         row, row_codes = [], []
         for col in columns:
             value = record[col]
-            if codes is not None and col in AMOUNT_COLUMNS:
-                code = codes.iloc[i]
-                row.append(_major(value, code))
-                row_codes.append(None if _is_missing(code) else str(code))
-            elif reporting is not None and col.endswith(_CONVERTED_SUFFIX):
-                code = reporting.iloc[i]
+            code_column = code_columns[col]
+            if code_column is not None:
+                code = record[code_column]
                 row.append(_major(value, code))
                 row_codes.append(None if _is_missing(code) else str(code))
             else:
@@ -93,6 +220,7 @@ def major_units_table(table: pd.DataFrame) -> tuple[list[str], list[list[Any]], 
                 row_codes.append(None)
         rows.append(row)
         currencies.append(row_codes)
+    codes = table["currency_code"] if "currency_code" in table.columns else None
     return _mark_unknown_units(columns, rows, currencies, codes)
 
 
@@ -116,20 +244,67 @@ def _mark_unknown_units(
     return [*columns, "amount_unit"], rows, currencies
 
 
-def _csv_text(value: Any) -> str:
-    if value is None:
+# ---------------------------------------------------------------------------------------------------
+# CSV
+
+
+def _iso(stamp: dt.datetime) -> str:
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _csv_text(value: Any, column: str) -> str:
+    """One CSV cell: ISO UTC times, shares rounded for people, formula-like text neutralised."""
+    if value is None or _is_missing(value):
         return ""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return _iso(pd.Timestamp(value).to_pydatetime())
+    if isinstance(value, float) and column.endswith("share"):
+        return f"{round(value, _SHARE_DECIMALS):.{_SHARE_DECIMALS}f}"
+    if isinstance(value, str):
+        return neutralize_formula(value)
     return str(value)
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[list[Any]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+def _csv_table(table: pd.DataFrame, as_of: dt.datetime | None) -> tuple[list[str], list[list[str]]]:
+    """The CSV's header and rows: an as-of column first, every amount in major units and exact minor units."""
+    columns = [str(c) for c in table.columns]
+    code_columns = {col: _amount_code(table, col) for col in columns}
+    as_of_name = "report_as_of" if "as_of" in columns else "as_of"
+    header = [as_of_name] if as_of is not None else []
+    for col in columns:
+        header.append(col)
+        if code_columns[col] is not None:
+            header.append(f"{col}_minor")
+    stamp = _iso(as_of) if as_of is not None else None
+    rows: list[list[str]] = []
+    for record in table.to_dict("records"):
+        row = [stamp] if stamp is not None else []
+        for col in columns:
+            value = _plain(record[col])
+            code_column = code_columns[col]
+            if code_column is None:
+                row.append(_csv_text(value, col))
+                continue
+            code = record[code_column]
+            known = not _is_missing(code) and minor_unit_decimals(str(code)) is not None
+            major = _major(value, code) if known else None
+            row.append("" if major is None else str(major))
+            row.append("" if value is None else str(int(value)))
+        rows.append(row)
+    return header, rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]], *, bom: bool) -> None:
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_text(v) for v in row])
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# XLSX
 
 
 def _number_format(code: str) -> str:
@@ -139,62 +314,217 @@ def _number_format(code: str) -> str:
     return "#,##0." + "0" * decimals
 
 
+_DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+
+def _display_width(value: Any, code: str | None) -> int:
+    """About how many characters a cell needs when shown (formatted numbers, dates, text)."""
+    if value is None:
+        return 0
+    if isinstance(value, dt.datetime):
+        return 19
+    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+        if code is not None:
+            decimals = minor_unit_decimals(code) or 0
+            return len(f"{Decimal(value):,.{decimals}f}")
+        if isinstance(value, float):
+            return 8
+        return len(f"{value:,}")
+    return len(str(value))
+
+
+def _cell_value(value: Any) -> Any:
+    """A value openpyxl can store: text without control characters (they make the file unreadable)."""
+    if isinstance(value, str):
+        return _ILLEGAL_XLSX.sub("", value)
+    return value
+
+
 Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
 
 
-def _write_xlsx(path: Path, sheets: Mapping[str, Sheet]) -> None:
+def _print_setup(sheet: Any, *, repeat_header: bool) -> None:
+    """Landscape, fit to the page width (any number of pages tall), header row on every page."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    if repeat_header:
+        sheet.print_title_rows = "1:1"
+
+
+def _write_table_sheet(book: Any, title: str, sheet_data: Sheet) -> None:
+    """One table on its own sheet: headers in words, numbers formatted per currency, filter, widths, print."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    columns, rows, currencies = sheet_data
+    sheet = book.create_sheet(title=title[:_SHEET_NAME_MAX])
+    headers = [header_for(c) for c in columns]
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    widths = [min(len(h), 24) for h in headers]
+    for row, row_codes in zip(rows, currencies, strict=True):
+        sheet.append([_cell_value(v) for v in row])
+        excel_row = sheet.max_row
+        for index, (value, code) in enumerate(zip(row, row_codes, strict=True)):
+            cell = sheet.cell(row=excel_row, column=index + 1)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text, even "=HYPERLINK(...)" from customer data
+            elif code is not None and value is not None:
+                cell.number_format = _number_format(code)
+            elif isinstance(value, float) and columns[index].endswith("share"):
+                cell.number_format = "0.00%"
+            elif isinstance(value, dt.datetime):
+                cell.number_format = _DATE_FORMAT
+            widths[index] = max(widths[index], _display_width(value, code))
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 3)
+    sheet.freeze_panes = "A2"
+    if columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+    _print_setup(sheet, repeat_header=True)
+
+
+def _environment_words(environment: str) -> str:
+    """The environment as a finance reader reads it."""
+    known = {
+        "production": "Production: the live Paddle account (real customer credit)",
+        "sandbox": "Sandbox: Paddle's test account (not real money)",
+    }
+    return known.get(environment, f"{environment}: not a live Paddle account (local or test data)")
+
+
+def _about_rows(context: ExportContext, sheets: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """The About sheet's label/value pairs."""
+    closing = context.as_of.astimezone(dt.UTC).replace(tzinfo=None)
+    opening = context.opening_as_of.astimezone(dt.UTC).replace(tzinfo=None) if context.opening_as_of else None
+    if opening is not None:
+        period = f"{opening:%d %b %Y %H:%M:%S} UTC to {closing:%d %b %Y %H:%M:%S} UTC"
+    else:
+        period = f"As of {closing:%d %b %Y %H:%M:%S} UTC (no earlier snapshot: no period)"
+    if context.complete:
+        completeness = "Complete: every customer's balances were fetched"
+    else:
+        who = f"{context.failed_customers:,} customer(s)" if context.failed_customers else "some customers"
+        completeness = f"INCOMPLETE: the balances of {who} could not be fetched; totals understate credit"
+    rows: list[tuple[str, Any]] = [
+        ("Report", context.report),
+        ("Period", period),
+        ("Opening as of (UTC)", opening if opening is not None else "none"),
+        ("Closing as of (UTC)", closing),
+        ("Time zone", "UTC: every date and time in this workbook is in UTC"),
+        ("Environment", _environment_words(context.environment)),
+        ("Snapshot completeness", completeness),
+        ("Reconciliation", context.reconciliation or "not reconciled"),
+        ("Amounts", "Numbers in major units of the row's currency (the Currency column), with that currency's "
+                    "decimals (JPY and KRW have none). Currencies are never added together. The CSV files "
+                    "beside this workbook also carry exact integer minor units."),
+        ("Outstanding", "Available + reserved: credit customers can still spend or have set aside for unpaid "
+                        "invoices."),
+        *context.extra,
+        ("Toolkit", f"credit-reports {context.toolkit_version}".strip()),
+    ]
+    rows.append(("Sheets", ", ".join(sheets.values())))
+    return rows
+
+
+def _write_about(book: Any, context: ExportContext, sheets: Mapping[str, str]) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    sheet = book.create_sheet(title="About", index=0)
+    sheet.append([_cell_value(context.title)])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append([])
+    for label, value in _about_rows(context, sheets):
+        sheet.append([label, _cell_value(value)])
+        label_cell, value_cell = sheet.cell(row=sheet.max_row, column=1), sheet.cell(row=sheet.max_row, column=2)
+        label_cell.font = Font(bold=True)
+        label_cell.alignment = Alignment(vertical="top")
+        value_cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+        if isinstance(value, dt.datetime):
+            value_cell.number_format = _DATE_FORMAT
+        elif isinstance(value, str):
+            value_cell.data_type = "s"
+    sheet.column_dimensions["A"].width = 24
+    sheet.column_dimensions["B"].width = 90
+    _print_setup(sheet, repeat_header=False)
+    sheet.page_setup.orientation = "portrait"
+
+
+def _write_xlsx(path: Path, sheets: Mapping[str, Sheet], context: ExportContext | None) -> None:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     book = Workbook()
     book.remove(book.active)
-    for name, (columns, rows, currencies) in sheets.items():
-        sheet = book.create_sheet(title=name[:_SHEET_NAME_MAX])
-        sheet.append(columns)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row, row_codes in zip(rows, currencies, strict=True):
-            sheet.append(row)
-            excel_row = sheet.max_row
-            for col_index, (value, code) in enumerate(zip(row, row_codes, strict=True), start=1):
-                cell = sheet.cell(row=excel_row, column=col_index)
-                if code is not None and value is not None:
-                    cell.number_format = _number_format(code)
-                elif isinstance(value, float) and columns[col_index - 1].endswith("share"):
-                    cell.number_format = "0.00%"
-                elif isinstance(value, dt.datetime):
-                    cell.number_format = "yyyy-mm-dd hh:mm"
-        for col_index, column in enumerate(columns, start=1):
-            letter = sheet.cell(row=1, column=col_index).column_letter
-            sheet.column_dimensions[letter].width = max(12, min(40, len(column) + 4))
-        sheet.freeze_panes = "A2"
+    titles = {name: _sheet_title(name) for name in sheets}
+    for name, sheet_data in sheets.items():
+        _write_table_sheet(book, titles[name], sheet_data)
+    if context is not None:
+        _write_about(book, context, titles)
+    book.active = 0
     book.save(path)
 
 
-def write_exports(
-    tables: Mapping[str, pd.DataFrame], folder: str | os.PathLike[str], stem: str
-) -> list[Path]:
-    """Write ``<stem>.<table>.csv`` per table and ``<stem>.xlsx`` (a sheet per table); return the paths.
+def _sheet_title(name: str) -> str:
+    """A table's sheet name in words (Excel allows 31 characters and no ``[]:*?/\\``)."""
+    title = SHEET_TITLES.get(name) or header_for(name)
+    return re.sub(r"[\[\]:*?/\\]", " ", title)[:_SHEET_NAME_MAX]
 
-    Table names become file and sheet names with ``_`` shown as ``-`` in file names
-    (``credit-balances.roll-forward.csv``).
+
+def _ordered(tables: Mapping[str, pd.DataFrame | None]) -> list[tuple[str, pd.DataFrame]]:
+    """The tables in the report's order (known ones first), skipping missing ones."""
+    known = [n for n in SHEET_TITLES if n in tables]
+    rest = [n for n in tables if n not in SHEET_TITLES]
+    return [(n, tables[n]) for n in [*known, *rest] if tables[n] is not None]
+
+
+def csv_name(stem: str, table: str) -> str:
+    """``<stem>.<table>.csv`` with ``_`` shown as ``-`` (``credit-balances.customer-subledger.csv``)."""
+    return f"{stem}.{table.replace('_', '-')}.csv"
+
+
+def write_exports(
+    tables: Mapping[str, pd.DataFrame | None],
+    folder: str | os.PathLike[str],
+    stem: str,
+    *,
+    context: ExportContext | None = None,
+    csv_bom: bool = False,
+) -> list[Path]:
+    """Write ``<stem>.<table>.csv`` per table and ``<stem>.xlsx`` (About, then a sheet per table).
+
+    Returns the paths, the workbook last. ``context`` fills the About sheet and the CSVs' as-of column.
     """
     folder = Path(folder)
-    sheets = {}
+    sheets: dict[str, Sheet] = {}
     paths: list[Path] = []
-    for name, table in tables.items():
-        if table is None:
-            continue
-        converted = major_units_table(table)
-        sheets[name] = converted
-        path = folder / f"{stem}.{name.replace('_', '-')}.csv"
-        _write_csv(path, converted[0], converted[1])
+    as_of = context.as_of if context is not None else None
+    for name, table in _ordered(tables):
+        sheets[name] = major_units_table(table)
+        path = folder / csv_name(stem, name)
+        header, rows = _csv_table(table, as_of)
+        _write_csv(path, header, rows, bom=csv_bom)
         paths.append(path)
     if sheets:
         workbook = folder / f"{stem}.xlsx"
-        _write_xlsx(workbook, sheets)
+        _write_xlsx(workbook, sheets, context)
         paths.append(workbook)
     return paths
+
+
+def export_links(paths: Sequence[Path], stem: str) -> list[tuple[str, str]]:
+    """(label, file name) for each export, for the report's and the index's download links."""
+    links = []
+    for path in paths:
+        if path.suffix == ".xlsx":
+            links.append(("Workbook (XLSX)", path.name))
+            continue
+        table = path.name.removeprefix(f"{stem}.").removesuffix(".csv").replace("-", "_")
+        links.append((f"{SHEET_TITLES.get(table) or header_for(table)} (CSV)", path.name))
+    return sorted(links, key=lambda link: (not link[0].startswith("Workbook"),))
 
 
 def report_tables(report: Any) -> dict[str, pd.DataFrame]:

@@ -1,9 +1,11 @@
-"""``reports/index.html``: every published report, newest first, with its as-of and outstanding credit.
+"""``reports/index.html``: every published report, newest first: period, as-of, title, outstanding credit,
+links to its exports, and "Attention:" with the reasons when a report needs a look (``alerts.py``).
 
 The index is built only from the manifests of published reports, so a failed render (which publishes no
 manifest) never appears in it and the index keeps pointing at the last good report. The page is
 self-contained (inline styles, no scripts) and uses relative links, so the whole ``reports/`` folder can
-be copied to a shared drive or attached to an email and still work.
+be copied to a shared drive or attached to an email and still work. On a phone (narrow screens) each
+row becomes a card of label/value lines, so no column is lost and nothing scrolls sideways.
 """
 
 from __future__ import annotations
@@ -88,20 +90,53 @@ def _when(text: str | None) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _period(manifest: dict[str, Any]) -> str:
+    """The report's period: opening to closing as-of, or 'as of' alone when there is no earlier snapshot."""
+    period = manifest.get("period") or {}
+    start = period.get("from") or (manifest.get("compared_to") or {}).get("as_of")
+    end = period.get("to") or (manifest.get("snapshot") or {}).get("as_of")
+    if not start:
+        return "single snapshot"
+    return f"{_when(start)} to {_when(end)}"
+
+
+def _exports(manifest: dict[str, Any]) -> str:
+    """Links to the report's exports (relative to the index), as a compact list."""
+    folder = manifest["_html"].rsplit("/", 1)[0]
+    items = []
+    for export in manifest.get("exports") or []:
+        if not isinstance(export, dict) or not export.get("file"):
+            continue
+        href = html.escape(f"{folder}/{export['file']}", quote=True)
+        items.append(f'<li><a href="{href}">{html.escape(str(export.get("label") or export["file"]))}</a></li>')
+    return f'<ul class="exports">{"".join(items)}</ul>' if items else ""
+
+
+def _status(manifest: dict[str, Any]) -> str:
+    """Complete, or "Attention:" and the reasons the report needs a look."""
+    reasons = manifest.get("attention") or []
+    complete = (manifest.get("snapshot") or {}).get("complete", True)
+    if not reasons and not complete:
+        reasons = ["incomplete snapshot"]
+    if not reasons:
+        return "complete"
+    listed = "; ".join(html.escape(str(r)) for r in reasons)
+    return f'<strong class="warn">Attention:</strong> <span class="warn">{listed}</span>'
+
+
 def _row(manifest: dict[str, Any]) -> str:
     snapshot = manifest.get("snapshot") or {}
-    complete = snapshot.get("complete", True)
-    status = "complete" if complete else '<strong class="warn">incomplete snapshot</strong>'
     title = manifest.get("title") or manifest.get("report") or manifest["_html"]
     return (
         "<tr>"
-        f"<td>{_when(snapshot.get('as_of'))}</td>"
-        f'<td><a href="{html.escape(manifest["_html"], quote=True)}">{html.escape(str(title))}</a>'
-        f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}</div></td>'
-        f"<td>{html.escape(str(snapshot.get('environment') or ''))}</td>"
-        f"<td>{_outstanding(manifest)}</td>"
-        f"<td>{status}</td>"
-        f"<td>{_when(manifest.get('rendered_at'))}</td>"
+        f'<td data-label="As of">{_when(snapshot.get("as_of"))}</td>'
+        f'<td data-label="Period">{_period(manifest)}</td>'
+        f'<td data-label="Report"><a href="{html.escape(manifest["_html"], quote=True)}">{html.escape(str(title))}</a>'
+        f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}</div>{_exports(manifest)}</td>'
+        f'<td data-label="Environment">{html.escape(str(snapshot.get("environment") or ""))}</td>'
+        f'<td data-label="Outstanding credit">{_outstanding(manifest)}</td>'
+        f'<td data-label="Status">{_status(manifest)}</td>'
+        f'<td data-label="Rendered">{_when(manifest.get("rendered_at"))}</td>'
         "</tr>"
     )
 
@@ -118,6 +153,22 @@ td .sub { color: #777; font-size: 12px; }
 ul.money { list-style: none; margin: 0; padding: 0; font-variant-numeric: tabular-nums; }
 ul.money .code { display: inline-block; width: 3.5em; color: #555; }
 .warn { color: #b35900; }
+ul.exports { list-style: none; margin: 6px 0 0 0; padding: 0; font-size: 12px; }
+ul.exports li { display: inline; margin-right: 10px; }
+@media (max-width: 640px) {
+  body { padding: 12px; }
+  table, thead, tbody, tr, th, td { display: block; width: auto; }
+  thead { position: absolute; left: -10000px; }
+  tr { border: 1px solid #ddd; border-radius: 4px; margin-bottom: 12px; padding: 4px 0; }
+  td { border: none; padding: 4px 10px; overflow-wrap: anywhere; }
+  td::before { content: attr(data-label); display: block; font-size: 12px; color: #666; font-weight: 600; }
+  ul.exports li { display: block; margin: 2px 0; }
+}
+@media print {
+  body { max-width: none; padding: 0; }
+  tr { break-inside: avoid; }
+  td, th { overflow-wrap: anywhere; }
+}
 """
 
 
@@ -131,8 +182,8 @@ def build_index(out_dir: str | os.PathLike[str]) -> Path:
     reports = published_reports(root)
     rows = "\n".join(_row(m) for m in reports)
     body = (
-        f"<table><thead><tr><th>As of</th><th>Report</th><th>Environment</th><th>Outstanding credit</th>"
-        f"<th>Snapshot</th><th>Rendered</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
+        f"<table><thead><tr><th>As of</th><th>Period</th><th>Report and exports</th><th>Environment</th>"
+        f"<th>Outstanding credit</th><th>Status</th><th>Rendered</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
         if reports
         else "<p>No reports have been rendered yet: run <code>credit-reports render</code>.</p>"
     )

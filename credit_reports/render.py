@@ -8,10 +8,13 @@ template that loads nothing from anywhere, writes the executed notebook, summary
 XLSX) and ``manifest.json`` beside it, scans all of it for secrets, and only then publishes it and
 rebuilds ``reports/index.html``.
 
-Layout: ``<out_dir>/<YYYY-MM-DD of the snapshot's as-of>/<name>.html`` plus ``<name>.ipynb``,
-``<name>.<table>.csv``, ``<name>.xlsx`` and the manifest (``manifest.json`` for the default report name,
-``<name>.manifest.json`` for any other, so several reports of one day can share a folder).
-A notebook that fails leaves ``<name>.failed.ipynb`` in that folder and publishes nothing else.
+Layout: one folder per snapshot, ``<out_dir>/<as-of, UTC, e.g. 2026-12-01T061500Z>/``, holding
+``<name>.html`` plus ``<name>.ipynb``, ``<name>.<table>.csv``, ``<name>.xlsx``, ``<name>.pdf`` (when
+asked for) and the manifest (``manifest.json`` for the default report name, ``<name>.manifest.json`` for
+any other, so several reports of one snapshot share a folder). A render of another snapshot never
+touches that folder; re-rendering the same snapshot and report replaces that report's files only (each
+an atomic rename, the manifest last) and removes the files its previous render published that this one
+no longer writes. A notebook that fails leaves ``<name>.failed.ipynb`` there and publishes nothing else.
 """
 
 from __future__ import annotations
@@ -101,6 +104,9 @@ class RenderResult:
     complete: bool
     files: tuple[Path, ...]
     as_of: dt.datetime
+    pdf: Path | None = None
+    warnings: tuple[str, ...] = ()
+    attention: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -404,8 +410,19 @@ def compact_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 # HTML
 
 
-def export_html(nb: nbformat.NotebookNode, *, title: str, footer: str = "") -> str:
-    """The report page: outputs only (no code, no prompts), inline styles, no external resources."""
+def export_html(
+    nb: nbformat.NotebookNode,
+    *,
+    title: str,
+    footer: str = "",
+    as_of_line: str = "",
+    downloads: list[tuple[str, str]] | None = None,
+) -> str:
+    """The report page: outputs only (no code, no prompts), inline styles, no external resources.
+
+    ``as_of_line`` is shown above the report (the as-of it was asked for); ``downloads`` are (label,
+    relative link) pairs to the exports beside it.
+    """
     from nbconvert import HTMLExporter
 
     nb.metadata["title"] = title
@@ -419,8 +436,42 @@ def export_html(nb: nbformat.NotebookNode, *, title: str, footer: str = "") -> s
         embed_images=True,
         theme="light",
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"credit_reports_footer": footer})
-    return body
+    resources = {
+        "credit_reports_footer": footer,
+        "credit_reports_as_of": as_of_line,
+        "credit_reports_downloads": downloads or [],
+    }
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    return label_table_cells(body)
+
+
+_TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
+_HEADING = re.compile(r'<th\b[^>]*class="col_heading level0 (col\d+)"[^>]*>(.*?)</th>', re.S)
+_CELL = re.compile(r'<td\b(?P<attrs>[^>]*?)class="(?P<cls>data row\d+ (?P<col>col\d+))"')
+
+
+def label_table_cells(page: str) -> str:
+    """Give every cell of the report's tables its column's header as ``data-label``.
+
+    On a phone the stylesheet stacks each row into label/value lines (``td::before`` shows the label),
+    so no column is lost and nothing scrolls sideways. Only pandas Styler tables (the report's) are
+    touched; their cells carry ``colN`` classes that name the header.
+    """
+
+    def one_table(match: re.Match[str]) -> str:
+        table = match.group(0)
+        labels = {col: re.sub(r"<[^>]+>", "", text).strip() for col, text in _HEADING.findall(table)}
+        if not labels:
+            return table
+
+        def one_cell(cell: re.Match[str]) -> str:
+            label = labels.get(cell.group("col"), "")
+            label = label.replace('"', "&quot;")
+            return f'<td{cell.group("attrs")}data-label="{label}" class="{cell.group("cls")}"'
+
+        return _CELL.sub(one_cell, table)
+
+    return _TABLE.sub(one_table, page)
 
 
 class _ResourceFinder(HTMLParser):
@@ -525,6 +576,8 @@ def _manifest(
     snapshot: Any,
     prepared: Any,
     files: list[str],
+    requested: str,
+    exports: list[tuple[str, str]],
 ) -> dict[str, Any]:
     """The manifest beside a report: what it shows, from which snapshot, with which parameters.
 
@@ -534,17 +587,25 @@ def _manifest(
     """
     manifest_snapshot = snapshot.manifest if isinstance(snapshot.manifest, Mapping) else {}
     opening = prepared.opening
+    as_of = _iso(_as_datetime(snapshot.as_of))
     return {
         "report": name,
         "title": title,
         "notebook": notebook.name,
         "parameters": dict(parameters),
+        "requested_snapshot": requested,
+        "period": {
+            "from": _iso(_as_datetime(opening.as_of)) if opening is not None else None,
+            "to": as_of,
+        },
         "snapshot": {
             "path": str(snapshot.path),
-            "as_of": _iso(_as_datetime(snapshot.as_of)),
+            "name": snapshot.path.name,
+            "as_of": as_of,
             "environment": snapshot.environment,
             "complete": bool(snapshot.complete),
             "strategy": manifest_snapshot.get("strategy"),
+            "verification": manifest_snapshot.get("verification"),
         },
         "headline": prepared.headline(),
         "roll_forward": prepared.roll_forward_dict() if prepared.roll_forward is not None else None,
@@ -556,6 +617,7 @@ def _manifest(
         "toolkit_version": __version__,
         "rendered_at": _iso(dt.datetime.now(dt.UTC)),
         "files": files,
+        "exports": [{"label": label, "file": file} for label, file in exports],
     }
 
 
@@ -622,6 +684,57 @@ def _keep_failed(
     return publish_files([staged.rename(staged.with_name(f"{name}.failed.ipynb"))], destination)[0]
 
 
+def snapshot_folder_name(as_of: dt.datetime) -> str:
+    """The published folder of one snapshot: its as-of in UTC, readable and unique (``2026-12-01T061500Z``)."""
+    return as_of.astimezone(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
+
+
+def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> None:
+    """Remove the files this report's previous render of this snapshot published that this one does not."""
+    try:
+        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for name in previous.get("files") or []:
+        if isinstance(name, str) and name not in keep and "/" not in name and not name.startswith("."):
+            (destination / name).unlink(missing_ok=True)
+
+
+def _export_context(prepared: Any, *, title: str, name: str, snapshot: Any) -> Any:
+    """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
+    from .exports import ExportContext
+
+    status = getattr(prepared, "reconciliation_status", None)
+    if callable(status):
+        status = status()
+    if not status:
+        status = (
+            "Roll-forward derived from the two snapshots' balances (opening + issued - used = closing); "
+            "not reconciled against credit movements"
+            if prepared.roll_forward is not None
+            else "No roll-forward: " + (prepared.notes.get("roll_forward") or "no earlier snapshot")
+        )
+    return ExportContext(
+        title=title, report=name, as_of=_as_datetime(snapshot.as_of), environment=str(snapshot.environment),
+        complete=bool(snapshot.complete),
+        opening_as_of=_as_datetime(prepared.opening.as_of) if prepared.opening is not None else None,
+        failed_customers=prepared.failed_customers, reconciliation=str(status), toolkit_version=__version__,
+        extra=(("Snapshot", snapshot.path.name),),
+    )
+
+
+def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
+    """The report printed to ``<name>.pdf`` beside its HTML, or (None, why not) in one line."""
+    from .pdf import PdfUnavailableError, print_to_pdf
+
+    target = html_path.with_name(f"{name}.pdf")
+    try:
+        print_to_pdf(html_path, target)
+    except PdfUnavailableError as exc:
+        return None, f"no PDF for report {name}: {exc}"
+    return target, None
+
+
 def render_report(
     notebook: str | os.PathLike[str] = DEFAULT_NOTEBOOK,
     *,
@@ -631,6 +744,10 @@ def render_report(
     output_name: str | None = None,
     kernel_name: str = DEFAULT_KERNEL,
     api_key: str | None = None,
+    requested_snapshot: str | None = None,
+    pdf: bool = False,
+    csv_bom: bool = False,
+    outstanding_change_share: float | None = None,
 ) -> RenderResult:
     """Execute a report notebook on a stored snapshot and publish it as self-contained HTML.
 
@@ -638,11 +755,18 @@ def render_report(
     ``title``, ...); ``data_dir`` and the resolved ``snapshot`` and ``environment`` are passed to the
     notebook when it declares them, so the notebook and the manifest read the same snapshot.
     ``api_key`` (else ``$PADDLE_API_KEY``) is used only to make sure no written file contains it.
+    ``requested_snapshot`` is what the caller was asked for (``latest`` or an as-of), recorded in the
+    manifest and shown on the report. ``pdf`` also prints the report to ``<name>.pdf`` with
+    headless Chromium (a warning when it is not installed); ``csv_bom`` starts CSVs with a UTF-8
+    byte-order mark; ``outstanding_change_share`` is the alert threshold behind the manifest's
+    ``attention`` (see :mod:`credit_reports.alerts`).
 
     Raises UsageError for a bad notebook name, parameter or snapshot; ReportFailedError when the
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
     SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
     """
+    from .alerts import attention_reasons
+    from .exports import export_links, report_tables, write_exports
     from .store import load_snapshot
 
     timer = _Timer()
@@ -662,6 +786,9 @@ def render_report(
 
         snapshot = period_closing(str(given["period"]), timezone=str(given.get("timezone") or "UTC"),
                                   data_dir=data_dir, environment=snapshot.environment)
+    requested = str(requested_snapshot or given.get("snapshot") or "latest")
+    if given.get("period") and "period" in declared:
+        requested = f"period {given['period']}"
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     from .report import prepare
@@ -671,8 +798,9 @@ def render_report(
     check_report_parameters(**report_arguments)  # a bad value fails here, before a kernel starts
     title = str(effective.get("title") or _default_title(declared, "Customer credit balances"))
     as_of = _as_datetime(snapshot.as_of)
-    destination = out_dir / as_of.strftime("%Y-%m-%d")
+    destination = out_dir / snapshot_folder_name(as_of)
     log.info("rendering %s from snapshot %s into %s", path.name, snapshot.path.name, destination)
+    warnings: list[str] = []
 
     with _shared_salt() as salt, staging_folder(out_dir, name) as stage:
         others = {"the pseudonymisation salt": salt}
@@ -707,11 +835,25 @@ def render_report(
         nb = compact_images(clean_notebook(nb))
         timer.lap("clean")
         nbformat.write(nb, executed_path)
+
+        prepared = prepared_future.result()
+        timer.lap("prepare (wait)")
+        context = _export_context(prepared, title=title, name=name, snapshot=snapshot)
+        export_paths = write_exports(report_tables(prepared), stage, name, context=context, csv_bom=csv_bom)
+        exports = export_links(export_paths, name)
+        timer.lap("exports")
+
+        asked = "the latest snapshot" if requested == "latest" else f"snapshot {requested}"
+        as_of_line = (
+            f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({asked}; {snapshot.environment})"
+            + ("" if prepared.opening is None else
+               f"; period from {_as_datetime(prepared.opening.as_of):%d %b %Y, %H:%M:%S} UTC")
+        )
         footer = (
             f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
             f"rendered {_iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
         )
-        html = export_html(nb, title=title, footer=footer)
+        html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports)
         timer.lap("html")
         external = external_resources(html)
         if external:
@@ -721,24 +863,28 @@ def render_report(
             )
         html_path = stage / f"{name}.html"
         html_path.write_text(html, encoding="utf-8")
-
-        from .exports import report_tables, write_exports
-
-        prepared = prepared_future.result()
-        timer.lap("prepare (wait)")
-        export_paths = write_exports(report_tables(prepared), stage, name)
-        timer.lap("exports")
         staged = [html_path, executed_path, *export_paths]
+        if pdf:
+            pdf_path, why_not = _print_pdf(html_path, name)
+            if pdf_path is not None:
+                staged.append(pdf_path)
+                exports.append(("Printable report (PDF)", pdf_path.name))
+            elif why_not:
+                warnings.append(why_not)
+            timer.lap("pdf")
         manifest_path = stage / manifest_name(name)
         manifest = _manifest(
             name=name, title=title, notebook=path, parameters=effective, snapshot=snapshot,
-            prepared=prepared, files=[p.name for p in staged],
+            prepared=prepared, files=[p.name for p in [*staged, manifest_path]], requested=requested,
+            exports=exports,
         )
+        manifest["attention"] = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
         manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         staged.append(manifest_path)
 
         scan_for_secrets([stage], api_key, other_secrets=others)
         timer.lap("secret scan")
+        _remove_previous(destination, destination / manifest_path.name, {p.name for p in staged})
         published = publish_files(staged, destination, last=[html_path, manifest_path])
 
     stale = destination / f"{name}.failed.ipynb"
@@ -755,4 +901,7 @@ def render_report(
         complete=bool(snapshot.complete),
         files=tuple(published),
         as_of=as_of,
+        pdf=by_name.get(f"{name}.pdf"),
+        warnings=tuple(warnings),
+        attention=tuple(manifest["attention"]),
     )

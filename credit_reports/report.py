@@ -295,7 +295,39 @@ class Report:
             out["issued_by_source"] = self.issued_by_source
         if self.converted is not None:
             out["converted"] = self.converted
+        out["customer_subledger"] = self._private(self.subledger())
+        movements = self.period_movements()
+        if movements is not None:
+            out["movements"] = self._private(movements)
         return out
+
+    def subledger(self) -> pd.DataFrame:
+        """Every customer and currency with a non-zero balance: available, reserved, used and outstanding
+        (available + reserved) in minor units, largest outstanding first per currency. Its columns add up
+        to the currency totals: the sub-ledger finance ties to the general ledger."""
+        b = self.balances
+        out = b.assign(outstanding=b["available"] + b["reserved"])
+        out = out[(out["available"] != 0) | (out["reserved"] != 0) | (out["used"] != 0)]
+        out = out.sort_values(["currency_code", "outstanding", "customer_id"], ascending=[True, False, True])
+        return out[["currency_code", "customer_id", "available", "reserved", "used", "outstanding"]].reset_index(
+            drop=True
+        )
+
+    def period_movements(self) -> pd.DataFrame | None:
+        """The snapshot's credit movements after the opening as-of (all of them without one), in the
+        reported currencies; None when the snapshot holds no movements (snapshots before they were kept)."""
+        try:
+            movements = getattr(self.snapshot, "movements", None)
+        except (FileNotFoundError, OSError):
+            return None
+        if not isinstance(movements, pd.DataFrame):
+            return None
+        movements = _filter(movements, self.parameters.currencies)
+        if self.opening is not None and "occurred_at" in movements:
+            occurred = pd.to_datetime(movements["occurred_at"], utc=True)
+            movements = movements[(occurred > _as_of_key(self.opening.as_of))
+                                  & (occurred <= _as_of_key(self.snapshot.as_of))]
+        return movements.reset_index(drop=True)
 
     # -- display pieces ----------------------------------------------------------------------------
 

@@ -6,6 +6,9 @@ Exit codes (the contract schedulers rely on):
   2  bad input (one line on stderr says what and what to do)
   3  rendered, but from an incomplete snapshot (the report carries a banner saying so)
   4  another run holds the lock for this data folder; nothing was done
+  6  every report was rendered and published, but emailing one failed (one line on stderr says why)
+
+When several apply, the first in this order wins: 1, 6, 3, 0 (5 is kept for "Paddle unreachable").
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ReportSpec
+from .config import MailSettings, ReportSpec, Settings
 from .errors import CreditReportsError, UsageError
 
 log = logging.getLogger("credit_reports.run")
@@ -29,6 +32,7 @@ EXIT_REPORT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
 EXIT_LOCKED = 4
+EXIT_MAIL_FAILED = 6
 LOCK_NAME = ".credit-reports.lock"
 
 
@@ -72,12 +76,17 @@ class RunOutcome:
     snapshot_complete: bool = True
     rendered: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # report name -> why it failed
+    emailed: list[str] = field(default_factory=list)  # report names sent
+    mail_failed: dict[str, str] = field(default_factory=dict)  # report name -> why it was not sent
+    warnings: list[str] = field(default_factory=list)  # e.g. no PDF: Chromium is not installed
 
     @property
     def exit_code(self) -> int:
-        """1 when any report failed, else 3 when the snapshot was incomplete, else 0."""
+        """1 when any report failed, else 6 when an email failed, else 3 for an incomplete snapshot, else 0."""
         if self.failed:
             return EXIT_REPORT_FAILED
+        if self.mail_failed:
+            return EXIT_MAIL_FAILED
         if not self.snapshot_complete:
             return EXIT_INCOMPLETE
         return EXIT_OK
@@ -91,16 +100,21 @@ def run_reports(
     fetch_kwargs: dict[str, Any],
     client: Any = None,
     api_key: str | None = None,
+    settings: Settings | None = None,
+    mail: MailSettings | None = None,
 ) -> RunOutcome:
-    """Fetch one snapshot, then render each report from exactly that snapshot, then rebuild the index.
+    """Fetch one snapshot, render each report from exactly that snapshot, rebuild the index, then email.
 
     A failing report (a notebook error, a leaked secret, a bad parameter value) does not stop the others;
-    the outcome lists it and the exit code becomes 1.
+    the outcome lists it and the exit code becomes 1. With ``mail``, every published report is emailed
+    after the index is rebuilt; a failed send leaves the report published and makes the exit code 6.
     """
+    settings = settings or Settings()
     from .fetch import fetch_snapshot
     from .render import ReportFailedError, build_index, render_report
 
     outcome = RunOutcome()
+    published: list[tuple[str, Path]] = []
     with run_lock(data_dir):
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
@@ -116,11 +130,31 @@ def run_reports(
                     out_dir=out_dir,
                     output_name=spec.name,
                     api_key=api_key,
+                    pdf=spec.pdf,
+                    csv_bom=settings.exports.csv_bom,
+                    outstanding_change_share=settings.alerts.outstanding_change_share,
                 )
             except (ReportFailedError, UsageError) as exc:  # one bad report must not stop the others
                 log.debug("report %s failed: %s", spec.name, exc)  # the CLI prints it once
                 outcome.failed[spec.name] = str(exc)
                 continue
             outcome.rendered.append(Path(result.html))
+            outcome.warnings.extend(result.warnings)
+            published.append((spec.name, Path(result.manifest)))
         build_index(out_dir)
+    if mail is not None:
+        _email(published, mail, settings, outcome)
     return outcome
+
+
+def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:
+    """Send each published report; a failure is recorded per report and never unpublishes anything."""
+    from .mail import MailError, send_report
+
+    for name, manifest in published:
+        try:
+            send_report(manifest, mail, outstanding_change_share=settings.alerts.outstanding_change_share)
+        except (MailError, UsageError) as exc:
+            outcome.mail_failed[name] = str(exc)
+            continue
+        outcome.emailed.append(name)

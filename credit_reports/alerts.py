@@ -1,0 +1,78 @@
+"""What in a report needs a finance lead's attention: the reasons behind "Attention:" in the subject and index.
+
+Read from the report's manifest only, so the index, the email and the manifest always agree:
+
+- the snapshot is incomplete (some customers' balances could not be fetched);
+- a currency's roll-forward leaves an unexplained difference other than zero (``unexplained`` in the
+  manifest's ``roll_forward`` or ``reconciliation`` per currency, when the report reconciles);
+- the fetch fell back from verifying against events (``snapshot.verification.fallback``);
+- outstanding credit in a currency changed over the period by more than ``outstanding_change_share``
+  (only when that alert is configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .money import format_money
+
+__all__ = ["attention_reasons", "outstanding_change", "unexplained_differences"]
+
+
+def unexplained_differences(manifest: Mapping[str, Any]) -> dict[str, int]:
+    """Per currency, the unexplained difference (minor units) the report gives, when it gives one."""
+    found: dict[str, int] = {}
+    for section in ("roll_forward", "reconciliation"):
+        block = manifest.get(section)
+        if isinstance(block, Mapping) and isinstance(block.get("currencies"), Mapping):
+            block = block["currencies"]
+        if not isinstance(block, Mapping):
+            continue
+        for code, figures in block.items():
+            if isinstance(figures, Mapping) and isinstance(figures.get("unexplained"), int):
+                found.setdefault(str(code), int(figures["unexplained"]))
+    return found
+
+
+def outstanding_change(manifest: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Per currency, (opening, closing) outstanding over the report's period, from its roll-forward."""
+    roll = manifest.get("roll_forward")
+    if not isinstance(roll, Mapping):
+        return {}
+    out = {}
+    for code, figures in roll.items():
+        if isinstance(figures, Mapping) and {"opening", "closing"} <= set(figures):
+            out[str(code)] = (int(figures["opening"]), int(figures["closing"]))
+    return out
+
+
+def _fallback(manifest: Mapping[str, Any]) -> str | None:
+    verification = (manifest.get("snapshot") or {}).get("verification")
+    if isinstance(verification, Mapping) and verification.get("fallback"):
+        why = verification.get("fallback")
+        return why if isinstance(why, str) else "verification fell back"
+    return None
+
+
+def attention_reasons(manifest: Mapping[str, Any], *, outstanding_change_share: float | None = None) -> list[str]:
+    """Short sentences, one per reason the report needs attention; empty when nothing does."""
+    reasons = []
+    snapshot = manifest.get("snapshot") or {}
+    if snapshot.get("complete") is False:
+        reasons.append("incomplete snapshot (some customers' balances could not be fetched)")
+    for code, amount in sorted(unexplained_differences(manifest).items()):
+        if amount != 0:
+            reasons.append(f"unexplained difference of {format_money(amount, code)} in {code}")
+    fallback = _fallback(manifest)
+    if fallback:
+        reasons.append(f"verification fallback ({fallback})")
+    if outstanding_change_share is not None:
+        for code, (opening, closing) in sorted(outstanding_change(manifest).items()):
+            change = closing - opening
+            if change == 0:
+                continue
+            if opening == 0 or abs(change) > outstanding_change_share * abs(opening):
+                share = f"{change / opening:+.1%}" if opening else "from zero"
+                reasons.append(f"outstanding {code} changed {share} ({format_money(change, code)})")
+    return reasons
