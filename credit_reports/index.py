@@ -124,6 +124,12 @@ def _status(manifest: dict[str, Any]) -> str:
     return f'<strong class="warn">Attention:</strong> <span class="warn">{listed}</span>'
 
 
+def _snapshot_name(snapshot: dict[str, Any]) -> str:
+    """`` · snapshot <as-of folder name>``, so a reader can name the exact snapshot a report read."""
+    name = snapshot.get("name") or (Path(str(snapshot["path"])).name if snapshot.get("path") else "")
+    return f" &middot; snapshot {html.escape(str(name))}" if name else ""
+
+
 def _row(manifest: dict[str, Any]) -> str:
     snapshot = manifest.get("snapshot") or {}
     title = manifest.get("title") or manifest.get("report") or manifest["_html"]
@@ -132,7 +138,8 @@ def _row(manifest: dict[str, Any]) -> str:
         f'<td data-label="As of">{_when(snapshot.get("as_of"))}</td>'
         f'<td data-label="Period">{_period(manifest)}</td>'
         f'<td data-label="Report"><a href="{html.escape(manifest["_html"], quote=True)}">{html.escape(str(title))}</a>'
-        f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}</div>{_exports(manifest)}</td>'
+        f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}{_snapshot_name(snapshot)}</div>'
+        f"{_exports(manifest)}</td>"
         f'<td data-label="Environment">{html.escape(str(snapshot.get("environment") or ""))}</td>'
         f'<td data-label="Outstanding credit">{_outstanding(manifest)}</td>'
         f'<td data-label="Status">{_status(manifest)}</td>'

@@ -447,6 +447,8 @@ def export_html(
 
 _TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
 _HEADING = re.compile(r'<th\b[^>]*class="col_heading level0 (col\d+)"[^>]*>(.*?)</th>', re.S)
+#: Tables with more columns than this are stacked into cards on a phone.
+_NARROW_COLUMNS = 3
 _CELL = re.compile(r'<td\b(?P<attrs>[^>]*?)class="(?P<cls>data row\d+ (?P<col>col\d+))"')
 
 
@@ -463,6 +465,9 @@ def label_table_cells(page: str) -> str:
         labels = {col: re.sub(r"<[^>]+>", "", text).strip() for col, text in _HEADING.findall(table)}
         if not labels:
             return table
+
+        if len(labels) > _NARROW_COLUMNS:  # narrow tables fit a phone as they are; wide ones stack
+            table = table.replace('class="credit-table"', 'class="credit-table credit-table-wide"', 1)
 
         def one_cell(cell: re.Match[str]) -> str:
             label = labels.get(cell.group("col"), "")

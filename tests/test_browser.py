@@ -1,10 +1,13 @@
 """The rendered report in a real browser: headless Chromium with networking disabled.
 
 Opened from disk the way a finance lead opens an attachment, the report must make no external or failed
-requests, log no console errors, and decode every chart. Chromium is driven over the DevTools protocol
-(``--remote-debugging-port`` on loopback, ``websocket-client``); a full-page screenshot is saved under
-``test-artifacts/`` for a person to look at. Skipped, with the reason, when Chromium is not installed
-(``make test`` installs Debian's ``chromium`` when it can).
+requests, log no console errors, and decode every chart. At 1280 px (a laptop), at 390 px (a phone) and
+on paper (print media at the printable width of A4 landscape) no table may be wider than its box and no
+column may be cut; the PDF printed by ``credit_reports.pdf`` must come out. Chromium is driven over the
+DevTools protocol (``--remote-debugging-port`` on loopback, ``websocket-client``); full-page screenshots
+go to the test's temporary folder (set ``CREDIT_REPORTS_SHOTS=DIR`` to keep them for a person to look
+at). Skipped, with the reason, when Chromium is not installed (``make test`` installs Debian's
+``chromium`` when it can).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -95,13 +99,25 @@ class Browser:
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         return result["result"].get("value")
 
-    def screenshot(self, target: Path) -> None:
-        """A full-page PNG of what the reader sees."""
+    def viewport(self, width: int, *, mobile: bool = False, media: str = "") -> None:
+        """Lay the page out at ``width`` CSS px (a phone with ``mobile``), on screen or as ``media="print"``."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1,
+                  mobile=mobile)
+        self.call("Emulation.setEmulatedMedia", media=media)
+        time.sleep(0.2)
+
+    def reset_viewport(self) -> None:
+        self.call("Emulation.clearDeviceMetricsOverride")
+        self.call("Emulation.setEmulatedMedia", media="")
+
+    def screenshot(self, target: Path, width: int | None = None, *, mobile: bool = False) -> None:
+        """A full-page PNG of what the reader sees (at ``width`` CSS px when given)."""
         metrics = self.call("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        width, height = int(size["width"]), min(int(size["height"]), 16000)
+        width = width or int(size["width"])
+        height = min(int(size["height"]), 16000)
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                  mobile=False)
+                  mobile=mobile)
         shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(base64.b64decode(shot["data"]))
@@ -120,8 +136,36 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: $CREDIT_REPORTS_SHOTS when set, else a temporary folder (never the checkout)."""
+    named = os.environ.get("CREDIT_REPORTS_SHOTS")
+    if named:
+        Path(named).mkdir(parents=True, exist_ok=True)
+        return Path(named)
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
     return build_demo_report(tmp_path_factory.mktemp("demo-report"))
+
+
+@pytest.fixture(scope="module")
+def converted(demo: DemoReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo report with a rates file: its converted table is the widest the report has."""
+    from credit_reports.money import PADDLE_CURRENCIES
+    from credit_reports.render import render_report
+
+    folder = tmp_path_factory.mktemp("converted")
+    rates = folder / "rates.csv"
+    rates.write_text("currency,rate,date,source\n" + "".join(
+        f"{code},{'1' if code == 'EUR' else '0.0123456'},2026-11-30,European Central Bank reference rate\n"
+        for code in PADDLE_CURRENCIES), encoding="utf-8")
+    result = render_report(
+        parameters={"snapshot": demo.snapshot_name, "rates_file": str(rates), "reporting_currency": "EUR"},
+        data_dir=demo.data_dir, out_dir=folder / "reports", output_name="converted",
+    )
+    return result.html
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +201,7 @@ def problems(events: list[dict[str, Any]], page: Path) -> dict[str, list[str]]:
 
 
 def test_report_opens_offline_with_no_requests_no_errors_and_every_chart_decoded(
-    demo: DemoReport, browser: Browser, repo_root: Path
+    demo: DemoReport, browser: Browser, shots: Path
 ) -> None:
     page = demo.result.html
     browser.open(page)
@@ -174,12 +218,12 @@ def test_report_opens_offline_with_no_requests_no_errors_and_every_chart_decoded
     assert tables >= 3
     assert browser.evaluate("document.title") == "Customer credit balances"
     assert "Outstanding" in browser.evaluate("document.body.innerText")
-    browser.screenshot(repo_root / "test-artifacts" / "report.png")
-    assert (repo_root / "test-artifacts" / "report.png").stat().st_size > 10_000
+    browser.screenshot(shots / "report.png")
+    assert (shots / "report.png").stat().st_size > 10_000
 
 
 def test_index_opens_offline_and_its_link_reaches_the_report(
-    demo: DemoReport, browser: Browser, repo_root: Path
+    demo: DemoReport, browser: Browser, shots: Path
 ) -> None:
     index = demo.out_dir / "index.html"
     browser.open(index)
@@ -188,4 +232,103 @@ def test_index_opens_offline_and_its_link_reaches_the_report(
     }
     href = browser.evaluate("document.querySelector('a').href")
     assert href == demo.result.html.resolve().as_uri()
-    browser.screenshot(repo_root / "test-artifacts" / "index.png")
+    browser.screenshot(shots / "index.png")
+
+
+#: Every way a table can lose content: wider than its box, its box scrolling, a cell past the page edge,
+#: a cell hidden, or a cell's own content clipped. Returns one line per problem (empty when all fit).
+LAYOUT_PROBLEMS = """
+(() => {
+  const vw = document.documentElement.clientWidth;
+  const found = [];
+  const hiddenHead = el => { const h = el.closest('thead');
+    return h !== null && (getComputedStyle(h).position === 'absolute' || getComputedStyle(h).display === 'none'); };
+  document.querySelectorAll('table').forEach((table, i) => {
+    const name = `table ${i + 1} (${(table.querySelector('th, td') || {}).innerText || ''})`;
+    if (table.scrollWidth > table.clientWidth + 1)
+      found.push(`${name}: content ${table.scrollWidth}px wider than its box ${table.clientWidth}px`);
+    const box = table.parentElement;
+    if (box.scrollWidth > box.clientWidth + 1)
+      found.push(`${name}: its box scrolls sideways (${box.scrollWidth}px in ${box.clientWidth}px)`);
+    const rect = table.getBoundingClientRect();
+    if (rect.right > vw + 1) found.push(`${name}: right edge at ${Math.round(rect.right)}px, page ${vw}px`);
+    let widest = 0;
+    table.querySelectorAll('tr').forEach(row => { widest = Math.max(widest, row.cells.length); });
+    table.querySelectorAll('tr').forEach((row, r) => {
+      Array.from(row.cells).forEach((cell, c) => {
+        if (hiddenHead(cell)) return;
+        const style = getComputedStyle(cell);
+        const box = cell.getBoundingClientRect();
+        if (style.display === 'none' || style.visibility === 'hidden' || box.width < 1)
+          found.push(`${name}: row ${r + 1} column ${c + 1} is hidden`);
+        else if (box.left < -1 || box.right > vw + 1)
+          found.push(`${name}: row ${r + 1} column ${c + 1} is cut at the page edge`);
+        else if (cell.scrollWidth > cell.clientWidth + 1)
+          found.push(`${name}: row ${r + 1} column ${c + 1} is clipped (${cell.scrollWidth} > ${cell.clientWidth})`);
+      });
+    });
+  });
+  if (document.documentElement.scrollWidth > vw + 1)
+    found.push(`the page scrolls sideways (${document.documentElement.scrollWidth}px at ${vw}px)`);
+  return found.slice(0, 20);
+})()
+"""
+
+#: The printable width of A4 landscape with the print stylesheet's 12 mm margins, in CSS px.
+A4_LANDSCAPE_PRINTABLE_PX = round((297 - 24) / 25.4 * 96)
+
+
+@pytest.mark.parametrize(
+    ("label", "width", "mobile", "media"),
+    [("laptop", 1280, False, ""), ("phone", 390, True, ""), ("paper", A4_LANDSCAPE_PRINTABLE_PX, False, "print")],
+)
+def test_every_table_of_the_report_fits_its_box_with_no_column_cut(
+    converted: Path, browser: Browser, shots: Path, label: str, width: int, mobile: bool, media: str
+) -> None:
+    browser.open(converted)
+    try:
+        browser.viewport(width, mobile=mobile, media=media)
+        assert browser.evaluate("document.querySelectorAll('table').length") >= 5
+        assert browser.evaluate(LAYOUT_PROBLEMS) == [], label
+        if not media:
+            browser.screenshot(shots / f"report-{width}.png", width, mobile=mobile)
+    finally:
+        browser.reset_viewport()
+
+
+def test_charts_keep_their_designed_size_on_a_phone_so_labels_stay_legible(demo: DemoReport, browser: Browser) -> None:
+    """At 390 px a chart is not shrunk to a third (3 px labels): it keeps its size and scrolls in its own box."""
+    browser.open(demo.result.html)
+    try:
+        browser.viewport(390, mobile=True)
+        sizes = browser.evaluate(
+            "Array.from(document.images).map(i => ({shown: i.getBoundingClientRect().width,"
+            " designed: parseFloat(i.getAttribute('width')) || i.naturalWidth / 2}))"
+        )
+    finally:
+        browser.reset_viewport()
+    assert sizes
+    assert all(s["shown"] >= 0.95 * s["designed"] for s in sizes), sizes
+
+
+def test_the_index_fits_a_phone_and_a_laptop(demo: DemoReport, browser: Browser, shots: Path) -> None:
+    index = demo.out_dir / "index.html"
+    browser.open(index)
+    try:
+        for width, mobile in ((1280, False), (390, True)):
+            browser.viewport(width, mobile=mobile)
+            assert browser.evaluate(LAYOUT_PROBLEMS) == [], width
+            browser.screenshot(shots / f"index-{width}.png", width, mobile=mobile)
+    finally:
+        browser.reset_viewport()
+
+
+def test_the_report_prints_to_a_pdf_beside_it(demo: DemoReport, tmp_path: Path, shots: Path) -> None:
+    from credit_reports.pdf import print_to_pdf
+
+    target = print_to_pdf(demo.result.html, tmp_path / "report.pdf")
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = data.count(b"/Type /Page") - data.count(b"/Type /Pages")
+    assert pages >= 3, pages
+    shutil.copy(target, shots / "report.pdf")

@@ -115,7 +115,8 @@ def test_manifest_headline_and_roll_forward_equal_the_ledger(demo: DemoReport) -
             assert (rf["expected_closing"], rf["unexplained"]) == (figures["outstanding"], 0), code
         else:  # never dressed up as reconciled
             assert (rf["expected_closing"], rf["unexplained"]) == (None, None), code
-    assert manifest["snapshot"]["as_of"].startswith(demo.result.directory.name)
+    as_of = pd.Timestamp(manifest["snapshot"]["as_of"])
+    assert demo.result.directory.name == as_of.strftime("%Y-%m-%dT%H%M%SZ")  # one folder per snapshot
     assert manifest["snapshot"]["complete"] is True
     assert manifest["snapshot"]["environment"] == demo.environment
     assert manifest["snapshot"]["path"].endswith(demo.snapshot_name)
@@ -130,21 +131,22 @@ def test_exports_read_back_with_pandas_equal_the_tables_shown(demo: DemoReport) 
     shown = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding")}
     folder = demo.result.directory
     csv = pd.read_csv(folder / "credit-balances.totals.csv", dtype=str).set_index("currency_code")
-    xlsx = pd.read_excel(folder / "credit-balances.xlsx", sheet_name="totals").set_index("currency_code")
+    xlsx = pd.read_excel(folder / "credit-balances.xlsx", sheet_name="Credit per currency").set_index("Currency")
     assert set(csv.index) == set(xlsx.index) == set(expected)
     for code, figures in expected.items():
         scale = 1 if code in ZERO_DECIMALS else 100
         for field, label in (("available", "Available"), ("reserved", "Reserved"), ("used", "Used"),
                              ("outstanding", "Outstanding (available + reserved)")):
             from_csv = Decimal(csv.loc[code, field]) * scale
-            from_xlsx = Decimal(str(xlsx.loc[code, field])) * scale
-            assert from_csv == from_xlsx == figures[field] == digits(shown[code][label]), (code, field)
+            minor_csv = int(csv.loc[code, f"{field}_minor"])
+            from_xlsx = Decimal(str(xlsx.loc[code, label])) * scale
+            assert from_csv == minor_csv == from_xlsx == figures[field] == digits(shown[code][label]), (code, field)
     # number formats follow each currency's decimals
     from openpyxl import load_workbook
 
-    sheet = load_workbook(folder / "credit-balances.xlsx")["totals"]
+    sheet = load_workbook(folder / "credit-balances.xlsx")["Credit per currency"]
     header = [c.value for c in sheet[1]]
-    col = header.index("available") + 1
+    col = header.index("Available") + 1
     formats = {sheet.cell(row=r, column=1).value: sheet.cell(row=r, column=col).number_format
                for r in range(2, sheet.max_row + 1)}
     assert formats["JPY"] == "#,##0" and formats["USD"] == "#,##0.00"
@@ -206,7 +208,7 @@ def test_demo_report_fits_the_size_budget(demo: DemoReport) -> None:
 def test_index_lists_the_report_with_outstanding_credit_and_a_link_that_resolves(demo: DemoReport) -> None:
     index = demo.out_dir / "index.html"
     soup = BeautifulSoup(index.read_text(), "html.parser")
-    links = [a["href"] for a in soup.find_all("a")]
+    links = [a["href"] for a in soup.find_all("a") if a["href"].endswith(".html")]
     assert links == [f"{demo.result.directory.name}/credit-balances.html"]
     assert (demo.out_dir / links[0]).resolve() == demo.result.html.resolve()
     text = soup.get_text(" ")
@@ -217,7 +219,7 @@ def test_index_lists_the_report_with_outstanding_credit_and_a_link_that_resolves
         assert figures["outstanding"] in listed, code
         assert listed[figures["outstanding"]].startswith(code)
     assert "http" not in "".join(links) and "<script" not in index.read_text()
-    assert demo.result.directory.name in text
+    assert demo.snapshot_name in text
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
