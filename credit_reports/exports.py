@@ -363,6 +363,7 @@ def _write_table_sheet(book: Any, title: str, sheet_data: Sheet) -> None:
     headers = [header_for(c) for c in columns]
     sheet.append(headers)
     for cell in sheet[1]:
+        cell.data_type = "s"  # "= Closing outstanding" is a header, not a formula
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     widths = [min(len(h), 24) for h in headers]
