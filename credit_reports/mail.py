@@ -156,7 +156,11 @@ def build_message(
     message.set_content(summary_text(manifest, reasons, location=location, left_out=tuple(left_out)))
     for path in attached:
         data, main, sub = _attachment(path)
-        message.add_attachment(data, maintype=main, subtype=sub, filename=path.name)
+        if main == "text":  # the report: UTF-8 text, sent base64 so it arrives byte for byte
+            message.add_attachment(data.decode("utf-8"), subtype=sub, charset="utf-8", cte="base64",
+                                   filename=path.name)
+        else:
+            message.add_attachment(data, maintype=main, subtype=sub, filename=path.name)
     return message
 
 
