@@ -858,7 +858,8 @@ def render_report(
             f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
             f"rendered {_iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
         )
-        html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports)
+        pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
+        html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports + pdf_link)
         timer.lap("html")
         external = external_resources(html)
         if external:
@@ -873,9 +874,11 @@ def render_report(
             pdf_path, why_not = _print_pdf(html_path, name)
             if pdf_path is not None:
                 staged.append(pdf_path)
-                exports.append(("Printable report (PDF)", pdf_path.name))
-            elif why_not:
-                warnings.append(why_not)
+                exports.extend(pdf_link)
+            else:  # no PDF after all: the page must not link to one
+                warnings.append(str(why_not))
+                html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports)
+                html_path.write_text(html, encoding="utf-8")
             timer.lap("pdf")
         manifest_path = stage / manifest_name(name)
         manifest = _manifest(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from credit_reports.config import DEFAULT_NOTEBOOK, ReportSpec, find_config, load_reports
+from credit_reports.config import DEFAULT_NOTEBOOK, ReportSpec, find_config, load_reports, load_settings
 from credit_reports.errors import UsageError
 
 
@@ -43,9 +43,44 @@ currencies = ["USD", "JPY"]
 
 
 def test_the_example_config_shipped_in_examples_is_valid(repo_root: Path) -> None:
-    reports = load_reports(repo_root / "examples" / "credit-reports.toml")
-    assert len(reports) == 3
-    assert len({r.name for r in reports}) == 3
+    settings = load_settings(repo_root / "examples" / "credit-reports.toml")
+    assert len(settings.reports) == 3
+    assert len({r.name for r in settings.reports}) == 3
+    assert settings.mail is not None and settings.mail.password_env and settings.mail.security == "starttls"
+    assert settings.alerts.outstanding_change_share is not None
+    assert settings.exports.csv_bom is True
+
+
+def test_mail_exports_alerts_and_pdf_settings_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[[report]]
+name = "close"
+pdf = true
+
+[exports]
+csv_bom = true
+
+[mail]
+host = "smtp.example.com"
+security = "ssl"
+sender = "Reports <reports@example.com>"
+recipients = ["finance@example.com"]
+username = "reports@example.com"
+password_env = "SMTP_PASSWORD"
+
+[alerts]
+outstanding_change_share = 0.2
+""",
+    )
+    settings = load_settings(path)
+    assert settings.reports[0].pdf is True
+    assert settings.exports.csv_bom is True
+    assert settings.mail.port == 465  # the SSL port when none is given
+    assert settings.mail.recipients == ("finance@example.com",)
+    assert settings.alerts.outstanding_change_share == 0.2
+    assert load_settings(None).mail is None
 
 
 @pytest.mark.parametrize(
@@ -57,12 +92,23 @@ def test_the_example_config_shipped_in_examples_is_valid(repo_root: Path) -> Non
         ("[[report]]\nnotebok = 'typo'", "unknown key(s) notebok"),
         ("[[report]]\nparameters = 3", "parameters must be a table"),
         ("[[report]]\nname = 'x'\n[[report]]\nname = 'x'", "repeated: x"),
+        ("[[report]]\npdf = 'yes'", "pdf must be true or false"),
+        ("[[report]]\n[mails]\nhost = 'h'", "unknown table(s) mails"),
+        ("[[report]]\n[exports]\ncsv_bom = 1", "csv_bom must be true or false"),
+        ("[[report]]\n[mail]\nhost = 'h'\nsender = 's@x'\nrecipients = ['a@b']\npassword = 'hunter2'",
+         "never write the SMTP password"),
+        ("[[report]]\n[mail]\nhost = 'h'\nsender = 's@x'\nrecipients = []", "recipients must be"),
+        ("[[report]]\n[mail]\nhost = 'h'\nsender = 's@x'\nrecipients = ['a@b']\nsecurity = 'tls'",
+         "security must be one of"),
+        ("[[report]]\n[mail]\nhost = 'h'\nsender = 's@x'\nrecipients = ['a@b']\npassword_env = 'not a name'",
+         "password_env must be the name"),
+        ("[[report]]\n[alerts]\noutstanding_change_share = -1", "outstanding_change_share must be"),
     ],
 )
 def test_a_bad_config_file_is_one_clear_usage_error(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(UsageError) as excinfo:
-        load_reports(path)
+        load_settings(path)
     assert message in str(excinfo.value)
     assert str(path) in str(excinfo.value)
     assert "\n" not in str(excinfo.value)

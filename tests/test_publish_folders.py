@@ -138,6 +138,7 @@ def test_pdf_without_chromium_is_one_line_and_the_report_is_still_published(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "no PDF" in lines[0] and "Chromium" in lines[0]
     assert not list(tmp_path.rglob("*.pdf"))
+    assert "tiny.pdf" not in Path(out.strip()).read_text()  # no link to a PDF that does not exist
 
 
 @pytest.mark.browser
@@ -152,4 +153,5 @@ def test_pdf_is_printed_beside_the_html_and_linked_from_the_index(two_snapshots,
     assert pdf.read_bytes().startswith(b"%PDF-")
     manifest = json.loads((pdf.parent / "tiny.manifest.json").read_text())
     assert pdf.name in manifest["files"]
+    assert f'href="{pdf.name}"' in Path(out.strip()).read_text()  # the report links to its PDF
     assert f'{pdf.parent.name}/{pdf.name}' in (tmp_path / "index.html").read_text()

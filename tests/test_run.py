@@ -114,3 +114,15 @@ def test_a_config_naming_an_undeclared_parameter_exits_2_before_any_api_call(acc
     assert code == 2
     assert "cohrt" in err
     assert account.stats["requests"] == 0
+
+
+def test_a_report_pinned_to_a_snapshot_is_refused_by_run_before_any_api_call(account, tmp_path, capsys) -> None:
+    """run reports the snapshot it fetches; a pinned snapshot belongs to `render --snapshot`."""
+    config = tmp_path / "credit-reports.toml"
+    config.write_text("[[report]]\nname = 'x'\n[report.parameters]\nsnapshot = '20261101T061500Z'\n",
+                      encoding="utf-8")
+    code = main(run_args(account, tmp_path, "--config", str(config)))
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "render --snapshot" in err and len(err.strip().splitlines()) == 1
+    assert account.stats["requests"] == 0
