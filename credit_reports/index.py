@@ -135,7 +135,7 @@ def _row(manifest: dict[str, Any]) -> str:
     title = manifest.get("title") or manifest.get("report") or manifest["_html"]
     return (
         "<tr>"
-        f'<td data-label="As of">{_when(snapshot.get("as_of"))}</td>'
+        f'<td class="when" data-label="As of">{_when(snapshot.get("as_of"))}</td>'
         f'<td data-label="Period">{_period(manifest)}</td>'
         f'<td data-label="Report"><a href="{html.escape(manifest["_html"], quote=True)}">{html.escape(str(title))}</a>'
         f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}{_snapshot_name(snapshot)}</div>'
@@ -143,7 +143,7 @@ def _row(manifest: dict[str, Any]) -> str:
         f'<td data-label="Environment">{html.escape(str(snapshot.get("environment") or ""))}</td>'
         f'<td data-label="Outstanding credit">{_outstanding(manifest)}</td>'
         f'<td data-label="Status">{_status(manifest)}</td>'
-        f'<td data-label="Rendered">{_when(manifest.get("rendered_at"))}</td>'
+        f'<td class="when" data-label="Rendered">{_when(manifest.get("rendered_at"))}</td>'
         "</tr>"
     )
 
@@ -161,7 +161,8 @@ ul.money { list-style: none; margin: 0; padding: 0; font-variant-numeric: tabula
 ul.money .code { display: inline-block; width: 3.5em; color: #555; }
 .warn { color: #b35900; }
 ul.exports { list-style: none; margin: 6px 0 0 0; padding: 0; font-size: 12px; }
-ul.exports li { display: inline; margin-right: 10px; }
+ul.exports li { display: inline-block; margin-right: 10px; }
+ul.money li, ul.exports li, td.when { white-space: nowrap; }
 @media (max-width: 640px) {
   body { padding: 12px; }
   table, thead, tbody, tr, th, td { display: block; width: auto; }
