@@ -447,6 +447,8 @@ def export_html(
 
 _TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
 _HEADING = re.compile(r'<th\b[^>]*class="col_heading level0 (col\d+)"[^>]*>(.*?)</th>', re.S)
+#: A cell holding one word (an amount, a date, a customer id) is marked so that it never wraps inside.
+_ONE_WORD = re.compile(r'(<td\b[^>]*?class="data )(row\d+ col\d+"[^>]*>[^<\s]+</td>)')
 #: Tables with more columns than this are stacked into cards on a phone.
 _NARROW_COLUMNS = 3
 _CELL = re.compile(r'<td\b(?P<attrs>[^>]*?)class="(?P<cls>data row\d+ (?P<col>col\d+))"')
@@ -456,8 +458,9 @@ def label_table_cells(page: str) -> str:
     """Give every cell of the report's tables its column's header as ``data-label``.
 
     On a phone the stylesheet stacks each row into label/value lines (``td::before`` shows the label),
-    so no column is lost and nothing scrolls sideways. Only pandas Styler tables (the report's) are
-    touched; their cells carry ``colN`` classes that name the header.
+    so no column is lost and nothing scrolls sideways. Cells of one word (amounts, dates, ids) get the
+    class ``credit-nowrap`` so a laptop or paper layout never breaks ``2026-11-30`` at its hyphen. Only
+    pandas Styler tables (the report's) are touched; their cells carry ``colN`` classes naming the header.
     """
 
     def one_table(match: re.Match[str]) -> str:
@@ -474,7 +477,7 @@ def label_table_cells(page: str) -> str:
             label = label.replace('"', "&quot;")
             return f'<td{cell.group("attrs")}data-label="{label}" class="{cell.group("cls")}"'
 
-        return _CELL.sub(one_cell, table)
+        return _ONE_WORD.sub(r'\1credit-nowrap \2', _CELL.sub(one_cell, table))
 
     return _TABLE.sub(one_table, page)
 
