@@ -314,20 +314,21 @@ class Report:
         )
 
     def period_movements(self) -> pd.DataFrame | None:
-        """The snapshot's credit movements after the opening as-of (all of them without one), in the
-        reported currencies; None when the snapshot holds no movements (snapshots before they were kept)."""
-        try:
-            movements = getattr(self.snapshot, "movements", None)
-        except (FileNotFoundError, OSError):
+        """The period's credit movements (the snapshots after the opening up to this one, each movement
+        once, :func:`periods.period_movements`) in the reported currencies; without an opening, this
+        snapshot's own window. None when none of those snapshots kept movements (older snapshots)."""
+        closing = _as_of_key(self.snapshot.as_of)
+        if self.opening is None:
+            chain, after = [self.snapshot], None
+        else:
+            opened = _as_of_key(self.opening.as_of)
+            chain = [s for s in _chain(self.parameters, self.snapshot.environment)
+                     if opened < _as_of_key(s.as_of) <= closing] or [self.snapshot]
+            after = self.opening.as_of
+        if not any(getattr(s, "has_movements", False) for s in chain):
             return None
-        if not isinstance(movements, pd.DataFrame):
-            return None
-        movements = _filter(movements, self.parameters.currencies)
-        if self.opening is not None and "occurred_at" in movements:
-            occurred = pd.to_datetime(movements["occurred_at"], utc=True)
-            movements = movements[(occurred > _as_of_key(self.opening.as_of))
-                                  & (occurred <= _as_of_key(self.snapshot.as_of))]
-        return movements.reset_index(drop=True)
+        moves = periods.period_movements(chain, after=after, until=self.snapshot.as_of)
+        return _filter(moves, self.parameters.currencies)
 
     # -- display pieces ----------------------------------------------------------------------------
 

@@ -66,11 +66,12 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with Simulator(customers=150, seed=5) as sim:
         client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=FAST)
         first = fetch_snapshot(client, data_dir=data_dir, strategy="full", max_rpm=FAST, progress=False)
+        opening = sim.account.expected_balances()
         sim.advance(seed=6, credits=20, reservations=10, completions=5, new_customers=5)
         _next_second()
-        second = fetch_snapshot(client, data_dir=data_dir, strategy="full", max_rpm=FAST, progress=False)
+        second = fetch_snapshot(client, data_dir=data_dir, strategy="incremental", max_rpm=FAST, progress=False)
         ledger = sim.account.expected_balances()
-    return {"data_dir": data_dir, "first": first, "second": second, "ledger": ledger}
+    return {"data_dir": data_dir, "first": first, "second": second, "ledger": ledger, "opening_ledger": opening}
 
 
 def _context(report: Any) -> ExportContext:
@@ -232,3 +233,21 @@ def test_customer_text_that_looks_like_a_formula_is_never_a_formula_in_the_expor
             for row in read_csv(path):
                 if "name" in row:
                     assert row["name"].startswith("'"), (path.name, row["name"])
+
+
+def test_the_periods_movements_tie_the_roll_forward_to_the_ledger(exported: dict[str, Any], account) -> None:
+    """opening outstanding + issued - reversed - used (summed from the exported movements) = closing, per the
+    simulator's ledger at both snapshots."""
+    path = exported["folder"] / "close.movements.csv"
+    if not account["second"].has_movements:
+        pytest.skip("this fetch keeps no movements.parquet yet (the fetch rewrite adds it); no movements export")
+    rows = read_csv(path)
+    moved: dict[str, int] = defaultdict(int)
+    for row in rows:
+        sign = {"issued": 1, "reversed": -1, "used": -1}.get(row["kind"], 0)
+        moved[row["currency_code"]] += sign * int(row["amount_minor"])
+    opening = ledger_sums(account["opening_ledger"])
+    closing = ledger_sums(account["ledger"])
+    for code in closing:
+        before = opening.get(code, {}).get("outstanding", 0)
+        assert before + moved.get(code, 0) == closing[code]["outstanding"], code
