@@ -712,9 +712,16 @@ def _export_context(prepared: Any, *, title: str, name: str, snapshot: Any) -> A
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
     from .exports import ExportContext
 
-    status = getattr(prepared, "reconciliation_status", None)
-    if callable(status):
-        status = status()
+    status = None
+    rec = getattr(prepared, "reconciliation", None)
+    if rec is not None:
+        reconciled = bool(rec.reconciled)
+        status = (
+            "Derived from balances, no evidence: a snapshot window of the period has no Paddle events"
+            if not rec.evidence else
+            "Reconciled against Paddle events: no unexplained difference in any currency" if reconciled else
+            "DOES NOT RECONCILE: see the Roll-forward sheet and the customers behind each difference"
+        )
     if not status:
         status = (
             "Roll-forward derived from the two snapshots' balances (opening + issued - used = closing); "
