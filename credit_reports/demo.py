@@ -56,7 +56,7 @@ def take_demo_snapshots(
         # yourself fetches into "local", and the demo must never replace those
         client.environment = DEMO_ENVIRONMENT
         try:
-            fetch_snapshot(client, data_dir=data_dir, strategy="credited", max_rpm=DEMO_MAX_RPM, progress=progress)
+            fetch_snapshot(client, data_dir=data_dir, strategy="subscribers", max_rpm=DEMO_MAX_RPM, progress=progress)
             sim.advance(seed=seed + 1, credits=60, reservations=40, completions=30, cancellations=5,
                         new_customers=25)
             _next_second()
