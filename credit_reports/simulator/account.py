@@ -278,8 +278,9 @@ class Account:
         operation picks customers not touched by an earlier one in the same call, so every customer reported
         as changed really has a different balance.
 
-        Returns ``changed_customer_ids`` (balance differs), ``new_customer_ids`` and
-        ``seller_credit_customer_ids`` (named by adjustment events, balance unchanged).
+        Returns ``changed_customer_ids`` (balance differs), ``new_customer_ids``,
+        ``seller_credit_customer_ids`` (named by adjustment events, balance unchanged) and
+        ``reversed_adjustment_ids`` (the legacy credits clawed back; fewer than asked when too few qualify).
         """
         rng = random.Random(f"{self.seed}:{seed}")
         changed: set[str] = set()
@@ -296,8 +297,10 @@ class Account:
             reversible = [a["id"] for a in self._legacy_credits
                           if self._available(a["customer_id"], a["currency_code"]) >= int(a["totals"]["total"])]
             by_id = {a["id"]: a for a in self._legacy_credits}
+            reversed_ids: set[str] = set()
             for adj_id in self._pick(rng, reversible, reversals, changed, lambda i: by_id[i]["customer_id"]):
                 self._reverse(by_id[adj_id], ms)
+                reversed_ids.add(adj_id)
             subscribers = sorted(self.subscriber_ids())
             for cid in self._pick(rng, subscribers, credits, changed, str):
                 sub = rng.choice(self._subscriptions_by_customer[cid])
@@ -328,7 +331,7 @@ class Account:
                         changed.add(customer["id"])
             self._flush_new()
         return {"changed_customer_ids": changed, "new_customer_ids": new_ids,
-                "seller_credit_customer_ids": sellers}
+                "seller_credit_customer_ids": sellers, "reversed_adjustment_ids": reversed_ids}
 
     def _txn_customer(self, txn_id: str) -> str:
         return self._open_transactions[txn_id]["customer_id"]
