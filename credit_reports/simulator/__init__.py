@@ -1,7 +1,8 @@
 """A local, Paddle-compatible API server over a deterministic synthetic account.
 
 ``Simulator`` serves it over real HTTP on loopback; ``Account`` is the ledger it serves, whose
-``expected_balances(at)`` and ``expected_movements(start, end)`` every test can trust; ``DEMO_API_KEY`` is the key it accepts by default.
+``expected_balances(at)`` and ``expected_movements(start, end)`` every test can trust;
+``DEMO_API_KEY`` is the key it accepts by default.
 """
 
 from .account import ANCHOR, REGIME_CHANGE, Account
