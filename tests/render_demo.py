@@ -54,7 +54,7 @@ def build_demo_report(root: Path) -> DemoReport:
         fetch_snapshot(client, data_dir=data_dir, strategy="subscribers", max_rpm=FAST, progress=False)
         opening = sim.account.expected_balances()
         sim.advance(seed=DEMO_SEED + 1, credits=60, reservations=40, completions=30, cancellations=5,
-                    new_customers=25)
+                    new_customers=25, first_credits=20, spends=20, reversals=1, seller_credits=5)
         _next_second()
         snapshot = fetch_snapshot(client, data_dir=data_dir, strategy="auto", max_rpm=FAST, progress=False)
         closing = sim.account.expected_balances()
