@@ -8,12 +8,16 @@ under test.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from clients import client_for
 
+from credit_reports.cli import main
 from credit_reports.fetch import fetch_snapshot
 from credit_reports.simulator import REGIME_CHANGE, Account
 
@@ -190,3 +194,19 @@ def test_a_key_without_subscription_read_fetches_everyone_and_says_so(make_sim, 
     assert result.manifest["verification"]["fallback"] is True
     assert result.manifest["counts"]["refetched"] == len(sim.account.customers)
     assert records(result.balances) == ledger(sim.account)
+
+
+def test_cli_verify_sample_sets_the_share_and_a_bad_value_is_one_line_and_exit_2(make_sim, tmp_path, capsys,
+                                                                                  monkeypatch):
+    sim = make_sim(customers=150, seed=3)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    with pytest.raises(SystemExit) as bad:
+        main(["fetch", "--base-url", sim.base_url, "--verify-sample", "150"])
+    err = capsys.readouterr().err
+    assert bad.value.code == 2 and len([line for line in err.splitlines() if line.strip()]) == 1
+    assert "--verify-sample" in err and "percentage" in err
+    code = main(["--quiet", "fetch", "--base-url", sim.base_url, "--data-dir", str(tmp_path), "--max-rpm", "100000",
+                 "--verify-sample", "100"])
+    folder = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    verification = json.loads((folder / "manifest.json").read_text())["verification"]
+    assert code == 0 and verification["sample_size"] == verification["skipped"] > 50  # 100%: every skipped one
