@@ -49,7 +49,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
+import random
 import threading
 import time
 from collections import deque
@@ -684,9 +686,6 @@ class _SnapshotFetch:
         why the rule could not be applied at all (e.g. no ``subscription.read``): then everyone is fetched.
         Records ``plan["verification"]`` and saves the plan.
         """
-        import math
-        import random
-
         targets = plan["targets"]
         asked = set(targets)
         skipped = sorted(cid for cid in dict.fromkeys(listed) if cid not in asked)
