@@ -696,7 +696,7 @@ class _SnapshotFetch:
             log.warning("skip-rule verification is off (--verify-sample 0): if the %s rule does not hold for "
                         "this account, credit held by the %d skipped customers is missed", rule, len(skipped))
         sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
-        results = self.balances(sample) if sample else results
+        results = self.balances(sample, "skipped customers sampled") if sample else results
         found = sorted(cid for cid in sample if "rows" in results.get(cid, {})
                        and broken(cid, results[cid]["rows"]))
         fallback = bool(found) or (unavailable is not None and bool(skipped))
@@ -705,7 +705,7 @@ class _SnapshotFetch:
                         "credit it did not expect; fetching all %d skipped customers", rule, len(found), size,
                         len(skipped))
         if fallback:
-            results = self.balances(skipped)
+            results = self.balances(skipped, "skipped customers fetched")
         plan = dict(plan, targets=targets + (skipped if fallback else sample))
         plan["verification"] = {"rule": rule, "skipped": len(skipped), "sample_size": size, "found": len(found),
                                 "found_customer_ids": found, "fallback": fallback, "unavailable": unavailable}
@@ -911,25 +911,26 @@ class _SnapshotFetch:
             "carry_over": True,
         }
 
-    def balances(self, targets: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def balances(self, targets: Iterable[str], desc: str = "balances fetched") -> dict[str, dict[str, Any]]:
         """Fetch every target not yet in the journal (failures are retried on resume); return all results.
 
-        ``targets`` may be a list or a generator still listing; it is read on its own thread.
+        ``targets`` may be a list or a generator still listing; it is read on its own thread. ``desc`` names
+        the progress bar (the verification sample has its own).
         """
         journal = self.writer.journal
         results, _ = journal.load()
         finished = frozenset(cid for cid, record in results.items() if "rows" in record)
-        if finished:
-            log.info("resuming: %d customers already fetched", len(finished))
         if isinstance(targets, list):
             targets = list(dict.fromkeys(targets))  # a customer listed twice is fetched once
         total = len(targets) if isinstance(targets, list) else None
+        done = sum(1 for cid in targets if cid in finished) if total is not None else 0
+        if done:
+            log.info("resuming: %d customers already fetched", done)
         asked: set[str] = set(finished)
         todo = (cid for cid in targets if cid not in asked and not asked.add(cid))
         limit = getattr(self.client, "max_rpm", None)
         window = getattr(self.client, "rate_window", 60.0)
-        bar = _bar(self.progress, total=total, initial=len(finished) if total else 0,
-                   desc="balances fetched", unit=" customers")
+        bar = _bar(self.progress, total=total, initial=done, desc=desc, unit=" customers")
         last_stats = time.monotonic()
         with bar:
             for count, (cid, rows, error) in enumerate(_iter_balances(self.client, todo, self.workers), 1):
@@ -942,7 +943,7 @@ class _SnapshotFetch:
                     self.checkpoint_stats()
                     last_stats = time.monotonic()
                 if limit and total and count % 20 == 0:
-                    left = max(0, total - len(finished) - count)
+                    left = max(0, total - done - count)
                     bar.set_postfix_str(f"limit {limit}/{window:g}s, ETA at limit {left * window / limit / 60:.1f} min",
                                         refresh=False)
             if total is None:  # the ids were streamed from a listing: the total is known only now

@@ -49,11 +49,13 @@ def test_a_fetch_leaves_one_clean_line_per_stage_shown_and_no_cursor_moves(make_
     assert screen, raw[-500:]
     for line in screen:
         assert LINE.match(line), f"garbled progress line: {line!r}"
-    # the listings ran beside the balances: they are named in the one bar, not drawn as bars of their own
-    assert [line.split(":")[0] for line in screen] == ["balances fetched"], screen
-    credited = len({r["customer_id"] for r in sim.account.expected_balances()})
-    assert f"{credited}/{credited}" in screen[0]
-    assert "credit adjustments" in raw and "customers listed" in raw
+    # the listings ran beside the balances: they are named in the one bar, not drawn as bars of their own;
+    # then the verification sample of the skipped customers has its own line
+    assert [line.split(":")[0] for line in screen] == ["balances fetched", "skipped customers sampled"], screen
+    credit_adjusted = {a["customer_id"] for a in sim.account.adjustments.items if a["action"] == "credit"}
+    candidates = len(sim.account.subscriber_ids() | credit_adjusted)
+    assert f"{candidates}/{candidates}" in screen[0] and "50/50" in screen[1]
+    assert "subscriptions listed" in raw and "customers listed" in raw
 
 
 def test_no_progress_output_when_progress_is_off(make_sim, tmp_path, capsys):
