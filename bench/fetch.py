@@ -1,19 +1,22 @@
 """Benchmark: how many calls, how long and how much memory a snapshot costs (a benchmark, not a test).
 
-Serves the local Paddle simulator in this process (20,000 customers by default, about a fifth holding
-credit, 100 ms latency on every call, Paddle's rate limit and block), then runs each case in a child
-process of its own, so its peak memory (``ru_maxrss``) is the case's alone:
+Serves the local Paddle simulator in this process (20,000 customers by default, modelling current Paddle: about
+two thirds subscribed, a fifth holding credit, most of it created on transactions since March 2024; 100 ms
+latency on every call, Paddle's rate limit and block), then runs each case in a child process of its own, so
+its peak memory (``ru_maxrss``) is the case's alone:
 
 ``naive-sdk``
     the official ``paddle-python-sdk`` used the obvious way: list customers (active and archived, 200 a
     page), then ``customers.credit_balances(id)`` for each one, in one thread, no throttle. It is
     latency-bound here (about 10 calls a second), so it runs for ``--naive-seconds`` and its wall time
     is extrapolated from its measured rate; its call count is exact (``N/200 + N``).
-``full``, ``credited``
-    this toolkit's ``fetch_snapshot`` with those strategies.
+``full``, ``subscribers``
+    this toolkit's ``fetch_snapshot`` with those strategies (``subscribers`` is the default first snapshot;
+    its bound is ``N/200 + S/200 + A/50 + candidates + sample``, the fewest calls that are provably complete).
 ``incremental``
-    after the simulator moved 1% of the customers on (``sim.advance``), ``fetch_snapshot`` on top of the
-    ``credited`` snapshot.
+    after the simulator moved 1% of the customers on (``sim.advance``: new credit on transactions, first
+    credits, credit spent and reserved, invoices settled, a reversal, seller credits, sign-ups),
+    ``fetch_snapshot`` on top of the ``subscribers`` snapshot.
 ``full-small``
     ``full`` on a second simulator with a quarter of the customers: peak memory at N/4 next to N.
 
@@ -135,6 +138,8 @@ def _child_toolkit(args: argparse.Namespace) -> dict:
         "balance_rows": m["counts"]["balance_rows"],
         "refetched": m["counts"]["refetched"],
         "carried_over": m["counts"]["carried_over"],
+        "candidates": m["counts"].get("candidates"),
+        "verification": m.get("verification"),
         "strategy": m["strategy"],
         "complete": m["complete"],
         "errors": m["failures"],
@@ -221,7 +226,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-customers", type=int, default=1000, help="customers in the pace check")
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--only", choices=["full", "credited", "pace"],
+    parser.add_argument("--only", choices=["full", "subscribers", "pace"],
                         help="run just this case (pace: the pace check at 240 per 15 s, 4 workers)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -249,7 +254,12 @@ def main() -> None:
         return
     print(f"building a simulator with {args.customers:,} customers ...", file=sys.stderr, flush=True)
     with simulator(args.customers) as sim:
-        holders = len({r["customer_id"] for r in sim.account.expected_balances()})
+        account = sim.account
+        holders = len({r["customer_id"] for r in account.expected_balances()})
+        subscribed = len(account.subscriber_ids())
+        n_subs, n_adjs = len(account.subscriptions), len(account.adjustments_by_action["credit"])
+        credited = {a["customer_id"] for a in account.adjustments_by_action["credit"].items}
+        candidates = len(account.subscriber_ids() | credited)
         if args.only:
             res = run_case(args.only, sim, args, strategy=args.only, data_dir=work / "only")
             print(_fmt(res, args.customers // 200 + args.customers, 0))
@@ -257,13 +267,20 @@ def main() -> None:
         if not args.skip_naive:
             results.append(run_case("naive-sdk", sim, args, data_dir=work / "naive"))
         results.append(run_case("full", sim, args, strategy="full", data_dir=work / "full"))
-        results.append(run_case("credited", sim, args, strategy="credited", data_dir=work / "credited"))
+        first = run_case("subscribers", sim, args, strategy="subscribers", data_dir=work / "subscribers")
+        results.append(first)
+        skipped = args.customers - candidates
+        sample = min(skipped, max(50, min(500, -(-skipped * 2 // 100))))
+        bound = -(-args.customers // 200) + -(-n_subs // 200) + -(-n_adjs // 50) + candidates + sample
         one_percent = max(1, args.customers // 100)
-        changes = sim.advance(args.seed, credits=one_percent * 35 // 100, reservations=one_percent * 30 // 100,
-                              completions=one_percent * 15 // 100, cancellations=one_percent * 10 // 100,
+        changes = sim.advance(args.seed, credits=one_percent * 20 // 100, first_credits=one_percent * 10 // 100,
+                              spends=one_percent * 15 // 100, reservations=one_percent * 15 // 100,
+                              completions=one_percent * 10 // 100, cancellations=one_percent * 5 // 100,
+                              reversals=1, seller_credits=one_percent * 5 // 100,
                               new_customers=one_percent * 10 // 100)
-        changed = len(changes["changed_customer_ids"] | changes["new_customer_ids"])
-        inc = run_case("incremental", sim, args, strategy="auto", data_dir=work / "credited")
+        changed = len(changes["changed_customer_ids"] | changes["new_customer_ids"]
+                      | changes["seller_credit_customer_ids"])
+        inc = run_case("incremental", sim, args, strategy="auto", data_dir=work / "subscribers")
         inc["name"] = "incremental (after 1% changed)"
         results.append(inc)
     with simulator(args.customers // 4) as small:
@@ -275,6 +292,12 @@ def main() -> None:
     by_name = {r["name"]: r for r in results}
     naive_calls = by_name["naive-sdk"]["calls"] if "naive-sdk" in by_name else args.customers // 200 + args.customers
     full_calls = by_name["full"]["calls"]
+    share = 100 / args.customers
+    print(f"\naccount: {args.customers:,} customers, {subscribed:,} subscribed ({share * subscribed:.0f}%), "
+          f"{holders:,} holding credit ({share * holders:.0f}%); {n_subs:,} subscriptions, {n_adjs:,} "
+          f"credit adjustments, {candidates:,} candidates; subscribers bound N/200 + S/200 + A/50 + candidates + "
+          f"sample = {bound:,} (sample {sample}); subscribers made {first['calls']:,} calls "
+          f"(verification {first.get('verification')})")
     print(f"\n{args.customers:,} customers, {holders:,} holding credit; latency {args.latency_ms} ms; limit "
           f"{args.rpm} per {args.window:g} s (Paddle: 240 per 60 s), block {args.window:g} s; workers "
           f"{args.workers}; incremental after {changed} customers changed or signed up; "

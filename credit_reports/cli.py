@@ -39,7 +39,7 @@ from .runner import (
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
 EXIT_PADDLE = 5
-STRATEGIES = ("auto", "credited", "full", "incremental")
+STRATEGIES = ("auto", "subscribers", "full", "incremental", "legacy-adjustments")
 PROG = "credit-reports"
 log = logging.getLogger("credit_reports.cli")
 
@@ -112,6 +112,17 @@ def _fault(text: str) -> tuple[str, int]:
     return kind, _positive_int(count) if count else 1
 
 
+def _percent(text: str) -> float:
+    """A percentage from 0 to 100 (``2`` or ``2%``)."""
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to 100, not {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to 100, not {text!r}")
+    return value
+
+
 def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``fetch`` and ``run``: where to fetch from and how hard to push."""
     parser.add_argument("--base-url", help="Paddle-compatible API root; overrides PADDLE_ENVIRONMENT")
@@ -122,6 +133,9 @@ def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rpm", type=_rpm, default=240, help="requests per minute (default 240)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="auto", help="how to fetch (default auto)")
     parser.add_argument("--workers", type=_workers, default=4, help="parallel balance requests (default 4, at most 64)")
+    parser.add_argument("--verify-sample", type=_percent, default=2.0, metavar="PERCENT",
+                        help="percent of skipped customers fetched to check the skip rule (default 2, at least 50 "
+                             "and at most 500 customers; 0 turns the check off)")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -255,6 +269,7 @@ def _fetch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "strategy": args.strategy,
         "max_rpm": args.max_rpm,
         "workers": args.workers,
+        "verify_sample": args.verify_sample / 100,
         "progress": not args.quiet,
     }
 

@@ -56,9 +56,9 @@ def take_demo_snapshots(
         # yourself fetches into "local", and the demo must never replace those
         client.environment = DEMO_ENVIRONMENT
         try:
-            fetch_snapshot(client, data_dir=data_dir, strategy="credited", max_rpm=DEMO_MAX_RPM, progress=progress)
+            fetch_snapshot(client, data_dir=data_dir, strategy="subscribers", max_rpm=DEMO_MAX_RPM, progress=progress)
             sim.advance(seed=seed + 1, credits=60, reservations=40, completions=30, cancellations=5,
-                        new_customers=25)
+                        new_customers=25, first_credits=20, spends=20, reversals=1, seller_credits=5)
             _next_second()
             return fetch_snapshot(client, data_dir=data_dir, strategy="auto", max_rpm=DEMO_MAX_RPM,
                                   progress=progress)

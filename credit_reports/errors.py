@@ -227,7 +227,8 @@ class PermissionDeniedError(PaddleError):
     def _advice(self) -> str:
         need = _permission_for(self.path)
         text = f"give the key the {need} permission" if need else "give the key the read permissions"
-        text += " (customer.read, adjustment.read, event.read) in Paddle > Developer tools > Authentication."
+        text += (" (customer.read, subscription.read, adjustment.read, notification.read) in Paddle > Developer"
+                 " tools > Authentication.")
         if self.detail:
             text = f"{self.detail.rstrip('.')}; {text}"
         return text
@@ -298,7 +299,7 @@ def _permission_for(path: str | None) -> str | None:
         return None
     for prefix, perm in (
         ("/adjustments", "adjustment.read"),
-        ("/events", "event.read"),
+        ("/events", "notification.read"),
         ("/subscriptions", "subscription.read"),
         ("/transactions", "transaction.read"),
         ("/customers", "customer.read"),

@@ -6,22 +6,33 @@ they ask about:
 
 ``full``
     every customer (``N/200 + N`` calls): for verification.
-``credited``
-    only customers that ever received credit, found by listing credit adjustments
-    (``/adjustments?action=credit``, 50 a page). All customer credit comes from adjustments, so every
-    other customer has no credit balance.
+``subscribers`` (the first snapshot)
+    only customers that can hold credit, by Paddle's documented rule that credit is only ever created by a
+    prorated subscription change (``docs/credit-rules.md``): every customer with a subscription of any
+    status (``/subscriptions``, listed anyway for cohorts, 200 a page) plus every customer of a ``credit``
+    adjustment (``/adjustments?action=credit``, 50 a page). One-time buyers are skipped.
+``legacy-adjustments`` (never chosen by itself)
+    only customers of a ``credit`` adjustment: right for accounts whose credit all predates 11 March 2024,
+    when Paddle stopped creating adjustments for credit. Its verification sample says when it is wrong.
 ``incremental``
     read ``/events`` after the previous snapshot's high-water mark and re-fetch only customers whose
-    balance can have changed: those named by an ``adjustment.*`` event, and those named by a
-    ``transaction.*`` event who held credit in the previous snapshot or got credit in this window (a
-    customer without credit has nothing a transaction can reserve or use). Every other row is carried
-    over. Customers and subscriptions are brought up to date from the ``customer.*`` and
+    balance can have changed: those named by an ``adjustment.*`` event; those named by a
+    ``transaction.*`` event whose payload shows ``credit_to_balance`` or ``credit`` above zero (a first
+    credit arrives this way, with no adjustment); those named by a ``transaction.*`` event who held credit
+    in the previous snapshot. Every other row is carried over.
+    Customers and subscriptions are brought up to date from the ``customer.*`` and
     ``subscription.*`` events' payloads (each event carries the whole entity), so a daily refresh of
     100,000 customers costs a few event pages plus the changed customers instead of 500+ list calls.
     Customers whose balances failed in the previous snapshot are re-fetched too.
 ``auto``
     ``incremental`` when the newest snapshot of the environment (same base URL) is under 90 days old
-    (the events API keeps 90 days) and recorded a high-water mark; otherwise ``credited``.
+    (the events API keeps 90 days) and recorded a high-water mark; otherwise ``subscribers``.
+
+Every rule that skips customers is checked on every run: a random sample of the skipped customers
+(``verify_sample``, 2% by default, at least 50 and at most 500) is fetched too. When one of them holds credit
+(``subscribers``, ``legacy-adjustments``) or differs from the row carried over (``incremental``), the rule does
+not hold for this account: one warning line says so, every skipped customer is fetched, and the manifest's
+``verification`` records ``{rule, skipped, sample_size, found, fallback}``.
 
 Every snapshot records as ``events_high_water`` the newest event id at the *start* of the fetch, so
 changes made while it runs are read again next time.
@@ -38,7 +49,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
+import random
 import threading
 import time
 from collections import deque
@@ -90,7 +103,12 @@ __all__ = [
 
 log = logging.getLogger("credit_reports.fetch")
 
-STRATEGIES = ("auto", "credited", "full", "incremental")
+STRATEGIES = ("auto", "subscribers", "full", "incremental", "legacy-adjustments")
+#: The strategy of a first snapshot (and of every fallback from ``incremental``).
+FIRST_STRATEGY = "subscribers"
+#: Share of the skipped customers fetched to check a skip rule, and the bounds on that sample.
+VERIFY_SAMPLE = 0.02
+VERIFY_MIN, VERIFY_MAX = 50, 500
 CUSTOMER_STATUSES = ("active", "archived")
 
 #: How old a previous snapshot may be for ``incremental`` (Paddle keeps 90 days of events; one hour of
@@ -170,13 +188,23 @@ def _statuses(status: str | Iterable[str]) -> list[str]:
 # -- customers -----------------------------------------------------------------------------------------
 
 
+def _stamp(value: Any) -> str | None:
+    """A Paddle date-time kept when a table can hold it; None for null, empty or placeholder dates.
+
+    Paddle writes ``0001-01-01T00:00:00Z`` for "never"; pandas cannot hold years before 1678 or after 2261.
+    """
+    if not isinstance(value, str) or not value[:4].isdigit() or not "1678" <= value[:4] <= "2261":
+        return None
+    return value
+
+
 def _customer_row(item: Mapping[str, Any]) -> dict[str, Any]:
-    """One customer object from Paddle as a row of the customers table."""
+    """One customer object from Paddle as a row of the customers table (unknown fields ignored)."""
     return {
         "customer_id": item.get("id"),
         "status": item.get("status"),
-        "created_at": item.get("created_at"),
-        "updated_at": item.get("updated_at"),
+        "created_at": _stamp(item.get("created_at")),
+        "updated_at": _stamp(item.get("updated_at")),
         "locale": item.get("locale"),
         "marketing_consent": bool(item.get("marketing_consent") or False),
         "custom_data": _custom_data_text(item.get("custom_data")),
@@ -266,10 +294,11 @@ def _subscription_rows(sub: Mapping[str, Any]) -> list[dict[str, Any]]:
         "customer_id": sub.get("customer_id"),
         "status": sub.get("status"),
         "currency_code": sub.get("currency_code"),
-        "created_at": sub.get("created_at"),
+        "created_at": _stamp(sub.get("created_at")),
     }
     rows = []
     for item in sub.get("items") or [{}]:
+        item = item or {}
         price = item.get("price") or {}
         item_cycle = cycle or price.get("billing_cycle") or {}
         rows.append(
@@ -357,6 +386,18 @@ def latest_event_id(client: PaddleClient) -> str | None:
     body = client.get("/events", {"order_by": "id[DESC]", "per_page": 1})
     data = body.get("data") or []
     return data[0].get("event_id") if data else None
+
+
+def _shows_credit(transaction: Mapping[str, Any]) -> bool:
+    """Whether a transaction payload creates or applies credit (``credit_to_balance`` or ``credit`` > 0)."""
+    totals = ((transaction.get("details") or {}).get("totals")) or {}
+    for field in ("credit_to_balance", "credit"):
+        try:
+            if parse_minor(totals.get(field) or "0") > 0:
+                return True
+        except (TypeError, ValueError):
+            return True  # unreadable: re-fetch rather than guess
+    return False
 
 
 def _event_customer(event: Mapping[str, Any]) -> str | None:
@@ -527,7 +568,7 @@ def _choose(
     strategy: str, previous: Snapshot | None, base_url: str, now: pd.Timestamp
 ) -> tuple[str, Snapshot | None, str | None]:
     """(strategy to run, snapshot to build on, why incremental was not possible) for a requested strategy."""
-    if strategy in ("full", "credited"):
+    if strategy in ("full", FIRST_STRATEGY, "legacy-adjustments"):
         return strategy, None, None
     reason = None
     if previous is None:
@@ -541,10 +582,10 @@ def _choose(
     if reason is None:
         return "incremental", previous, None
     if strategy == "incremental":
-        log.warning("incremental not possible (%s): fetching with the credited strategy", reason)
+        log.warning("incremental not possible (%s): fetching with the %s strategy", reason, FIRST_STRATEGY)
     else:
-        log.info("strategy credited: %s", reason)
-    return "credited", None, reason
+        log.info("strategy %s: %s", FIRST_STRATEGY, reason)
+    return FIRST_STRATEGY, None, reason
 
 
 def _stats_delta(client: PaddleClient, start: Mapping[str, int], prior: Mapping[str, Any]) -> dict[str, int]:
@@ -556,8 +597,10 @@ def _stats_delta(client: PaddleClient, start: Mapping[str, int], prior: Mapping[
 class _SnapshotFetch:
     """One run of :func:`fetch_snapshot`: the steps, each checkpointed so a resumed run skips it."""
 
-    def __init__(self, client: PaddleClient, writer: SnapshotWriter, workers: int, progress: bool) -> None:
+    def __init__(self, client: PaddleClient, writer: SnapshotWriter, workers: int, progress: bool,
+                 verify_sample: float = VERIFY_SAMPLE) -> None:
         self.client = client
+        self.verify_sample = verify_sample
         self.writer = writer
         self.workers = workers
         self.progress = progress
@@ -589,10 +632,14 @@ class _SnapshotFetch:
         try:
             high_water = latest_event_id(self.client)
         except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
-            log.warning("cannot read events (the next snapshot cannot be incremental): %s", exc)
+            if isinstance(exc, PermissionDeniedError):
+                log.warning("the key lacks notification.read: no events, so incremental is not possible and "
+                            "every snapshot fetches all candidate customers (strategy %s)", FIRST_STRATEGY)
+            else:
+                log.warning("cannot read events (the next snapshot cannot be incremental): %s", exc)
             high_water, events_readable = None, False
             if strategy == "incremental":
-                strategy, base, reason = "credited", None, f"events not readable ({type(exc).__name__})"
+                strategy, base, reason = FIRST_STRATEGY, None, f"events not readable ({type(exc).__name__})"
         writer.update_state(
             requested_strategy=requested,
             strategy=strategy,
@@ -613,14 +660,58 @@ class _SnapshotFetch:
             assert base is not None
             plan = self._incremental_plan(base)
             if plan is None:  # the events could not be read after all: fall back for this snapshot
-                writer.update_state(strategy="credited", fallback_reason="events after the high-water mark "
+                writer.update_state(strategy=FIRST_STRATEGY, fallback_reason="events after the high-water mark "
                                     "could not be read", base_snapshot=None)
-                return self.listing_and_balances("credited", None)
+                return self.listing_and_balances(FIRST_STRATEGY, None)
             writer.save_json("plan", plan)
             self.checkpoint_stats()
         if plan is not None:
-            return plan, self.balances(plan["targets"])
+            results = self.balances(plan["targets"])
+            if plan.get("verification") is None and strategy == "incremental" and base is not None:
+                carried = _rows_by_customer(base.balances)
+                customers = writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])
+                plan, results = self._verify(
+                    plan, results, "incremental", customers["customer_id"].tolist(),
+                    lambda cid, rows: sorted(rows) != sorted(carried.get(cid, [])))
+            return plan, results
         return self._list_and_fetch(strategy)
+
+    def _verify(self, plan: dict[str, Any], results: dict[str, dict[str, Any]], rule: str,
+                listed: Iterable[str], broken: Callable[[str, list[list[Any]]], bool],
+                unavailable: str | None = None) -> tuple[dict[str, Any], dict]:
+        """Check the rule that skipped customers on a random sample of them; fetch them all if it fails.
+
+        ``broken(customer_id, rows)`` says whether a fetched skipped customer contradicts the rule. The sample
+        is drawn from the snapshot's as-of, so a resumed run checks the same customers. ``unavailable`` names
+        why the rule could not be applied at all (e.g. no ``subscription.read``): then everyone is fetched.
+        Records ``plan["verification"]`` and saves the plan.
+        """
+        targets = plan["targets"]
+        asked = set(targets)
+        skipped = sorted(cid for cid in dict.fromkeys(listed) if cid not in asked)
+        size = 0
+        if self.verify_sample > 0 and skipped and unavailable is None:
+            size = min(len(skipped), max(VERIFY_MIN, min(VERIFY_MAX, math.ceil(self.verify_sample * len(skipped)))))
+        elif self.verify_sample <= 0 and skipped and unavailable is None:
+            log.warning("skip-rule verification is off (--verify-sample 0): if the %s rule does not hold for "
+                        "this account, credit held by the %d skipped customers is missed", rule, len(skipped))
+        sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
+        results = self.balances(sample, "skipped customers sampled") if sample else results
+        found = sorted(cid for cid in sample if "rows" in results.get(cid, {})
+                       and broken(cid, results[cid]["rows"]))
+        fallback = bool(found) or (unavailable is not None and bool(skipped))
+        if found:
+            log.warning("the %s rule does not hold for this account: %d of %d sampled skipped customers hold "
+                        "credit it did not expect; fetching all %d skipped customers", rule, len(found), size,
+                        len(skipped))
+        if fallback:
+            results = self.balances(skipped, "skipped customers fetched")
+        plan = dict(plan, targets=targets + (skipped if fallback else sample))
+        plan["verification"] = {"rule": rule, "skipped": len(skipped), "sample_size": size, "found": len(found),
+                                "found_customer_ids": found, "fallback": fallback, "unavailable": unavailable}
+        self.writer.save_json("plan", plan)
+        self.checkpoint_stats()
+        return plan, results
 
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
@@ -647,9 +738,44 @@ class _SnapshotFetch:
         self.writer.save_json("credited", list(seen))
         log.info("%d customers ever received credit", len(seen))
 
+    def _list_candidates(self) -> Iterator[str]:
+        """Customers that can hold credit, once each as pages arrive: subscribers of any status, then
+        customers of any ``credit`` adjustment. Saves the subscriptions table and the candidates at the end."""
+        seen: dict[str, None] = {}
+        rows = _Chunked(SUBSCRIPTION_DTYPES)
+        missing = None
+        try:
+            with _bar(self.progress, desc="subscriptions listed", unit=" subs") as bar:
+                for sub in _until(self.stop, self.client.paginate("/subscriptions")):
+                    for row in _subscription_rows(sub):
+                        rows.add(row)
+                    bar.update(1)
+                    cid = sub.get("customer_id")
+                    if cid and cid not in seen:
+                        seen[cid] = None
+                        yield cid
+        except (PermissionDeniedError, NotFoundError) as exc:
+            log.warning("the key lacks subscription.read: subscribers cannot be told from one-time buyers, so "
+                        "every customer is fetched (and cohorts by subscription are empty)")
+            missing, rows = type(exc).__name__, _Chunked(SUBSCRIPTION_DTYPES)
+        self.writer.save_frame("subscriptions", _sorted_subscriptions(rows.frame()))
+        self.writer.save_json("subscriptions_unavailable", missing)
+        try:
+            for adjustment in _until(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
+                cid = adjustment.get("customer_id")
+                if cid and cid not in seen:
+                    seen[cid] = None
+                    yield cid
+        except PermissionDeniedError:
+            log.warning("the key lacks adjustment.read: customers of credit adjustments (credit before 11 March "
+                        "2024) are not listed; the verification sample checks that they all have a subscription")
+        self.writer.save_json("candidates", list(seen))
+        log.info("%d customers can hold credit (subscribers and credit adjustments)", len(seen))
+
     def _list_and_fetch(self, strategy: str) -> tuple[dict[str, Any], dict]:
-        """``full`` / ``credited``: list customers, subscriptions and (credited) credit adjustments
-        concurrently, fetching balances as the ids arrive; each list is checkpointed when complete."""
+        """``full`` / ``subscribers`` / ``legacy-adjustments``: list customers, subscriptions and the
+        candidates concurrently, fetching balances as the ids arrive; each list is checkpointed when complete.
+        Then the skip rule is verified on a sample of the customers it skipped."""
         writer = self.writer
         errors: list[BaseException] = []
         threads: list[threading.Thread] = []
@@ -665,7 +791,8 @@ class _SnapshotFetch:
             thread.start()
             threads.append(thread)
 
-        if writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES) is None:
+        candidates = writer.load_json("candidates")
+        if writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES) is None and strategy != FIRST_STRATEGY:
             def subscriptions() -> None:
                 subs, missing = _subscriptions_or_empty(self.client, self.progress, self.stop)
                 writer.save_frame("subscriptions", subs)
@@ -680,7 +807,10 @@ class _SnapshotFetch:
         else:
             if customers is None:
                 background("customers", lambda: deque(self._list_customers(), maxlen=0))
-            source = credited if credited is not None else self._list_credited()
+            if strategy == FIRST_STRATEGY:
+                source = candidates if candidates is not None else self._list_candidates()
+            else:
+                source = credited if credited is not None else self._list_credited()
         targets: list[str] = []
 
         def recorded(ids: Iterable[str]) -> Iterator[str]:
@@ -708,14 +838,20 @@ class _SnapshotFetch:
             writer.update_state(subscriptions_unavailable=missing)
         plan = {
             "targets": targets,
-            "credited_customers": len(targets) if strategy == "credited" else None,
+            "credited_customers": len(targets) if strategy == "legacy-adjustments" else None,
+            "candidates": len(targets) if strategy != "full" else None,
             "events": None,
             "new_customers": None,
             "carry_over": False,
+            "verification": None,
         }
-        writer.save_json("plan", plan)
-        self.checkpoint_stats()
-        return plan, results
+        if strategy == "full":
+            writer.save_json("plan", plan)
+            self.checkpoint_stats()
+            return plan, results
+        listed_ids = writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])["customer_id"].tolist()
+        unavailable = "the key lacks subscription.read" if missing and strategy == FIRST_STRATEGY else None
+        return self._verify(plan, results, strategy, listed_ids, lambda _cid, rows: bool(rows), unavailable)
 
     def _incremental_plan(self, base: Snapshot) -> dict[str, Any] | None:
         """Read events after the base's high-water mark; update customers and subscriptions; pick targets."""
@@ -727,6 +863,7 @@ class _SnapshotFetch:
         event_subscriptions: dict[str, list[dict[str, Any]]] = {}
         adjusted: set[str] = set()
         transacted: set[str] = set()
+        credit_shown: set[str] = set()
         events = 0
         try:
             with _bar(self.progress, desc="events read", unit=" events") as bar:
@@ -740,6 +877,8 @@ class _SnapshotFetch:
                         adjusted.add(cid)
                     elif kind.startswith("transaction.") and cid:
                         transacted.add(cid)
+                        if _shows_credit(data):
+                            credit_shown.add(cid)
                     elif kind.startswith("customer.") and cid:
                         event_customers[cid] = _customer_row(data)  # later events win: newest state
                     elif kind.startswith("subscription.") and data.get("id"):
@@ -754,41 +893,44 @@ class _SnapshotFetch:
         self.writer.save_frame("subscriptions", subscriptions)
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
-        targets = adjusted | (transacted & (holders | adjusted)) | base_failed
+        targets = adjusted | credit_shown | (transacted & holders) | base_failed
         new_customers = len(set(customers["customer_id"].tolist()) - set(base.customers["customer_id"].tolist()))
         log.info(
-            "%d events since %s: %d customers with new adjustments, %d with transactions (%d holding credit), "
-            "%d failed last time, %d new customers",
-            events, after, len(adjusted), len(transacted), len(transacted & holders), len(base_failed),
-            new_customers,
+            "%d events since %s: %d customers with new adjustments, %d with transactions (%d showing credit, %d "
+            "holding credit), %d failed last time, %d new customers",
+            events, after, len(adjusted), len(transacted), len(credit_shown), len(transacted & holders),
+            len(base_failed), new_customers,
         )
         return {
             "targets": sorted(targets),
             "credited_customers": None,
+            "candidates": None,
+            "verification": None,
             "events": events,
             "new_customers": new_customers,
             "carry_over": True,
         }
 
-    def balances(self, targets: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def balances(self, targets: Iterable[str], desc: str = "balances fetched") -> dict[str, dict[str, Any]]:
         """Fetch every target not yet in the journal (failures are retried on resume); return all results.
 
-        ``targets`` may be a list or a generator still listing; it is read on its own thread.
+        ``targets`` may be a list or a generator still listing; it is read on its own thread. ``desc`` names
+        the progress bar (the verification sample has its own).
         """
         journal = self.writer.journal
         results, _ = journal.load()
         finished = frozenset(cid for cid, record in results.items() if "rows" in record)
-        if finished:
-            log.info("resuming: %d customers already fetched", len(finished))
         if isinstance(targets, list):
             targets = list(dict.fromkeys(targets))  # a customer listed twice is fetched once
         total = len(targets) if isinstance(targets, list) else None
+        done = sum(1 for cid in targets if cid in finished) if total is not None else 0
+        if done:
+            log.info("resuming: %d customers already fetched", done)
         asked: set[str] = set(finished)
         todo = (cid for cid in targets if cid not in asked and not asked.add(cid))
         limit = getattr(self.client, "max_rpm", None)
         window = getattr(self.client, "rate_window", 60.0)
-        bar = _bar(self.progress, total=total, initial=len(finished) if total else 0,
-                   desc="balances fetched", unit=" customers")
+        bar = _bar(self.progress, total=total, initial=done, desc=desc, unit=" customers")
         last_stats = time.monotonic()
         with bar:
             for count, (cid, rows, error) in enumerate(_iter_balances(self.client, todo, self.workers), 1):
@@ -801,7 +943,7 @@ class _SnapshotFetch:
                     self.checkpoint_stats()
                     last_stats = time.monotonic()
                 if limit and total and count % 20 == 0:
-                    left = max(0, total - len(finished) - count)
+                    left = max(0, total - done - count)
                     bar.set_postfix_str(f"limit {limit}/{window:g}s, ETA at limit {left * window / limit / 60:.1f} min",
                                         refresh=False)
             if total is None:  # the ids were streamed from a listing: the total is known only now
@@ -819,12 +961,15 @@ def fetch_snapshot(
     max_rpm: int = 240,
     workers: int = 4,
     progress: bool = True,
+    verify_sample: float = VERIFY_SAMPLE,
 ) -> Snapshot:
     """Fetch a snapshot of every customer's credit balances and publish it in the snapshot store.
 
     ``client`` None builds ``PaddleClient(max_rpm=max_rpm)`` from ``PADDLE_API_KEY`` and
-    ``PADDLE_ENVIRONMENT`` (a given client keeps its own limit). ``strategy`` is ``auto``, ``credited``,
-    ``full`` or ``incremental`` (see the module docstring). An interrupted fetch of the same environment
+    ``PADDLE_ENVIRONMENT`` (a given client keeps its own limit). ``strategy`` is ``auto``, ``subscribers``,
+    ``full``, ``incremental`` or ``legacy-adjustments`` (see the module docstring). ``verify_sample`` is the
+    share of skipped customers fetched to check the skip rule (0.02; 0 turns the check off, with a warning).
+    An interrupted fetch of the same environment
     is resumed. Returns the published :class:`~credit_reports.store.Snapshot`; ``snapshot.complete`` is
     False when some customers could not be fetched (listed in ``manifest["failed_customer_ids"]``).
     """
@@ -832,6 +977,8 @@ def fetch_snapshot(
         raise UsageError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     if not isinstance(workers, int) or workers < 1:
         raise UsageError(f"workers must be a whole number >= 1, not {workers!r}")
+    if isinstance(verify_sample, bool) or not isinstance(verify_sample, int | float) or not 0 <= verify_sample <= 1:
+        raise UsageError(f"verify_sample must be a share between 0 and 1 (0.02 is 2%), not {verify_sample!r}")
     owns_client = client is None
     if client is None:
         from .paddle import PaddleClient
@@ -840,7 +987,7 @@ def fetch_snapshot(
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
         with SnapshotWriter.open(data_dir, client.environment) as writer:
-            return _fetch_into(client, writer, data_dir, strategy, workers, progress)
+            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample)
     finally:
         if owns_client:
             client.close()
@@ -854,13 +1001,14 @@ def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
 
 
 def _fetch_into(
-    client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool
+    client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool,
+    verify_sample: float = VERIFY_SAMPLE,
 ) -> Snapshot:
     """The body of :func:`fetch_snapshot` once the working folder is open."""
     if writer.resumed and not _resumable(writer.state, strategy, client.base_url):
         log.info("discarding the unfinished snapshot %s: it was a different fetch", writer.path.name)
         writer.restart()
-    run = _SnapshotFetch(client, writer, workers, progress)
+    run = _SnapshotFetch(client, writer, workers, progress, verify_sample)
     if writer.resumed:
         run.prior = writer.journal.load()[1]
     if "strategy" not in writer.state:
@@ -868,7 +1016,7 @@ def _fetch_into(
     state = writer.state
     base = _load_base(data_dir, writer, state.get("base_snapshot"))
     if state["strategy"] == "incremental" and base is None:
-        writer.update_state(strategy="credited", fallback_reason="the base snapshot disappeared",
+        writer.update_state(strategy=FIRST_STRATEGY, fallback_reason="the base snapshot disappeared",
                             base_snapshot=None)
     plan, results = run.listing_and_balances(writer.state["strategy"], base)
     base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
@@ -923,6 +1071,7 @@ def _fetch_into(
             "events": plan.get("events"),
             "new_customers": plan.get("new_customers"),
             "credit_adjusted_customers": plan.get("credited_customers"),
+            "candidates": plan.get("candidates"),
             "subscription_items": int(len(subscriptions)),
         },
         "api_calls": stats["calls"],
@@ -931,6 +1080,7 @@ def _fetch_into(
         "failures": stats["failures"],
         "failed_customer_ids": failed,
         "failed_carried_over_ids": failed_carried,
+        "verification": plan.get("verification"),
         "seconds": round(stats["seconds"], 3),
         "max_rpm": getattr(client, "max_rpm", None),
         "workers": workers,

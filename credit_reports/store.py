@@ -387,6 +387,12 @@ class Snapshot:
     def failed_customer_ids(self) -> list[str]:
         return list(self.manifest.get("failed_customer_ids") or [])
 
+    @property
+    def verification(self) -> dict[str, Any] | None:
+        """How the fetch checked the rule that let it skip customers: ``{rule, skipped, sample_size, found,
+        found_customer_ids, fallback, unavailable}``; None for ``full`` or snapshots older than the check."""
+        return self.manifest.get("verification")
+
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._cache:
             path = self.path / f"{name}.parquet"

@@ -51,10 +51,10 @@ def build_demo_report(root: Path) -> DemoReport:
     data_dir, out_dir = root / "data", root / "reports"
     with Simulator(customers=DEMO_CUSTOMERS, seed=DEMO_SEED) as sim:
         client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=FAST)
-        fetch_snapshot(client, data_dir=data_dir, strategy="credited", max_rpm=FAST, progress=False)
+        fetch_snapshot(client, data_dir=data_dir, strategy="subscribers", max_rpm=FAST, progress=False)
         opening = sim.account.expected_balances()
         sim.advance(seed=DEMO_SEED + 1, credits=60, reservations=40, completions=30, cancellations=5,
-                    new_customers=25)
+                    new_customers=25, first_credits=20, spends=20, reversals=1, seller_credits=5)
         _next_second()
         snapshot = fetch_snapshot(client, data_dir=data_dir, strategy="auto", max_rpm=FAST, progress=False)
         closing = sim.account.expected_balances()

@@ -16,7 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from credit_reports.fetch import fetch_credit_balances, fetch_credited_customer_ids, fetch_customers
+from credit_reports.fetch import (
+    fetch_credit_balances,
+    fetch_credited_customer_ids,
+    fetch_customers,
+    fetch_subscriptions,
+)
 from credit_reports.paddle import PaddleClient
 
 KEY = "pdl_sdbx_apikey_01examplesexamplesexamplesex_replayonly"
@@ -31,7 +36,23 @@ def _routes(examples: Path) -> dict[str, object]:
         "/events": load("events_list.json"),
         "/notification-settings": load("pagination_page_one.json"),
         "/notification-settings?after": load("pagination_page_two.json"),
+        "/lenient/customers": _page([{
+            "id": "ctm_01h844q4mznqpgqgm6evgw1w63", "status": "active", "email": "a@example.com",
+            "created_at": "0001-01-01T00:00:00Z", "updated_at": None, "locale": None, "custom_data": None,
+            "a_field_from_the_future": {"nested": [1, 2]},
+        }]),
+        "/lenient/subscriptions": _page([{
+            "id": "sub_01h844q4mznqpgqgm6evgw1w63", "customer_id": "ctm_01h844q4mznqpgqgm6evgw1w63",
+            "status": "paused", "currency_code": "USD", "created_at": "0001-01-01T00:00:00Z",
+            "billing_cycle": None, "items": [None, {"price": None, "status": "active"}], "next_transaction": {},
+        }]),
     }
+
+
+def _page(data: list[dict[str, object]]) -> dict[str, object]:
+    """A one-page list body in Paddle's envelope."""
+    return {"data": data, "meta": {"request_id": "r", "pagination": {
+        "per_page": 50, "next": "http://unused/", "has_more": False, "estimated_total": len(data)}}}
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +137,14 @@ def test_documented_events_list_is_read_to_the_end(client) -> None:
     events = list(client.paginate("/events"))
     assert len(events) == 11
     assert events[0]["event_type"] == "subscription.updated"
+
+
+def test_unknown_fields_nulls_missing_optionals_and_placeholder_dates_are_read_leniently(replay) -> None:
+    lenient = PaddleClient(api_key=KEY, base_url=replay[0] + "/lenient", max_rpm=6000)
+    customers = fetch_customers(lenient)
+    assert customers["customer_id"].tolist() == ["ctm_01h844q4mznqpgqgm6evgw1w63"]
+    assert pd.isna(customers["created_at"].iloc[0]) and pd.isna(customers["updated_at"].iloc[0])
+    assert pd.isna(customers["name"].iloc[0]) and bool(customers["marketing_consent"].iloc[0]) is False
+    subscriptions = fetch_subscriptions(lenient)
+    assert len(subscriptions) == 2 and set(subscriptions["status"]) == {"paused"}
+    assert subscriptions["created_at"].isna().all() and subscriptions["price_id"].isna().all()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hostile import KEY, HostilePaddle  # tests/ is on sys.path; paddle-python-sdk installs a top-level "tests"
 
 from credit_reports import cohorts, metrics
 from credit_reports.cli import main
@@ -22,7 +23,6 @@ from credit_reports.fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
 from credit_reports.retries import RetryPolicy
 from credit_reports.store import load_snapshot
-from tests.hostile import KEY, HostilePaddle
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_a_currency_returned_twice_for_one_customer_is_one_row_in_every_strategy
     hostile.adjustment_customers = ["ctm_a", "ctm_b", "ctm_a"]
     hostile.balances = {"ctm_a": [("EUR", "700", "0", "0"), ("EUR", "700", "0", "0")],
                         "ctm_b": [("EUR", "300", "0", "0")]}
-    snap = fetch(hostile, tmp_path, "credited")
+    snap = fetch(hostile, tmp_path, "legacy-adjustments")
     assert snap.balances[["customer_id", "currency_code"]].values.tolist() == [["ctm_a", "EUR"], ["ctm_b", "EUR"]]
     assert int(snap.balances["available"].sum()) == 1000
     assert snap.manifest["duplicates_collapsed"] == 1

@@ -344,16 +344,16 @@ def test_roll_forward_between_two_fetched_snapshots_matches_the_ledger_movements
     closing = fetch_balances(sim)
     after = ledger_sums(sim.account.expected_balances())
 
-    # Independent expectation from the ledger entries written by advance(): credit adjustments are
+    # Independent expectation from the ledger entries written by advance(): credit on transactions is
     # issued credit; completed transactions move reserved credit to used; reserve/cancel only move
     # credit between available and reserved.
     issued: dict[str, int] = {}
     used: dict[str, int] = {}
-    for kind, _customer, currency, amount, _ref in sim.account.entries[first_new_entry:]:
-        if kind == "credit":
-            issued[currency] = issued.get(currency, 0) + amount
-        elif kind == "complete":
-            used[currency] = used.get(currency, 0) + amount
+    for entry in sim.account.entries[first_new_entry:]:
+        if entry.kind == "issued":
+            issued[entry.currency_code] = issued.get(entry.currency_code, 0) + entry.amount
+        elif entry.kind == "used":
+            used[entry.currency_code] = used.get(entry.currency_code, 0) + entry.amount
     assert issued and used, "advance() should have issued and used credit"
 
     roll = metrics.roll_forward(opening, closing).set_index("currency_code")

@@ -42,24 +42,26 @@ def _screen(raw: str) -> list[str]:
 def test_a_fetch_leaves_one_clean_line_per_stage_shown_and_no_cursor_moves(make_sim, tmp_path, capsys):
     sim = make_sim(customers=300, seed=4)
     with client_for(sim) as client:
-        fetch_snapshot(client, data_dir=tmp_path, strategy="credited", progress=True)
+        fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=True)
     raw = capsys.readouterr().err
     assert "\x1b[A" not in raw  # no bars stacked over each other with cursor moves
     screen = _screen(raw)
     assert screen, raw[-500:]
     for line in screen:
         assert LINE.match(line), f"garbled progress line: {line!r}"
-    # the listings ran beside the balances: they are named in the one bar, not drawn as bars of their own
-    assert [line.split(":")[0] for line in screen] == ["balances fetched"], screen
-    credited = len({r["customer_id"] for r in sim.account.expected_balances()})
-    assert f"{credited}/{credited}" in screen[0]
-    assert "credit adjustments" in raw and "customers listed" in raw
+    # the listings ran beside the balances: they are named in the one bar, not drawn as bars of their own;
+    # then the verification sample of the skipped customers has its own line
+    assert [line.split(":")[0] for line in screen] == ["balances fetched", "skipped customers sampled"], screen
+    credit_adjusted = {a["customer_id"] for a in sim.account.adjustments.items if a["action"] == "credit"}
+    candidates = len(sim.account.subscriber_ids() | credit_adjusted)
+    assert f"{candidates}/{candidates}" in screen[0] and "50/50" in screen[1]
+    assert "subscriptions listed" in raw and "customers listed" in raw
 
 
 def test_no_progress_output_when_progress_is_off(make_sim, tmp_path, capsys):
     sim = make_sim(customers=60, seed=4)
     with client_for(sim) as client:
-        fetch_snapshot(client, data_dir=tmp_path, strategy="credited", progress=False)
+        fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=False)
     assert capsys.readouterr().err == ""
 
 
@@ -74,7 +76,7 @@ def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp
     out, err = capsys.readouterr()
     assert err == "" and out.strip()
     with client_for(sim) as client:  # --quiet is for that command only, not for the process
-        fetch_snapshot(client, data_dir=tmp_path / "again", strategy="credited", progress=True)
+        fetch_snapshot(client, data_dir=tmp_path / "again", strategy="subscribers", progress=True)
     assert "balances fetched" in capsys.readouterr().err
 
 

@@ -95,10 +95,10 @@ def test_a_fetch_that_raised_is_resumed_with_the_same_as_of(make_sim, tmp_path):
     with client_for(sim) as c:
         sim.inject("503", count=2, path="/adjustments")  # after customers were listed and checkpointed
         with pytest.raises(ServerError):
-            fetch_snapshot(c, data_dir=tmp_path, strategy="credited", progress=False)
+            fetch_snapshot(c, data_dir=tmp_path, strategy="subscribers", progress=False)
         partial = next((tmp_path / "snapshots" / "local").glob(".partial-*"))
         sim.reset_stats()
-        snap = fetch_snapshot(c, data_dir=tmp_path, strategy="credited", progress=False)
+        snap = fetch_snapshot(c, data_dir=tmp_path, strategy="subscribers", progress=False)
     assert snap.manifest["resumed"] is True and snap.name == partial.name.removeprefix(".partial-")
     assert "/customers" not in sim.stats["by_path"]
     assert records(snap.balances) == records(pd.DataFrame(sim.account.expected_balances(), columns=COLUMNS))
@@ -110,7 +110,7 @@ def test_an_unfinished_fetch_of_another_strategy_is_discarded_not_resumed(make_s
     writer.update_state(requested_strategy="full", strategy="full", base_url=sim.base_url)
     writer.close()
     with client_for(sim) as c:
-        snap = fetch_snapshot(c, data_dir=tmp_path, strategy="credited", progress=False)
-    assert snap.manifest["resumed"] is False and snap.manifest["strategy"] == "credited"
+        snap = fetch_snapshot(c, data_dir=tmp_path, strategy="subscribers", progress=False)
+    assert snap.manifest["resumed"] is False and snap.manifest["strategy"] == "subscribers"
     assert snap.name != "20260101T000000Z"
     assert list((tmp_path / "snapshots" / "local").glob(".partial-*")) == []

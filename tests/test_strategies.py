@@ -1,4 +1,4 @@
-"""Fewest calls: full vs credited vs incremental vs auto, partial failure and completing it, the limit.
+"""Fewest calls: full vs subscribers vs incremental vs auto, partial failure and completing it, the limit.
 
 Every test runs against a private simulator over real HTTP; expected balances are the simulator's ledger
 replayed (``expected_balances``), and call counts come from the simulator's own request statistics.
@@ -37,20 +37,26 @@ def snap(client, data_dir, strategy="auto", **kwargs):
     return fetch_snapshot(client, data_dir=data_dir, strategy=strategy, progress=False, **kwargs)
 
 
-def test_full_and_credited_give_identical_balances_equal_to_the_ledger_with_far_fewer_calls(make_sim, tmp_path):
+def test_full_and_subscribers_give_identical_balances_equal_to_the_ledger_with_fewer_calls(make_sim, tmp_path):
     sim = make_sim(customers=200, seed=4)
     with client_for(sim) as c:
         full = snap(c, tmp_path, "full")
         full_calls = balance_calls(sim)
         sim.reset_stats()
-        credited = snap(c, tmp_path, "credited")
-        credited_calls = balance_calls(sim)
-    assert records(full.balances) == records(credited.balances) == ledger(sim)
-    assert full.balances.equals(credited.balances)
+        subscribers = snap(c, tmp_path, "subscribers")
+        subscribers_calls = balance_calls(sim)
+    assert records(full.balances) == records(subscribers.balances) == ledger(sim)
+    assert full.balances.equals(subscribers.balances)
     assert full_calls == len(sim.account.customers) == 200
     credit_customers = {a["customer_id"] for a in sim.account.adjustments.items if a["action"] == "credit"}
-    assert credited_calls == len(credit_customers) <= 0.3 * full_calls
-    assert credited.manifest["counts"]["refetched"] == credited_calls
+    candidates = sim.account.subscriber_ids() | credit_customers
+    skipped = 200 - len(candidates)
+    verification = subscribers.manifest["verification"]
+    assert verification == {"rule": "subscribers", "skipped": skipped, "sample_size": min(50, skipped), "found": 0,
+                            "found_customer_ids": [], "fallback": False, "unavailable": None}
+    assert subscribers_calls == len(candidates) + min(50, skipped) < full_calls
+    assert subscribers.manifest["counts"]["refetched"] == subscribers_calls
+    assert subscribers.manifest["counts"]["candidates"] == len(candidates)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -59,8 +65,9 @@ def test_incremental_after_random_changes_equals_a_fresh_full_and_refetches_only
 ):
     sim = make_sim(customers=150, seed=seed)
     with client_for(sim) as c:
-        first = snap(c, tmp_path, "credited")
-        changes = sim.advance(seed, credits=6, reservations=5, completions=4, cancellations=3, new_customers=5)
+        first = snap(c, tmp_path, "subscribers")
+        changes = sim.advance(seed, credits=6, reservations=5, completions=4, cancellations=3, new_customers=5,
+                              first_credits=2, spends=3)
         sim.reset_stats()
         incremental = snap(c, tmp_path, "auto")
         refetched = balance_calls(sim)
@@ -73,20 +80,22 @@ def test_incremental_after_random_changes_equals_a_fresh_full_and_refetches_only
     assert incremental.customers.equals(fresh.customers)  # new customers picked up, archived kept
     assert incremental.subscriptions.equals(fresh.subscriptions)
     assert set(changes["new_customer_ids"]) <= set(incremental.customers["customer_id"])
-    assert refetched == len(changes["changed_customer_ids"]) == incremental.manifest["counts"]["refetched"]
-    counts = incremental.manifest["counts"]
-    assert counts["carried_over"] == first.balances["customer_id"].nunique() - len(
-        changes["changed_customer_ids"] & set(first.balances["customer_id"]))
+    verification = incremental.manifest["verification"]
+    assert verification["rule"] == "incremental" and verification["found"] == 0 and not verification["fallback"]
+    assert refetched == len(changes["changed_customer_ids"]) + verification["sample_size"]
+    assert refetched == incremental.manifest["counts"]["refetched"]
     assert paths == {"/events", BALANCES_PATH}  # customers and subscriptions came from the events too
 
 
 def test_incremental_with_no_changes_fetches_no_balances(make_sim, tmp_path):
     sim = make_sim(customers=80, seed=9)
     with client_for(sim) as c:
-        first = snap(c, tmp_path, "credited")
+        first = snap(c, tmp_path, "subscribers")
         sim.reset_stats()
         second = snap(c, tmp_path, "incremental")
-    assert balance_calls(sim) == 0 and second.manifest["counts"]["refetched"] == 0
+    sample = second.manifest["verification"]["sample_size"]
+    assert sample == min(50, len(first.customers)) and second.manifest["verification"]["found"] == 0
+    assert balance_calls(sim) == sample == second.manifest["counts"]["refetched"]
     assert second.balances.equals(first.balances)
     assert second.manifest["events_high_water"] == first.manifest["events_high_water"]
 
@@ -99,7 +108,7 @@ def _age_snapshot(snapshot, days: float) -> None:
     os.rename(snapshot.path, snapshot.path.with_name(old.strftime("%Y%m%dT%H%M%SZ")))
 
 
-def test_auto_is_credited_first_then_incremental_and_credited_again_after_90_days(make_sim, tmp_path):
+def test_auto_is_subscribers_first_then_incremental_and_subscribers_again_after_90_days(make_sim, tmp_path):
     sim = make_sim(customers=60, seed=6)
     with client_for(sim) as c:
         first = snap(c, tmp_path)
@@ -107,20 +116,20 @@ def test_auto_is_credited_first_then_incremental_and_credited_again_after_90_day
         _age_snapshot(first, 100)
         _age_snapshot(second, 91)
         third = snap(c, tmp_path)
-    assert first.manifest["strategy"] == "credited"
+    assert first.manifest["strategy"] == "subscribers"
     assert first.manifest["fallback_reason"] == "no earlier snapshot of this environment"
     assert second.manifest["strategy"] == "incremental"
-    assert third.manifest["strategy"] == "credited"
+    assert third.manifest["strategy"] == "subscribers"
     assert "older than 90 days" in third.manifest["fallback_reason"]
     assert records(third.balances) == ledger(sim)
 
 
-def test_incremental_asked_for_without_an_earlier_snapshot_falls_back_to_credited(make_sim, tmp_path):
+def test_incremental_asked_for_without_an_earlier_snapshot_falls_back_to_subscribers(make_sim, tmp_path):
     sim = make_sim(customers=40, seed=8)
     with client_for(sim) as c:
         first = snap(c, tmp_path, "incremental")
     assert first.manifest["requested_strategy"] == "incremental"
-    assert first.manifest["strategy"] == "credited"
+    assert first.manifest["strategy"] == "subscribers"
     assert records(first.balances) == ledger(sim)
 
 
@@ -130,7 +139,7 @@ def test_partial_failure_is_published_incomplete_and_the_next_fetch_completes_it
     never_fetched = holders[0]
     with client_for(sim) as c:
         sim.fail_customer(never_fetched)
-        first = snap(c, tmp_path, "credited")
+        first = snap(c, tmp_path, "subscribers")
         assert first.complete is False
         assert first.manifest["complete"] is False
         assert first.manifest["failed_customer_ids"] == [never_fetched]
@@ -145,10 +154,10 @@ def test_partial_failure_is_published_incomplete_and_the_next_fetch_completes_it
         assert second.manifest["strategy"] == "incremental"
         assert second.complete is True and second.manifest["failed_customer_ids"] == []
         assert records(second.balances) == ledger(sim)
-        assert balance_calls(sim) == 1
+        assert balance_calls(sim) == 1 + second.manifest["verification"]["sample_size"]
 
         sim.fail_customer(holders[2])
-        third = snap(c, tmp_path, "credited")  # a failure with earlier rows: carried over and flagged
+        third = snap(c, tmp_path, "subscribers")  # a failure with earlier rows: carried over and flagged
         assert third.manifest["failed_customer_ids"] == [holders[2]]
         assert third.manifest["failed_carried_over_ids"] == [holders[2]]
         assert records(third.balances) == ledger(sim)
@@ -158,13 +167,14 @@ def test_partial_failure_is_published_incomplete_and_the_next_fetch_completes_it
         fourth = snap(c, tmp_path, "auto")
     assert fourth.complete is True and fourth.manifest["failed_customer_ids"] == []
     assert records(fourth.balances) == ledger(sim)
-    assert balance_calls(sim) == 1  # only the customer that failed last time
+    # only the customer that failed last time, and the verification sample
+    assert balance_calls(sim) == 1 + fourth.manifest["verification"]["sample_size"]
 
 
 def test_parallel_workers_never_exceed_the_rate_limit(make_sim, tmp_path):
     sim = make_sim(customers=100, seed=13, rpm=40, window_seconds=1.0, block_seconds=5.0)
     with client_for(sim, max_rpm=40, rate_window=1.0) as c:
-        result = snap(c, tmp_path, "credited", workers=4)
+        result = snap(c, tmp_path, "subscribers", workers=4)
     assert sim.stats["rate_limited"] == 0 and result.manifest["rate_limited"] == 0
     assert sim.stats["max_in_window"] <= 40
     assert records(result.balances) == ledger(sim)

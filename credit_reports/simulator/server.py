@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import re
 import socket
 import sys
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,7 +31,8 @@ from .ids import make_id, now_ms
 from .listing import Listing, Page
 
 DEMO_API_KEY = "pdl_sdbx_apikey_01simulator0demo0key0000000_LocalSimulatorOnlyNotASecret"
-ALL_PERMISSIONS = frozenset({"customer.read", "adjustment.read", "event.read", "subscription.read"})
+ALL_PERMISSIONS = frozenset({"customer.read", "adjustment.read", "notification.read", "subscription.read",
+                             "transaction.read"})
 EVENTS_HORIZON_MS = 90 * 86_400_000
 CUSTOMER_ID = re.compile(r"^ctm_[a-z\d]{26}$")
 DOCS = "https://developer.paddle.com/errors/shared"
@@ -38,6 +41,10 @@ ADJUSTMENT_ACTIONS = {"credit", "refund", "chargeback", "chargeback_reverse", "c
                       "chargeback_warning_reverse", "credit_reverse"}
 ADJUSTMENT_STATUSES = {"approved", "pending_approval", "rejected", "reversed"}
 SUBSCRIPTION_STATUSES = {"active", "canceled", "past_due", "paused", "trialing"}
+TRANSACTION_STATUSES = {"draft", "ready", "billed", "paid", "completed", "canceled", "past_due"}
+TRANSACTION_ORIGINS = {"api", "subscription_charge", "subscription_payment_method_change", "subscription_recurring",
+                       "subscription_update", "web"}
+DATE_FILTER = re.compile(r"^(?P<field>billed_at|created_at|updated_at)(?:\[(?P<op>LT|LTE|GT|GTE)\])?$")
 SLOW_SECONDS = 5.0
 RATE_LIMITED = ("IP address exceeded the allowed rate limit. Retry after the number of seconds in the "
                 "Retry-After header.")
@@ -67,7 +74,7 @@ def _bad_field(field: str, message: str) -> ApiError:
 
 def path_template(path: str) -> str:
     """The route a path belongs to, for statistics (ids replaced by ``{id}``)."""
-    if path in ("/", "/customers", "/adjustments", "/events", "/subscriptions"):
+    if path in ("/", "/customers", "/adjustments", "/events", "/subscriptions", "/transactions"):
         return path
     parts = path.strip("/").split("/")
     if parts[0] == "customers" and len(parts) == 2:
@@ -252,7 +259,8 @@ class Handler(BaseHTTPRequestHandler):
                 rows = [row for row in rows if row["currency_code"] in wanted]
             return _envelope(rows)
         lister = {"/customers": self._customers, "/adjustments": self._adjustments,
-                  "/events": self._events, "/subscriptions": self._subscriptions}.get(path)
+                  "/events": self._events, "/subscriptions": self._subscriptions,
+                  "/transactions": self._transactions}.get(path)
         if lister is None:
             raise ApiError(404, "not_found", f"Route {path} not found.")
         return lister(path, query, sim)
@@ -346,6 +354,29 @@ class Handler(BaseHTTPRequestHandler):
                 return (not statuses or s["status"] in statuses) and (not ids or s["id"] in ids)
         return self._list(path, query, sim, listing, per_page=query.per_page(50, 200), predicate=predicate)
 
+    def _transactions(self, path: str, query: _Query, sim: Simulator) -> dict[str, Any]:
+        """``/transactions`` with Paddle's filters; 30 a page at most."""
+        account = sim.account
+        customers = query.csv("customer_id")
+        statuses = set(query.csv("status", TRANSACTION_STATUSES) or ())
+        origins = set(query.csv("origin", TRANSACTION_ORIGINS) or ())
+        modes = set(query.csv("collection_mode", {"automatic", "manual"}) or ())
+        subscriptions = set(query.csv("subscription_id") or ())
+        ids = set(query.csv("id") or ())
+        dates = _date_filters(query)
+        with account.lock:
+            listing = Listing(account.transactions_of(customers)) if customers is not None \
+                else account.transactions
+        predicate = None
+        if statuses or origins or modes or subscriptions or ids or dates:
+            def predicate(t: dict[str, Any]) -> bool:
+                return ((not statuses or t["status"] in statuses) and (not origins or t["origin"] in origins)
+                        and (not modes or t["collection_mode"] in modes)
+                        and (not subscriptions or t["subscription_id"] in subscriptions)
+                        and (not ids or t["id"] in ids)
+                        and all(test(t.get(field)) for field, test in dates))
+        return self._list(path, query, sim, listing, per_page=query.per_page(30, 30), predicate=predicate)
+
     # ------------------------------------------------------------------ writing answers
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
@@ -384,6 +415,30 @@ def _envelope(data: Any) -> dict[str, Any]:
     return {"data": data, "meta": {"request_id": str(uuid.uuid4())}}
 
 
+def _date_filters(query: _Query) -> list[tuple[str, Callable[[Any], bool]]]:
+    """``billed_at``/``created_at``/``updated_at`` with ``[LT|LTE|GT|GTE]`` (none: on that exact stamp)."""
+    tests: list[tuple[str, Callable[[Any], bool]]] = []
+    for name, value in query.pairs:
+        match = DATE_FILTER.match(name)
+        if not match or not value:
+            continue
+        try:
+            bound = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _bad_field(name, "must be an RFC 3339 date-time") from None
+        if bound.tzinfo is None:
+            bound = bound.replace(tzinfo=UTC)
+        op = match["op"] or "EQ"
+        compare = {"LT": operator.lt, "LTE": operator.le, "GT": operator.gt, "GTE": operator.ge,
+                   "EQ": operator.eq}[op]
+
+        def test(stamp: Any, compare=compare, bound=bound) -> bool:
+            return stamp is not None and compare(datetime.fromisoformat(stamp), bound)
+
+        tests.append((match["field"], test))
+    return tests
+
+
 def _permission_for(path: str) -> str | None:
     """The permission a key needs for this path (None: any valid key)."""
     if path.startswith("/customers"):
@@ -391,9 +446,11 @@ def _permission_for(path: str) -> str | None:
     if path.startswith("/adjustments"):
         return "adjustment.read"
     if path.startswith("/events"):
-        return "event.read"
+        return "notification.read"
     if path.startswith("/subscriptions"):
         return "subscription.read"
+    if path.startswith("/transactions"):
+        return "transaction.read"
     return None
 
 
@@ -443,8 +500,9 @@ class Simulator:
 
     def __init__(self, customers: int = 2000, seed: int = 7, api_key: str = DEMO_API_KEY,
                  rpm: int | None = None, window_seconds: float = 60.0, block_seconds: float = 60.0,
-                 latency_ms: int = 0, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.account = Account(customers=customers, seed=seed)
+                 latency_ms: int = 0, host: str = "127.0.0.1", port: int = 0,
+                 unsubscribed_credits: int = 0) -> None:
+        self.account = Account(customers=customers, seed=seed, unsubscribed_credits=unsubscribed_credits)
         self.api_key = api_key
         self.rpm = rpm
         self.window_seconds = window_seconds
@@ -516,10 +574,10 @@ class Simulator:
     # ------------------------------------------------------------------ controls for tests
 
     def advance(self, seed: int, credits: int = 0, reservations: int = 0, completions: int = 0,
-                cancellations: int = 0, new_customers: int = 0) -> dict[str, set[str]]:
-        """Move the account on (see ``Account.advance``); events are stamped with the real time."""
+                cancellations: int = 0, new_customers: int = 0, **more: int) -> dict[str, set[str]]:
+        """Move the account on (see ``Account.advance`` for every knob); events carry the real time."""
         return self.account.advance(seed, credits=credits, reservations=reservations, completions=completions,
-                                    cancellations=cancellations, new_customers=new_customers)
+                                    cancellations=cancellations, new_customers=new_customers, **more)
 
     def inject(self, fault: str, count: int = 1, path: str | None = None, retry_after: int = 1) -> None:
         """The next ``count`` requests (whose path starts with ``path``, if given) get ``fault``."""
