@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .errors import CreditReportsError, UsageError
 from .runner import (
     EXIT_INCOMPLETE,

@@ -8,7 +8,8 @@ Retries: a 429 pauses every thread until ``Retry-After`` (when absent, a short p
 ``RATE_LIMIT_PROBE_SECONDS`` = 10 s per 60 s of rate window, not a whole window) and slows the limiter
 down; 5xx, 520-524, connection errors, timeouts and malformed bodies are retried with capped exponential
 backoff and jitter; other 4xx are raised at once. After ``max_attempts`` calls the mapped
-:class:`~credit_reports.errors.PaddleError` is raised.
+:class:`~credit_reports.errors.PaddleError` is raised. Whether to retry and how long to wait are the pure
+rules of :mod:`credit_reports.retries`; the attempt budget is the client's :class:`RetryPolicy`.
 
 Pagination is bounded: a listing stops with an error after ``max_pages`` pages (default
 ``MAX_PAGES``), or sooner when Paddle's ``estimated_total`` says how many pages there can be.
@@ -28,12 +29,13 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from credit_reports._version import __version__
 from credit_reports.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -44,7 +46,7 @@ from credit_reports.errors import (
     error_from_response,
 )
 from credit_reports.redact import register_secret
-from credit_reports.retries import RetryPolicy, parse_retry_after
+from credit_reports.retries import RATE_LIMIT_PROBE_SECONDS, RetryPolicy, parse_retry_after, rate_limit_pause
 from credit_reports.throttle import RateLimiter
 
 __all__ = [
@@ -90,10 +92,7 @@ PAGE_SIZES = {
 }
 
 _KEY_PREFIXES = {"pdl_live_": "production", "pdl_sdbx_": "sandbox"}
-_CONNECT_REFUSED_ATTEMPTS = 3
-_UNREACHABLE = frozenset({"connection refused", "host name not found", "connection timed out"})
 _MAX_CONNECT_TIMEOUT = 10.0
-_MAX_RATE_LIMIT_PAUSE = 300.0
 # Printable ASCII without quotes: a key never contains them, a shell or .env file often adds them.
 _VALID_KEY = re.compile(r"^[\x21\x23-\x26\x28-\x7e]+$")
 _QUOTES = "'\"\u2018\u2019\u201c\u201d`"
@@ -101,9 +100,6 @@ _QUOTES = "'\"\u2018\u2019\u201c\u201d`"
 MAX_RPM = 100_000
 #: Hard cap on pages of one listing (200 a page: 10 million items), whatever ``next`` says.
 MAX_PAGES = 50_000
-#: Wait after a 429 without Retry-After, per 60 s of rate window, before probing again (Paddle's block is
-#: 60 s; a shorter probe finds its end sooner, and a probe met by another 429 only waits again).
-RATE_LIMIT_PROBE_SECONDS = 10.0
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -143,7 +139,8 @@ class PaddleClient:
 
     ``api_key`` defaults to ``$PADDLE_API_KEY``; ``environment`` to ``$PADDLE_ENVIRONMENT`` or
     ``production``; ``base_url`` overrides both (e.g. the local simulator). ``max_rpm`` requests per
-    ``rate_window`` seconds at most (Paddle: 240 a minute per IP); ``max_attempts`` calls per request.
+    ``rate_window`` seconds at most (Paddle: 240 a minute per IP); ``max_attempts`` calls per request
+    (default 5), or ``retry_policy``'s budget when one is given: give either, or both agreeing.
     Clients of one process that talk to the same API host at the same limit share one
     :class:`RateLimiter` (Paddle counts requests per IP address, not per client); pass ``limiter=`` to
     choose another.
@@ -158,7 +155,7 @@ class PaddleClient:
         timeout: float = 30.0,
         max_rpm: int = 240,
         rate_window: float = 60.0,
-        max_attempts: int = 5,
+        max_attempts: int | None = None,
         user_agent: str | None = None,
         limiter: RateLimiter | None = None,
         retry_policy: RetryPolicy | None = None,
@@ -181,23 +178,16 @@ class PaddleClient:
             raise UsageError(f"max_rpm {max_rpm} is more than {MAX_RPM:,} requests a minute; Paddle allows 240.")
         if not float(rate_window) > 0:
             raise UsageError(f"rate_window must be a positive number of seconds, not {rate_window!r}.")
-        if int(max_attempts) < 1:
-            raise UsageError(f"max_attempts must be at least 1, not {max_attempts!r}.")
         if not float(timeout) > 0:
             raise UsageError(f"timeout must be a positive number of seconds, not {timeout!r}.")
 
         self.timeout = float(timeout)
         self.max_rpm = max_rpm
         self.rate_window = float(rate_window)
-        self.max_attempts = int(max_attempts)
         self.max_pages = max(1, int(max_pages))
         self.limiter = limiter or shared_limiter(self.base_url, max_rpm, self.rate_window)
-        self.retry_policy = retry_policy or RetryPolicy(max_attempts=self.max_attempts)
-        if user_agent is None:
-            from credit_reports import __version__  # late: the package may import this module
-
-            user_agent = f"credit-reports/{__version__} (+python-requests)"
-        self.user_agent = user_agent
+        self.retry_policy = _retry_policy(max_attempts, retry_policy)
+        self.user_agent = user_agent if user_agent is not None else f"credit-reports/{__version__} (+python-requests)"
 
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
@@ -242,6 +232,11 @@ class PaddleClient:
 
     def __repr__(self) -> str:
         return f"PaddleClient(environment={self.environment!r}, base_url={self.base_url!r})"
+
+    @property
+    def max_attempts(self) -> int:
+        """Calls per request at most: the retry policy's budget (its one home)."""
+        return self.retry_policy.max_attempts
 
     # -- sessions ------------------------------------------------------------------------------------
 
@@ -399,103 +394,109 @@ class PaddleClient:
         params: Mapping[str, Any] | None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> dict:
-        """One logical GET: throttled, retried, mapped to PaddleError on failure."""
+        """One logical GET: throttled, retried per the retry rules, mapped to PaddleError on failure."""
         url = self._url(path)
         api_path = self._api_path(url)
         query = _encode_params(params)
         attempt = 0
         while True:
             attempt += 1
-            self.limiter.acquire()
-            self._count("calls")
-            if attempt > 1:
-                self._count("retries")
-            started = time.monotonic()
-            try:
-                response = self._session().get(
-                    url,
-                    params=query,
-                    headers=extra_headers,
-                    timeout=(min(self.timeout, _MAX_CONNECT_TIMEOUT), self.timeout),
-                    allow_redirects=False,
-                )
-                content = response.content
-            except (requests.exceptions.RequestException, OSError) as exc:
-                reason = _connection_reason(exc)
-                error = self._connection_error(reason, api_path, exc)
-                limit = self.max_attempts
-                if reason in _UNREACHABLE and not self._ever_connected:
-                    limit = min(limit, _CONNECT_REFUSED_ATTEMPTS)  # fail fast on a wrong/unreachable URL
-                if reason == "TLS/SSL error":
-                    limit = 1
-                if attempt < limit:
-                    self._backoff(attempt, limit, api_path, reason, None)
-                    continue
-                self._fail(error, attempt)
-            self._ever_connected = True
-            status = response.status_code
-            elapsed_ms = (time.monotonic() - started) * 1000
-            log.debug("GET %s -> %s in %.0f ms (attempt %d)", api_path, status, elapsed_ms, attempt)
-
-            if 200 <= status < 300:
-                try:
-                    body = json.loads(content)
-                except ValueError:
-                    body = None
-                if isinstance(body, dict):
-                    return body
-                error = APIConnectionError(
-                    f"Paddle answered {status} with a body that is not a JSON object",
-                    reason="malformed body",
-                    status=status,
-                    path=api_path,
-                    environment=self.environment,
-                    base_url=self.base_url,
-                )
-                if attempt < self.max_attempts:
-                    self._backoff(attempt, self.max_attempts, api_path, "malformed body", None)
-                    continue
-                self._fail(error, attempt)
-
-            error = error_from_response(
-                status,
-                content,
-                response.headers,
-                api_path,
-                environment=self.environment,
-                base_url=self.base_url,
+            outcome = self._send(url, query, extra_headers, api_path, attempt)
+            if outcome.body is not None:
+                return outcome.body
+            error = outcome.error
+            limit = self.retry_policy.attempts_allowed(
+                status=error.status, reason=getattr(error, "reason", None), ever_connected=self._ever_connected
             )
-            if isinstance(error, AuthenticationError):
-                error.key_environment = self.key_environment
-            if 300 <= status < 400:  # redirects are not followed: the key must stay on base_url
-                target = urlsplit(response.headers.get("Location") or "")
-                where = urlunsplit((target.scheme, target.hostname or "", target.path, "", ""))
-                error.detail = f"the server redirects to {where or 'another address'}; give the API's own URL"
             if isinstance(error, RateLimitError):
-                self._count("rate_limited")
-                probe = RATE_LIMIT_PROBE_SECONDS * self.rate_window / 60.0
-                wait = error.retry_after if error.retry_after is not None else probe
-                wait = min(wait, _MAX_RATE_LIMIT_PAUSE)
-                self.limiter.rate_limited(wait)  # every thread pauses; the pace drops once per episode
-                if attempt < self.max_attempts:
-                    log.warning(
-                        "GET %s: rate limited (429); every worker pauses %.1f s and the pace drops to "
-                        "%.0f/min (attempt %d of %d)",
-                        api_path,
-                        wait,
-                        self.limiter.rate_per_minute,
-                        attempt,
-                        self.max_attempts,
-                    )
-                    continue
+                self._rate_limited(error, attempt, limit, api_path)
+            if attempt >= limit:
                 self._fail(error, attempt)
-            if isinstance(error, ServerError):
-                if attempt < self.max_attempts:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    self._backoff(attempt, self.max_attempts, api_path, f"{status} from Paddle", retry_after)
-                    continue
-                self._fail(error, attempt)
-            self._fail(error, attempt)
+            if not isinstance(error, RateLimitError):  # a 429's wait is the limiter's pause, for every thread
+                self._backoff(attempt, limit, api_path, outcome.why, outcome.retry_after)
+
+    def _send(
+        self, url: str, query: dict[str, str] | None, headers: Mapping[str, str] | None, api_path: str, attempt: int
+    ) -> _Outcome:
+        """One throttled HTTP call, counted: the decoded body, or the PaddleError it amounts to."""
+        self.limiter.acquire()
+        self._count("calls")
+        if attempt > 1:
+            self._count("retries")
+        started = time.monotonic()
+        try:
+            response = self._session().get(
+                url,
+                params=query,
+                headers=headers,
+                timeout=(min(self.timeout, _MAX_CONNECT_TIMEOUT), self.timeout),
+                allow_redirects=False,
+            )
+            content = response.content
+        except (requests.exceptions.RequestException, OSError) as exc:
+            reason = _connection_reason(exc)
+            return _Outcome(error=self._connection_error(reason, api_path, exc), why=reason)
+        self._ever_connected = True
+        status = response.status_code
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug("GET %s -> %s in %.0f ms (attempt %d)", api_path, status, elapsed_ms, attempt)
+        if 200 <= status < 300:
+            return self._decode(status, content, api_path)
+        return self._error_outcome(response, content, api_path)
+
+    def _decode(self, status: int, content: bytes, api_path: str) -> _Outcome:
+        """A 2xx body as a dict, or a retryable "malformed body" error when it is not a JSON object."""
+        try:
+            body = json.loads(content)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            return _Outcome(body=body)
+        error = APIConnectionError(
+            f"Paddle answered {status} with a body that is not a JSON object",
+            reason="malformed body",
+            status=status,
+            path=api_path,
+            environment=self.environment,
+            base_url=self.base_url,
+        )
+        return _Outcome(error=error, why="malformed body")
+
+    def _error_outcome(self, response: requests.Response, content: bytes, api_path: str) -> _Outcome:
+        """The PaddleError a non-2xx response maps to, with the hints a caller needs to act on it."""
+        status = response.status_code
+        error = error_from_response(
+            status,
+            content,
+            response.headers,
+            api_path,
+            environment=self.environment,
+            base_url=self.base_url,
+        )
+        if isinstance(error, AuthenticationError):
+            error.key_environment = self.key_environment
+        if 300 <= status < 400:  # redirects are not followed: the key must stay on base_url
+            target = urlsplit(response.headers.get("Location") or "")
+            where = urlunsplit((target.scheme, target.hostname or "", target.path, "", ""))
+            error.detail = f"the server redirects to {where or 'another address'}; give the API's own URL"
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if isinstance(error, ServerError) else None
+        return _Outcome(error=error, why=f"{status} from Paddle", retry_after=retry_after)
+
+    def _rate_limited(self, error: RateLimitError, attempt: int, limit: int, api_path: str) -> None:
+        """Count a 429 and pause every thread (the pace drops once per episode); log it when a retry follows."""
+        self._count("rate_limited")
+        wait = rate_limit_pause(error.retry_after, self.rate_window)
+        self.limiter.rate_limited(wait)
+        if attempt < limit:
+            log.warning(
+                "GET %s: rate limited (429); every worker pauses %.1f s and the pace drops to "
+                "%.0f/min (attempt %d of %d)",
+                api_path,
+                wait,
+                self.limiter.rate_per_minute,
+                attempt,
+                limit,
+            )
 
     def _connection_error(self, reason: str, api_path: str, exc: BaseException) -> APIConnectionError:
         """An APIConnectionError with our own words (requests' text is never copied into it)."""
@@ -526,6 +527,38 @@ class PaddleClient:
         self._count("failures")
         log.log(logging.WARNING if attempt > 1 else logging.DEBUG, "%s", error)
         raise error from None
+
+
+class _Outcome(NamedTuple):
+    """What one HTTP call came to: a decoded body, or an error with words for the log and a Retry-After."""
+
+    body: dict | None = None
+    error: PaddleError | None = None
+    why: str = ""
+    retry_after: float | None = None
+
+
+def _retry_policy(max_attempts: int | None, policy: RetryPolicy | None) -> RetryPolicy:
+    """The one retry policy of a client: ``policy``, or a default one with ``max_attempts`` calls.
+
+    The budget has one home (the policy): a ``max_attempts`` that contradicts the policy given with it is
+    a UsageError, not silently preferred to it.
+    """
+    if max_attempts is not None:
+        try:
+            attempts = int(max_attempts)
+        except (TypeError, ValueError):
+            raise UsageError(f"max_attempts must be a whole number of calls, not {max_attempts!r}.") from None
+        if attempts < 1:
+            raise UsageError(f"max_attempts must be at least 1, not {max_attempts!r}.")
+        if policy is not None and policy.max_attempts != attempts:
+            raise UsageError(
+                f"max_attempts={attempts} contradicts retry_policy's max_attempts={policy.max_attempts}; "
+                "give one of them (the policy's budget is the one used)."
+            )
+    if policy is not None:
+        return policy
+    return RetryPolicy(max_attempts=5 if max_attempts is None else int(max_attempts))
 
 
 def _check_key(key: str | None, source: str) -> str:

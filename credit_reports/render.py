@@ -37,7 +37,7 @@ from typing import Any
 
 import nbformat
 
-from . import __version__
+from ._version import __version__
 from .config import DEFAULT_NOTEBOOK
 from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from .errors import UsageError

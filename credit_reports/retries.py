@@ -1,8 +1,17 @@
-"""When to try a Paddle call again: Retry-After parsing and capped exponential backoff with jitter.
+"""When to try a Paddle call again, and how long to wait first: the client's retry rules in one place.
 
-Modelled on openai-python's ``_calculate_retry_timeout``: honour the server's ``Retry-After`` (seconds or
-an HTTP date) when it gives one, otherwise wait a random time up to an exponentially growing, capped
-ceiling ("full jitter"), so many workers that failed together do not retry together.
+*Whether* to retry (stripe-python's ``_should_retry``): :func:`attempts_allowed` says how many calls in all
+a request may make after a failure of a given kind; 429, 5xx (520-524 included), dropped connections,
+timeouts and malformed bodies get the whole budget, other 4xx and redirects one call, a TLS failure one,
+and a refused or unresolvable address only ``CONNECT_REFUSED_ATTEMPTS`` until a connection has worked.
+
+*How long* to wait (openai-python's ``_calculate_retry_timeout``): :meth:`RetryPolicy.delay` honours the
+server's ``Retry-After`` (seconds or an HTTP date) when it gives one, otherwise waits a random time up to
+an exponentially growing, capped ceiling ("full jitter"), so many workers that failed together do not
+retry together; :func:`rate_limit_pause` is the pause every worker takes after a 429.
+
+These are pure functions of their arguments, so tests reach them with a table of cases; the attempt budget
+has one home, :attr:`RetryPolicy.max_attempts`, which the client reads.
 """
 
 from __future__ import annotations
@@ -12,7 +21,20 @@ import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-__all__ = ["parse_retry_after", "RetryPolicy"]
+__all__ = [
+    "parse_retry_after", "RetryPolicy", "attempts_allowed", "rate_limit_pause", "UNREACHABLE",
+    "CONNECT_REFUSED_ATTEMPTS", "RATE_LIMIT_PROBE_SECONDS", "MAX_RATE_LIMIT_PAUSE",
+]
+
+#: Connection failures that suggest a wrong or unreachable address rather than a passing fault.
+UNREACHABLE = frozenset({"connection refused", "host name not found", "connection timed out"})
+#: Calls allowed for an UNREACHABLE failure before any connection has worked: fail fast on a wrong URL.
+CONNECT_REFUSED_ATTEMPTS = 3
+#: Wait after a 429 without Retry-After, per 60 s of rate window, before probing again (Paddle's block is
+#: 60 s; a shorter probe finds its end sooner, and a probe met by another 429 only waits again).
+RATE_LIMIT_PROBE_SECONDS = 10.0
+#: The longest pause a 429 imposes, whatever its Retry-After says.
+MAX_RATE_LIMIT_PAUSE = 300.0
 
 
 def parse_retry_after(value: str | float | None, now: datetime | float | None = None) -> float | None:
@@ -53,6 +75,33 @@ def parse_retry_after(value: str | float | None, now: datetime | float | None = 
     return max(0.0, (when - now_dt).total_seconds())
 
 
+def attempts_allowed(
+    max_attempts: int, *, status: int | None = None, reason: str | None = None, ever_connected: bool = True
+) -> int:
+    """How many calls in all a request may make, given how its latest call failed.
+
+    ``status`` is the HTTP status when one came back (None for a connection failure); ``reason`` the
+    connection failure's name (``"connection refused"``, ``"TLS/SSL error"``, ``"malformed body"``...).
+    429 and 5xx get ``max_attempts``; any other non-2xx status one call (asking again changes nothing).
+    Without a usable status: a TLS failure one call, an UNREACHABLE one ``CONNECT_REFUSED_ATTEMPTS`` at
+    most while no connection has ever worked (``ever_connected``), anything else ``max_attempts``.
+    """
+    if status is not None and not 200 <= status < 300:
+        return max_attempts if status == 429 or status >= 500 else 1
+    if reason == "TLS/SSL error":
+        return 1
+    if reason in UNREACHABLE and not ever_connected:
+        return min(max_attempts, CONNECT_REFUSED_ATTEMPTS)
+    return max_attempts
+
+
+def rate_limit_pause(retry_after: float | None, rate_window: float) -> float:
+    """Seconds every worker pauses after a 429: ``Retry-After`` when given, else a short probe wait
+    (``RATE_LIMIT_PROBE_SECONDS`` per 60 s of ``rate_window``), never more than ``MAX_RATE_LIMIT_PAUSE``."""
+    wait = retry_after if retry_after is not None else RATE_LIMIT_PROBE_SECONDS * rate_window / 60.0
+    return min(wait, MAX_RATE_LIMIT_PAUSE)
+
+
 class RetryPolicy:
     """A bounded retry schedule: ``max_attempts`` calls in all, waits of at most ``cap`` seconds.
 
@@ -80,9 +129,17 @@ class RetryPolicy:
         self.max_retry_after = float(max_retry_after)
         self._rng = rng or random.Random()
 
-    def should_retry(self, attempt: int) -> bool:
-        """True when another call may follow the ``attempt``-th failed one."""
-        return attempt < self.max_attempts
+    def attempts_allowed(
+        self, *, status: int | None = None, reason: str | None = None, ever_connected: bool = True
+    ) -> int:
+        """Calls in all for a request whose latest call failed so (see :func:`attempts_allowed`)."""
+        return attempts_allowed(self.max_attempts, status=status, reason=reason, ever_connected=ever_connected)
+
+    def should_retry(
+        self, attempt: int, *, status: int | None = None, reason: str | None = None, ever_connected: bool = True
+    ) -> bool:
+        """True when another call may follow the ``attempt``-th failed one (failed so)."""
+        return attempt < self.attempts_allowed(status=status, reason=reason, ever_connected=ever_connected)
 
     def ceiling(self, attempt: int) -> float:
         """The longest backoff after the ``attempt``-th failure: ``min(cap, base * 2**(attempt-1))``."""

@@ -104,20 +104,14 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         """Hold every thread for ``seconds`` from now (e.g. Paddle's ``Retry-After`` after a 429)."""
-        seconds = max(0.0, float(seconds))
         with self._cond:
-            until = self._clock() + seconds
-            if until > self._paused_until:
-                self._paused_until = until
-            self._pauses += 1
+            self._pause_locked(self._clock(), seconds)
             self._cond.notify_all()
 
     def slow_down(self) -> None:
         """Lower the pace to 80% of the current one (floor 25% of the limit); it recovers gradually."""
         with self._cond:
-            self._factor = max(_MIN_FACTOR, self._factor * _SLOW_DOWN_FACTOR)
-            self._last_adjust = self._clock()
-            self._slow_downs += 1
+            self._slow_down_locked(self._clock())
             self._cond.notify_all()
 
     def rate_limited(self, seconds: float) -> bool:
@@ -130,14 +124,9 @@ class RateLimiter:
         with self._cond:
             now = self._clock()
             new_episode = self._paused_until <= now
-            until = now + max(0.0, float(seconds))
-            if until > self._paused_until:
-                self._paused_until = until
-            self._pauses += 1
+            self._pause_locked(now, seconds)
             if new_episode:
-                self._factor = max(_MIN_FACTOR, self._factor * _SLOW_DOWN_FACTOR)
-                self._last_adjust = now
-                self._slow_downs += 1
+                self._slow_down_locked(now)
             self._cond.notify_all()
             return new_episode
 
@@ -187,6 +176,19 @@ class RateLimiter:
         if len(self._log) >= self.max_requests:
             ready_at = max(ready_at, self._log[0] + self._window)
         return ready_at
+
+    def _pause_locked(self, now: float, seconds: float) -> None:
+        """Extend the pause to ``now + seconds`` (never shorten it) and count it; the caller holds the lock."""
+        until = now + max(0.0, float(seconds))
+        if until > self._paused_until:
+            self._paused_until = until
+        self._pauses += 1
+
+    def _slow_down_locked(self, now: float) -> None:
+        """Lower the pace one step (floor 25%) and restart recovery from ``now``; the caller holds the lock."""
+        self._factor = max(_MIN_FACTOR, self._factor * _SLOW_DOWN_FACTOR)
+        self._last_adjust = now
+        self._slow_downs += 1
 
     def _recover(self, now: float) -> None:
         """Give back rate after a slow-down: +5 points per quarter window without a further 429."""
