@@ -39,7 +39,6 @@ from .runner import (
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
 EXIT_PADDLE = 5
-STRATEGIES = ("auto", "subscribers", "full", "incremental", "legacy-adjustments")
 PROG = "credit-reports"
 log = logging.getLogger("credit_reports.cli")
 
@@ -49,6 +48,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _FetchStrategies(Sequence[str]):
+    """``fetch.STRATEGIES`` (their one home), read only when argparse needs them: importing fetch pulls in
+    pandas and requests (about a second), which ``--help`` and the other commands should not pay."""
+
+    def __getitem__(self, index: Any) -> Any:
+        from .fetch import STRATEGIES
+
+        return STRATEGIES[index]
+
+    def __len__(self) -> int:
+        from .fetch import STRATEGIES
+
+        return len(STRATEGIES)
+
+
+STRATEGIES: Sequence[str] = _FetchStrategies()
 
 
 def _positive_int(text: str) -> int:
@@ -131,7 +148,8 @@ def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
         help="production or sandbox (default: $PADDLE_ENVIRONMENT, else production)",
     )
     parser.add_argument("--max-rpm", type=_rpm, default=240, help="requests per minute (default 240)")
-    parser.add_argument("--strategy", choices=STRATEGIES, default="auto", help="how to fetch (default auto)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="auto", metavar="STRATEGY",
+                        help="how to fetch: %(choices)s (default %(default)s)")
     parser.add_argument("--workers", type=_workers, default=4, help="parallel balance requests (default 4, at most 64)")
     parser.add_argument("--verify-sample", type=_percent, default=2.0, metavar="PERCENT",
                         help="percent of skipped customers fetched to check the skip rule (default 2, at least 50 "

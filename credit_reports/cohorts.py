@@ -35,6 +35,7 @@ from credit_reports.metrics import _amounts
 __all__ = [
     "OTHER",
     "RULES",
+    "NAMED_RULES",
     "CohortHeatmap",
     "assign_cohorts",
     "cohort_heatmap",
@@ -50,6 +51,9 @@ SUBSCRIPTION_RULES = ("subscription.product", "subscription.price", "subscriptio
 RULES: tuple[str, ...] = (
     *TIME_RULES, *FIELD_RULES, "custom_data.<key>", "file", "file:<path>", *SUBSCRIPTION_RULES,
 )
+#: The rules named by one word (no pattern): what a report's ``cohort`` parameter lists besides
+#: ``custom_data.<key>``.
+NAMED_RULES: tuple[str, ...] = (*TIME_RULES, *FIELD_RULES, "file", *SUBSCRIPTION_RULES)
 
 OTHER = "other"
 UNKNOWN = "(unknown)"

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from .as_of import iso as _iso
 from .money import minor_unit_decimals, to_major
 
 __all__ = [
@@ -246,12 +247,6 @@ def _mark_unknown_units(
 
 # ---------------------------------------------------------------------------------------------------
 # CSV
-
-
-def _iso(stamp: dt.datetime) -> str:
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _csv_text(value: Any, column: str) -> str:

@@ -10,7 +10,6 @@ row becomes a card of label/value lines, so no column is lost and nothing scroll
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import logging
@@ -19,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .as_of import display as display_as_of
 from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from .money import format_money
 
@@ -80,14 +80,13 @@ def _outstanding(manifest: dict[str, Any]) -> str:
 
 
 def _when(text: str | None) -> str:
-    """An ISO timestamp as 'YYYY-MM-DD HH:MM UTC' for people."""
+    """An ISO timestamp as people read it, as in the report: '26 Nov 2026, 06:15:00 UTC'."""
     if not text:
         return "&ndash;"
     try:
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+        return display_as_of(text)
     except ValueError:
         return html.escape(text)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _period(manifest: dict[str, Any]) -> str:

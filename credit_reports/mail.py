@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .alerts import attention_reasons, outstanding_change, unexplained_differences
+from .as_of import display as display_as_of
 from .config import MailSettings
 from .errors import CreditReportsError, UsageError
 from .money import format_money
@@ -62,12 +63,10 @@ def check_password(settings: MailSettings) -> str | None:
 
 
 def _when(text: str | None) -> str:
-    import datetime as dt
-
+    """A manifest's ISO time as the report and the index show it, to the minute, or 'unknown time'."""
     if not text:
         return "unknown time"
-    stamp = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(dt.UTC)
-    return stamp.strftime("%d %b %Y, %H:%M UTC")
+    return display_as_of(str(text), seconds=False)
 
 
 def subject_for(manifest: Mapping[str, Any], reasons: list[str]) -> str:

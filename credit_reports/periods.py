@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from credit_reports.as_of import FOLDER_NAME
+from credit_reports.as_of import parse as _utc
 from credit_reports.errors import UsageError
 
 __all__ = [
@@ -142,11 +144,6 @@ def parse_day(text: str, timezone: str = "UTC") -> pd.Timestamp:
     return _local_midnight(nxt.year, nxt.month, nxt.day, tz)
 
 
-def _utc(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def newest_at_or_before(as_ofs: Sequence[Any], boundary: Any) -> int | None:
     """Index of the newest as-of at or before ``boundary`` (None when every one is later)."""
     limit = _utc(boundary)
@@ -214,7 +211,7 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
         return f"{snapshot.name} stored no movements (it was fetched before the toolkit kept them)"
     base = manifest.get("base_snapshot")
     try:
-        base_time = _utc(pd.to_datetime(str(base), format="%Y%m%dT%H%M%SZ", utc=True)) if base else None
+        base_time = _utc(str(base)) if base and FOLDER_NAME.match(str(base)) else None
     except (ValueError, TypeError):
         base_time = None
     if base_time is None or base_time > _utc(previous.as_of):

@@ -38,6 +38,9 @@ from typing import Any
 import nbformat
 
 from ._version import __version__
+from .as_of import display as _display_as_of
+from .as_of import iso as _iso
+from .as_of import parse_datetime as _as_datetime
 from .config import DEFAULT_NOTEBOOK
 from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from .errors import UsageError
@@ -540,31 +543,6 @@ def external_resources(html: str) -> list[str]:
 # snapshot, manifest, tables
 
 
-def _as_datetime(value: Any) -> dt.datetime:
-    """A tz-aware UTC datetime from whatever the store gives (datetime, Timestamp, ISO or compact text)."""
-    if isinstance(value, dt.datetime):
-        stamp = value
-    elif hasattr(value, "to_pydatetime"):
-        stamp = value.to_pydatetime()
-    else:
-        text = str(value)
-        for fmt in ("%Y%m%dT%H%M%SZ", "%Y%m%dT%H%M%S%fZ"):
-            try:
-                stamp = dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
-                break
-            except ValueError:
-                continue
-        else:
-            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(dt.UTC)
-
-
-def _iso(stamp: dt.datetime) -> str:
-    return stamp.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of the notebook's parameters that ``report.prepare`` takes (the report's own ones)."""
     import inspect
@@ -623,7 +601,7 @@ def _manifest(
             else None
         ),
         "toolkit_version": __version__,
-        "rendered_at": _iso(dt.datetime.now(dt.UTC)),
+        "rendered_at": _iso(dt.datetime.now(dt.UTC), fraction=True),
         "files": files,
         "exports": [{"label": label, "file": file} for label, file in exports],
     }
@@ -862,11 +840,11 @@ def render_report(
         as_of_line = (
             f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({asked}; {snapshot.environment})"
             + ("" if prepared.opening is None else
-               f"; period from {_as_datetime(prepared.opening.as_of):%d %b %Y, %H:%M:%S} UTC")
+               f"; period from {_display_as_of(prepared.opening.as_of)}")
         )
         footer = (
             f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
-            f"rendered {_iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
+            f"rendered {_iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
         )
         pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
         html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports + pdf_link)

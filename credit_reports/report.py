@@ -23,6 +23,9 @@ import pandas as pd
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
 from credit_reports import metrics, money, periods, privacy, store
+from credit_reports.as_of import FOLDER_NAME
+from credit_reports.as_of import display as _when  # one formatter and one parser for as-of times
+from credit_reports.as_of import parse as _as_of_key
 from credit_reports.errors import UsageError
 from credit_reports.parameters import parse_list
 from credit_reports.reconcile import Reconciliation, reconcile
@@ -33,11 +36,8 @@ __all__ = [
 ]
 
 #: Cohort rules a report accepts (besides ``custom_data.<key>``).
-COHORT_RULES: tuple[str, ...] = (
-    "signup_month", "signup_quarter", "signup_year", "status", "locale", "file",
-    "subscription.product", "subscription.price", "subscription.interval",
-)
-_AS_OF = re.compile(r"^\d{8}T\d{6}Z$")
+COHORT_RULES: tuple[str, ...] = cohorts_mod.NAMED_RULES
+_AS_OF = FOLDER_NAME
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
 #: At most this many customers behind an unexplained difference are named in the red note at the top.
@@ -746,25 +746,9 @@ def _customer_count(snap: Any) -> int:
     return int(snap.balances["customer_id"].nunique())
 
 
-def _when(as_of: Any) -> str:
-    """An as-of time as a finance reader reads it: 26 Nov 2026, 06:15 UTC."""
-    ts = pd.Timestamp(as_of)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return ts.tz_convert("UTC").strftime("%d %b %Y, %H:%M:%S UTC")
-
-
 def _local(ts: pd.Timestamp) -> str:
     """A period boundary in its own time zone: 01 Nov 2026, 00:00."""
     return ts.strftime("%d %b %Y, %H:%M")
-
-
-def _as_of_key(value: Any) -> pd.Timestamp:
-    text = str(value)
-    if _AS_OF.match(text):
-        return pd.Timestamp(pd.to_datetime(text, format="%Y%m%dT%H%M%SZ", utc=True))
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _fmt(frame: pd.DataFrame, column: str) -> pd.Series:

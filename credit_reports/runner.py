@@ -13,15 +13,14 @@ When several apply, the first in this order wins: 1, 6, 3, 0 (5 is kept for "Pad
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import locks
 from .config import MailSettings, ReportSpec, Settings
 from .errors import CreditReportsError, UsageError
 
@@ -48,24 +47,17 @@ def run_lock(data_dir: Path) -> Iterator[Path]:
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / LOCK_NAME
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise RunLockedError(
-                f"another credit-reports run (pid {holder}) is using {data_dir}: "
-                "this run did nothing; schedule runs further apart"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        fd = locks.acquire(path)
+    except locks.LockHeld as held:
+        raise RunLockedError(
+            f"another credit-reports run (pid {held.holder or 'unknown'}) is using {data_dir}: "
+            "this run did nothing; schedule runs further apart"
+        ) from None
+    try:
         yield path
     finally:
-        handle.close()
+        locks.release(fd)
 
 
 @dataclass

@@ -44,13 +44,10 @@ from typing import Any
 
 import pandas as pd
 
+from . import as_of as _as_of
+from . import locks
 from .errors import CreditReportsError, StoreError, UsageError
 from .redact import redact
-
-try:  # advisory locks are POSIX; elsewhere two concurrent fetches are simply not guarded against
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "ADJUSTMENT_DTYPES",
@@ -79,8 +76,8 @@ __all__ = [
 log = logging.getLogger("credit_reports.store")
 
 SNAPSHOTS = "snapshots"
-AS_OF_FORMAT = "%Y%m%dT%H%M%SZ"
-_AS_OF_RE = re.compile(r"^\d{8}T\d{6}Z$")
+AS_OF_FORMAT = _as_of.FOLDER_FORMAT
+_AS_OF_RE = _as_of.FOLDER_NAME
 PARTIAL_PREFIX = ".partial-"
 DELETING_PREFIX = ".deleting-"
 CHECKPOINT = "checkpoint"
@@ -165,27 +162,11 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("CREDIT_REPORTS_DATA_DIR") or "data")
 
 
-def format_as_of(ts: Any) -> str:
-    """A timestamp as a snapshot folder name, e.g. ``20261126T061500Z`` (UTC, whole seconds)."""
-    return _utc(ts).strftime(AS_OF_FORMAT)
-
-
-def parse_as_of(text: str) -> pd.Timestamp:
-    """``20261126T061500Z`` (or any ISO 8601 time) -> a tz-aware UTC Timestamp."""
-    text = str(text)
-    if _AS_OF_RE.match(text):
-        return pd.Timestamp(pd.to_datetime(text, format=AS_OF_FORMAT, utc=True))
-    return _utc(text)
-
-
-def iso_utc(ts: Any) -> str:
-    """A timestamp as ISO 8601 UTC with a ``Z``, as written in manifests: ``2026-11-26T06:15:00Z``."""
-    return _utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _utc(ts: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(ts)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+# As-of times are parsed and written by credit_reports.as_of; these names stay for existing callers.
+format_as_of = _as_of.folder_name
+parse_as_of = _as_of.parse
+iso_utc = _as_of.iso
+_utc = _as_of.parse
 
 
 def conform(df: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
@@ -1163,30 +1144,15 @@ def _finish_cleanup(env_dir: Path) -> None:
 
 def _lock(env_dir: Path) -> int | None:
     """Take the environment's fetch lock (released by the OS even when the process is killed)."""
-    if fcntl is None:  # pragma: no cover
-        return None
-    with _naming(env_dir / LOCK_FILE):
-        fd = os.open(env_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        os.close(fd)
-        who = f" (pid {holder})" if holder else ""
+        with _naming(env_dir / LOCK_FILE):
+            return locks.acquire(env_dir / LOCK_FILE)
+    except locks.LockHeld as held:
+        who = f" (pid {held.holder})" if held.holder else ""
         raise UsageError(
             f"another fetch into {env_dir} is running{who}; wait for it to finish, then fetch again"
         ) from None
-    with _naming(env_dir / LOCK_FILE):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
 
 
-def _unlock(fd: int | None) -> None:
-    if fd is None:
-        return
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
+_unlock = locks.release
 
