@@ -33,6 +33,7 @@ __all__ = [
     "currency_totals",
     "headline",
     "load_rates",
+    "per_currency_ints",
     "reserved_customers",
     "roll_forward",
     "roll_forward_dict",
@@ -202,10 +203,18 @@ def headline(balances: pd.DataFrame) -> dict[str, dict[str, int]]:
 
     Keys per currency are the :func:`currency_totals` columns; values are plain Python ints (JSON-ready).
     """
-    totals = currency_totals(balances)
+    return per_currency_ints(currency_totals(balances), TOTALS_COLUMNS[1:])
+
+
+def per_currency_ints(table: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> dict[str, dict[str, int]]:
+    """A per-currency table as ``{currency: {column: int}}`` of plain Python ints, JSON-ready (manifests).
+
+    The one conversion behind :func:`headline`, :func:`roll_forward_dict` and the reconciliation's
+    manifest dict, so every manifest figure is written the same way.
+    """
     return {
-        str(row["currency_code"]): {c: int(row[c]) for c in TOTALS_COLUMNS[1:]}
-        for row in totals.to_dict("records")
+        str(row["currency_code"]): {c: int(row[c]) for c in columns}
+        for row in table.to_dict("records")
     }
 
 
@@ -248,11 +257,7 @@ def roll_forward(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
 
 def roll_forward_dict(opening: pd.DataFrame, closing: pd.DataFrame) -> dict[str, dict[str, int]]:
     """:func:`roll_forward` as ``{currency: {opening, issued, used, closing}}`` of plain ints (manifests)."""
-    table = roll_forward(opening, closing)
-    return {
-        str(row["currency_code"]): {k: int(row[k]) for k in ROLL_FORWARD_COLUMNS[1:]}
-        for row in table.to_dict("records")
-    }
+    return per_currency_ints(roll_forward(opening, closing), ROLL_FORWARD_COLUMNS[1:])
 
 
 def trend(history: pd.DataFrame) -> pd.DataFrame:

@@ -67,19 +67,16 @@ class Reconciliation:
         """For the manifest: ``{currency: {opening, issued, used, closing, reversed, expected_closing,
         unexplained, evidence}}``; without evidence ``expected_closing`` and ``unexplained`` are null
         (nothing was reconciled) and issued/used are derived from the balances."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, dict[str, Any]] = dict(
+            metrics.per_currency_ints(self.table, (*metrics.ROLL_FORWARD_COLUMNS[1:], "reversed"))
+        )
         for row in self.table.to_dict("records"):
             ev = bool(row["evidence"])
-            out[str(row["currency_code"])] = {
-                "opening": int(row["opening"]),
-                "issued": int(row["issued"]),
-                "used": int(row["used"]),
-                "closing": int(row["closing"]),
-                "reversed": int(row["reversed"]),
-                "expected_closing": int(row["expected_closing"]) if ev else None,
-                "unexplained": int(row["unexplained"]) if ev else None,
-                "evidence": ev,
-            }
+            out[str(row["currency_code"])].update(
+                expected_closing=int(row["expected_closing"]) if ev else None,
+                unexplained=int(row["unexplained"]) if ev else None,
+                evidence=ev,
+            )
         return out
 
 
