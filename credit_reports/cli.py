@@ -445,7 +445,7 @@ def _check_reports(specs: list[Any], early: bool = True) -> None:
     environment and data folder are pinned by the fetch, so they are not checked here, and a report pinned
     to another snapshot is refused (it belongs to ``render --snapshot``).
     """
-    from .render import notebook_parameters, resolve_notebook, validate_parameters
+    from .render import check_parameter_names, notebook_parameters, resolve_notebook
 
     for spec in specs:
         pinned = spec.parameters.get("snapshot")
@@ -462,7 +462,7 @@ def _check_reports(specs: list[Any], early: bool = True) -> None:
         except Exception as exc:  # nbformat/JSON errors: a file that is not a notebook
             text = " ".join(str(exc).split())[:120]
             raise UsageError(f"notebook {spec.notebook} cannot be read as a Jupyter notebook ({text})") from None
-        validate_parameters(spec.parameters, declared, str(spec.notebook))
+        check_parameter_names(spec.parameters, declared, str(spec.notebook))
         _check_values(spec, declared, early)
 
 

@@ -69,7 +69,7 @@ __all__ = [
     "notebook_parameters",
     "render_report",
     "resolve_notebook",
-    "validate_parameters",
+    "check_parameter_names",
 ]
 
 log = logging.getLogger("credit_reports.render")
@@ -192,7 +192,7 @@ def looks_like_credential(name: str) -> bool:
     return any(s in spaced for s in _CREDENTIAL_SUBSTRINGS)
 
 
-def validate_parameters(parameters: Mapping[str, Any], declared: Mapping[str, Any], notebook: str) -> None:
+def check_parameter_names(parameters: Mapping[str, Any], declared: Mapping[str, Any], notebook: str) -> None:
     """Refuse credential-like names and names the notebook does not declare, with one clear line each."""
     secret = sorted(n for n in parameters if looks_like_credential(str(n)))
     if secret:
@@ -299,7 +299,7 @@ def _execute(path: Path, output: Path, parameters: dict[str, Any], kernel_name: 
     import papermill
     from traitlets.config import Config
 
-    # Parameters are checked before execution (validate_parameters): papermill's own warnings about
+    # Parameters are checked before execution (check_parameter_names): papermill's own warnings about
     # them ("unknown parameter", "unable to parse line") would only repeat or confuse that.
     logging.getLogger("papermill").setLevel(logging.ERROR)
     # The kernel talks over Unix sockets in a private folder rather than loopback TCP: no other user of
@@ -767,7 +767,7 @@ def render_report(
     path = resolve_notebook(notebook)
     declared = notebook_parameters(path)
     given = {str(k): _jsonable(v) for k, v in (parameters or {}).items()}
-    validate_parameters(given, declared, path.name)
+    check_parameter_names(given, declared, path.name)
 
     data_dir = Path(data_dir).expanduser().resolve()
     out_dir = Path(out_dir).expanduser().resolve()
