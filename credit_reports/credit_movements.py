@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from credit_reports import store
+from credit_reports.as_of import parse as parse_time
 from credit_reports.errors import UsageError
 from credit_reports.money import parse_minor
 
@@ -135,8 +136,7 @@ def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
     value = event.get("occurred_at")
     if not value:
         return pd.Timestamp.min.tz_localize("UTC")
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return parse_time(value)
 
 
 def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

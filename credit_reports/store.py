@@ -441,6 +441,18 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:159] + "…"
 
 
+#: The snapshot manifest's schema: every field ``manifest.json`` holds, in the order the fetch writes them
+#: (``duplicates_collapsed`` is added by :meth:`SnapshotWriter.publish` when it collapses rows). The fetch
+#: writes these names and the readers here read them; tests/test_store.py checks a fetched manifest
+#: against this list, so a field added on one side only fails a test instead of drifting.
+MANIFEST_FIELDS: tuple[str, ...] = (
+    "as_of", "environment", "base_url", "strategy", "requested_strategy", "fallback_reason", "complete",
+    "counts", "api_calls", "retries", "rate_limited", "failures", "failed_customer_ids",
+    "failed_carried_over_ids", "verification", "seconds", "max_rpm", "workers", "toolkit_version",
+    "events_high_water", "events_readable", "base_snapshot", "previous_snapshot", "subscriptions_unavailable",
+    "resumed", "published_at", "duplicates_collapsed",
+)
+
 #: Manifest fields readers rely on, with the JSON types they must have when present.
 _MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
     "complete": (bool,), "counts": (dict,), "failed_customer_ids": (list,), "api_calls": (int,),
