@@ -223,3 +223,18 @@ def test_manifest_is_plain_json(tmp_path):
     snap = _publish(tmp_path, "2026-11-26T06:15:00", [("ctm_a", "USD", 1, 0, 0)])
     manifest = json.loads((snap.path / "manifest.json").read_text())
     assert manifest["as_of"] == "2026-11-26T06:15:00Z" and manifest["complete"] is True
+
+
+def test_a_fetched_manifest_holds_exactly_the_fields_of_the_store_schema(make_sim, tmp_path):
+    # the fetch writes the manifest and the store reads it: one list of field names (store.MANIFEST_FIELDS)
+    from clients import client_for
+
+    from credit_reports.fetch import fetch_snapshot
+    from credit_reports.store import _MANIFEST_TYPES, MANIFEST_FIELDS
+
+    sim = make_sim(customers=12, seed=3)
+    snap = fetch_snapshot(client_for(sim), data_dir=tmp_path, progress=False)
+    manifest = json.loads((snap.path / "manifest.json").read_text())
+    assert set(manifest) <= set(MANIFEST_FIELDS), set(manifest) - set(MANIFEST_FIELDS)
+    assert set(MANIFEST_FIELDS) - set(manifest) <= {"duplicates_collapsed"}  # only when rows were collapsed
+    assert set(_MANIFEST_TYPES) <= set(MANIFEST_FIELDS)
