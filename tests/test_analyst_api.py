@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,6 @@ from credit_reports.simulator import Simulator
 from credit_reports.store import load_snapshot
 
 
-def _next_second() -> None:
-    time.sleep(1.02 - (time.time() % 1))
-
-
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A store with two snapshots of one simulated account that moved on in between, and its ledger."""
@@ -37,7 +32,6 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         old = fetch_snapshot(client, data_dir=data, strategy="full", progress=False)
         opening = sim.account.expected_balances()
         sim.advance(3, credits=15, reservations=8, completions=4, cancellations=1, new_customers=6)
-        _next_second()
         new = fetch_snapshot(client, data_dir=data, strategy="full", progress=False)
         closing = sim.account.expected_balances()
         client.close()

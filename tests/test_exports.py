@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -53,9 +52,6 @@ def test_text_a_spreadsheet_would_run_is_prefixed_with_a_quote(text: str) -> Non
 # -- the real path ---------------------------------------------------------------------------------
 
 
-def _next_second() -> None:
-    time.sleep(1.05 - (time.time() % 1.0))
-
 
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -68,7 +64,6 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         first = fetch_snapshot(client, data_dir=data_dir, strategy="full", max_rpm=FAST, progress=False)
         opening = sim.account.expected_balances()
         sim.advance(seed=6, credits=20, reservations=10, completions=5, new_customers=5)
-        _next_second()
         second = fetch_snapshot(client, data_dir=data_dir, strategy="incremental", max_rpm=FAST, progress=False)
         ledger = sim.account.expected_balances()
     return {"data_dir": data_dir, "first": first, "second": second, "ledger": ledger, "opening_ledger": opening}
