@@ -1,7 +1,13 @@
 """``credit-reports demo``: the whole flow against the built-in simulator, with no key and no network.
 
-Two snapshots are taken with the simulated account moving on in between (new credit, credit reserved on
-invoices, invoices paid), so the demo report shows a real roll-forward, not just one day's balances.
+The demo takes a year of month-end snapshots the way a scheduled user would have: the simulated account's
+history ends twelve months before the current month, and the simulator's clock then moves from month end to
+month end (``Account.set_time``), the account moving on at time-stamped moments in between (credit issued on
+transactions, credit spent and reserved on invoices, invoices paid or canceled, new customers, seller credits,
+a legacy credit reversed early on). The first snapshot is a first fetch (``subscribers``); each later one is
+incremental, reading that month's events into its ``movements.parquet``. The report is rendered for the last
+closed month (``period = previous-month``), so it shows a reconciled roll-forward with evidence, a month-end
+trend over the year and the ageing of the credit.
 
 The snapshots stay in the snapshot store (``./data`` or ``--data-dir``) under their own environment
 folder, ``snapshots/demo/``, so ``make lab`` and ``notebooks/explore.ipynb`` find them straight after
@@ -13,7 +19,7 @@ started yourself (``local``) are never touched.
 from __future__ import annotations
 
 import shutil
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,14 +27,15 @@ if TYPE_CHECKING:
     from .store import Snapshot
 
 # The simulator is local and answers as fast as it can; Paddle's 240 a minute applies to Paddle only.
-DEMO_MAX_RPM = 6000
+DEMO_MAX_RPM = 60_000
 #: The environment folder the demo's snapshots live in (``<data-dir>/snapshots/demo/``).
 DEMO_ENVIRONMENT = "demo"
-
-
-def _next_second() -> None:
-    """Sleep past the current UTC second, so two snapshots never share an as-of folder name."""
-    time.sleep(1.05 - (time.time() % 1.0))
+#: How many month-end snapshots the demo takes (the last one closes the previous month).
+DEMO_MONTHS = 12
+#: Days of each month the account moves on (10:00 UTC), and what happens each time per 2,000 customers.
+ADVANCE_DAYS = (4, 12, 20)
+ADVANCE_PER_2000 = {"credits": 6, "first_credits": 4, "reservations": 5, "spends": 5, "completions": 3,
+                    "cancellations": 1, "new_customers": 4, "seller_credits": 1}
 
 
 def demo_folder(data_dir: Path) -> Path:
@@ -38,11 +45,41 @@ def demo_folder(data_dir: Path) -> Path:
     return Path(data_dir) / SNAPSHOTS / DEMO_ENVIRONMENT
 
 
+def month_ends(months: int = DEMO_MONTHS, now: datetime | None = None) -> list[datetime]:
+    """The last second (23:59:59 UTC) of each of the ``months`` whole months before ``now``'s, oldest first."""
+    now = now or datetime.now(UTC)
+    first = datetime(now.year, now.month, 1, tzinfo=UTC)
+    ends = []
+    for _ in range(months):
+        ends.append(first - timedelta(seconds=1))
+        first = datetime((first - timedelta(days=1)).year, (first - timedelta(days=1)).month, 1, tzinfo=UTC)
+    return ends[::-1]
+
+
+def _month_start(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def advance_month(sim: object, month_end: datetime, customers: int, seed: int, reversal: bool = False) -> None:
+    """Move the account on during ``month_end``'s month, at :data:`ADVANCE_DAYS` (the clock must read
+    ``month_end`` already). With ``reversal`` one legacy credit is clawed back too (the demo does it in the
+    second month, the first with event evidence)."""
+    scale = max(customers, 1) / 2000
+    counts = {k: max(1, round(v * scale)) for k, v in ADVANCE_PER_2000.items()}
+    start = _month_start(month_end)
+    for i, day in enumerate(ADVANCE_DAYS):
+        at = start.replace(day=day, hour=10)
+        sim.advance(seed=seed * 1000 + month_end.month * 10 + i, at=at,  # type: ignore[attr-defined]
+                    reversals=1 if reversal and i == 0 else 0, **counts)
+
+
 def take_demo_snapshots(
-    data_dir: Path | None = None, *, customers: int = 2000, seed: int = 7, progress: bool = True
+    data_dir: Path | None = None, *, customers: int = 2000, seed: int = 7, progress: bool = True,
+    months: int = DEMO_MONTHS, workers: int = 4,
 ) -> Snapshot:
-    """The demo's data: two snapshots of a simulated account that moves on in between, kept in
-    ``<data_dir>/snapshots/demo/`` (an earlier demo's snapshots there are removed first). Returns the newer."""
+    """The demo's data: ``months`` month-end snapshots of a simulated account that moves on in between, kept
+    in ``<data_dir>/snapshots/demo/`` (an earlier demo's snapshots there are removed first). The first is a
+    ``subscribers`` first fetch, each later one ``incremental`` from that month's events. Returns the newest."""
     from .fetch import fetch_snapshot
     from .paddle import PaddleClient
     from .simulator import Simulator
@@ -50,20 +87,23 @@ def take_demo_snapshots(
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     shutil.rmtree(demo_folder(data_dir), ignore_errors=True)  # only what an earlier demo made
-    with Simulator(customers=customers, seed=seed) as sim:
+    ends = month_ends(months)
+    with Simulator(customers=customers, seed=seed, anchor=_month_start(ends[0])) as sim:
         client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=DEMO_MAX_RPM)
         # the snapshots' environment folder and manifest say "demo", not "local": a simulator you run
         # yourself fetches into "local", and the demo must never replace those
         client.environment = DEMO_ENVIRONMENT
+        snapshot = None
         try:
-            fetch_snapshot(client, data_dir=data_dir, strategy="subscribers", max_rpm=DEMO_MAX_RPM, progress=progress)
-            sim.advance(seed=seed + 1, credits=60, reservations=40, completions=30, cancellations=5,
-                        new_customers=25, first_credits=20, spends=20, reversals=1, seller_credits=5)
-            _next_second()
-            return fetch_snapshot(client, data_dir=data_dir, strategy="auto", max_rpm=DEMO_MAX_RPM,
-                                  progress=progress)
+            for i, end in enumerate(ends):
+                sim.set_time(end)
+                advance_month(sim, end, customers, seed, reversal=i == 1)
+                snapshot = fetch_snapshot(client, data_dir=data_dir, strategy="subscribers" if i == 0 else "auto",
+                                          max_rpm=DEMO_MAX_RPM, workers=workers, progress=progress, as_of=end)
         finally:
             client.close()
+    assert snapshot is not None
+    return snapshot
 
 
 def run_demo(
@@ -74,8 +114,9 @@ def run_demo(
     seed: int = 7,
     progress: bool = True,
 ) -> Path:
-    """Take the demo's two snapshots (:func:`take_demo_snapshots`) into ``data_dir`` (default ``./data``)
-    and render the report from them; return the report's HTML path. The snapshots stay."""
+    """Take the demo's year of month-end snapshots (:func:`take_demo_snapshots`) into ``data_dir`` (default
+    ``./data``) and render the report of the last closed month from them (``period = previous-month``);
+    return the report's HTML path. The snapshots stay."""
     from .render import build_index, render_report
     from .store import default_data_dir
 
@@ -83,7 +124,7 @@ def run_demo(
     snapshot = take_demo_snapshots(data_dir, customers=customers, seed=seed, progress=progress)
     result = render_report(
         "credit_balances",
-        parameters={"snapshot": snapshot.path.name, "environment": snapshot.environment,
+        parameters={"period": "previous-month", "environment": snapshot.environment,
                     "title": "Customer credit balances (demo account)"},
         data_dir=data_dir,
         out_dir=out_dir,

@@ -64,6 +64,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pandas as pd
 
 from . import __version__
+from .credit_movements import adjustments_frame, events_to_movements
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -74,8 +75,11 @@ from .errors import (
 )
 from .money import parse_minor
 from .store import (
+    ADJUSTMENT_DTYPES,
     BALANCE_DTYPES,
+    CLOCK_SKEW,
     CUSTOMER_DTYPES,
+    MOVEMENT_DTYPES,
     SUBSCRIPTION_DTYPES,
     Snapshot,
     SnapshotWriter,
@@ -381,11 +385,46 @@ def fetch_credited_customer_ids(client: PaddleClient, progress: bool = False) ->
     return ids
 
 
-def latest_event_id(client: PaddleClient) -> str | None:
-    """The newest event id now (None when the account has no events): a snapshot's high-water mark."""
-    body = client.get("/events", {"order_by": "id[DESC]", "per_page": 1})
-    data = body.get("data") or []
-    return data[0].get("event_id") if data else None
+def latest_event_id(client: PaddleClient, at_or_before: Any = None) -> str | None:
+    """The newest event id (None when there is none): a snapshot's high-water mark.
+
+    With ``at_or_before`` (the snapshot's as-of) it is the newest event that occurred at or before that
+    moment, so the snapshot's window and the next one's meet exactly there (docs/credit-rules.md, "The
+    window of a snapshot"): an event of the same second but after the as-of is read again next time.
+    """
+    if at_or_before is None:
+        body = client.get("/events", {"order_by": "id[DESC]", "per_page": 1})
+        data = body.get("data") or []
+        return data[0].get("event_id") if data else None
+    bound = _utc_stamp(at_or_before)
+    for event in client.paginate("/events", {"order_by": "id[DESC]", "per_page": 50}):
+        if _occurred_by(event, bound):
+            return event.get("event_id")
+    return None
+
+
+def _utc_stamp(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _occurred_by(event: Mapping[str, Any], bound: pd.Timestamp) -> bool:
+    """True when the event occurred at or before ``bound`` (an event without a time counts as before)."""
+    when = event.get("occurred_at")
+    return not when or _utc_stamp(when) <= bound
+
+
+def _movement_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a transaction or adjustment event that movements are made of, and nothing more."""
+    data = event.get("data") or {}
+    totals = (data.get("details") or {}).get("totals") or {}
+    kept = {k: data.get(k) for k in ("id", "status", "customer_id", "currency_code", "collection_mode",
+                                      "billed_at", "origin", "action", "credit_applied_to_balance",
+                                      "transaction_id")}
+    kept["details"] = {"totals": {k: totals.get(k) for k in ("credit", "credit_to_balance")}}
+    kept["totals"] = {"total": (data.get("totals") or {}).get("total")}
+    return {"event_id": event.get("event_id"), "event_type": event.get("event_type"),
+            "occurred_at": event.get("occurred_at"), "data": kept}
 
 
 def _shows_credit(transaction: Mapping[str, Any]) -> bool:
@@ -630,7 +669,7 @@ class _SnapshotFetch:
         strategy, base, reason = _choose(requested, previous, self.client.base_url, as_of)
         events_readable = True
         try:
-            high_water = latest_event_id(self.client)
+            high_water = latest_event_id(self.client, at_or_before=as_of)
         except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
             if isinstance(exc, PermissionDeniedError):
                 log.warning("the key lacks notification.read: no events, so incremental is not possible and "
@@ -728,13 +767,16 @@ class _SnapshotFetch:
     def _list_credited(self) -> Iterator[str]:
         """Customers with a credit adjustment, yielded once each as pages arrive; saved at the end."""
         seen: dict[str, None] = {}
+        listed: list[Mapping[str, Any]] = []
         with _bar(self.progress, desc="credit adjustments", unit=" adj") as bar:
             for adjustment in _until(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
                 bar.update(1)
+                listed.append(adjustment)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
                     seen[cid] = None
                     yield cid
+        self.writer.save_frame("adjustments", adjustments_frame(listed))  # before "credited": resume reads both
         self.writer.save_json("credited", list(seen))
         log.info("%d customers ever received credit", len(seen))
 
@@ -760,8 +802,10 @@ class _SnapshotFetch:
             missing, rows = type(exc).__name__, _Chunked(SUBSCRIPTION_DTYPES)
         self.writer.save_frame("subscriptions", _sorted_subscriptions(rows.frame()))
         self.writer.save_json("subscriptions_unavailable", missing)
+        listed: list[Mapping[str, Any]] = []
         try:
             for adjustment in _until(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
+                listed.append(adjustment)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
                     seen[cid] = None
@@ -769,6 +813,9 @@ class _SnapshotFetch:
         except PermissionDeniedError:
             log.warning("the key lacks adjustment.read: customers of credit adjustments (credit before 11 March "
                         "2024) are not listed; the verification sample checks that they all have a subscription")
+        # the adjustments themselves (ageing dates legacy credit by them), saved before "candidates": a resumed
+        # run that finds the candidates finds the adjustments too
+        self.writer.save_frame("adjustments", adjustments_frame(listed))
         self.writer.save_json("candidates", list(seen))
         log.info("%d customers can hold credit (subscribers and credit adjustments)", len(seen))
 
@@ -864,6 +911,8 @@ class _SnapshotFetch:
         adjusted: set[str] = set()
         transacted: set[str] = set()
         credit_shown: set[str] = set()
+        credit_events: list[Mapping[str, Any]] = []
+        window_end = parse_as_of(self.writer.as_of)
         events = 0
         try:
             with _bar(self.progress, desc="events read", unit=" events") as bar:
@@ -873,6 +922,8 @@ class _SnapshotFetch:
                     kind = str(event.get("event_type", ""))
                     data = event.get("data") or {}
                     cid = _event_customer(event)
+                    if kind.startswith(("adjustment.", "transaction.")) and _occurred_by(event, window_end):
+                        credit_events.append(_movement_fields(event))  # nothing else of the payload is kept
                     if kind.startswith("adjustment.") and cid:
                         adjusted.add(cid)
                     elif kind.startswith("transaction.") and cid:
@@ -891,6 +942,8 @@ class _SnapshotFetch:
         subscriptions = _replace_rows(base.subscriptions, subs, ["subscription_id", "price_id"])
         self.writer.save_frame("customers", customers)
         self.writer.save_frame("subscriptions", subscriptions)
+        # the window's movements, saved with the plan so a resumed fetch publishes them without re-reading
+        self.writer.save_frame("movements", events_to_movements(credit_events))
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
         targets = adjusted | credit_shown | (transacted & holders) | base_failed
@@ -962,6 +1015,7 @@ def fetch_snapshot(
     workers: int = 4,
     progress: bool = True,
     verify_sample: float = VERIFY_SAMPLE,
+    as_of: Any = None,
 ) -> Snapshot:
     """Fetch a snapshot of every customer's credit balances and publish it in the snapshot store.
 
@@ -972,6 +1026,10 @@ def fetch_snapshot(
     An interrupted fetch of the same environment
     is resumed. Returns the published :class:`~credit_reports.store.Snapshot`; ``snapshot.complete`` is
     False when some customers could not be fetched (listed in ``manifest["failed_customer_ids"]``).
+
+    ``as_of`` stamps the snapshot with a moment other than now (the demo and tests, against a simulator
+    serving the account as it was then: ``Account.set_time``); a moment in the past is fine, one in the
+    future beyond the store's clock skew is refused. A resumed fetch keeps its own as-of.
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
@@ -984,13 +1042,27 @@ def fetch_snapshot(
         from .paddle import PaddleClient
 
         client = PaddleClient(max_rpm=max_rpm)
+    if as_of is not None:
+        as_of = _checked_as_of(as_of)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
-        with SnapshotWriter.open(data_dir, client.environment) as writer:
+        with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample)
     finally:
         if owns_client:
             client.close()
+
+
+def _checked_as_of(value: Any) -> pd.Timestamp:
+    """``fetch_snapshot``'s ``as_of`` as a UTC time; a moment beyond now plus the clock skew is refused."""
+    try:
+        stamp = _utc_stamp(value)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"as_of must be a time such as 2026-11-30T23:59:59Z, not {value!r}") from exc
+    if stamp > pd.Timestamp.now(tz="UTC") + CLOCK_SKEW:
+        raise UsageError(f"as_of {iso_utc(stamp)} is in the future: a snapshot can only be of a moment that "
+                         "has happened")
+    return stamp
 
 
 def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
@@ -1045,6 +1117,9 @@ def _fetch_into(
     balances = balances_frame(fetched + carried)
     customers = writer.load_frame("customers", CUSTOMER_DTYPES)
     subscriptions = writer.load_frame("subscriptions", SUBSCRIPTION_DTYPES)
+    # an incremental window's movements (even none: "events read, no credit moved"); a first fetch's adjustments
+    movements = writer.load_frame("movements", MOVEMENT_DTYPES) if writer.state["strategy"] == "incremental" else None
+    adjustments = writer.load_frame("adjustments", ADJUSTMENT_DTYPES)
     if failed:
         log.warning(
             "snapshot %s is INCOMPLETE: balances of %d customer(s) could not be fetched (%d carried over "
@@ -1087,6 +1162,8 @@ def _fetch_into(
         "toolkit_version": __version__,
         "events_high_water": state.get("events_high_water"),
         "events_readable": state.get("events_readable", True),
+        # evidence: the movements of the window since base_snapshot were read in full (periods.missing_evidence)
+        "evidence": movements is not None,
         "base_snapshot": state.get("base_snapshot"),
         "previous_snapshot": state.get("previous_snapshot"),
         "subscriptions_unavailable": state.get("subscriptions_unavailable"),
@@ -1094,7 +1171,7 @@ def _fetch_into(
         "published_at": iso_utc(pd.Timestamp.now(tz="UTC")),
     }
     snapshot = writer.publish(balances=balances, customers=customers, subscriptions=subscriptions,
-                              manifest=manifest)
+                              manifest=manifest, movements=movements, adjustments=adjustments)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path, state["strategy"],
         len(customers), len(balances), stats["calls"], stats["seconds"],

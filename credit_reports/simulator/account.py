@@ -161,12 +161,22 @@ class Account:
 
     ``unsubscribed_credits`` plants credit (on a transaction) on that many customers who never subscribed,
     breaking Paddle's rule that only subscribers hold credit: tests use it to prove the fetch notices.
+
+    ``anchor`` (a datetime or ms; default :data:`ANCHOR`, the start of this month) is where the generated
+    history ends. ``clock`` is the moment the account is served at (None: the real time, the default); see
+    :meth:`set_time`. The demo builds an account whose history ends a year ago and moves its clock from month
+    end to month end, advancing the account at time-stamped moments in between.
     """
 
-    def __init__(self, customers: int = 2000, seed: int = 7, unsubscribed_credits: int = 0) -> None:
+    def __init__(self, customers: int = 2000, seed: int = 7, unsubscribed_credits: int = 0,
+                 anchor: datetime | int | None = None) -> None:
         if customers < 0:
             raise ValueError("customers must be >= 0")
         self.seed = seed
+        self.anchor_ms = _ms(anchor) if anchor is not None else ANCHOR_MS
+        self.signup_start_ms = min(self.anchor_ms - 730 * DAY_MS, REGIME_CHANGE_MS - 365 * DAY_MS)
+        self.clock: int | None = None
+        self._latest_ms = 0  # the newest moment anything happened: the clock never goes back before it
         self.lock = threading.RLock()
         self.entries: list[Entry] = []
         self._balances: dict[str, dict[str, list[int]]] = {}
@@ -189,7 +199,7 @@ class Account:
         gc.disable()  # hundreds of thousands of small dicts: the cyclic collector only slows this down
         try:
             self._generate(customers)
-            self._plant_unsubscribed(self._rng, unsubscribed_credits, ANCHOR_MS - 20 * DAY_MS)
+            self._plant_unsubscribed(self._rng, unsubscribed_credits, self.anchor_ms - 20 * DAY_MS)
             self._index()
         finally:
             if gc_was_enabled:
@@ -264,8 +274,11 @@ class Account:
 
     def advance(self, seed: int, credits: int = 0, reservations: int = 0, completions: int = 0,
                 cancellations: int = 0, new_customers: int = 0, *, first_credits: int = 0, spends: int = 0,
-                reversals: int = 0, seller_credits: int = 0, unsubscribed_credits: int = 0) -> dict[str, set[str]]:
-        """Move the account on at real ``now``, the way a live Paddle account changes between snapshots.
+                reversals: int = 0, seller_credits: int = 0, unsubscribed_credits: int = 0,
+                at: datetime | int | None = None) -> dict[str, set[str]]:
+        """Move the account on at ``at`` (default: :meth:`now`), the way a live Paddle account changes between
+        snapshots. ``at`` must not lie before anything the account already did, and, when the clock is set,
+        at least a second before it (an operation takes a few ms: a completion lands just after its payment).
 
         ``credits`` subscribers get new credit on a ``subscription_update`` transaction (a downgrade);
         ``first_credits`` subscribers who never held credit get their first one that way; ``reservations``
@@ -287,7 +300,7 @@ class Account:
         new_ids: set[str] = set()
         sellers: set[str] = set()
         with self.lock:
-            ms = now_ms()
+            ms = self._moment(at)
             open_before = sorted(self._open_transactions)
             for txn_id in self._pick(rng, open_before, completions, changed, self._txn_customer):
                 self._settle(self._open_transactions[txn_id], "completed", ms)
@@ -332,6 +345,63 @@ class Account:
             self._flush_new()
         return {"changed_customer_ids": changed, "new_customer_ids": new_ids,
                 "seller_credit_customer_ids": sellers, "reversed_adjustment_ids": reversed_ids}
+
+    # ------------------------------------------------------------------ the served moment
+
+    def now(self) -> int:
+        """The moment the account is served at, in ms: the clock when set, else the real time."""
+        return self.clock if self.clock is not None else now_ms()
+
+    def set_time(self, at: datetime | int | None) -> None:
+        """Serve the account as it is at ``at`` (a datetime or ms; None: the real time from now on).
+
+        Balances, customers, subscriptions, transactions and adjustments are those the account has by then,
+        and ``/events`` serves the events that occurred at or before ``at`` and within Paddle's 90 days before
+        it. The account's history is generated up to its anchor and moved on by :meth:`advance`, so the clock
+        only moves forward: a moment before something the account already did is refused (ValueError).
+        """
+        ms = _ms(at)
+        with self.lock:
+            if ms is not None and ms < self._latest_ms:
+                raise ValueError(f"cannot serve the account at {iso(ms)}: it already changed at "
+                                 f"{iso(self._latest_ms)} (the simulator's clock only moves forward)")
+            self.clock = ms
+
+    def _moment(self, at: datetime | int | None) -> int:
+        """The ms an :meth:`advance` happens at, checked against the account's past and its clock."""
+        ms = _ms(at) if at is not None else self.now()
+        if ms < self._latest_ms:
+            raise ValueError(f"cannot move the account on at {iso(ms)}: it already changed at {iso(self._latest_ms)}")
+        if self.clock is not None and ms > self.clock - 1000:
+            raise ValueError(f"cannot move the account on at {iso(ms)}: its clock reads {iso(self.clock)}; "
+                             "set_time() later first")
+        return ms
+
+    # ------------------------------------------------------------------ planted discrepancies (tests)
+
+    def move_balance_silently(self, customer_id: str, currency: str, available_delta: int) -> None:
+        """Change a customer's served ``available`` with no event and no ledger entry: a balance that moved
+        with no evidence. ``expected_balances`` (the ledger) does not see it; the reconciliation must."""
+        with self.lock:
+            row = self._balances.setdefault(customer_id, {}).setdefault(currency, [0, 0, 0])
+            row[0] += available_delta
+
+    def emit_unseen_credit(self, customer_id: str, amount: int, at: datetime | int | None = None) -> str:
+        """A completed ``subscription_update`` transaction whose ``credit_to_balance`` never reaches the
+        served balance (no ledger entry): an event the balance never saw. Returns the transaction id."""
+        with self.lock:
+            ms = self._moment(at)
+            customer = self._customers[customer_id]
+            sub = self._subscriptions_by_customer[customer_id][0]
+            price = self._sub_price(sub)
+            lines = [(price, entities.line(self._new_id("txnitm", ms), price, -amount,
+                                           entities.proration(ms, ms + 30 * DAY_MS, "0.5")))]
+            txn = self._new_txn(customer, sub, sub["currency_code"], "subscription_update", "automatic", lines, 0,
+                                ms, (ms, ms + 30 * DAY_MS))
+            txn["billed_at"] = iso(ms + 1)
+            self._step(txn, "completed", ms + 1)
+            self._flush_new()
+            return txn["id"]
 
     def _txn_customer(self, txn_id: str) -> str:
         return self._open_transactions[txn_id]["customer_id"]
@@ -382,7 +452,7 @@ class Account:
     def _build_catalog(self) -> dict[tuple[str, str, str], dict[str, Any]]:
         """Products per plan and prices per (plan, interval, currency), shared by every subscription."""
         rng = random.Random(self.seed * 31 + 3)
-        created = ANCHOR_MS - SIGNUP_SPAN_MS - 30 * DAY_MS
+        created = self.signup_start_ms - 30 * DAY_MS
         catalog: dict[tuple[str, str, str], dict[str, Any]] = {}
         for plan, _weight in PLANS:
             product = {
@@ -410,13 +480,14 @@ class Account:
     def _generate(self, count: int) -> None:
         """Create ``count`` customers signed up before the anchor, each with their history."""
         rng = self._rng
-        signups = sorted(SIGNUP_START_MS + int(SIGNUP_SPAN_MS * rng.random() ** 0.8) for _ in range(count))
+        span = self.anchor_ms - self.signup_start_ms
+        signups = sorted(self.signup_start_ms + int(span * rng.random() ** 0.8) for _ in range(count))
         for created in signups:
             customer = self._new_customer(rng, created)
             archived_at = None
             if rng.random() < ARCHIVED_SHARE:
-                archived_at = created + int((ANCHOR_MS - created) * (0.3 + 0.7 * rng.random()))
-            end = archived_at or ANCHOR_MS
+                archived_at = created + int((self.anchor_ms - created) * (0.3 + 0.7 * rng.random()))
+            end = archived_at or self.anchor_ms
             if rng.random() < SUBSCRIBED_SHARE:
                 self._subscriber_history(rng, customer, created, archived_at, end)
             else:
@@ -758,7 +829,7 @@ class Account:
         status = "canceled" if archived_at is not None else _weighted(rng, SUBSCRIPTION_STATUSES)
         period = (365 if interval == "year" else 30) * DAY_MS
         started = created + rng.randint(0, 3 * DAY_MS)
-        periods = max(0, (ANCHOR_MS - started) // period)
+        periods = max(0, (self.anchor_ms - started) // period)
         period_start = started + periods * period
         sid = self._new_id("sub", started)
         product = price["product"]
@@ -797,6 +868,7 @@ class Account:
         available, reserved, used = deltas(kind, amount, from_reserved)
         entry = Entry(ms, kind, customer_id, currency, amount, available, reserved, used, source, transaction_id,
                       adjustment_id, event_id)
+        self._latest_ms = max(self._latest_ms, ms)
         self.entries.append(entry)
         apply(self._balances, entry)
 
@@ -808,7 +880,8 @@ class Account:
         """
         event_id = self._new_id("evt", ms)
         self._last_event_id = event_id
-        if ms >= ANCHOR_MS - EVENTS_KEPT_MS or not self._historical:
+        self._latest_ms = max(self._latest_ms, ms)
+        if ms >= self.anchor_ms - EVENTS_KEPT_MS or not self._historical:
             self._new["events"].append({"event_id": event_id, "event_type": event_type, "occurred_at": iso(ms),
                                         "data": dict(data)})
         return event_id

@@ -63,12 +63,16 @@ class Listing:
         predicate: Predicate | None = None,
         count: bool = True,
         start: int = 0,
+        end: int | None = None,
     ) -> Page:
         """Return the ``per_page`` items after the cursor in the asked order, matching ``predicate``.
 
-        ``start`` hides the items before that index (the events endpoint's 90-day horizon).
+        ``start`` hides the items before that index (the events endpoint's 90-day horizon), ``end`` those from
+        that index on (events after the moment the account is served at).
         """
         ids, items = self.ids, self.items
+        if end is not None:
+            ids, items = ids[:end], items[:end]
         found: list[dict[str, Any]] = []
         if descending:
             hi = bisect_left(ids, after) if after else len(ids)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .account import Account
 from .faults import FaultBook, RateLimiter, Stats
-from .ids import make_id, now_ms
+from .ids import make_id
 from .listing import Listing, Page
 
 DEMO_API_KEY = "pdl_sdbx_apikey_01simulator0demo0key0000000_LocalSimulatorOnlyNotASecret"
@@ -271,14 +271,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _list(self, path: str, query: _Query, sim: Simulator, listing: Listing, *, per_page: int,
               predicate: Callable[[dict[str, Any]], bool] | None = None, start: int = 0,
-              key: str = "id") -> dict[str, Any]:
+              key: str = "id", end: int | None = None) -> dict[str, Any]:
         """Answer a list call: one page by cursor, with meta.pagination exactly as Paddle shapes it."""
         after = query.get("after")
         descending = query.descending()
         count = (self.headers.get("Skip-Count") or "").lower() != "true"
         with sim.account.lock:
             page: Page = listing.page(after=after, descending=descending, per_page=per_page,
-                                      predicate=predicate, count=count, start=start)
+                                      predicate=predicate, count=count, start=start, end=end)
         cursor = page.items[-1][key] if page.items else after
         params = [(k, v) for k, v in query.pairs if k != "after"]
         if cursor:
@@ -334,11 +334,13 @@ class Handler(BaseHTTPRequestHandler):
         account = sim.account
         types = set(query.csv("event_type") or ())
         predicate = (lambda e: e["event_type"] in types) if types else None
-        horizon = make_id("evt", max(0, now_ms() - EVENTS_HORIZON_MS), 0)
         with account.lock:
+            moment = account.now()  # the clock the account is served at (Account.set_time), else real time
+            horizon = make_id("evt", max(0, moment - EVENTS_HORIZON_MS), 0)
             start = account.events.index_of(horizon)
+            end = account.events.index_of(make_id("evt", moment + 1, 0)) if account.clock is not None else None
         return self._list(path, query, sim, account.events, per_page=query.per_page(50, 200),
-                          predicate=predicate, start=start, key="event_id")
+                          predicate=predicate, start=start, end=end, key="event_id")
 
     def _subscriptions(self, path: str, query: _Query, sim: Simulator) -> dict[str, Any]:
         account = sim.account
@@ -501,8 +503,9 @@ class Simulator:
     def __init__(self, customers: int = 2000, seed: int = 7, api_key: str = DEMO_API_KEY,
                  rpm: int | None = None, window_seconds: float = 60.0, block_seconds: float = 60.0,
                  latency_ms: int = 0, host: str = "127.0.0.1", port: int = 0,
-                 unsubscribed_credits: int = 0) -> None:
-        self.account = Account(customers=customers, seed=seed, unsubscribed_credits=unsubscribed_credits)
+                 unsubscribed_credits: int = 0, anchor: Any = None) -> None:
+        self.account = Account(customers=customers, seed=seed, unsubscribed_credits=unsubscribed_credits,
+                               anchor=anchor)
         self.api_key = api_key
         self.rpm = rpm
         self.window_seconds = window_seconds
@@ -575,9 +578,13 @@ class Simulator:
 
     def advance(self, seed: int, credits: int = 0, reservations: int = 0, completions: int = 0,
                 cancellations: int = 0, new_customers: int = 0, **more: int) -> dict[str, set[str]]:
-        """Move the account on (see ``Account.advance`` for every knob); events carry the real time."""
+        """Move the account on (see ``Account.advance`` for every knob, and ``at``); events carry its time."""
         return self.account.advance(seed, credits=credits, reservations=reservations, completions=completions,
                                     cancellations=cancellations, new_customers=new_customers, **more)
+
+    def set_time(self, at: Any) -> None:
+        """Serve the account as it is at ``at`` (see ``Account.set_time``); None: the real time."""
+        self.account.set_time(at)
 
     def inject(self, fault: str, count: int = 1, path: str | None = None, retry_after: int = 1) -> None:
         """The next ``count`` requests (whose path starts with ``path``, if given) get ``fault``."""
