@@ -135,7 +135,12 @@ def test_snapshot_folder_has_the_documented_files_columns_dtypes_and_manifest(cl
         snap = fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=False)
     assert snap.path.parent == tmp_path / "snapshots" / "local"
     assert sorted(p.name for p in snap.path.iterdir()) == [
-        "balances.parquet", "customers.parquet", "manifest.json", "subscriptions.parquet"]
+        "adjustments.parquet", "balances.parquet", "customers.parquet", "manifest.json", "subscriptions.parquet"]
+    # the first fetch keeps the credit adjustments it listed (not only their customers): the simulator's own
+    kept = pd.read_parquet(snap.path / "adjustments.parquet")
+    served = [a for a in sim.account.adjustments.items if a["action"] == "credit"]
+    assert sorted(zip(kept["id"], kept["total"].astype(int), strict=True)) == sorted(
+        (a["id"], int(a["totals"]["total"])) for a in served)
     balances = pd.read_parquet(snap.path / "balances.parquet")
     assert list(balances.columns) == BALANCE_COLUMNS
     assert [str(t) for t in balances.dtypes[2:]] == ["int64", "int64", "int64"]
