@@ -34,8 +34,12 @@ Every rule that skips customers is checked on every run: a random sample of the 
 not hold for this account: one warning line says so, every skipped customer is fetched, and the manifest's
 ``verification`` records ``{rule, skipped, sample_size, found, fallback}``.
 
-Every snapshot records as ``events_high_water`` the newest event id at the *start* of the fetch, so
-changes made while it runs are read again next time.
+Every snapshot records as ``events_high_water`` the newest event that occurred at or before its as-of (taken
+at the start of the fetch), so changes made while it runs are read again next time. An incremental snapshot
+keeps the credit movements of its window (``movements.parquet``: the ``transaction.*`` and ``adjustment.*``
+events up to its as-of, through :func:`credit_reports.credit_movements.events_to_movements`; nothing else of
+the payloads); a first fetch keeps the credit adjustments it lists (``adjustments.parquet``).
+docs/credit-rules.md, "The window of a snapshot", states the rule.
 
 A snapshot is built in a working folder with a checkpoint (see :mod:`credit_reports.store`): a fetch
 killed at any point resumes from where it stopped, with the same as-of, without re-fetching finished
