@@ -155,4 +155,7 @@ def test_a_kill_between_publish_and_cleanup_is_finished_by_the_next_fetch(sim, t
     code, second, _ = fetch(capsys, sim, data)
     assert code == 0
     assert not left.exists() and not list(first.parent.glob(".deleting-*"))
-    assert sorted(p.name for p in first.iterdir()) == sorted(p.name for p in second.iterdir())
+    # the same tables, apart from what only a first fetch (adjustments) or an incremental one (movements) keeps
+    own = {"adjustments.parquet", "movements.parquet"}
+    assert sorted(p.name for p in first.iterdir() if p.name not in own) == sorted(
+        p.name for p in second.iterdir() if p.name not in own)
