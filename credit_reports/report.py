@@ -486,14 +486,10 @@ class Report:
         )
         return _style(frame, right=list(frame.columns[1:]))
 
-    def reconciliation_table(self) -> Any:
-        """The reconciling roll-forward, one line per row and one column per currency, each line with a
-        sentence saying what it is."""
-        t = self.reconciliation.table if self.reconciliation is not None else None
-        if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
+    def _reconciliation_lines(self) -> list[tuple[str, str, str | None, str]]:
+        """(label, column, count column, the sentence saying what the line is) of each reconciliation line."""
         opened = _when(self.opening.as_of) if self.opening is not None else "opening"
-        lines = [
+        return [
             (f"Opening outstanding ({opened})", "opening", None,
              "What customers held in credit at the opening snapshot (available + reserved), as Paddle reported."),
             ("+ Issued", "issued", "issued_count",
@@ -511,6 +507,14 @@ class Report:
              "Actual minus expected. Zero means every change in the balances is backed by a movement with its "
              "Paddle id; anything else is listed customer by customer below."),
         ]
+
+    def reconciliation_table(self) -> Any:
+        """The reconciling roll-forward, one line per row and one column per currency (each line's sentence
+        is in :meth:`reconciliation_lines_table`, so eight currencies still fit a laptop screen)."""
+        t = self.reconciliation.table if self.reconciliation is not None else None
+        if t is None or t.empty:
+            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
+        lines = self._reconciliation_lines()
         data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
         for row in t.to_dict("records"):
             code = str(row["currency_code"])
@@ -522,14 +526,15 @@ class Report:
                     cell += f" ({n:,} movement{'s' if n != 1 else ''})"
                 cells.append(cell)
             data[code] = cells
-        data["What the line means"] = [line[3] for line in lines]
         frame = pd.DataFrame(data)
-        styler = _style(frame, right=[c for c in frame.columns if c not in ("Line", "What the line means")])
-        last = len(frame.columns) - 1  # the sentences wrap; the figures stay on one line
-        return styler.set_table_styles(
-            [{"selector": f"td.col{last}", "props": "white-space:normal;min-width:22em;max-width:40em;"}],
-            overwrite=False,
-        )
+        return _style(frame, right=[c for c in frame.columns if c != "Line"])
+
+    def reconciliation_lines_table(self) -> Any:
+        """What each line of the reconciliation means, in a sentence a finance reader understands."""
+        lines = self._reconciliation_lines()
+        frame = pd.DataFrame({"Line": [line[0] for line in lines], "What the line means": [line[3] for line in lines]})
+        return _style(frame, right=[]).set_table_styles(
+            [{"selector": "td.col1", "props": "white-space:normal;min-width:22em;max-width:48em;"}], overwrite=False)
 
     def checks_table(self) -> Any:
         """The two checks beside the roll-forward: used and reserved, each against the movements."""

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from credit_reports import metrics
-from credit_reports.demo import DEMO_ENVIRONMENT, take_demo_snapshots
+from credit_reports.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, take_demo_snapshots
 
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
@@ -61,9 +61,11 @@ def test_a_second_demo_replaces_only_its_own_snapshots(tmp_path):
     (local / "manifest.json").write_text('{"as_of": "2026-01-01T00:00:00Z", "environment": "local"}')
     first = take_demo_snapshots(data, customers=60, seed=3, progress=False)
     first_totals = metrics.currency_totals(first.balances)  # read before the second run removes it
+    (first.path / "left-by-the-first-run").write_text("x")
     second = take_demo_snapshots(data, customers=60, seed=3, progress=False)
     demo = sorted(p.name for p in (data / "snapshots" / DEMO_ENVIRONMENT).iterdir() if not p.name.startswith("."))
-    assert len(demo) == 2 and second.name in demo and first.name not in demo
+    assert len(demo) == DEMO_MONTHS and second.name in demo  # a year of month ends, the same ones again
+    assert not (second.path / "left-by-the-first-run").exists()  # the first run's folders were replaced
     assert local.is_dir()  # a snapshot the demo did not make is left alone
     # same seed, same account: the demo is repeatable
     assert metrics.currency_totals(second.balances).equals(first_totals)
