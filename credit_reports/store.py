@@ -449,8 +449,8 @@ MANIFEST_FIELDS: tuple[str, ...] = (
     "as_of", "environment", "base_url", "strategy", "requested_strategy", "fallback_reason", "complete",
     "counts", "api_calls", "retries", "rate_limited", "failures", "failed_customer_ids",
     "failed_carried_over_ids", "verification", "seconds", "max_rpm", "workers", "toolkit_version",
-    "events_high_water", "events_readable", "base_snapshot", "previous_snapshot", "subscriptions_unavailable",
-    "resumed", "published_at", "duplicates_collapsed",
+    "events_high_water", "events_readable", "evidence", "base_snapshot", "previous_snapshot",
+    "subscriptions_unavailable", "resumed", "published_at", "duplicates_collapsed",
 )
 
 #: Manifest fields readers rely on, with the JSON types they must have when present.
