@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from credit_reports.retries import RetryPolicy
 from credit_reports.simulator import Simulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +20,33 @@ def _no_real_paddle_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may see the developer's PADDLE_API_KEY or PADDLE_ENVIRONMENT (tests set their own)."""
     monkeypatch.delenv("PADDLE_API_KEY", raising=False)
     monkeypatch.delenv("PADDLE_ENVIRONMENT", raising=False)
+
+
+#: Back-off defaults while testing: a retry still happens and still waits (jittered, doubling, capped),
+#: but for milliseconds, so no test sleeps through production back-off (0.5 s doubling to 30 s).
+TEST_BACKOFF = {"base": 0.01, "cap": 0.05}
+
+
+@pytest.fixture(autouse=True)
+def _short_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``RetryPolicy`` built without an explicit ``base``/``cap`` uses :data:`TEST_BACKOFF`.
+
+    Only the defaults change (a policy a test builds with its own values keeps them), so the client's
+    real retry loop runs unmocked; a server's ``Retry-After`` is still honoured as sent.
+    """
+    init = RetryPolicy.__init__
+    names = [p.name for p in inspect.signature(init).parameters.values()
+             if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD][1:]  # without self
+    defaults = list(init.__defaults__ or ())
+    first = len(names) - len(defaults)
+    for index, name in enumerate(names[first:]):
+        if name in TEST_BACKOFF:
+            defaults[index] = TEST_BACKOFF[name]
+    monkeypatch.setattr(init, "__defaults__", tuple(defaults))
+    keyword = dict(init.__kwdefaults__ or {})
+    if any(name in keyword for name in TEST_BACKOFF):
+        monkeypatch.setattr(init, "__kwdefaults__", {**keyword, **{k: v for k, v in TEST_BACKOFF.items()
+                                                                   if k in keyword}})
 
 
 @pytest.fixture(scope="session")

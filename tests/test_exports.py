@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from ledger import currency_sums
 
 from credit_reports.exports import ExportContext, major_units_table, neutralize_formula, write_exports
 from credit_reports.fetch import fetch_snapshot
@@ -86,15 +87,6 @@ def exported(account: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     return {"report": report, "folder": folder, "paths": paths}
 
 
-def ledger_sums(ledger: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    sums: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in ledger:
-        for field in ("available", "reserved", "used"):
-            sums[row["currency_code"]][field] += int(row[field])
-        sums[row["currency_code"]]["outstanding"] += int(row["available"]) + int(row["reserved"])
-    return {code: dict(figures) for code, figures in sums.items()}
-
-
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -103,7 +95,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def test_the_sub_ledger_csv_and_sheet_add_up_to_the_simulators_ledger(exported: dict[str, Any], account) -> None:
     from openpyxl import load_workbook
 
-    expected = ledger_sums(account["ledger"])
+    expected = currency_sums(account["ledger"])
     held = {(r["customer_id"], r["currency_code"]) for r in account["ledger"]
             if r["available"] or r["reserved"] or r["used"]}
     rows = read_csv(exported["folder"] / "close.customer-subledger.csv")
@@ -132,7 +124,7 @@ def test_the_sub_ledger_csv_and_sheet_add_up_to_the_simulators_ledger(exported: 
 
 
 def test_every_export_total_equals_the_reports_headline_to_the_minor_unit(exported: dict[str, Any], account) -> None:
-    expected = ledger_sums(account["ledger"])
+    expected = currency_sums(account["ledger"])
     headline = exported["report"].headline()
     totals = {r["currency_code"]: r for r in read_csv(exported["folder"] / "close.totals.csv")}
     for code, figures in expected.items():
@@ -241,8 +233,8 @@ def test_the_periods_movements_tie_the_roll_forward_to_the_ledger(exported: dict
     for row in rows:
         sign = {"issued": 1, "reversed": -1, "used": -1}.get(row["kind"], 0)
         moved[row["currency_code"]] += sign * int(row["amount_minor"])
-    opening = ledger_sums(account["opening_ledger"])
-    closing = ledger_sums(account["ledger"])
+    opening = currency_sums(account["opening_ledger"])
+    closing = currency_sums(account["ledger"])
     for code in closing:
         before = opening.get(code, {}).get("outstanding", 0)
         assert before + moved.get(code, 0) == closing[code]["outstanding"], code

@@ -15,12 +15,12 @@ import socket
 import ssl
 import subprocess
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger import outstanding
 from render_demo import two_cell_notebook
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd (a test dependency) runs the SMTP server")
@@ -117,13 +117,6 @@ def run(sim, tmp_path: Path, config_path: Path, capsys) -> tuple[int, str, str]:
                  "--config", str(config_path), "--notebook", str(notebook), "--name", "finance"])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def outstanding(ledger: list[dict[str, Any]]) -> dict[str, int]:
-    sums: dict[str, int] = defaultdict(int)
-    for row in ledger:
-        sums[row["currency_code"]] += int(row["available"]) + int(row["reserved"])
-    return dict(sums)
 
 
 def digits(text: str) -> int:

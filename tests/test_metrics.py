@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from ledger import currency_sums
 
 from credit_reports import metrics
 from credit_reports.errors import UsageError
@@ -305,16 +306,6 @@ def test_convert_totals_converts_a_roll_forward_table(rates_file):
 # --- on the simulator, over real HTTP ---------------------------------------------------------------
 
 
-def ledger_sums(rows: list[dict]) -> dict[str, dict[str, int]]:
-    """Per-currency sums of the simulator's replayed ledger, added up here without the metrics code."""
-    out: dict[str, dict[str, int]] = {}
-    for row in rows:
-        cur = out.setdefault(row["currency_code"], {"available": 0, "reserved": 0, "used": 0})
-        for key in cur:
-            cur[key] += row[key]
-    return out
-
-
 def fetch_balances(sim) -> pd.DataFrame:
     from credit_reports.fetch import fetch_credit_balances
     from credit_reports.paddle import PaddleClient
@@ -326,7 +317,7 @@ def fetch_balances(sim) -> pd.DataFrame:
 def test_currency_totals_of_a_fetched_snapshot_equal_the_simulator_ledger(make_sim):
     sim = make_sim(customers=150, seed=5)
     totals = metrics.currency_totals(fetch_balances(sim)).set_index("currency_code")
-    expected = ledger_sums(sim.account.expected_balances())
+    expected = currency_sums(sim.account.expected_balances())
     assert set(totals.index) == set(expected)
     for code, sums in expected.items():
         assert totals.loc[code, ["available", "reserved", "used"]].tolist() == [
@@ -338,11 +329,11 @@ def test_currency_totals_of_a_fetched_snapshot_equal_the_simulator_ledger(make_s
 def test_roll_forward_between_two_fetched_snapshots_matches_the_ledger_movements(make_sim):
     sim = make_sim(customers=150, seed=5)
     opening = fetch_balances(sim)
-    before = ledger_sums(sim.account.expected_balances())
+    before = currency_sums(sim.account.expected_balances())
     first_new_entry = len(sim.account.entries)
     sim.advance(1, credits=12, reservations=8, completions=6, cancellations=3, new_customers=8)
     closing = fetch_balances(sim)
-    after = ledger_sums(sim.account.expected_balances())
+    after = currency_sums(sim.account.expected_balances())
 
     # Independent expectation from the ledger entries written by advance(): credit on transactions is
     # issued credit; completed transactions move reserved credit to used; reserve/cancel only move

@@ -11,7 +11,7 @@ import ast
 import html
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import nbformat
 import papermill as pm
 import pytest
+from ledger import currency_sums
 
 from credit_reports.errors import UsageError
 from credit_reports.fetch import fetch_snapshot
@@ -38,18 +39,6 @@ BANNER = "This report is incomplete"
 
 # ---------------------------------------------------------------------------------------------------
 # fixtures: two stores fetched from one simulator, and the executed notebooks
-
-
-def _ledger_totals(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per-currency sums of the ledger's balances, by hand."""
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"available": 0, "reserved": 0, "used": 0,
-                                                             "holders": 0})
-    for row in rows:
-        t = totals[row["currency_code"]]
-        for kind in ("available", "reserved", "used"):
-            t[kind] += row[kind]
-        t["holders"] += 1 if row["available"] + row["reserved"] > 0 else 0
-    return dict(totals)
 
 
 def _next_second() -> None:
@@ -229,13 +218,13 @@ def test_report_executes_without_errors_or_stderr(report_nb: nbformat.NotebookNo
 
 
 def test_totals_table_equals_the_simulator_ledger(report_nb, stores) -> None:
-    expected = _ledger_totals(stores["closing"])
+    expected = currency_sums(stores["closing"], holders=True)
     rows = {r[0]: r for r in _rows(_cell_html(report_nb, "report.totals_table()"))}
     assert set(rows) == set(expected)
     usd = expected["USD"]
     assert rows["USD"][1:] == [
         _usd(usd["available"]), _usd(usd["reserved"]), _usd(usd["used"]),
-        _usd(usd["available"] + usd["reserved"]), f"{usd['holders']:,}",
+        _usd(usd["available"] + usd["reserved"]), f"{usd['customers_with_credit']:,}",
     ]
     jpy = expected["JPY"]  # zero-decimal currency: minor units are yen
     assert rows["JPY"][1] == f"¥{jpy['available']:,}"
@@ -243,7 +232,7 @@ def test_totals_table_equals_the_simulator_ledger(report_nb, stores) -> None:
 
 
 def test_roll_forward_table_matches_the_ledger_movement(report_nb, stores) -> None:
-    before, after = _ledger_totals(stores["opening"]), _ledger_totals(stores["closing"])
+    before, after = currency_sums(stores["opening"]), currency_sums(stores["closing"])
     html_text = _cell_html(report_nb, next(
         c.source.strip() for c in report_nb.cells if "roll_forward_table()" in c.source))
     rows = {r[0]: r for r in _rows(html_text)}
@@ -394,5 +383,5 @@ def test_currency_filter_keeps_only_the_chosen_currencies(stores) -> None:
     assert list(report.totals["currency_code"]) == ["JPY", "USD"]
     assert set(report.cohorts["currency_code"]) == {"JPY", "USD"}
     assert report.roll_forward is None
-    expected = _ledger_totals(stores["closing"])["USD"]["available"]
+    expected = currency_sums(stores["closing"])["USD"]["available"]
     assert int(report.totals.set_index("currency_code").loc["USD", "available"]) == expected
