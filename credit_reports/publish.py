@@ -8,6 +8,10 @@ publishes nothing, so readers only ever see the last good report.
 The scan fails closed: it looks for the API key in use (the ``api_key`` argument or
 ``$PADDLE_API_KEY``) and for anything shaped like a Paddle secret, in every file written, including
 the XML inside XLSX workbooks. Errors name the file and what was found, never the secret itself.
+
+Two more checks guard what is published: the HTML must load nothing from elsewhere
+(:func:`external_resources`, :func:`refuse_external_resources`), and error text built from a notebook's
+output has the key in use removed (:func:`redact_key`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import CreditReportsError
@@ -31,7 +36,10 @@ __all__ = [
     "SecretLeakError",
     "SECRET_PATTERNS",
     "Finding",
+    "external_resources",
     "find_secrets",
+    "redact_key",
+    "refuse_external_resources",
     "scan_for_secrets",
     "staging_folder",
     "publish_files",
@@ -243,3 +251,78 @@ def publish_files(files: list[Path], destination: Path, *, last: Iterable[Path] 
         os.replace(source, target)
         published[Path(source)] = target
     return [published[Path(f)] for f in files]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the page loads nothing from elsewhere
+
+
+class _ResourceFinder(HTMLParser):
+    """Collects every URL the page would fetch from the network (links a reader clicks are not fetches)."""
+
+    _FETCH_ATTRS = {"src", "srcset", "href", "data", "poster", "background", "action", "formaction",
+                    "xlink:href", "manifest", "icon"}
+    _URL_IN_CSS = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"]?)\s*((?:https?:)?//[^'")\s]+)""", re.I)
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    @staticmethod
+    def _external(value: str) -> bool:
+        value = value.strip().lower()
+        return value.startswith(("http://", "https://", "//", "ftp://", "ws://", "wss://"))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if not value:
+                continue
+            if name == "style":
+                self.found.extend(self._URL_IN_CSS.findall(value))
+            elif name in self._FETCH_ATTRS and not (tag in {"a", "area"} and name == "href"):
+                urls = [value]
+                if name == "srcset":
+                    urls = [part.split()[0] for part in value.split(",") if part.strip()]
+                self.found.extend(u for u in urls if self._external(u))
+            elif tag == "meta" and name == "content" and "url=" in value.lower():
+                target = value.lower().split("url=", 1)[1]
+                if self._external(target):
+                    self.found.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.found.extend(self._URL_IN_CSS.findall(data))
+
+
+def external_resources(html: str) -> list[str]:
+    """URLs the page would load from elsewhere (scripts, styles, images, frames, CSS url()/@import).
+
+    Empty for a self-contained report. Hyperlinks (``<a href>``) are allowed: they load nothing.
+    """
+    finder = _ResourceFinder()
+    finder.feed(html)
+    finder.close()
+    return finder.found
+
+
+def refuse_external_resources(html: str) -> None:
+    """Raise :class:`ReportFailedError` when the page would load anything from elsewhere (one line)."""
+    external = external_resources(html)
+    if external:
+        raise ReportFailedError(
+            f"the rendered HTML would load {len(external)} resource(s) from elsewhere (first: "
+            f"{external[0][:80]}); nothing was published"
+        )
+
+
+def redact_key(text: str, api_key: str | None) -> str:
+    """The text with the key in use removed, for error messages built from notebook output."""
+    from .redact import redact
+
+    return redact(text, [api_key])

@@ -28,15 +28,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from . import handoff
 from ._version import __version__
 from .as_of import display as _display_as_of
 from .as_of import iso as _iso
@@ -44,12 +43,16 @@ from .as_of import parse_datetime as _as_datetime
 from .config import DEFAULT_NOTEBOOK
 from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from .errors import UsageError
+from .handoff import ExportFacts
 from .index import build_index, manifest_name
 from .publish import (
     ReportFailedError,
     SecretLeakError,
+    external_resources,
     find_secrets,
     publish_files,
+    redact_key,
+    refuse_external_resources,
     scan_for_secrets,
     staging_folder,
 )
@@ -485,60 +488,6 @@ def label_table_cells(page: str) -> str:
     return _TABLE.sub(one_table, page)
 
 
-class _ResourceFinder(HTMLParser):
-    """Collects every URL the page would fetch from the network (links a reader clicks are not fetches)."""
-
-    _FETCH_ATTRS = {"src", "srcset", "href", "data", "poster", "background", "action", "formaction",
-                    "xlink:href", "manifest", "icon"}
-    _URL_IN_CSS = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"]?)\s*((?:https?:)?//[^'")\s]+)""", re.I)
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-        self._in_style = False
-
-    @staticmethod
-    def _external(value: str) -> bool:
-        value = value.strip().lower()
-        return value.startswith(("http://", "https://", "//", "ftp://", "ws://", "wss://"))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._in_style = tag == "style"
-        for name, value in attrs:
-            if not value:
-                continue
-            if name == "style":
-                self.found.extend(self._URL_IN_CSS.findall(value))
-            elif name in self._FETCH_ATTRS and not (tag in {"a", "area"} and name == "href"):
-                urls = [value]
-                if name == "srcset":
-                    urls = [part.split()[0] for part in value.split(",") if part.strip()]
-                self.found.extend(u for u in urls if self._external(u))
-            elif tag == "meta" and name == "content" and "url=" in value.lower():
-                target = value.lower().split("url=", 1)[1]
-                if self._external(target):
-                    self.found.append(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.found.extend(self._URL_IN_CSS.findall(data))
-
-
-def external_resources(html: str) -> list[str]:
-    """URLs the page would load from elsewhere (scripts, styles, images, frames, CSS url()/@import).
-
-    Empty for a self-contained report. Hyperlinks (``<a href>``) are allowed: they load nothing.
-    """
-    finder = _ResourceFinder()
-    finder.feed(html)
-    finder.close()
-    return finder.found
-
-
 # ---------------------------------------------------------------------------------------------------
 # snapshot, manifest, tables
 
@@ -560,7 +509,7 @@ def _manifest(
     notebook: Path,
     parameters: Mapping[str, Any],
     snapshot: Any,
-    prepared: Any,
+    facts: ExportFacts,
     files: list[str],
     requested: str,
     exports: list[tuple[str, str]],
@@ -572,7 +521,7 @@ def _manifest(
     there is no earlier snapshot).
     """
     manifest_snapshot = snapshot.manifest if isinstance(snapshot.manifest, Mapping) else {}
-    opening = prepared.opening
+    opening = facts.opening
     as_of = _iso(_as_datetime(snapshot.as_of))
     return {
         "report": name,
@@ -593,8 +542,8 @@ def _manifest(
             "strategy": manifest_snapshot.get("strategy"),
             "verification": manifest_snapshot.get("verification"),
         },
-        "headline": prepared.headline(),
-        "roll_forward": prepared.roll_forward_dict() if prepared.roll_forward is not None else None,
+        "headline": facts.headline,
+        "roll_forward": facts.roll_forward,
         "compared_to": (
             {"path": str(opening.path), "as_of": _iso(_as_datetime(opening.as_of))}
             if opening is not None
@@ -649,13 +598,6 @@ def _failed_message(exc: Exception) -> tuple[str, int | None, str | None, str | 
     return f"{where}: {ename}: {evalue}".rstrip(": "), cell, ename, evalue
 
 
-def _redact(text: str, api_key: str | None) -> str:
-    """The text with the key in use removed, for error messages built from notebook output."""
-    from .redact import redact
-
-    return redact(text, [api_key])
-
-
 def _keep_failed(
     staged: Path, destination: Path, name: str, api_key: str | None, others: Mapping[str, str | None]
 ) -> Path | None:
@@ -686,32 +628,27 @@ def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> 
             (destination / name).unlink(missing_ok=True)
 
 
-def _export_context(prepared: Any, *, title: str, name: str, snapshot: Any) -> Any:
+def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any) -> Any:
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
     from .exports import ExportContext
 
-    status = None
-    rec = getattr(prepared, "reconciliation", None)
-    if rec is not None:
-        reconciled = bool(rec.reconciled)
+    if facts.reconciled is not None:
         status = (
             "Derived from balances, no evidence: a snapshot window of the period has no Paddle events"
-            if not rec.evidence else
-            "Reconciled against Paddle events: no unexplained difference in any currency" if reconciled else
+            if not facts.evidence else
+            "Reconciled against Paddle events: no unexplained difference in any currency" if facts.reconciled else
             "DOES NOT RECONCILE: see the Roll-forward sheet and the customers behind each difference"
         )
-    if not status:
-        status = (
-            "Roll-forward derived from the two snapshots' balances (opening + issued - used = closing); "
-            "not reconciled against credit movements"
-            if prepared.roll_forward is not None
-            else "No roll-forward: " + (prepared.notes.get("roll_forward") or "no earlier snapshot")
-        )
+    elif facts.roll_forward is not None:
+        status = ("Roll-forward derived from the two snapshots' balances (opening + issued - used = closing); "
+                  "not reconciled against credit movements")
+    else:
+        status = "No roll-forward: " + (facts.roll_forward_note or "no earlier snapshot")
     return ExportContext(
         title=title, report=name, as_of=_as_datetime(snapshot.as_of), environment=str(snapshot.environment),
         complete=bool(snapshot.complete),
-        opening_as_of=_as_datetime(prepared.opening.as_of) if prepared.opening is not None else None,
-        failed_customers=prepared.failed_customers, reconciliation=str(status), toolkit_version=__version__,
+        opening_as_of=_as_datetime(facts.opening.as_of) if facts.opening is not None else None,
+        failed_customers=facts.failed_customers, reconciliation=str(status), toolkit_version=__version__,
         extra=(("Snapshot", snapshot.path.name),),
     )
 
@@ -728,6 +665,191 @@ def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
     return target, None
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One render, resolved before any kernel starts: which notebook, parameters, snapshot and names."""
+
+    name: str
+    notebook: Path
+    parameters: dict[str, Any]  # what the notebook receives: the caller's plus the pinned snapshot
+    report_arguments: dict[str, Any]  # the subset ``report.prepare`` takes
+    report_parameters: Any  # those, validated (report.Parameters)
+    snapshot: Any  # store.Snapshot
+    requested: str
+    title: str
+    out_dir: Path
+    destination: Path
+
+    @property
+    def as_of(self) -> dt.datetime:
+        return _as_datetime(self.snapshot.as_of)
+
+
+def _plan(
+    notebook: str | os.PathLike[str], parameters: Mapping[str, Any] | None, *, data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str], output_name: str | None, requested_snapshot: str | None,
+) -> _Job:
+    """Resolve the notebook, check its parameters, pin the snapshot: every bad input fails here (exit 2)."""
+    from .report import period_closing
+    from .report import validate_parameters as check_report_parameters
+    from .store import load_snapshot
+
+    name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
+    path = resolve_notebook(notebook)
+    declared = notebook_parameters(path)
+    given = {str(k): _jsonable(v) for k, v in (parameters or {}).items()}
+    check_parameter_names(given, declared, path.name)
+
+    data_dir = Path(data_dir).expanduser().resolve()
+    out_dir = Path(out_dir).expanduser().resolve()
+    snapshot = load_snapshot(
+        str(given.get("snapshot") or "latest"), data_dir=data_dir, environment=given.get("environment")
+    )
+    requested = str(requested_snapshot or given.get("snapshot") or "latest")
+    if given.get("period") and "period" in declared:  # a close period pins the snapshot that closes it
+        snapshot = period_closing(str(given["period"]), timezone=str(given.get("timezone") or "UTC"),
+                                  data_dir=data_dir, environment=snapshot.environment)
+        requested = f"period {given['period']}"
+    pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
+    effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
+    report_arguments = _report_arguments(effective)
+    report_parameters = check_report_parameters(**report_arguments)  # a bad value fails before a kernel starts
+    return _Job(
+        name=name, notebook=path, parameters=effective, report_arguments=report_arguments,
+        report_parameters=report_parameters, snapshot=snapshot, requested=requested,
+        title=str(effective.get("title") or _default_title(declared, "Customer credit balances")),
+        out_dir=out_dir, destination=out_dir / snapshot_folder_name(_as_datetime(snapshot.as_of)),
+    )
+
+
+def _run_notebook(
+    job: _Job, stage: Path, *, kernel_name: str, api_key: str | None, others: Mapping[str, str | None]
+) -> tuple[nbformat.NotebookNode, ExportFacts | None]:
+    """Execute the notebook into ``stage``; return it and the export facts its kernel handed over.
+
+    A failed execution raises: the parameter's own UsageError when the data cannot serve a value
+    (the notebook's check cell raised the same; exit 2), else ReportFailedError with the failed
+    notebook kept beside the reports.
+    """
+    executed_path = stage / f"{job.name}.ipynb"
+    handoff_path = stage / ".handoff.pickle"
+    try:
+        with _environment(handoff.ENV, str(handoff_path)):
+            nb = _execute(job.notebook, executed_path, job.parameters, kernel_name)
+    except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
+        handoff_path.unlink(missing_ok=True)
+        if isinstance(exc, UsageError):
+            raise
+        _raise_bad_input(job)
+        kept = _keep_failed(executed_path, job.destination, job.name, api_key, others)
+        where, cell, ename, evalue = _failed_message(exc)
+        kept_text = f"the failed notebook is kept at {kept}" if kept else "the failed notebook was not kept"
+        raise ReportFailedError(
+            f"notebook {job.notebook.name} failed{redact_key(where, api_key)}; {kept_text}; nothing was "
+            "published and the last good report stays in place",
+            failed_notebook=kept, cell=cell, ename=ename, evalue=redact_key(str(evalue or ""), api_key),
+        ) from None
+    return nb, handoff.load(handoff_path)
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``$name`` set to ``value`` while the kernel starts (it inherits os.environ), then as it was."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+def _raise_bad_input(job: _Job) -> None:
+    """Raise the UsageError when a failed notebook stopped on a value the data cannot serve (exit 2)."""
+    from .report import prepare
+
+    try:
+        prepare(**job.report_arguments)
+    except UsageError as exc:
+        raise exc from None
+    except Exception:  # the notebook's own failure is the one to report
+        return
+
+
+def _export_facts(job: _Job, handed_over: ExportFacts | None) -> ExportFacts:
+    """The facts the kernel prepared when it prepared what this render asked for; else prepared here.
+
+    (A notebook that does not call ``handoff.save``, or prepares other parameters, still gets exports.)
+    """
+    if handed_over is not None and handed_over.same_parameters(job.report_parameters):
+        return handed_over
+    from .report import prepare
+
+    log.info("the notebook handed over no prepared report for these parameters: preparing it here")
+    return handoff.facts_of(prepare(**job.report_arguments))
+
+
+def _write_html(
+    job: _Job, nb: nbformat.NotebookNode, facts: ExportFacts, stage: Path,
+    downloads: list[tuple[str, str]], *, pdf: bool, warnings: list[str],
+) -> tuple[Path, Path | None]:
+    """``<name>.html`` (and ``<name>.pdf`` when asked and possible) in ``stage``; refuses external loads."""
+    as_of, snapshot, name = job.as_of, job.snapshot, job.name
+    asked = "the latest snapshot" if job.requested == "latest" else f"snapshot {job.requested}"
+    as_of_line = (
+        f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({asked}; {snapshot.environment})"
+        + ("" if facts.opening is None else
+           f"; period from {_display_as_of(facts.opening.as_of)}")
+    )
+    footer = (
+        f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
+        f"rendered {_iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
+    )
+    pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
+    html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link)
+    refuse_external_resources(html)
+    html_path = stage / f"{name}.html"
+    html_path.write_text(html, encoding="utf-8")
+    if not pdf:
+        return html_path, None
+    pdf_path, why_not = _print_pdf(html_path, name)
+    if pdf_path is not None:
+        downloads.extend(pdf_link)
+    else:  # no PDF after all: the page must not link to one
+        warnings.append(str(why_not))
+        html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads)
+        html_path.write_text(html, encoding="utf-8")
+    return html_path, pdf_path
+
+
+def _write_manifest(
+    job: _Job, facts: ExportFacts, staged: list[Path], downloads: list[tuple[str, str]],
+    outstanding_change_share: float | None,
+) -> tuple[Path, dict[str, Any]]:
+    """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
+    from .alerts import attention_reasons
+
+    manifest_path = staged[0].with_name(manifest_name(job.name))
+    manifest = _manifest(
+        name=job.name, title=job.title, notebook=job.notebook, parameters=job.parameters, snapshot=job.snapshot,
+        facts=facts, files=[p.name for p in [*staged, manifest_path]], requested=job.requested,
+        exports=downloads,
+    )
+    manifest["attention"] = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return manifest_path, manifest
+
+
+def _publish(job: _Job, staged: list[Path], *, last: list[Path]) -> list[Path]:
+    """Move the scanned files next to the reports (the manifest last); drop what the last render left."""
+    _remove_previous(job.destination, job.destination / last[-1].name, {p.name for p in staged})
+    published = publish_files(staged, job.destination, last=last)
+    (job.destination / f"{job.name}.failed.ipynb").unlink(missing_ok=True)
+    return published
+
+
 def render_report(
     notebook: str | os.PathLike[str] = DEFAULT_NOTEBOOK,
     *,
@@ -741,6 +863,7 @@ def render_report(
     pdf: bool = False,
     csv_bom: bool = False,
     outstanding_change_share: float | None = None,
+    index: bool = True,
 ) -> RenderResult:
     """Execute a report notebook on a stored snapshot and publish it as self-contained HTML.
 
@@ -752,152 +875,49 @@ def render_report(
     manifest and shown on the report. ``pdf`` also prints the report to ``<name>.pdf`` with
     headless Chromium (a warning when it is not installed); ``csv_bom`` starts CSVs with a UTF-8
     byte-order mark; ``outstanding_change_share`` is the alert threshold behind the manifest's
-    ``attention`` (see :mod:`credit_reports.alerts`).
+    ``attention`` (see :mod:`credit_reports.alerts`). ``index=False`` leaves ``index.html`` to the
+    caller (one that renders several reports builds it once, after the last).
 
     Raises UsageError for a bad notebook name, parameter or snapshot; ReportFailedError when the
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
     SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
     """
-    from .alerts import attention_reasons
-    from .exports import export_links, report_tables, write_exports
-    from .store import load_snapshot
+    from .exports import export_links, write_exports
 
     timer = _Timer()
-    name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
-    path = resolve_notebook(notebook)
-    declared = notebook_parameters(path)
-    given = {str(k): _jsonable(v) for k, v in (parameters or {}).items()}
-    check_parameter_names(given, declared, path.name)
-
-    data_dir = Path(data_dir).expanduser().resolve()
-    out_dir = Path(out_dir).expanduser().resolve()
-    snapshot = load_snapshot(
-        str(given.get("snapshot") or "latest"), data_dir=data_dir, environment=given.get("environment")
-    )
-    if given.get("period") and "period" in declared:  # a close period pins the snapshot that closes it
-        from .report import period_closing
-
-        snapshot = period_closing(str(given["period"]), timezone=str(given.get("timezone") or "UTC"),
-                                  data_dir=data_dir, environment=snapshot.environment)
-    requested = str(requested_snapshot or given.get("snapshot") or "latest")
-    if given.get("period") and "period" in declared:
-        requested = f"period {given['period']}"
-    pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
-    effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
-    from .report import prepare
-    from .report import validate_parameters as check_report_parameters
-
-    report_arguments = _report_arguments(effective)
-    check_report_parameters(**report_arguments)  # a bad value fails here, before a kernel starts
-    title = str(effective.get("title") or _default_title(declared, "Customer credit balances"))
-    as_of = _as_datetime(snapshot.as_of)
-    destination = out_dir / snapshot_folder_name(as_of)
-    log.info("rendering %s from snapshot %s into %s", path.name, snapshot.path.name, destination)
+    job = _plan(notebook, parameters, data_dir=data_dir, out_dir=out_dir, output_name=output_name,
+                requested_snapshot=requested_snapshot)
+    log.info("rendering %s from snapshot %s into %s", job.notebook.name, job.snapshot.path.name, job.destination)
     warnings: list[str] = []
-
-    with _shared_salt() as salt, staging_folder(out_dir, name) as stage:
+    with _shared_salt() as salt, staging_folder(job.out_dir, job.name) as stage:
         others = {"the pseudonymisation salt": salt}
-        executed_path = stage / f"{name}.ipynb"
-        # The figures for the manifest and exports are computed while the kernel runs (on the other core).
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="credit-reports-prepare")
-        prepared_future = pool.submit(prepare, **report_arguments)
-        pool.shutdown(wait=False)
-        try:
-            nb = _execute(path, executed_path, effective, kernel_name)
-            timer.lap("execute")
-        except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
-            if isinstance(exc, UsageError):
-                raise
-            bad_input = prepared_future.exception()
-            if isinstance(bad_input, UsageError):
-                # The notebook stopped on a parameter value the data cannot serve (its check cell raised
-                # the same): that is bad input, exit 2, not a broken report.
-                raise bad_input from None
-            kept = _keep_failed(executed_path, destination, name, api_key, others)
-            where, cell, ename, evalue = _failed_message(exc)
-            where = _redact(where, api_key)
-            kept_text = (
-                f"the failed notebook is kept at {kept}" if kept else "the failed notebook was not kept"
-            )
-            raise ReportFailedError(
-                f"notebook {path.name} failed{where}; {kept_text}; nothing was published and the last "
-                "good report stays in place",
-                failed_notebook=kept, cell=cell, ename=ename, evalue=_redact(str(evalue or ""), api_key),
-            ) from None
-
+        nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others)
+        timer.lap("execute")
         nb = compact_images(clean_notebook(nb))
-        timer.lap("clean")
+        executed_path = stage / f"{job.name}.ipynb"
         nbformat.write(nb, executed_path)
-
-        prepared = prepared_future.result()
-        timer.lap("prepare (wait)")
-        context = _export_context(prepared, title=title, name=name, snapshot=snapshot)
-        export_paths = write_exports(report_tables(prepared), stage, name, context=context, csv_bom=csv_bom)
-        exports = export_links(export_paths, name)
+        timer.lap("clean")
+        facts = _export_facts(job, handed_over)
+        timer.lap("prepared report")
+        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot)
+        export_paths = write_exports(facts.tables, stage, job.name, context=context, csv_bom=csv_bom)
+        downloads = export_links(export_paths, job.name)
         timer.lap("exports")
-
-        asked = "the latest snapshot" if requested == "latest" else f"snapshot {requested}"
-        as_of_line = (
-            f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({asked}; {snapshot.environment})"
-            + ("" if prepared.opening is None else
-               f"; period from {_display_as_of(prepared.opening.as_of)}")
-        )
-        footer = (
-            f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
-            f"rendered {_iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
-        )
-        pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
-        html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports + pdf_link)
-        timer.lap("html")
-        external = external_resources(html)
-        if external:
-            raise ReportFailedError(
-                f"the rendered HTML would load {len(external)} resource(s) from elsewhere (first: "
-                f"{external[0][:80]}); nothing was published"
-            )
-        html_path = stage / f"{name}.html"
-        html_path.write_text(html, encoding="utf-8")
-        staged = [html_path, executed_path, *export_paths]
-        if pdf:
-            pdf_path, why_not = _print_pdf(html_path, name)
-            if pdf_path is not None:
-                staged.append(pdf_path)
-                exports.extend(pdf_link)
-            else:  # no PDF after all: the page must not link to one
-                warnings.append(str(why_not))
-                html = export_html(nb, title=title, footer=footer, as_of_line=as_of_line, downloads=exports)
-                html_path.write_text(html, encoding="utf-8")
-            timer.lap("pdf")
-        manifest_path = stage / manifest_name(name)
-        manifest = _manifest(
-            name=name, title=title, notebook=path, parameters=effective, snapshot=snapshot,
-            prepared=prepared, files=[p.name for p in [*staged, manifest_path]], requested=requested,
-            exports=exports,
-        )
-        manifest["attention"] = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
-        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings)
+        timer.lap("html" + (" and pdf" if pdf else ""))
+        staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]
+        manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share)
         staged.append(manifest_path)
-
         scan_for_secrets([stage], api_key, other_secrets=others)
         timer.lap("secret scan")
-        _remove_previous(destination, destination / manifest_path.name, {p.name for p in staged})
-        published = publish_files(staged, destination, last=[html_path, manifest_path])
-
-    stale = destination / f"{name}.failed.ipynb"
-    stale.unlink(missing_ok=True)
-    build_index(out_dir)
-    timer.lap("publish and index")
-    log.info("rendered %s in %s", name, timer)
+        published = _publish(job, staged, last=[html_path, manifest_path])
+    if index:
+        build_index(job.out_dir)
+    timer.lap("publish" + (" and index" if index else ""))
+    log.info("rendered %s in %s", job.name, timer)
     by_name = {p.name: p for p in published}
     return RenderResult(
-        html=by_name[html_path.name],
-        notebook=by_name[executed_path.name],
-        manifest=by_name[manifest_path.name],
-        directory=destination,
-        complete=bool(snapshot.complete),
-        files=tuple(published),
-        as_of=as_of,
-        pdf=by_name.get(f"{name}.pdf"),
-        warnings=tuple(warnings),
-        attention=tuple(manifest["attention"]),
+        html=by_name[html_path.name], notebook=by_name[executed_path.name], manifest=by_name[manifest_path.name],
+        directory=job.destination, complete=bool(job.snapshot.complete), files=tuple(published), as_of=job.as_of,
+        pdf=by_name.get(f"{job.name}.pdf"), warnings=tuple(warnings), attention=tuple(manifest["attention"]),
     )

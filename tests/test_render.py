@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import nbformat
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from ledger import currency_sums
 from render_demo import DemoReport, build_demo_report, two_cell_notebook
 
 from credit_reports.errors import UsageError
@@ -34,19 +34,6 @@ ZERO_DECIMALS = {"JPY", "KRW"}
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
     return build_demo_report(tmp_path_factory.mktemp("demo-report"))
-
-
-def ledger_totals(ledger: list[dict]) -> dict[str, dict[str, int]]:
-    """Per-currency sums of the simulator's ledger, by hand."""
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in ledger:
-        t = totals[row["currency_code"]]
-        t["available"] += row["available"]
-        t["reserved"] += row["reserved"]
-        t["used"] += row["used"]
-        t["outstanding"] += row["available"] + row["reserved"]
-        t["customers_with_credit"] += int(row["available"] + row["reserved"] > 0)
-    return {code: dict(v) for code, v in totals.items()}
 
 
 def digits(text: str) -> int:
@@ -77,7 +64,7 @@ def read_html(demo: DemoReport) -> str:
 
 
 def test_html_shows_per_currency_totals_equal_to_the_simulator_ledger(demo: DemoReport) -> None:
-    expected = ledger_totals(demo.closing_ledger)
+    expected = currency_sums(demo.closing_ledger, holders=True)
     assert len(expected) >= 5 and "JPY" in expected  # the demo account's promise
     rows = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding")}
     assert set(rows) == set(expected)
@@ -96,8 +83,8 @@ def test_html_shows_per_currency_totals_equal_to_the_simulator_ledger(demo: Demo
 
 def test_manifest_headline_and_roll_forward_equal_the_ledger(demo: DemoReport) -> None:
     manifest = json.loads(demo.result.manifest.read_text())
-    closing = ledger_totals(demo.closing_ledger)
-    opening = ledger_totals(demo.opening_ledger)
+    closing = currency_sums(demo.closing_ledger, holders=True)
+    opening = currency_sums(demo.opening_ledger, holders=True)
     for code, figures in closing.items():
         for field in ("available", "reserved", "used", "outstanding", "customers_with_credit"):
             assert manifest["headline"][code][field] == figures[field], (code, field)
@@ -127,7 +114,7 @@ def test_manifest_headline_and_roll_forward_equal_the_ledger(demo: DemoReport) -
 
 
 def test_exports_read_back_with_pandas_equal_the_tables_shown(demo: DemoReport) -> None:
-    expected = ledger_totals(demo.closing_ledger)
+    expected = currency_sums(demo.closing_ledger, holders=True)
     shown = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding")}
     folder = demo.result.directory
     csv = pd.read_csv(folder / "credit-balances.totals.csv", dtype=str).set_index("currency_code")
@@ -212,7 +199,7 @@ def test_index_lists_the_report_with_outstanding_credit_and_a_link_that_resolves
     assert links == [f"{demo.result.directory.name}/credit-balances.html"]
     assert (demo.out_dir / links[0]).resolve() == demo.result.html.resolve()
     text = soup.get_text(" ")
-    expected = ledger_totals(demo.closing_ledger)
+    expected = currency_sums(demo.closing_ledger, holders=True)
     listed = {digits(li.get_text(" ").split(" ", 1)[1]): li.get_text(" ")
               for li in soup.select("ul.money li")}
     for code, figures in expected.items():
@@ -315,10 +302,13 @@ def tiny_notebook(folder: Path) -> Path:
 def test_missing_kernel_falls_back_to_this_interpreter_with_a_warning(
     demo: DemoReport, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level("WARNING", logger="credit_reports.render"):
+    with caplog.at_level("INFO", logger="credit_reports.render"):
         result = render_report(tiny_notebook(tmp_path), data_dir=demo.data_dir, out_dir=tmp_path / "out",
                                output_name="tiny", kernel_name="no-such-kernel-registered")
     assert "Tiny" in result.html.read_text()
+    # a notebook that hands nothing over still gets its exports: the render prepares the report itself
+    assert any("preparing it here" in r.getMessage() for r in caplog.records)
+    assert (result.directory / "tiny.totals.csv").is_file()
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("no-such-kernel-registered" in w and "is not registered" in w for w in warnings), warnings
 
@@ -384,11 +374,13 @@ def test_index_lists_reports_newest_first_and_skips_unpublished_ones(tmp_path: P
 
 
 def test_pseudonymized_report_and_its_exports_use_the_same_pseudonyms_and_no_customer_ids(
-    demo: DemoReport, tmp_path: Path
+    demo: DemoReport, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Kernel (HTML) and exports are computed in two processes: they must share one salt."""
-    result = render_report(parameters={"snapshot": demo.snapshot_name, "pseudonymize": True},
-                           data_dir=demo.data_dir, out_dir=tmp_path, output_name="private")
+    """The kernel prepares the report once and hands its exports over: this process prepares nothing."""
+    with caplog.at_level("INFO", logger="credit_reports.render"):
+        result = render_report(parameters={"snapshot": demo.snapshot_name, "pseudonymize": True},
+                               data_dir=demo.data_dir, out_dir=tmp_path, output_name="private")
+    assert not [r for r in caplog.records if "preparing it here" in r.getMessage()]
     html = result.html.read_text()
     exported = pd.read_csv(result.directory / "private.concentration.csv", dtype=str)
     shown = set(re.findall(r"\b[a-z]+_[0-9a-f]{12}\b", html))
