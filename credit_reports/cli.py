@@ -387,6 +387,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                 pdf=args.pdf or spec.pdf,
                 csv_bom=settings.exports.csv_bom,
                 outstanding_change_share=settings.alerts.outstanding_change_share,
+                index=False,  # built once, after the last report
             )
         except ReportFailedError as exc:
             print(f"{PROG}: report {spec.name} failed: {exc}", file=sys.stderr)

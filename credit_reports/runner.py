@@ -125,6 +125,7 @@ def run_reports(
                     pdf=spec.pdf,
                     csv_bom=settings.exports.csv_bom,
                     outstanding_change_share=settings.alerts.outstanding_change_share,
+                    index=False,  # built once, after the last report
                 )
             except (ReportFailedError, UsageError) as exc:  # one bad report must not stop the others
                 log.debug("report %s failed: %s", spec.name, exc)  # the CLI prints it once
