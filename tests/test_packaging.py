@@ -14,6 +14,7 @@ BUILD_INPUTS = ("pyproject.toml", "README.md", "credit_reports", "notebooks")
 
 def _copy_of_the_tree(repo_root: Path, target: Path) -> Path:
     """The build inputs copied into ``target``, so setuptools' ``build/`` and egg-info land there."""
+    target.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints")
     for name in BUILD_INPUTS:
         source = repo_root / name
