@@ -1,4 +1,5 @@
-# Two commands: `make report` renders the demo report from the built-in simulator; `make test` runs every test.
+# Two commands: `make report` renders the demo report from the built-in simulator; `make test` runs every test
+# (`make test-fast` the ones not marked slow).
 # Both build .venv/ first when it is missing or older than pyproject.toml; a second run skips the install.
 SHELL := /bin/bash
 VENV := .venv
@@ -6,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KERNEL := credit-reports
 
-.PHONY: report test lint lab bench clean browser-deps
+.PHONY: report test test-fast lint lab bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +22,11 @@ report: $(STAMP)
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# Everything not marked slow (no notebook kernels, no renders, no browser): under a minute, for the edit loop.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

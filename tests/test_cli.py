@@ -139,6 +139,7 @@ def test_an_unusable_data_folder_is_one_line_and_exit_2(tmp_path, capsys, monkey
     assert_one_line_error(err, str(not_a_folder))
 
 
+@pytest.mark.slow
 def test_snapshots_keep_prunes_old_snapshots_but_never_the_newest(tmp_path, capsys, monkeypatch, make_sim) -> None:
     sim = make_sim(customers=30)
     monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
@@ -284,6 +285,7 @@ def test_a_full_disk_is_exit_2_naming_the_file(tmp_path, capsys) -> None:
     assert "no space left" in _os_error_line(OSError(28, "No space left on device", "/data/x"))
 
 
+@pytest.mark.slow
 def test_the_simulator_banner_fetch_command_works_and_advance_every_moves_the_account(tmp_path: Path) -> None:
     """Run the banner's fetch command as printed, twice: the second snapshot shows a real roll-forward."""
     import shlex

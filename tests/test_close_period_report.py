@@ -111,6 +111,7 @@ def test_month_end_trend_is_the_default_and_every_snapshot_an_option(tmp_path) -
     assert every.trend["as_of"].nunique() == 4
 
 
+@pytest.mark.slow
 def test_rendered_period_report_pins_the_closing_snapshot_and_shows_the_red_note(tmp_path) -> None:
     closing = [("c1", "USD", 1400, 0, 500), ("c2", "USD", 75, 0, 500), ("c1", "JPY", 3800, 0, 1200)]
     data = honest_store(tmp_path / "data", closing)

@@ -85,6 +85,7 @@ def test_a_customer_listed_twice_that_fails_is_one_failed_customer(hostile, tmp_
 # -- 2. overflow -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_total_beyond_int64_is_an_error_naming_the_currency_never_a_number(hostile, tmp_path, capsys):
     hostile.customer_pages = [["ctm_1", "ctm_2", "ctm_3"]]
     nine = str(9 * 10**18)  # each fits int64 (max 9.22e18); their sum does not

@@ -173,6 +173,7 @@ def test_run_emails_the_report_with_figures_that_equal_the_ledger_and_no_secret(
     assert "Attention:" in index
 
 
+@pytest.mark.slow
 def test_attachments_that_would_pass_the_size_limit_are_left_out_and_the_body_says_so(
     account, smtp, certificate, tmp_path, capsys
 ) -> None:
@@ -186,6 +187,7 @@ def test_attachments_that_would_pass_the_size_limit_are_left_out_and_the_body_sa
     assert "finance.html" in body and "size limit" in body
 
 
+@pytest.mark.slow
 def test_a_failed_send_keeps_the_report_published_and_exits_6_with_one_line(
     account, certificate, tmp_path, capsys
 ) -> None:

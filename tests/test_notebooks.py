@@ -210,6 +210,7 @@ def test_notebook_code_does_no_arithmetic() -> None:
 # the executed report
 
 
+@pytest.mark.slow
 def test_report_executes_without_errors_or_stderr(report_nb: nbformat.NotebookNode) -> None:
     for cell in report_nb.cells:
         for output in cell.get("outputs", []):
@@ -217,6 +218,7 @@ def test_report_executes_without_errors_or_stderr(report_nb: nbformat.NotebookNo
             assert output.get("name") != "stderr", output.get("text")
 
 
+@pytest.mark.slow
 def test_totals_table_equals_the_simulator_ledger(report_nb, stores) -> None:
     expected = currency_sums(stores["closing"], holders=True)
     rows = {r[0]: r for r in _rows(_cell_html(report_nb, "report.totals_table()"))}
@@ -231,6 +233,7 @@ def test_totals_table_equals_the_simulator_ledger(report_nb, stores) -> None:
     assert rows["JPY"][4] == f"¥{jpy['available'] + jpy['reserved']:,}"
 
 
+@pytest.mark.slow
 def test_roll_forward_table_matches_the_ledger_movement(report_nb, stores) -> None:
     before, after = currency_sums(stores["opening"]), currency_sums(stores["closing"])
     html_text = _cell_html(report_nb, next(
@@ -244,6 +247,7 @@ def test_roll_forward_table_matches_the_ledger_movement(report_nb, stores) -> No
     assert rows["USD"][1:] == [_usd(opening), _usd(issued), _usd(used), _usd(closing)]
 
 
+@pytest.mark.slow
 def test_report_shows_every_section_with_charts_as_2x_png(report_nb) -> None:
     text = _outputs_text(report_nb)
     assert BANNER not in text
@@ -257,6 +261,7 @@ def test_report_shows_every_section_with_charts_as_2x_png(report_nb) -> None:
     assert "Test rates" in text and "2026-11-25" in text  # rate source and date beside converted figures
 
 
+@pytest.mark.slow
 def test_pseudonymised_report_shows_no_customer_id_email_or_name(report_nb, stores) -> None:
     text = _outputs_text(report_nb)
     assert "cust_" in text
@@ -264,6 +269,7 @@ def test_pseudonymised_report_shows_no_customer_id_email_or_name(report_nb, stor
     assert "@" not in re.sub(r"@media|@import|@font-face|@keyframes|@supports", "", text)
 
 
+@pytest.mark.slow
 def test_incomplete_snapshot_shows_the_banner_with_the_failed_count(incomplete_nb, stores) -> None:
     text = _outputs_text(incomplete_nb)
     assert BANNER in text
@@ -287,12 +293,14 @@ def _headings(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_title_parameter_is_the_reports_one_heading(report_nb, incomplete_nb) -> None:
     assert _headings(report_nb) == ["Customer credit balances"]  # the default title
     assert _headings(incomplete_nb) == ["Finance review <Q4>"]  # escaped in the HTML, shown as given
     assert "Customer credit balances" not in _outputs_text(incomplete_nb)
 
 
+@pytest.mark.slow
 def test_incomplete_banner_comes_before_the_heading_and_the_intro(incomplete_nb) -> None:
     header = next(c for c in incomplete_nb.cells if c.cell_type == "code" and "report.header()" in c.source)
     shown = "".join(str(o.get("data", {}).get("text/html", "")) for o in header.outputs)
@@ -303,6 +311,7 @@ def test_incomplete_banner_comes_before_the_heading_and_the_intro(incomplete_nb)
     assert not any(c.cell_type == "markdown" or c.get("outputs") for c in cells[:cells.index(header)])
 
 
+@pytest.mark.slow
 def test_cohorts_are_sized_by_their_customers_and_small_ones_merged_alike_in_every_currency(stores) -> None:
     from credit_reports.report import prepare
 
@@ -329,6 +338,7 @@ def test_cohorts_are_sized_by_their_customers_and_small_ones_merged_alike_in_eve
         assert f"{m} ({sizes[m]})" in note
 
 
+@pytest.mark.slow
 def test_explore_notebook_executes_against_a_store_with_one_snapshot(executed) -> None:
     nb = executed["explore"]
     assert isinstance(nb, nbformat.NotebookNode), nb
@@ -340,6 +350,7 @@ def test_explore_notebook_executes_against_a_store_with_one_snapshot(executed) -
 # bad parameters fail fast with one clear line
 
 
+@pytest.mark.slow
 def test_unknown_cohort_rule_stops_the_notebook_with_the_usage_error(executed) -> None:
     error = executed["bad_cohort"]
     assert isinstance(error, pm.PapermillExecutionError)
@@ -360,6 +371,7 @@ def test_unknown_cohort_rule_stops_the_notebook_with_the_usage_error(executed) -
         ({"pseudonymize": True, "show_pii": True}, "pseudonymize and show_pii contradict"),
     ],
 )
+@pytest.mark.slow
 def test_bad_parameter_raises_one_line_usage_error(stores, parameters, message) -> None:
     from credit_reports.report import prepare
 
@@ -369,6 +381,7 @@ def test_bad_parameter_raises_one_line_usage_error(stores, parameters, message) 
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_rates_without_reporting_currency_is_refused(stores, rates_file) -> None:
     from credit_reports.report import prepare
 
@@ -376,6 +389,7 @@ def test_rates_without_reporting_currency_is_refused(stores, rates_file) -> None
         prepare(data_dir=str(stores["two"]), rates_file=str(rates_file))
 
 
+@pytest.mark.slow
 def test_currency_filter_keeps_only_the_chosen_currencies(stores) -> None:
     from credit_reports.report import prepare
 

@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 #: What a build reads: the project's metadata, its package and the notebooks it ships.
 BUILD_INPUTS = ("pyproject.toml", "README.md", "credit_reports", "notebooks")
 
@@ -25,6 +27,7 @@ def _copy_of_the_tree(repo_root: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_notebooks_and_the_html_template(repo_root: Path, tmp_path: Path) -> None:
     tree = _copy_of_the_tree(repo_root, tmp_path / "tree")
     wheels = tmp_path / "wheels"

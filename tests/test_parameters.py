@@ -48,6 +48,7 @@ def test_cli_values_parse_as_yaml_but_dates_stay_text():
     assert parse_value("a: [") == "a: ["
 
 
+@pytest.mark.slow
 def test_papermill_and_credit_reports_render_read_the_same_currencies(tmp_path):
     """The real papermill CLI runs a notebook whose validation is the report's; the CLI path is the
     ``-p`` parsing credit-reports render uses. Both must give ("EUR", "USD")."""
@@ -72,6 +73,7 @@ def test_papermill_and_credit_reports_render_read_the_same_currencies(tmp_path):
     assert validate_parameters(currencies=spec.parameters["currencies"]).currencies == ("EUR", "USD")
 
 
+@pytest.mark.slow
 def test_papermill_help_shows_the_accepted_list_forms(repo_root):
     done = subprocess.run([str(PAPERMILL), "--help-notebook", str(repo_root / "notebooks" / "credit_balances.ipynb")],
                           capture_output=True, text=True, timeout=60)

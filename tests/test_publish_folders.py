@@ -19,6 +19,8 @@ from credit_reports.cli import main
 from credit_reports.fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
 
+pytestmark = pytest.mark.slow  # every test renders reports from two fetched snapshots
+
 FAST = 100_000
 TINY_PARAMETERS = 'snapshot = "latest"\nenvironment = ""\ndata_dir = ""\ntitle = "Tiny"'
 

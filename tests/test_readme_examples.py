@@ -24,6 +24,7 @@ def _blocks(readme: Path) -> list[str]:
     return BLOCK.findall(readme.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_every_python_block_of_the_readme_runs_against_the_demo_data(repo_root, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("CREDIT_REPORTS_DATA_DIR", raising=False)
@@ -54,6 +55,7 @@ def test_every_python_block_of_the_readme_runs_against_the_demo_data(repo_root, 
     assert isinstance(namespace["top"], pd.DataFrame)
 
 
+@pytest.mark.slow
 def test_a_second_demo_replaces_only_its_own_snapshots(tmp_path):
     data = tmp_path / "data"
     local = data / "snapshots" / "local" / "20260101T000000Z"

@@ -41,6 +41,7 @@ def every_file(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow
 def test_a_config_with_two_reports_renders_both_and_indexes_them(account, tmp_path, capsys) -> None:
     config = tmp_path / "credit-reports.toml"
     config.write_text(TWO_REPORTS, encoding="utf-8")
@@ -71,6 +72,7 @@ def test_a_second_run_while_one_holds_the_lock_exits_4_and_does_nothing(account,
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.slow
 def test_a_run_from_an_incomplete_snapshot_exits_3_and_the_report_says_so(account, tmp_path, capsys) -> None:
     credited = sorted({row["customer_id"] for row in account.account.expected_balances()})
     account.fail_customer(credited[0], status=500)
@@ -81,6 +83,7 @@ def test_a_run_from_an_incomplete_snapshot_exits_3_and_the_report_says_so(accoun
     assert "incomplete" in html.lower()
 
 
+@pytest.mark.slow
 def test_a_failing_report_exits_1_and_the_last_good_report_stays_published(
     account, tmp_path, capsys, repo_root
 ) -> None:
