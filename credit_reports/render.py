@@ -6,7 +6,8 @@ the notebook with papermill on the project's kernel, strips what must not travel
 cell, papermill's parameter metadata, stderr and warnings), exports HTML with nbconvert through a
 template that loads nothing from anywhere, writes the executed notebook, summary tables (CSV and one
 XLSX) and ``manifest.json`` beside it, scans all of it for secrets, and only then publishes it and
-rebuilds ``reports/index.html``.
+rebuilds ``reports/index.html``. The tables and the manifest's figures are the ones the kernel prepared
+for the HTML (:mod:`credit_reports.handoff`): the report is prepared once per render.
 
 Layout: one folder per snapshot, ``<out_dir>/<as-of, UTC, e.g. 2026-12-01T061500Z>/``, holding
 ``<name>.html`` plus ``<name>.ipynb``, ``<name>.<table>.csv``, ``<name>.xlsx``, ``<name>.pdf`` (when
