@@ -349,24 +349,41 @@ def _print_setup(sheet: Any, *, repeat_header: bool) -> None:
 
 
 def _write_table_sheet(book: Any, title: str, sheet_data: Sheet) -> None:
-    """One table on its own sheet: headers in words, numbers formatted per currency, filter, widths, print."""
+    """One table on its own sheet: headers in words, numbers formatted per currency, filter, widths, print.
+
+    The workbook is write-only (rows stream to disk; openpyxl's ordinary cells cost about a kilobyte
+    each, which a million-customer sub-ledger cannot afford), so the column widths are measured first
+    and the sheet's settings made before any row is written.
+    """
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
     columns, rows, currencies = sheet_data
     sheet = book.create_sheet(title=title[:_SHEET_NAME_MAX])
     headers = [header_for(c) for c in columns]
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.data_type = "s"  # "= Closing outstanding" is a header, not a formula
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
     widths = [min(len(h), 24) for h in headers]
     for row, row_codes in zip(rows, currencies, strict=True):
-        sheet.append([_cell_value(v) for v in row])
-        excel_row = sheet.max_row
         for index, (value, code) in enumerate(zip(row, row_codes, strict=True)):
-            cell = sheet.cell(row=excel_row, column=index + 1)
+            widths[index] = max(widths[index], _display_width(value, code))
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 3)
+    sheet.freeze_panes = "A2"
+    if columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
+    _print_setup(sheet, repeat_header=True)
+    bold, top = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    header_cells = []
+    for text in headers:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.data_type = "s"  # "= Closing outstanding" is a header, not a formula
+        cell.font, cell.alignment = bold, top
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    for row, row_codes in zip(rows, currencies, strict=True):
+        cells = []
+        for index, (value, code) in enumerate(zip(row, row_codes, strict=True)):
+            cell = WriteOnlyCell(sheet, value=_cell_value(value))
             if isinstance(value, str):
                 cell.data_type = "s"  # text stays text, even "=HYPERLINK(...)" from customer data
             elif code is not None and value is not None:
@@ -375,13 +392,8 @@ def _write_table_sheet(book: Any, title: str, sheet_data: Sheet) -> None:
                 cell.number_format = "0.00%"
             elif isinstance(value, dt.datetime):
                 cell.number_format = _DATE_FORMAT
-            widths[index] = max(widths[index], _display_width(value, code))
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 3)
-    sheet.freeze_panes = "A2"
-    if columns:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
-    _print_setup(sheet, repeat_header=True)
+            cells.append(cell)
+        sheet.append(cells)
 
 
 def _environment_words(environment: str) -> str:
@@ -428,39 +440,42 @@ def _about_rows(context: ExportContext, sheets: Mapping[str, str]) -> list[tuple
 
 
 def _write_about(book: Any, context: ExportContext, sheets: Mapping[str, str]) -> None:
+    """The About sheet (the workbook's first): title, then what the figures are, one label and value a row."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
 
-    sheet = book.create_sheet(title="About", index=0)
-    sheet.append([_cell_value(context.title)])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append([])
-    for label, value in _about_rows(context, sheets):
-        sheet.append([label, _cell_value(value)])
-        label_cell, value_cell = sheet.cell(row=sheet.max_row, column=1), sheet.cell(row=sheet.max_row, column=2)
-        label_cell.font = Font(bold=True)
-        label_cell.alignment = Alignment(vertical="top")
-        value_cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
-        if isinstance(value, dt.datetime):
-            value_cell.number_format = _DATE_FORMAT
-        elif isinstance(value, str):
-            value_cell.data_type = "s"
+    sheet = book.create_sheet(title="About")
     sheet.column_dimensions["A"].width = 24
     sheet.column_dimensions["B"].width = 90
     _print_setup(sheet, repeat_header=False)
     sheet.page_setup.orientation = "portrait"
+    heading = WriteOnlyCell(sheet, value=_cell_value(context.title))
+    heading.font = Font(bold=True, size=14)
+    sheet.append([heading])
+    sheet.append([])
+    bold, top = Font(bold=True), Alignment(vertical="top")
+    wrapped = Alignment(wrap_text=True, vertical="top", horizontal="left")
+    for label, value in _about_rows(context, sheets):
+        label_cell = WriteOnlyCell(sheet, value=label)
+        label_cell.font, label_cell.alignment = bold, top
+        value_cell = WriteOnlyCell(sheet, value=_cell_value(value))
+        value_cell.alignment = wrapped
+        if isinstance(value, dt.datetime):
+            value_cell.number_format = _DATE_FORMAT
+        elif isinstance(value, str):
+            value_cell.data_type = "s"
+        sheet.append([label_cell, value_cell])
 
 
 def _write_xlsx(path: Path, sheets: Mapping[str, Sheet], context: ExportContext | None) -> None:
     from openpyxl import Workbook
 
-    book = Workbook()
-    book.remove(book.active)
+    book = Workbook(write_only=True)  # rows stream to disk: memory stays flat at a million customers
     titles = {name: _sheet_title(name) for name in sheets}
+    if context is not None:
+        _write_about(book, context, titles)  # first: a write-only workbook keeps the order sheets are made in
     for name, sheet_data in sheets.items():
         _write_table_sheet(book, titles[name], sheet_data)
-    if context is not None:
-        _write_about(book, context, titles)
-    book.active = 0
     book.save(path)
 
 
