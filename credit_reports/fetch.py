@@ -1046,15 +1046,30 @@ def fetch_snapshot(
         from .paddle import PaddleClient
 
         client = PaddleClient(max_rpm=max_rpm)
-    if as_of is not None:
-        as_of = _checked_as_of(as_of)
+    live = as_of is None
+    as_of = _checked_as_of(as_of) if not live else pd.Timestamp.now(tz="UTC").ceil("s")
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
+            if live and not writer.resumed:
+                _wait_until_past(parse_as_of(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample)
     finally:
         if owns_client:
             client.close()
+
+
+def _wait_until_past(as_of: pd.Timestamp) -> None:
+    """Sleep until ``as_of`` has passed (under a second, or two when the store moved a clashing as-of on).
+
+    A live snapshot's as-of is the next whole second after the fetch starts: everything that happened before
+    the fetch then lies at or before the as-of, and no balance is read before it. With the as-of rounded
+    down instead, a credit moved earlier in that same second reached the balances read but fell outside the
+    window's events, and an honest account showed an unexplained difference (docs/credit-rules.md).
+    """
+    delay = (as_of - pd.Timestamp.now(tz="UTC")).total_seconds()
+    if delay > 0:
+        time.sleep(min(delay, CLOCK_SKEW.total_seconds()))
 
 
 def _checked_as_of(value: Any) -> pd.Timestamp:
