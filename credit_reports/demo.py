@@ -117,7 +117,7 @@ def run_demo(
     """Take the demo's year of month-end snapshots (:func:`take_demo_snapshots`) into ``data_dir`` (default
     ``./data``) and render the report of the last closed month from them (``period = previous-month``);
     return the report's HTML path. The snapshots stay."""
-    from .render import build_index, render_report
+    from .render import render_report
     from .store import default_data_dir
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -130,5 +130,4 @@ def run_demo(
         data_dir=data_dir,
         out_dir=out_dir,
     )
-    build_index(out_dir)
     return Path(result.html)

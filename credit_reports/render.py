@@ -792,17 +792,25 @@ def _export_facts(job: _Job, handed_over: ExportFacts | None) -> ExportFacts:
     return handoff.facts_of(prepare(**job.report_arguments))
 
 
+def _asked_in_words(requested: str) -> str:
+    """What the reader asked for, in words: the latest snapshot, a named one, or a period's closing one."""
+    if requested == "latest":
+        return "the latest snapshot"
+    if requested.startswith("period "):
+        return f"the closing snapshot of {requested}"
+    return f"snapshot {requested}"
+
+
 def _write_html(
     job: _Job, nb: nbformat.NotebookNode, facts: ExportFacts, stage: Path,
     downloads: list[tuple[str, str]], *, pdf: bool, warnings: list[str],
 ) -> tuple[Path, Path | None]:
     """``<name>.html`` (and ``<name>.pdf`` when asked and possible) in ``stage``; refuses external loads."""
     as_of, snapshot, name = job.as_of, job.snapshot, job.name
-    asked = "the latest snapshot" if job.requested == "latest" else f"snapshot {job.requested}"
     as_of_line = (
-        f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({asked}; {snapshot.environment})"
+        f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({_asked_in_words(job.requested)}; {snapshot.environment})"
         + ("" if facts.opening is None else
-           f"; period from {_display_as_of(facts.opening.as_of)}")
+           f"; roll-forward from {_display_as_of(facts.opening.as_of)}")
     )
     footer = (
         f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
