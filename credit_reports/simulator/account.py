@@ -828,7 +828,10 @@ class Account:
         price = self._catalog[(plan, interval, currency)]
         status = "canceled" if archived_at is not None else _weighted(rng, SUBSCRIPTION_STATUSES)
         period = (365 if interval == "year" else 30) * DAY_MS
-        started = created + rng.randint(0, 3 * DAY_MS)
+        jitter = rng.randint(0, 3 * DAY_MS)  # drawn always, so the account stays the same for a seed
+        # a subscription made while the account moves on starts at once: one dated days ahead put the
+        # account's newest change in the future, and every later advance at real now was refused
+        started = created + jitter if self._historical else created
         periods = max(0, (self.anchor_ms - started) // period)
         period_start = started + periods * period
         sid = self._new_id("sub", started)
