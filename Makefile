@@ -21,12 +21,12 @@ report: $(STAMP)
 
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2  # two workers: most tests wait on HTTP, kernels and clocks, not on a core
 
 # Everything not marked slow (no notebook kernels, no renders, no browser): under a minute, for the edit loop.
 test-fast: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
