@@ -68,6 +68,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pandas as pd
 
 from . import __version__
+from . import as_of as as_of_time
 from .credit_movements import adjustments_frame, events_to_movements
 from .errors import (
     AuthenticationError,
@@ -90,9 +91,7 @@ from .store import (
     collapse_duplicates,
     conform,
     default_data_dir,
-    iso_utc,
     latest_snapshot,
-    parse_as_of,
     usable_snapshot,
 )
 
@@ -668,7 +667,7 @@ class _SnapshotFetch:
     def plan(self, requested: str, data_dir: Path) -> None:
         """Choose the strategy and record the high-water mark, before any listing (once per snapshot)."""
         writer = self.writer
-        as_of = parse_as_of(writer.as_of)
+        as_of = as_of_time.parse(writer.as_of)
         previous = latest_snapshot(data_dir, self.client.environment)
         strategy, base, reason = _choose(requested, previous, self.client.base_url, as_of)
         events_readable = True
@@ -916,7 +915,7 @@ class _SnapshotFetch:
         transacted: set[str] = set()
         credit_shown: set[str] = set()
         credit_events: list[Mapping[str, Any]] = []
-        window_end = parse_as_of(self.writer.as_of)
+        window_end = as_of_time.parse(self.writer.as_of)
         events = 0
         try:
             with _bar(self.progress, desc="events read", unit=" events") as bar:
@@ -1052,7 +1051,7 @@ def fetch_snapshot(
     try:
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             if live and not writer.resumed:
-                _wait_until_past(parse_as_of(writer.as_of))
+                _wait_until_past(as_of_time.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample)
     finally:
         if owns_client:
@@ -1079,7 +1078,7 @@ def _checked_as_of(value: Any) -> pd.Timestamp:
     except (ValueError, TypeError) as exc:
         raise UsageError(f"as_of must be a time such as 2026-11-30T23:59:59Z, not {value!r}") from exc
     if stamp > pd.Timestamp.now(tz="UTC") + CLOCK_SKEW:
-        raise UsageError(f"as_of {iso_utc(stamp)} is in the future: a snapshot can only be of a moment that "
+        raise UsageError(f"as_of {as_of_time.iso(stamp)} is in the future: a snapshot can only be of a moment that "
                          "has happened")
     return stamp
 
@@ -1147,7 +1146,7 @@ def _fetch_into(
         )
     stats = run.stats()
     manifest = {
-        "as_of": iso_utc(parse_as_of(writer.as_of)),
+        "as_of": as_of_time.iso(as_of_time.parse(writer.as_of)),
         "environment": client.environment,
         "base_url": _safe_url(client.base_url),
         "strategy": state["strategy"],
@@ -1187,7 +1186,7 @@ def _fetch_into(
         "previous_snapshot": state.get("previous_snapshot"),
         "subscriptions_unavailable": state.get("subscriptions_unavailable"),
         "resumed": bool(writer.resumed),
-        "published_at": iso_utc(pd.Timestamp.now(tz="UTC")),
+        "published_at": as_of_time.iso(pd.Timestamp.now(tz="UTC")),
     }
     snapshot = writer.publish(balances=balances, customers=customers, subscriptions=subscriptions,
                               manifest=manifest, movements=movements, adjustments=adjustments)

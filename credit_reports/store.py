@@ -59,8 +59,6 @@ __all__ = [
     "SnapshotWriter",
     "BalanceJournal",
     "default_data_dir",
-    "format_as_of",
-    "parse_as_of",
     "load_snapshot",
     "list_snapshots",
     "load_history",
@@ -162,10 +160,7 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("CREDIT_REPORTS_DATA_DIR") or "data")
 
 
-# As-of times are parsed and written by credit_reports.as_of; these names stay for existing callers.
-format_as_of = _as_of.folder_name
-parse_as_of = _as_of.parse
-iso_utc = _as_of.iso
+# As-of times are parsed and written by credit_reports.as_of (the one parser and formatter).
 _utc = _as_of.parse
 
 
@@ -306,11 +301,11 @@ class Snapshot:
         """
         if check_name and not _AS_OF_RE.match(self.path.name):
             return f"folder name {self.path.name!r} is not an as-of like 20261126T061500Z"
-        if check_name and format_as_of(self.as_of) != self.path.name:
+        if check_name and _as_of.folder_name(self.as_of) != self.path.name:
             return f"its manifest's as_of {self.manifest.get('as_of')!r} does not match the folder name"
         limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
         if self.as_of > limit:
-            return f"its as-of {iso_utc(self.as_of)} is in the future"
+            return f"its as-of {_as_of.iso(self.as_of)} is in the future"
         shape = _manifest_problem(self.manifest)
         if shape:
             return shape
@@ -342,9 +337,10 @@ class Snapshot:
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """When the fetch started (UTC): balances are as of this time or a little later."""
+        """The snapshot's moment (UTC): a live fetch waits for it before reading, so balances are as of it or a
+        little later."""
         value = self.manifest.get("as_of") or self.path.name
-        return parse_as_of(value)
+        return _as_of.parse(value)
 
     @property
     def name(self) -> str:
@@ -609,7 +605,7 @@ def _wanted_time(snapshot: Any) -> tuple[pd.Timestamp, bool] | None:
         return None
     text = snapshot.strip()
     if _AS_OF_RE.match(text):
-        return parse_as_of(text), True
+        return _as_of.parse(text), True
     if _DATE_RE.match(text):
         try:
             return _end_of_day(dt.date.fromisoformat(text)), False
@@ -674,12 +670,12 @@ def load_snapshot(
     matches = [s for s in _snapshots(data_dir, environment) if s.as_of == moment]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
-        raise UsageError(f"snapshot {format_as_of(moment)} exists in several environments ({envs}); "
+        raise UsageError(f"snapshot {_as_of.folder_name(moment)} exists in several environments ({envs}); "
                          "pass environment=")
     if matches:
         return matches[0]
     if exact:
-        wanted_name = format_as_of(moment)
+        wanted_name = _as_of.folder_name(moment)
         broken = [(folder, why) for _, folder, _, why in _unusable(data_dir, environment)
                   if folder.name == wanted_name]
         if broken:
@@ -688,7 +684,7 @@ def load_snapshot(
     env = _resolve_environment(data_dir, environment)
     earlier = [s for s in _snapshots(data_dir, env) if s.as_of <= moment] if env else []
     if not earlier:
-        raise UsageError(f"no snapshot at or before {iso_utc(moment)} in {_root(data_dir)}; "
+        raise UsageError(f"no snapshot at or before {_as_of.iso(moment)} in {_root(data_dir)}; "
                          f"{_what_exists(data_dir)}")
     return earlier[-1]
 
@@ -1001,7 +997,7 @@ class SnapshotWriter:
             if not _AS_OF_RE.match(name):
                 continue
             try:
-                when = parse_as_of(name)
+                when = _as_of.parse(name)
             except (ValueError, TypeError, OverflowError):
                 continue
             if when > stamp + CLOCK_SKEW:
@@ -1011,7 +1007,7 @@ class SnapshotWriter:
             taken.append(when)
         if taken and stamp <= max(taken):
             stamp = max(taken) + pd.Timedelta(seconds=1)
-        return format_as_of(stamp)
+        return _as_of.folder_name(stamp)
 
     def restart(self, now: Any = None) -> None:
         """Throw the working folder away and start a new one (e.g. the interrupted run was different)."""
@@ -1128,7 +1124,7 @@ def _in_the_future(partial: Path, now: Any) -> bool:
     """True (and the folder removed, with a warning) for a working folder stamped beyond the clock skew."""
     name = partial.name.removeprefix(PARTIAL_PREFIX)
     try:
-        when = parse_as_of(name)
+        when = _as_of.parse(name)
     except (ValueError, TypeError, OverflowError):
         when = None
     limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
