@@ -629,12 +629,11 @@ def _advance_loop(sim: Any, every: float, seed: int, stop: threading.Event) -> N
               flush=True)
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
-    """Log lines go to stderr; -v for progress detail, -vv for every request."""
+def _configure_logging(verbose: int) -> None:
+    """Log lines go to stderr; -v for progress detail, -vv for every request. ``--quiet`` reaches each command
+    as ``progress=False``, never through TQDM_DISABLE, which would silence every later bar of the process."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if quiet:
-        os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def _fail(message: str, code: int) -> int:
@@ -647,7 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.quiet)
+    _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -70,7 +70,7 @@ def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp
 
     sim = make_sim(customers=60, seed=4)
     monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
-    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the CLI sets it for --quiet; undone after the test
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # a developer's own setting; undone after the test
     argv = ["fetch", "--base-url", sim.base_url, "--max-rpm", "6000", "--data-dir", str(tmp_path)]
     assert main(["--quiet", *argv]) == 0
     out, err = capsys.readouterr()
