@@ -5,7 +5,8 @@
 ``DEMO_API_KEY`` is the key it accepts by default.
 """
 
-from .account import ANCHOR, REGIME_CHANGE, Account
+from .account import Account
+from .catalog import ANCHOR, REGIME_CHANGE
 from .faults import FAULTS
 from .server import DEMO_API_KEY, Simulator
 
