@@ -23,11 +23,13 @@ from __future__ import annotations
 import gc
 import random
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from . import entities
+from .behaviours import Behaviours
 from .catalog import ANCHOR_MS, DAY_MS, REGIME_CHANGE_MS, _credit_amount, _ms, build_catalog
 from .history import History
 from .ids import MonotonicIds, iso, now_ms
@@ -36,7 +38,7 @@ from .lifecycle import Lifecycle
 from .listing import Listing
 
 
-class Account(History, Lifecycle):
+class Account(History, Lifecycle, Behaviours):
     """A synthetic Paddle account, deterministic from ``seed``; thread-safe through ``lock``.
 
     ``unsubscribed_credits`` plants credit (on a transaction) on that many customers who never subscribed,
@@ -46,13 +48,33 @@ class Account(History, Lifecycle):
     history ends. ``clock`` is the moment the account is served at (None: the real time, the default); see
     :meth:`set_time`. The demo builds an account whose history ends a year ago and moves its clock from month
     end to month end, advancing the account at time-stamped moments in between.
+
+    Current Paddle's behaviours (``behaviours.CURRENT_PADDLE``: ``seller_credit_totals``, ``billed_renewals``,
+    ``transfer_share``, ``credit_refunds``) are off by default, so an account for a seed is the one earlier
+    releases served; ``refund_returns_credit`` breaks credit-rules.md R4 on purpose (see ``behaviours``).
+    ``clock_offset_ms`` sets the simulated Paddle's clock that far from this machine's (real-time serving only).
     """
 
     def __init__(self, customers: int = 2000, seed: int = 7, unsubscribed_credits: int = 0,
-                 anchor: datetime | int | None = None) -> None:
+                 anchor: datetime | int | None = None, *, seller_credit_totals: bool = False,
+                 billed_renewals: bool = False, transfer_share: float = 0.0, credit_refunds: bool = False,
+                 refund_returns_credit: bool = False, clock_offset_ms: int = 0) -> None:
         if customers < 0:
             raise ValueError("customers must be >= 0")
+        if not 0 <= transfer_share <= 1:
+            raise ValueError("transfer_share must be between 0 and 1")
         self.seed = seed
+        self.seller_credit_totals = seller_credit_totals
+        self.billed_renewals = billed_renewals
+        self.transfer_share = transfer_share
+        self.credit_refunds = credit_refunds
+        self.refund_returns_credit = refund_returns_credit
+        self.clock_offset_ms = clock_offset_ms
+        self._extra = random.Random(f"{seed}:current-paddle")  # draws of the behaviours only
+        self._reserved: set[str] = set()  # transactions whose balance credit is reserved now
+        self._seller_credited: dict[str, int] = {}  # transaction id -> approved seller credit in its totals
+        self._refunded: set[str] = set()
+        self._former_subscribers: set[str] = set()
         self.anchor_ms = _ms(anchor) if anchor is not None else ANCHOR_MS
         self.signup_start_ms = min(self.anchor_ms - 730 * DAY_MS, REGIME_CHANGE_MS - 365 * DAY_MS)
         self.clock: int | None = None
@@ -79,6 +101,7 @@ class Account(History, Lifecycle):
         gc.disable()  # hundreds of thousands of small dicts: the cyclic collector only slows this down
         try:
             self._generate(customers)
+            self._transfer_history()
             self._plant_unsubscribed(self._rng, unsubscribed_credits, self.anchor_ms - 20 * DAY_MS)
             self._index()
         finally:
@@ -128,6 +151,11 @@ class Account(History, Lifecycle):
         """Customers with a subscription of any status: the only ones Paddle lets hold credit."""
         return {cid for cid, subs in self._subscriptions_by_customer.items() if subs}
 
+    def former_subscriber_ids(self) -> set[str]:
+        """Customers whose every subscription moved to another customer (a transfer): on no subscription now,
+        though their transactions name them and they may hold credit (credit-rules.md R3)."""
+        return {cid for cid in self._former_subscribers if not self._subscriptions_by_customer.get(cid)}
+
     def expected_balances(self, at: datetime | int | None = None) -> list[dict[str, Any]]:
         """Balances recomputed by replaying the ledger from empty, up to ``at`` (a datetime or ms; None: all).
 
@@ -155,7 +183,8 @@ class Account(History, Lifecycle):
     def advance(self, seed: int, credits: int = 0, reservations: int = 0, completions: int = 0,
                 cancellations: int = 0, new_customers: int = 0, *, first_credits: int = 0, spends: int = 0,
                 reversals: int = 0, seller_credits: int = 0, unsubscribed_credits: int = 0,
-                at: datetime | int | None = None) -> dict[str, set[str]]:
+                renewals: int = 0, past_dues: int = 0, invoice_seller_credits: int = 0, transfers: int = 0,
+                refunds: int = 0, at: datetime | int | None = None) -> dict[str, set[str]]:
         """Move the account on at ``at`` (default: :meth:`now`), the way a live Paddle account changes between
         snapshots. ``at`` must not lie before anything the account already did, and, when the clock is set,
         at least a second before it (an operation takes a few ms: a completion lands just after its payment).
@@ -167,13 +196,28 @@ class Account(History, Lifecycle):
         that were open before this call; ``reversals`` legacy credit adjustments are clawed back by a
         ``credit_reverse``; ``seller_credits`` customers without credit get a seller credit on a manual
         invoice (no balance changes); ``unsubscribed_credits`` never-subscribed customers get credit against
-        Paddle's rule; ``new_customers`` sign up (about 70% subscribe, half of those with credit). Each
-        operation picks customers not touched by an earlier one in the same call, so every customer reported
-        as changed really has a different balance.
+        Paddle's rule; ``new_customers`` sign up (about 70% subscribe, half of those with credit).
+
+        Current Paddle (see ``behaviours``): ``renewals`` holders get an automatic renewal applying credit that is
+        billed and left open (credit reserved) for a later ``completions`` (paid, completed: used) or
+        ``cancellations`` (released); ``past_dues`` open billed transactions fail their charge (``past_due``,
+        nothing moves); ``invoice_seller_credits`` open billed or past-due transactions get a seller credit (their
+        ``credit`` rises with ``seller_credit_totals``; no balance moves); ``transfers`` subscribers holding credit
+        see every subscription moved to a new customer (they keep the credit); ``refunds`` completed
+        transactions paid partly with credit are refunded (no credit back, unless ``refund_returns_credit``).
+        With ``billed_renewals``, ``spends`` are billed, paid and completed a ms apart each.
+
+        Each operation picks customers not touched by an earlier one in the same call, so every customer
+        reported as changed really has a different balance. Served in real time (no clock set, no ``at``), the
+        call returns only once the clock has passed every entry it made, so an answer served after it includes
+        them all and one served before it none: the ledger is exact at every moment.
 
         Returns ``changed_customer_ids`` (balance differs), ``new_customer_ids``,
-        ``seller_credit_customer_ids`` (named by adjustment events, balance unchanged) and
-        ``reversed_adjustment_ids`` (the legacy credits clawed back; fewer than asked when too few qualify).
+        ``seller_credit_customer_ids`` (named by adjustment events, balance unchanged),
+        ``reversed_adjustment_ids`` (the legacy credits clawed back; fewer than asked when too few qualify),
+        ``renewal_transaction_ids`` (billed, open), ``past_due_transaction_ids``,
+        ``seller_credit_transaction_ids`` (invoice seller credits), ``transferred_customer_ids`` (the customers
+        the subscriptions moved from) and ``refund_adjustment_ids``.
         """
         rng = random.Random(f"{self.seed}:{seed}")
         changed: set[str] = set()
@@ -222,15 +266,63 @@ class Account(History, Lifecycle):
                     if rng.random() < 0.5:
                         self._grant(rng, customer, sub, ms + 5, next_period=False)
                         changed.add(customer["id"])
+            more = self._advance_current(rng, ms, changed, new_ids, renewals=renewals, past_dues=past_dues,
+                                         invoice_seller_credits=invoice_seller_credits, transfers=transfers,
+                                         refunds=refunds)
             self._flush_new()
+            if at is None and self.clock is None:
+                while self.now() <= self._latest_ms:  # never serve an entry before its moment
+                    time.sleep(0.0005)
         return {"changed_customer_ids": changed, "new_customer_ids": new_ids,
-                "seller_credit_customer_ids": sellers, "reversed_adjustment_ids": reversed_ids}
+                "seller_credit_customer_ids": sellers, "reversed_adjustment_ids": reversed_ids, **more}
+
+    def _advance_current(self, rng: random.Random, ms: int, changed: set[str], new_ids: set[str], *,
+                         renewals: int, past_dues: int, invoice_seller_credits: int, transfers: int,
+                         refunds: int) -> dict[str, set[str]]:
+        """The operations of :meth:`advance` that model current Paddle (its docstring says what each does)."""
+        out: dict[str, set[str]] = {key: set() for key in (
+            "renewal_transaction_ids", "past_due_transaction_ids", "seller_credit_transaction_ids",
+            "transferred_customer_ids", "refund_adjustment_ids")}
+        holders = sorted(cid for cid, rows in self._balances.items()
+                         if cid not in changed and any(row[0] > 0 for row in rows.values()))
+        for cid in self._pick(rng, holders, renewals, changed, str):
+            txn = self._spend(rng, self._customers[cid], ms, manual=False, hold=True)
+            if txn is not None:
+                out["renewal_transaction_ids"].add(txn["id"])
+        billed = sorted(t for t, txn in self._open_transactions.items() if txn["status"] == "billed")
+        for txn_id in self._pick(rng, billed, past_dues, set(changed), self._txn_customer):
+            self._past_due(self._open_transactions[txn_id], ms + 2)
+            out["past_due_transaction_ids"].add(txn_id)
+        owing = sorted(t for t, txn in self._open_transactions.items()
+                       if int(txn["details"]["totals"]["balance"]) > 1)
+        for txn_id in self._pick(rng, owing, invoice_seller_credits, set(changed), self._txn_customer):
+            self._invoice_seller_credit(rng, self._open_transactions[txn_id], ms + 3)
+            out["seller_credit_transaction_ids"].add(txn_id)
+        movable = sorted(cid for cid in self.subscriber_ids() if cid not in changed
+                         and self._customers[cid]["status"] == "active"
+                         and any(row[0] + row[1] > 0 for row in self._balances.get(cid, {}).values()))
+        for cid in self._pick(rng, movable, transfers, set(changed), str):
+            owner = self._new_customer(rng, ms)
+            new_ids.add(owner["id"])
+            self._transfer(cid, owner, ms + 1)
+            out["transferred_customer_ids"].add(cid)
+        paid: dict[str, dict[str, Any]] = {}
+        for cid in sorted(self._balances) if refunds > 0 else ():
+            for txn in self._transactions_by_customer.get(cid, ()) if cid not in changed else ():
+                if txn["status"] == "completed" and txn["id"] not in self._refunded \
+                        and self._balance_credit(txn) > 0 and int(txn["details"]["totals"]["grand_total"]) > 0:
+                    paid[txn["id"]] = txn
+        touched = changed if self.refund_returns_credit else set(changed)
+        for txn_id in self._pick(rng, sorted(paid), refunds, touched, lambda i: paid[i]["customer_id"]):
+            out["refund_adjustment_ids"].add(self._refund_credit_paid(paid[txn_id], ms + 4))
+        return out
 
     # ------------------------------------------------------------------ the served moment
 
     def now(self) -> int:
-        """The moment the account is served at, in ms: the clock when set, else the real time."""
-        return self.clock if self.clock is not None else now_ms()
+        """The moment the account is served at, in ms: the clock when set, else the real time (plus
+        ``clock_offset_ms``: the simulated Paddle's clock may differ from this machine's)."""
+        return self.clock if self.clock is not None else now_ms() + self.clock_offset_ms
 
     def set_time(self, at: datetime | int | None) -> None:
         """Serve the account as it is at ``at`` (a datetime or ms; None: the real time from now on).
@@ -249,7 +341,8 @@ class Account(History, Lifecycle):
 
     def _moment(self, at: datetime | int | None) -> int:
         """The ms an :meth:`advance` happens at, checked against the account's past and its clock."""
-        ms = _ms(at) if at is not None else self.now()
+        # in real time one ms on: an answer served earlier in this ms must not miss what happened "at" it
+        ms = _ms(at) if at is not None else self.now() + (1 if self.clock is None else 0)
         if ms < self._latest_ms:
             raise ValueError(f"cannot move the account on at {iso(ms)}: it already changed at {iso(self._latest_ms)}")
         if self.clock is not None and ms > self.clock - 1000:

@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 from . import entities
+from .behaviours import INVOICE_SELLER_CREDIT_SHARE
 from .catalog import (
     ARCHIVED_SHARE,
     CREDIT_SHARE,
@@ -121,9 +122,11 @@ class History:
             if spend_at + 10 >= until:
                 continue
             manual = rng.random() < 0.45
-            txn = self._spend(rng, customer, spend_at, manual=manual, sub=sub)
+            txn = self._spend(rng, customer, spend_at, manual=manual, sub=sub, until=until)
             if txn is None or not manual:
                 continue
+            if self.seller_credit_totals and self._extra.random() < INVOICE_SELLER_CREDIT_SHARE:
+                self._invoice_seller_credit(self._extra, txn, spend_at + 2)  # before it is settled (>= +5)
             fate = rng.random()
             if last and fate < 0.35:
                 if fate < 0.1:

@@ -79,7 +79,7 @@ class Lifecycle:
                                            entities.proration(ms, period_end, "0.5")))]
             txn = self._new_txn(customer, sub, currency, "subscription_recurring", "automatic", lines, 0, renew,
                                 (renew, renew + 30 * DAY_MS))
-            return self._complete(txn, renew + 1, "subscription_recurring")
+            return self._collect(txn, renew + 1, until)
         charge = amount // 3
         lines = [(price, entities.line(self._new_id("txnitm", ms), price, charge,
                                        entities.proration(ms, period_end, "0.5"))),
@@ -92,8 +92,11 @@ class Lifecycle:
     # ------------------------------------------------------------------ credit out
 
     def _spend(self, rng: random.Random, customer: dict[str, Any], ms: int, *, manual: bool,
-               sub: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """A renewal that applies available credit: collected at once (used) or a billed invoice (reserved)."""
+               sub: dict[str, Any] | None = None, until: int | None = None,
+               hold: bool = False) -> dict[str, Any] | None:
+        """A renewal that applies available credit: collected automatically (used; with ``billed_renewals``
+        reserved first, see ``_collect``, settled before ``until``) or a billed manual invoice (reserved).
+        ``hold``: an automatic renewal billed and left open, its credit reserved until it is settled."""
         cid = customer["id"]
         if sub is None:
             held = sorted(c for c, row in self._balances.get(cid, {}).items() if row[0] > 0)
@@ -113,46 +116,56 @@ class Lifecycle:
         lines = [(price, entities.line(self._new_id("txnitm", ms), price, total, None))]
         txn = self._new_txn(customer, sub, currency, "subscription_recurring", "manual" if manual else "automatic",
                             lines, credit, ms, (ms, ms + 30 * DAY_MS))
-        if not manual:
-            self._complete(txn, ms + 1, "subscription_recurring", paid=int(txn["details"]["totals"]["grand_total"]) > 0)
+        if not manual and not hold:
+            self._collect(txn, ms + 1, until)
             return txn
         self._bill(txn, ms + 1)
         return txn
 
     def _bill(self, txn: dict[str, Any], ms: int) -> None:
-        """An issued manual invoice: status ``billed``; credit it applies moves available -> reserved."""
-        self._invoices += 1
-        txn["invoice_id"] = self._new_id("inv", ms)
-        txn["invoice_number"] = f"{self.seed}-{self._invoices:05d}"
+        """Status ``billed``: an issued invoice when manual (invoice id and number), an automatic renewal about to
+        be charged otherwise; the balance credit it applies moves available -> reserved (credit-rules.md R2)."""
+        if txn["collection_mode"] == "manual":
+            self._invoices += 1
+            txn["invoice_id"] = self._new_id("inv", ms)
+            txn["invoice_number"] = f"{self.seed}-{self._invoices:05d}"
         txn["billed_at"] = iso(ms)
         event_id = self._step(txn, "billed", ms)
-        credit = int(txn["details"]["totals"]["credit"])
+        credit = self._balance_credit(txn)
         if credit > 0:
             self._entry(ms, "reserved", txn["customer_id"], txn["currency_code"], credit, txn["origin"], txn["id"],
                         "", event_id)
+            self._reserved.add(txn["id"])
             self._open_transactions[txn["id"]] = txn
+
+    def _balance_credit(self, txn: dict[str, Any]) -> int:
+        """The customer's balance credit on ``txn``: ``details.totals.credit`` less the approved seller credits
+        on it (credit-rules.md R1), which Paddle adds to ``credit`` but which never touch a balance."""
+        return int(txn["details"]["totals"]["credit"]) - self._seller_credited.get(txn["id"], 0)
 
     def _past_due(self, txn: dict[str, Any], ms: int) -> None:
         """An invoice not paid by its due date: ``past_due`` (no credit moves)."""
         self._step(txn, "past_due", ms)
 
     def _settle(self, txn: dict[str, Any], status: str, ms: int) -> None:
-        """Complete (reserved -> used) or cancel (reserved -> available) an open billed invoice."""
+        """Complete (reserved -> used) or cancel (reserved -> available) an open billed transaction."""
         self._open_transactions.pop(txn["id"], None)
-        credit = int(txn["details"]["totals"]["credit"])
         if status == "completed":
             self._complete(txn, ms, txn["origin"], paid=True)
             return
         event_id = self._step(txn, "canceled", ms)
-        if credit > 0:
+        credit = self._balance_credit(txn)
+        if credit > 0 and txn["id"] in self._reserved:
+            self._reserved.discard(txn["id"])
             self._entry(ms, "released", txn["customer_id"], txn["currency_code"], credit, txn["origin"], txn["id"],
                         "", event_id)
 
     def _complete(self, txn: dict[str, Any], ms: int, source: str, paid: bool = False) -> int:
         """Move a transaction to ``completed`` (after ``paid`` when money was collected); its credit moves.
 
-        ``credit_to_balance`` is issued to available; ``credit`` is used, from reserved when the transaction
-        was a billed manual invoice, else from available (credit-rules.md). Returns the completion ms.
+        ``credit_to_balance`` is issued to available; the balance credit is used, from reserved when it was
+        reserved (the transaction was billed with it), else from available (credit-rules.md). Returns the
+        completion ms.
         """
         if txn["billed_at"] is None:
             txn["billed_at"] = iso(ms)
@@ -162,11 +175,12 @@ class Lifecycle:
         event_id = self._step(txn, "completed", ms)
         totals = txn["details"]["totals"]
         cid, currency = txn["customer_id"], txn["currency_code"]
-        to_balance, credit = int(totals["credit_to_balance"]), int(totals["credit"])
+        to_balance, credit = int(totals["credit_to_balance"]), self._balance_credit(txn)
         if to_balance > 0:
             self._entry(ms, "issued", cid, currency, to_balance, source, txn["id"], "", event_id)
         if credit > 0:
-            from_reserved = txn["collection_mode"] == "manual" and txn["invoice_id"] is not None
+            from_reserved = txn["id"] in self._reserved
+            self._reserved.discard(txn["id"])
             self._entry(ms, "used", cid, currency, credit, txn["origin"], txn["id"], "", event_id,
                         from_reserved=from_reserved)
         return ms
@@ -188,14 +202,38 @@ class Lifecycle:
             self._past_due(txn, credited - 1 if credited - 1 > billed + 1 else billed + 2)
             credited = max(credited, billed + 3)
         amount = max(1, total * rng.choice((10, 25, 50)) // 100)
-        self._adjustment("credit", customer, txn, amount, credited, "approved", "Goodwill credit on the invoice",
-                         False, "partial")
-        adjusted = txn["details"]["adjusted_totals"]
+        self._apply_seller_credit(customer, txn, amount, credited)
+
+    def _apply_seller_credit(self, customer: dict[str, Any], txn: dict[str, Any], amount: int, ms: int) -> str:
+        """An approved seller ``credit`` adjustment (``credit_applied_to_balance: false``) of ``amount`` on a
+        billed or past-due ``txn`` at ``ms``, then ``transaction.updated`` at ``ms + 1``; returns its id.
+
+        The transaction asks for less (``adjusted_totals``). With ``seller_credit_totals`` (Paddle's behaviour,
+        credit-rules.md R1) it also shows in ``details.totals``: ``credit`` rises by ``amount``, ``balance`` and
+        ``grand_total`` (due after credits) fall by it. No balance moves. The totals are replaced, not edited,
+        so the events already emitted keep the transaction as it was.
+        """
+        adjustment = self._adjustment("credit", customer, txn, amount, ms, "approved",
+                                      "Goodwill credit on the invoice", False, "partial")
+        details = dict(txn["details"])
+        adjusted = dict(details["adjusted_totals"])
+        total = int(adjusted["total"])
         net, tax = entities.split_tax(total - amount)
-        adjusted.update(subtotal=str(net), tax=str(tax), total=str(total - amount), grand_total=str(total - amount),
-                        grand_total_tax=str(tax))
-        txn["updated_at"] = iso(credited + 1)
-        self._event("transaction.updated", credited + 1, txn)
+        due = max(0, int(adjusted["grand_total"]) - amount)
+        adjusted.update(subtotal=str(net), tax=str(tax), total=str(total - amount), grand_total=str(due),
+                        grand_total_tax=str(entities.split_tax(due)[1]))
+        details["adjusted_totals"] = adjusted
+        if self.seller_credit_totals:
+            totals = dict(details["totals"])
+            left = max(0, int(totals["balance"]) - amount)
+            totals.update(credit=str(int(totals["credit"]) + amount), balance=str(left), grand_total=str(left),
+                          grand_total_tax=str(entities.split_tax(left)[1]))
+            details["totals"] = totals
+            self._seller_credited[txn["id"]] = self._seller_credited.get(txn["id"], 0) + amount
+        txn["details"] = details
+        txn["updated_at"] = iso(ms + 1)
+        self._event("transaction.updated", ms + 1, txn)
+        return adjustment["id"]
 
     def _refund(self, rng: random.Random, customer: dict[str, Any], txn: dict[str, Any], ms: int) -> None:
         """A refund of part of a completed transaction: shows in /adjustments, no effect on credit."""
@@ -210,12 +248,12 @@ class Lifecycle:
 
     def _renewal(self, rng: random.Random, customer: dict[str, Any], sub: dict[str, Any], ms: int,
                  credit: int) -> dict[str, Any]:
-        """A plain renewal collected at once (no credit applied unless ``credit``)."""
+        """A plain renewal collected automatically (no credit applied unless ``credit``)."""
         price = self._sub_price(sub)
         lines = [(price, entities.line(self._new_id("txnitm", ms), price, int(price["unit_price"]["amount"]), None))]
         txn = self._new_txn(customer, sub, sub["currency_code"], "subscription_recurring", "automatic", lines, credit,
                             ms, (ms, ms + 30 * DAY_MS))
-        self._complete(txn, ms + 1, "subscription_recurring", paid=True)
+        self._collect(txn, ms + 1, ms + DAY_MS)
         return txn
 
     def _new_txn(self, customer: dict[str, Any], sub: dict[str, Any] | None, currency: str, origin: str,
