@@ -167,6 +167,7 @@ class Lifecycle:
         reserved (the transaction was billed with it), else from available (credit-rules.md). Returns the
         completion ms.
         """
+        self._open_transactions.pop(txn["id"], None)
         if txn["billed_at"] is None:
             txn["billed_at"] = iso(ms)
         if paid:
