@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from ledger import balance_credit, point_in_time, seller_credits
 
 from credit_reports.simulator import CURRENT_PADDLE, Account, Simulator
 
@@ -112,20 +113,16 @@ def test_a_seller_credit_raises_a_billed_transactions_credit_and_lowers_its_bala
 def test_in_the_generated_account_every_transactions_balance_credit_is_its_credit_less_its_seller_credits(make_sim):
     sim = make_sim(customers=400, seed=7, **CURRENT_PADDLE)
     http = session_for(sim)
-    sellers: Counter = Counter()
-    for adj in walk(http, sim, "/adjustments", action="credit", status="approved", per_page=50):
-        if adj["credit_applied_to_balance"] is False:
-            sellers[adj["transaction_id"]] += int(adj["totals"]["total"])
+    sellers = Counter(seller_credits(walk(http, sim, "/adjustments", action="credit", per_page=50)))
     on_credit = 0
     ledger: dict[str, int] = {}
     for m in sim.account.expected_movements():
         if m["kind"] in ("reserved", "used") and m["transaction_id"]:
             ledger.setdefault(m["transaction_id"], m["amount"])
     for txn in walk(http, sim, "/transactions", per_page=30):
-        credit = int(txn["details"]["totals"]["credit"])
-        balance_credit = max(0, credit - sellers[txn["id"]])
-        assert ledger.get(txn["id"], 0) == balance_credit, txn["id"]
-        on_credit += bool(sellers[txn["id"]] and balance_credit)
+        own = balance_credit(txn, sellers)
+        assert ledger.get(txn["id"], 0) == own, txn["id"]
+        on_credit += bool(sellers[txn["id"]] and own)
     assert len(sellers) >= 10 and on_credit >= 1, "seller credits alone and beside balance credit"
 
 
@@ -267,6 +264,8 @@ def test_during_a_paginated_listing_the_account_moves_and_the_ledger_at_each_rea
     assert len(moves) >= 30
     for cid, _sent, received, rows, _date in reads:
         assert rows == ledger_of(sim.account, cid, at=received), cid
+    everyone = point_in_time(sim.account.expected_balances(at=reads[-1][2]))
+    assert {key: value for key, value in everyone.items() if key[0] == reads[-1][0]} == point_in_time(reads[-1][3])
     for _cid, sent, received, _rows, date in reads:
         moment = parsedate_to_datetime(date).timestamp() * 1000
         assert sent - 1000 < moment <= received, "Date is the server's clock, to the second"
@@ -307,3 +306,45 @@ def test_moving_in_real_time_makes_every_kind_of_movement_with_its_events(make_s
     every = [r["customer_id"] for r in sim.account.expected_balances()]
     for cid in sorted(set(every))[:30]:
         assert served(http, sim, cid) == ledger_of(sim.account, cid)
+
+
+def test_with_several_readers_each_read_equals_the_ledger_at_a_moment_between_its_sending_and_its_answer():
+    """Four workers read while every third answer moves the account: a read that overlapped a move may show the
+    customer before or after it, and then equals the ledger at the moment the request was sent or at one of the
+    customer's own movements up to its answer; never anything else."""
+    with Simulator(customers=150, seed=37, move_every_requests=3, **CURRENT_PADDLE) as sim:
+        customers = [c["id"] for c in sim.account.customers]
+
+        def read(customer_id: str) -> tuple[str, int, int, list[dict[str, Any]]]:
+            http = session_for(sim)
+            sent = now_ms()
+            body = get(http, sim, f"/customers/{customer_id}/credit-balances")
+            received = now_ms()
+            return customer_id, sent, received, [
+                {"customer_id": r["customer_id"], "currency_code": r["currency_code"],
+                 **{k: int(v) for k, v in r["balance"].items()}} for r in body["data"]]
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4) as pool:
+            reads = list(pool.map(read, customers + customers[:50]))
+        assert len(sim.moves) >= 40
+    entries = sim.account.entries
+    for cid, sent, received, rows in reads:
+        moments = [sent] + [e.ms for e in entries if e.customer_id == cid and sent < e.ms <= received]
+        assert any(rows == ledger_of(sim.account, cid, at=t) for t in moments), cid
+
+
+def test_with_the_clock_set_each_move_puts_the_clock_on_and_the_date_header_follows_it(make_sim):
+    sim = make_sim(customers=60, seed=38, move_every_requests=2, **CURRENT_PADDLE)
+    start = now_ms() + 5_000
+    sim.set_time(start)
+    http = session_for(sim)
+    dates = [parsedate_to_datetime(http.get(sim.base_url + "/customers", timeout=10).headers["Date"])
+             for _ in range(6)]
+    assert len(sim.moves) == 3 and sim.account.clock == start + 3 * 2000
+    assert [int(d.timestamp()) for d in dates] == sorted(int(d.timestamp()) for d in dates)
+    assert int(dates[-1].timestamp()) == (start + 3 * 2000) // 1000
+    for move in sim.moves:
+        assert all(move.started_ms < m["occurred_ms"] <= move.ended_ms < sim.account.clock
+                   for m in sim.account.expected_movements(start=move.started_ms, end=move.ended_ms))

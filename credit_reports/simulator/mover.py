@@ -73,7 +73,7 @@ class Mover:
             number = len(self.moves) + 1
             at = None
             if account.clock is not None:
-                clock = max(account.clock, account._latest_ms + 1000) + self.clock_step_ms
+                clock = max(account.clock + self.clock_step_ms, account._latest_ms + 1001)
                 account.set_time(clock)
                 at = clock - 1000
             started = at - 1 if at is not None else account.now()
