@@ -138,7 +138,7 @@ class Behaviours:
         customer = self._customers[txn["customer_id"]]
         amount = int(txn["details"]["totals"]["grand_total"])
         adjustment = self._adjustment("refund", customer, txn, amount, ms, "approved", "Customer requested a refund",
-                                      None, "full")
+                                      None, "partial")
         self._refunded.add(txn["id"])
         credit = self._balance_credit(txn)
         if self.refund_returns_credit and credit > 0:
