@@ -348,3 +348,22 @@ def test_with_the_clock_set_each_move_puts_the_clock_on_and_the_date_header_foll
     for move in sim.moves:
         assert all(move.started_ms < m["occurred_ms"] <= move.ended_ms < sim.account.clock
                    for m in sim.account.expected_movements(start=move.started_ms, end=move.ended_ms))
+
+
+def test_a_move_planted_before_one_customers_answer_is_in_that_answer_and_in_the_ledger_inside_the_read(make_sim):
+    sim = make_sim(customers=120, seed=39, **CURRENT_PADDLE)
+    http = session_for(sim)
+    target = sorted(sim.account.subscriber_ids())[0]
+    moved: list[dict[str, set[str]]] = []
+    sim.before_answer(f"/customers/{target}/credit-balances",
+                      lambda s: moved.append(s.advance(9, credits=1, among={target})))
+    get(http, sim, f"/customers/{sorted(sim.account.subscriber_ids())[1]}/credit-balances")  # not this path
+    assert moved == []
+    sent = now_ms()
+    rows = served(http, sim, target)
+    received = now_ms()
+    assert [m["changed_customer_ids"] for m in moved] == [{target}]
+    (credit,) = [m for m in sim.account.expected_movements(start=sent) if m["customer_id"] == target]
+    assert credit["kind"] == "issued" and sent < credit["occurred_ms"] <= received
+    assert rows == ledger_of(sim.account, target, at=received) != ledger_of(sim.account, target, at=sent)
+    assert served(http, sim, target) == rows, "the hook ran once"

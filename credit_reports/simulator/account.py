@@ -75,6 +75,7 @@ class Account(History, Lifecycle, Behaviours):
         self._seller_credited: dict[str, int] = {}  # transaction id -> approved seller credit in its totals
         self._refunded: set[str] = set()
         self._former_subscribers: set[str] = set()
+        self._among: set[str] | None = None  # advance(among=): the customers its picks are restricted to
         self.anchor_ms = _ms(anchor) if anchor is not None else ANCHOR_MS
         self.signup_start_ms = min(self.anchor_ms - 730 * DAY_MS, REGIME_CHANGE_MS - 365 * DAY_MS)
         self.clock: int | None = None
@@ -184,7 +185,8 @@ class Account(History, Lifecycle, Behaviours):
                 cancellations: int = 0, new_customers: int = 0, *, first_credits: int = 0, spends: int = 0,
                 reversals: int = 0, seller_credits: int = 0, unsubscribed_credits: int = 0,
                 renewals: int = 0, past_dues: int = 0, invoice_seller_credits: int = 0, transfers: int = 0,
-                refunds: int = 0, at: datetime | int | None = None) -> dict[str, set[str]]:
+                refunds: int = 0, among: Iterable[str] | None = None,
+                at: datetime | int | None = None) -> dict[str, set[str]]:
         """Move the account on at ``at`` (default: :meth:`now`), the way a live Paddle account changes between
         snapshots. ``at`` must not lie before anything the account already did, and, when the clock is set,
         at least a second before it (an operation takes a few ms: a completion lands just after its payment).
@@ -208,9 +210,11 @@ class Account(History, Lifecycle, Behaviours):
         With ``billed_renewals``, ``spends`` are billed, paid and completed a ms apart each.
 
         Each operation picks customers not touched by an earlier one in the same call, so every customer
-        reported as changed really has a different balance. Served in real time (no clock set, no ``at``), the
-        call returns only once the clock has passed every entry it made, so an answer served after it includes
-        them all and one served before it none: the ledger is exact at every moment.
+        reported as changed really has a different balance. ``among`` restricts every pick to those customers
+        (a test moving exactly the customer a fetch is reading); sign-ups and planted credit are not picks.
+        Served in real time (no clock set, no ``at``), the call returns only once the clock has passed every
+        entry it made, so an answer served after it includes them all and one served before it none: the
+        ledger is exact at every moment.
 
         Returns ``changed_customer_ids`` (balance differs), ``new_customer_ids``,
         ``seller_credit_customer_ids`` (named by adjustment events, balance unchanged),
@@ -220,59 +224,76 @@ class Account(History, Lifecycle, Behaviours):
         the subscriptions moved from) and ``refund_adjustment_ids``.
         """
         rng = random.Random(f"{self.seed}:{seed}")
+        with self.lock:
+            ms = self._moment(at)
+            self._among = set(among) if among is not None else None
+            try:
+                return self._advance(rng, ms, at, credits=credits, reservations=reservations,
+                                     completions=completions, cancellations=cancellations,
+                                     new_customers=new_customers, first_credits=first_credits, spends=spends,
+                                     reversals=reversals, seller_credits=seller_credits,
+                                     unsubscribed_credits=unsubscribed_credits, renewals=renewals,
+                                     past_dues=past_dues, invoice_seller_credits=invoice_seller_credits,
+                                     transfers=transfers, refunds=refunds)
+            finally:
+                self._among = None
+
+    def _advance(self, rng: random.Random, ms: int, at: datetime | int | None, *, credits: int, reservations: int,
+                 completions: int, cancellations: int, new_customers: int, first_credits: int, spends: int,
+                 reversals: int, seller_credits: int, unsubscribed_credits: int, renewals: int, past_dues: int,
+                 invoice_seller_credits: int, transfers: int, refunds: int) -> dict[str, set[str]]:
+        """The body of :meth:`advance`, under the lock, at ``ms``."""
         changed: set[str] = set()
         new_ids: set[str] = set()
         sellers: set[str] = set()
-        with self.lock:
-            ms = self._moment(at)
-            open_before = sorted(self._open_transactions)
-            for txn_id in self._pick(rng, open_before, completions, changed, self._txn_customer):
-                self._settle(self._open_transactions[txn_id], "completed", ms)
-            open_left = [t for t in open_before if t in self._open_transactions]
-            for txn_id in self._pick(rng, open_left, cancellations, changed, self._txn_customer):
-                self._settle(self._open_transactions[txn_id], "canceled", ms)
-            reversible = [a["id"] for a in self._legacy_credits
-                          if self._available(a["customer_id"], a["currency_code"]) >= int(a["totals"]["total"])]
-            by_id = {a["id"]: a for a in self._legacy_credits}
-            reversed_ids: set[str] = set()
-            for adj_id in self._pick(rng, reversible, reversals, changed, lambda i: by_id[i]["customer_id"]):
-                self._reverse(by_id[adj_id], ms)
-                reversed_ids.add(adj_id)
-            subscribers = sorted(self.subscriber_ids())
-            for cid in self._pick(rng, subscribers, credits, changed, str):
-                sub = rng.choice(self._subscriptions_by_customer[cid])
-                self._grant(rng, self._customers[cid], sub, ms, next_period=False)
-            never = [cid for cid in subscribers if cid not in self._balances]
-            for cid in self._pick(rng, never, first_credits, changed, str):
-                sub = rng.choice(self._subscriptions_by_customer[cid])
-                self._grant(rng, self._customers[cid], sub, ms, next_period=False)
-            holders = sorted(cid for cid, rows in self._balances.items()
-                             if any(row[0] > 0 for row in rows.values()))
-            for cid in self._pick(rng, holders, reservations, changed, str):
-                self._spend(rng, self._customers[cid], ms, manual=True)
-            holders = [cid for cid in holders if cid not in changed]
-            for cid in self._pick(rng, holders, spends, changed, str):
-                self._spend(rng, self._customers[cid], ms, manual=False)
-            creditless = [cid for cid in self.customer_lists["all"].ids if cid not in self._balances]
-            for cid in self._pick(rng, creditless, seller_credits, set(changed), str):
-                self._seller_credit(rng, self._customers[cid], ms, ms + 1)
-                sellers.add(cid)
-            changed |= self._plant_unsubscribed(rng, unsubscribed_credits, ms, exclude=changed | sellers)
-            for _ in range(new_customers):
-                customer = self._new_customer(rng, ms)
-                new_ids.add(customer["id"])
-                if rng.random() < 0.7:
-                    sub = self._subscribe(rng, customer, ms, None)
-                    if rng.random() < 0.5:
-                        self._grant(rng, customer, sub, ms + 5, next_period=False)
-                        changed.add(customer["id"])
-            more = self._advance_current(rng, ms, changed, new_ids, renewals=renewals, past_dues=past_dues,
-                                         invoice_seller_credits=invoice_seller_credits, transfers=transfers,
-                                         refunds=refunds)
-            self._flush_new()
-            if at is None and self.clock is None:
-                while self.now() <= self._latest_ms:  # never serve an entry before its moment
-                    time.sleep(0.0005)
+        open_before = sorted(self._open_transactions)
+        for txn_id in self._pick(rng, open_before, completions, changed, self._txn_customer):
+            self._settle(self._open_transactions[txn_id], "completed", ms)
+        open_left = [t for t in open_before if t in self._open_transactions]
+        for txn_id in self._pick(rng, open_left, cancellations, changed, self._txn_customer):
+            self._settle(self._open_transactions[txn_id], "canceled", ms)
+        reversible = [a["id"] for a in self._legacy_credits
+                      if self._available(a["customer_id"], a["currency_code"]) >= int(a["totals"]["total"])]
+        by_id = {a["id"]: a for a in self._legacy_credits}
+        reversed_ids: set[str] = set()
+        for adj_id in self._pick(rng, reversible, reversals, changed, lambda i: by_id[i]["customer_id"]):
+            self._reverse(by_id[adj_id], ms)
+            reversed_ids.add(adj_id)
+        subscribers = sorted(self.subscriber_ids())
+        for cid in self._pick(rng, subscribers, credits, changed, str):
+            sub = rng.choice(self._subscriptions_by_customer[cid])
+            self._grant(rng, self._customers[cid], sub, ms, next_period=False)
+        never = [cid for cid in subscribers if cid not in self._balances]
+        for cid in self._pick(rng, never, first_credits, changed, str):
+            sub = rng.choice(self._subscriptions_by_customer[cid])
+            self._grant(rng, self._customers[cid], sub, ms, next_period=False)
+        holders = sorted(cid for cid, rows in self._balances.items()
+                         if any(row[0] > 0 for row in rows.values()))
+        for cid in self._pick(rng, holders, reservations, changed, str):
+            self._spend(rng, self._customers[cid], ms, manual=True)
+        holders = [cid for cid in holders if cid not in changed]
+        for cid in self._pick(rng, holders, spends, changed, str):
+            self._spend(rng, self._customers[cid], ms, manual=False)
+        creditless = [cid for cid in self.customer_lists["all"].ids if cid not in self._balances]
+        for cid in self._pick(rng, creditless, seller_credits, set(changed), str):
+            self._seller_credit(rng, self._customers[cid], ms, ms + 1)
+            sellers.add(cid)
+        changed |= self._plant_unsubscribed(rng, unsubscribed_credits, ms, exclude=changed | sellers)
+        for _ in range(new_customers):
+            customer = self._new_customer(rng, ms)
+            new_ids.add(customer["id"])
+            if rng.random() < 0.7:
+                sub = self._subscribe(rng, customer, ms, None)
+                if rng.random() < 0.5:
+                    self._grant(rng, customer, sub, ms + 5, next_period=False)
+                    changed.add(customer["id"])
+        more = self._advance_current(rng, ms, changed, new_ids, renewals=renewals, past_dues=past_dues,
+                                     invoice_seller_credits=invoice_seller_credits, transfers=transfers,
+                                     refunds=refunds)
+        self._flush_new()
+        if at is None and self.clock is None:
+            while self.now() <= self._latest_ms:  # never serve an entry before its moment
+                time.sleep(0.0005)
         return {"changed_customer_ids": changed, "new_customer_ids": new_ids,
                 "seller_credit_customer_ids": sellers, "reversed_adjustment_ids": reversed_ids, **more}
 
@@ -382,15 +403,16 @@ class Account(History, Lifecycle, Behaviours):
     def _available(self, customer_id: str, currency: str) -> int:
         return self._balances.get(customer_id, {}).get(currency, [0, 0, 0])[0]
 
-    @staticmethod
-    def _pick(rng: random.Random, pool: list[str], count: int, touched: set[str], owner) -> list[str]:
-        """Pick up to ``count`` items of ``pool`` whose customer is not yet in ``touched``; mark them."""
+    def _pick(self, rng: random.Random, pool: list[str], count: int, touched: set[str], owner) -> list[str]:
+        """Pick up to ``count`` items of ``pool`` whose customer is not yet in ``touched`` (and is among the
+        customers ``advance`` was restricted to, if it was); mark them."""
         picked: list[str] = []
         if count <= 0:
             return picked
+        among = self._among
         for item in rng.sample(pool, len(pool)):
             cid = owner(item)
-            if cid in touched:
+            if cid in touched or (among is not None and cid not in among):
                 continue
             touched.add(cid)
             picked.append(item)

@@ -207,6 +207,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_fault(fault.kind, fault.retry_after)
                 return
         sim._maybe_move()
+        sim._run_hooks(path)
         try:
             if method != "GET":
                 raise ApiError(405, "method_not_allowed", f"{method} is not supported by the simulator.")
@@ -512,6 +513,7 @@ class Simulator:
     of current Paddle, ``refund_returns_credit``, ``clock_offset_ms``). ``move_every_requests=N`` moves the
     account on (``mover.MOVE_STEP``, or ``move_step``) before answering every N-th request, so it moves while a
     fetch reads it; :meth:`start_moving` does the same every S seconds. ``moves`` lists what moved when.
+    :meth:`before_answer` runs a test's own move just before a given request is answered.
     """
 
     def __init__(self, customers: int = 2000, seed: int = 7, api_key: str = DEMO_API_KEY,
@@ -527,6 +529,7 @@ class Simulator:
         self._mover = Mover(self.account, move_step, seed=seed)
         self._requests_seen = 0
         self._move_lock = threading.Lock()
+        self._hooks: list[list[Any]] = []  # [path prefix, answers left, callback]
         self.api_key = api_key
         self.rpm = rpm
         self.window_seconds = window_seconds
@@ -625,6 +628,29 @@ class Simulator:
     def moves(self) -> list[Move]:
         """Every move made so far (by request count, thread or :meth:`move`), oldest first."""
         return list(self._mover.moves)
+
+    def before_answer(self, path: str, callback: Callable[[Simulator], Any], count: int = 1) -> None:
+        """Call ``callback(sim)`` before answering each of the next ``count`` requests whose path starts with
+        ``path`` (e.g. ``/customers/<id>/credit-balances``): a test moves the account exactly while a fetch
+        reads that customer, inside the read's uncertainty."""
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        with self._move_lock:
+            self._hooks.append([path, count, callback])
+
+    def _run_hooks(self, path: str) -> None:
+        """Run the ``before_answer`` callbacks due for this path (each at most its count of times)."""
+        if not self._hooks:
+            return
+        due = []
+        with self._move_lock:
+            for hook in self._hooks:
+                if path.startswith(hook[0]) and hook[1] > 0:
+                    hook[1] -= 1
+                    due.append(hook[2])
+            self._hooks = [hook for hook in self._hooks if hook[1] > 0]
+        for callback in due:
+            callback(self)
 
     def _maybe_move(self) -> None:
         """With ``move_every_requests``, move the account before answering every N-th request."""
