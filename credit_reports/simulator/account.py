@@ -30,12 +30,14 @@ from typing import Any
 
 from . import entities
 from .behaviours import Behaviours
-from .catalog import ANCHOR_MS, DAY_MS, REGIME_CHANGE_MS, _credit_amount, _ms, build_catalog
+from .catalog import ANCHOR, ANCHOR_MS, DAY_MS, REGIME_CHANGE, REGIME_CHANGE_MS, _credit_amount, _ms, build_catalog
 from .history import History
 from .ids import MonotonicIds, iso, now_ms
 from .ledger import Entry, movements, replay
 from .lifecycle import Lifecycle
 from .listing import Listing
+
+__all__ = ["ANCHOR", "REGIME_CHANGE", "Account"]  # the moments, importable from here as before the split
 
 
 class Account(History, Lifecycle, Behaviours):

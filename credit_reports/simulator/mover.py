@@ -14,10 +14,13 @@ moves too, as it would during a real fetch.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 #: One move while a fetch reads a small account: a few of every kind of movement.
 MOVE_STEP: dict[str, int] = {
@@ -103,8 +106,12 @@ class Mover:
             self._thread = None
 
     def _run(self, every_seconds: float) -> None:
+        """Move until stopped; a move the account refuses (its clock, ValueError) is skipped, not fatal."""
         while not self._stop.wait(every_seconds):
-            self.move()
+            try:
+                self.move()
+            except ValueError as error:
+                _log.warning("simulator: this move was skipped: %s", error)
 
 
 __all__ = ["LIVE_STEP_PER_2000", "MOVE_STEP", "Move", "Mover", "live_step"]
