@@ -261,8 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--advance-every",
         type=_positive_float,
         metavar="SECONDS",
-        help="move the account on every SECONDS while serving (new credit, reservations, paid invoices, "
-        "sign-ups), so two fetches show a real roll-forward (default: the account stands still)",
+        help="move the account on every SECONDS while serving (new credit, renewals billed, past due, paid or "
+        "canceled, invoices, seller credits, transfers, refunds, sign-ups), so two fetches show a real "
+        "roll-forward (default: the account stands still)",
     )
     sim.set_defaults(handler=cmd_simulator)
     return parser
@@ -556,7 +557,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground; print how to point the toolkit at it."""
     from .paddle import _is_loopback
-    from .simulator import Simulator
+    from .simulator import CURRENT_PADDLE, Simulator
+    from .simulator.mover import live_step
 
     if not args.allow_remote and not _is_loopback(args.host):
         raise UsageError(
@@ -572,6 +574,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         host=args.host,
         port=args.port,
+        **CURRENT_PADDLE,  # a live account behaves as current Paddle does (billed renewals, transfers, ...)
     )
     sim.start()
     for kind, count in args.fault:
@@ -580,26 +583,18 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         print(line)
     sys.stdout.flush()
     stop = threading.Event()
-    mover = None
     if args.advance_every:
-        mover = threading.Thread(target=_advance_loop, args=(sim, args.advance_every, args.seed, stop),
-                                 name="simulator-advance", daemon=True)
-        mover.start()
+        sim.start_moving(args.advance_every, step=live_step(args.customers), on_move=_print_move)
     try:
         while not stop.wait(3600):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
-        if mover is not None:
-            mover.join(timeout=5)
         sim.stop()
     return EXIT_OK
 
 
-#: How much one ``--advance-every`` step moves the account (as the demo does between its snapshots).
-ADVANCE_STEP = {"credits": 60, "reservations": 40, "completions": 30, "cancellations": 5, "new_customers": 25}
 #: A fetch against the local simulator: no Paddle limit applies, so far above Paddle's 240 a minute.
 LOCAL_MAX_RPM = 6000
 
@@ -619,14 +614,10 @@ def simulator_banner(base_url: str, api_key: str, args: argparse.Namespace) -> l
     return lines
 
 
-def _advance_loop(sim: Any, every: float, seed: int, stop: threading.Event) -> None:
-    """Move the simulated account on every ``every`` seconds until ``stop`` is set (a new seed each step)."""
-    step = 0
-    while not stop.wait(every):
-        step += 1
-        changed = sim.advance(seed=seed + 1000 + step, **ADVANCE_STEP)
-        print(f"  account moved on (step {step}): {len(changed['changed_customer_ids'])} customers changed",
-              flush=True)
+def _print_move(move: Any) -> None:
+    """One line per ``--advance-every`` step: how many customers' balances it changed."""
+    print(f"  account moved on (step {move.number}): {len(move.changes['changed_customer_ids'])} customers changed",
+          flush=True)
 
 
 def _configure_logging(verbose: int) -> None:

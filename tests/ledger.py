@@ -36,3 +36,29 @@ def currency_sums(rows: Iterable[Mapping[str, Any]], *, holders: bool = False) -
 def outstanding(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """``{currency: outstanding credit}`` in minor units (available + reserved)."""
     return {code: figures["outstanding"] for code, figures in currency_sums(rows).items()}
+
+
+def point_in_time(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """``{(customer_id, currency_code): (available, reserved, used)}`` of ledger rows, e.g.
+    ``account.expected_balances(at=as_of)``: what a point-in-time snapshot as of ``as_of`` must hold for every
+    customer and currency (rows that are all zero are left out, as Paddle serves none for them)."""
+    return {(str(r["customer_id"]), str(r["currency_code"])): (int(r["available"]), int(r["reserved"]), int(r["used"]))
+            for r in rows if int(r["available"]) or int(r["reserved"]) or int(r["used"])}
+
+
+def seller_credits(adjustments: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``{transaction_id: approved seller credit}`` from ``/adjustments`` items: ``action: credit`` with
+    ``credit_applied_to_balance: false``, status ``approved`` (docs/credit-rules.md R1)."""
+    out: dict[str, int] = {}
+    for adj in adjustments:
+        if adj.get("action") == "credit" and adj.get("credit_applied_to_balance") is False \
+                and adj.get("status") == "approved":
+            out[str(adj["transaction_id"])] = out.get(str(adj["transaction_id"]), 0) + int(adj["totals"]["total"])
+    return out
+
+
+def balance_credit(transaction: Mapping[str, Any], sellers: Mapping[str, int]) -> int:
+    """R1: the customer's balance credit on a transaction, its ``details.totals.credit`` less the approved
+    seller credits on it (``seller_credits``), never below 0."""
+    credit = int(transaction["details"]["totals"]["credit"])
+    return max(0, credit - sellers.get(str(transaction["id"]), 0))

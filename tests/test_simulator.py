@@ -20,7 +20,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from credit_reports.simulator import ANCHOR, DEMO_API_KEY, REGIME_CHANGE, Account, Simulator
+from credit_reports.simulator import ANCHOR, CURRENT_PADDLE, DEMO_API_KEY, REGIME_CHANGE, Account, Simulator
 
 SPEC_URI = "urn:paddle-openapi-v1"
 ID_PATTERN = r"^{}_[a-z\d]{{26}}$"
@@ -143,6 +143,23 @@ def test_credit_balances_match_the_spec_including_empty_ones(sim, http, validate
 def test_list_pages_match_the_spec(sim, http, validate, path, params):
     pages = walk(http, sim, path, **params)
     assert items(pages), f"{path} served nothing to validate"
+    for page in pages:
+        validate(page, path)
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/adjustments", {"per_page": 50}),
+    ("/events", {"per_page": 200}),
+    ("/subscriptions", {"per_page": 200}),
+    ("/transactions", {"per_page": 30}),
+])
+def test_pages_of_an_account_behaving_as_current_paddle_that_moved_on_match_the_spec(make_sim, validate, path,
+                                                                                     params):
+    simulator = make_sim(customers=150, seed=12, **CURRENT_PADDLE)
+    simulator.advance(1, renewals=3, past_dues=2, invoice_seller_credits=2, transfers=2, refunds=2, spends=2,
+                      completions=2, cancellations=1, seller_credits=1)
+    pages = walk(session_for(simulator), simulator, path, **params)
+    assert items(pages)
     for page in pages:
         validate(page, path)
 

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from .ids import iso
 
-KINDS = ("issued", "reversed", "reserved", "released", "used")
+KINDS = ("issued", "reversed", "reserved", "released", "used", "refunded")
 
 
 class Entry(NamedTuple):
@@ -43,6 +43,8 @@ def deltas(kind: str, amount: int, from_reserved: bool = False) -> tuple[int, in
         return -amount, amount, 0
     if kind == "released":
         return amount, -amount, 0
+    if kind == "refunded":  # only with refund_returns_credit, which breaks credit-rules.md R4 on purpose
+        return amount, 0, -amount
     if kind == "used":
         return (0, -amount, amount) if from_reserved else (-amount, 0, amount)
     raise ValueError(f"unknown ledger entry kind {kind!r}")

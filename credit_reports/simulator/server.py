@@ -29,6 +29,7 @@ from .account import Account
 from .faults import FaultBook, RateLimiter, Stats
 from .ids import make_id
 from .listing import Listing, Page
+from .mover import Move, Mover
 
 DEMO_API_KEY = "pdl_sdbx_apikey_01simulator0demo0key0000000_LocalSimulatorOnlyNotASecret"
 ALL_PERMISSIONS = frozenset({"customer.read", "adjustment.read", "notification.read", "subscription.read",
@@ -147,6 +148,13 @@ class Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header Paddle sends, from the simulated Paddle's clock (``Account.now``: the set clock,
+        or the real time plus ``clock_offset_ms``), so a client can bound the difference to its own clock."""
+        if timestamp is None:
+            timestamp = self.server.simulator.account.now() / 1000
+        return formatdate(timestamp, usegmt=True)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         """Stay silent: the simulator runs inside tests, the demo and benchmarks."""
 
@@ -198,6 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             elif fault.kind != "malformed":
                 self._send_fault(fault.kind, fault.retry_after)
                 return
+        sim._maybe_move()
+        sim._run_hooks(path)
         try:
             if method != "GET":
                 raise ApiError(405, "method_not_allowed", f"{method} is not supported by the simulator.")
@@ -498,14 +508,28 @@ class Simulator:
     """A Paddle-compatible API on loopback over a deterministic account.
 
     ``with Simulator(customers=300) as sim:`` serves in a background thread; ``sim.base_url`` is where.
+
+    Keyword arguments beyond the server's own go to :class:`Account` (``**CURRENT_PADDLE`` for every behaviour
+    of current Paddle, ``refund_returns_credit``, ``clock_offset_ms``). ``move_every_requests=N`` moves the
+    account on (``mover.MOVE_STEP``, or ``move_step``) before answering every N-th request, so it moves while a
+    fetch reads it; :meth:`start_moving` does the same every S seconds. ``moves`` lists what moved when.
+    :meth:`before_answer` runs a test's own move just before a given request is answered.
     """
 
     def __init__(self, customers: int = 2000, seed: int = 7, api_key: str = DEMO_API_KEY,
                  rpm: int | None = None, window_seconds: float = 60.0, block_seconds: float = 60.0,
                  latency_ms: int = 0, host: str = "127.0.0.1", port: int = 0,
-                 unsubscribed_credits: int = 0, anchor: Any = None) -> None:
+                 unsubscribed_credits: int = 0, anchor: Any = None, *, move_every_requests: int | None = None,
+                 move_step: dict[str, int] | None = None, **behaviours: Any) -> None:
         self.account = Account(customers=customers, seed=seed, unsubscribed_credits=unsubscribed_credits,
-                               anchor=anchor)
+                               anchor=anchor, **behaviours)
+        if move_every_requests is not None and move_every_requests < 1:
+            raise ValueError("move_every_requests must be >= 1")
+        self.move_every_requests = move_every_requests
+        self._mover = Mover(self.account, move_step, seed=seed)
+        self._requests_seen = 0
+        self._move_lock = threading.Lock()
+        self._hooks: list[list[Any]] = []  # [path prefix, answers left, callback]
         self.api_key = api_key
         self.rpm = rpm
         self.window_seconds = window_seconds
@@ -558,6 +582,7 @@ class Simulator:
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
+        self._mover.stop()
         server, self._server = self._server, None
         if server is None:
             return
@@ -581,6 +606,61 @@ class Simulator:
         """Move the account on (see ``Account.advance`` for every knob, and ``at``); events carry its time."""
         return self.account.advance(seed, credits=credits, reservations=reservations, completions=completions,
                                     cancellations=cancellations, new_customers=new_customers, **more)
+
+    def move(self) -> Move:
+        """Move the account on once now (``move_step``, every kind of movement; see ``mover``)."""
+        return self._mover.move()
+
+    def start_moving(self, every_seconds: float, step: dict[str, int] | None = None,
+                     on_move: Callable[[Move], None] | None = None) -> None:
+        """Move the account on every ``every_seconds`` in a background thread until :meth:`stop_moving` (or
+        :meth:`stop`); ``step`` replaces the counts of one move, ``on_move`` is called after each."""
+        if step is not None:
+            self._mover.step = dict(step)
+        self._mover.on_move = on_move
+        self._mover.start(every_seconds)
+
+    def stop_moving(self) -> None:
+        """Stop the background moves of :meth:`start_moving`."""
+        self._mover.stop()
+
+    @property
+    def moves(self) -> list[Move]:
+        """Every move made so far (by request count, thread or :meth:`move`), oldest first."""
+        return list(self._mover.moves)
+
+    def before_answer(self, path: str, callback: Callable[[Simulator], Any], count: int = 1) -> None:
+        """Call ``callback(sim)`` before answering each of the next ``count`` requests whose path starts with
+        ``path`` (e.g. ``/customers/<id>/credit-balances``): a test moves the account exactly while a fetch
+        reads that customer, inside the read's uncertainty."""
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        with self._move_lock:
+            self._hooks.append([path, count, callback])
+
+    def _run_hooks(self, path: str) -> None:
+        """Run the ``before_answer`` callbacks due for this path (each at most its count of times)."""
+        if not self._hooks:
+            return
+        due = []
+        with self._move_lock:
+            for hook in self._hooks:
+                if path.startswith(hook[0]) and hook[1] > 0:
+                    hook[1] -= 1
+                    due.append(hook[2])
+            self._hooks = [hook for hook in self._hooks if hook[1] > 0]
+        for callback in due:
+            callback(self)
+
+    def _maybe_move(self) -> None:
+        """With ``move_every_requests``, move the account before answering every N-th request."""
+        if not self.move_every_requests:
+            return
+        with self._move_lock:
+            self._requests_seen += 1
+            due = self._requests_seen % self.move_every_requests == 0
+        if due:
+            self._mover.move()
 
     def set_time(self, at: Any) -> None:
         """Serve the account as it is at ``at`` (see ``Account.set_time``); None: the real time."""
