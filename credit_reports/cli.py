@@ -26,16 +26,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .errors import CreditReportsError, UsageError
-from .runner import (
-    EXIT_INCOMPLETE,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_REPORT_FAILED,
-    EXIT_USAGE,
-    RunLockedError,
-)
+from credit_reports._version import __version__
+from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
 EXIT_PADDLE = 5
@@ -55,12 +48,12 @@ class _FetchStrategies(Sequence[str]):
     pandas and requests (about a second), which ``--help`` and the other commands should not pay."""
 
     def __getitem__(self, index: Any) -> Any:
-        from .fetch import STRATEGIES
+        from credit_reports.fetch import STRATEGIES
 
         return STRATEGIES[index]
 
     def __len__(self) -> int:
-        from .fetch import STRATEGIES
+        from credit_reports.fetch import STRATEGIES
 
         return len(STRATEGIES)
 
@@ -81,7 +74,7 @@ def _positive_int(text: str) -> int:
 
 def _rpm(text: str) -> int:
     """argparse type: requests a minute, 1 up to the client's cap (Paddle itself allows 240)."""
-    from .paddle import MAX_RPM
+    from credit_reports.paddle import MAX_RPM
 
     value = _positive_int(text)
     if value > MAX_RPM:
@@ -121,7 +114,7 @@ def _positive_float(text: str) -> float:
 
 def _fault(text: str) -> tuple[str, int]:
     """argparse type: a simulator fault ``KIND[:COUNT]``, e.g. ``429:3`` or ``drop``."""
-    from .simulator import FAULTS
+    from credit_reports.simulator import FAULTS
 
     kind, _, count = text.partition(":")
     if kind not in FAULTS:
@@ -271,14 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _data_dir(args: argparse.Namespace) -> Path:
     """The snapshot store named on the command line, else the library default."""
-    from .store import default_data_dir
+    from credit_reports.store import default_data_dir
 
     return Path(args.data_dir) if args.data_dir else default_data_dir()
 
 
 def _client(args: argparse.Namespace) -> Any:
     """A PaddleClient from PADDLE_API_KEY and the fetch options (bad key/environment: UsageError)."""
-    from .paddle import PaddleClient
+    from credit_reports.paddle import PaddleClient
 
     return PaddleClient(environment=args.environment, base_url=args.base_url, max_rpm=args.max_rpm)
 
@@ -295,21 +288,21 @@ def _fetch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _parse_value(text: str) -> Any:
     """A -p value as YAML (numbers, booleans, lists), else the plain string: see credit_reports.parameters."""
-    from .parameters import parse_value
+    from credit_reports.parameters import parse_value
 
     return parse_value(text)
 
 
 def _settings(args: argparse.Namespace) -> Any:
     """The config file's settings (reports, exports, mail, alerts), or the defaults without one."""
-    from .config import find_config, load_settings
+    from credit_reports.config import find_config, load_settings
 
     return load_settings(find_config(args.config))
 
 
 def _report_specs(args: argparse.Namespace, settings: Any = None) -> list[Any]:
     """The reports to render: --notebook alone, else the config file's, else the default; -p applies to all."""
-    from .config import DEFAULT_REPORT_NAME, ReportSpec
+    from credit_reports.config import DEFAULT_REPORT_NAME, ReportSpec
 
     extra = {name: _parse_value(value) for name, value in args.parameter}
     if args.notebook:
@@ -339,7 +332,7 @@ def _requested_snapshot(option: str | None, spec: Any) -> str:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch one snapshot and print its folder; exit 3 when some customers could not be fetched."""
-    from .fetch import fetch_snapshot
+    from credit_reports.fetch import fetch_snapshot
 
     snapshot = fetch_snapshot(_client(args), data_dir=_data_dir(args), **_fetch_kwargs(args))
     print(snapshot.path)
@@ -360,8 +353,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     ``--snapshot`` and a report's ``snapshot`` parameter (from -p or the config) must agree; the
     report's manifest records the snapshot asked for and the one read.
     """
-    from .render import ReportFailedError, build_index, render_report
-    from .store import load_snapshot
+    from credit_reports.render import ReportFailedError, build_index, render_report
+    from credit_reports.store import load_snapshot
 
     data_dir = _data_dir(args)
     settings = _settings(args)
@@ -403,14 +396,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch then render every configured report under a lock; print the HTML paths."""
-    from .runner import run_reports
+    from credit_reports.runner import run_reports
 
     settings = _settings(args)
     specs = _report_specs(args, settings)
     _check_reports(specs)  # a typo in the config costs no API call
     mail = None if args.no_mail else settings.mail
     if mail is not None:
-        from .mail import check_password
+        from credit_reports.mail import check_password
 
         check_password(mail)  # a missing password variable is found before the fetch, not after
     outcome = run_reports(
@@ -447,7 +440,7 @@ def _check_reports(specs: list[Any], early: bool = True) -> None:
     environment and data folder are pinned by the fetch, so they are not checked here, and a report pinned
     to another snapshot is refused (it belongs to ``render --snapshot``).
     """
-    from .render import check_parameter_names, notebook_parameters, resolve_notebook
+    from credit_reports.render import check_parameter_names, notebook_parameters, resolve_notebook
 
     for spec in specs:
         pinned = spec.parameters.get("snapshot")
@@ -477,7 +470,7 @@ def _check_values(spec: Any, declared: dict[str, Any], early: bool) -> None:
     """Data-independent checks of the parameter values of one report; UsageError naming the first bad one."""
     import inspect
 
-    from .report import validate_parameters as report_parameters
+    from credit_reports.report import validate_parameters as report_parameters
 
     accepted = set(inspect.signature(report_parameters).parameters)
     pinned = {"data_dir", "snapshot", "environment"} if early else {"data_dir"}
@@ -500,7 +493,7 @@ def _check_values(spec: Any, declared: dict[str, Any], early: bool) -> None:
 
 def _prune(args: argparse.Namespace) -> list[Path]:
     """Apply --keep / --keep-days, print each snapshot folder deleted; nothing when neither is given."""
-    from .store import prune_snapshots
+    from credit_reports.store import prune_snapshots
 
     if args.keep is None and args.keep_days is None:
         return []
@@ -518,7 +511,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     Unusable snapshots (see ``store.Snapshot.problem``) are listed with ``usable`` False and one line each
     on stderr saying why. ``--check`` reads every file in full instead and exits 3 if any is unusable.
     """
-    from .store import check_snapshots, list_snapshots
+    from credit_reports.store import check_snapshots, list_snapshots
 
     _prune(args)
     if args.check:
@@ -546,7 +539,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator -> snapshot -> account moves on -> second snapshot -> report; prints the HTML path."""
-    from .demo import run_demo
+    from credit_reports.demo import run_demo
 
     html = run_demo(out_dir=args.out, data_dir=args.data_dir, customers=args.customers, seed=args.seed,
                     progress=not args.quiet)
@@ -556,9 +549,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground; print how to point the toolkit at it."""
-    from .paddle import _is_loopback
-    from .simulator import CURRENT_PADDLE, Simulator
-    from .simulator.mover import live_step
+    from credit_reports.paddle import _is_loopback
+    from credit_reports.simulator import CURRENT_PADDLE, Simulator
+    from credit_reports.simulator.mover import live_step
 
     if not args.allow_remote and not _is_loopback(args.host):
         raise UsageError(
@@ -661,7 +654,7 @@ def _os_error_line(exc: OSError) -> str:
     """One line for a file-system error, always naming a path (the data folder when the OS named none)."""
     import errno
 
-    from .redact import redact
+    from credit_reports.redact import redact
 
     where = f" {exc.filename}" if exc.filename else ""
     if exc.errno == errno.ENOSPC:
@@ -672,7 +665,7 @@ def _os_error_line(exc: OSError) -> str:
 
 def _exit_code_for(exc: CreditReportsError) -> int:
     """The exit code of an error (the table in the module docstring and README.md)."""
-    from .errors import (
+    from credit_reports.errors import (
         AuthenticationError,
         IncompleteSnapshotError,
         NotFoundError,

@@ -31,8 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports import store
-from credit_reports.as_of import parse as parse_time
+from credit_reports import store, timestamps
 from credit_reports.errors import UsageError
 from credit_reports.money import parse_minor
 
@@ -136,7 +135,7 @@ def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
     value = event.get("occurred_at")
     if not value:
         return pd.Timestamp.min.tz_localize("UTC")
-    return parse_time(value)
+    return timestamps.parse(value)
 
 
 def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -67,10 +67,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pandas as pd
 
-from . import __version__
-from . import as_of as as_of_time
-from .credit_movements import adjustments_frame, events_to_movements
-from .errors import (
+from credit_reports import __version__, timestamps
+from credit_reports.credit_movements import adjustments_frame, events_to_movements
+from credit_reports.errors import (
     AuthenticationError,
     BadRequestError,
     NotFoundError,
@@ -78,8 +77,8 @@ from .errors import (
     PermissionDeniedError,
     UsageError,
 )
-from .money import parse_minor
-from .store import (
+from credit_reports.money import parse_minor
+from credit_reports.store import (
     ADJUSTMENT_DTYPES,
     BALANCE_DTYPES,
     CLOCK_SKEW,
@@ -96,7 +95,7 @@ from .store import (
 )
 
 if TYPE_CHECKING:
-    from .paddle import PaddleClient
+    from credit_reports.paddle import PaddleClient
 
 __all__ = [
     "STRATEGIES",
@@ -153,7 +152,7 @@ _LEAD_STAGE = "balances fetched"
 def _bar(progress: bool, **kwargs: Any) -> Any:
     """A stage's progress counter: drawn through :mod:`credit_reports.progress`, which shows one bar for
     all stages running at once (terminal or notebook); silent when progress is off."""
-    from .progress import stage
+    from credit_reports.progress import stage
 
     desc = str(kwargs.pop("desc", ""))
     return stage(desc, enabled=progress, lead=desc == _LEAD_STAGE, **kwargs)
@@ -667,7 +666,7 @@ class _SnapshotFetch:
     def plan(self, requested: str, data_dir: Path) -> None:
         """Choose the strategy and record the high-water mark, before any listing (once per snapshot)."""
         writer = self.writer
-        as_of = as_of_time.parse(writer.as_of)
+        as_of = timestamps.parse(writer.as_of)
         previous = latest_snapshot(data_dir, self.client.environment)
         strategy, base, reason = _choose(requested, previous, self.client.base_url, as_of)
         events_readable = True
@@ -915,7 +914,7 @@ class _SnapshotFetch:
         transacted: set[str] = set()
         credit_shown: set[str] = set()
         credit_events: list[Mapping[str, Any]] = []
-        window_end = as_of_time.parse(self.writer.as_of)
+        window_end = timestamps.parse(self.writer.as_of)
         events = 0
         try:
             with _bar(self.progress, desc="events read", unit=" events") as bar:
@@ -1042,7 +1041,7 @@ def fetch_snapshot(
         raise UsageError(f"verify_sample must be a share between 0 and 1 (0.02 is 2%), not {verify_sample!r}")
     owns_client = client is None
     if client is None:
-        from .paddle import PaddleClient
+        from credit_reports.paddle import PaddleClient
 
         client = PaddleClient(max_rpm=max_rpm)
     live = as_of is None
@@ -1051,7 +1050,7 @@ def fetch_snapshot(
     try:
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             if live and not writer.resumed:
-                _wait_until_past(as_of_time.parse(writer.as_of))
+                _wait_until_past(timestamps.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample)
     finally:
         if owns_client:
@@ -1078,7 +1077,7 @@ def _checked_as_of(value: Any) -> pd.Timestamp:
     except (ValueError, TypeError) as exc:
         raise UsageError(f"as_of must be a time such as 2026-11-30T23:59:59Z, not {value!r}") from exc
     if stamp > pd.Timestamp.now(tz="UTC") + CLOCK_SKEW:
-        raise UsageError(f"as_of {as_of_time.iso(stamp)} is in the future: a snapshot can only be of a moment that "
+        raise UsageError(f"as_of {timestamps.iso(stamp)} is in the future: a snapshot can only be of a moment that "
                          "has happened")
     return stamp
 
@@ -1146,7 +1145,7 @@ def _fetch_into(
         )
     stats = run.stats()
     manifest = {
-        "as_of": as_of_time.iso(as_of_time.parse(writer.as_of)),
+        "as_of": timestamps.iso(timestamps.parse(writer.as_of)),
         "environment": client.environment,
         "base_url": _safe_url(client.base_url),
         "strategy": state["strategy"],
@@ -1186,7 +1185,7 @@ def _fetch_into(
         "previous_snapshot": state.get("previous_snapshot"),
         "subscriptions_unavailable": state.get("subscriptions_unavailable"),
         "resumed": bool(writer.resumed),
-        "published_at": as_of_time.iso(pd.Timestamp.now(tz="UTC")),
+        "published_at": timestamps.iso(pd.Timestamp.now(tz="UTC")),
     }
     snapshot = writer.publish(balances=balances, customers=customers, subscriptions=subscriptions,
                               manifest=manifest, movements=movements, adjustments=adjustments)

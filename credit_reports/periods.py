@@ -28,8 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from credit_reports.as_of import FOLDER_NAME
-from credit_reports.as_of import parse as _utc
+from credit_reports import timestamps
 from credit_reports.errors import UsageError
 
 __all__ = [
@@ -146,18 +145,18 @@ def parse_day(text: str, timezone: str = "UTC") -> pd.Timestamp:
 
 def newest_at_or_before(as_ofs: Sequence[Any], boundary: Any) -> int | None:
     """Index of the newest as-of at or before ``boundary`` (None when every one is later)."""
-    limit = _utc(boundary)
+    limit = timestamps.parse(boundary)
     best = None
     for i, value in enumerate(as_ofs):
-        ts = _utc(value)
-        if ts <= limit and (best is None or ts >= _utc(as_ofs[best])):
+        ts = timestamps.parse(value)
+        if ts <= limit and (best is None or ts >= timestamps.parse(as_ofs[best])):
             best = i
     return best
 
 
 def describe_distance(as_of: Any, boundary: Any, what: str) -> str:
     """``2 h 15 min before the period start`` / ``exactly at the period end`` (for the report)."""
-    delta = _utc(as_of) - _utc(boundary)
+    delta = timestamps.parse(as_of) - timestamps.parse(boundary)
     if delta == pd.Timedelta(0):
         return f"exactly at {what}"
     side = "before" if delta < pd.Timedelta(0) else "after"
@@ -183,11 +182,11 @@ def month_end_points(as_ofs: Sequence[Any], timezone: str = "UTC") -> list[int]:
         return []
     by_month: dict[tuple[int, int], int] = {}
     for i, value in enumerate(as_ofs):
-        local = _utc(value).tz_convert(tz)
+        local = timestamps.parse(value).tz_convert(tz)
         key = (local.year, local.month)
         if local == _local_midnight(local.year, local.month, 1, tz):  # exactly midnight: closes the month before
             key = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
-        if key not in by_month or _utc(value) >= _utc(as_ofs[by_month[key]]):
+        if key not in by_month or timestamps.parse(value) >= timestamps.parse(as_ofs[by_month[key]]):
             by_month[key] = i
     return [by_month[k] for k in sorted(by_month)]
 
@@ -204,17 +203,17 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
         return f"{snapshot.name} was a {strategy or 'full'} fetch, which reads no events"
     if manifest.get("evidence") is False:
         return f"the fetch of {snapshot.name} could not read every event of its window"
-    if _utc(snapshot.as_of) - _utc(previous.as_of) > EVENT_WINDOW:
+    if timestamps.parse(snapshot.as_of) - timestamps.parse(previous.as_of) > EVENT_WINDOW:
         return (f"more than 90 days passed between {previous.name} and {snapshot.name} "
                 "(Paddle keeps 90 days of events)")
     if not snapshot.has_movements:
         return f"{snapshot.name} stored no movements (it was fetched before the toolkit kept them)"
     base = manifest.get("base_snapshot")
     try:
-        base_time = _utc(str(base)) if base and FOLDER_NAME.match(str(base)) else None
+        base_time = timestamps.parse(str(base)) if base and timestamps.FOLDER_NAME.match(str(base)) else None
     except (ValueError, TypeError):
         base_time = None
-    if base_time is None or base_time > _utc(previous.as_of):
+    if base_time is None or base_time > timestamps.parse(previous.as_of):
         return f"the events {snapshot.name} read do not start at {previous.name}"
     return None
 
@@ -239,7 +238,7 @@ def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = No
     moves = union_movements(s.movements for s in chain)
     keep = pd.Series(True, index=moves.index)
     if after is not None:
-        keep &= moves["occurred_at"] > _utc(after)
+        keep &= moves["occurred_at"] > timestamps.parse(after)
     if until is not None:
-        keep &= moves["occurred_at"] <= _utc(until)
+        keep &= moves["occurred_at"] <= timestamps.parse(until)
     return moves[keep].reset_index(drop=True)

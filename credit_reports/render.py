@@ -36,17 +36,14 @@ from typing import Any
 
 import nbformat
 
-from . import handoff
-from ._version import __version__
-from .as_of import display as _display_as_of
-from .as_of import iso as _iso
-from .as_of import parse_datetime as _as_datetime
-from .config import DEFAULT_NOTEBOOK
-from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
-from .errors import UsageError
-from .handoff import ExportFacts
-from .index import build_index, manifest_name
-from .publish import (
+from credit_reports import handoff, timestamps
+from credit_reports._version import __version__
+from credit_reports.config import DEFAULT_NOTEBOOK
+from credit_reports.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
+from credit_reports.errors import UsageError
+from credit_reports.handoff import ExportFacts
+from credit_reports.index import build_index, manifest_name
+from credit_reports.publish import (
     ReportFailedError,
     SecretLeakError,
     external_resources,
@@ -269,7 +266,7 @@ def _shared_salt() -> Iterator[str]:
     """
     import secrets
 
-    from .privacy import SALT_ENV
+    from credit_reports.privacy import SALT_ENV
 
     existing = os.environ.get(SALT_ENV)
     if existing:
@@ -497,7 +494,7 @@ def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of the notebook's parameters that ``report.prepare`` takes (the report's own ones)."""
     import inspect
 
-    from .report import validate_parameters as report_parameters
+    from credit_reports.report import validate_parameters as report_parameters
 
     accepted = inspect.signature(report_parameters).parameters
     return {k: v for k, v in parameters.items() if k in accepted}
@@ -523,7 +520,7 @@ def _manifest(
     """
     manifest_snapshot = snapshot.manifest if isinstance(snapshot.manifest, Mapping) else {}
     opening = facts.opening
-    as_of = _iso(_as_datetime(snapshot.as_of))
+    as_of = timestamps.iso(timestamps.parse_datetime(snapshot.as_of))
     return {
         "report": name,
         "title": title,
@@ -531,7 +528,7 @@ def _manifest(
         "parameters": dict(parameters),
         "requested_snapshot": requested,
         "period": {
-            "from": _iso(_as_datetime(opening.as_of)) if opening is not None else None,
+            "from": timestamps.iso(timestamps.parse_datetime(opening.as_of)) if opening is not None else None,
             "to": as_of,
         },
         "snapshot": {
@@ -546,12 +543,12 @@ def _manifest(
         "headline": facts.headline,
         "roll_forward": facts.roll_forward,
         "compared_to": (
-            {"path": str(opening.path), "as_of": _iso(_as_datetime(opening.as_of))}
+            {"path": str(opening.path), "as_of": timestamps.iso(timestamps.parse_datetime(opening.as_of))}
             if opening is not None
             else None
         ),
         "toolkit_version": __version__,
-        "rendered_at": _iso(dt.datetime.now(dt.UTC), fraction=True),
+        "rendered_at": timestamps.iso(dt.datetime.now(dt.UTC), fraction=True),
         "files": files,
         "exports": [{"label": label, "file": file} for label, file in exports],
     }
@@ -631,7 +628,7 @@ def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> 
 
 def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any) -> Any:
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
-    from .exports import ExportContext
+    from credit_reports.exports import ExportContext
 
     if facts.reconciled is not None:
         status = (
@@ -646,9 +643,10 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any)
     else:
         status = "No roll-forward: " + (facts.roll_forward_note or "no earlier snapshot")
     return ExportContext(
-        title=title, report=name, as_of=_as_datetime(snapshot.as_of), environment=str(snapshot.environment),
+        title=title, report=name, as_of=timestamps.parse_datetime(snapshot.as_of),
+        environment=str(snapshot.environment),
         complete=bool(snapshot.complete),
-        opening_as_of=_as_datetime(facts.opening.as_of) if facts.opening is not None else None,
+        opening_as_of=timestamps.parse_datetime(facts.opening.as_of) if facts.opening is not None else None,
         failed_customers=facts.failed_customers, reconciliation=str(status), toolkit_version=__version__,
         extra=(("Snapshot", snapshot.path.name),),
     )
@@ -656,7 +654,7 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any)
 
 def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
     """The report printed to ``<name>.pdf`` beside its HTML, or (None, why not) in one line."""
-    from .pdf import PdfUnavailableError, print_to_pdf
+    from credit_reports.pdf import PdfUnavailableError, print_to_pdf
 
     target = html_path.with_name(f"{name}.pdf")
     try:
@@ -683,7 +681,7 @@ class _Job:
 
     @property
     def as_of(self) -> dt.datetime:
-        return _as_datetime(self.snapshot.as_of)
+        return timestamps.parse_datetime(self.snapshot.as_of)
 
 
 def _plan(
@@ -691,9 +689,9 @@ def _plan(
     out_dir: str | os.PathLike[str], output_name: str | None, requested_snapshot: str | None,
 ) -> _Job:
     """Resolve the notebook, check its parameters, pin the snapshot: every bad input fails here (exit 2)."""
-    from .report import period_closing
-    from .report import validate_parameters as check_report_parameters
-    from .store import load_snapshot
+    from credit_reports.report import period_closing
+    from credit_reports.report import validate_parameters as check_report_parameters
+    from credit_reports.store import load_snapshot
 
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
     path = resolve_notebook(notebook)
@@ -719,7 +717,7 @@ def _plan(
         name=name, notebook=path, parameters=effective, report_arguments=report_arguments,
         report_parameters=report_parameters, snapshot=snapshot, requested=requested,
         title=str(effective.get("title") or _default_title(declared, "Customer credit balances")),
-        out_dir=out_dir, destination=out_dir / snapshot_folder_name(_as_datetime(snapshot.as_of)),
+        out_dir=out_dir, destination=out_dir / snapshot_folder_name(timestamps.parse_datetime(snapshot.as_of)),
     )
 
 
@@ -769,7 +767,7 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 def _raise_bad_input(job: _Job) -> None:
     """Raise the UsageError when a failed notebook stopped on a value the data cannot serve (exit 2)."""
-    from .report import prepare
+    from credit_reports.report import prepare
 
     try:
         prepare(**job.report_arguments)
@@ -786,7 +784,7 @@ def _export_facts(job: _Job, handed_over: ExportFacts | None) -> ExportFacts:
     """
     if handed_over is not None and handed_over.same_parameters(job.report_parameters):
         return handed_over
-    from .report import prepare
+    from credit_reports.report import prepare
 
     log.info("the notebook handed over no prepared report for these parameters: preparing it here")
     return handoff.facts_of(prepare(**job.report_arguments))
@@ -810,11 +808,11 @@ def _write_html(
     as_of_line = (
         f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({_asked_in_words(job.requested)}; {snapshot.environment})"
         + ("" if facts.opening is None else
-           f"; roll-forward from {_display_as_of(facts.opening.as_of)}")
+           f"; roll-forward from {timestamps.display(facts.opening.as_of)}")
     )
     footer = (
-        f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
-        f"rendered {_iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
+        f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {timestamps.iso(as_of)}) "
+        f"rendered {timestamps.iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
     )
     pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
     html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link)
@@ -838,7 +836,7 @@ def _write_manifest(
     outstanding_change_share: float | None,
 ) -> tuple[Path, dict[str, Any]]:
     """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
-    from .alerts import attention_reasons
+    from credit_reports.alerts import attention_reasons
 
     manifest_path = staged[0].with_name(manifest_name(job.name))
     manifest = _manifest(
@@ -891,7 +889,7 @@ def render_report(
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
     SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
     """
-    from .exports import export_links, write_exports
+    from credit_reports.exports import export_links, write_exports
 
     timer = _Timer()
     job = _plan(notebook, parameters, data_dir=data_dir, out_dir=out_dir, output_name=output_name,

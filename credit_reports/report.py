@@ -22,10 +22,7 @@ import pandas as pd
 
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
-from credit_reports import metrics, money, periods, privacy, store
-from credit_reports.as_of import FOLDER_NAME
-from credit_reports.as_of import display as _when  # one formatter and one parser for as-of times
-from credit_reports.as_of import parse as _as_of_key
+from credit_reports import metrics, money, periods, privacy, store, timestamps
 from credit_reports.errors import UsageError
 from credit_reports.parameters import parse_list
 from credit_reports.reconcile import Reconciliation, reconcile
@@ -37,7 +34,7 @@ __all__ = [
 
 #: Cohort rules a report accepts (besides ``custom_data.<key>``).
 COHORT_RULES: tuple[str, ...] = cohorts_mod.NAMED_RULES
-_AS_OF = FOLDER_NAME
+_AS_OF = timestamps.FOLDER_NAME
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
 #: At most this many customers behind an unexplained difference are named in the red note at the top.
@@ -317,13 +314,13 @@ class Report:
         """The period's credit movements (the snapshots after the opening up to this one, each movement
         once, :func:`periods.period_movements`) in the reported currencies; without an opening, this
         snapshot's own window. None when none of those snapshots kept movements (older snapshots)."""
-        closing = _as_of_key(self.snapshot.as_of)
+        closing = timestamps.parse(self.snapshot.as_of)
         if self.opening is None:
             chain, after = [self.snapshot], None
         else:
-            opened = _as_of_key(self.opening.as_of)
+            opened = timestamps.parse(self.opening.as_of)
             chain = [s for s in _chain(self.parameters, self.snapshot.environment)
-                     if opened < _as_of_key(s.as_of) <= closing] or [self.snapshot]
+                     if opened < timestamps.parse(s.as_of) <= closing] or [self.snapshot]
             after = self.opening.as_of
         if not any(getattr(s, "has_movements", False) for s in chain):
             return None
@@ -397,13 +394,14 @@ class Report:
         manifest = snap.manifest or {}
         n_failed = self.failed_customers
         rows = [
-            ("As of", _when(snap.as_of)),
+            ("As of", timestamps.display(snap.as_of)),
             ("Environment", str(snap.environment)),
             ("Customers covered", f"{_customer_count(snap):,}"),
             ("Customers with a balance", f"{self.balances['customer_id'].nunique():,}"),
             ("Currencies", ", ".join(self.totals["currency_code"]) or "none"),
             ("Complete", "yes" if self.complete else f"NO: {n_failed:,} customers failed" if n_failed else "NO"),
-            ("Compared with", _when(self.opening.as_of) if self.opening is not None else "no earlier snapshot"),
+            ("Compared with",
+             timestamps.display(self.opening.as_of) if self.opening is not None else "no earlier snapshot"),
             ("Snapshots in history", f"{self.snapshots_in_history:,}"),
         ]
         strategy = manifest.get("strategy")
@@ -458,9 +456,9 @@ class Report:
             zone = per.timezone
             rows.append(("Period", f"{per.label} ({zone}): {_local(per.start)} to {_local(per.end)}"))
             if self.opening is not None:
-                rows.append(("Opening snapshot", f"{_when(self.opening.as_of)}, "
+                rows.append(("Opening snapshot", f"{timestamps.display(self.opening.as_of)}, "
                              + periods.describe_distance(self.opening.as_of, per.start, "the period start")))
-            rows.append(("Closing snapshot", f"{_when(self.snapshot.as_of)}, "
+            rows.append(("Closing snapshot", f"{timestamps.display(self.snapshot.as_of)}, "
                          + periods.describe_distance(self.snapshot.as_of, per.end, "the period end")))
         if self.reconciliation is not None:
             rows.append(("Roll-forward evidence", "Paddle events for every snapshot window" if self.evidence
@@ -478,17 +476,17 @@ class Report:
         frame = pd.DataFrame(
             {
                 "Currency": r["currency_code"],
-                f"Opening outstanding ({_when(self.opening.as_of)})": _fmt(r, "opening"),
+                f"Opening outstanding ({timestamps.display(self.opening.as_of)})": _fmt(r, "opening"),
                 "+ Issued": _fmt(r, "issued"),
                 "- Used": _fmt(r, "used"),
-                f"= Closing outstanding ({_when(self.snapshot.as_of)})": _fmt(r, "closing"),
+                f"= Closing outstanding ({timestamps.display(self.snapshot.as_of)})": _fmt(r, "closing"),
             }
         )
         return _style(frame, right=list(frame.columns[1:]))
 
     def _reconciliation_lines(self) -> list[tuple[str, str, str | None, str]]:
         """(label, column, count column, the sentence saying what the line is) of each reconciliation line."""
-        opened = _when(self.opening.as_of) if self.opening is not None else "opening"
+        opened = timestamps.display(self.opening.as_of) if self.opening is not None else "opening"
         return [
             (f"Opening outstanding ({opened})", "opening", None,
              "What customers held in credit at the opening snapshot (available + reserved), as Paddle reported."),
@@ -501,7 +499,7 @@ class Report:
              "Credit spent: the credit applied to transactions that completed in the period."),
             ("= Expected closing outstanding", "expected_closing", None,
              "What customers should hold if these movements are all that happened."),
-            (f"Actual closing outstanding ({_when(self.snapshot.as_of)})", "closing", None,
+            (f"Actual closing outstanding ({timestamps.display(self.snapshot.as_of)})", "closing", None,
              "What Paddle reports customers hold at the closing snapshot."),
             ("Unexplained difference", "unexplained", None,
              "Actual minus expected. Zero means every change in the balances is backed by a movement with its "
@@ -591,7 +589,7 @@ class Report:
             {
                 "Currency": m["currency_code"],
                 "Customer": m["customer_id"],
-                "When": m["occurred_at"].map(_when),
+                "When": m["occurred_at"].map(timestamps.display),
                 "Movement": m["kind"],
                 "Amount": _fmt(m, "amount"),
                 "Source": m["source"],
@@ -822,7 +820,7 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
     if closing_at is None:
         raise UsageError(
             f"period {p.period}: no snapshot at or before its end ({_local(period.end)} {period.timezone}); "
-            f"the first snapshot is {_when(as_ofs[0])}"
+            f"the first snapshot is {timestamps.display(as_ofs[0])}"
         )
     if p.snapshot != "latest" and p.snapshot != chain[closing_at].name:
         raise UsageError(
@@ -833,7 +831,7 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
     if opening_at is None:
         return chain[closing_at], None, period, (
             f"There is no snapshot at or before the start of {period.label}, so there is no roll-forward for "
-            f"it: the first snapshot is {_when(as_ofs[0])}."
+            f"it: the first snapshot is {timestamps.display(as_ofs[0])}."
         )
     if opening_at == closing_at:
         return chain[closing_at], None, period, (
@@ -849,7 +847,7 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
         return None, "No roll-forward was asked for (compare_to = \"none\")."
     if _DAY.match(p.compare_to):
         boundary = periods.parse_day(p.compare_to, p.timezone)
-        chain = [s for s in _chain(p, snap.environment) if _as_of_key(s.as_of) < _as_of_key(snap.as_of)]
+        chain = [s for s in _chain(p, snap.environment) if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
         at = periods.newest_at_or_before([s.as_of for s in chain], boundary)
         if at is None:
             raise UsageError(
@@ -859,16 +857,16 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
         return chain[at], ""
     if p.compare_to != "previous":
         opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment)
-        if _as_of_key(opening.as_of) >= _as_of_key(snap.as_of):
+        if timestamps.parse(opening.as_of) >= timestamps.parse(snap.as_of):
             raise UsageError(
-                f"compare_to {p.compare_to} is not earlier than the reported snapshot {_when(snap.as_of)}"
+                f"compare_to {p.compare_to} is not earlier than the reported snapshot {timestamps.display(snap.as_of)}"
             )
         return opening, ""
     listing = _load(store.list_snapshots, p.data_dir, snap.environment)
     earlier: list[tuple[pd.Timestamp, bool, str]] = []
     for row in listing.to_dict("records"):
-        key = _as_of_key(row["as_of"])
-        if key < _as_of_key(snap.as_of):
+        key = timestamps.parse(row["as_of"])
+        if key < timestamps.parse(snap.as_of):
             earlier.append((key, bool(row.get("complete", True)), str(row["path"])))
     if not earlier:
         return None, (
@@ -954,11 +952,12 @@ def prepare(
     heat = cohorts_mod.cohort_heatmap(balances, assigned, min_cohort_size=p.min_cohort_size)
     notes["cohorts"] = _cohort_note(p, merged)
 
-    chain = [s for s in _chain(p, snap.environment) if _as_of_key(s.as_of) <= _as_of_key(snap.as_of)] or [snap]
+    closing = timestamps.parse(snap.as_of)
+    chain = [s for s in _chain(p, snap.environment) if timestamps.parse(s.as_of) <= closing] or [snap]
     rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
     history = _load(store.load_history, p.data_dir, snap.environment)
-    history = history[pd.to_datetime(history["as_of"], utc=True) <= _as_of_key(snap.as_of)]
+    history = history[pd.to_datetime(history["as_of"], utc=True) <= timestamps.parse(snap.as_of)]
     history = _filter(history, p.currencies)
     n_history = int(history["as_of"].nunique()) if len(history) else 1
     if p.trend == "month-end" and len(history):
@@ -1008,8 +1007,8 @@ def _roll_forward(
     if opening is None:
         notes["roll_forward"] = rf_note
         return None, None, None
-    opened = _as_of_key(opening.as_of)
-    between = [(i, s) for i, s in enumerate(chain) if _as_of_key(s.as_of) > opened]
+    opened = timestamps.parse(opening.as_of)
+    between = [(i, s) for i, s in enumerate(chain) if timestamps.parse(s.as_of) > opened]
     reasons = [periods.missing_evidence(s, chain[i - 1] if i else None) for i, s in between]
     missing = [r for r in reasons if r]
     evidence = bool(between) and not missing
@@ -1053,7 +1052,7 @@ def _ageing_and_sources(
                              first_as_of=first.as_of, movements=stored, adjustments=adjustments)
     notes["ageing"] = (
         f"Credit the toolkit never saw arrive is its own bucket: it was issued before the first snapshot "
-        f"({_when(first.as_of)}), unless a legacy credit adjustment dates it."
+        f"({timestamps.display(first.as_of)}), unless a legacy credit adjustment dates it."
     )
     by_source = None
     if rec is not None and rec.evidence:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import locks
-from .config import MailSettings, ReportSpec, Settings
-from .errors import CreditReportsError, UsageError
+from credit_reports import locks
+from credit_reports.config import MailSettings, ReportSpec, Settings
+from credit_reports.errors import CreditReportsError, UsageError
 
 log = logging.getLogger("credit_reports.run")
 
@@ -102,8 +102,8 @@ def run_reports(
     after the index is rebuilt; a failed send leaves the report published and makes the exit code 6.
     """
     settings = settings or Settings()
-    from .fetch import fetch_snapshot
-    from .render import ReportFailedError, build_index, render_report
+    from credit_reports.fetch import fetch_snapshot
+    from credit_reports.render import ReportFailedError, build_index, render_report
 
     outcome = RunOutcome()
     published: list[tuple[str, Path]] = []
@@ -142,7 +142,7 @@ def run_reports(
 
 def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:
     """Send each published report; a failure is recorded per report and never unpublishes anything."""
-    from .mail import MailError, send_report
+    from credit_reports.mail import MailError, send_report
 
     for name, manifest in published:
         try:

@@ -44,10 +44,9 @@ from typing import Any
 
 import pandas as pd
 
-from . import as_of as _as_of
-from . import locks
-from .errors import CreditReportsError, StoreError, UsageError
-from .redact import redact
+from credit_reports import locks, timestamps
+from credit_reports.errors import CreditReportsError, StoreError, UsageError
+from credit_reports.redact import redact
 
 __all__ = [
     "ADJUSTMENT_DTYPES",
@@ -74,8 +73,8 @@ __all__ = [
 log = logging.getLogger("credit_reports.store")
 
 SNAPSHOTS = "snapshots"
-AS_OF_FORMAT = _as_of.FOLDER_FORMAT
-_AS_OF_RE = _as_of.FOLDER_NAME
+AS_OF_FORMAT = timestamps.FOLDER_FORMAT
+_AS_OF_RE = timestamps.FOLDER_NAME
 PARTIAL_PREFIX = ".partial-"
 DELETING_PREFIX = ".deleting-"
 CHECKPOINT = "checkpoint"
@@ -160,8 +159,8 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("CREDIT_REPORTS_DATA_DIR") or "data")
 
 
-# As-of times are parsed and written by credit_reports.as_of (the one parser and formatter).
-_utc = _as_of.parse
+# As-of times are parsed and written by credit_reports.timestamps (the one parser and formatter).
+_utc = timestamps.parse
 
 
 def conform(df: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
@@ -301,11 +300,11 @@ class Snapshot:
         """
         if check_name and not _AS_OF_RE.match(self.path.name):
             return f"folder name {self.path.name!r} is not an as-of like 20261126T061500Z"
-        if check_name and _as_of.folder_name(self.as_of) != self.path.name:
+        if check_name and timestamps.folder_name(self.as_of) != self.path.name:
             return f"its manifest's as_of {self.manifest.get('as_of')!r} does not match the folder name"
         limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
         if self.as_of > limit:
-            return f"its as-of {_as_of.iso(self.as_of)} is in the future"
+            return f"its as-of {timestamps.iso(self.as_of)} is in the future"
         shape = _manifest_problem(self.manifest)
         if shape:
             return shape
@@ -340,7 +339,7 @@ class Snapshot:
         """The snapshot's moment (UTC): a live fetch waits for it before reading, so balances are as of it or a
         little later."""
         value = self.manifest.get("as_of") or self.path.name
-        return _as_of.parse(value)
+        return timestamps.parse(value)
 
     @property
     def name(self) -> str:
@@ -605,7 +604,7 @@ def _wanted_time(snapshot: Any) -> tuple[pd.Timestamp, bool] | None:
         return None
     text = snapshot.strip()
     if _AS_OF_RE.match(text):
-        return _as_of.parse(text), True
+        return timestamps.parse(text), True
     if _DATE_RE.match(text):
         try:
             return _end_of_day(dt.date.fromisoformat(text)), False
@@ -670,12 +669,12 @@ def load_snapshot(
     matches = [s for s in _snapshots(data_dir, environment) if s.as_of == moment]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
-        raise UsageError(f"snapshot {_as_of.folder_name(moment)} exists in several environments ({envs}); "
+        raise UsageError(f"snapshot {timestamps.folder_name(moment)} exists in several environments ({envs}); "
                          "pass environment=")
     if matches:
         return matches[0]
     if exact:
-        wanted_name = _as_of.folder_name(moment)
+        wanted_name = timestamps.folder_name(moment)
         broken = [(folder, why) for _, folder, _, why in _unusable(data_dir, environment)
                   if folder.name == wanted_name]
         if broken:
@@ -684,7 +683,7 @@ def load_snapshot(
     env = _resolve_environment(data_dir, environment)
     earlier = [s for s in _snapshots(data_dir, env) if s.as_of <= moment] if env else []
     if not earlier:
-        raise UsageError(f"no snapshot at or before {_as_of.iso(moment)} in {_root(data_dir)}; "
+        raise UsageError(f"no snapshot at or before {timestamps.iso(moment)} in {_root(data_dir)}; "
                          f"{_what_exists(data_dir)}")
     return earlier[-1]
 
@@ -997,7 +996,7 @@ class SnapshotWriter:
             if not _AS_OF_RE.match(name):
                 continue
             try:
-                when = _as_of.parse(name)
+                when = timestamps.parse(name)
             except (ValueError, TypeError, OverflowError):
                 continue
             if when > stamp + CLOCK_SKEW:
@@ -1007,7 +1006,7 @@ class SnapshotWriter:
             taken.append(when)
         if taken and stamp <= max(taken):
             stamp = max(taken) + pd.Timedelta(seconds=1)
-        return _as_of.folder_name(stamp)
+        return timestamps.folder_name(stamp)
 
     def restart(self, now: Any = None) -> None:
         """Throw the working folder away and start a new one (e.g. the interrupted run was different)."""
@@ -1124,7 +1123,7 @@ def _in_the_future(partial: Path, now: Any) -> bool:
     """True (and the folder removed, with a warning) for a working folder stamped beyond the clock skew."""
     name = partial.name.removeprefix(PARTIAL_PREFIX)
     try:
-        when = _as_of.parse(name)
+        when = timestamps.parse(name)
     except (ValueError, TypeError, OverflowError):
         when = None
     limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
