@@ -44,16 +44,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _FetchStrategies(Sequence[str]):
-    """``fetch.STRATEGIES`` (their one home), read only when argparse needs them: importing fetch pulls in
+    """``fetch_strategies.STRATEGIES`` (their one home), read only when argparse needs them: importing it pulls in
     pandas and requests (about a second), which ``--help`` and the other commands should not pay."""
 
     def __getitem__(self, index: Any) -> Any:
-        from credit_reports.fetch import STRATEGIES
+        from credit_reports.fetch_strategies import STRATEGIES
 
         return STRATEGIES[index]
 
     def __len__(self) -> int:
-        from credit_reports.fetch import STRATEGIES
+        from credit_reports.fetch_strategies import STRATEGIES
 
         return len(STRATEGIES)
 
@@ -332,7 +332,7 @@ def _requested_snapshot(option: str | None, spec: Any) -> str:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch one snapshot and print its folder; exit 3 when some customers could not be fetched."""
-    from credit_reports.fetch import fetch_snapshot
+    from credit_reports.snapshot_fetch import fetch_snapshot
 
     snapshot = fetch_snapshot(_client(args), data_dir=_data_dir(args), **_fetch_kwargs(args))
     print(snapshot.path)

@@ -80,9 +80,9 @@ def take_demo_snapshots(
     """The demo's data: ``months`` month-end snapshots of a simulated account that moves on in between, kept
     in ``<data_dir>/snapshots/demo/`` (an earlier demo's snapshots there are removed first). The first is a
     ``subscribers`` first fetch, each later one ``incremental`` from that month's events. Returns the newest."""
-    from credit_reports.fetch import fetch_snapshot
     from credit_reports.paddle import PaddleClient
     from credit_reports.simulator import Simulator
+    from credit_reports.snapshot_fetch import fetch_snapshot
     from credit_reports.store import default_data_dir
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()

@@ -102,8 +102,8 @@ def run_reports(
     after the index is rebuilt; a failed send leaves the report published and makes the exit code 6.
     """
     settings = settings or Settings()
-    from credit_reports.fetch import fetch_snapshot
     from credit_reports.render import ReportFailedError, build_index, render_report
+    from credit_reports.snapshot_fetch import fetch_snapshot
 
     outcome = RunOutcome()
     published: list[tuple[str, Path]] = []
