@@ -42,6 +42,7 @@ __all__ = [
     "movements",
     "movements_frame",
     "statement",
+    "union_adjustments",
     "union_movements",
 ]
 
@@ -184,6 +185,15 @@ def union_movements(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     frame = frame.sort_values(["occurred_at", "event_id"], kind="mergesort")
     frame = frame.drop_duplicates(["kind", "_key"], keep="first").drop(columns="_key")
     return frame.reset_index(drop=True)
+
+
+def union_adjustments(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
+    """Credit adjustments kept by several snapshots as one frame, each adjustment once (the newest copy of an
+    id wins, as listed last); None when no snapshot kept any."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True).drop_duplicates("id", keep="last")
 
 
 def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from credit_reports import periods
 from credit_reports.errors import TotalOverflowError, UsageError
 from credit_reports.money import minor_unit_decimals, parse_minor
 
@@ -34,11 +35,14 @@ __all__ = [
     "headline",
     "load_rates",
     "per_currency_ints",
+    "reserved_counts",
     "reserved_customers",
     "roll_forward",
     "roll_forward_dict",
+    "subledger",
     "top_share",
     "trend",
+    "trend_points",
 ]
 
 _INT64_MAX = 2**63 - 1
@@ -389,6 +393,37 @@ def reserved_customers(balances: pd.DataFrame) -> pd.DataFrame:
         ["currency_code", "reserved", "customer_id"], ascending=[True, False, True], kind="mergesort"
     )
     return r.reset_index(drop=True)
+
+
+
+def reserved_counts(reserved: pd.DataFrame) -> dict[str, int]:
+    """Customers with reserved credit per currency, from :func:`reserved_customers`'s frame."""
+    return reserved.groupby("currency_code").size().astype("int64").to_dict()
+
+
+def subledger(balances: pd.DataFrame) -> pd.DataFrame:
+    """Every customer and currency with a non-zero balance: available, reserved, used and outstanding
+    (available + reserved) in minor units, largest outstanding first per currency. Its columns add up
+    to the currency totals: the sub-ledger finance ties to the general ledger."""
+    b = balances
+    out = b.assign(outstanding=b["available"] + b["reserved"])
+    out = out[(out["available"] != 0) | (out["reserved"] != 0) | (out["used"] != 0)]
+    out = out.sort_values(["currency_code", "outstanding", "customer_id"], ascending=[True, False, True])
+    return out[["currency_code", "customer_id", "available", "reserved", "used", "outstanding"]].reset_index(
+        drop=True
+    )
+
+
+def trend_points(history: pd.DataFrame, view: str, timezone: str = "UTC") -> pd.DataFrame:
+    """The rows of a history frame (an ``as_of`` column) a trend shows: every snapshot for the ``snapshot``
+    view; for ``month-end`` only the newest snapshot of each calendar month in ``timezone``
+    (:func:`credit_reports.periods.month_end_points`)."""
+    if view != "month-end" or not len(history):
+        return history
+    when = pd.to_datetime(history["as_of"], utc=True)
+    stamps = sorted(when.unique())
+    keep = [stamps[i] for i in periods.month_end_points(stamps, timezone)]
+    return history[when.isin(keep)]
 
 
 # ---------------------------------------------------------------------------------------------------

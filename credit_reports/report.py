@@ -26,6 +26,7 @@ from credit_reports import metrics, money, periods, privacy, store, timestamps
 from credit_reports.errors import UsageError
 from credit_reports.parameters import parse_list
 from credit_reports.reconcile import Reconciliation, reconcile
+from credit_reports.report_tables import NO_EVIDENCE, RESERVED_ROWS_SHOWN, ReportTables, local_time
 
 __all__ = [
     "COHORT_RULES", "Parameters", "Report", "parameter_names", "period_closing", "prepare", "resolve_data_dir",
@@ -37,18 +38,9 @@ COHORT_RULES: tuple[str, ...] = cohorts_mod.NAMED_RULES
 _AS_OF = timestamps.FOLDER_NAME
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
-#: At most this many customers behind an unexplained difference are named in the red note at the top.
-DIFFERENCE_CUSTOMERS_IN_NOTE = 5
-NO_EVIDENCE = "derived from balances, no evidence"
 _CUSTOM_DATA = re.compile(r"^custom_data\.[A-Za-z0-9_\-]+$")
-#: At most this many rows per currency in the reserved-credit table shown (the raw table keeps all).
-RESERVED_ROWS_SHOWN = 15
 
 DEFAULT_TITLE = "Customer credit balances"
-BANNER_STYLE = (
-    "background:#b00020;color:#ffffff;padding:14px 18px;border-radius:4px;font-size:1.05em;"
-    "font-weight:600;margin:8px 0 16px 0"
-)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -208,7 +200,7 @@ def validate_parameters(
 
 
 @dataclass
-class Report:
+class Report(ReportTables):
     """What the report shows. Raw frames hold int64 minor units; ``*_table()`` give display tables."""
 
     parameters: Parameters
@@ -277,38 +269,36 @@ class Report:
         out = {
             "totals": self.totals,
             "cohorts": self.cohorts,
-            "concentration": self._private(self.concentration),
+            "concentration": self.redacted(self.concentration),
             "top_share": self.top_share,
-            "reserved": self._private(self.reserved),
+            "reserved": self.redacted(self.reserved),
             "trend": self.trend,
         }
         if self.roll_forward is not None:
             out["roll_forward"] = self.roll_forward
         if self.reconciliation is not None and not self.reconciliation.customers.empty:
-            out["unexplained_customers"] = self._private(self.reconciliation.customers)
+            out["unexplained_customers"] = self.redacted(self.reconciliation.customers)
         if self.ageing is not None:
             out["ageing"] = self.ageing
         if self.issued_by_source is not None and not self.issued_by_source.empty:
             out["issued_by_source"] = self.issued_by_source
         if self.converted is not None:
             out["converted"] = self.converted
-        out["customer_subledger"] = self._private(self.subledger())
+        out["customer_subledger"] = self.redacted(self.subledger())
         movements = self.period_movements()
         if movements is not None:
-            out["movements"] = self._private(movements)
+            out["movements"] = self.redacted(movements)
         return out
 
     def subledger(self) -> pd.DataFrame:
-        """Every customer and currency with a non-zero balance: available, reserved, used and outstanding
-        (available + reserved) in minor units, largest outstanding first per currency. Its columns add up
-        to the currency totals: the sub-ledger finance ties to the general ledger."""
-        b = self.balances
-        out = b.assign(outstanding=b["available"] + b["reserved"])
-        out = out[(out["available"] != 0) | (out["reserved"] != 0) | (out["used"] != 0)]
-        out = out.sort_values(["currency_code", "outstanding", "customer_id"], ascending=[True, False, True])
-        return out[["currency_code", "customer_id", "available", "reserved", "used", "outstanding"]].reset_index(
-            drop=True
-        )
+        """Every customer and currency with a non-zero balance (:func:`credit_reports.metrics.subledger`):
+        the sub-ledger finance ties to the general ledger."""
+        return metrics.subledger(self.balances)
+
+    @property
+    def reserved_counts(self) -> dict[str, int]:
+        """Customers with reserved credit per currency."""
+        return metrics.reserved_counts(self.reserved)
 
     def period_movements(self) -> pd.DataFrame | None:
         """The period's credit movements (the snapshots after the opening up to this one, each movement
@@ -327,408 +317,9 @@ class Report:
         moves = periods.period_movements(chain, after=after, until=self.snapshot.as_of)
         return _filter(moves, self.parameters.currencies)
 
-    # -- display pieces ----------------------------------------------------------------------------
-
-    def header(self) -> Any:
-        """The top of the report: for an incomplete snapshot the red banner, then the report's one heading,
-        the ``title`` parameter (the notebook has no heading of its own)."""
-        from IPython.display import HTML
-
-        parts = []
-        banner = self.banner_text()
-        if banner:
-            parts.append(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{banner}</div>')
-        unexplained = self.unexplained_text()
-        if unexplained:
-            parts.append(f'<div class="credit-report-unexplained" role="alert" style="{BANNER_STYLE}">'
-                         f'{html.escape(unexplained)}</div>')
-        parts.append(f'<h1 class="credit-report-title">{html.escape(self.parameters.title)}</h1>')
-        return HTML("\n".join(parts))
-
-    def banner_text(self) -> str:
-        """The incomplete-snapshot warning in plain words; empty for a complete snapshot."""
-        if self.complete:
-            return ""
-        n = self.failed_customers
-        who = f"{n:,} customer{'s' if n != 1 else ''}" if n else "some customers"
-        return (
-            f"This report is incomplete: the balances of {who} could not be fetched, so the totals below "
-            "understate customer credit. Run the fetch again to complete the snapshot, then re-render."
-        )
-
-    def unexplained_text(self) -> str:
-        """The red note at the top when the roll-forward does not reconcile (empty when it does, or when
-        there is no evidence to reconcile with): what differs, and the customers behind it, largest first."""
-        rec = self.reconciliation
-        if rec is None or not rec.evidence or rec.reconciled:
-            return ""
-        parts = []
-        for r in rec.table.to_dict("records"):
-            code = str(r["currency_code"])
-            bits = [f"{label} {money.format_money(int(r[col]), code)}" for col, label in (
-                ("unexplained", "unexplained difference"), ("used_difference", "used check off by"),
-                ("reserved_difference", "reserved check off by")) if int(r[col])]
-            if bits:
-                parts.append(f"{code}: {', '.join(bits)}")
-        customers = self._private(rec.customers)
-        named = [
-            f"{c['customer_id']} ({money.format_money(int(c['unexplained']), str(c['currency_code']))})"
-            for c in customers.head(DIFFERENCE_CUSTOMERS_IN_NOTE).to_dict("records")
-        ]
-        more = len(customers) - len(named)
-        who = ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
-        return (
-            "The roll-forward does not reconcile: " + "; ".join(parts) + ". "
-            f"Customers behind it, largest first: {who}. The Roll-forward section lists them with their movements."
-        )
-
-    def note(self, section: str) -> Any:
-        """A sentence of context for a section (e.g. merged cohorts, no earlier snapshot), as Markdown."""
-        from IPython.display import Markdown
-
-        return Markdown(self.notes.get(section, ""))
-
-    def summary_table(self) -> Any:
-        """The snapshot: as-of, environment, customers covered, completeness, comparison point."""
-        snap = self.snapshot
-        manifest = snap.manifest or {}
-        n_failed = self.failed_customers
-        rows = [
-            ("As of", timestamps.display(snap.as_of)),
-            ("Environment", str(snap.environment)),
-            ("Customers covered", f"{_customer_count(snap):,}"),
-            ("Customers with a balance", f"{self.balances['customer_id'].nunique():,}"),
-            ("Currencies", ", ".join(self.totals["currency_code"]) or "none"),
-            ("Complete", "yes" if self.complete else f"NO: {n_failed:,} customers failed" if n_failed else "NO"),
-            ("Compared with",
-             timestamps.display(self.opening.as_of) if self.opening is not None else "no earlier snapshot"),
-            ("Snapshots in history", f"{self.snapshots_in_history:,}"),
-        ]
-        strategy = manifest.get("strategy")
-        if strategy:
-            rows.append(("Fetch strategy", str(strategy)))
-        rows.extend(self.period_rows())
-        frame = pd.DataFrame(rows, columns=["Snapshot", ""])
-        return _style(frame, right=[])
-
-    def totals_table(self) -> Any:
-        """Per currency: available, reserved, used, outstanding and customers holding credit."""
-        t = self.totals
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Available": _fmt(t, "available"),
-                "Reserved": _fmt(t, "reserved"),
-                "Used": _fmt(t, "used"),
-                "Outstanding (available + reserved)": _fmt(t, "outstanding"),
-                "Customers holding credit": t["customers_with_credit"].map("{:,}".format),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def cohort_table(self) -> Any:
-        """Per currency and cohort: cohort size, its customers holding that currency (any balance, and
-        outstanding credit) and the balance kinds, amounts in the currency."""
-        c = self.cohorts
-        if c.empty:
-            return _style(pd.DataFrame({"": ["No cohorts: the snapshot holds no balances."]}), right=[])
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"],
-                "Cohort": c["cohort"].astype(str),
-                "Customers in cohort": c["customers"].map("{:,}".format),
-                "With a balance in this currency": c["customers_with_balance"].map("{:,}".format),
-                "With credit in this currency": c["customers_with_credit"].map("{:,}".format),
-                "Available": _fmt(c, "available"),
-                "Reserved": _fmt(c, "reserved"),
-                "Used": _fmt(c, "used"),
-                "Outstanding": _fmt(c, "outstanding"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[2:]))
-
-    def period_rows(self) -> list[tuple[str, str]]:
-        """The period, its opening and closing snapshots with their distance from the boundaries, and
-        whether the roll-forward rests on event evidence (rows for :meth:`summary_table`)."""
-        rows: list[tuple[str, str]] = []
-        per = self.period
-        if per is not None:
-            zone = per.timezone
-            rows.append(("Period", f"{per.label} ({zone}): {_local(per.start)} to {_local(per.end)}"))
-            if self.opening is not None:
-                rows.append(("Opening snapshot", f"{timestamps.display(self.opening.as_of)}, "
-                             + periods.describe_distance(self.opening.as_of, per.start, "the period start")))
-            rows.append(("Closing snapshot", f"{timestamps.display(self.snapshot.as_of)}, "
-                         + periods.describe_distance(self.snapshot.as_of, per.end, "the period end")))
-        if self.reconciliation is not None:
-            rows.append(("Roll-forward evidence", "Paddle events for every snapshot window" if self.evidence
-                         else NO_EVIDENCE))
-        return rows
-
-    def roll_forward_table(self) -> Any:
-        """The reconciliation (:meth:`reconciliation_table`) when the period has event evidence; otherwise
-        opening outstanding + issued - used = closing outstanding per currency, derived from balances."""
-        r = self.roll_forward
-        if r is None:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
-        if self.evidence:
-            return self.reconciliation_table()
-        frame = pd.DataFrame(
-            {
-                "Currency": r["currency_code"],
-                f"Opening outstanding ({timestamps.display(self.opening.as_of)})": _fmt(r, "opening"),
-                "+ Issued": _fmt(r, "issued"),
-                "- Used": _fmt(r, "used"),
-                f"= Closing outstanding ({timestamps.display(self.snapshot.as_of)})": _fmt(r, "closing"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def _reconciliation_lines(self) -> list[tuple[str, str, str | None, str]]:
-        """(label, column, count column, the sentence saying what the line is) of each reconciliation line."""
-        opened = timestamps.display(self.opening.as_of) if self.opening is not None else "opening"
-        return [
-            (f"Opening outstanding ({opened})", "opening", None,
-             "What customers held in credit at the opening snapshot (available + reserved), as Paddle reported."),
-            ("+ Issued", "issued", "issued_count",
-             "Credit granted in the period, each from a Paddle event: proration credit on completed subscription "
-             "changes (credit_to_balance) and approved legacy credit adjustments."),
-            ("- Reversed", "reversed", "reversed_count",
-             "Credit taken back by approved credit_reverse adjustments."),
-            ("- Used", "used", "used_count",
-             "Credit spent: the credit applied to transactions that completed in the period."),
-            ("= Expected closing outstanding", "expected_closing", None,
-             "What customers should hold if these movements are all that happened."),
-            (f"Actual closing outstanding ({timestamps.display(self.snapshot.as_of)})", "closing", None,
-             "What Paddle reports customers hold at the closing snapshot."),
-            ("Unexplained difference", "unexplained", None,
-             "Actual minus expected. Zero means every change in the balances is backed by a movement with its "
-             "Paddle id; anything else is listed customer by customer below."),
-        ]
-
-    def reconciliation_table(self) -> Any:
-        """The reconciling roll-forward, one line per row and one column per currency (each line's sentence
-        is in :meth:`reconciliation_lines_table`, so eight currencies still fit a laptop screen)."""
-        t = self.reconciliation.table if self.reconciliation is not None else None
-        if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
-        lines = self._reconciliation_lines()
-        data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
-        for row in t.to_dict("records"):
-            code = str(row["currency_code"])
-            cells = []
-            for _label, col, count, _text in lines:
-                cell = money.format_money(int(row[col]), code)
-                if count is not None:
-                    n = int(row[count])
-                    cell += f" ({n:,} movement{'s' if n != 1 else ''})"
-                cells.append(cell)
-            data[code] = cells
-        frame = pd.DataFrame(data)
-        return _style(frame, right=[c for c in frame.columns if c != "Line"])
-
-    def reconciliation_lines_table(self) -> Any:
-        """What each line of the reconciliation means, in a sentence a finance reader understands."""
-        lines = self._reconciliation_lines()
-        frame = pd.DataFrame({"Line": [line[0] for line in lines], "What the line means": [line[3] for line in lines]})
-        return _style(frame, right=[]).set_table_styles(
-            [{"selector": "td.col1", "props": "white-space:normal;min-width:22em;max-width:48em;"}], overwrite=False)
-
-    def checks_table(self) -> Any:
-        """The two checks beside the roll-forward: used and reserved, each against the movements."""
-        rec = self.reconciliation
-        if rec is None or rec.table.empty or not rec.evidence:
-            return _style(pd.DataFrame({"": [f"No checks: the roll-forward is {NO_EVIDENCE}."]}), right=[])
-        t = rec.table
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Change in used (balances)": _fmt(t, "used_change"),
-                "Used movements": _fmt(t, "used"),
-                "Used: difference": _fmt(t, "used_difference"),
-                "Reserved (balances)": _fmt(t, "reserved"),
-                "Reserved on invoices still open": _fmt(t, "reserved_expected"),
-                "Reserved: difference": _fmt(t, "reserved_difference"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def unexplained_customers_table(self) -> Any:
-        """Customers behind a difference, largest first: opening, movements, expected, actual, difference."""
-        rec = self.reconciliation
-        if rec is None or rec.customers.empty:
-            return _style(pd.DataFrame({"": ["No customer has a difference."]}), right=[])
-        c = self._private(rec.customers)
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"],
-                "Customer": c["customer_id"],
-                **_pii_columns(c),
-                "Opening outstanding": _fmt(c, "opening"),
-                "+ Issued": _fmt(c, "issued"),
-                "- Reversed": _fmt(c, "reversed"),
-                "- Used": _fmt(c, "used"),
-                "Movements": c["movements"].map("{:,}".format),
-                "= Expected": _fmt(c, "expected_closing"),
-                "Actual": _fmt(c, "closing"),
-                "Unexplained": _fmt(c, "unexplained"),
-                "Used check": _fmt(c, "used_difference"),
-                "Reserved check": _fmt(c, "reserved_difference"),
-            }
-        )
-        return _style(frame, right=[col for col in frame.columns if col not in ("Currency", "Customer", "Email",
-                                                                                 "Name")])
-
-    def unexplained_movements_table(self) -> Any:
-        """The movements of the customers behind a difference, with the Paddle ids that prove each."""
-        rec = self.reconciliation
-        if rec is None or rec.movements.empty:
-            return _style(pd.DataFrame({"": ["No movements behind a difference."]}), right=[])
-        m = self._private(rec.movements)
-        frame = pd.DataFrame(
-            {
-                "Currency": m["currency_code"],
-                "Customer": m["customer_id"],
-                "When": m["occurred_at"].map(timestamps.display),
-                "Movement": m["kind"],
-                "Amount": _fmt(m, "amount"),
-                "Source": m["source"],
-                "Event": m["event_id"],
-                "Transaction": m["transaction_id"],
-                "Adjustment": m["adjustment_id"],
-            }
-        )
-        return _style(frame, right=["Amount"])
-
-    def issued_by_source_table(self) -> Any:
-        """Issued credit per currency and where it came from (from the period's movements)."""
-        t = self.issued_by_source
-        if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("issued_by_source", "No credit was issued.")]}),
-                          right=[])
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Source": t["label"],
-                "Movements": t["count"].map("{:,}".format),
-                "Issued": _fmt(t, "amount"),
-            }
-        )
-        return _style(frame, right=["Movements", "Issued"])
-
-    def ageing_table(self) -> Any:
-        """Available credit per currency by age, first in first out; the buckets add up to available."""
-        if self.ageing is None or self.ageing.empty:
-            return _style(pd.DataFrame({"": ["No available credit to age."]}), right=[])
-        wide = ageing_mod.ageing_table(self.ageing)
-        data = {"Currency": wide["currency_code"]}
-        for col in wide.columns[1:]:
-            data["Available" if col == "available" else str(col)] = _fmt(wide, col)
-        frame = pd.DataFrame(data)
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def concentration_table(self) -> Any:
-        """The largest holders of available credit per currency, with their share of it."""
-        c = self._private(self.concentration)
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"],
-                "Rank": c["rank"],
-                "Customer": c["customer_id"],
-                **_pii_columns(c),
-                "Available": _fmt(c, "available"),
-                "Share of currency": c["share"].map("{:.1%}".format),
-                "Cumulative share": c["cumulative_share"].map("{:.1%}".format),
-            }
-        )
-        return _style(frame, right=["Rank", "Available", "Share of currency", "Cumulative share"])
-
-    def top_share_table(self) -> Any:
-        """Share of each currency's available credit held by the top 1% and top 10% of holders."""
-        t = self.top_share
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Holders": t["holders"].map("{:,}".format),
-                "Available": _fmt(t, "available"),
-                "Top 1%: holders": t["top_1pct_holders"].map("{:,}".format),
-                "Top 1%: available": _fmt(t, "top_1pct_available"),
-                "Top 1%: share": t["top_1pct_share"].map("{:.1%}".format),
-                "Top 10%: holders": t["top_10pct_holders"].map("{:,}".format),
-                "Top 10%: available": _fmt(t, "top_10pct_available"),
-                "Top 10%: share": t["top_10pct_share"].map("{:.1%}".format),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def reserved_table(self) -> Any:
-        """Customers with reserved credit (tied to issued, unpaid invoices), largest first per currency."""
-        r = self._private(self.reserved).groupby("currency_code", sort=False).head(RESERVED_ROWS_SHOWN)
-        frame = pd.DataFrame(
-            {
-                "Currency": r["currency_code"],
-                "Customer": r["customer_id"],
-                **_pii_columns(r),
-                "Reserved": _fmt(r, "reserved"),
-                "Available": _fmt(r, "available"),
-                "Used": _fmt(r, "used"),
-            }
-        )
-        return _style(frame, right=["Reserved", "Available", "Used"])
-
-    def reserved_summary_table(self) -> Any:
-        """Per currency: how many customers have reserved credit and how much (figures from metrics)."""
-        t = self.totals
-        counts = self.reserved_counts
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Customers with reserved credit": t["currency_code"].map(counts).fillna(0).astype("int64")
-                .map("{:,}".format),
-                "Reserved": _fmt(t, "reserved"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    @property
-    def reserved_counts(self) -> dict[str, int]:
-        """Customers with reserved credit per currency."""
-        return self.reserved.groupby("currency_code").size().astype("int64").to_dict()
-
-    def converted_table(self) -> Any:
-        """Totals converted into the reporting currency, with rate, date and source on every row."""
-        c = self.converted
-        if c is None:
-            return _style(pd.DataFrame({"": ["No conversion: no rates file was given."]}), right=[])
-        rep = self.parameters.reporting_currency
-        is_total = c["currency_code"] == "TOTAL"
-
-        def own(col: str) -> pd.Series:
-            return pd.Series(
-                ["" if t else money.format_money(int(v), code)
-                 for v, code, t in zip(c[col], c["currency_code"], is_total, strict=True)],
-                index=c.index,
-            )
-
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"].where(~is_total, f"Total in {rep}"),
-                "Outstanding": own("outstanding"),
-                "Rate": [("" if t else f"1 {code} = {r} {rep}")
-                         for r, code, t in zip(c["rate"], c["currency_code"], is_total, strict=True)],
-                "Rate date": c["rate_date"].fillna("").astype(str),
-                "Rate source": c["rate_source"].fillna("").astype(str),
-                f"Available in {rep}": money.format_money_series(c["available_converted"], rep),
-                f"Reserved in {rep}": money.format_money_series(c["reserved_converted"], rep),
-                f"Used in {rep}": money.format_money_series(c["used_converted"], rep),
-                f"Outstanding in {rep}": money.format_money_series(c["outstanding_converted"], rep),
-            }
-        )
-        return _style(frame, right=["Outstanding", *[c for c in frame.columns if c.endswith(f"in {rep}")]])
-
     # -- privacy -----------------------------------------------------------------------------------
 
-    def _private(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def redacted(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A per-customer table as the privacy parameters allow: PII only with show_pii, hashed IDs
         with pseudonymize."""
         out = frame
@@ -741,40 +332,6 @@ class Report:
 # ---------------------------------------------------------------------------------------------------
 # helpers
 
-
-def _customer_count(snap: Any) -> int:
-    customers = getattr(snap, "customers", None)
-    if customers is not None and "customer_id" in customers:
-        return int(customers["customer_id"].nunique())
-    return int(snap.balances["customer_id"].nunique())
-
-
-def _local(ts: pd.Timestamp) -> str:
-    """A period boundary in its own time zone: 01 Nov 2026, 00:00."""
-    return ts.strftime("%d %b %Y, %H:%M")
-
-
-def _fmt(frame: pd.DataFrame, column: str) -> pd.Series:
-    return money.format_money_series(frame[column], frame["currency_code"])
-
-
-def _pii_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    return {label: frame[col] for col, label in (("email", "Email"), ("name", "Name")) if col in frame}
-
-
-def _style(frame: pd.DataFrame, right: list[str]) -> Any:
-    """A Styler without the index, numbers right-aligned, escaped text."""
-    styler = frame.style.hide(axis="index").format(escape="html")
-    styler = styler.set_table_attributes('class="credit-table"')
-    styles = [
-        {"selector": "th", "props": "text-align:left;padding:4px 10px;border-bottom:1px solid #888;"},
-        {"selector": "td", "props": "text-align:left;padding:3px 10px;white-space:nowrap;"},
-    ]
-    for i, column in enumerate(frame.columns):
-        if column in right:  # one rule per column keeps the HTML small (no per-cell CSS)
-            styles.append({"selector": f"td.col{i}", "props": "text-align:right;"})
-            styles.append({"selector": f"th.col_heading.col{i}", "props": "text-align:right;"})
-    return styler.set_table_styles(styles)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -819,7 +376,7 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
     closing_at = periods.newest_at_or_before(as_ofs, period.end)
     if closing_at is None:
         raise UsageError(
-            f"period {p.period}: no snapshot at or before its end ({_local(period.end)} {period.timezone}); "
+            f"period {p.period}: no snapshot at or before its end ({local_time(period.end)} {period.timezone}); "
             f"the first snapshot is {timestamps.display(as_ofs[0])}"
         )
     if p.snapshot != "latest" and p.snapshot != chain[closing_at].name:
@@ -957,13 +514,10 @@ def prepare(
     rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
     history = _load(store.load_history, p.data_dir, snap.environment)
-    history = history[pd.to_datetime(history["as_of"], utc=True) <= timestamps.parse(snap.as_of)]
-    history = _filter(history, p.currencies)
+    history = _filter(history[pd.to_datetime(history["as_of"], utc=True) <= timestamps.parse(snap.as_of)],
+                      p.currencies)
     n_history = int(history["as_of"].nunique()) if len(history) else 1
-    if p.trend == "month-end" and len(history):
-        stamps = sorted(pd.to_datetime(history["as_of"], utc=True).unique())
-        keep = [stamps[i] for i in periods.month_end_points(stamps, p.timezone)]
-        history = history[pd.to_datetime(history["as_of"], utc=True).isin(keep)]
+    history = metrics.trend_points(history, p.trend, p.timezone)
     trend = metrics.trend(history)
     points = int(history["as_of"].nunique()) if len(history) else 1
     if points <= 1:
@@ -976,8 +530,7 @@ def prepare(
     aged, by_source = _ageing_and_sources(p, snap, chain, balances, period_moves, rec, notes)
 
     reserved = metrics.reserved_customers(balances)
-    counts = reserved.groupby("currency_code").size()
-    if (counts > RESERVED_ROWS_SHOWN).any():
+    if any(n > RESERVED_ROWS_SHOWN for n in metrics.reserved_counts(reserved).values()):
         notes["reserved"] = (
             f"Only the {RESERVED_ROWS_SHOWN} largest per currency are listed; the full list is in the "
             "reserved-credit export beside this report."
@@ -1041,13 +594,11 @@ def _ageing_and_sources(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Ageing of the reported snapshot's available credit (every movement stored so far, and the
     adjustments the first fetch listed), and the period's issued credit by source."""
-    from credit_reports.credit_movements import union_movements
+    from credit_reports.credit_movements import union_adjustments, union_movements
 
     first = chain[0]
     stored = _filter(union_movements(s.movements for s in chain[1:]), p.currencies)
-    adjustment_frames = [s.adjustments for s in chain if len(s.adjustments)]
-    adjustments = (pd.concat(adjustment_frames, ignore_index=True).drop_duplicates("id", keep="last")
-                   if adjustment_frames else None)
+    adjustments = union_adjustments(s.adjustments for s in chain)
     aged = ageing_mod.ageing(balances, snap.as_of, first_balances=_filter(first.balances, p.currencies),
                              first_as_of=first.as_of, movements=stored, adjustments=adjustments)
     notes["ageing"] = (
