@@ -29,13 +29,8 @@ from credit_reports.errors import (
     UsageError,
 )
 from credit_reports.money import parse_minor
-from credit_reports.store import (
-    BALANCE_DTYPES,
-    CUSTOMER_DTYPES,
-    SUBSCRIPTION_DTYPES,
-    collapse_duplicates,
-    conform,
-)
+from credit_reports.snapshot_files import BALANCE_DTYPES, CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES, conform
+from credit_reports.snapshot_writer import collapse_duplicates
 
 if TYPE_CHECKING:
     from credit_reports.paddle import PaddleClient

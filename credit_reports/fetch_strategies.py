@@ -45,13 +45,9 @@ from credit_reports.fetch import (
     until_stopped,
 )
 from credit_reports.money import parse_minor
-from credit_reports.store import (
-    CUSTOMER_DTYPES,
-    SUBSCRIPTION_DTYPES,
-    Snapshot,
-    SnapshotWriter,
-    latest_snapshot,
-)
+from credit_reports.snapshot_files import CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES
+from credit_reports.snapshot_writer import SnapshotWriter
+from credit_reports.store import Snapshot, latest_snapshot
 
 if TYPE_CHECKING:
     from credit_reports.paddle import PaddleClient

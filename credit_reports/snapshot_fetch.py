@@ -77,17 +77,16 @@ from credit_reports.fetch_strategies import (
     rows_by_customer,
     utc_stamp,
 )
-from credit_reports.store import (
+from credit_reports.snapshot_files import (
     ADJUSTMENT_DTYPES,
     CLOCK_SKEW,
     CUSTOMER_DTYPES,
     MOVEMENT_DTYPES,
     SUBSCRIPTION_DTYPES,
-    Snapshot,
-    SnapshotWriter,
     default_data_dir,
-    usable_snapshot,
 )
+from credit_reports.snapshot_writer import SnapshotWriter
+from credit_reports.store import Snapshot, usable_snapshot
 
 if TYPE_CHECKING:
     from credit_reports.paddle import PaddleClient

@@ -16,7 +16,8 @@ from clients import client_for
 
 from credit_reports.errors import ServerError
 from credit_reports.snapshot_fetch import fetch_snapshot
-from credit_reports.store import SnapshotWriter, list_snapshots
+from credit_reports.snapshot_writer import SnapshotWriter
+from credit_reports.store import list_snapshots
 
 BALANCES_PATH = "/customers/{id}/credit-balances"
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]

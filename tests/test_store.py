@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from credit_reports.errors import UsageError
+from credit_reports.snapshot_writer import BalanceJournal, SnapshotWriter
 from credit_reports.store import (
-    BalanceJournal,
-    SnapshotWriter,
     default_data_dir,
     list_snapshots,
     load_history,
