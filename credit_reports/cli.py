@@ -434,7 +434,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _check_reports(specs: list[Any], early: bool = True) -> None:
     """Resolve every report's notebook and check its parameter names and values before anything is fetched.
 
-    Values are checked without data: the report's own validation (``report.validate_parameters``) for the
+    Values are checked without data: the report's own validation (``report_parameters.Parameters.check``) for the
     parameters it takes, the notebook's declared type (``name: int = ...``) for the others. Checks that
     need the snapshot (an unknown currency, a missing as-of) wait for it. ``early`` (``run``): the snapshot,
     environment and data folder are pinned by the fetch, so they are not checked here, and a report pinned
@@ -468,15 +468,13 @@ _DECLARED_TYPES: dict[str, tuple[type, ...]] = {
 
 def _check_values(spec: Any, declared: dict[str, Any], early: bool) -> None:
     """Data-independent checks of the parameter values of one report; UsageError naming the first bad one."""
-    import inspect
+    from credit_reports.report_parameters import Parameters, parameter_names
 
-    from credit_reports.report import validate_parameters as report_parameters
-
-    accepted = set(inspect.signature(report_parameters).parameters)
+    accepted = set(parameter_names())
     pinned = {"data_dir", "snapshot", "environment"} if early else {"data_dir"}
     values = {k: v for k, v in spec.parameters.items() if k in accepted and k not in pinned}
     if values and accepted & set(declared):
-        report_parameters(**values)
+        Parameters.check(**values)
     for name, value in spec.parameters.items():
         if name in accepted:
             continue

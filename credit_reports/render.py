@@ -109,11 +109,9 @@ class RenderResult:
 
 def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of the notebook's parameters that ``report.prepare`` takes (the report's own ones)."""
-    import inspect
+    from credit_reports.report_parameters import parameter_names
 
-    from credit_reports.report import validate_parameters as report_parameters
-
-    accepted = inspect.signature(report_parameters).parameters
+    accepted = parameter_names()
     return {k: v for k, v in parameters.items() if k in accepted}
 
 
@@ -307,7 +305,7 @@ def _plan(
 ) -> _Job:
     """Resolve the notebook, check its parameters, pin the snapshot: every bad input fails here (exit 2)."""
     from credit_reports.report import period_closing
-    from credit_reports.report import validate_parameters as check_report_parameters
+    from credit_reports.report_parameters import Parameters
     from credit_reports.store import load_snapshot
 
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
@@ -329,7 +327,7 @@ def _plan(
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     report_arguments = _report_arguments(effective)
-    report_parameters = check_report_parameters(**report_arguments)  # a bad value fails before a kernel starts
+    report_parameters = Parameters.check(**report_arguments)  # a bad value fails before a kernel starts
     return _Job(
         name=name, notebook=path, parameters=effective, report_arguments=report_arguments,
         report_parameters=report_parameters, snapshot=snapshot, requested=requested,

@@ -15,17 +15,23 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
-from credit_reports import metrics, money, periods, privacy, store, timestamps
+from credit_reports import metrics, periods, privacy, report_parameters, store, timestamps
 from credit_reports.errors import UsageError
-from credit_reports.parameters import parse_list
 from credit_reports.reconcile import Reconciliation, reconcile
+from credit_reports.report_parameters import (
+    COHORT_RULES,
+    DAY,
+    Parameters,
+    parameter_names,
+    resolve_data_dir,
+    validate_parameters,
+)
 from credit_reports.report_tables import NO_EVIDENCE, RESERVED_ROWS_SHOWN, ReportTables, local_time
 
 __all__ = [
@@ -33,166 +39,7 @@ __all__ = [
     "validate_parameters",
 ]
 
-#: Cohort rules a report accepts (besides ``custom_data.<key>``).
-COHORT_RULES: tuple[str, ...] = cohorts_mod.NAMED_RULES
-_AS_OF = timestamps.FOLDER_NAME
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
-_CUSTOM_DATA = re.compile(r"^custom_data\.[A-Za-z0-9_\-]+$")
 
-DEFAULT_TITLE = "Customer credit balances"
-
-
-# ---------------------------------------------------------------------------------------------------
-# parameters
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """The report's parameters after validation (types and defaults resolved)."""
-
-    data_dir: Path | None
-    environment: str | None
-    snapshot: str
-    compare_to: str
-    currencies: tuple[str, ...]
-    cohort: str
-    cohort_file: Path | None
-    min_cohort_size: int
-    rates_file: Path | None
-    reporting_currency: str | None
-    pseudonymize: bool
-    show_pii: bool
-    title: str
-    period: str | None = None
-    timezone: str = "UTC"
-    trend: str = "month-end"
-
-
-def _text(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise UsageError(f"parameter {name} must be text, got {value!r}")
-    return value.strip()
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise UsageError(f"parameter {name} must be True or False, got {value!r}")
-
-
-def _currency(name: str, value: Any) -> str:
-    code = _text(name, value).upper()
-    if not money.is_known_currency(code):
-        raise UsageError(
-            f"{name}: {value!r} is not a currency Paddle supports; use ISO 4217 codes such as "
-            f"USD, EUR, JPY ({', '.join(money.PADDLE_CURRENCIES)})"
-        )
-    return code
-
-
-def _existing_file(name: str, value: str) -> Path:
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise UsageError(f"{name}: file {value!r} does not exist (relative paths start in notebooks/)")
-    return path
-
-
-def resolve_data_dir(data_dir: str | Path | None = "") -> Path | None:
-    """The snapshot store to read: ``data_dir`` when given, else ``$CREDIT_REPORTS_DATA_DIR`` or
-    ``./data``; when neither exists and the notebook runs in ``notebooks/`` (JupyterLab, papermill),
-    the repository's ``../data``. ``None`` leaves the choice to :mod:`credit_reports.store`."""
-    if data_dir:
-        return Path(data_dir).expanduser()
-    default = store.default_data_dir()
-    if default.is_dir() or default.is_absolute():
-        return None
-    parent = Path("..") / default
-    return parent if parent.is_dir() and Path.cwd().name == "notebooks" else None
-
-
-def validate_parameters(
-    data_dir: str = "",
-    environment: str = "",
-    snapshot: str = "latest",
-    compare_to: str = "previous",
-    currencies: list | tuple | str | None = None,
-    cohort: str = "signup_month",
-    cohort_file: str = "",
-    min_cohort_size: int = 10,
-    rates_file: str = "",
-    reporting_currency: str = "",
-    pseudonymize: bool = False,
-    show_pii: bool = False,
-    title: str = DEFAULT_TITLE,
-    period: str = "",
-    timezone: str = "UTC",
-    trend: str = "month-end",
-) -> Parameters:
-    """Check every report parameter; the first bad one raises :class:`UsageError` saying what to do."""
-    data_text = _text("data_dir", data_dir)
-    data_path = Path(data_text).expanduser() if data_text else resolve_data_dir("")
-    if data_text and not data_path.is_dir():
-        raise UsageError(f"data_dir: folder {data_text!r} does not exist; give the snapshot store's folder")
-    env = _text("environment", environment) or None
-    snap = _text("snapshot", snapshot) or "latest"
-    if snap != "latest" and not _AS_OF.match(snap):
-        raise UsageError(
-            f"snapshot: {snapshot!r} is neither 'latest' nor an as-of time like 20261126T061500Z"
-        )
-    compare = _text("compare_to", compare_to) or "previous"
-    if compare not in {"previous", "none"} and not _AS_OF.match(compare) and not _DAY.match(compare):
-        raise UsageError(
-            f"compare_to: {compare_to!r} must be 'previous', 'none', an as-of time like 20261126T061500Z "
-            "or a date like 2026-11-30"
-        )
-    zone = _text("timezone", timezone) or "UTC"
-    periods.parse_timezone(zone)
-    if _DAY.match(compare):
-        periods.parse_day(compare, zone)
-    period_text = _text("period", period) or None
-    if period_text is not None:
-        periods.parse_period(period_text, zone)
-        if compare != "previous":
-            raise UsageError("period and compare_to both choose the opening snapshot: give one of them")
-    trend_view = _text("trend", trend) or "month-end"
-    if trend_view not in TREND_VIEWS:
-        raise UsageError(f"trend: {trend!r} must be 'month-end' (one point per month) or 'snapshot' (every one)")
-    # one parser for every runner: papermill passes "[EUR, USD]" as text, credit-reports render a list
-    codes = tuple(dict.fromkeys(_currency("currencies", c) for c in parse_list(currencies, "currencies")))
-    rule = _text("cohort", cohort) or "signup_month"
-    if rule not in COHORT_RULES and not _CUSTOM_DATA.match(rule):
-        raise UsageError(
-            f"cohort: unknown rule {cohort!r}; use one of {', '.join(COHORT_RULES)} or custom_data.<key>"
-        )
-    mapping_text = _text("cohort_file", cohort_file)
-    if rule == "file" and not mapping_text:
-        raise UsageError("cohort = 'file' needs cohort_file: a CSV of customer_id,cohort")
-    mapping_path = _existing_file("cohort_file", mapping_text) if mapping_text else None
-    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 1:
-        raise UsageError(f"min_cohort_size must be a whole number of customers, at least 1; got {min_cohort_size!r}")
-    rates_text = _text("rates_file", rates_file)
-    reporting_text = _text("reporting_currency", reporting_currency)
-    rates_path = _existing_file("rates_file", rates_text) if rates_text else None
-    if rates_path is not None and not reporting_text:
-        raise UsageError("rates_file is given but reporting_currency is empty: name the currency to convert into")
-    if reporting_text and rates_path is None:
-        raise UsageError("reporting_currency is set but rates_file is empty: give a CSV of currency,rate,date,source")
-    reporting = _currency("reporting_currency", reporting_text) if reporting_text else None
-    pseudo = _flag("pseudonymize", pseudonymize)
-    pii = _flag("show_pii", show_pii)
-    if pseudo and pii:
-        raise UsageError("pseudonymize and show_pii contradict each other: set at most one of them to True")
-    return Parameters(
-        data_dir=data_path, environment=env, snapshot=snap, compare_to=compare, currencies=codes,
-        cohort=rule, cohort_file=mapping_path, min_cohort_size=min_cohort_size, rates_file=rates_path,
-        reporting_currency=reporting, pseudonymize=pseudo, show_pii=pii,
-        title=_text("title", title) or DEFAULT_TITLE, period=period_text, timezone=zone, trend=trend_view,
-    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -402,7 +249,7 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
     """The snapshot the roll-forward opens from, and a sentence when there is none."""
     if p.compare_to == "none":
         return None, "No roll-forward was asked for (compare_to = \"none\")."
-    if _DAY.match(p.compare_to):
+    if DAY.match(p.compare_to):
         boundary = periods.parse_day(p.compare_to, p.timezone)
         chain = [s for s in _chain(p, snap.environment) if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
         at = periods.newest_at_or_before([s.as_of for s in chain], boundary)
@@ -434,29 +281,11 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
     return _load(store.Snapshot.from_path, max(complete)[2]), ""
 
 
-def prepare(
-    *,
-    data_dir: str = "",
-    environment: str = "",
-    snapshot: str = "latest",
-    compare_to: str = "previous",
-    currencies: list | tuple | str | None = None,
-    cohort: str = "signup_month",
-    cohort_file: str = "",
-    min_cohort_size: int = 10,
-    rates_file: str = "",
-    reporting_currency: str = "",
-    pseudonymize: bool = False,
-    show_pii: bool = False,
-    title: str = DEFAULT_TITLE,
-    period: str = "",
-    timezone: str = "UTC",
-    trend: str = "month-end",
-    **unknown: Any,
-) -> Report:
+def prepare(**parameters: Any) -> Report:
     """Validate the notebook's parameters, load the snapshot(s) and compute everything the report shows.
 
-    Parameters (all keyword, the notebook's parameters cell): ``data_dir`` (snapshot store; empty:
+    Parameters (all keyword, the notebook's parameters cell; declared once in
+    :class:`~credit_reports.report_parameters.Parameters`, which ``help()`` shows): ``data_dir`` (snapshot store; empty:
     ``$CREDIT_REPORTS_DATA_DIR`` or ``./data``), ``environment`` (empty: the store's newest),
     ``snapshot`` ("latest" or an as-of), ``compare_to`` ("previous", "none", an as-of or a date),
     ``currencies`` (empty: all; ``[EUR, USD]``, ``["EUR", "USD"]`` or ``EUR,USD``), ``cohort``
@@ -468,16 +297,7 @@ def prepare(
     Raises :class:`UsageError` with one line on any bad or unknown parameter, an unknown snapshot, a
     missing file, a currency without a rate or a cohort rule the data cannot serve.
     """
-    if unknown:
-        raise UsageError(_unknown_message(unknown))
-    parameters = {
-        "data_dir": data_dir, "environment": environment, "snapshot": snapshot, "compare_to": compare_to,
-        "currencies": currencies, "cohort": cohort, "cohort_file": cohort_file,
-        "min_cohort_size": min_cohort_size, "rates_file": rates_file, "reporting_currency": reporting_currency,
-        "pseudonymize": pseudonymize, "show_pii": show_pii, "title": title,
-        "period": period, "timezone": timezone, "trend": trend,
-    }
-    p = validate_parameters(**parameters)
+    p = Parameters.check(**parameters)
     snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
     notes: dict[str, str] = {}
     period = None
@@ -551,6 +371,9 @@ def prepare(
     )
 
 
+prepare.__signature__ = report_parameters.signature(unknown=True)  # type: ignore[attr-defined]
+
+
 def _roll_forward(
     p: Parameters, opening: Any | None, snap: Any, chain: list[Any], balances: pd.DataFrame,
     notes: dict[str, str], rf_note: str,
@@ -611,26 +434,6 @@ def _ageing_and_sources(
     else:
         notes["issued_by_source"] = f"No split by source: the roll-forward is {NO_EVIDENCE}."
     return aged, by_source
-
-
-def parameter_names() -> tuple[str, ...]:
-    """The names :func:`prepare` accepts, in the notebook's order."""
-    import inspect
-
-    return tuple(name for name, p in inspect.signature(prepare).parameters.items()
-                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
-
-
-def _unknown_message(unknown: dict[str, Any]) -> str:
-    """One line: which names are not parameters, and the valid ones."""
-    import difflib
-
-    names = parameter_names()
-    bad = sorted(unknown)
-    hint = difflib.get_close_matches(bad[0], names, n=1)
-    maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return (f"unknown report parameter{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}{maybe}; "
-            f"valid: {', '.join(names)}")
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:
