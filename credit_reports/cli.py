@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +353,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     ``--snapshot`` and a report's ``snapshot`` parameter (from -p or the config) must agree; the
     report's manifest records the snapshot asked for and the one read.
     """
-    from credit_reports.render import ReportFailedError, build_index, render_report
+    from credit_reports.publish import ReportFailedError
+    from credit_reports.runner import RunOutcome, render_each
     from credit_reports.store import load_snapshot
 
     data_dir = _data_dir(args)
@@ -361,37 +362,27 @@ def cmd_render(args: argparse.Namespace) -> int:
     specs = _report_specs(args, settings)
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
-    code = EXIT_OK
-    failed = False
-    for spec in specs:
-        snapshot = load_snapshot(requested[spec.name], data_dir=data_dir,
-                                 environment=spec.parameters.get("environment") or None)
-        if not snapshot.complete:
-            code = EXIT_INCOMPLETE
-        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
-        try:
-            result = render_report(
-                spec.notebook,
-                parameters={**spec.parameters, **pinned},
-                data_dir=data_dir,
-                out_dir=args.out,
-                output_name=spec.name,
-                api_key=os.environ.get("PADDLE_API_KEY"),
-                requested_snapshot=requested[spec.name],
-                pdf=args.pdf or spec.pdf,
-                csv_bom=settings.exports.csv_bom,
-                outstanding_change_share=settings.alerts.outstanding_change_share,
-                index=False,  # built once, after the last report
-            )
-        except ReportFailedError as exc:
-            print(f"{PROG}: report {spec.name} failed: {exc}", file=sys.stderr)
-            failed = True
-            continue
+
+    def jobs() -> Iterator[tuple[Any, Any, str]]:
+        for spec in specs:  # each snapshot loaded when its report's turn comes
+            yield spec, load_snapshot(requested[spec.name], data_dir=data_dir,
+                                      environment=spec.parameters.get("environment") or None), requested[spec.name]
+
+    def failed(name: str, exc: BaseException) -> None:
+        print(f"{PROG}: report {name} failed: {exc}", file=sys.stderr)
+
+    def rendered(result: Any) -> None:
         for warning in result.warnings:
             print(f"{PROG}: {warning}", file=sys.stderr)
         print(result.html)
-    build_index(args.out)
-    return EXIT_REPORT_FAILED if failed else code
+
+    outcome = RunOutcome()
+    render_each(jobs(), data_dir=data_dir, out_dir=args.out, api_key=os.environ.get("PADDLE_API_KEY"),
+                settings=settings, outcome=outcome, pdf=args.pdf, tolerate=(ReportFailedError,),
+                on_failed=failed, on_rendered=rendered)
+    if outcome.failed:
+        return EXIT_REPORT_FAILED
+    return EXIT_OK if outcome.snapshot_complete else EXIT_INCOMPLETE
 
 
 def cmd_run(args: argparse.Namespace) -> int:
