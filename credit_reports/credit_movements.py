@@ -236,10 +236,7 @@ def _paddle_time(value: Any) -> pd.Timestamp | None:
 def _chain(data_dir: Any, environment: str | None, snapshot: Any) -> list[store.Snapshot]:
     """The snapshots of one environment up to ``snapshot`` (inclusive), oldest first."""
     closing = store.load_snapshot(snapshot, data_dir=data_dir, environment=environment)
-    listing = store.list_snapshots(data_dir, closing.environment)
-    chain = [store.Snapshot.from_path(p) for p, t in zip(listing["path"], listing["as_of"], strict=True)
-             if t <= closing.as_of]
-    return chain or [closing]
+    return store.chain(data_dir, closing.environment, until=closing.as_of) or [closing]
 
 
 def movements(

@@ -71,6 +71,7 @@ class Report(ReportTables):
     period: periods.Period | None = None
     ageing: pd.DataFrame | None = None  # ageing.ageing: currency, bucket, amount, customers
     issued_by_source: pd.DataFrame | None = None
+    snapshots: list[Any] = field(default_factory=list)  # the environment's snapshot chain (store.chain)
 
     @property
     def evidence(self) -> bool:
@@ -156,7 +157,7 @@ class Report(ReportTables):
             chain, after = [self.snapshot], None
         else:
             opened = timestamps.parse(self.opening.as_of)
-            chain = [s for s in _chain(self.parameters, self.snapshot.environment)
+            chain = [s for s in self.snapshots
                      if opened < timestamps.parse(s.as_of) <= closing] or [self.snapshot]
             after = self.opening.as_of
         if not any(getattr(s, "has_movements", False) for s in chain):
@@ -199,12 +200,6 @@ def _load(loader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise UsageError(f"snapshot not found: {exc}; run `credit-reports fetch` or check data_dir") from None
 
 
-def _chain(p: Parameters, environment: str) -> list[Any]:
-    """Every published snapshot of ``environment``, oldest first (manifests only; tables load lazily)."""
-    listing = _load(store.list_snapshots, p.data_dir, environment)
-    return [store.Snapshot.from_path(path) for path in listing["path"]]
-
-
 def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
                    environment: str | None = None) -> Any:
     """The snapshot that closes ``period`` (the newest at or before its end): what a rendered report of
@@ -212,13 +207,13 @@ def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
     p = validate_parameters(data_dir=str(data_dir or ""), environment=environment or "", period=period,
                             timezone=timezone)
     latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=p.environment)
-    return _pick_period(p, latest)[0]
+    return _pick_period(p, _load(store.chain, p.data_dir, latest.environment))[0]
 
 
-def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.Period, str]:
-    """(closing, opening or None, the period, a sentence when there is no opening) for ``period``."""
+def _pick_period(p: Parameters, chain: list[Any]) -> tuple[Any, Any | None, periods.Period, str]:
+    """(closing, opening or None, the period, a sentence when there is no opening) for ``period``, from the
+    environment's snapshot chain (:func:`credit_reports.store.chain`)."""
     period = periods.parse_period(p.period, p.timezone)
-    chain = _chain(p, latest.environment)
     as_ofs = [s.as_of for s in chain]
     closing_at = periods.newest_at_or_before(as_ofs, period.end)
     if closing_at is None:
@@ -245,13 +240,14 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
     return chain[closing_at], chain[opening_at], period, ""
 
 
-def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
-    """The snapshot the roll-forward opens from, and a sentence when there is none."""
+def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | None, str]:
+    """The snapshot the roll-forward opens from (``history``: the environment's snapshot chain), and a
+    sentence when there is none."""
     if p.compare_to == "none":
         return None, "No roll-forward was asked for (compare_to = \"none\")."
     if DAY.match(p.compare_to):
         boundary = periods.parse_day(p.compare_to, p.timezone)
-        chain = [s for s in _chain(p, snap.environment) if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
+        chain = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
         at = periods.newest_at_or_before([s.as_of for s in chain], boundary)
         if at is None:
             raise UsageError(
@@ -301,11 +297,11 @@ def prepare(**parameters: Any) -> Report:
     snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
     notes: dict[str, str] = {}
     period = None
+    snapshots = _load(store.chain, p.data_dir, snap.environment)  # built once, handed to every step below
     if p.period is not None:
-        latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=snap.environment)
-        snap, opening, period, rf_note = _pick_period(p, latest)
+        snap, opening, period, rf_note = _pick_period(p, snapshots)
     else:
-        opening, rf_note = _pick_opening(p, snap)
+        opening, rf_note = _pick_opening(p, snap, snapshots)
 
     balances = _filter(snap.balances, p.currencies)
     missing = [c for c in p.currencies if c not in set(snap.balances["currency_code"])]
@@ -330,7 +326,7 @@ def prepare(**parameters: Any) -> Report:
     notes["cohorts"] = _cohort_note(p, merged)
 
     closing = timestamps.parse(snap.as_of)
-    chain = [s for s in _chain(p, snap.environment) if timestamps.parse(s.as_of) <= closing] or [snap]
+    chain = [s for s in snapshots if timestamps.parse(s.as_of) <= closing] or [snap]
     rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
     history = _load(store.load_history, p.data_dir, snap.environment)
@@ -367,7 +363,7 @@ def prepare(**parameters: Any) -> Report:
         roll_forward=roll, trend=trend, snapshots_in_history=max(n_history, 1),
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
-        reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source,
+        reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
     )
 
 

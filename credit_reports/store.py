@@ -77,6 +77,7 @@ __all__ = [
     "load_history",
     "prune_snapshots",
     "latest_snapshot",
+    "chain",
     "check_snapshots",
     "usable_snapshot",
     "conform",
@@ -535,6 +536,15 @@ _LIST_DTYPES = {
     "usable": "bool",
     "problem": "string",
 }
+
+
+def chain(data_dir: Any, environment: str | None, *, until: Any = None) -> list[Snapshot]:
+    """Every published snapshot of ``environment``, oldest first, up to ``until`` (an as-of, inclusive) when
+    given: the snapshot chain a report or a statement reads, listed once (manifests only; tables load lazily)."""
+    listing = list_snapshots(data_dir, environment)
+    limit = timestamps.parse(until) if until is not None else None
+    return [Snapshot.from_path(path) for path, as_of in zip(listing["path"], listing["as_of"], strict=True)
+            if limit is None or timestamps.parse(as_of) <= limit]
 
 
 def list_snapshots(
