@@ -97,9 +97,9 @@ def ageing(
     stamp = timestamps.parse(as_of)
     undated = _undated_label(first_as_of)
     labels = [b[0] for b in BUCKETS] + [undated]
-    b = metrics._amounts(balances, "balances", extra=("customer_id",))
+    b = metrics.checked_amounts(balances, "balances", extra=("customer_id",))
     b = b[b["available"] > 0]
-    first = metrics._amounts(first_balances, "first_balances", extra=("customer_id",))
+    first = metrics.checked_amounts(first_balances, "first_balances", extra=("customer_id",))
     granted = (first["available"] + first["reserved"] + first["used"]).groupby(
         [first["currency_code"], first["customer_id"]]).sum()
     granted_before = dict(zip(granted.index, granted.to_numpy().tolist(), strict=True))  # fast lookups

@@ -538,11 +538,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground; print how to point the toolkit at it."""
-    from credit_reports.paddle import _is_loopback
+    from credit_reports.paddle import is_loopback
     from credit_reports.simulator import CURRENT_PADDLE, Simulator
     from credit_reports.simulator.mover import live_step
 
-    if not args.allow_remote and not _is_loopback(args.host):
+    if not args.allow_remote and not is_loopback(args.host):
         raise UsageError(
             f"--host {args.host} is not a loopback address: the simulator serves a demo key to anyone; "
             "bind 127.0.0.1, or add --allow-remote if you really mean to expose it"

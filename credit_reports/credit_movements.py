@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports import store, timestamps
+from credit_reports import periods, store, timestamps
 from credit_reports.errors import UsageError
 from credit_reports.money import parse_minor
 
@@ -41,6 +41,7 @@ __all__ = [
     "events_to_movements",
     "movements",
     "movements_frame",
+    "period_movements",
     "statement",
     "union_adjustments",
     "union_movements",
@@ -196,6 +197,20 @@ def union_adjustments(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | N
     return pd.concat(parts, ignore_index=True).drop_duplicates("id", keep="last")
 
 
+def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = None) -> pd.DataFrame:
+    """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
+    up to the closing), each movement once, and only those that occurred after ``after`` (the opening's
+    as-of) and at or before ``until`` (the closing's): a fetch that read events beyond its own as-of
+    stores them again in the next window, and they belong to that one."""
+    moves = union_movements(s.movements for s in chain)
+    keep = pd.Series(True, index=moves.index)
+    if after is not None:
+        keep &= moves["occurred_at"] > timestamps.parse(after)
+    if until is not None:
+        keep &= moves["occurred_at"] <= timestamps.parse(until)
+    return moves[keep].reset_index(drop=True)
+
+
 def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Credit adjustments from ``GET /adjustments`` as ``store.ADJUSTMENT_DTYPES`` (nothing else kept).
 
@@ -292,7 +307,6 @@ def statement(
     when that window had event evidence, ``no evidence`` when it had none (derived from balances). So the
     last row always ends on the snapshot's figures, and a non-zero gap is shown, never hidden.
     """
-    from credit_reports import periods  # periods reads movements' frames; import here to avoid a cycle
 
     if not isinstance(customer_id, str) or not customer_id:
         raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")

@@ -29,6 +29,7 @@ from credit_reports.money import minor_unit_decimals, parse_minor
 __all__ = [
     "AMOUNT_COLUMNS",
     "MissingRateError",
+    "checked_amounts",
     "concentration",
     "convert_totals",
     "currency_totals",
@@ -82,7 +83,7 @@ class MissingRateError(UsageError):
 # input checks
 
 
-def _amounts(frame: pd.DataFrame, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+def checked_amounts(frame: pd.DataFrame, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """The columns a metric needs, with amounts as int64; a clear UsageError when they are not there."""
     if not isinstance(frame, pd.DataFrame):
         raise UsageError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
@@ -196,7 +197,7 @@ def currency_totals(balances: pd.DataFrame) -> pd.DataFrame:
     whatever its amount), the same names and meanings as in :func:`~credit_reports.cohorts.cohort_totals`.
     ``currency_code`` is pandas ``string``, the rest int64; sorted by currency code.
     """
-    b = _amounts(balances, "balances")
+    b = checked_amounts(balances, "balances")
     if b.empty:
         return _empty(TOTALS_COLUMNS)
     return _grouped_totals(b, ["currency_code"])[list(TOTALS_COLUMNS)]
@@ -225,7 +226,7 @@ def per_currency_ints(table: pd.DataFrame, columns: tuple[str, ...] | list[str])
 def _totals_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """Per-currency totals indexed by currency; accepts balances or an existing totals table."""
     if "customer_id" not in frame.columns and "outstanding" in frame.columns:
-        t = _amounts(frame, name).groupby("currency_code", sort=True).sum()
+        t = checked_amounts(frame, name).groupby("currency_code", sort=True).sum()
     else:
         t = currency_totals(frame).set_index("currency_code")[list(AMOUNT_COLUMNS)]
     return t[list(AMOUNT_COLUMNS)]
@@ -269,7 +270,7 @@ def trend(history: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``as_of``, then the :func:`currency_totals` columns; sorted by ``as_of`` then currency.
     """
-    b = _amounts(history, "history", extra=("as_of",))
+    b = checked_amounts(history, "history", extra=("as_of",))
     if b.empty:
         out = _empty(TOTALS_COLUMNS)
         out.insert(0, "as_of", pd.Series(dtype="datetime64[ns, UTC]"))
@@ -283,7 +284,7 @@ def trend(history: pd.DataFrame) -> pd.DataFrame:
 
 def _holders(balances: pd.DataFrame) -> pd.DataFrame:
     """Rows with available > 0 (the holders of available credit), with a sortable currency code."""
-    b = _amounts(balances, "balances", extra=("customer_id",))
+    b = checked_amounts(balances, "balances", extra=("customer_id",))
     return b.loc[b["available"].to_numpy() > 0, ["currency_code", "customer_id", "available"]]
 
 
@@ -387,7 +388,7 @@ def reserved_customers(balances: pd.DataFrame) -> pd.DataFrame:
     Columns: ``currency_code``, ``customer_id``, ``reserved``, ``available``, ``used`` (int64 minor
     units). Sorted by currency, then reserved descending, then customer ID.
     """
-    b = _amounts(balances, "balances", extra=("customer_id",))
+    b = checked_amounts(balances, "balances", extra=("customer_id",))
     r = b.loc[b["reserved"].to_numpy() > 0, ["currency_code", "customer_id", "reserved", "available", "used"]]
     r = r.sort_values(
         ["currency_code", "reserved", "customer_id"], ascending=[True, False, True], kind="mergesort"

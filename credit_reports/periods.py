@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,7 +41,6 @@ __all__ = [
     "parse_day",
     "parse_period",
     "parse_timezone",
-    "period_movements",
     "window_evidence",
     "windows_evidence",
 ]
@@ -226,19 +225,3 @@ def window_evidence(snapshot: Any, previous: Any | None) -> bool:
 def windows_evidence(chain: Sequence[Any]) -> list[bool]:
     """Per snapshot of ``chain`` (oldest first): does its window since the one before have evidence?"""
     return [window_evidence(s, chain[i - 1] if i else None) for i, s in enumerate(chain)]
-
-
-def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = None) -> pd.DataFrame:
-    """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
-    up to the closing), each movement once, and only those that occurred after ``after`` (the opening's
-    as-of) and at or before ``until`` (the closing's): a fetch that read events beyond its own as-of
-    stores them again in the next window, and they belong to that one."""
-    from credit_reports.credit_movements import union_movements
-
-    moves = union_movements(s.movements for s in chain)
-    keep = pd.Series(True, index=moves.index)
-    if after is not None:
-        keep &= moves["occurred_at"] > timestamps.parse(after)
-    if until is not None:
-        keep &= moves["occurred_at"] <= timestamps.parse(until)
-    return moves[keep].reset_index(drop=True)

@@ -22,6 +22,7 @@ import pandas as pd
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
 from credit_reports import metrics, periods, privacy, report_parameters, store, timestamps
+from credit_reports.credit_movements import period_movements, union_adjustments, union_movements
 from credit_reports.errors import UsageError
 from credit_reports.reconcile import Reconciliation, reconcile
 from credit_reports.report_parameters import (
@@ -150,7 +151,7 @@ class Report(ReportTables):
 
     def period_movements(self) -> pd.DataFrame | None:
         """The period's credit movements (the snapshots after the opening up to this one, each movement
-        once, :func:`periods.period_movements`) in the reported currencies; without an opening, this
+        once, :func:`credit_movements.period_movements`) in the reported currencies; without an opening, this
         snapshot's own window. None when none of those snapshots kept movements (older snapshots)."""
         closing = timestamps.parse(self.snapshot.as_of)
         if self.opening is None:
@@ -162,7 +163,7 @@ class Report(ReportTables):
             after = self.opening.as_of
         if not any(getattr(s, "has_movements", False) for s in chain):
             return None
-        moves = periods.period_movements(chain, after=after, until=self.snapshot.as_of)
+        moves = period_movements(chain, after=after, until=self.snapshot.as_of)
         return _filter(moves, self.parameters.currencies)
 
     # -- privacy -----------------------------------------------------------------------------------
@@ -384,7 +385,7 @@ def _roll_forward(
     reasons = [periods.missing_evidence(s, chain[i - 1] if i else None) for i, s in between]
     missing = [r for r in reasons if r]
     evidence = bool(between) and not missing
-    moves = (_filter(periods.period_movements([s for _, s in between], after=opening.as_of, until=snap.as_of),
+    moves = (_filter(period_movements([s for _, s in between], after=opening.as_of, until=snap.as_of),
                      p.currencies) if evidence else None)
     rec = reconcile(_filter(opening.balances, p.currencies), balances, moves, evidence=evidence)
     if evidence:
@@ -413,8 +414,6 @@ def _ageing_and_sources(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Ageing of the reported snapshot's available credit (every movement stored so far, and the
     adjustments the first fetch listed), and the period's issued credit by source."""
-    from credit_reports.credit_movements import union_adjustments, union_movements
-
     first = chain[0]
     stored = _filter(union_movements(s.movements for s in chain[1:]), p.currencies)
     adjustments = union_adjustments(s.adjustments for s in chain)
