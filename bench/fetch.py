@@ -120,8 +120,8 @@ def _child_naive_sdk(args: argparse.Namespace) -> dict:
 
 def _child_toolkit(args: argparse.Namespace) -> dict:
     """This toolkit's fetch_snapshot with one strategy, into the given data folder."""
-    from credit_reports.fetch import fetch_snapshot
     from credit_reports.paddle import PaddleClient
+    from credit_reports.snapshot_fetch import fetch_snapshot
 
     client = PaddleClient(base_url=args.base_url, max_rpm=args.rpm, rate_window=args.window)
     base_rss = _rss_mb()

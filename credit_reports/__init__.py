@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "fetch_customers": "fetch",
     "fetch_credit_balances": "fetch",
     "fetch_subscriptions": "fetch",
-    "fetch_snapshot": "fetch",
+    "fetch_snapshot": "snapshot_fetch",
     "Snapshot": "store",
     "load_snapshot": "store",
     "list_snapshots": "store",
@@ -76,15 +76,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load on first use
-    from . import charts, cohorts, metrics, money, parameters, report
-    from .comparison import compare
-    from .credit_movements import movements, statement
-    from .errors import CreditReportsError, PaddleError, UsageError
-    from .excel import to_excel
-    from .fetch import fetch_credit_balances, fetch_customers, fetch_snapshot, fetch_subscriptions
-    from .money import format_money, to_major, to_major_float
-    from .paddle import PaddleClient
-    from .store import Snapshot, list_snapshots, load_history, load_snapshot, prune_snapshots
+    from credit_reports import charts, cohorts, metrics, money, parameters, report
+    from credit_reports.comparison import compare
+    from credit_reports.credit_movements import movements, statement
+    from credit_reports.errors import CreditReportsError, PaddleError, UsageError
+    from credit_reports.excel import to_excel
+    from credit_reports.fetch import fetch_credit_balances, fetch_customers, fetch_subscriptions
+    from credit_reports.money import format_money, to_major, to_major_float
+    from credit_reports.paddle import PaddleClient
+    from credit_reports.snapshot_fetch import fetch_snapshot
+    from credit_reports.store import Snapshot, list_snapshots, load_history, load_snapshot, prune_snapshots
 
 
 def __getattr__(name: str) -> Any:

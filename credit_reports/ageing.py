@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from credit_reports import metrics
-from credit_reports.as_of import parse as parse_time
+from credit_reports import metrics, timestamps
 from credit_reports.credit_movements import movements_frame
 
 __all__ = ["BUCKETS", "SOURCE_LABELS", "ageing", "ageing_table", "issued_by_source"]
@@ -95,12 +94,12 @@ def ageing(
     ``adjustments``: the credit adjustments the first fetch listed. Columns: ``currency_code``,
     ``bucket`` (label), ``amount`` (int64, sums exactly to the currency's available), ``customers``.
     """
-    stamp = parse_time(as_of)
+    stamp = timestamps.parse(as_of)
     undated = _undated_label(first_as_of)
     labels = [b[0] for b in BUCKETS] + [undated]
-    b = metrics._amounts(balances, "balances", extra=("customer_id",))
+    b = metrics.checked_amounts(balances, "balances", extra=("customer_id",))
     b = b[b["available"] > 0]
-    first = metrics._amounts(first_balances, "first_balances", extra=("customer_id",))
+    first = metrics.checked_amounts(first_balances, "first_balances", extra=("customer_id",))
     granted = (first["available"] + first["reserved"] + first["used"]).groupby(
         [first["currency_code"], first["customer_id"]]).sum()
     granted_before = dict(zip(granted.index, granted.to_numpy().tolist(), strict=True))  # fast lookups

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .money import format_money
+from credit_reports.money import format_money
 
 __all__ = ["attention_reasons", "outstanding_change", "unexplained_differences"]
 

@@ -22,20 +22,13 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .errors import CreditReportsError, UsageError
-from .runner import (
-    EXIT_INCOMPLETE,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_REPORT_FAILED,
-    EXIT_USAGE,
-    RunLockedError,
-)
+from credit_reports._version import __version__
+from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
 EXIT_PADDLE = 5
@@ -51,16 +44,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _FetchStrategies(Sequence[str]):
-    """``fetch.STRATEGIES`` (their one home), read only when argparse needs them: importing fetch pulls in
+    """``fetch_strategies.STRATEGIES`` (their one home), read only when argparse needs them: importing it pulls in
     pandas and requests (about a second), which ``--help`` and the other commands should not pay."""
 
     def __getitem__(self, index: Any) -> Any:
-        from .fetch import STRATEGIES
+        from credit_reports.fetch_strategies import STRATEGIES
 
         return STRATEGIES[index]
 
     def __len__(self) -> int:
-        from .fetch import STRATEGIES
+        from credit_reports.fetch_strategies import STRATEGIES
 
         return len(STRATEGIES)
 
@@ -81,7 +74,7 @@ def _positive_int(text: str) -> int:
 
 def _rpm(text: str) -> int:
     """argparse type: requests a minute, 1 up to the client's cap (Paddle itself allows 240)."""
-    from .paddle import MAX_RPM
+    from credit_reports.paddle import MAX_RPM
 
     value = _positive_int(text)
     if value > MAX_RPM:
@@ -121,7 +114,7 @@ def _positive_float(text: str) -> float:
 
 def _fault(text: str) -> tuple[str, int]:
     """argparse type: a simulator fault ``KIND[:COUNT]``, e.g. ``429:3`` or ``drop``."""
-    from .simulator import FAULTS
+    from credit_reports.simulator import FAULTS
 
     kind, _, count = text.partition(":")
     if kind not in FAULTS:
@@ -271,14 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _data_dir(args: argparse.Namespace) -> Path:
     """The snapshot store named on the command line, else the library default."""
-    from .store import default_data_dir
+    from credit_reports.store import default_data_dir
 
     return Path(args.data_dir) if args.data_dir else default_data_dir()
 
 
 def _client(args: argparse.Namespace) -> Any:
     """A PaddleClient from PADDLE_API_KEY and the fetch options (bad key/environment: UsageError)."""
-    from .paddle import PaddleClient
+    from credit_reports.paddle import PaddleClient
 
     return PaddleClient(environment=args.environment, base_url=args.base_url, max_rpm=args.max_rpm)
 
@@ -295,21 +288,21 @@ def _fetch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _parse_value(text: str) -> Any:
     """A -p value as YAML (numbers, booleans, lists), else the plain string: see credit_reports.parameters."""
-    from .parameters import parse_value
+    from credit_reports.parameters import parse_value
 
     return parse_value(text)
 
 
 def _settings(args: argparse.Namespace) -> Any:
     """The config file's settings (reports, exports, mail, alerts), or the defaults without one."""
-    from .config import find_config, load_settings
+    from credit_reports.config import find_config, load_settings
 
     return load_settings(find_config(args.config))
 
 
 def _report_specs(args: argparse.Namespace, settings: Any = None) -> list[Any]:
     """The reports to render: --notebook alone, else the config file's, else the default; -p applies to all."""
-    from .config import DEFAULT_REPORT_NAME, ReportSpec
+    from credit_reports.config import DEFAULT_REPORT_NAME, ReportSpec
 
     extra = {name: _parse_value(value) for name, value in args.parameter}
     if args.notebook:
@@ -339,7 +332,7 @@ def _requested_snapshot(option: str | None, spec: Any) -> str:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch one snapshot and print its folder; exit 3 when some customers could not be fetched."""
-    from .fetch import fetch_snapshot
+    from credit_reports.snapshot_fetch import fetch_snapshot
 
     snapshot = fetch_snapshot(_client(args), data_dir=_data_dir(args), **_fetch_kwargs(args))
     print(snapshot.path)
@@ -360,57 +353,48 @@ def cmd_render(args: argparse.Namespace) -> int:
     ``--snapshot`` and a report's ``snapshot`` parameter (from -p or the config) must agree; the
     report's manifest records the snapshot asked for and the one read.
     """
-    from .render import ReportFailedError, build_index, render_report
-    from .store import load_snapshot
+    from credit_reports.publish import ReportFailedError
+    from credit_reports.runner import RunOutcome, render_each
+    from credit_reports.store import load_snapshot
 
     data_dir = _data_dir(args)
     settings = _settings(args)
     specs = _report_specs(args, settings)
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
-    code = EXIT_OK
-    failed = False
-    for spec in specs:
-        snapshot = load_snapshot(requested[spec.name], data_dir=data_dir,
-                                 environment=spec.parameters.get("environment") or None)
-        if not snapshot.complete:
-            code = EXIT_INCOMPLETE
-        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
-        try:
-            result = render_report(
-                spec.notebook,
-                parameters={**spec.parameters, **pinned},
-                data_dir=data_dir,
-                out_dir=args.out,
-                output_name=spec.name,
-                api_key=os.environ.get("PADDLE_API_KEY"),
-                requested_snapshot=requested[spec.name],
-                pdf=args.pdf or spec.pdf,
-                csv_bom=settings.exports.csv_bom,
-                outstanding_change_share=settings.alerts.outstanding_change_share,
-                index=False,  # built once, after the last report
-            )
-        except ReportFailedError as exc:
-            print(f"{PROG}: report {spec.name} failed: {exc}", file=sys.stderr)
-            failed = True
-            continue
+
+    def jobs() -> Iterator[tuple[Any, Any, str]]:
+        for spec in specs:  # each snapshot loaded when its report's turn comes
+            yield spec, load_snapshot(requested[spec.name], data_dir=data_dir,
+                                      environment=spec.parameters.get("environment") or None), requested[spec.name]
+
+    def failed(name: str, exc: BaseException) -> None:
+        print(f"{PROG}: report {name} failed: {exc}", file=sys.stderr)
+
+    def rendered(result: Any) -> None:
         for warning in result.warnings:
             print(f"{PROG}: {warning}", file=sys.stderr)
         print(result.html)
-    build_index(args.out)
-    return EXIT_REPORT_FAILED if failed else code
+
+    outcome = RunOutcome()
+    render_each(jobs(), data_dir=data_dir, out_dir=args.out, api_key=os.environ.get("PADDLE_API_KEY"),
+                settings=settings, outcome=outcome, pdf=args.pdf, tolerate=(ReportFailedError,),
+                on_failed=failed, on_rendered=rendered)
+    if outcome.failed:
+        return EXIT_REPORT_FAILED
+    return EXIT_OK if outcome.snapshot_complete else EXIT_INCOMPLETE
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch then render every configured report under a lock; print the HTML paths."""
-    from .runner import run_reports
+    from credit_reports.runner import run_reports
 
     settings = _settings(args)
     specs = _report_specs(args, settings)
     _check_reports(specs)  # a typo in the config costs no API call
     mail = None if args.no_mail else settings.mail
     if mail is not None:
-        from .mail import check_password
+        from credit_reports.mail import check_password
 
         check_password(mail)  # a missing password variable is found before the fetch, not after
     outcome = run_reports(
@@ -441,13 +425,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _check_reports(specs: list[Any], early: bool = True) -> None:
     """Resolve every report's notebook and check its parameter names and values before anything is fetched.
 
-    Values are checked without data: the report's own validation (``report.validate_parameters``) for the
+    Values are checked without data: the report's own validation (``report_parameters.Parameters.check``) for the
     parameters it takes, the notebook's declared type (``name: int = ...``) for the others. Checks that
     need the snapshot (an unknown currency, a missing as-of) wait for it. ``early`` (``run``): the snapshot,
     environment and data folder are pinned by the fetch, so they are not checked here, and a report pinned
     to another snapshot is refused (it belongs to ``render --snapshot``).
     """
-    from .render import check_parameter_names, notebook_parameters, resolve_notebook
+    from credit_reports.render import check_parameter_names, notebook_parameters, resolve_notebook
 
     for spec in specs:
         pinned = spec.parameters.get("snapshot")
@@ -475,15 +459,13 @@ _DECLARED_TYPES: dict[str, tuple[type, ...]] = {
 
 def _check_values(spec: Any, declared: dict[str, Any], early: bool) -> None:
     """Data-independent checks of the parameter values of one report; UsageError naming the first bad one."""
-    import inspect
+    from credit_reports.report_parameters import Parameters, parameter_names
 
-    from .report import validate_parameters as report_parameters
-
-    accepted = set(inspect.signature(report_parameters).parameters)
+    accepted = set(parameter_names())
     pinned = {"data_dir", "snapshot", "environment"} if early else {"data_dir"}
     values = {k: v for k, v in spec.parameters.items() if k in accepted and k not in pinned}
     if values and accepted & set(declared):
-        report_parameters(**values)
+        Parameters.check(**values)
     for name, value in spec.parameters.items():
         if name in accepted:
             continue
@@ -500,7 +482,7 @@ def _check_values(spec: Any, declared: dict[str, Any], early: bool) -> None:
 
 def _prune(args: argparse.Namespace) -> list[Path]:
     """Apply --keep / --keep-days, print each snapshot folder deleted; nothing when neither is given."""
-    from .store import prune_snapshots
+    from credit_reports.store import prune_snapshots
 
     if args.keep is None and args.keep_days is None:
         return []
@@ -518,7 +500,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     Unusable snapshots (see ``store.Snapshot.problem``) are listed with ``usable`` False and one line each
     on stderr saying why. ``--check`` reads every file in full instead and exits 3 if any is unusable.
     """
-    from .store import check_snapshots, list_snapshots
+    from credit_reports.store import check_snapshots, list_snapshots
 
     _prune(args)
     if args.check:
@@ -546,7 +528,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator -> snapshot -> account moves on -> second snapshot -> report; prints the HTML path."""
-    from .demo import run_demo
+    from credit_reports.demo import run_demo
 
     html = run_demo(out_dir=args.out, data_dir=args.data_dir, customers=args.customers, seed=args.seed,
                     progress=not args.quiet)
@@ -556,11 +538,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_simulator(args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground; print how to point the toolkit at it."""
-    from .paddle import _is_loopback
-    from .simulator import CURRENT_PADDLE, Simulator
-    from .simulator.mover import live_step
+    from credit_reports.paddle import is_loopback
+    from credit_reports.simulator import CURRENT_PADDLE, Simulator
+    from credit_reports.simulator.mover import live_step
 
-    if not args.allow_remote and not _is_loopback(args.host):
+    if not args.allow_remote and not is_loopback(args.host):
         raise UsageError(
             f"--host {args.host} is not a loopback address: the simulator serves a demo key to anyone; "
             "bind 127.0.0.1, or add --allow-remote if you really mean to expose it"
@@ -661,7 +643,7 @@ def _os_error_line(exc: OSError) -> str:
     """One line for a file-system error, always naming a path (the data folder when the OS named none)."""
     import errno
 
-    from .redact import redact
+    from credit_reports.redact import redact
 
     where = f" {exc.filename}" if exc.filename else ""
     if exc.errno == errno.ENOSPC:
@@ -672,7 +654,7 @@ def _os_error_line(exc: OSError) -> str:
 
 def _exit_code_for(exc: CreditReportsError) -> int:
     """The exit code of an error (the table in the module docstring and README.md)."""
-    from .errors import (
+    from credit_reports.errors import (
         AuthenticationError,
         IncompleteSnapshotError,
         NotFoundError,

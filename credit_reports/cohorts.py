@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from credit_reports.errors import UsageError
-from credit_reports.metrics import _amounts
+from credit_reports.metrics import checked_amounts
 
 __all__ = [
     "OTHER",
@@ -375,7 +375,7 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     ``df.attrs["order"]`` lists every cohort of the frame once in that order, for a chart sharing one cohort
     axis across currencies. Balances hold one row per customer and currency, so rows count customers.
     """
-    b = _amounts(balances, "balances", extra=("customer_id",))
+    b = checked_amounts(balances, "balances", extra=("customer_id",))
     plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
     outstanding = b["available"] + b["reserved"]
     frame = pd.DataFrame(
@@ -420,7 +420,7 @@ def cohort_sizes(cohorts: pd.Series, balances: pd.DataFrame | None = None) -> pd
     n = len(labels)
     data = {"cohort": labels, "customers": np.bincount(codes, minlength=n)}
     if balances is not None:
-        b = _amounts(balances, "balances", extra=("customer_id",))
+        b = checked_amounts(balances, "balances", extra=("customer_id",))
         credit = (b["available"] + b["reserved"]).to_numpy() > 0
         for column, ids in (
             ("customers_with_balance", b["customer_id"]),
@@ -452,7 +452,7 @@ def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_siz
     ``available.attrs["merged"]`` lists them as ``{"cohort", "customers"}``. Rows are the cohorts with a
     balance in some currency. Pass to ``charts.cohort_heatmap(hm.shares, hm.sizes)``.
     """
-    b = _amounts(balances, "balances", extra=("customer_id",))
+    b = checked_amounts(balances, "balances", extra=("customer_id",))
     plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
     grid = (
         pd.Series(b["available"].to_numpy(), dtype="int64")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from credit_reports.errors import UsageError
 
 DEFAULT_CONFIG_NAME = "credit-reports.toml"
 DEFAULT_NOTEBOOK = "credit_balances"

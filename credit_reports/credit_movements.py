@@ -31,8 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports import store
-from credit_reports.as_of import parse as parse_time
+from credit_reports import periods, store, timestamps
 from credit_reports.errors import UsageError
 from credit_reports.money import parse_minor
 
@@ -42,7 +41,9 @@ __all__ = [
     "events_to_movements",
     "movements",
     "movements_frame",
+    "period_movements",
     "statement",
+    "union_adjustments",
     "union_movements",
 ]
 
@@ -136,7 +137,7 @@ def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
     value = event.get("occurred_at")
     if not value:
         return pd.Timestamp.min.tz_localize("UTC")
-    return parse_time(value)
+    return timestamps.parse(value)
 
 
 def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -187,6 +188,29 @@ def union_movements(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def union_adjustments(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
+    """Credit adjustments kept by several snapshots as one frame, each adjustment once (the newest copy of an
+    id wins, as listed last); None when no snapshot kept any."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True).drop_duplicates("id", keep="last")
+
+
+def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = None) -> pd.DataFrame:
+    """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
+    up to the closing), each movement once, and only those that occurred after ``after`` (the opening's
+    as-of) and at or before ``until`` (the closing's): a fetch that read events beyond its own as-of
+    stores them again in the next window, and they belong to that one."""
+    moves = union_movements(s.movements for s in chain)
+    keep = pd.Series(True, index=moves.index)
+    if after is not None:
+        keep &= moves["occurred_at"] > timestamps.parse(after)
+    if until is not None:
+        keep &= moves["occurred_at"] <= timestamps.parse(until)
+    return moves[keep].reset_index(drop=True)
+
+
 def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Credit adjustments from ``GET /adjustments`` as ``store.ADJUSTMENT_DTYPES`` (nothing else kept).
 
@@ -227,10 +251,7 @@ def _paddle_time(value: Any) -> pd.Timestamp | None:
 def _chain(data_dir: Any, environment: str | None, snapshot: Any) -> list[store.Snapshot]:
     """The snapshots of one environment up to ``snapshot`` (inclusive), oldest first."""
     closing = store.load_snapshot(snapshot, data_dir=data_dir, environment=environment)
-    listing = store.list_snapshots(data_dir, closing.environment)
-    chain = [store.Snapshot.from_path(p) for p, t in zip(listing["path"], listing["as_of"], strict=True)
-             if t <= closing.as_of]
-    return chain or [closing]
+    return store.chain(data_dir, closing.environment, until=closing.as_of) or [closing]
 
 
 def movements(
@@ -286,7 +307,6 @@ def statement(
     when that window had event evidence, ``no evidence`` when it had none (derived from balances). So the
     last row always ends on the snapshot's figures, and a non-zero gap is shown, never hidden.
     """
-    from credit_reports import periods  # periods reads movements' frames; import here to avoid a cycle
 
     if not isinstance(customer_id, str) or not customer_id:
         raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .store import Snapshot
+    from credit_reports.store import Snapshot
 
 # The simulator is local and answers as fast as it can; Paddle's 240 a minute applies to Paddle only.
 DEMO_MAX_RPM = 60_000
@@ -40,7 +40,7 @@ ADVANCE_PER_2000 = {"credits": 6, "first_credits": 4, "reservations": 5, "spends
 
 def demo_folder(data_dir: Path) -> Path:
     """Where the demo keeps its snapshots in ``data_dir``: the ``demo`` environment folder."""
-    from .store import SNAPSHOTS
+    from credit_reports.store import SNAPSHOTS
 
     return Path(data_dir) / SNAPSHOTS / DEMO_ENVIRONMENT
 
@@ -80,10 +80,10 @@ def take_demo_snapshots(
     """The demo's data: ``months`` month-end snapshots of a simulated account that moves on in between, kept
     in ``<data_dir>/snapshots/demo/`` (an earlier demo's snapshots there are removed first). The first is a
     ``subscribers`` first fetch, each later one ``incremental`` from that month's events. Returns the newest."""
-    from .fetch import fetch_snapshot
-    from .paddle import PaddleClient
-    from .simulator import Simulator
-    from .store import default_data_dir
+    from credit_reports.paddle import PaddleClient
+    from credit_reports.simulator import Simulator
+    from credit_reports.snapshot_fetch import fetch_snapshot
+    from credit_reports.store import default_data_dir
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     shutil.rmtree(demo_folder(data_dir), ignore_errors=True)  # only what an earlier demo made
@@ -117,8 +117,8 @@ def run_demo(
     """Take the demo's year of month-end snapshots (:func:`take_demo_snapshots`) into ``data_dir`` (default
     ``./data``) and render the report of the last closed month from them (``period = previous-month``);
     return the report's HTML path. The snapshots stay."""
-    from .render import render_report
-    from .store import default_data_dir
+    from credit_reports.render import render_report
+    from credit_reports.store import default_data_dir
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     snapshot = take_demo_snapshots(data_dir, customers=customers, seed=seed, progress=progress)

@@ -34,8 +34,8 @@ from typing import Any
 
 import pandas as pd
 
-from .as_of import iso as _iso
-from .money import minor_unit_decimals, to_major
+from credit_reports import timestamps
+from credit_reports.money import minor_unit_decimals, to_major
 
 __all__ = [
     "AMOUNT_COLUMNS",
@@ -254,7 +254,7 @@ def _csv_text(value: Any, column: str) -> str:
     if value is None or _is_missing(value):
         return ""
     if isinstance(value, dt.datetime | pd.Timestamp):
-        return _iso(pd.Timestamp(value).to_pydatetime())
+        return timestamps.iso(pd.Timestamp(value).to_pydatetime())
     if isinstance(value, float) and column.endswith("share"):
         return f"{round(value, _SHARE_DECIMALS):.{_SHARE_DECIMALS}f}"
     if isinstance(value, str):
@@ -272,7 +272,7 @@ def _csv_table(table: pd.DataFrame, as_of: dt.datetime | None) -> tuple[list[str
         header.append(col)
         if code_columns[col] is not None:
             header.append(f"{col}_minor")
-    stamp = _iso(as_of) if as_of is not None else None
+    stamp = timestamps.iso(as_of) if as_of is not None else None
     rows: list[list[str]] = []
     for record in table.to_dict("records"):
         row = [stamp] if stamp is not None else []

@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .as_of import display as display_as_of
-from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
-from .money import format_money
+from credit_reports import timestamps
+from credit_reports.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
+from credit_reports.money import format_money
 
 __all__ = ["INDEX_NAME", "build_index", "manifest_name", "published_reports"]
 
@@ -84,7 +84,7 @@ def _when(text: str | None) -> str:
     if not text:
         return "&ndash;"
     try:
-        return display_as_of(text)
+        return timestamps.display(text)
     except ValueError:
         return html.escape(text)
 

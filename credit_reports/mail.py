@@ -30,11 +30,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from .alerts import attention_reasons, outstanding_change, unexplained_differences
-from .as_of import display as display_as_of
-from .config import MailSettings
-from .errors import CreditReportsError, UsageError
-from .money import format_money
+from credit_reports import timestamps
+from credit_reports.alerts import attention_reasons, outstanding_change, unexplained_differences
+from credit_reports.config import MailSettings
+from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.money import format_money
 
 __all__ = ["MailError", "build_message", "check_password", "send_message", "send_report", "summary_text"]
 
@@ -66,7 +66,7 @@ def _when(text: str | None) -> str:
     """A manifest's ISO time as the report and the index show it, to the minute, or 'unknown time'."""
     if not text:
         return "unknown time"
-    return display_as_of(str(text), seconds=False)
+    return timestamps.display(str(text), seconds=False)
 
 
 def subject_for(manifest: Mapping[str, Any], reasons: list[str]) -> str:

@@ -22,23 +22,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from credit_reports import periods
 from credit_reports.errors import TotalOverflowError, UsageError
 from credit_reports.money import minor_unit_decimals, parse_minor
 
 __all__ = [
     "AMOUNT_COLUMNS",
     "MissingRateError",
+    "checked_amounts",
     "concentration",
     "convert_totals",
     "currency_totals",
     "headline",
     "load_rates",
     "per_currency_ints",
+    "reserved_counts",
     "reserved_customers",
     "roll_forward",
     "roll_forward_dict",
+    "subledger",
     "top_share",
     "trend",
+    "trend_points",
 ]
 
 _INT64_MAX = 2**63 - 1
@@ -78,7 +83,7 @@ class MissingRateError(UsageError):
 # input checks
 
 
-def _amounts(frame: pd.DataFrame, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+def checked_amounts(frame: pd.DataFrame, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """The columns a metric needs, with amounts as int64; a clear UsageError when they are not there."""
     if not isinstance(frame, pd.DataFrame):
         raise UsageError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
@@ -192,7 +197,7 @@ def currency_totals(balances: pd.DataFrame) -> pd.DataFrame:
     whatever its amount), the same names and meanings as in :func:`~credit_reports.cohorts.cohort_totals`.
     ``currency_code`` is pandas ``string``, the rest int64; sorted by currency code.
     """
-    b = _amounts(balances, "balances")
+    b = checked_amounts(balances, "balances")
     if b.empty:
         return _empty(TOTALS_COLUMNS)
     return _grouped_totals(b, ["currency_code"])[list(TOTALS_COLUMNS)]
@@ -221,7 +226,7 @@ def per_currency_ints(table: pd.DataFrame, columns: tuple[str, ...] | list[str])
 def _totals_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """Per-currency totals indexed by currency; accepts balances or an existing totals table."""
     if "customer_id" not in frame.columns and "outstanding" in frame.columns:
-        t = _amounts(frame, name).groupby("currency_code", sort=True).sum()
+        t = checked_amounts(frame, name).groupby("currency_code", sort=True).sum()
     else:
         t = currency_totals(frame).set_index("currency_code")[list(AMOUNT_COLUMNS)]
     return t[list(AMOUNT_COLUMNS)]
@@ -265,7 +270,7 @@ def trend(history: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``as_of``, then the :func:`currency_totals` columns; sorted by ``as_of`` then currency.
     """
-    b = _amounts(history, "history", extra=("as_of",))
+    b = checked_amounts(history, "history", extra=("as_of",))
     if b.empty:
         out = _empty(TOTALS_COLUMNS)
         out.insert(0, "as_of", pd.Series(dtype="datetime64[ns, UTC]"))
@@ -279,7 +284,7 @@ def trend(history: pd.DataFrame) -> pd.DataFrame:
 
 def _holders(balances: pd.DataFrame) -> pd.DataFrame:
     """Rows with available > 0 (the holders of available credit), with a sortable currency code."""
-    b = _amounts(balances, "balances", extra=("customer_id",))
+    b = checked_amounts(balances, "balances", extra=("customer_id",))
     return b.loc[b["available"].to_numpy() > 0, ["currency_code", "customer_id", "available"]]
 
 
@@ -383,12 +388,43 @@ def reserved_customers(balances: pd.DataFrame) -> pd.DataFrame:
     Columns: ``currency_code``, ``customer_id``, ``reserved``, ``available``, ``used`` (int64 minor
     units). Sorted by currency, then reserved descending, then customer ID.
     """
-    b = _amounts(balances, "balances", extra=("customer_id",))
+    b = checked_amounts(balances, "balances", extra=("customer_id",))
     r = b.loc[b["reserved"].to_numpy() > 0, ["currency_code", "customer_id", "reserved", "available", "used"]]
     r = r.sort_values(
         ["currency_code", "reserved", "customer_id"], ascending=[True, False, True], kind="mergesort"
     )
     return r.reset_index(drop=True)
+
+
+
+def reserved_counts(reserved: pd.DataFrame) -> dict[str, int]:
+    """Customers with reserved credit per currency, from :func:`reserved_customers`'s frame."""
+    return reserved.groupby("currency_code").size().astype("int64").to_dict()
+
+
+def subledger(balances: pd.DataFrame) -> pd.DataFrame:
+    """Every customer and currency with a non-zero balance: available, reserved, used and outstanding
+    (available + reserved) in minor units, largest outstanding first per currency. Its columns add up
+    to the currency totals: the sub-ledger finance ties to the general ledger."""
+    b = balances
+    out = b.assign(outstanding=b["available"] + b["reserved"])
+    out = out[(out["available"] != 0) | (out["reserved"] != 0) | (out["used"] != 0)]
+    out = out.sort_values(["currency_code", "outstanding", "customer_id"], ascending=[True, False, True])
+    return out[["currency_code", "customer_id", "available", "reserved", "used", "outstanding"]].reset_index(
+        drop=True
+    )
+
+
+def trend_points(history: pd.DataFrame, view: str, timezone: str = "UTC") -> pd.DataFrame:
+    """The rows of a history frame (an ``as_of`` column) a trend shows: every snapshot for the ``snapshot``
+    view; for ``month-end`` only the newest snapshot of each calendar month in ``timezone``
+    (:func:`credit_reports.periods.month_end_points`)."""
+    if view != "month-end" or not len(history):
+        return history
+    when = pd.to_datetime(history["as_of"], utc=True)
+    stamps = sorted(when.unique())
+    keep = [stamps[i] for i in periods.month_end_points(stamps, timezone)]
+    return history[when.isin(keep)]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ MAX_RPM = 100_000
 MAX_PAGES = 50_000
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
     """True for localhost, 127.0.0.0/8 and ::1."""
     if not host:
         return False
@@ -219,7 +219,7 @@ class PaddleClient:
                         f"Unknown Paddle environment {environment!r}: use production, sandbox, local or custom."
                     )
             else:
-                env = "local" if _is_loopback(parts.hostname) else "custom"
+                env = "local" if is_loopback(parts.hostname) else "custom"
             return env, url
         raw = environment if environment is not None else os.environ.get(ENVIRONMENT_ENV)
         env = (raw or "production").strip().lower() or "production"
@@ -248,7 +248,7 @@ class PaddleClient:
             # No netrc, no environment proxies for loopback: nothing may replace our Authorization header
             # or route the key elsewhere. Remote targets still honour HTTPS_PROXY / NO_PROXY.
             session.trust_env = False
-            if self.environment not in ("local",) and not _is_loopback(urlsplit(self.base_url).hostname):
+            if self.environment not in ("local",) and not is_loopback(urlsplit(self.base_url).hostname):
                 session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
             session.mount("http://", adapter)

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import CreditReportsError
+from credit_reports.errors import CreditReportsError
 
 __all__ = ["CHROMIUM_ENV", "PdfUnavailableError", "find_chromium", "print_to_pdf"]
 

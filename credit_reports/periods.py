@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from credit_reports.as_of import FOLDER_NAME
-from credit_reports.as_of import parse as _utc
+from credit_reports import timestamps
 from credit_reports.errors import UsageError
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "parse_day",
     "parse_period",
     "parse_timezone",
-    "period_movements",
     "window_evidence",
     "windows_evidence",
 ]
@@ -146,18 +144,18 @@ def parse_day(text: str, timezone: str = "UTC") -> pd.Timestamp:
 
 def newest_at_or_before(as_ofs: Sequence[Any], boundary: Any) -> int | None:
     """Index of the newest as-of at or before ``boundary`` (None when every one is later)."""
-    limit = _utc(boundary)
+    limit = timestamps.parse(boundary)
     best = None
     for i, value in enumerate(as_ofs):
-        ts = _utc(value)
-        if ts <= limit and (best is None or ts >= _utc(as_ofs[best])):
+        ts = timestamps.parse(value)
+        if ts <= limit and (best is None or ts >= timestamps.parse(as_ofs[best])):
             best = i
     return best
 
 
 def describe_distance(as_of: Any, boundary: Any, what: str) -> str:
     """``2 h 15 min before the period start`` / ``exactly at the period end`` (for the report)."""
-    delta = _utc(as_of) - _utc(boundary)
+    delta = timestamps.parse(as_of) - timestamps.parse(boundary)
     if delta == pd.Timedelta(0):
         return f"exactly at {what}"
     side = "before" if delta < pd.Timedelta(0) else "after"
@@ -183,11 +181,11 @@ def month_end_points(as_ofs: Sequence[Any], timezone: str = "UTC") -> list[int]:
         return []
     by_month: dict[tuple[int, int], int] = {}
     for i, value in enumerate(as_ofs):
-        local = _utc(value).tz_convert(tz)
+        local = timestamps.parse(value).tz_convert(tz)
         key = (local.year, local.month)
         if local == _local_midnight(local.year, local.month, 1, tz):  # exactly midnight: closes the month before
             key = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
-        if key not in by_month or _utc(value) >= _utc(as_ofs[by_month[key]]):
+        if key not in by_month or timestamps.parse(value) >= timestamps.parse(as_ofs[by_month[key]]):
             by_month[key] = i
     return [by_month[k] for k in sorted(by_month)]
 
@@ -204,17 +202,17 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
         return f"{snapshot.name} was a {strategy or 'full'} fetch, which reads no events"
     if manifest.get("evidence") is False:
         return f"the fetch of {snapshot.name} could not read every event of its window"
-    if _utc(snapshot.as_of) - _utc(previous.as_of) > EVENT_WINDOW:
+    if timestamps.parse(snapshot.as_of) - timestamps.parse(previous.as_of) > EVENT_WINDOW:
         return (f"more than 90 days passed between {previous.name} and {snapshot.name} "
                 "(Paddle keeps 90 days of events)")
     if not snapshot.has_movements:
         return f"{snapshot.name} stored no movements (it was fetched before the toolkit kept them)"
     base = manifest.get("base_snapshot")
     try:
-        base_time = _utc(str(base)) if base and FOLDER_NAME.match(str(base)) else None
+        base_time = timestamps.parse(str(base)) if base and timestamps.FOLDER_NAME.match(str(base)) else None
     except (ValueError, TypeError):
         base_time = None
-    if base_time is None or base_time > _utc(previous.as_of):
+    if base_time is None or base_time > timestamps.parse(previous.as_of):
         return f"the events {snapshot.name} read do not start at {previous.name}"
     return None
 
@@ -227,19 +225,3 @@ def window_evidence(snapshot: Any, previous: Any | None) -> bool:
 def windows_evidence(chain: Sequence[Any]) -> list[bool]:
     """Per snapshot of ``chain`` (oldest first): does its window since the one before have evidence?"""
     return [window_evidence(s, chain[i - 1] if i else None) for i, s in enumerate(chain)]
-
-
-def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = None) -> pd.DataFrame:
-    """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
-    up to the closing), each movement once, and only those that occurred after ``after`` (the opening's
-    as-of) and at or before ``until`` (the closing's): a fetch that read events beyond its own as-of
-    stores them again in the next window, and they belong to that one."""
-    from credit_reports.credit_movements import union_movements
-
-    moves = union_movements(s.movements for s in chain)
-    keep = pd.Series(True, index=moves.index)
-    if after is not None:
-        keep &= moves["occurred_at"] > _utc(after)
-    if until is not None:
-        keep &= moves["occurred_at"] <= _utc(until)
-    return moves[keep].reset_index(drop=True)

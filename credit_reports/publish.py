@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import CreditReportsError
+from credit_reports.errors import CreditReportsError
 
 __all__ = [
     "ReportFailedError",
@@ -323,6 +323,6 @@ def refuse_external_resources(html: str) -> None:
 
 def redact_key(text: str, api_key: str | None) -> str:
     """The text with the key in use removed, for error messages built from notebook output."""
-    from .redact import redact
+    from credit_reports.redact import redact
 
     return redact(text, [api_key])

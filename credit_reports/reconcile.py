@@ -81,7 +81,7 @@ class Reconciliation:
 
 
 def _per_customer(balances: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    b = metrics._amounts(balances, "balances", extra=("customer_id",))
+    b = metrics.checked_amounts(balances, "balances", extra=("customer_id",))
     frame = b.groupby(_KEYS, sort=False)[["available", "reserved", "used"]].sum()
     return frame.add_prefix(prefix)
 

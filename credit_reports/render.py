@@ -25,8 +25,6 @@ import json
 import logging
 import os
 import re
-import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,17 +34,25 @@ from typing import Any
 
 import nbformat
 
-from . import handoff
-from ._version import __version__
-from .as_of import display as _display_as_of
-from .as_of import iso as _iso
-from .as_of import parse_datetime as _as_datetime
-from .config import DEFAULT_NOTEBOOK
-from .config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
-from .errors import UsageError
-from .handoff import ExportFacts
-from .index import build_index, manifest_name
-from .publish import (
+from credit_reports import handoff, timestamps
+from credit_reports._version import __version__
+from credit_reports.config import DEFAULT_NOTEBOOK
+from credit_reports.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
+from credit_reports.errors import UsageError
+from credit_reports.handoff import ExportFacts
+from credit_reports.index import build_index, manifest_name
+from credit_reports.notebook_html import clean_notebook, compact_images, export_html
+from credit_reports.notebook_run import (
+    DEFAULT_KERNEL,
+    check_parameter_names,
+    default_title,
+    execute,
+    jsonable,
+    notebook_parameters,
+    resolve_notebook,
+    shared_salt,
+)
+from credit_reports.publish import (
     ReportFailedError,
     SecretLeakError,
     external_resources,
@@ -78,26 +84,7 @@ __all__ = [
 
 log = logging.getLogger("credit_reports.render")
 
-DEFAULT_KERNEL = "credit-reports"
-INJECTED_TAG = "injected-parameters"
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-#: The repository's notebooks (editable installs and checkouts): the source of truth.
-REPO_NOTEBOOKS = _PACKAGE_DIR.parent / "notebooks"
-#: Notebooks shipped as package data, for non-editable installs where notebooks/ is not beside us.
-PACKAGED_NOTEBOOKS = _PACKAGE_DIR / "notebooks"
-TEMPLATES = _PACKAGE_DIR / "templates"
-TEMPLATE_NAME = "credit_reports"
-
-#: A cell running longer than this fails the report, so a hung notebook cannot hang a scheduled run.
-CELL_TIMEOUT_SECONDS = 1800
-
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-#: Words that make a parameter name look like a credential (matched against the name's parts).
-_CREDENTIAL_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "auth", "bearer"}
-_CREDENTIAL_SUBSTRINGS = (
-    "apikey", "api_key", "token", "secret", "passw", "credential", "authoriz", "private_key",
-)
 
 
 @dataclass(frozen=True)
@@ -117,389 +104,14 @@ class RenderResult:
 
 
 # ---------------------------------------------------------------------------------------------------
-# notebook and parameters
-
-
-def resolve_notebook(notebook: str | os.PathLike[str]) -> Path:
-    """The notebook file for a name (``credit_balances`` in ``notebooks/``) or a path to an ``.ipynb``.
-
-    Names are looked up in the repository's ``notebooks/`` first (the source, so an edit there is what
-    renders), then in the copy shipped inside the package for non-editable installs.
-    """
-    text = os.fspath(notebook)
-    candidate = Path(text).expanduser()
-    looks_like_path = candidate.suffix == ".ipynb" or os.sep in text or candidate.is_file()
-    if looks_like_path:
-        if candidate.is_file():
-            return candidate.resolve()
-        raise UsageError(f"notebook {text} does not exist: give a notebook name or a path to an .ipynb file")
-    name = text.removesuffix(".ipynb")
-    for folder in (REPO_NOTEBOOKS, PACKAGED_NOTEBOOKS):
-        path = folder / f"{name}.ipynb"
-        if path.is_file():
-            return path
-    folders = [f for f in (REPO_NOTEBOOKS, PACKAGED_NOTEBOOKS) if f.is_dir()]
-    known = sorted({p.stem for f in folders for p in f.glob("*.ipynb")})
-    raise UsageError(
-        f"no notebook named {name!r}: choose one of {', '.join(known) or '(none found)'} or give a path"
-    )
-
-
-def notebook_parameters(path: Path) -> dict[str, dict[str, Any]]:
-    """The parameters the notebook declares: every name its ``parameters`` cell assigns.
-
-    The cell is read with Python's own parser, so a ``name: type = value  # help`` line is found even
-    where papermill's line pattern gives up (papermill skips lines with a second ``=``, e.g. in the
-    help text). Papermill's type, default and help are added where it could read them.
-    """
-    import ast
-
-    import papermill
-
-    nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if "parameters" in (c.get("metadata", {}).get("tags") or [])]
-    declared: dict[str, dict[str, Any]] = {}
-    for cell in cells[:1]:
-        source = cell.get("source", "")
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            tree = None
-        for node in tree.body if tree is not None else []:
-            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    value = getattr(node, "value", None)
-                    default = ast.get_source_segment(source, value) if value is not None else None
-                    declared[target.id] = {"name": target.id, "inferred_type_name": "None",
-                                           "default": default, "help": ""}
-    quiet = logging.getLogger("papermill.translators")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        inferred = papermill.inspect_notebook(str(path))
-    except ValueError:  # no kernelspec in the notebook's metadata: the names read above stand
-        inferred = {}
-    finally:
-        quiet.setLevel(level)
-    for name, info in inferred.items():
-        declared[name] = {**declared.get(name, {}), **info}
-    return declared
-
-
-def looks_like_credential(name: str) -> bool:
-    """True for parameter names such as ``api_key``, ``apiKey``, ``auth_token``, ``password``, ``secret``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-    parts = [p for p in re.split(r"[^a-z0-9]+", spaced) if p]
-    if any(p in _CREDENTIAL_PARTS for p in parts):
-        return True
-    return any(s in spaced for s in _CREDENTIAL_SUBSTRINGS)
-
-
-def check_parameter_names(parameters: Mapping[str, Any], declared: Mapping[str, Any], notebook: str) -> None:
-    """Refuse credential-like names and names the notebook does not declare, with one clear line each."""
-    secret = sorted(n for n in parameters if looks_like_credential(str(n)))
-    if secret:
-        raise UsageError(
-            f"refusing parameter {', '.join(secret)}: credentials are never notebook parameters; the "
-            "key comes only from PADDLE_API_KEY (and a report never needs it)"
-        )
-    unknown = sorted(n for n in parameters if n not in declared)
-    if unknown:
-        valid = ", ".join(sorted(declared)) or "(none)"
-        raise UsageError(
-            f"notebook {notebook} does not declare parameter {', '.join(unknown)}: "
-            f"valid parameters are {valid}"
-        )
-
-
-def _jsonable(value: Any) -> Any:
-    """Parameter values as papermill and JSON take them (paths as strings, tuples as lists)."""
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def _default_title(declared: Mapping[str, Any], fallback: str) -> str:
-    """The ``title`` parameter's default, when the notebook declares one as a string literal."""
-    import ast
-
-    default = (declared.get("title") or {}).get("default")
-    try:
-        value = ast.literal_eval(default) if isinstance(default, str) else None
-    except (ValueError, SyntaxError):
-        value = None
-    return value if isinstance(value, str) and value else fallback
-
-
-# ---------------------------------------------------------------------------------------------------
-# execution
-
-
-def _kernel(kernel_name: str) -> str:
-    """``kernel_name`` when that kernelspec exists; else this interpreter's own kernel, with a warning."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(kernel_name)
-        return kernel_name
-    except NoSuchKernel:
-        from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
-
-        log.warning(
-            "kernel %r is not registered; using %r (%s) instead. Run `make report` once to register it.",
-            kernel_name, NATIVE_KERNEL_NAME, sys.executable,
-        )
-        return NATIVE_KERNEL_NAME
-
-
-@contextmanager
-def _shared_salt() -> Iterator[str]:
-    """One pseudonymisation salt for the kernel and this process during a render; yields it.
-
-    ``pseudonymize=True`` hashes customer IDs with the salt in $CREDIT_REPORTS_PSEUDONYM_SALT, or a
-    random per-process one when it is unset. The kernel (HTML) and this process (exports) are two
-    processes, so without a shared salt the same customer would get different pseudonyms in the report
-    and in its CSV/XLSX. When unset, a random salt is set for the render and removed afterwards. The
-    salt is a secret: the scan makes sure no output holds it.
-    """
-    import secrets
-
-    from .privacy import SALT_ENV
-
-    existing = os.environ.get(SALT_ENV)
-    if existing:
-        yield existing
-        return
-    salt = secrets.token_hex(16)
-    os.environ[SALT_ENV] = salt
-    try:
-        yield salt
-    finally:
-        os.environ.pop(SALT_ENV, None)
-
-
-@contextmanager
-def _kernel_environment() -> Iterator[None]:
-    """Start the kernel without the API key in its environment: a report never needs it.
-
-    (The kernel inherits os.environ when it starts; the key is restored right after.)
-    """
-    saved = os.environ.pop("PADDLE_API_KEY", None)
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # no debugger notice on stderr
-    try:
-        yield
-    finally:
-        if saved is not None:
-            os.environ["PADDLE_API_KEY"] = saved
-
-
-def _execute(path: Path, output: Path, parameters: dict[str, Any], kernel_name: str) -> nbformat.NotebookNode:
-    """Run the notebook with papermill in its own folder; the executed copy is also written to ``output``."""
-    import papermill
-    from traitlets.config import Config
-
-    # Parameters are checked before execution (check_parameter_names): papermill's own warnings about
-    # them ("unknown parameter", "unable to parse line") would only repeat or confuse that.
-    logging.getLogger("papermill").setLevel(logging.ERROR)
-    # The kernel talks over Unix sockets in a private folder rather than loopback TCP: no other user of
-    # the machine can connect to it (and ipykernel has nothing to warn about on stderr).
-    with _kernel_environment(), tempfile.TemporaryDirectory(prefix="credit-reports-kernel-") as sockets:
-        config = Config()
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = os.path.join(sockets, "kernel")
-        # jupyter_client interrupts the kernel before shutting it down, which ipykernel logs as
-        # "ERROR | KeyboardInterrupt caught in kernel" on every render; a cell's real errors still reach
-        # the executed notebook (and a crash still fails the render), so the kernel's own log stays quiet.
-        config.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=CRITICAL"]
-        return papermill.execute_notebook(
-            str(path),
-            str(output),
-            parameters=parameters,
-            kernel_name=_kernel(kernel_name),
-            language="python",
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-            execution_timeout=CELL_TIMEOUT_SECONDS,
-            cwd=str(path.parent),
-            config=config,
-        )
-
-
-def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip what must not travel with a report: injected parameters, papermill's copy of them, stderr.
-
-    Removes cells tagged ``injected-parameters``, ``metadata.papermill.parameters`` (and the staging
-    output path), widget state, and every stderr stream output (warnings, logs, progress bars).
-    Returns the same notebook, changed in place.
-    """
-    nb.cells = [c for c in nb.cells if INJECTED_TAG not in (c.get("metadata", {}).get("tags") or [])]
-    papermill_meta = nb.metadata.get("papermill")
-    if isinstance(papermill_meta, dict):
-        papermill_meta.pop("parameters", None)
-        papermill_meta.pop("output_path", None)
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        cell.outputs = [
-            out for out in cell.get("outputs", [])
-            if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
-        ]
-    return nb
-
-
-def _compact_png(data: str) -> str:
-    """A base64 PNG re-encoded as a 256-colour palette PNG when that is smaller (charts: 3-4x smaller).
-
-    Matplotlib charts use a handful of flat colours plus anti-aliasing, which a 256-colour palette
-    keeps visually identical; the pixel size (2x for sharp display) is unchanged.
-    """
-    import base64
-    import io
-
-    from PIL import Image
-
-    raw = base64.b64decode(data)
-    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 25 and raw[25] == 3:
-        return data  # IHDR colour type 3: already a palette PNG (credit_reports.charts makes those)
-    try:
-        with Image.open(io.BytesIO(raw)) as image:
-            image.load()
-            source = image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
-            palette = source.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-            out = io.BytesIO()
-            palette.save(out, format="PNG", optimize=True)
-    except (OSError, ValueError):
-        return data
-    smaller = out.getvalue()
-    return base64.b64encode(smaller).decode("ascii") if len(smaller) < len(raw) else data
-
-
-def _heading(cell: Any) -> str | None:
-    """The last Markdown heading in a cell, as plain text."""
-    found = None
-    for line in str(cell.get("source", "")).splitlines():
-        match = re.match(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", line)
-        if match:
-            found = re.sub(r"[*_`]", "", match.group(1)).strip()
-    return found
-
-
-def compact_images(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Shrink PNG outputs (palette re-encoding) and give each chart an alt text from its section heading.
-
-    Keeps the report within its size budget with sharp 2x charts, and lets screen readers say which
-    chart is which. Changes the notebook in place and returns it.
-    """
-    heading = None
-    for cell in nb.cells:
-        if cell.get("cell_type") == "markdown":
-            heading = _heading(cell) or heading
-            continue
-        for out in cell.get("outputs", []):
-            data = out.get("data") or {}
-            if "image/png" not in data:
-                continue
-            data["image/png"] = _compact_png(data["image/png"])
-            meta = out.setdefault("metadata", {})
-            if heading and "alt" not in meta:
-                meta["alt"] = f"Chart: {heading}"
-    return nb
-
-
-# ---------------------------------------------------------------------------------------------------
-# HTML
-
-
-def export_html(
-    nb: nbformat.NotebookNode,
-    *,
-    title: str,
-    footer: str = "",
-    as_of_line: str = "",
-    downloads: list[tuple[str, str]] | None = None,
-) -> str:
-    """The report page: outputs only (no code, no prompts), inline styles, no external resources.
-
-    ``as_of_line`` is shown above the report (the as-of it was asked for); ``downloads`` are (label,
-    relative link) pairs to the exports beside it.
-    """
-    from nbconvert import HTMLExporter
-
-    nb.metadata["title"] = title
-    exporter = HTMLExporter(
-        template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_anchor_links=True,
-        embed_images=True,
-        theme="light",
-    )
-    resources = {
-        "credit_reports_footer": footer,
-        "credit_reports_as_of": as_of_line,
-        "credit_reports_downloads": downloads or [],
-    }
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return label_table_cells(body)
-
-
-_TABLE = re.compile(r"<table\b[^>]*>.*?</table>", re.S)
-_HEADING = re.compile(r'<th\b[^>]*class="col_heading level0 (col\d+)"[^>]*>(.*?)</th>', re.S)
-#: A cell holding one word (an amount, a date, a customer id) is marked so that it never wraps inside.
-_ONE_WORD = re.compile(r'(<td\b[^>]*?class="data )(row\d+ col\d+"[^>]*>[^<\s]+</td>)')
-#: Tables with more columns than this are stacked into cards on a phone.
-_NARROW_COLUMNS = 3
-_CELL = re.compile(r'<td\b(?P<attrs>[^>]*?)class="(?P<cls>data row\d+ (?P<col>col\d+))"')
-
-
-def label_table_cells(page: str) -> str:
-    """Give every cell of the report's tables its column's header as ``data-label``.
-
-    On a phone the stylesheet stacks each row into label/value lines (``td::before`` shows the label),
-    so no column is lost and nothing scrolls sideways. Cells of one word (amounts, dates, ids) get the
-    class ``credit-nowrap`` so a laptop or paper layout never breaks ``2026-11-30`` at its hyphen. Only
-    pandas Styler tables (the report's) are touched; their cells carry ``colN`` classes naming the header.
-    """
-
-    def one_table(match: re.Match[str]) -> str:
-        table = match.group(0)
-        labels = {col: re.sub(r"<[^>]+>", "", text).strip() for col, text in _HEADING.findall(table)}
-        if not labels:
-            return table
-
-        if len(labels) > _NARROW_COLUMNS:  # narrow tables fit a phone as they are; wide ones stack
-            table = table.replace('class="credit-table"', 'class="credit-table credit-table-wide"', 1)
-
-        def one_cell(cell: re.Match[str]) -> str:
-            label = labels.get(cell.group("col"), "")
-            label = label.replace('"', "&quot;")
-            return f'<td{cell.group("attrs")}data-label="{label}" class="{cell.group("cls")}"'
-
-        return _ONE_WORD.sub(r'\1credit-nowrap \2', _CELL.sub(one_cell, table))
-
-    return _TABLE.sub(one_table, page)
-
-
-# ---------------------------------------------------------------------------------------------------
 # snapshot, manifest, tables
 
 
 def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of the notebook's parameters that ``report.prepare`` takes (the report's own ones)."""
-    import inspect
+    from credit_reports.report_parameters import parameter_names
 
-    from .report import validate_parameters as report_parameters
-
-    accepted = inspect.signature(report_parameters).parameters
+    accepted = parameter_names()
     return {k: v for k, v in parameters.items() if k in accepted}
 
 
@@ -523,7 +135,7 @@ def _manifest(
     """
     manifest_snapshot = snapshot.manifest if isinstance(snapshot.manifest, Mapping) else {}
     opening = facts.opening
-    as_of = _iso(_as_datetime(snapshot.as_of))
+    as_of = timestamps.iso(timestamps.parse_datetime(snapshot.as_of))
     return {
         "report": name,
         "title": title,
@@ -531,7 +143,7 @@ def _manifest(
         "parameters": dict(parameters),
         "requested_snapshot": requested,
         "period": {
-            "from": _iso(_as_datetime(opening.as_of)) if opening is not None else None,
+            "from": timestamps.iso(timestamps.parse_datetime(opening.as_of)) if opening is not None else None,
             "to": as_of,
         },
         "snapshot": {
@@ -546,12 +158,12 @@ def _manifest(
         "headline": facts.headline,
         "roll_forward": facts.roll_forward,
         "compared_to": (
-            {"path": str(opening.path), "as_of": _iso(_as_datetime(opening.as_of))}
+            {"path": str(opening.path), "as_of": timestamps.iso(timestamps.parse_datetime(opening.as_of))}
             if opening is not None
             else None
         ),
         "toolkit_version": __version__,
-        "rendered_at": _iso(dt.datetime.now(dt.UTC), fraction=True),
+        "rendered_at": timestamps.iso(dt.datetime.now(dt.UTC), fraction=True),
         "files": files,
         "exports": [{"label": label, "file": file} for label, file in exports],
     }
@@ -631,7 +243,7 @@ def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> 
 
 def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any) -> Any:
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
-    from .exports import ExportContext
+    from credit_reports.exports import ExportContext
 
     if facts.reconciled is not None:
         status = (
@@ -646,9 +258,10 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any)
     else:
         status = "No roll-forward: " + (facts.roll_forward_note or "no earlier snapshot")
     return ExportContext(
-        title=title, report=name, as_of=_as_datetime(snapshot.as_of), environment=str(snapshot.environment),
+        title=title, report=name, as_of=timestamps.parse_datetime(snapshot.as_of),
+        environment=str(snapshot.environment),
         complete=bool(snapshot.complete),
-        opening_as_of=_as_datetime(facts.opening.as_of) if facts.opening is not None else None,
+        opening_as_of=timestamps.parse_datetime(facts.opening.as_of) if facts.opening is not None else None,
         failed_customers=facts.failed_customers, reconciliation=str(status), toolkit_version=__version__,
         extra=(("Snapshot", snapshot.path.name),),
     )
@@ -656,7 +269,7 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any)
 
 def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
     """The report printed to ``<name>.pdf`` beside its HTML, or (None, why not) in one line."""
-    from .pdf import PdfUnavailableError, print_to_pdf
+    from credit_reports.pdf import PdfUnavailableError, print_to_pdf
 
     target = html_path.with_name(f"{name}.pdf")
     try:
@@ -683,7 +296,7 @@ class _Job:
 
     @property
     def as_of(self) -> dt.datetime:
-        return _as_datetime(self.snapshot.as_of)
+        return timestamps.parse_datetime(self.snapshot.as_of)
 
 
 def _plan(
@@ -691,14 +304,14 @@ def _plan(
     out_dir: str | os.PathLike[str], output_name: str | None, requested_snapshot: str | None,
 ) -> _Job:
     """Resolve the notebook, check its parameters, pin the snapshot: every bad input fails here (exit 2)."""
-    from .report import period_closing
-    from .report import validate_parameters as check_report_parameters
-    from .store import load_snapshot
+    from credit_reports.report import period_closing
+    from credit_reports.report_parameters import Parameters
+    from credit_reports.store import load_snapshot
 
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
     path = resolve_notebook(notebook)
     declared = notebook_parameters(path)
-    given = {str(k): _jsonable(v) for k, v in (parameters or {}).items()}
+    given = {str(k): jsonable(v) for k, v in (parameters or {}).items()}
     check_parameter_names(given, declared, path.name)
 
     data_dir = Path(data_dir).expanduser().resolve()
@@ -714,12 +327,12 @@ def _plan(
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     report_arguments = _report_arguments(effective)
-    report_parameters = check_report_parameters(**report_arguments)  # a bad value fails before a kernel starts
+    report_parameters = Parameters.check(**report_arguments)  # a bad value fails before a kernel starts
     return _Job(
         name=name, notebook=path, parameters=effective, report_arguments=report_arguments,
         report_parameters=report_parameters, snapshot=snapshot, requested=requested,
-        title=str(effective.get("title") or _default_title(declared, "Customer credit balances")),
-        out_dir=out_dir, destination=out_dir / snapshot_folder_name(_as_datetime(snapshot.as_of)),
+        title=str(effective.get("title") or default_title(declared, "Customer credit balances")),
+        out_dir=out_dir, destination=out_dir / snapshot_folder_name(timestamps.parse_datetime(snapshot.as_of)),
     )
 
 
@@ -736,7 +349,7 @@ def _run_notebook(
     handoff_path = stage / ".handoff.pickle"
     try:
         with _environment(handoff.ENV, str(handoff_path)):
-            nb = _execute(job.notebook, executed_path, job.parameters, kernel_name)
+            nb = execute(job.notebook, executed_path, job.parameters, kernel_name)
     except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
         handoff_path.unlink(missing_ok=True)
         if isinstance(exc, UsageError):
@@ -769,7 +382,7 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 def _raise_bad_input(job: _Job) -> None:
     """Raise the UsageError when a failed notebook stopped on a value the data cannot serve (exit 2)."""
-    from .report import prepare
+    from credit_reports.report import prepare
 
     try:
         prepare(**job.report_arguments)
@@ -786,7 +399,7 @@ def _export_facts(job: _Job, handed_over: ExportFacts | None) -> ExportFacts:
     """
     if handed_over is not None and handed_over.same_parameters(job.report_parameters):
         return handed_over
-    from .report import prepare
+    from credit_reports.report import prepare
 
     log.info("the notebook handed over no prepared report for these parameters: preparing it here")
     return handoff.facts_of(prepare(**job.report_arguments))
@@ -810,11 +423,11 @@ def _write_html(
     as_of_line = (
         f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({_asked_in_words(job.requested)}; {snapshot.environment})"
         + ("" if facts.opening is None else
-           f"; roll-forward from {_display_as_of(facts.opening.as_of)}")
+           f"; roll-forward from {timestamps.display(facts.opening.as_of)}")
     )
     footer = (
-        f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {_iso(as_of)}) "
-        f"rendered {_iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
+        f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {timestamps.iso(as_of)}) "
+        f"rendered {timestamps.iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
     )
     pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
     html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link)
@@ -838,7 +451,7 @@ def _write_manifest(
     outstanding_change_share: float | None,
 ) -> tuple[Path, dict[str, Any]]:
     """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
-    from .alerts import attention_reasons
+    from credit_reports.alerts import attention_reasons
 
     manifest_path = staged[0].with_name(manifest_name(job.name))
     manifest = _manifest(
@@ -891,14 +504,14 @@ def render_report(
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
     SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
     """
-    from .exports import export_links, write_exports
+    from credit_reports.exports import export_links, write_exports
 
     timer = _Timer()
     job = _plan(notebook, parameters, data_dir=data_dir, out_dir=out_dir, output_name=output_name,
                 requested_snapshot=requested_snapshot)
     log.info("rendering %s from snapshot %s into %s", job.notebook.name, job.snapshot.path.name, job.destination)
     warnings: list[str] = []
-    with _shared_salt() as salt, staging_folder(job.out_dir, job.name) as stage:
+    with shared_salt() as salt, staging_folder(job.out_dir, job.name) as stage:
         others = {"the pseudonymisation salt": salt}
         nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others)
         timer.lap("execute")

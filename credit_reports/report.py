@@ -15,195 +15,32 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
-from credit_reports import metrics, money, periods, privacy, store
-from credit_reports.as_of import FOLDER_NAME
-from credit_reports.as_of import display as _when  # one formatter and one parser for as-of times
-from credit_reports.as_of import parse as _as_of_key
+from credit_reports import metrics, periods, privacy, report_parameters, store, timestamps
+from credit_reports.credit_movements import period_movements, union_adjustments, union_movements
 from credit_reports.errors import UsageError
-from credit_reports.parameters import parse_list
 from credit_reports.reconcile import Reconciliation, reconcile
+from credit_reports.report_parameters import (
+    COHORT_RULES,
+    DAY,
+    Parameters,
+    parameter_names,
+    resolve_data_dir,
+    validate_parameters,
+)
+from credit_reports.report_tables import NO_EVIDENCE, RESERVED_ROWS_SHOWN, ReportTables, local_time
 
 __all__ = [
     "COHORT_RULES", "Parameters", "Report", "parameter_names", "period_closing", "prepare", "resolve_data_dir",
     "validate_parameters",
 ]
 
-#: Cohort rules a report accepts (besides ``custom_data.<key>``).
-COHORT_RULES: tuple[str, ...] = cohorts_mod.NAMED_RULES
-_AS_OF = FOLDER_NAME
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
-#: At most this many customers behind an unexplained difference are named in the red note at the top.
-DIFFERENCE_CUSTOMERS_IN_NOTE = 5
-NO_EVIDENCE = "derived from balances, no evidence"
-_CUSTOM_DATA = re.compile(r"^custom_data\.[A-Za-z0-9_\-]+$")
-#: At most this many rows per currency in the reserved-credit table shown (the raw table keeps all).
-RESERVED_ROWS_SHOWN = 15
 
-DEFAULT_TITLE = "Customer credit balances"
-BANNER_STYLE = (
-    "background:#b00020;color:#ffffff;padding:14px 18px;border-radius:4px;font-size:1.05em;"
-    "font-weight:600;margin:8px 0 16px 0"
-)
-
-
-# ---------------------------------------------------------------------------------------------------
-# parameters
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """The report's parameters after validation (types and defaults resolved)."""
-
-    data_dir: Path | None
-    environment: str | None
-    snapshot: str
-    compare_to: str
-    currencies: tuple[str, ...]
-    cohort: str
-    cohort_file: Path | None
-    min_cohort_size: int
-    rates_file: Path | None
-    reporting_currency: str | None
-    pseudonymize: bool
-    show_pii: bool
-    title: str
-    period: str | None = None
-    timezone: str = "UTC"
-    trend: str = "month-end"
-
-
-def _text(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise UsageError(f"parameter {name} must be text, got {value!r}")
-    return value.strip()
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise UsageError(f"parameter {name} must be True or False, got {value!r}")
-
-
-def _currency(name: str, value: Any) -> str:
-    code = _text(name, value).upper()
-    if not money.is_known_currency(code):
-        raise UsageError(
-            f"{name}: {value!r} is not a currency Paddle supports; use ISO 4217 codes such as "
-            f"USD, EUR, JPY ({', '.join(money.PADDLE_CURRENCIES)})"
-        )
-    return code
-
-
-def _existing_file(name: str, value: str) -> Path:
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise UsageError(f"{name}: file {value!r} does not exist (relative paths start in notebooks/)")
-    return path
-
-
-def resolve_data_dir(data_dir: str | Path | None = "") -> Path | None:
-    """The snapshot store to read: ``data_dir`` when given, else ``$CREDIT_REPORTS_DATA_DIR`` or
-    ``./data``; when neither exists and the notebook runs in ``notebooks/`` (JupyterLab, papermill),
-    the repository's ``../data``. ``None`` leaves the choice to :mod:`credit_reports.store`."""
-    if data_dir:
-        return Path(data_dir).expanduser()
-    default = store.default_data_dir()
-    if default.is_dir() or default.is_absolute():
-        return None
-    parent = Path("..") / default
-    return parent if parent.is_dir() and Path.cwd().name == "notebooks" else None
-
-
-def validate_parameters(
-    data_dir: str = "",
-    environment: str = "",
-    snapshot: str = "latest",
-    compare_to: str = "previous",
-    currencies: list | tuple | str | None = None,
-    cohort: str = "signup_month",
-    cohort_file: str = "",
-    min_cohort_size: int = 10,
-    rates_file: str = "",
-    reporting_currency: str = "",
-    pseudonymize: bool = False,
-    show_pii: bool = False,
-    title: str = DEFAULT_TITLE,
-    period: str = "",
-    timezone: str = "UTC",
-    trend: str = "month-end",
-) -> Parameters:
-    """Check every report parameter; the first bad one raises :class:`UsageError` saying what to do."""
-    data_text = _text("data_dir", data_dir)
-    data_path = Path(data_text).expanduser() if data_text else resolve_data_dir("")
-    if data_text and not data_path.is_dir():
-        raise UsageError(f"data_dir: folder {data_text!r} does not exist; give the snapshot store's folder")
-    env = _text("environment", environment) or None
-    snap = _text("snapshot", snapshot) or "latest"
-    if snap != "latest" and not _AS_OF.match(snap):
-        raise UsageError(
-            f"snapshot: {snapshot!r} is neither 'latest' nor an as-of time like 20261126T061500Z"
-        )
-    compare = _text("compare_to", compare_to) or "previous"
-    if compare not in {"previous", "none"} and not _AS_OF.match(compare) and not _DAY.match(compare):
-        raise UsageError(
-            f"compare_to: {compare_to!r} must be 'previous', 'none', an as-of time like 20261126T061500Z "
-            "or a date like 2026-11-30"
-        )
-    zone = _text("timezone", timezone) or "UTC"
-    periods.parse_timezone(zone)
-    if _DAY.match(compare):
-        periods.parse_day(compare, zone)
-    period_text = _text("period", period) or None
-    if period_text is not None:
-        periods.parse_period(period_text, zone)
-        if compare != "previous":
-            raise UsageError("period and compare_to both choose the opening snapshot: give one of them")
-    trend_view = _text("trend", trend) or "month-end"
-    if trend_view not in TREND_VIEWS:
-        raise UsageError(f"trend: {trend!r} must be 'month-end' (one point per month) or 'snapshot' (every one)")
-    # one parser for every runner: papermill passes "[EUR, USD]" as text, credit-reports render a list
-    codes = tuple(dict.fromkeys(_currency("currencies", c) for c in parse_list(currencies, "currencies")))
-    rule = _text("cohort", cohort) or "signup_month"
-    if rule not in COHORT_RULES and not _CUSTOM_DATA.match(rule):
-        raise UsageError(
-            f"cohort: unknown rule {cohort!r}; use one of {', '.join(COHORT_RULES)} or custom_data.<key>"
-        )
-    mapping_text = _text("cohort_file", cohort_file)
-    if rule == "file" and not mapping_text:
-        raise UsageError("cohort = 'file' needs cohort_file: a CSV of customer_id,cohort")
-    mapping_path = _existing_file("cohort_file", mapping_text) if mapping_text else None
-    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int) or min_cohort_size < 1:
-        raise UsageError(f"min_cohort_size must be a whole number of customers, at least 1; got {min_cohort_size!r}")
-    rates_text = _text("rates_file", rates_file)
-    reporting_text = _text("reporting_currency", reporting_currency)
-    rates_path = _existing_file("rates_file", rates_text) if rates_text else None
-    if rates_path is not None and not reporting_text:
-        raise UsageError("rates_file is given but reporting_currency is empty: name the currency to convert into")
-    if reporting_text and rates_path is None:
-        raise UsageError("reporting_currency is set but rates_file is empty: give a CSV of currency,rate,date,source")
-    reporting = _currency("reporting_currency", reporting_text) if reporting_text else None
-    pseudo = _flag("pseudonymize", pseudonymize)
-    pii = _flag("show_pii", show_pii)
-    if pseudo and pii:
-        raise UsageError("pseudonymize and show_pii contradict each other: set at most one of them to True")
-    return Parameters(
-        data_dir=data_path, environment=env, snapshot=snap, compare_to=compare, currencies=codes,
-        cohort=rule, cohort_file=mapping_path, min_cohort_size=min_cohort_size, rates_file=rates_path,
-        reporting_currency=reporting, pseudonymize=pseudo, show_pii=pii,
-        title=_text("title", title) or DEFAULT_TITLE, period=period_text, timezone=zone, trend=trend_view,
-    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -211,7 +48,7 @@ def validate_parameters(
 
 
 @dataclass
-class Report:
+class Report(ReportTables):
     """What the report shows. Raw frames hold int64 minor units; ``*_table()`` give display tables."""
 
     parameters: Parameters
@@ -235,6 +72,7 @@ class Report:
     period: periods.Period | None = None
     ageing: pd.DataFrame | None = None  # ageing.ageing: currency, bucket, amount, customers
     issued_by_source: pd.DataFrame | None = None
+    snapshots: list[Any] = field(default_factory=list)  # the environment's snapshot chain (store.chain)
 
     @property
     def evidence(self) -> bool:
@@ -280,457 +118,57 @@ class Report:
         out = {
             "totals": self.totals,
             "cohorts": self.cohorts,
-            "concentration": self._private(self.concentration),
+            "concentration": self.redacted(self.concentration),
             "top_share": self.top_share,
-            "reserved": self._private(self.reserved),
+            "reserved": self.redacted(self.reserved),
             "trend": self.trend,
         }
         if self.roll_forward is not None:
             out["roll_forward"] = self.roll_forward
         if self.reconciliation is not None and not self.reconciliation.customers.empty:
-            out["unexplained_customers"] = self._private(self.reconciliation.customers)
+            out["unexplained_customers"] = self.redacted(self.reconciliation.customers)
         if self.ageing is not None:
             out["ageing"] = self.ageing
         if self.issued_by_source is not None and not self.issued_by_source.empty:
             out["issued_by_source"] = self.issued_by_source
         if self.converted is not None:
             out["converted"] = self.converted
-        out["customer_subledger"] = self._private(self.subledger())
+        out["customer_subledger"] = self.redacted(self.subledger())
         movements = self.period_movements()
         if movements is not None:
-            out["movements"] = self._private(movements)
+            out["movements"] = self.redacted(movements)
         return out
 
     def subledger(self) -> pd.DataFrame:
-        """Every customer and currency with a non-zero balance: available, reserved, used and outstanding
-        (available + reserved) in minor units, largest outstanding first per currency. Its columns add up
-        to the currency totals: the sub-ledger finance ties to the general ledger."""
-        b = self.balances
-        out = b.assign(outstanding=b["available"] + b["reserved"])
-        out = out[(out["available"] != 0) | (out["reserved"] != 0) | (out["used"] != 0)]
-        out = out.sort_values(["currency_code", "outstanding", "customer_id"], ascending=[True, False, True])
-        return out[["currency_code", "customer_id", "available", "reserved", "used", "outstanding"]].reset_index(
-            drop=True
-        )
-
-    def period_movements(self) -> pd.DataFrame | None:
-        """The period's credit movements (the snapshots after the opening up to this one, each movement
-        once, :func:`periods.period_movements`) in the reported currencies; without an opening, this
-        snapshot's own window. None when none of those snapshots kept movements (older snapshots)."""
-        closing = _as_of_key(self.snapshot.as_of)
-        if self.opening is None:
-            chain, after = [self.snapshot], None
-        else:
-            opened = _as_of_key(self.opening.as_of)
-            chain = [s for s in _chain(self.parameters, self.snapshot.environment)
-                     if opened < _as_of_key(s.as_of) <= closing] or [self.snapshot]
-            after = self.opening.as_of
-        if not any(getattr(s, "has_movements", False) for s in chain):
-            return None
-        moves = periods.period_movements(chain, after=after, until=self.snapshot.as_of)
-        return _filter(moves, self.parameters.currencies)
-
-    # -- display pieces ----------------------------------------------------------------------------
-
-    def header(self) -> Any:
-        """The top of the report: for an incomplete snapshot the red banner, then the report's one heading,
-        the ``title`` parameter (the notebook has no heading of its own)."""
-        from IPython.display import HTML
-
-        parts = []
-        banner = self.banner_text()
-        if banner:
-            parts.append(f'<div class="credit-report-banner" role="alert" style="{BANNER_STYLE}">{banner}</div>')
-        unexplained = self.unexplained_text()
-        if unexplained:
-            parts.append(f'<div class="credit-report-unexplained" role="alert" style="{BANNER_STYLE}">'
-                         f'{html.escape(unexplained)}</div>')
-        parts.append(f'<h1 class="credit-report-title">{html.escape(self.parameters.title)}</h1>')
-        return HTML("\n".join(parts))
-
-    def banner_text(self) -> str:
-        """The incomplete-snapshot warning in plain words; empty for a complete snapshot."""
-        if self.complete:
-            return ""
-        n = self.failed_customers
-        who = f"{n:,} customer{'s' if n != 1 else ''}" if n else "some customers"
-        return (
-            f"This report is incomplete: the balances of {who} could not be fetched, so the totals below "
-            "understate customer credit. Run the fetch again to complete the snapshot, then re-render."
-        )
-
-    def unexplained_text(self) -> str:
-        """The red note at the top when the roll-forward does not reconcile (empty when it does, or when
-        there is no evidence to reconcile with): what differs, and the customers behind it, largest first."""
-        rec = self.reconciliation
-        if rec is None or not rec.evidence or rec.reconciled:
-            return ""
-        parts = []
-        for r in rec.table.to_dict("records"):
-            code = str(r["currency_code"])
-            bits = [f"{label} {money.format_money(int(r[col]), code)}" for col, label in (
-                ("unexplained", "unexplained difference"), ("used_difference", "used check off by"),
-                ("reserved_difference", "reserved check off by")) if int(r[col])]
-            if bits:
-                parts.append(f"{code}: {', '.join(bits)}")
-        customers = self._private(rec.customers)
-        named = [
-            f"{c['customer_id']} ({money.format_money(int(c['unexplained']), str(c['currency_code']))})"
-            for c in customers.head(DIFFERENCE_CUSTOMERS_IN_NOTE).to_dict("records")
-        ]
-        more = len(customers) - len(named)
-        who = ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
-        return (
-            "The roll-forward does not reconcile: " + "; ".join(parts) + ". "
-            f"Customers behind it, largest first: {who}. The Roll-forward section lists them with their movements."
-        )
-
-    def note(self, section: str) -> Any:
-        """A sentence of context for a section (e.g. merged cohorts, no earlier snapshot), as Markdown."""
-        from IPython.display import Markdown
-
-        return Markdown(self.notes.get(section, ""))
-
-    def summary_table(self) -> Any:
-        """The snapshot: as-of, environment, customers covered, completeness, comparison point."""
-        snap = self.snapshot
-        manifest = snap.manifest or {}
-        n_failed = self.failed_customers
-        rows = [
-            ("As of", _when(snap.as_of)),
-            ("Environment", str(snap.environment)),
-            ("Customers covered", f"{_customer_count(snap):,}"),
-            ("Customers with a balance", f"{self.balances['customer_id'].nunique():,}"),
-            ("Currencies", ", ".join(self.totals["currency_code"]) or "none"),
-            ("Complete", "yes" if self.complete else f"NO: {n_failed:,} customers failed" if n_failed else "NO"),
-            ("Compared with", _when(self.opening.as_of) if self.opening is not None else "no earlier snapshot"),
-            ("Snapshots in history", f"{self.snapshots_in_history:,}"),
-        ]
-        strategy = manifest.get("strategy")
-        if strategy:
-            rows.append(("Fetch strategy", str(strategy)))
-        rows.extend(self.period_rows())
-        frame = pd.DataFrame(rows, columns=["Snapshot", ""])
-        return _style(frame, right=[])
-
-    def totals_table(self) -> Any:
-        """Per currency: available, reserved, used, outstanding and customers holding credit."""
-        t = self.totals
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Available": _fmt(t, "available"),
-                "Reserved": _fmt(t, "reserved"),
-                "Used": _fmt(t, "used"),
-                "Outstanding (available + reserved)": _fmt(t, "outstanding"),
-                "Customers holding credit": t["customers_with_credit"].map("{:,}".format),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def cohort_table(self) -> Any:
-        """Per currency and cohort: cohort size, its customers holding that currency (any balance, and
-        outstanding credit) and the balance kinds, amounts in the currency."""
-        c = self.cohorts
-        if c.empty:
-            return _style(pd.DataFrame({"": ["No cohorts: the snapshot holds no balances."]}), right=[])
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"],
-                "Cohort": c["cohort"].astype(str),
-                "Customers in cohort": c["customers"].map("{:,}".format),
-                "With a balance in this currency": c["customers_with_balance"].map("{:,}".format),
-                "With credit in this currency": c["customers_with_credit"].map("{:,}".format),
-                "Available": _fmt(c, "available"),
-                "Reserved": _fmt(c, "reserved"),
-                "Used": _fmt(c, "used"),
-                "Outstanding": _fmt(c, "outstanding"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[2:]))
-
-    def period_rows(self) -> list[tuple[str, str]]:
-        """The period, its opening and closing snapshots with their distance from the boundaries, and
-        whether the roll-forward rests on event evidence (rows for :meth:`summary_table`)."""
-        rows: list[tuple[str, str]] = []
-        per = self.period
-        if per is not None:
-            zone = per.timezone
-            rows.append(("Period", f"{per.label} ({zone}): {_local(per.start)} to {_local(per.end)}"))
-            if self.opening is not None:
-                rows.append(("Opening snapshot", f"{_when(self.opening.as_of)}, "
-                             + periods.describe_distance(self.opening.as_of, per.start, "the period start")))
-            rows.append(("Closing snapshot", f"{_when(self.snapshot.as_of)}, "
-                         + periods.describe_distance(self.snapshot.as_of, per.end, "the period end")))
-        if self.reconciliation is not None:
-            rows.append(("Roll-forward evidence", "Paddle events for every snapshot window" if self.evidence
-                         else NO_EVIDENCE))
-        return rows
-
-    def roll_forward_table(self) -> Any:
-        """The reconciliation (:meth:`reconciliation_table`) when the period has event evidence; otherwise
-        opening outstanding + issued - used = closing outstanding per currency, derived from balances."""
-        r = self.roll_forward
-        if r is None:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
-        if self.evidence:
-            return self.reconciliation_table()
-        frame = pd.DataFrame(
-            {
-                "Currency": r["currency_code"],
-                f"Opening outstanding ({_when(self.opening.as_of)})": _fmt(r, "opening"),
-                "+ Issued": _fmt(r, "issued"),
-                "- Used": _fmt(r, "used"),
-                f"= Closing outstanding ({_when(self.snapshot.as_of)})": _fmt(r, "closing"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def _reconciliation_lines(self) -> list[tuple[str, str, str | None, str]]:
-        """(label, column, count column, the sentence saying what the line is) of each reconciliation line."""
-        opened = _when(self.opening.as_of) if self.opening is not None else "opening"
-        return [
-            (f"Opening outstanding ({opened})", "opening", None,
-             "What customers held in credit at the opening snapshot (available + reserved), as Paddle reported."),
-            ("+ Issued", "issued", "issued_count",
-             "Credit granted in the period, each from a Paddle event: proration credit on completed subscription "
-             "changes (credit_to_balance) and approved legacy credit adjustments."),
-            ("- Reversed", "reversed", "reversed_count",
-             "Credit taken back by approved credit_reverse adjustments."),
-            ("- Used", "used", "used_count",
-             "Credit spent: the credit applied to transactions that completed in the period."),
-            ("= Expected closing outstanding", "expected_closing", None,
-             "What customers should hold if these movements are all that happened."),
-            (f"Actual closing outstanding ({_when(self.snapshot.as_of)})", "closing", None,
-             "What Paddle reports customers hold at the closing snapshot."),
-            ("Unexplained difference", "unexplained", None,
-             "Actual minus expected. Zero means every change in the balances is backed by a movement with its "
-             "Paddle id; anything else is listed customer by customer below."),
-        ]
-
-    def reconciliation_table(self) -> Any:
-        """The reconciling roll-forward, one line per row and one column per currency (each line's sentence
-        is in :meth:`reconciliation_lines_table`, so eight currencies still fit a laptop screen)."""
-        t = self.reconciliation.table if self.reconciliation is not None else None
-        if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
-        lines = self._reconciliation_lines()
-        data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
-        for row in t.to_dict("records"):
-            code = str(row["currency_code"])
-            cells = []
-            for _label, col, count, _text in lines:
-                cell = money.format_money(int(row[col]), code)
-                if count is not None:
-                    n = int(row[count])
-                    cell += f" ({n:,} movement{'s' if n != 1 else ''})"
-                cells.append(cell)
-            data[code] = cells
-        frame = pd.DataFrame(data)
-        return _style(frame, right=[c for c in frame.columns if c != "Line"])
-
-    def reconciliation_lines_table(self) -> Any:
-        """What each line of the reconciliation means, in a sentence a finance reader understands."""
-        lines = self._reconciliation_lines()
-        frame = pd.DataFrame({"Line": [line[0] for line in lines], "What the line means": [line[3] for line in lines]})
-        return _style(frame, right=[]).set_table_styles(
-            [{"selector": "td.col1", "props": "white-space:normal;min-width:22em;max-width:48em;"}], overwrite=False)
-
-    def checks_table(self) -> Any:
-        """The two checks beside the roll-forward: used and reserved, each against the movements."""
-        rec = self.reconciliation
-        if rec is None or rec.table.empty or not rec.evidence:
-            return _style(pd.DataFrame({"": [f"No checks: the roll-forward is {NO_EVIDENCE}."]}), right=[])
-        t = rec.table
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Change in used (balances)": _fmt(t, "used_change"),
-                "Used movements": _fmt(t, "used"),
-                "Used: difference": _fmt(t, "used_difference"),
-                "Reserved (balances)": _fmt(t, "reserved"),
-                "Reserved on invoices still open": _fmt(t, "reserved_expected"),
-                "Reserved: difference": _fmt(t, "reserved_difference"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def unexplained_customers_table(self) -> Any:
-        """Customers behind a difference, largest first: opening, movements, expected, actual, difference."""
-        rec = self.reconciliation
-        if rec is None or rec.customers.empty:
-            return _style(pd.DataFrame({"": ["No customer has a difference."]}), right=[])
-        c = self._private(rec.customers)
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"],
-                "Customer": c["customer_id"],
-                **_pii_columns(c),
-                "Opening outstanding": _fmt(c, "opening"),
-                "+ Issued": _fmt(c, "issued"),
-                "- Reversed": _fmt(c, "reversed"),
-                "- Used": _fmt(c, "used"),
-                "Movements": c["movements"].map("{:,}".format),
-                "= Expected": _fmt(c, "expected_closing"),
-                "Actual": _fmt(c, "closing"),
-                "Unexplained": _fmt(c, "unexplained"),
-                "Used check": _fmt(c, "used_difference"),
-                "Reserved check": _fmt(c, "reserved_difference"),
-            }
-        )
-        return _style(frame, right=[col for col in frame.columns if col not in ("Currency", "Customer", "Email",
-                                                                                 "Name")])
-
-    def unexplained_movements_table(self) -> Any:
-        """The movements of the customers behind a difference, with the Paddle ids that prove each."""
-        rec = self.reconciliation
-        if rec is None or rec.movements.empty:
-            return _style(pd.DataFrame({"": ["No movements behind a difference."]}), right=[])
-        m = self._private(rec.movements)
-        frame = pd.DataFrame(
-            {
-                "Currency": m["currency_code"],
-                "Customer": m["customer_id"],
-                "When": m["occurred_at"].map(_when),
-                "Movement": m["kind"],
-                "Amount": _fmt(m, "amount"),
-                "Source": m["source"],
-                "Event": m["event_id"],
-                "Transaction": m["transaction_id"],
-                "Adjustment": m["adjustment_id"],
-            }
-        )
-        return _style(frame, right=["Amount"])
-
-    def issued_by_source_table(self) -> Any:
-        """Issued credit per currency and where it came from (from the period's movements)."""
-        t = self.issued_by_source
-        if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("issued_by_source", "No credit was issued.")]}),
-                          right=[])
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Source": t["label"],
-                "Movements": t["count"].map("{:,}".format),
-                "Issued": _fmt(t, "amount"),
-            }
-        )
-        return _style(frame, right=["Movements", "Issued"])
-
-    def ageing_table(self) -> Any:
-        """Available credit per currency by age, first in first out; the buckets add up to available."""
-        if self.ageing is None or self.ageing.empty:
-            return _style(pd.DataFrame({"": ["No available credit to age."]}), right=[])
-        wide = ageing_mod.ageing_table(self.ageing)
-        data = {"Currency": wide["currency_code"]}
-        for col in wide.columns[1:]:
-            data["Available" if col == "available" else str(col)] = _fmt(wide, col)
-        frame = pd.DataFrame(data)
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def concentration_table(self) -> Any:
-        """The largest holders of available credit per currency, with their share of it."""
-        c = self._private(self.concentration)
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"],
-                "Rank": c["rank"],
-                "Customer": c["customer_id"],
-                **_pii_columns(c),
-                "Available": _fmt(c, "available"),
-                "Share of currency": c["share"].map("{:.1%}".format),
-                "Cumulative share": c["cumulative_share"].map("{:.1%}".format),
-            }
-        )
-        return _style(frame, right=["Rank", "Available", "Share of currency", "Cumulative share"])
-
-    def top_share_table(self) -> Any:
-        """Share of each currency's available credit held by the top 1% and top 10% of holders."""
-        t = self.top_share
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Holders": t["holders"].map("{:,}".format),
-                "Available": _fmt(t, "available"),
-                "Top 1%: holders": t["top_1pct_holders"].map("{:,}".format),
-                "Top 1%: available": _fmt(t, "top_1pct_available"),
-                "Top 1%: share": t["top_1pct_share"].map("{:.1%}".format),
-                "Top 10%: holders": t["top_10pct_holders"].map("{:,}".format),
-                "Top 10%: available": _fmt(t, "top_10pct_available"),
-                "Top 10%: share": t["top_10pct_share"].map("{:.1%}".format),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
-
-    def reserved_table(self) -> Any:
-        """Customers with reserved credit (tied to issued, unpaid invoices), largest first per currency."""
-        r = self._private(self.reserved).groupby("currency_code", sort=False).head(RESERVED_ROWS_SHOWN)
-        frame = pd.DataFrame(
-            {
-                "Currency": r["currency_code"],
-                "Customer": r["customer_id"],
-                **_pii_columns(r),
-                "Reserved": _fmt(r, "reserved"),
-                "Available": _fmt(r, "available"),
-                "Used": _fmt(r, "used"),
-            }
-        )
-        return _style(frame, right=["Reserved", "Available", "Used"])
-
-    def reserved_summary_table(self) -> Any:
-        """Per currency: how many customers have reserved credit and how much (figures from metrics)."""
-        t = self.totals
-        counts = self.reserved_counts
-        frame = pd.DataFrame(
-            {
-                "Currency": t["currency_code"],
-                "Customers with reserved credit": t["currency_code"].map(counts).fillna(0).astype("int64")
-                .map("{:,}".format),
-                "Reserved": _fmt(t, "reserved"),
-            }
-        )
-        return _style(frame, right=list(frame.columns[1:]))
+        """Every customer and currency with a non-zero balance (:func:`credit_reports.metrics.subledger`):
+        the sub-ledger finance ties to the general ledger."""
+        return metrics.subledger(self.balances)
 
     @property
     def reserved_counts(self) -> dict[str, int]:
         """Customers with reserved credit per currency."""
-        return self.reserved.groupby("currency_code").size().astype("int64").to_dict()
+        return metrics.reserved_counts(self.reserved)
 
-    def converted_table(self) -> Any:
-        """Totals converted into the reporting currency, with rate, date and source on every row."""
-        c = self.converted
-        if c is None:
-            return _style(pd.DataFrame({"": ["No conversion: no rates file was given."]}), right=[])
-        rep = self.parameters.reporting_currency
-        is_total = c["currency_code"] == "TOTAL"
-
-        def own(col: str) -> pd.Series:
-            return pd.Series(
-                ["" if t else money.format_money(int(v), code)
-                 for v, code, t in zip(c[col], c["currency_code"], is_total, strict=True)],
-                index=c.index,
-            )
-
-        frame = pd.DataFrame(
-            {
-                "Currency": c["currency_code"].where(~is_total, f"Total in {rep}"),
-                "Outstanding": own("outstanding"),
-                "Rate": [("" if t else f"1 {code} = {r} {rep}")
-                         for r, code, t in zip(c["rate"], c["currency_code"], is_total, strict=True)],
-                "Rate date": c["rate_date"].fillna("").astype(str),
-                "Rate source": c["rate_source"].fillna("").astype(str),
-                f"Available in {rep}": money.format_money_series(c["available_converted"], rep),
-                f"Reserved in {rep}": money.format_money_series(c["reserved_converted"], rep),
-                f"Used in {rep}": money.format_money_series(c["used_converted"], rep),
-                f"Outstanding in {rep}": money.format_money_series(c["outstanding_converted"], rep),
-            }
-        )
-        return _style(frame, right=["Outstanding", *[c for c in frame.columns if c.endswith(f"in {rep}")]])
+    def period_movements(self) -> pd.DataFrame | None:
+        """The period's credit movements (the snapshots after the opening up to this one, each movement
+        once, :func:`credit_movements.period_movements`) in the reported currencies; without an opening, this
+        snapshot's own window. None when none of those snapshots kept movements (older snapshots)."""
+        closing = timestamps.parse(self.snapshot.as_of)
+        if self.opening is None:
+            chain, after = [self.snapshot], None
+        else:
+            opened = timestamps.parse(self.opening.as_of)
+            chain = [s for s in self.snapshots
+                     if opened < timestamps.parse(s.as_of) <= closing] or [self.snapshot]
+            after = self.opening.as_of
+        if not any(getattr(s, "has_movements", False) for s in chain):
+            return None
+        moves = period_movements(chain, after=after, until=self.snapshot.as_of)
+        return _filter(moves, self.parameters.currencies)
 
     # -- privacy -----------------------------------------------------------------------------------
 
-    def _private(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def redacted(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A per-customer table as the privacy parameters allow: PII only with show_pii, hashed IDs
         with pseudonymize."""
         out = frame
@@ -743,40 +181,6 @@ class Report:
 # ---------------------------------------------------------------------------------------------------
 # helpers
 
-
-def _customer_count(snap: Any) -> int:
-    customers = getattr(snap, "customers", None)
-    if customers is not None and "customer_id" in customers:
-        return int(customers["customer_id"].nunique())
-    return int(snap.balances["customer_id"].nunique())
-
-
-def _local(ts: pd.Timestamp) -> str:
-    """A period boundary in its own time zone: 01 Nov 2026, 00:00."""
-    return ts.strftime("%d %b %Y, %H:%M")
-
-
-def _fmt(frame: pd.DataFrame, column: str) -> pd.Series:
-    return money.format_money_series(frame[column], frame["currency_code"])
-
-
-def _pii_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    return {label: frame[col] for col, label in (("email", "Email"), ("name", "Name")) if col in frame}
-
-
-def _style(frame: pd.DataFrame, right: list[str]) -> Any:
-    """A Styler without the index, numbers right-aligned, escaped text."""
-    styler = frame.style.hide(axis="index").format(escape="html")
-    styler = styler.set_table_attributes('class="credit-table"')
-    styles = [
-        {"selector": "th", "props": "text-align:left;padding:4px 10px;border-bottom:1px solid #888;"},
-        {"selector": "td", "props": "text-align:left;padding:3px 10px;white-space:nowrap;"},
-    ]
-    for i, column in enumerate(frame.columns):
-        if column in right:  # one rule per column keeps the HTML small (no per-cell CSS)
-            styles.append({"selector": f"td.col{i}", "props": "text-align:right;"})
-            styles.append({"selector": f"th.col_heading.col{i}", "props": "text-align:right;"})
-    return styler.set_table_styles(styles)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -797,12 +201,6 @@ def _load(loader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise UsageError(f"snapshot not found: {exc}; run `credit-reports fetch` or check data_dir") from None
 
 
-def _chain(p: Parameters, environment: str) -> list[Any]:
-    """Every published snapshot of ``environment``, oldest first (manifests only; tables load lazily)."""
-    listing = _load(store.list_snapshots, p.data_dir, environment)
-    return [store.Snapshot.from_path(path) for path in listing["path"]]
-
-
 def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
                    environment: str | None = None) -> Any:
     """The snapshot that closes ``period`` (the newest at or before its end): what a rendered report of
@@ -810,19 +208,19 @@ def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
     p = validate_parameters(data_dir=str(data_dir or ""), environment=environment or "", period=period,
                             timezone=timezone)
     latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=p.environment)
-    return _pick_period(p, latest)[0]
+    return _pick_period(p, _load(store.chain, p.data_dir, latest.environment))[0]
 
 
-def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.Period, str]:
-    """(closing, opening or None, the period, a sentence when there is no opening) for ``period``."""
+def _pick_period(p: Parameters, chain: list[Any]) -> tuple[Any, Any | None, periods.Period, str]:
+    """(closing, opening or None, the period, a sentence when there is no opening) for ``period``, from the
+    environment's snapshot chain (:func:`credit_reports.store.chain`)."""
     period = periods.parse_period(p.period, p.timezone)
-    chain = _chain(p, latest.environment)
     as_ofs = [s.as_of for s in chain]
     closing_at = periods.newest_at_or_before(as_ofs, period.end)
     if closing_at is None:
         raise UsageError(
-            f"period {p.period}: no snapshot at or before its end ({_local(period.end)} {period.timezone}); "
-            f"the first snapshot is {_when(as_ofs[0])}"
+            f"period {p.period}: no snapshot at or before its end ({local_time(period.end)} {period.timezone}); "
+            f"the first snapshot is {timestamps.display(as_ofs[0])}"
         )
     if p.snapshot != "latest" and p.snapshot != chain[closing_at].name:
         raise UsageError(
@@ -833,7 +231,7 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
     if opening_at is None:
         return chain[closing_at], None, period, (
             f"There is no snapshot at or before the start of {period.label}, so there is no roll-forward for "
-            f"it: the first snapshot is {_when(as_ofs[0])}."
+            f"it: the first snapshot is {timestamps.display(as_ofs[0])}."
         )
     if opening_at == closing_at:
         return chain[closing_at], None, period, (
@@ -843,13 +241,14 @@ def _pick_period(p: Parameters, latest: Any) -> tuple[Any, Any | None, periods.P
     return chain[closing_at], chain[opening_at], period, ""
 
 
-def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
-    """The snapshot the roll-forward opens from, and a sentence when there is none."""
+def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | None, str]:
+    """The snapshot the roll-forward opens from (``history``: the environment's snapshot chain), and a
+    sentence when there is none."""
     if p.compare_to == "none":
         return None, "No roll-forward was asked for (compare_to = \"none\")."
-    if _DAY.match(p.compare_to):
+    if DAY.match(p.compare_to):
         boundary = periods.parse_day(p.compare_to, p.timezone)
-        chain = [s for s in _chain(p, snap.environment) if _as_of_key(s.as_of) < _as_of_key(snap.as_of)]
+        chain = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
         at = periods.newest_at_or_before([s.as_of for s in chain], boundary)
         if at is None:
             raise UsageError(
@@ -859,16 +258,16 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
         return chain[at], ""
     if p.compare_to != "previous":
         opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment)
-        if _as_of_key(opening.as_of) >= _as_of_key(snap.as_of):
+        if timestamps.parse(opening.as_of) >= timestamps.parse(snap.as_of):
             raise UsageError(
-                f"compare_to {p.compare_to} is not earlier than the reported snapshot {_when(snap.as_of)}"
+                f"compare_to {p.compare_to} is not earlier than the reported snapshot {timestamps.display(snap.as_of)}"
             )
         return opening, ""
     listing = _load(store.list_snapshots, p.data_dir, snap.environment)
     earlier: list[tuple[pd.Timestamp, bool, str]] = []
     for row in listing.to_dict("records"):
-        key = _as_of_key(row["as_of"])
-        if key < _as_of_key(snap.as_of):
+        key = timestamps.parse(row["as_of"])
+        if key < timestamps.parse(snap.as_of):
             earlier.append((key, bool(row.get("complete", True)), str(row["path"])))
     if not earlier:
         return None, (
@@ -879,29 +278,11 @@ def _pick_opening(p: Parameters, snap: Any) -> tuple[Any | None, str]:
     return _load(store.Snapshot.from_path, max(complete)[2]), ""
 
 
-def prepare(
-    *,
-    data_dir: str = "",
-    environment: str = "",
-    snapshot: str = "latest",
-    compare_to: str = "previous",
-    currencies: list | tuple | str | None = None,
-    cohort: str = "signup_month",
-    cohort_file: str = "",
-    min_cohort_size: int = 10,
-    rates_file: str = "",
-    reporting_currency: str = "",
-    pseudonymize: bool = False,
-    show_pii: bool = False,
-    title: str = DEFAULT_TITLE,
-    period: str = "",
-    timezone: str = "UTC",
-    trend: str = "month-end",
-    **unknown: Any,
-) -> Report:
+def prepare(**parameters: Any) -> Report:
     """Validate the notebook's parameters, load the snapshot(s) and compute everything the report shows.
 
-    Parameters (all keyword, the notebook's parameters cell): ``data_dir`` (snapshot store; empty:
+    Parameters (all keyword, the notebook's parameters cell; declared once in
+    :class:`~credit_reports.report_parameters.Parameters`, which ``help()`` shows): ``data_dir`` (snapshot store; empty:
     ``$CREDIT_REPORTS_DATA_DIR`` or ``./data``), ``environment`` (empty: the store's newest),
     ``snapshot`` ("latest" or an as-of), ``compare_to`` ("previous", "none", an as-of or a date),
     ``currencies`` (empty: all; ``[EUR, USD]``, ``["EUR", "USD"]`` or ``EUR,USD``), ``cohort``
@@ -913,24 +294,15 @@ def prepare(
     Raises :class:`UsageError` with one line on any bad or unknown parameter, an unknown snapshot, a
     missing file, a currency without a rate or a cohort rule the data cannot serve.
     """
-    if unknown:
-        raise UsageError(_unknown_message(unknown))
-    parameters = {
-        "data_dir": data_dir, "environment": environment, "snapshot": snapshot, "compare_to": compare_to,
-        "currencies": currencies, "cohort": cohort, "cohort_file": cohort_file,
-        "min_cohort_size": min_cohort_size, "rates_file": rates_file, "reporting_currency": reporting_currency,
-        "pseudonymize": pseudonymize, "show_pii": show_pii, "title": title,
-        "period": period, "timezone": timezone, "trend": trend,
-    }
-    p = validate_parameters(**parameters)
+    p = Parameters.check(**parameters)
     snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
     notes: dict[str, str] = {}
     period = None
+    snapshots = _load(store.chain, p.data_dir, snap.environment)  # built once, handed to every step below
     if p.period is not None:
-        latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=snap.environment)
-        snap, opening, period, rf_note = _pick_period(p, latest)
+        snap, opening, period, rf_note = _pick_period(p, snapshots)
     else:
-        opening, rf_note = _pick_opening(p, snap)
+        opening, rf_note = _pick_opening(p, snap, snapshots)
 
     balances = _filter(snap.balances, p.currencies)
     missing = [c for c in p.currencies if c not in set(snap.balances["currency_code"])]
@@ -954,17 +326,15 @@ def prepare(
     heat = cohorts_mod.cohort_heatmap(balances, assigned, min_cohort_size=p.min_cohort_size)
     notes["cohorts"] = _cohort_note(p, merged)
 
-    chain = [s for s in _chain(p, snap.environment) if _as_of_key(s.as_of) <= _as_of_key(snap.as_of)] or [snap]
+    closing = timestamps.parse(snap.as_of)
+    chain = [s for s in snapshots if timestamps.parse(s.as_of) <= closing] or [snap]
     rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
     history = _load(store.load_history, p.data_dir, snap.environment)
-    history = history[pd.to_datetime(history["as_of"], utc=True) <= _as_of_key(snap.as_of)]
-    history = _filter(history, p.currencies)
+    history = _filter(history[pd.to_datetime(history["as_of"], utc=True) <= timestamps.parse(snap.as_of)],
+                      p.currencies)
     n_history = int(history["as_of"].nunique()) if len(history) else 1
-    if p.trend == "month-end" and len(history):
-        stamps = sorted(pd.to_datetime(history["as_of"], utc=True).unique())
-        keep = [stamps[i] for i in periods.month_end_points(stamps, p.timezone)]
-        history = history[pd.to_datetime(history["as_of"], utc=True).isin(keep)]
+    history = metrics.trend_points(history, p.trend, p.timezone)
     trend = metrics.trend(history)
     points = int(history["as_of"].nunique()) if len(history) else 1
     if points <= 1:
@@ -977,8 +347,7 @@ def prepare(
     aged, by_source = _ageing_and_sources(p, snap, chain, balances, period_moves, rec, notes)
 
     reserved = metrics.reserved_customers(balances)
-    counts = reserved.groupby("currency_code").size()
-    if (counts > RESERVED_ROWS_SHOWN).any():
+    if any(n > RESERVED_ROWS_SHOWN for n in metrics.reserved_counts(reserved).values()):
         notes["reserved"] = (
             f"Only the {RESERVED_ROWS_SHOWN} largest per currency are listed; the full list is in the "
             "reserved-credit export beside this report."
@@ -995,8 +364,11 @@ def prepare(
         roll_forward=roll, trend=trend, snapshots_in_history=max(n_history, 1),
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
-        reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source,
+        reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
     )
+
+
+prepare.__signature__ = report_parameters.signature(unknown=True)  # type: ignore[attr-defined]
 
 
 def _roll_forward(
@@ -1008,12 +380,12 @@ def _roll_forward(
     if opening is None:
         notes["roll_forward"] = rf_note
         return None, None, None
-    opened = _as_of_key(opening.as_of)
-    between = [(i, s) for i, s in enumerate(chain) if _as_of_key(s.as_of) > opened]
+    opened = timestamps.parse(opening.as_of)
+    between = [(i, s) for i, s in enumerate(chain) if timestamps.parse(s.as_of) > opened]
     reasons = [periods.missing_evidence(s, chain[i - 1] if i else None) for i, s in between]
     missing = [r for r in reasons if r]
     evidence = bool(between) and not missing
-    moves = (_filter(periods.period_movements([s for _, s in between], after=opening.as_of, until=snap.as_of),
+    moves = (_filter(period_movements([s for _, s in between], after=opening.as_of, until=snap.as_of),
                      p.currencies) if evidence else None)
     rec = reconcile(_filter(opening.balances, p.currencies), balances, moves, evidence=evidence)
     if evidence:
@@ -1042,18 +414,14 @@ def _ageing_and_sources(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Ageing of the reported snapshot's available credit (every movement stored so far, and the
     adjustments the first fetch listed), and the period's issued credit by source."""
-    from credit_reports.credit_movements import union_movements
-
     first = chain[0]
     stored = _filter(union_movements(s.movements for s in chain[1:]), p.currencies)
-    adjustment_frames = [s.adjustments for s in chain if len(s.adjustments)]
-    adjustments = (pd.concat(adjustment_frames, ignore_index=True).drop_duplicates("id", keep="last")
-                   if adjustment_frames else None)
+    adjustments = union_adjustments(s.adjustments for s in chain)
     aged = ageing_mod.ageing(balances, snap.as_of, first_balances=_filter(first.balances, p.currencies),
                              first_as_of=first.as_of, movements=stored, adjustments=adjustments)
     notes["ageing"] = (
         f"Credit the toolkit never saw arrive is its own bucket: it was issued before the first snapshot "
-        f"({_when(first.as_of)}), unless a legacy credit adjustment dates it."
+        f"({timestamps.display(first.as_of)}), unless a legacy credit adjustment dates it."
     )
     by_source = None
     if rec is not None and rec.evidence:
@@ -1061,26 +429,6 @@ def _ageing_and_sources(
     else:
         notes["issued_by_source"] = f"No split by source: the roll-forward is {NO_EVIDENCE}."
     return aged, by_source
-
-
-def parameter_names() -> tuple[str, ...]:
-    """The names :func:`prepare` accepts, in the notebook's order."""
-    import inspect
-
-    return tuple(name for name, p in inspect.signature(prepare).parameters.items()
-                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
-
-
-def _unknown_message(unknown: dict[str, Any]) -> str:
-    """One line: which names are not parameters, and the valid ones."""
-    import difflib
-
-    names = parameter_names()
-    bad = sorted(unknown)
-    hint = difflib.get_close_matches(bad[0], names, n=1)
-    maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return (f"unknown report parameter{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}{maybe}; "
-            f"valid: {', '.join(names)}")
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:

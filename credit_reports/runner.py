@@ -14,15 +14,15 @@ When several apply, the first in this order wins: 1, 6, 3, 0 (5 is kept for "Pad
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import locks
-from .config import MailSettings, ReportSpec, Settings
-from .errors import CreditReportsError, UsageError
+from credit_reports import locks
+from credit_reports.config import MailSettings, ReportSpec, Settings
+from credit_reports.errors import CreditReportsError, UsageError
 
 log = logging.getLogger("credit_reports.run")
 
@@ -102,47 +102,82 @@ def run_reports(
     after the index is rebuilt; a failed send leaves the report published and makes the exit code 6.
     """
     settings = settings or Settings()
-    from .fetch import fetch_snapshot
-    from .render import ReportFailedError, build_index, render_report
+    from credit_reports.snapshot_fetch import fetch_snapshot
 
     outcome = RunOutcome()
-    published: list[tuple[str, Path]] = []
     with run_lock(data_dir):
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
         outcome.snapshot_complete = bool(snapshot.complete)
-        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
-        for spec in reports:
-            parameters = {**spec.parameters, **pinned}
-            try:
-                result = render_report(
-                    spec.notebook,
-                    parameters=parameters,
-                    data_dir=data_dir,
-                    out_dir=out_dir,
-                    output_name=spec.name,
-                    api_key=api_key,
-                    pdf=spec.pdf,
-                    csv_bom=settings.exports.csv_bom,
-                    outstanding_change_share=settings.alerts.outstanding_change_share,
-                    index=False,  # built once, after the last report
-                )
-            except (ReportFailedError, UsageError) as exc:  # one bad report must not stop the others
-                log.debug("report %s failed: %s", spec.name, exc)  # the CLI prints it once
-                outcome.failed[spec.name] = str(exc)
-                continue
-            outcome.rendered.append(Path(result.html))
-            outcome.warnings.extend(result.warnings)
-            published.append((spec.name, Path(result.manifest)))
-        build_index(out_dir)
+        published = render_each(
+            ((spec, snapshot, None) for spec in reports), data_dir=data_dir, out_dir=out_dir, api_key=api_key,
+            settings=settings, outcome=outcome,
+        )
     if mail is not None:
         _email(published, mail, settings, outcome)
     return outcome
 
 
+def render_each(
+    jobs: Iterable[tuple[ReportSpec, Any, str | None]],
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    api_key: str | None,
+    settings: Settings,
+    outcome: RunOutcome,
+    pdf: bool = False,
+    tolerate: tuple[type[BaseException], ...] | None = None,
+    on_failed: Callable[[str, BaseException], None] | None = None,
+    on_rendered: Callable[[Any], None] | None = None,
+) -> list[tuple[str, Path]]:
+    """The one render loop (``run`` and ``render``): each report from the snapshot it is pinned to, then the
+    index rebuilt once; returns (report name, manifest path) of every published report.
+
+    ``jobs`` yields (report, snapshot, snapshot asked for or None); it may load each snapshot lazily. A report
+    that fails with one of ``tolerate`` (default: a failed notebook or a bad value) does not stop the others:
+    ``outcome.failed`` records it and ``on_failed`` hears of it; any other error ends the loop. ``outcome``
+    collects what was rendered, its warnings and whether every snapshot was complete.
+    """
+    from credit_reports.render import ReportFailedError, build_index, render_report
+
+    tolerated = tolerate if tolerate is not None else (ReportFailedError, UsageError)
+    published: list[tuple[str, Path]] = []
+    for spec, snapshot, requested in jobs:
+        outcome.snapshot_complete = outcome.snapshot_complete and bool(snapshot.complete)
+        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
+        try:
+            result = render_report(
+                spec.notebook,
+                parameters={**spec.parameters, **pinned},
+                data_dir=data_dir,
+                out_dir=out_dir,
+                output_name=spec.name,
+                api_key=api_key,
+                requested_snapshot=requested,
+                pdf=pdf or spec.pdf,
+                csv_bom=settings.exports.csv_bom,
+                outstanding_change_share=settings.alerts.outstanding_change_share,
+                index=False,  # built once, after the last report
+            )
+        except tolerated as exc:  # one bad report must not stop the others
+            log.debug("report %s failed: %s", spec.name, exc)  # the CLI prints it once
+            outcome.failed[spec.name] = str(exc)
+            if on_failed is not None:
+                on_failed(spec.name, exc)
+            continue
+        outcome.rendered.append(Path(result.html))
+        outcome.warnings.extend(result.warnings)
+        published.append((spec.name, Path(result.manifest)))
+        if on_rendered is not None:
+            on_rendered(result)
+    build_index(out_dir)
+    return published
+
+
 def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:
     """Send each published report; a failure is recorded per report and never unpublishes anything."""
-    from .mail import MailError, send_report
+    from credit_reports.mail import MailError, send_report
 
     for name, manifest in published:
         try:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import json
 import logging
 import os
@@ -44,10 +43,26 @@ from typing import Any
 
 import pandas as pd
 
-from . import as_of as _as_of
-from . import locks
-from .errors import CreditReportsError, StoreError, UsageError
-from .redact import redact
+from credit_reports import timestamps
+from credit_reports.errors import StoreError, UsageError
+from credit_reports.snapshot_files import (
+    ADJUSTMENT_DTYPES,
+    BALANCE_DTYPES,
+    CLOCK_SKEW,
+    CUSTOMER_DTYPES,
+    DELETING_PREFIX,
+    MANIFEST,
+    MOVEMENT_DTYPES,
+    REQUIRED_FILES,
+    SNAPSHOTS,
+    SUBSCRIPTION_DTYPES,
+    TABLES,
+    conform,
+    default_data_dir,
+    empty_frame,
+    fsync_dir,
+    read_table,
+)
 
 __all__ = [
     "ADJUSTMENT_DTYPES",
@@ -56,203 +71,20 @@ __all__ = [
     "MOVEMENT_DTYPES",
     "SUBSCRIPTION_DTYPES",
     "Snapshot",
-    "SnapshotWriter",
-    "BalanceJournal",
     "default_data_dir",
     "load_snapshot",
     "list_snapshots",
     "load_history",
     "prune_snapshots",
     "latest_snapshot",
+    "chain",
     "check_snapshots",
     "usable_snapshot",
-    "collapse_duplicates",
     "conform",
     "CLOCK_SKEW",
 ]
 
 log = logging.getLogger("credit_reports.store")
-
-SNAPSHOTS = "snapshots"
-AS_OF_FORMAT = _as_of.FOLDER_FORMAT
-_AS_OF_RE = _as_of.FOLDER_NAME
-PARTIAL_PREFIX = ".partial-"
-DELETING_PREFIX = ".deleting-"
-CHECKPOINT = "checkpoint"
-MANIFEST = "manifest.json"
-LOCK_FILE = ".fetch.lock"
-#: How far in the future an as-of may lie (clocks of two machines disagree a little); beyond it a folder is
-#: refused as a snapshot and never followed by the next snapshot's stamp.
-CLOCK_SKEW = pd.Timedelta(minutes=5)
-#: The files every published snapshot has (subscriptions.parquet may be absent in older stores).
-REQUIRED_FILES = ("balances.parquet", "customers.parquet")
-
-#: Column -> dtype of each table, in column order. Amounts are int64 minor units, ids pandas strings.
-BALANCE_DTYPES: dict[str, str] = {
-    "customer_id": "string",
-    "currency_code": "string",
-    "available": "int64",
-    "reserved": "int64",
-    "used": "int64",
-}
-CUSTOMER_DTYPES: dict[str, str] = {
-    "customer_id": "string",
-    "status": "string",
-    "created_at": "datetime64[us, UTC]",
-    "updated_at": "datetime64[us, UTC]",
-    "locale": "string",
-    "marketing_consent": "bool",
-    "custom_data": "string",
-    "email": "string",
-    "name": "string",
-}
-SUBSCRIPTION_DTYPES: dict[str, str] = {
-    "subscription_id": "string",
-    "customer_id": "string",
-    "status": "string",
-    "currency_code": "string",
-    "billing_interval": "string",
-    "billing_frequency": "Int64",
-    "price_id": "string",
-    "product_id": "string",
-    "created_at": "datetime64[us, UTC]",
-}
-#: One row per credit movement (docs/credit-rules.md, "Movements"). Ids not applicable are "".
-MOVEMENT_DTYPES: dict[str, str] = {
-    "kind": "string",
-    "customer_id": "string",
-    "currency_code": "string",
-    "amount": "int64",
-    "available_delta": "int64",
-    "reserved_delta": "int64",
-    "used_delta": "int64",
-    "occurred_at": "datetime64[us, UTC]",
-    "source": "string",
-    "event_id": "string",
-    "transaction_id": "string",
-    "adjustment_id": "string",
-}
-#: Credit adjustments as listed by ``GET /adjustments?action=credit`` (``total`` signed, as Paddle sends it).
-ADJUSTMENT_DTYPES: dict[str, str] = {
-    "id": "string",
-    "action": "string",
-    "status": "string",
-    "customer_id": "string",
-    "currency_code": "string",
-    "total": "int64",
-    "credit_applied_to_balance": "boolean",
-    "transaction_id": "string",
-    "subscription_id": "string",
-    "created_at": "datetime64[us, UTC]",
-    "updated_at": "datetime64[us, UTC]",
-}
-_TABLES = {
-    "balances": BALANCE_DTYPES, "customers": CUSTOMER_DTYPES, "subscriptions": SUBSCRIPTION_DTYPES,
-    "movements": MOVEMENT_DTYPES, "adjustments": ADJUSTMENT_DTYPES,
-}
-
-
-# -- small helpers -----------------------------------------------------------------------------------
-
-
-def default_data_dir() -> Path:
-    """The snapshot store: ``$CREDIT_REPORTS_DATA_DIR`` when set, else ``./data``."""
-    return Path(os.environ.get("CREDIT_REPORTS_DATA_DIR") or "data")
-
-
-# As-of times are parsed and written by credit_reports.as_of (the one parser and formatter).
-_utc = _as_of.parse
-
-
-def conform(df: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
-    """``df`` with exactly the columns of ``dtypes``, in that order and with those dtypes.
-
-    Missing columns are added empty; extra columns are kept after the documented ones. This is what
-    makes the dtypes survive every path: fresh from the API, from Parquet, or an empty result.
-    """
-    out = pd.DataFrame(index=df.index)
-    for name, dtype in dtypes.items():
-        col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
-        if dtype.startswith("datetime64"):
-            if not isinstance(col.dtype, pd.DatetimeTZDtype):
-                col = pd.to_datetime(col, utc=True, format="ISO8601")
-            col = col.astype(dtype)
-        elif dtype == "bool":
-            col = col.astype(object).where(col.notna(), False).astype(bool)
-        else:
-            col = col.astype(dtype)
-        out[name] = col
-    for name in df.columns:
-        if name not in dtypes:
-            out[name] = df[name]
-    return out
-
-
-def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
-    """An empty DataFrame with the documented columns and dtypes."""
-    return conform(pd.DataFrame(), dtypes)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or a new file in ``path`` durable (best effort where directories cannot be opened)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` via a temporary file, fsync and ``os.replace``: never half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    text = redact(json.dumps(obj, indent=2, sort_keys=False, default=str))  # nothing secret reaches disk
-    with _naming(path), open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    with _naming(path):
-        os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """OSErrors (a full disk, a read-only folder) raised inside name ``path``, so the one line says where."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise StoreError(
-                f"no space left on the device while writing {path}; free some space and run again "
-                "(an interrupted fetch resumes where it stopped)"
-            ) from None
-        if exc.filename is None:
-            exc.filename = str(path)
-        raise
-
-
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write a table to Parquet durably (temporary name, fsync, replace), without the index."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with _naming(path):
-        df.reset_index(drop=True).to_parquet(tmp, index=False)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-
-
-def read_table(path: Path, dtypes: Mapping[str, str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet table and conform it to the documented dtypes (empty frame when the file is absent).
-
-    ``columns`` reads only those columns (of ``dtypes``), e.g. just the ids of a large table.
-    """
-    if columns is not None:
-        dtypes = {name: dtypes[name] for name in columns}
-    if not path.exists():
-        return empty_frame(dtypes)
-    return conform(pd.read_parquet(path, columns=columns), dtypes)
-
 
 # -- reading snapshots -------------------------------------------------------------------------------
 
@@ -299,13 +131,13 @@ class Snapshot:
         ``CLOCK_SKEW``, and each Parquet file's footer reads (a truncated file fails here). The full read
         of every row is :meth:`verify`.
         """
-        if check_name and not _AS_OF_RE.match(self.path.name):
+        if check_name and not timestamps.FOLDER_NAME.match(self.path.name):
             return f"folder name {self.path.name!r} is not an as-of like 20261126T061500Z"
-        if check_name and _as_of.folder_name(self.as_of) != self.path.name:
+        if check_name and timestamps.folder_name(self.as_of) != self.path.name:
             return f"its manifest's as_of {self.manifest.get('as_of')!r} does not match the folder name"
-        limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
+        limit = timestamps.parse(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
         if self.as_of > limit:
-            return f"its as-of {_as_of.iso(self.as_of)} is in the future"
+            return f"its as-of {timestamps.iso(self.as_of)} is in the future"
         shape = _manifest_problem(self.manifest)
         if shape:
             return shape
@@ -325,7 +157,7 @@ class Snapshot:
         quick = self.problem()
         if quick:
             return quick
-        for name, dtypes in _TABLES.items():
+        for name, dtypes in TABLES.items():
             path = self.path / f"{name}.parquet"
             if not path.exists():
                 continue
@@ -340,7 +172,7 @@ class Snapshot:
         """The snapshot's moment (UTC): a live fetch waits for it before reading, so balances are as of it or a
         little later."""
         value = self.manifest.get("as_of") or self.path.name
-        return _as_of.parse(value)
+        return timestamps.parse(value)
 
     @property
     def name(self) -> str:
@@ -374,7 +206,7 @@ class Snapshot:
         if name not in self._cache:
             path = self.path / f"{name}.parquet"
             try:
-                self._cache[name] = read_table(path, _TABLES[name])
+                self._cache[name] = read_table(path, TABLES[name])
             except Exception as exc:  # a truncated or foreign file: one line, never a pyarrow traceback
                 raise StoreError(
                     f"{path} does not read back ({_one_line(exc)}); the snapshot is unusable: fetch a new one "
@@ -420,12 +252,12 @@ class Snapshot:
         return f"Snapshot({self.environment}/{self.name}, {state}, strategy={self.strategy}{rows})"
 
 
-def _root(data_dir: str | os.PathLike[str] | None) -> Path:
+def snapshots_root(data_dir: str | os.PathLike[str] | None) -> Path:
     return (Path(data_dir) if data_dir is not None else default_data_dir()) / SNAPSHOTS
 
 
 def _environments(data_dir: str | os.PathLike[str] | None) -> list[str]:
-    root = _root(data_dir)
+    root = snapshots_root(data_dir)
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -524,7 +356,7 @@ def _iter_snapshots(env_dir: Path) -> Iterator[Snapshot]:
 def _snapshots(data_dir: Any, environment: str | None) -> list[Snapshot]:
     """Snapshots of one environment (or of all when None), oldest first."""
     envs = [environment] if environment else _environments(data_dir)
-    found = [s for env in envs for s in _iter_snapshots(_root(data_dir) / env)]
+    found = [s for env in envs for s in _iter_snapshots(snapshots_root(data_dir) / env)]
     return sorted(found, key=lambda s: (s.as_of, s.environment, s.name))
 
 
@@ -598,14 +430,14 @@ def _wanted_time(snapshot: Any) -> tuple[pd.Timestamp, bool] | None:
     ``datetime`` or ``Timestamp`` means that moment (naive ones are UTC).
     """
     if isinstance(snapshot, pd.Timestamp | dt.datetime):
-        return _utc(snapshot), False
+        return timestamps.parse(snapshot), False
     if isinstance(snapshot, dt.date):
         return _end_of_day(snapshot), False
     if not isinstance(snapshot, str):
         return None
     text = snapshot.strip()
-    if _AS_OF_RE.match(text):
-        return _as_of.parse(text), True
+    if timestamps.FOLDER_NAME.match(text):
+        return timestamps.parse(text), True
     if _DATE_RE.match(text):
         try:
             return _end_of_day(dt.date.fromisoformat(text)), False
@@ -613,7 +445,7 @@ def _wanted_time(snapshot: Any) -> tuple[pd.Timestamp, bool] | None:
             return None
     if "T" in text or " " in text:
         try:
-            return _utc(dt.datetime.fromisoformat(text.replace(" ", "T"))), False
+            return timestamps.parse(dt.datetime.fromisoformat(text.replace(" ", "T"))), False
         except ValueError:
             return None
     return None
@@ -661,7 +493,7 @@ def load_snapshot(
         found = latest_snapshot(data_dir, env) if env else None
         if found is None:
             where = f" for environment '{environment}'" if environment else ""
-            raise UsageError(f"no snapshot{where} in {_root(data_dir)}; {_what_exists(data_dir)}")
+            raise UsageError(f"no snapshot{where} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
         return found
     wanted = _wanted_time(snapshot)
     if wanted is None:
@@ -670,21 +502,21 @@ def load_snapshot(
     matches = [s for s in _snapshots(data_dir, environment) if s.as_of == moment]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
-        raise UsageError(f"snapshot {_as_of.folder_name(moment)} exists in several environments ({envs}); "
+        raise UsageError(f"snapshot {timestamps.folder_name(moment)} exists in several environments ({envs}); "
                          "pass environment=")
     if matches:
         return matches[0]
     if exact:
-        wanted_name = _as_of.folder_name(moment)
+        wanted_name = timestamps.folder_name(moment)
         broken = [(folder, why) for _, folder, _, why in _unusable(data_dir, environment)
                   if folder.name == wanted_name]
         if broken:
             raise StoreError(f"snapshot {broken[0][0]} is unusable: {broken[0][1]}")
-        raise UsageError(f"no snapshot {wanted_name} in {_root(data_dir)}; {_what_exists(data_dir)}")
+        raise UsageError(f"no snapshot {wanted_name} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
     env = _resolve_environment(data_dir, environment)
     earlier = [s for s in _snapshots(data_dir, env) if s.as_of <= moment] if env else []
     if not earlier:
-        raise UsageError(f"no snapshot at or before {_as_of.iso(moment)} in {_root(data_dir)}; "
+        raise UsageError(f"no snapshot at or before {timestamps.iso(moment)} in {snapshots_root(data_dir)}; "
                          f"{_what_exists(data_dir)}")
     return earlier[-1]
 
@@ -704,6 +536,15 @@ _LIST_DTYPES = {
     "usable": "bool",
     "problem": "string",
 }
+
+
+def chain(data_dir: Any, environment: str | None, *, until: Any = None) -> list[Snapshot]:
+    """Every published snapshot of ``environment``, oldest first, up to ``until`` (an as-of, inclusive) when
+    given: the snapshot chain a report or a statement reads, listed once (manifests only; tables load lazily)."""
+    listing = list_snapshots(data_dir, environment)
+    limit = timestamps.parse(until) if until is not None else None
+    return [Snapshot.from_path(path) for path, as_of in zip(listing["path"], listing["as_of"], strict=True)
+            if limit is None or timestamps.parse(as_of) <= limit]
 
 
 def list_snapshots(
@@ -751,7 +592,7 @@ def _unusable(data_dir: Any, environment: str | None) -> list[tuple[str, Path, S
     """(environment, folder, snapshot or None, problem) of every unusable published folder, by name."""
     out = []
     for env in [environment] if environment else _environments(data_dir):
-        for folder, snap, problem in sorted(_scan(_root(data_dir) / env), key=lambda t: t[0].name):
+        for folder, snap, problem in sorted(_scan(snapshots_root(data_dir) / env), key=lambda t: t[0].name):
             if problem is not None:
                 out.append((env, folder, snap, problem))
     return out
@@ -767,7 +608,7 @@ def check_snapshots(
     """
     out: list[tuple[Path, str | None]] = []
     for env in [environment] if environment else _environments(data_dir):
-        for folder, snap, problem in sorted(_scan(_root(data_dir) / env), key=lambda t: t[0].name):
+        for folder, snap, problem in sorted(_scan(snapshots_root(data_dir) / env), key=lambda t: t[0].name):
             if problem is None and snap is not None:
                 problem = snap.verify()
             out.append((folder, problem))
@@ -801,7 +642,7 @@ def _remove_folder(folder: Path) -> None:
     """Delete a folder so no reader sees it half gone: rename out of sight, then remove."""
     hidden = folder.with_name(f"{DELETING_PREFIX}{folder.name}")
     os.rename(folder, hidden)
-    _fsync_dir(folder.parent)
+    fsync_dir(folder.parent)
     shutil.rmtree(hidden, ignore_errors=True)
 
 
@@ -826,7 +667,7 @@ def prune_snapshots(
         raise UsageError(f"keep must be a whole number >= 0, not {keep!r}")
     if older_than_days is not None and older_than_days < 0:
         raise UsageError(f"older_than_days must be >= 0, not {older_than_days!r}")
-    cutoff = _utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
+    cutoff = timestamps.parse(now if now is not None else pd.Timestamp.now(tz="UTC"))
     if older_than_days is not None:
         cutoff -= pd.Timedelta(days=older_than_days)
     removed: list[Path] = []
@@ -850,317 +691,11 @@ def prune_snapshots(
     return removed
 
 
-# -- writing snapshots -------------------------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    """The writer's names, still importable from here: they live in :mod:`credit_reports.snapshot_writer`
+    (which imports this module, so they are looked up on first use)."""
+    if name in ("SnapshotWriter", "BalanceJournal", "collapse_duplicates"):
+        from credit_reports import snapshot_writer
 
-
-class BalanceJournal:
-    """Append-only JSON Lines of per-customer results, fsynced by :meth:`flush` (and every ``flush_every``).
-
-    One line per customer fetched: ``{"id": ..., "rows": [[currency, available, reserved, used], ...]}``
-    or ``{"id": ..., "error": "..."}`` when it failed; ``{"stats": {...}}`` lines carry the call counts so
-    far, so a resumed fetch reports the calls of every attempt. A line cut short by a kill is ignored
-    and trimmed before appending. A later line for the same customer wins (a failure then a success).
-    """
-
-    def __init__(self, path: Path, flush_every: int = 200) -> None:
-        self.path = path
-        self.flush_every = max(1, int(flush_every))
-        self._pending = 0
-        self._fh: Any = None
-
-    def load(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-        """(results by customer id, the last stats record) from the journal on disk."""
-        results: dict[str, dict[str, Any]] = {}
-        stats: dict[str, Any] = {}
-        if not self.path.exists():
-            return results, stats
-        with open(self.path, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.endswith("\n"):
-                    break  # cut short by a kill: not written in full, so not done
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if "stats" in record:
-                    stats = record["stats"]
-                elif "id" in record:
-                    results[record["id"]] = record
-        return results, stats
-
-    def _open(self) -> None:
-        if self._fh is not None:
-            return
-        if self.path.exists():  # trim a last line cut short by a kill, so appends start on a fresh line
-            data = self.path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                with open(self.path, "r+b") as fh:
-                    fh.truncate(data.rfind(b"\n") + 1)
-        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across appends
-
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Add one record; every ``flush_every`` records the journal is flushed and fsynced."""
-        self._open()
-        if "error" in record:  # error texts may quote a server's answer: never let a key reach the disk
-            record = {**record, "error": redact(record["error"])}
-        with _naming(self.path):
-            self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._pending += 1
-        if self._pending >= self.flush_every:
-            self.flush()
-
-    def flush(self) -> None:
-        """Make everything appended so far durable."""
-        if self._fh is not None:
-            with _naming(self.path):
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-        self._pending = 0
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self.flush()
-            self._fh.close()
-            self._fh = None
-
-
-class SnapshotWriter:
-    """The working folder of one snapshot being fetched: lock, checkpoint, resume, atomic publish.
-
-    :meth:`open` takes the environment's fetch lock, then resumes the newest ``.partial-*`` folder of
-    that environment (same as-of as the interrupted run) or starts a new one. The fetch stores what it
-    has learnt as it goes (:meth:`update_state`, :meth:`save_frame`, :meth:`save_json`, the
-    :attr:`journal`) and finally calls :meth:`publish`.
-    """
-
-    def __init__(self, env_dir: Path, as_of: str, *, resumed: bool, lock_fd: int | None) -> None:
-        self.env_dir = env_dir
-        self.as_of = as_of
-        self.resumed = resumed
-        self.path = env_dir / f"{PARTIAL_PREFIX}{as_of}"
-        self.checkpoint = self.path / CHECKPOINT
-        self.checkpoint.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = lock_fd
-        self.journal = BalanceJournal(self.checkpoint / "balances.jsonl")
-        state_path = self.checkpoint / "state.json"
-        self.state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
-
-    # -- opening ---------------------------------------------------------------------------------
-
-    @classmethod
-    def open(
-        cls, data_dir: str | os.PathLike[str] | None, environment: str, *, resume: bool = True, now: Any = None
-    ) -> SnapshotWriter:
-        """Lock the environment and resume its newest working folder, or start a new one.
-
-        Raises :class:`UsageError` when another fetch of the same environment is running.
-        """
-        env_dir = _root(data_dir) / environment
-        env_dir.mkdir(parents=True, exist_ok=True)
-        lock_fd = _lock(env_dir)
-        try:
-            partials = sorted(p for p in env_dir.glob(f"{PARTIAL_PREFIX}*") if (p / CHECKPOINT).is_dir())
-            partials = [p for p in partials if not _in_the_future(p, now)]
-            for stale in env_dir.glob(f"{DELETING_PREFIX}*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            _finish_cleanup(env_dir)
-            if resume and partials:
-                newest = partials[-1]
-                for stale in partials[:-1]:
-                    log.info("removing an older unfinished snapshot %s", stale)
-                    shutil.rmtree(stale, ignore_errors=True)
-                as_of = newest.name[len(PARTIAL_PREFIX):]
-                writer = cls(env_dir, as_of, resumed=True, lock_fd=lock_fd)
-                if writer.state:
-                    log.info("resuming the unfinished snapshot %s", newest)
-                    return writer
-                writer.discard()  # nothing useful recorded yet: start afresh below
-            else:
-                for stale in partials:
-                    shutil.rmtree(stale, ignore_errors=True)
-            return cls(env_dir, cls._new_as_of(env_dir, now), resumed=False, lock_fd=lock_fd)
-        except BaseException:
-            _unlock(lock_fd)
-            raise
-
-    @staticmethod
-    def _new_as_of(env_dir: Path, now: Any) -> str:
-        """Now (UTC, whole seconds), moved a second past the newest existing snapshot if they clash.
-
-        Folders stamped in the future (beyond ``CLOCK_SKEW``) are ignored with a warning: a stray
-        ``20991231T000000Z/`` must not move every later snapshot to 2099.
-        """
-        stamp = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")).floor("s")
-        names = [p.name.removeprefix(PARTIAL_PREFIX) for p in env_dir.iterdir()]
-        taken = []
-        for name in names:
-            if not _AS_OF_RE.match(name):
-                continue
-            try:
-                when = _as_of.parse(name)
-            except (ValueError, TypeError, OverflowError):
-                continue
-            if when > stamp + CLOCK_SKEW:
-                log.warning("ignoring %s: its as-of lies in the future (check the clock, or remove it)",
-                            env_dir / name)
-                continue
-            taken.append(when)
-        if taken and stamp <= max(taken):
-            stamp = max(taken) + pd.Timedelta(seconds=1)
-        return _as_of.folder_name(stamp)
-
-    def restart(self, now: Any = None) -> None:
-        """Throw the working folder away and start a new one (e.g. the interrupted run was different)."""
-        self.journal.close()
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.__init__(self.env_dir, self._new_as_of(self.env_dir, now), resumed=False, lock_fd=self._lock_fd)
-
-    # -- checkpointing -----------------------------------------------------------------------------
-
-    def update_state(self, **values: Any) -> None:
-        """Merge ``values`` into the checkpointed state and write it durably."""
-        self.state.update(values)
-        write_json_atomic(self.checkpoint / "state.json", self.state)
-
-    def save_json(self, name: str, obj: Any) -> None:
-        write_json_atomic(self.checkpoint / f"{name}.json", obj)
-
-    def load_json(self, name: str) -> Any:
-        path = self.checkpoint / f"{name}.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-    def save_frame(self, name: str, df: pd.DataFrame) -> None:
-        write_parquet(df, self.checkpoint / f"{name}.parquet")
-        _fsync_dir(self.checkpoint)
-
-    def load_frame(
-        self, name: str, dtypes: Mapping[str, str], columns: list[str] | None = None
-    ) -> pd.DataFrame | None:
-        """A table saved in the checkpoint (only ``columns`` when given), None when it was not saved."""
-        path = self.checkpoint / f"{name}.parquet"
-        return read_table(path, dtypes, columns) if path.exists() else None
-
-    # -- finishing ---------------------------------------------------------------------------------
-
-    def publish(
-        self,
-        *,
-        balances: pd.DataFrame,
-        customers: pd.DataFrame,
-        subscriptions: pd.DataFrame,
-        manifest: Mapping[str, Any],
-        movements: pd.DataFrame | None = None,
-        adjustments: pd.DataFrame | None = None,
-    ) -> Snapshot:
-        """Write the final files, rename the working folder to ``<as_of>/`` atomically, drop the checkpoint.
-
-        ``movements`` / ``adjustments`` are written only when given (an empty frame still writes the file:
-        "events read, no credit moved" differs from "no evidence").
-        """
-        self.journal.close()
-        balances, collapsed = collapse_duplicates(conform(balances, BALANCE_DTYPES))
-        manifest = dict(manifest)
-        manifest["duplicates_collapsed"] = collapsed
-        failed = manifest.get("failed_customer_ids")
-        if isinstance(failed, list) and len(set(failed)) != len(failed):  # a customer listed twice failed once
-            manifest["failed_customer_ids"] = sorted(set(failed))
-            if isinstance(manifest.get("counts"), dict):
-                manifest["counts"] = {**manifest["counts"], "failed": len(manifest["failed_customer_ids"])}
-        if collapsed and isinstance(manifest.get("counts"), dict):
-            manifest["counts"] = {**manifest["counts"], "balance_rows": int(len(balances))}
-        write_parquet(balances, self.path / "balances.parquet")
-        write_parquet(conform(customers, CUSTOMER_DTYPES), self.path / "customers.parquet")
-        write_parquet(conform(subscriptions, SUBSCRIPTION_DTYPES), self.path / "subscriptions.parquet")
-        if movements is not None:
-            write_parquet(conform(movements, MOVEMENT_DTYPES), self.path / "movements.parquet")
-        if adjustments is not None:
-            write_parquet(conform(adjustments, ADJUSTMENT_DTYPES), self.path / "adjustments.parquet")
-        write_json_atomic(self.path / MANIFEST, dict(manifest))
-        final = self.env_dir / self.as_of
-        if final.exists():
-            raise CreditReportsError(f"cannot publish {final}: a snapshot with that as-of already exists")
-        os.rename(self.path, final)
-        _fsync_dir(self.env_dir)
-        shutil.rmtree(final / CHECKPOINT, ignore_errors=True)
-        self.path = final
-        self.close()
-        return Snapshot.from_path(final)
-
-    def discard(self) -> None:
-        """Remove the working folder (nothing is published)."""
-        self.journal.close()
-        shutil.rmtree(self.path, ignore_errors=True)
-
-    def close(self) -> None:
-        """Flush the journal and release the lock (the working folder stays for a later resume)."""
-        self.journal.close()
-        if self._lock_fd is not None:
-            _unlock(self._lock_fd)
-            self._lock_fd = None
-
-    def __enter__(self) -> SnapshotWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def collapse_duplicates(balances: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One row per (customer, currency), the last one Paddle sent winning; and how many rows were dropped.
-
-    Paddle can return a customer on two list pages (the list moved while being paged) or a currency
-    twice; summing both would count that credit twice. Every snapshot passes through here when published.
-    """
-    duplicated = balances.duplicated(["customer_id", "currency_code"], keep="last")
-    collapsed = int(duplicated.sum())
-    if not collapsed:
-        return balances, 0
-    log.warning("collapsed %d duplicate balance row(s) (same customer and currency) before publishing", collapsed)
-    kept = balances[~duplicated]
-    return kept.sort_values(["customer_id", "currency_code"], kind="stable").reset_index(drop=True), collapsed
-
-
-def _in_the_future(partial: Path, now: Any) -> bool:
-    """True (and the folder removed, with a warning) for a working folder stamped beyond the clock skew."""
-    name = partial.name.removeprefix(PARTIAL_PREFIX)
-    try:
-        when = _as_of.parse(name)
-    except (ValueError, TypeError, OverflowError):
-        when = None
-    limit = _utc(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
-    if when is not None and when <= limit:
-        return False
-    log.warning("removing the unfinished snapshot %s: its as-of is not a time up to now", partial)
-    shutil.rmtree(partial, ignore_errors=True)
-    return True
-
-
-def _finish_cleanup(env_dir: Path) -> None:
-    """Remove ``checkpoint/`` left inside published snapshots by a kill between publishing and cleanup."""
-    for left in env_dir.glob(f"*/{CHECKPOINT}"):
-        folder = left.parent
-        if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
-            continue
-        log.info("finishing the cleanup of %s (a checkpoint was left after publishing)", folder)
-        hidden = env_dir / f"{DELETING_PREFIX}{folder.name}-{CHECKPOINT}"
-        try:
-            os.rename(left, hidden)
-        except OSError:
-            continue
-        shutil.rmtree(hidden, ignore_errors=True)
-
-
-def _lock(env_dir: Path) -> int | None:
-    """Take the environment's fetch lock (released by the OS even when the process is killed)."""
-    try:
-        with _naming(env_dir / LOCK_FILE):
-            return locks.acquire(env_dir / LOCK_FILE)
-    except locks.LockHeld as held:
-        who = f" (pid {held.holder})" if held.holder else ""
-        raise UsageError(
-            f"another fetch into {env_dir} is running{who}; wait for it to finish, then fetch again"
-        ) from None
-
-
-_unlock = locks.release
-
+        return getattr(snapshot_writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

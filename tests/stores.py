@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports import store
-from credit_reports.as_of import iso as iso_time
+from credit_reports import store, timestamps
 from credit_reports.credit_movements import movements_frame
+from credit_reports.snapshot_writer import SnapshotWriter
 
 ENVIRONMENT = "local"
 
@@ -62,9 +62,9 @@ def write_snapshot(
     if movement_rows is not None:
         strategy = strategy or "incremental"
         base = base or (existing.name if existing is not None else None)
-    writer = store.SnapshotWriter.open(data_dir, ENVIRONMENT, now=ts)
+    writer = SnapshotWriter.open(data_dir, ENVIRONMENT, now=ts)
     manifest = {
-        "as_of": iso_time(ts), "environment": ENVIRONMENT, "base_url": "http://127.0.0.1",
+        "as_of": timestamps.iso(ts), "environment": ENVIRONMENT, "base_url": "http://127.0.0.1",
         "strategy": strategy or "full", "complete": True, "events_readable": True,
         "base_snapshot": base, **(extra_manifest or {}),
     }

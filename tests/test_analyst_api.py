@@ -16,10 +16,10 @@ import pytest
 import credit_reports
 from credit_reports import cohorts, metrics
 from credit_reports.errors import UsageError
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
 from credit_reports.report import prepare
 from credit_reports.simulator import Simulator
+from credit_reports.snapshot_fetch import fetch_snapshot
 from credit_reports.store import load_snapshot
 
 

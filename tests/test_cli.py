@@ -271,7 +271,7 @@ def test_the_simulator_refuses_a_non_loopback_host_unless_allowed(capsys) -> Non
 
 def test_a_full_disk_is_exit_2_naming_the_file(tmp_path, capsys) -> None:
     from credit_reports.errors import StoreError
-    from credit_reports.store import write_json_atomic
+    from credit_reports.snapshot_files import write_json_atomic
 
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")

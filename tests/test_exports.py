@@ -19,10 +19,10 @@ import pytest
 from ledger import currency_sums
 
 from credit_reports.exports import ExportContext, major_units_table, neutralize_formula, write_exports
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.money import minor_unit_decimals
 from credit_reports.paddle import PaddleClient
 from credit_reports.report import prepare
+from credit_reports.snapshot_fetch import fetch_snapshot
 
 FAST = 100_000
 

@@ -14,9 +14,9 @@ from credit_reports.fetch import (
     fetch_credit_balances,
     fetch_credited_customer_ids,
     fetch_customers,
-    fetch_snapshot,
     fetch_subscriptions,
 )
+from credit_reports.snapshot_fetch import fetch_snapshot
 
 BALANCE_COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 

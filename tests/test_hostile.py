@@ -19,9 +19,9 @@ from hostile import KEY, HostilePaddle  # tests/ is on sys.path; paddle-python-s
 from credit_reports import cohorts, metrics
 from credit_reports.cli import main
 from credit_reports.errors import APIConnectionError, TotalOverflowError
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
 from credit_reports.retries import RetryPolicy
+from credit_reports.snapshot_fetch import fetch_snapshot
 from credit_reports.store import load_snapshot
 
 

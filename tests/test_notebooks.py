@@ -22,9 +22,9 @@ import pytest
 from ledger import currency_sums
 
 from credit_reports.errors import UsageError
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
 from credit_reports.simulator import Simulator
+from credit_reports.snapshot_fetch import fetch_snapshot
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 REPORT = NOTEBOOKS / "credit_balances.ipynb"

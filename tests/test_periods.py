@@ -7,7 +7,7 @@ import pytest
 from stores import ENVIRONMENT, movement, write_snapshot
 
 import credit_reports
-from credit_reports import periods, store
+from credit_reports import credit_movements, periods, store
 from credit_reports.credit_movements import movements as stored_movements
 from credit_reports.credit_movements import statement
 from credit_reports.errors import UsageError
@@ -119,7 +119,7 @@ def test_period_movements_are_the_union_of_the_windows_after_the_opening(tmp_pat
     # a later window that saw the same transaction again (e.g. an updated event) stores it again
     write_snapshot(tmp_path, "2026-11-28T00:00:00Z", [("c1", "USD", 350, 0, 150)], [up, pay])
     chain = _chain(tmp_path)
-    union = periods.period_movements(chain[1:])
+    union = credit_movements.period_movements(chain[1:])
     assert list(zip(union["kind"], union["amount"], strict=True)) == [("issued", 400), ("used", 150)]
     assert len(credit_reports.movements(data_dir=tmp_path)) == 2
     assert stored_movements(data_dir=tmp_path, snapshot="20261115T000000Z")["amount"].tolist() == [400]
@@ -164,8 +164,8 @@ def test_a_movement_read_beyond_a_snapshots_as_of_belongs_to_the_next_window(tmp
     write_snapshot(tmp_path, "2026-10-31T23:30:00Z", [("c1", "USD", 500, 0, 0)], [late])
     write_snapshot(tmp_path, "2026-11-30T23:30:00Z", [("c1", "USD", 350, 0, 150)], [late])
     chain = _chain(tmp_path)
-    november = periods.period_movements(chain[1:2], after=chain[0].as_of, until=chain[1].as_of)
-    december = periods.period_movements(chain[2:], after=chain[1].as_of, until=chain[2].as_of)
+    november = credit_movements.period_movements(chain[1:2], after=chain[0].as_of, until=chain[1].as_of)
+    december = credit_movements.period_movements(chain[2:], after=chain[1].as_of, until=chain[2].as_of)
     assert november.empty and december["amount"].tolist() == [150]
     st = statement("c1", data_dir=tmp_path)
     assert st["kind"].tolist() == ["opening", "used"]  # no gap row: each window's movements match its balance

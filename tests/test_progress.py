@@ -9,8 +9,8 @@ import pytest
 from clients import client_for
 from tqdm import tqdm
 
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.progress import ProgressBoard
+from credit_reports.snapshot_fetch import fetch_snapshot
 
 LINE = re.compile(r"^[a-z ]+: .*\[\d\d:\d\d[^\]]*\]$")  # one whole tqdm line, nothing left over after it
 

@@ -16,8 +16,8 @@ from bs4 import BeautifulSoup
 from render_demo import two_cell_notebook
 
 from credit_reports.cli import main
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
+from credit_reports.snapshot_fetch import fetch_snapshot
 
 pytestmark = pytest.mark.slow  # every test renders reports from two fetched snapshots
 

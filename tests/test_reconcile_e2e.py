@@ -17,9 +17,9 @@ import pytest
 from clients import client_for
 
 import credit_reports
-from credit_reports.fetch import fetch_snapshot
 from credit_reports.report import prepare
 from credit_reports.simulator import Simulator
+from credit_reports.snapshot_fetch import fetch_snapshot
 
 pytestmark = pytest.mark.slow
 

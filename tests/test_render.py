@@ -395,9 +395,9 @@ def test_pseudonymized_report_and_its_exports_use_the_same_pseudonyms_and_no_cus
 def test_hung_cell_fails_the_report_instead_of_hanging_the_schedule(
     demo: DemoReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import credit_reports.render as render_module
+    import credit_reports.notebook_run as notebook_run
 
-    monkeypatch.setattr(render_module, "CELL_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(notebook_run, "CELL_TIMEOUT_SECONDS", 1)
     nb = nbformat.read(tiny_notebook(tmp_path), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(30)"))
     path = tmp_path / "hung.ipynb"

@@ -15,15 +15,16 @@ import pytest
 from clients import client_for
 
 from credit_reports.errors import ServerError
-from credit_reports.fetch import fetch_snapshot
-from credit_reports.store import SnapshotWriter, list_snapshots
+from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.snapshot_writer import SnapshotWriter
+from credit_reports.store import list_snapshots
 
 BALANCES_PATH = "/customers/{id}/credit-balances"
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
 FETCH_IN_A_SUBPROCESS = """
 import sys
-from credit_reports.fetch import fetch_snapshot
+from credit_reports.snapshot_fetch import fetch_snapshot
 from credit_reports.paddle import PaddleClient
 client = PaddleClient(base_url=sys.argv[1], max_rpm=100000)  # key from PADDLE_API_KEY
 fetch_snapshot(client, data_dir=sys.argv[2], strategy="full", workers=2, progress=False)

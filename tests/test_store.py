@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 
 from credit_reports.errors import UsageError
+from credit_reports.snapshot_writer import BalanceJournal, SnapshotWriter
 from credit_reports.store import (
-    BalanceJournal,
-    SnapshotWriter,
     default_data_dir,
     list_snapshots,
     load_history,
@@ -229,7 +228,7 @@ def test_a_fetched_manifest_holds_exactly_the_fields_of_the_store_schema(make_si
     # the fetch writes the manifest and the store reads it: one list of field names (store.MANIFEST_FIELDS)
     from clients import client_for
 
-    from credit_reports.fetch import fetch_snapshot
+    from credit_reports.snapshot_fetch import fetch_snapshot
     from credit_reports.store import _MANIFEST_TYPES, MANIFEST_FIELDS
 
     sim = make_sim(customers=12, seed=3)
