@@ -96,3 +96,8 @@ def attention_reasons(manifest: Mapping[str, Any], *, outstanding_change_share: 
                 share = f"{change / opening:+.1%}" if opening else "from zero"
                 reasons.append(f"outstanding {code} changed {share} ({format_money(change, code)})")
     return reasons
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -26,8 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from credit_reports import logs
 from credit_reports._version import __version__
 from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.logs import say
 from credit_reports.runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
@@ -40,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with our one-line error style and exit code 2 (argparse's own code for usage errors)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{logs.stamp()} {self.prog}: error: {message} (see --help)\n")
 
 
 class _FetchStrategies(Sequence[str]):
@@ -338,11 +340,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     print(snapshot.path)
     if not snapshot.complete:
         failed = len(snapshot.manifest.get("failed_customer_ids") or [])
-        print(
+        say(
             f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
-            "run fetch again to complete it",
-            file=sys.stderr,
-        )
+            "run fetch again to complete it")
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -369,11 +369,11 @@ def cmd_render(args: argparse.Namespace) -> int:
                                       environment=spec.parameters.get("environment") or None), requested[spec.name]
 
     def failed(name: str, exc: BaseException) -> None:
-        print(f"{PROG}: report {name} failed: {exc}", file=sys.stderr)
+        say(f"{PROG}: report {name} failed: {exc}")
 
     def rendered(result: Any) -> None:
         for warning in result.warnings:
-            print(f"{PROG}: {warning}", file=sys.stderr)
+            say(f"{PROG}: {warning}")
         print(result.html)
 
     outcome = RunOutcome()
@@ -410,16 +410,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     for html in outcome.rendered:
         print(html)
     if not outcome.snapshot_complete:
-        print(f"{PROG}: reports were rendered from an incomplete snapshot: run again to complete it",
-              file=sys.stderr)
+        say(f"{PROG}: reports were rendered from an incomplete snapshot: run again to complete it")
     for name, why in outcome.failed.items():
-        print(f"{PROG}: report {name} failed ({why}); the last good one stays published", file=sys.stderr)
+        say(f"{PROG}: report {name} failed ({why}); the last good one stays published")
     for warning in outcome.warnings:
-        print(f"{PROG}: {warning}", file=sys.stderr)
+        say(f"{PROG}: {warning}")
     for name, why in outcome.mail_failed.items():
-        print(f"{PROG}: report {name} is published but was not emailed: {why}", file=sys.stderr)
+        say(f"{PROG}: report {name} is published but was not emailed: {why}")
     _prune(args)
+    if outcome.exit_code == EXIT_OK:
+        say(run_summary(outcome))
     return outcome.exit_code
+
+
+def run_summary(outcome: Any) -> str:
+    """The one line a successful run leaves in the log, ``--quiet`` or not: the snapshot, each report
+    published (and emailed) and the exit code, so a cron log shows every run, not only the failed ones."""
+    snapshot = outcome.snapshot_path
+    where = f"{snapshot.parent.name}/{snapshot.name}" if snapshot is not None else "none"
+    state = "complete" if outcome.snapshot_complete else "incomplete"
+    reports = ", ".join(str(p) for p in outcome.rendered) or "none"
+    mailed = f"; emailed {len(outcome.emailed)}" if outcome.emailed else ""
+    return (f"{PROG}: run done, exit {outcome.exit_code}: snapshot {where} ({state}); "
+            f"{len(outcome.rendered)} report(s): {reports}{mailed}")
 
 
 def _check_reports(specs: list[Any], early: bool = True) -> None:
@@ -490,7 +503,7 @@ def _prune(args: argparse.Namespace) -> list[Path]:
         _data_dir(args), getattr(args, "environment", None), keep=args.keep, older_than_days=args.keep_days
     )
     for path in removed:
-        print(f"pruned {path}", file=sys.stderr)
+        say(f"{PROG}: pruned {path}")
     return removed
 
 
@@ -508,7 +521,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         for folder, problem in results:
             print(f"ok        {folder}" if problem is None else f"UNUSABLE  {folder}: {problem}")
         if not results:
-            print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
+            say(f"{PROG}: no snapshots in {_data_dir(args)}: run `{PROG} fetch` first")
         return EXIT_INCOMPLETE if any(problem for _, problem in results) else EXIT_OK
     store_log = logging.getLogger("credit_reports.store")
     level = store_log.level
@@ -518,11 +531,11 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     finally:
         store_log.setLevel(level)
     if table.empty:
-        print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
+        say(f"{PROG}: no snapshots in {_data_dir(args)}: run `{PROG} fetch` first")
         return EXIT_OK
     print(table.drop(columns=["path", "problem"], errors="ignore").to_string(index=False))
     for row in table[~table["usable"]].itertuples():
-        print(f"{PROG}: unusable snapshot {row.path}: {row.problem}", file=sys.stderr)
+        say(f"{PROG}: unusable snapshot {row.path}: {row.problem}")
     return EXIT_OK
 
 
@@ -603,15 +616,15 @@ def _print_move(move: Any) -> None:
 
 
 def _configure_logging(verbose: int) -> None:
-    """Log lines go to stderr; -v for progress detail, -vv for every request. ``--quiet`` reaches each command
-    as ``progress=False``, never through TQDM_DISABLE, which would silence every later bar of the process."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    """Log lines go to stderr, each stamped in UTC (:mod:`credit_reports.logs`); -v for progress detail
+    and retries, -vv for every request. ``--quiet`` reaches each command as ``progress=False``, never
+    through TQDM_DISABLE, which would silence every later bar of the process."""
+    logs.configure(verbose)
 
 
 def _fail(message: str, code: int) -> int:
     """One line on stderr, the given exit code."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    say(f"{PROG}: error: {message}")
     return code
 
 

@@ -514,3 +514,8 @@ def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.DataFrame, *, min_cohort_
     grid.attrs["merged"] = plan.merged
     grid.attrs["min_cohort_size"] = min_cohort_size
     return CohortHeatmap(grid, shares, sizes)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

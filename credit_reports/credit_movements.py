@@ -390,3 +390,8 @@ def statement(
     frame = frame.astype(ints)
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
     return frame.sort_values("currency_code", kind="mergesort").reset_index(drop=True)  # stable: time order kept
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

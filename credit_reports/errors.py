@@ -407,3 +407,8 @@ def error_from_response(
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(_header(headers, "Retry-After"))
     return cls(detail, **kwargs)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

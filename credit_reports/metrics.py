@@ -592,3 +592,8 @@ def convert_totals(
         out = pd.concat([out, pd.DataFrame([total], columns=out.columns).astype(nullable)], ignore_index=True)
         out = out.astype({c: "int64" for c in converted})
     return out
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -276,3 +276,8 @@ def parse_minor(text: str | int) -> int:
     if not isinstance(text, str) or not _INTEGER.fullmatch(text.strip()):
         raise ValueError(f"not an integer amount in minor units: {text!r}")
     return int(text.strip())
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -173,3 +173,8 @@ def reconcile(
 def _empty_customers() -> pd.DataFrame:
     frame = pd.DataFrame({col: pd.Series(dtype="int64") for col in CUSTOMER_COLUMNS})
     return frame.astype({"currency_code": "str", "customer_id": "str"})
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)
