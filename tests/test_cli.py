@@ -318,5 +318,5 @@ def test_the_simulator_banner_fetch_command_works_and_advance_every_moves_the_ac
         proc.terminate()
         proc.wait(timeout=10)
     old, new = (Snapshot.from_path(f) for f in folders)
-    roll = metrics.roll_forward(old.balances, new.balances)
+    roll = metrics.roll_forward(old, new)
     assert (roll["issued"] != 0).any() or (roll["used"] != 0).any(), roll

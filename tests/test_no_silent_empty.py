@@ -5,22 +5,18 @@ Against a small demo store (a first fetch, then incremental month-end snapshots 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import credit_reports as cr
 from credit_reports import alerts, cohorts
-from credit_reports.demo import take_demo_snapshots
 from credit_reports.errors import UsageError
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    data = tmp_path_factory.mktemp("silent") / "data"
-    newest = take_demo_snapshots(Path(data), customers=30, seed=7, progress=False)
-    return {"data": data, "snap": newest}
+def demo(small_demo: dict[str, Any]) -> dict[str, Any]:
+    return small_demo
 
 
 def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
