@@ -166,7 +166,14 @@ def _add_retention_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``render`` and ``run``: which reports, with which parameters."""
+    """Options shared by ``render`` and ``run`` (``run`` takes every one of render's): which reports, from
+    which snapshot, with which parameters, and whether to print PDFs."""
+    parser.add_argument(
+        "--snapshot",
+        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
+        "parameter, else latest; run reports the snapshot it fetches)",
+    )
+    parser.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
     parser.add_argument("--config", help="credit-reports.toml listing reports (default ./credit-reports.toml)")
     parser.add_argument("--notebook", help="render this notebook instead of the configured reports")
     parser.add_argument("--name", help="output file name with --notebook (default credit-balances)")
@@ -205,11 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(render)
     _add_out_dir(render)
     render.add_argument(
-        "--snapshot",
-        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
-        "parameter, else latest)",
+        "--environment",
+        help="environment of the snapshot to report: production, sandbox, local, custom or demo (default: the "
+        "report's environment parameter, else the one with the newest snapshot)",
     )
-    render.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
     _add_report_options(render)
     render.set_defaults(handler=cmd_render)
 
@@ -311,8 +317,9 @@ def _report_specs(args: argparse.Namespace, settings: Any = None) -> list[Any]:
         specs = [ReportSpec(name=args.name or DEFAULT_REPORT_NAME, notebook=args.notebook)]
     else:
         specs = (settings or _settings(args)).reports
+    pdf = bool(getattr(args, "pdf", False))
     return [
-        ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}, pdf=s.pdf)
+        ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}, pdf=s.pdf or pdf)
         for s in specs
     ]
 
@@ -330,6 +337,19 @@ def _requested_snapshot(option: str | None, spec: Any) -> str:
             "give one of them"
         )
     return option or parameter or "latest"
+
+
+def _requested_environment(option: str | None, spec: Any) -> str | None:
+    """The environment a report's snapshot is read from: ``--environment``, else its ``environment``
+    parameter, else None (the store's newest); both given and different is bad input, as for --snapshot."""
+    parameter = spec.parameters.get("environment")
+    parameter = str(parameter).strip() if parameter not in (None, "") else None
+    if option and parameter and parameter != option:
+        raise UsageError(
+            f"report {spec.name}: --environment {option} and its environment parameter {parameter} disagree; "
+            "give one of them"
+        )
+    return option or parameter
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -362,11 +382,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     specs = _report_specs(args, settings)
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
+    environments = {spec.name: _requested_environment(args.environment, spec) for spec in specs}
 
     def jobs() -> Iterator[tuple[Any, Any, str]]:
         for spec in specs:  # each snapshot loaded when its report's turn comes
             yield spec, load_snapshot(requested[spec.name], data_dir=data_dir,
-                                      environment=spec.parameters.get("environment") or None), requested[spec.name]
+                                      environment=environments[spec.name]), requested[spec.name]
 
     def failed(name: str, exc: BaseException) -> None:
         say(f"{PROG}: report {name} failed: {exc}")
@@ -389,6 +410,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Fetch then render every configured report under a lock; print the HTML paths."""
     from credit_reports.runner import run_reports
 
+    if args.snapshot:
+        raise UsageError(f"run reports the snapshot it fetches, so --snapshot {args.snapshot} has no place here; "
+                         f"to report a stored snapshot use `{PROG} render --snapshot {args.snapshot}`")
     settings = _settings(args)
     specs = _report_specs(args, settings)
     _check_reports(specs)  # a typo in the config costs no API call
