@@ -216,14 +216,39 @@ def _custom_value(raw: object, path: list[str], key: str) -> str:
 
 
 def _custom_data(column: pd.Series, key: str) -> pd.Series:
-    """Labels for a custom_data key, parsing each distinct JSON text once."""
+    """Labels for a custom_data key, parsing each distinct JSON text once. A key no customer has is
+    refused in one line naming the keys they do have: every customer in "(none)" would read as an
+    answer, while it is most likely a typo."""
     path = key.split(".")
     values = column.astype("object")
     if values.map(lambda v: isinstance(v, dict | list)).any():
-        return values.map(lambda v: _custom_value(v, path, key)).astype("str")
-    uniques = pd.unique(values.where(values.notna(), None))
-    lookup = {u: _custom_value(u, path, key) for u in uniques}
-    return values.where(values.notna(), None).map(lookup).astype("str")
+        labels = values.map(lambda v: _custom_value(v, path, key)).astype("str")
+        uniques = list(values)
+    else:
+        uniques = list(pd.unique(values.where(values.notna(), None)))
+        lookup = {u: _custom_value(u, path, key) for u in uniques}
+        labels = values.where(values.notna(), None).map(lookup).astype("str")
+    if len(labels) and labels.isin([NONE, INVALID_JSON]).all():
+        seen = sorted(_custom_keys(uniques))
+        close = difflib.get_close_matches(key, seen, n=1, cutoff=0.6)
+        hint = f" (did you mean 'custom_data.{close[0]}'?)" if close else ""
+        held = f"keys they hold: {', '.join(seen[:20])}" if seen else "no customer has any custom_data"
+        raise UsageError(f"cohort custom_data.{key}: no customer's custom_data has the key {key!r}{hint}; {held}")
+    return labels
+
+
+def _custom_keys(raws: list[object]) -> set[str]:
+    """The top-level keys of the custom_data values (JSON text or dicts) that are objects."""
+    keys: set[str] = set()
+    for raw in raws:
+        if isinstance(raw, str) and raw.strip():
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                continue
+        if isinstance(raw, dict):
+            keys.update(str(k) for k in raw)
+    return keys
 
 
 def load_cohort_file(path: str | Path) -> pd.DataFrame:

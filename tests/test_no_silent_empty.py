@@ -85,3 +85,15 @@ def test_an_unknown_cohort_rule_or_column_is_refused_in_one_line(demo):
     with pytest.raises(UsageError) as caught:
         cohorts.assign_cohorts(customers.drop(columns=["created_at"]), "signup_month")
     assert "created_at" in _one_line(caught)
+
+
+def test_a_custom_data_key_no_customer_has_is_refused_naming_the_keys_they_have():
+    import pandas as pd
+
+    customers = pd.DataFrame({"customer_id": ["c1", "c2", "c3"],
+                              "custom_data": ['{"plan": "pro"}', None, '{"plan": "free", "seats": 3}']})
+    with pytest.raises(UsageError) as caught:
+        cohorts.assign_cohorts(customers, "custom_data.plann")
+    line = _one_line(caught)
+    assert "did you mean 'custom_data.plan'" in line and "plan, seats" in line
+    assert cohorts.assign_cohorts(customers, "custom_data.seats")["cohort"].tolist() == ["(none)", "(none)", "3"]
