@@ -28,6 +28,7 @@ from credit_reports.reconcile import Reconciliation, reconcile
 from credit_reports.report_parameters import (
     COHORT_RULES,
     DAY,
+    MONTH,
     Parameters,
     parameter_names,
     resolve_data_dir,
@@ -256,6 +257,8 @@ def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | N
                 f"of that day ({p.timezone})"
             )
         return chain[at], ""
+    if MONTH.match(p.compare_to):
+        return _month_opening(p, snap, history), ""
     if p.compare_to != "previous":
         opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment)
         if timestamps.parse(opening.as_of) >= timestamps.parse(snap.as_of):
@@ -276,6 +279,21 @@ def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | N
         )
     complete = [e for e in earlier if e[1]] or earlier
     return _load(store.Snapshot.from_path, max(complete)[2]), ""
+
+
+def _month_opening(p: Parameters, snap: Any, history: list[Any]) -> Any:
+    """compare_to a month: the last snapshot taken in that month (in ``timezone``) before the reported
+    one; else one line naming the nearest earlier snapshot, or the oldest."""
+    month = periods.parse_period(p.compare_to, p.timezone)
+    chain = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
+    inside = [s for s in chain if month.start <= s.as_of < month.end]
+    if inside:
+        return inside[-1]
+    before = [s for s in chain if s.as_of < month.start]
+    where = (f"the newest before it is {before[-1].name}" if before else
+             f"the oldest is {chain[0].name}" if chain else "the reported snapshot is the oldest")
+    raise UsageError(f"compare_to {p.compare_to}: no snapshot taken in {month.label} ({p.timezone}) before the "
+                     f"reported one; {where}")
 
 
 def prepare(**parameters: Any) -> Report:

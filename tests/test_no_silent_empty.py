@@ -97,3 +97,14 @@ def test_a_custom_data_key_no_customer_has_is_refused_naming_the_keys_they_have(
     line = _one_line(caught)
     assert "did you mean 'custom_data.plan'" in line and "plan, seats" in line
     assert cohorts.assign_cohorts(customers, "custom_data.seats")["cohort"].tolist() == ["(none)", "(none)", "3"]
+
+
+def test_an_environment_the_store_does_not_hold_is_refused_not_listed_empty(demo):
+    for call in (lambda: cr.list_snapshots(demo["data"], "demos"), lambda: cr.load_history(demo["data"], "demos")):
+        with pytest.raises(UsageError) as caught:
+            call()
+        line = _one_line(caught)
+        assert "'demos'" in line and "did you mean 'demo'" in line
+    empty_store = demo["data"].parent / "empty-store"
+    empty_store.mkdir(exist_ok=True)
+    assert cr.list_snapshots(empty_store, "production").empty  # nothing stored yet: a valid empty answer
