@@ -108,3 +108,24 @@ def test_an_environment_the_store_does_not_hold_is_refused_not_listed_empty(demo
     empty_store = demo["data"].parent / "empty-store"
     empty_store.mkdir(exist_ok=True)
     assert cr.list_snapshots(empty_store, "production").empty  # nothing stored yet: a valid empty answer
+
+
+def test_prepare_reads_lower_case_currencies_and_refuses_a_code_that_is_none(demo):
+    from credit_reports.report import prepare
+
+    report = prepare(data_dir=str(demo["data"]), currencies="eur")
+    assert report.totals["currency_code"].tolist() == ["EUR"]
+    with pytest.raises(UsageError, match=r"unknown currency 'EURO' \(did you mean EUR\?\)"):
+        prepare(data_dir=str(demo["data"]), currencies="[EURO]")
+
+
+@pytest.mark.slow
+def test_a_rendered_report_of_a_currency_nobody_holds_needs_attention(demo, tmp_path):
+    import json
+
+    from credit_reports.render import render_report
+
+    result = render_report(parameters={"currencies": ["CHF", "EUR"]}, data_dir=demo["data"], out_dir=tmp_path)
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    assert manifest["attention"] == ["no data in CHF, a requested currency (no customer holds a balance in it)"]
+    assert "CHF" in (tmp_path / "index.html").read_text(encoding="utf-8")
