@@ -40,6 +40,7 @@ def configure(verbose: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_UTCFormatter(LOG_FORMAT, datefmt=TIME_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    logging.captureWarnings(True)  # a library's warnings.warn becomes a stamped WARNING line, not a bare one
 
 
 def say(message: str, stream: TextIO | None = None) -> None:
