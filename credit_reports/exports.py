@@ -541,3 +541,8 @@ def export_links(paths: Sequence[Path], stem: str) -> list[tuple[str, str]]:
 def report_tables(report: Any) -> dict[str, pd.DataFrame]:
     """The tables to export for a prepared report (``credit_reports.report.Report``)."""
     return dict(report.tables())
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -51,7 +51,7 @@ from credit_reports.throttle import RateLimiter
 
 __all__ = [
     "PaddleClient", "shared_limiter", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV", "MAX_RPM",
-    "MAX_PAGES", "RATE_LIMIT_PROBE_SECONDS",
+    "MAX_PAGES", "RATE_LIMIT_PROBE_SECONDS", "is_loopback",
 ]
 
 log = logging.getLogger("credit_reports.paddle")

@@ -476,3 +476,8 @@ def _cohort_note(p: Parameters, merged: list[dict]) -> str:
 def _markdown_text(value: Any) -> str:
     """A label (e.g. a custom_data value) shown literally in Markdown: markup characters escaped."""
     return re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(str(value), quote=False))
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -283,3 +283,8 @@ def unknown_message(unknown: dict[str, Any]) -> str:
 
 
 validate_parameters.__signature__ = signature()  # type: ignore[attr-defined]
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

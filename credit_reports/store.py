@@ -78,6 +78,8 @@ __all__ = [
     "prune_snapshots",
     "latest_snapshot",
     "chain",
+    "month_bounds",
+    "snapshots_root",
     "check_snapshots",
     "usable_snapshot",
     "conform",
@@ -754,3 +756,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(snapshot_writer, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)
