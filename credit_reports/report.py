@@ -302,7 +302,7 @@ def prepare(**parameters: Any) -> Report:
     Parameters (all keyword, the notebook's parameters cell; declared once in
     :class:`~credit_reports.report_parameters.Parameters`, which ``help()`` shows): ``data_dir`` (snapshot store; empty:
     ``$CREDIT_REPORTS_DATA_DIR`` or ``./data``), ``environment`` (empty: the store's newest),
-    ``snapshot`` ("latest" or an as-of), ``compare_to`` ("previous", "none", an as-of or a date),
+    ``snapshot`` ("latest", an as-of or a month), ``compare_to`` ("previous", "none", an as-of, a date or a month),
     ``currencies`` (empty: all; ``[EUR, USD]``, ``["EUR", "USD"]`` or ``EUR,USD``), ``cohort``
     (a rule of :data:`COHORT_RULES` or ``custom_data.<key>``), ``cohort_file``, ``min_cohort_size``,
     ``rates_file`` and ``reporting_currency`` (conversion), ``pseudonymize``, ``show_pii``, ``title``,
