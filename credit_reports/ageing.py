@@ -177,3 +177,8 @@ def issued_by_source(movements: pd.DataFrame | None) -> pd.DataFrame:
     grouped = grouped.rename(columns={"sum": "amount"})
     grouped["label"] = grouped["source"].map(lambda s: SOURCE_LABELS.get(str(s), f"transaction origin {s}"))
     return grouped[columns].astype({"count": "int64", "amount": "int64"})
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -7,7 +7,9 @@ Read from the report's manifest only, so the index, the email and the manifest a
   manifest's ``roll_forward`` or ``reconciliation`` per currency, when the report reconciles);
 - the fetch fell back from verifying against events (``snapshot.verification.fallback``);
 - outstanding credit in a currency changed over the period by more than ``outstanding_change_share``
-  (only when that alert is configured).
+  (only when that alert is configured);
+- a currency the report was asked for (``currencies``) has no data in the snapshot: a report that is
+  empty where it was asked to show something is a question, not an answer.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from credit_reports.errors import UsageError
 from credit_reports.money import format_money
 
-__all__ = ["attention_reasons", "outstanding_change", "unexplained_differences"]
+__all__ = ["attention_reasons", "missing_currencies", "outstanding_change", "unexplained_differences"]
 
 
 def unexplained_differences(manifest: Mapping[str, Any]) -> dict[str, int]:
@@ -55,6 +58,21 @@ def _fallback(manifest: Mapping[str, Any]) -> str | None:
     return None
 
 
+def missing_currencies(manifest: Mapping[str, Any]) -> list[str]:
+    """Currencies the report's ``currencies`` parameter asked for that its headline does not show."""
+    from credit_reports.parameters import parse_list
+
+    asked = (manifest.get("parameters") or {}).get("currencies")
+    if not asked:
+        return []
+    try:
+        codes = [str(c).strip().upper() for c in parse_list(asked, "currencies")]
+    except UsageError:  # the report itself validated them; a hand-edited manifest is not ours to judge
+        return []
+    shown = {str(c).upper() for c in (manifest.get("headline") or {})}
+    return [c for c in dict.fromkeys(codes) if c and c not in shown]
+
+
 def attention_reasons(manifest: Mapping[str, Any], *, outstanding_change_share: float | None = None) -> list[str]:
     """Short sentences, one per reason the report needs attention; empty when nothing does."""
     reasons = []
@@ -64,6 +82,8 @@ def attention_reasons(manifest: Mapping[str, Any], *, outstanding_change_share: 
     for code, amount in sorted(unexplained_differences(manifest).items()):
         if amount != 0:
             reasons.append(f"unexplained difference of {format_money(amount, code)} in {code}")
+    for code in missing_currencies(manifest):
+        reasons.append(f"no data in {code}, a requested currency (no customer holds a balance in it)")
     fallback = _fallback(manifest)
     if fallback:
         reasons.append(f"verification fallback ({fallback})")
@@ -76,3 +96,8 @@ def attention_reasons(manifest: Mapping[str, Any], *, outstanding_change_share: 
                 share = f"{change / opening:+.1%}" if opening else "from zero"
                 reasons.append(f"outstanding {code} changed {share} ({format_money(change, code)})")
     return reasons
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -521,3 +521,8 @@ def trend_panels(trend: pd.DataFrame, title: str = "Credit over time") -> Figure
         _style(ax, code)
     _title_and_legend(fig, axes[0], title)
     return fig
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

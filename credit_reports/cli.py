@@ -26,8 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from credit_reports import logs
 from credit_reports._version import __version__
 from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.logs import say
 from credit_reports.runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
 
 #: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
@@ -40,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with our one-line error style and exit code 2 (argparse's own code for usage errors)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{logs.stamp()} {self.prog}: error: {message} (see --help)\n")
 
 
 class _FetchStrategies(Sequence[str]):
@@ -164,7 +166,14 @@ def _add_retention_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``render`` and ``run``: which reports, with which parameters."""
+    """Options shared by ``render`` and ``run`` (``run`` takes every one of render's): which reports, from
+    which snapshot, with which parameters, and whether to print PDFs."""
+    parser.add_argument(
+        "--snapshot",
+        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
+        "parameter, else latest; run reports the snapshot it fetches)",
+    )
+    parser.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
     parser.add_argument("--config", help="credit-reports.toml listing reports (default ./credit-reports.toml)")
     parser.add_argument("--notebook", help="render this notebook instead of the configured reports")
     parser.add_argument("--name", help="output file name with --notebook (default credit-balances)")
@@ -203,11 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(render)
     _add_out_dir(render)
     render.add_argument(
-        "--snapshot",
-        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
-        "parameter, else latest)",
+        "--environment",
+        help="environment of the snapshot to report: production, sandbox, local, custom or demo (default: the "
+        "report's environment parameter, else the one with the newest snapshot)",
     )
-    render.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
     _add_report_options(render)
     render.set_defaults(handler=cmd_render)
 
@@ -309,8 +317,9 @@ def _report_specs(args: argparse.Namespace, settings: Any = None) -> list[Any]:
         specs = [ReportSpec(name=args.name or DEFAULT_REPORT_NAME, notebook=args.notebook)]
     else:
         specs = (settings or _settings(args)).reports
+    pdf = bool(getattr(args, "pdf", False))
     return [
-        ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}, pdf=s.pdf)
+        ReportSpec(name=s.name, notebook=s.notebook, parameters={**s.parameters, **extra}, pdf=s.pdf or pdf)
         for s in specs
     ]
 
@@ -330,6 +339,19 @@ def _requested_snapshot(option: str | None, spec: Any) -> str:
     return option or parameter or "latest"
 
 
+def _requested_environment(option: str | None, spec: Any) -> str | None:
+    """The environment a report's snapshot is read from: ``--environment``, else its ``environment``
+    parameter, else None (the store's newest); both given and different is bad input, as for --snapshot."""
+    parameter = spec.parameters.get("environment")
+    parameter = str(parameter).strip() if parameter not in (None, "") else None
+    if option and parameter and parameter != option:
+        raise UsageError(
+            f"report {spec.name}: --environment {option} and its environment parameter {parameter} disagree; "
+            "give one of them"
+        )
+    return option or parameter
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch one snapshot and print its folder; exit 3 when some customers could not be fetched."""
     from credit_reports.snapshot_fetch import fetch_snapshot
@@ -338,11 +360,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     print(snapshot.path)
     if not snapshot.complete:
         failed = len(snapshot.manifest.get("failed_customer_ids") or [])
-        print(
+        say(
             f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
-            "run fetch again to complete it",
-            file=sys.stderr,
-        )
+            "run fetch again to complete it")
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -362,18 +382,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     specs = _report_specs(args, settings)
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
+    environments = {spec.name: _requested_environment(args.environment, spec) for spec in specs}
 
     def jobs() -> Iterator[tuple[Any, Any, str]]:
         for spec in specs:  # each snapshot loaded when its report's turn comes
             yield spec, load_snapshot(requested[spec.name], data_dir=data_dir,
-                                      environment=spec.parameters.get("environment") or None), requested[spec.name]
+                                      environment=environments[spec.name]), requested[spec.name]
 
     def failed(name: str, exc: BaseException) -> None:
-        print(f"{PROG}: report {name} failed: {exc}", file=sys.stderr)
+        say(f"{PROG}: report {name} failed: {exc}")
 
     def rendered(result: Any) -> None:
         for warning in result.warnings:
-            print(f"{PROG}: {warning}", file=sys.stderr)
+            say(f"{PROG}: {warning}")
         print(result.html)
 
     outcome = RunOutcome()
@@ -389,6 +410,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Fetch then render every configured report under a lock; print the HTML paths."""
     from credit_reports.runner import run_reports
 
+    if args.snapshot:
+        raise UsageError(f"run reports the snapshot it fetches, so --snapshot {args.snapshot} has no place here; "
+                         f"to report a stored snapshot use `{PROG} render --snapshot {args.snapshot}`")
     settings = _settings(args)
     specs = _report_specs(args, settings)
     _check_reports(specs)  # a typo in the config costs no API call
@@ -410,16 +434,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     for html in outcome.rendered:
         print(html)
     if not outcome.snapshot_complete:
-        print(f"{PROG}: reports were rendered from an incomplete snapshot: run again to complete it",
-              file=sys.stderr)
+        say(f"{PROG}: reports were rendered from an incomplete snapshot: run again to complete it")
     for name, why in outcome.failed.items():
-        print(f"{PROG}: report {name} failed ({why}); the last good one stays published", file=sys.stderr)
+        say(f"{PROG}: report {name} failed ({why}); the last good one stays published")
     for warning in outcome.warnings:
-        print(f"{PROG}: {warning}", file=sys.stderr)
+        say(f"{PROG}: {warning}")
     for name, why in outcome.mail_failed.items():
-        print(f"{PROG}: report {name} is published but was not emailed: {why}", file=sys.stderr)
+        say(f"{PROG}: report {name} is published but was not emailed: {why}")
     _prune(args)
+    if outcome.exit_code == EXIT_OK:
+        say(run_summary(outcome))
     return outcome.exit_code
+
+
+def run_summary(outcome: Any) -> str:
+    """The one line a successful run leaves in the log, ``--quiet`` or not: the snapshot, each report
+    published (and emailed) and the exit code, so a cron log shows every run, not only the failed ones."""
+    snapshot = outcome.snapshot_path
+    where = f"{snapshot.parent.name}/{snapshot.name}" if snapshot is not None else "none"
+    state = "complete" if outcome.snapshot_complete else "incomplete"
+    reports = ", ".join(str(p) for p in outcome.rendered) or "none"
+    mailed = f"; emailed {len(outcome.emailed)}" if outcome.emailed else ""
+    return (f"{PROG}: run done, exit {outcome.exit_code}: snapshot {where} ({state}); "
+            f"{len(outcome.rendered)} report(s): {reports}{mailed}")
 
 
 def _check_reports(specs: list[Any], early: bool = True) -> None:
@@ -490,7 +527,7 @@ def _prune(args: argparse.Namespace) -> list[Path]:
         _data_dir(args), getattr(args, "environment", None), keep=args.keep, older_than_days=args.keep_days
     )
     for path in removed:
-        print(f"pruned {path}", file=sys.stderr)
+        say(f"{PROG}: pruned {path}")
     return removed
 
 
@@ -508,7 +545,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         for folder, problem in results:
             print(f"ok        {folder}" if problem is None else f"UNUSABLE  {folder}: {problem}")
         if not results:
-            print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
+            say(f"{PROG}: no snapshots in {_data_dir(args)}: run `{PROG} fetch` first")
         return EXIT_INCOMPLETE if any(problem for _, problem in results) else EXIT_OK
     store_log = logging.getLogger("credit_reports.store")
     level = store_log.level
@@ -518,11 +555,11 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     finally:
         store_log.setLevel(level)
     if table.empty:
-        print(f"no snapshots in {_data_dir(args)}: run `{PROG} fetch` first", file=sys.stderr)
+        say(f"{PROG}: no snapshots in {_data_dir(args)}: run `{PROG} fetch` first")
         return EXIT_OK
     print(table.drop(columns=["path", "problem"], errors="ignore").to_string(index=False))
     for row in table[~table["usable"]].itertuples():
-        print(f"{PROG}: unusable snapshot {row.path}: {row.problem}", file=sys.stderr)
+        say(f"{PROG}: unusable snapshot {row.path}: {row.problem}")
     return EXIT_OK
 
 
@@ -603,15 +640,15 @@ def _print_move(move: Any) -> None:
 
 
 def _configure_logging(verbose: int) -> None:
-    """Log lines go to stderr; -v for progress detail, -vv for every request. ``--quiet`` reaches each command
-    as ``progress=False``, never through TQDM_DISABLE, which would silence every later bar of the process."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    """Log lines go to stderr, each stamped in UTC (:mod:`credit_reports.logs`); -v for progress detail
+    and retries, -vv for every request. ``--quiet`` reaches each command as ``progress=False``, never
+    through TQDM_DISABLE, which would silence every later bar of the process."""
+    logs.configure(verbose)
 
 
 def _fail(message: str, code: int) -> int:
     """One line on stderr, the given exit code."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    say(f"{PROG}: error: {message}")
     return code
 
 

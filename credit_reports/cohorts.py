@@ -1,7 +1,8 @@
 """Cohort rules (which group each customer falls in) and per-cohort, per-currency credit totals.
 
 :func:`assign_cohorts` turns the customers frame (and, for subscription rules, the subscriptions frame)
-into one label per customer. :func:`cohort_totals` sums balances per cohort *and currency* (never across
+into one label per customer: a DataFrame ``customer_id``, ``cohort``, like every other result.
+:func:`cohort_totals` sums balances per cohort *and currency* (never across
 currencies), merging cohorts too small to read into ``"other"`` and saying so in ``df.attrs["merged"]``.
 :func:`cohort_heatmap` gives the cohort x currency grid, scaled within each currency. Both size a cohort
 by the customers assigned to it, so they merge the same cohorts, in every currency.
@@ -22,6 +23,7 @@ Rules (``rule=``):
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -76,14 +78,33 @@ def assign_cohorts(
     *,
     subscriptions: pd.DataFrame | None = None,
     mapping: pd.DataFrame | None = None,
-) -> pd.Series:
-    """One cohort label per customer: a Series indexed by ``customer_id``, named ``"cohort"``.
+) -> pd.DataFrame:
+    """One cohort label per customer: a DataFrame with columns ``customer_id`` (``string``) and ``cohort``,
+    one row per row of ``customers``, in their order.
 
-    Time rules give an ordered categorical (oldest first, "(unknown)" last); the others give strings.
-    An unknown rule raises :class:`UsageError` listing the valid ones.
+    ``cohort`` is an ordered categorical for the time rules (oldest first, "(unknown)" last) and
+    ``string`` for the others. Pass the frame to :func:`cohort_totals`, :func:`cohort_sizes` or
+    :func:`cohort_heatmap`; ``merge`` it with balances on ``customer_id`` for your own groupings. An
+    unknown rule (with the closest valid one) or a missing column raises :class:`UsageError` in one line.
     """
+    labels = _assign(customers, rule, subscriptions=subscriptions, mapping=mapping)
+    categorical = isinstance(labels.dtype, pd.CategoricalDtype)
+    return pd.DataFrame({
+        "customer_id": pd.array(labels.index.astype(str), dtype="string"),
+        "cohort": labels.array if categorical else labels.astype("string").array,
+    })
+
+
+def _assign(
+    customers: pd.DataFrame,
+    rule: str,
+    *,
+    subscriptions: pd.DataFrame | None,
+    mapping: pd.DataFrame | None,
+) -> pd.Series:
+    """:func:`assign_cohorts`' labels as a Series indexed by ``customer_id`` (what the totals work on)."""
     if not isinstance(customers, pd.DataFrame) or "customer_id" not in customers.columns:
-        raise UsageError("customers must be a DataFrame with a customer_id column")
+        raise UsageError("customers must be a DataFrame with a customer_id column (e.g. snapshot.customers)")
     rule = str(rule).strip()
     index = pd.Index(customers["customer_id"], name="customer_id")
     if rule in TIME_RULES:
@@ -102,13 +123,18 @@ def assign_cohorts(
         return _file_cohorts(customers, mapping, index)
     if rule in SUBSCRIPTION_RULES:
         return _subscription_cohorts(customers, subscriptions, rule, index)
-    raise UsageError(f"unknown cohort rule {rule!r}; valid rules: {', '.join(RULES)}")
+    close = difflib.get_close_matches(rule, NAMED_RULES, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UsageError(f"unknown cohort rule {rule!r}{hint}; valid rules: {', '.join(RULES)}")
 
 
 def _need(frame: pd.DataFrame, name: str, *columns: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise UsageError(f"{name} lacks column(s) {', '.join(missing)} needed for this cohort rule")
+        raise UsageError(
+            f"{name} lacks column(s) {', '.join(missing)} needed for this cohort rule; it has "
+            f"{', '.join(map(str, frame.columns))}"
+        )
 
 
 def _named(values: pd.Series | np.ndarray | pd.Categorical, index: pd.Index) -> pd.Series:
@@ -190,14 +216,39 @@ def _custom_value(raw: object, path: list[str], key: str) -> str:
 
 
 def _custom_data(column: pd.Series, key: str) -> pd.Series:
-    """Labels for a custom_data key, parsing each distinct JSON text once."""
+    """Labels for a custom_data key, parsing each distinct JSON text once. A key no customer has is
+    refused in one line naming the keys they do have: every customer in "(none)" would read as an
+    answer, while it is most likely a typo."""
     path = key.split(".")
     values = column.astype("object")
     if values.map(lambda v: isinstance(v, dict | list)).any():
-        return values.map(lambda v: _custom_value(v, path, key)).astype("str")
-    uniques = pd.unique(values.where(values.notna(), None))
-    lookup = {u: _custom_value(u, path, key) for u in uniques}
-    return values.where(values.notna(), None).map(lookup).astype("str")
+        labels = values.map(lambda v: _custom_value(v, path, key)).astype("str")
+        uniques = list(values)
+    else:
+        uniques = list(pd.unique(values.where(values.notna(), None)))
+        lookup = {u: _custom_value(u, path, key) for u in uniques}
+        labels = values.where(values.notna(), None).map(lookup).astype("str")
+    if len(labels) and labels.isin([NONE, INVALID_JSON]).all():
+        seen = sorted(_custom_keys(uniques))
+        close = difflib.get_close_matches(key, seen, n=1, cutoff=0.6)
+        hint = f" (did you mean 'custom_data.{close[0]}'?)" if close else ""
+        held = f"keys they hold: {', '.join(seen[:20])}" if seen else "no customer has any custom_data"
+        raise UsageError(f"cohort custom_data.{key}: no customer's custom_data has the key {key!r}{hint}; {held}")
+    return labels
+
+
+def _custom_keys(raws: list[object]) -> set[str]:
+    """The top-level keys of the custom_data values (JSON text or dicts) that are objects."""
+    keys: set[str] = set()
+    for raw in raws:
+        if isinstance(raw, str) and raw.strip():
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                continue
+        if isinstance(raw, dict):
+            keys.update(str(k) for k in raw)
+    return keys
 
 
 def load_cohort_file(path: str | Path) -> pd.DataFrame:
@@ -291,10 +342,23 @@ def _order(labels: list[str], categories: list[str] | None) -> list[str]:
     return ordered + ([OTHER] if OTHER in set(labels) and OTHER not in ordered else [])
 
 
+def _as_series(cohorts: pd.DataFrame | pd.Series) -> pd.Series:
+    """:func:`assign_cohorts`' frame (``customer_id``, ``cohort``) as labels indexed by customer ID; a
+    Series indexed by customer ID (what assign_cohorts returned before 0.19) is taken as it is."""
+    if isinstance(cohorts, pd.DataFrame):
+        missing = [c for c in ("customer_id", "cohort") if c not in cohorts.columns]
+        if missing:
+            raise UsageError(f"cohorts lacks column(s) {', '.join(missing)}: pass the frame assign_cohorts returns")
+        column = cohorts["cohort"]
+        values = column.array if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy(dtype=object)
+        return pd.Series(values, index=pd.Index(cohorts["customer_id"].astype(str), name="customer_id"), name="cohort")
+    if isinstance(cohorts, pd.Series):
+        return cohorts
+    raise UsageError("cohorts must be the DataFrame assign_cohorts returns (customer_id, cohort)")
+
+
 def _customer_codes(cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
     """Integer cohort code per customer in ``cohorts``, the code->label list and categorical order."""
-    if not isinstance(cohorts, pd.Series):
-        raise UsageError("cohorts must be the Series assign_cohorts returns (index customer_id)")
     if cohorts.index.has_duplicates:
         raise UsageError("cohorts lists a customer more than once")
     if isinstance(cohorts.dtype, pd.CategoricalDtype):
@@ -358,10 +422,10 @@ def _merge_small(customer_ids: pd.Series, cohorts: pd.Series, min_cohort_size: i
     return _Merge(row_codes.astype("int64"), labels, categories, sizes, merged)
 
 
-def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size: int = 10) -> pd.DataFrame:
+def cohort_totals(balances: pd.DataFrame, cohorts: pd.DataFrame, *, min_cohort_size: int = 10) -> pd.DataFrame:
     """Credit per cohort and currency: one row per (cohort, currency), amounts in that currency.
 
-    ``cohorts`` is :func:`assign_cohorts`' Series over every customer (active and archived). A cohort's
+    ``cohorts`` is :func:`assign_cohorts`' frame over every customer (active and archived). A cohort's
     size is the number of customers assigned to it; cohorts with fewer than ``min_cohort_size`` are merged
     into ``"other"``, the same cohorts in every currency (and in :func:`cohort_heatmap`).
 
@@ -376,7 +440,7 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     axis across currencies. Balances hold one row per customer and currency, so rows count customers.
     """
     b = checked_amounts(balances, "balances", extra=("customer_id",))
-    plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
+    plan = _merge_small(b["customer_id"], _as_series(cohorts), min_cohort_size)
     outstanding = b["available"] + b["reserved"]
     frame = pd.DataFrame(
         {
@@ -409,13 +473,14 @@ def cohort_totals(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size
     return out
 
 
-def cohort_sizes(cohorts: pd.Series, balances: pd.DataFrame | None = None) -> pd.DataFrame:
+def cohort_sizes(cohorts: pd.DataFrame, balances: pd.DataFrame | None = None) -> pd.DataFrame:
     """Customers per cohort (a count, so summing over currencies is meaningful here).
 
     Columns ``cohort``, ``customers`` (customers assigned to it); with ``balances``, also
     ``customers_with_balance`` (holding a balance row in any currency) and ``customers_with_credit``
     (outstanding > 0 in any currency). Sorted in cohort order.
     """
+    cohorts = _as_series(cohorts)
     codes, labels, categories = _customer_codes(cohorts)
     n = len(labels)
     data = {"cohort": labels, "customers": np.bincount(codes, minlength=n)}
@@ -443,7 +508,7 @@ class CohortHeatmap(NamedTuple):
     sizes: pd.Series  # the cohort's size (customers assigned to it, as in cohort_totals), index cohort
 
 
-def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_size: int = 10) -> CohortHeatmap:
+def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.DataFrame, *, min_cohort_size: int = 10) -> CohortHeatmap:
     """Available credit per cohort (rows) and currency (columns), plus each currency scaled on its own.
 
     ``shares`` divides each column by that currency's total available, so colour says where a currency's
@@ -453,7 +518,7 @@ def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_siz
     balance in some currency. Pass to ``charts.cohort_heatmap(hm.shares, hm.sizes)``.
     """
     b = checked_amounts(balances, "balances", extra=("customer_id",))
-    plan = _merge_small(b["customer_id"], cohorts, min_cohort_size)
+    plan = _merge_small(b["customer_id"], _as_series(cohorts), min_cohort_size)
     grid = (
         pd.Series(b["available"].to_numpy(), dtype="int64")
         .groupby([plan.row_codes, b["currency_code"].to_numpy()])
@@ -474,3 +539,8 @@ def cohort_heatmap(balances: pd.DataFrame, cohorts: pd.Series, *, min_cohort_siz
     grid.attrs["merged"] = plan.merged
     grid.attrs["min_cohort_size"] = min_cohort_size
     return CohortHeatmap(grid, shares, sizes)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -70,3 +70,8 @@ def compare(old: Any, new: Any) -> pd.DataFrame:
     out = out.assign(_abs=out["available_change"].abs())
     out = out.sort_values(["currency_code", "_abs", "customer_id"], ascending=[True, False, True], kind="stable")
     return out.drop(columns="_abs").reset_index(drop=True)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

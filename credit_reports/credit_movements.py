@@ -33,7 +33,7 @@ import pandas as pd
 
 from credit_reports import periods, store, timestamps
 from credit_reports.errors import UsageError
-from credit_reports.money import parse_minor
+from credit_reports.money import check_currency, parse_minor
 
 __all__ = [
     "KINDS",
@@ -254,6 +254,24 @@ def _chain(data_dir: Any, environment: str | None, snapshot: Any) -> list[store.
     return store.chain(data_dir, closing.environment, until=closing.as_of) or [closing]
 
 
+def _known_customer(chain: list[store.Snapshot], customer_id: Any) -> str:
+    """``customer_id`` when any snapshot of ``chain`` knows it (listed, holding a balance or moving credit);
+    else one-line :class:`UsageError` naming it, so a typo never reads as "no movements"."""
+    if not isinstance(customer_id, str) or not customer_id.strip():
+        raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")
+    customer_id = customer_id.strip()
+    for snap in reversed(chain):
+        for frame in (snap.customers, snap.balances, snap.movements):
+            if "customer_id" in frame.columns and (frame["customer_id"] == customer_id).any():
+                return customer_id
+    closing = chain[-1]
+    hint = "" if customer_id.startswith("ctm_") else " (Paddle customer IDs start with ctm_)"
+    raise UsageError(
+        f"unknown customer_id {customer_id!r}{hint}: no snapshot up to {closing.name} ({closing.environment}) "
+        f"lists it; the newest lists {len(closing.customers):,} customers (see load_snapshot().customers)"
+    )
+
+
 def movements(
     snapshot: str | os.PathLike[str] = "latest",
     *,
@@ -266,13 +284,17 @@ def movements(
 
     Columns: ``store.MOVEMENT_DTYPES``. ``customer_id`` / ``currency`` filter the rows. Windows without
     event evidence contribute nothing: see :func:`statement` for where the balances moved without it.
+    A customer no snapshot knows, or a code that is no ISO 4217 currency (``"EURO"``), raises
+    :class:`UsageError` in one line; an empty frame means a valid question with no movements.
     """
+    code = check_currency(currency) if currency is not None else None
     chain = _chain(data_dir, environment, snapshot)
     frame = union_movements(s.movements for s in chain)
     if customer_id is not None:
+        customer_id = _known_customer(chain, customer_id)
         frame = frame[frame["customer_id"] == customer_id]
-    if currency is not None:
-        frame = frame[frame["currency_code"] == str(currency).upper()]
+    if code is not None:
+        frame = frame[frame["currency_code"] == code]
     return frame.reset_index(drop=True)
 
 
@@ -306,12 +328,17 @@ def statement(
     running balance differs from the balance Paddle reported, one row closes the gap: ``unexplained``
     when that window had event evidence, ``no evidence`` when it had none (derived from balances). So the
     last row always ends on the snapshot's figures, and a non-zero gap is shown, never hidden.
+
+    A customer no snapshot knows (``"ctm_doesnotexist"``) or a code that is no currency raises
+    :class:`UsageError` in one line; an empty frame means a known customer who never held credit (in
+    that currency).
     """
 
+    code_filter = check_currency(currency) if currency is not None else None
     if not isinstance(customer_id, str) or not customer_id:
         raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")
     chain = _chain(data_dir, environment, snapshot)
-    code_filter = str(currency).upper() if currency else None
+    customer_id = _known_customer(chain, customer_id)
     rows: list[dict[str, Any]] = []
     running: dict[str, list[int]] = {}
 
@@ -363,3 +390,8 @@ def statement(
     frame = frame.astype(ints)
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
     return frame.sort_values("currency_code", kind="mergesort").reset_index(drop=True)  # stable: time order kept
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -211,12 +211,29 @@ class AuthenticationError(PaddleError):
     def _advice(self) -> str:
         if self.code == "authentication_missing":
             return "set PADDLE_API_KEY to an API key from Paddle > Developer tools > Authentication."
-        text = "sandbox and production keys differ; check PADDLE_ENVIRONMENT matches your key"
-        if self.key_environment and self.environment and self.key_environment != self.environment:
-            text = (
-                f"the key looks like a {self.key_environment} key but the environment is '{self.environment}'; " + text
-            )
-        return text + " (and that the key is not revoked or expired)."
+        return _key_hint(self.environment, self.key_environment)
+
+
+def _key_hint(environment: str | None, key_environment: str | None) -> str:
+    """What is really wrong with a refused key, from where it was sent and what its prefix says.
+
+    A ``--base-url`` server (``local``, ``custom``) knows only its own keys, so sandbox vs production is
+    beside the point there; against Paddle, a key of the other environment is the common mistake; a key
+    of the right environment that is refused is revoked, expired or not copied whole."""
+    if environment == "local":
+        return ("this local server does not know the key: the simulator accepts only the key "
+                "`credit-reports simulator` printed when it started; set PADDLE_API_KEY to that one.")
+    if environment == "custom":
+        return "the server at --base-url does not know the key; set PADDLE_API_KEY to a key that server issued."
+    if key_environment and environment and key_environment != environment:
+        fix = f"set PADDLE_ENVIRONMENT={key_environment}, or use a {environment} key"
+        return (f"the key looks like a {key_environment} key but the environment is '{environment}': sandbox "
+                f"and production keys differ; {fix}.")
+    if key_environment is None:  # the key's prefix names no environment (or the key is not known here)
+        return ("sandbox and production keys differ: check PADDLE_ENVIRONMENT matches your key, and that the "
+                "key is not revoked or expired.")
+    return (f"the key is a {key_environment} key, as the environment is: it is revoked, expired or mistyped; "
+            "check it in Paddle > Developer tools > Authentication.")
 
 
 class PermissionDeniedError(PaddleError):
@@ -407,3 +424,8 @@ def error_from_response(
     if cls is RateLimitError:
         kwargs["retry_after"] = parse_retry_after(_header(headers, "Retry-After"))
     return cls(detail, **kwargs)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -66,3 +66,8 @@ def to_excel(
         for name, frame in sheets.items():
             excel_ready(frame).to_excel(writer, sheet_name=str(name), index=index)
     return target
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

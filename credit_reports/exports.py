@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from credit_reports import timestamps
-from credit_reports.money import minor_unit_decimals, to_major
+from credit_reports.money import data_major, minor_unit_decimals
 
 __all__ = [
     "AMOUNT_COLUMNS",
@@ -171,7 +171,7 @@ def _major(value: Any, code: Any) -> Decimal | None:
     code = str(code)
     if minor_unit_decimals(code) is None and code.upper() == "TOTAL":
         return None
-    return to_major(int(value), code)
+    return data_major(int(value), code)
 
 
 def _plain(value: Any) -> Any:
@@ -541,3 +541,8 @@ def export_links(paths: Sequence[Path], stem: str) -> list[tuple[str, str]]:
 def report_tables(report: Any) -> dict[str, pd.DataFrame]:
     """The tables to export for a prepared report (``credit_reports.report.Report``)."""
     return dict(report.tables())
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

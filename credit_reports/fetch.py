@@ -44,6 +44,18 @@ __all__ = [
     "customers_frame",
     "subscriptions_frame",
     "balances_frame",
+    # the building blocks fetch_strategies and snapshot_fetch share with these readers
+    "ChunkedFrame",
+    "Stopped",
+    "customer_row",
+    "iter_balances",
+    "progress_stage",
+    "safe_url",
+    "sorted_subscriptions",
+    "subscription_rows",
+    "subscriptions_or_empty",
+    "unique_customers",
+    "until_stopped",
 ]
 
 log = logging.getLogger("credit_reports.fetch")
@@ -471,3 +483,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(fetch_strategies, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

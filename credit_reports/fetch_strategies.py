@@ -575,3 +575,8 @@ def rows_by_customer(balances: pd.DataFrame) -> dict[str, list[list[Any]]]:
         out.setdefault(cid, []).append([cur, int(avail), int(res), int(used)])
     return out
 
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -109,3 +109,8 @@ def load(path: Path) -> ExportFacts | None:
     finally:
         path.unlink(missing_ok=True)
     return facts if isinstance(facts, ExportFacts) else None
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

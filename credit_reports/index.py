@@ -214,3 +214,8 @@ def build_index(out_dir: str | os.PathLike[str]) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -56,3 +56,8 @@ def release(fd: int | None) -> None:
         os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

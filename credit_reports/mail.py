@@ -225,3 +225,8 @@ def send_report(
     send_message(message, settings, password=password)
     log.info("emailed %s to %d recipient(s)", name, len(settings.recipients))
     return message
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -18,6 +18,7 @@ import datetime as dt
 import operator
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,8 @@ from credit_reports.money import minor_unit_decimals, parse_minor
 __all__ = [
     "AMOUNT_COLUMNS",
     "MissingRateError",
+    "balance_change",
+    "balance_change_dict",
     "checked_amounts",
     "concentration",
     "convert_totals",
@@ -39,7 +42,6 @@ __all__ = [
     "reserved_counts",
     "reserved_customers",
     "roll_forward",
-    "roll_forward_dict",
     "subledger",
     "top_share",
     "trend",
@@ -58,7 +60,7 @@ TOTALS_COLUMNS: tuple[str, ...] = (
     "currency_code", "available", "reserved", "used", "outstanding", "customers_with_credit",
     "customers_with_balance",
 )
-ROLL_FORWARD_COLUMNS: tuple[str, ...] = ("currency_code", "opening", "issued", "used", "closing")
+BALANCE_CHANGE_COLUMNS: tuple[str, ...] = ("currency_code", "opening", "issued", "used", "closing")
 #: Columns :func:`convert_totals` converts when present (and ``amount_columns`` is not given).
 CONVERTIBLE_COLUMNS: tuple[str, ...] = (
     "available", "reserved", "used", "outstanding", "opening", "issued", "closing",
@@ -214,7 +216,7 @@ def headline(balances: pd.DataFrame) -> dict[str, dict[str, int]]:
 def per_currency_ints(table: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> dict[str, dict[str, int]]:
     """A per-currency table as ``{currency: {column: int}}`` of plain Python ints, JSON-ready (manifests).
 
-    The one conversion behind :func:`headline`, :func:`roll_forward_dict` and the reconciliation's
+    The one conversion behind :func:`headline`, :func:`balance_change_dict` and the reconciliation's
     manifest dict, so every manifest figure is written the same way.
     """
     return {
@@ -232,20 +234,44 @@ def _totals_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return t[list(AMOUNT_COLUMNS)]
 
 
-def roll_forward(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
-    """Movement of customer credit between two snapshots, per currency, exact in minor units.
+def roll_forward(opening: Any, closing: Any, *, currencies: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """The reconciled roll-forward from snapshot ``opening`` to snapshot ``closing``, per currency: the
+    one the report shows (``report.roll_forward``), with the same columns
+    (:data:`credit_reports.reconcile.RECONCILIATION_COLUMNS`).
 
-    Columns ``currency_code``, ``opening`` (outstanding = available + reserved at the opening snapshot),
+    ``opening + issued - reversed - used = expected_closing``; ``closing - expected_closing`` is the
+    ``unexplained`` difference. Issued, reversed and used (with their counts) are summed from the Paddle
+    event movements stored with the snapshots between the two, never from the balances, so a balance
+    that moved without an event shows. When a window between them lacks event evidence, ``evidence`` is
+    False and the figures are derived from the balances (see :func:`balance_change`): they then prove
+    nothing. ``opening`` / ``closing``: :class:`~credit_reports.store.Snapshot` objects (e.g.
+    ``load_snapshot(...)``); two balance frames raise :class:`UsageError` pointing at
+    :func:`balance_change`. For the customers and movements behind a difference use
+    ``credit_reports.reconcile.between(opening, closing)``.
+    """
+    from credit_reports.reconcile import between
+
+    return between(opening, closing, currencies=currencies).table
+
+
+def balance_change(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
+    """The change between two balance frames, per currency, written as a roll-forward: it proves nothing.
+
+    ``issued`` here is whatever makes the table balance (the change in available + reserved + used), so
+    ``opening + issued - used == closing`` holds by construction, whatever happened: a balance that moved
+    without any Paddle event is simply "issued". Use it for two frames without snapshots (e.g. filtered
+    or hand-made ones); to check the balances against the events use :func:`roll_forward`.
+
+    Columns ``currency_code``, ``opening`` (outstanding = available + reserved at the opening),
     ``issued`` (change in available + reserved + used: credit granted, net of reversals), ``used``
-    (change in used), ``closing`` (outstanding at the closing snapshot). For every row
-    ``opening + issued - used == closing`` holds exactly. A currency present in only one snapshot counts
-    as zero in the other. Accepts balance frames (or :func:`currency_totals` tables).
+    (change in used), ``closing`` (outstanding at the closing), int64 minor units. A currency present in
+    only one frame counts as zero in the other. Accepts balance frames (or :func:`currency_totals` tables).
     """
     o = _totals_frame(opening, "opening")
     c = _totals_frame(closing, "closing")
     currencies = o.index.union(c.index).sort_values()
     if len(currencies) == 0:
-        return _empty(ROLL_FORWARD_COLUMNS)
+        return _empty(BALANCE_CHANGE_COLUMNS)
     o = o.reindex(currencies, fill_value=0).astype("int64")
     c = c.reindex(currencies, fill_value=0).astype("int64")
     out = pd.DataFrame(
@@ -257,12 +283,12 @@ def roll_forward(opening: pd.DataFrame, closing: pd.DataFrame) -> pd.DataFrame:
             "closing": (c["available"] + c["reserved"]).to_numpy(),
         }
     )
-    return out.astype({k: "int64" for k in ROLL_FORWARD_COLUMNS[1:]})
+    return out.astype({k: "int64" for k in BALANCE_CHANGE_COLUMNS[1:]})
 
 
-def roll_forward_dict(opening: pd.DataFrame, closing: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """:func:`roll_forward` as ``{currency: {opening, issued, used, closing}}`` of plain ints (manifests)."""
-    return per_currency_ints(roll_forward(opening, closing), ROLL_FORWARD_COLUMNS[1:])
+def balance_change_dict(opening: pd.DataFrame, closing: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """:func:`balance_change` as ``{currency: {opening, issued, used, closing}}`` of plain ints."""
+    return per_currency_ints(balance_change(opening, closing), BALANCE_CHANGE_COLUMNS[1:])
 
 
 def trend(history: pd.DataFrame) -> pd.DataFrame:
@@ -592,3 +618,8 @@ def convert_totals(
         out = pd.concat([out, pd.DataFrame([total], columns=out.columns).astype(nullable)], ignore_index=True)
         out = out.astype({c: "int64" for c in converted})
     return out
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

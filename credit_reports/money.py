@@ -11,13 +11,20 @@ Decimal places follow Paddle, not ISO 4217. Paddle treats JPY and KRW as zero-de
 other supported currency as two-decimal, so the minor units it sends for, say, VND or CLP are
 hundredths even though ISO 4217 (and CLDR, which babel uses) give those currencies 0 decimals. The
 divisor has to match what Paddle sent, so :data:`PADDLE_DECIMALS` wins over babel's precision, and
-formatting forces Paddle's number of decimals on babel's locale pattern. A currency code outside
-Paddle's list is kept, never dropped: it is shown in minor units with a note.
+formatting forces Paddle's number of decimals on babel's locale pattern.
+
+A code you type is checked (:func:`check_currency`): it must be an ISO 4217 code (babel's list), upper
+or lower case, or the call raises :class:`~credit_reports.errors.UsageError` in one line naming it, the
+closest codes and Paddle's currencies. ``to_major(1234, "US")`` is refused rather than taken as a
+currency without decimals (a hundredfold error). An ISO code outside Paddle's list takes ISO's decimals.
+A column of codes that came with the data (``df["currency_code"]``) is never refused: a code in it that
+is not a currency is kept, shown in minor units with a note, never dropped.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import operator
 import re
 from collections.abc import Iterable
@@ -27,14 +34,17 @@ from typing import Any
 
 import pandas as pd
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberPattern
+from babel.numbers import NumberPattern, get_currency_precision, list_currencies
 
 from credit_reports.errors import UsageError
 
 __all__ = [
+    "ISO_CURRENCIES",
     "PADDLE_CURRENCIES",
     "PADDLE_DECIMALS",
     "ZERO_DECIMAL_CURRENCIES",
+    "check_currency",
+    "data_major",
     "format_money",
     "format_money_series",
     "is_known_currency",
@@ -60,6 +70,9 @@ PADDLE_DECIMALS: dict[str, int] = {
     code: (0 if code in ZERO_DECIMAL_CURRENCIES else 2) for code in PADDLE_CURRENCIES
 }
 
+#: Every ISO 4217 code babel (CLDR) knows, current and historical, upper case.
+ISO_CURRENCIES: frozenset[str] = frozenset(list_currencies())
+
 UNKNOWN_NOTE = "minor units, unknown currency"
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -68,14 +81,48 @@ def _normalise(code: str) -> str:
     return str(code).strip().upper()
 
 
+def check_currency(code: Any, what: str = "currency") -> str:
+    """``code`` upper-cased when it is an ISO 4217 code (``"eur"`` gives ``"EUR"``), else one-line
+    :class:`UsageError` naming it, the closest ISO codes and Paddle's currencies.
+
+    ``what`` names the argument in the message (``"currency"``, ``"currencies"``, ``"reporting_currency"``).
+    """
+    if not isinstance(code, str) or not code.strip():
+        prefix = "" if what == "currency" else f"{what}: "
+        raise UsageError(f"{prefix}{code!r} is not a currency code; use an ISO 4217 code such as USD, EUR or JPY")
+    normal = _normalise(code)
+    if normal in ISO_CURRENCIES:
+        return normal
+    close = (difflib.get_close_matches(normal, PADDLE_CURRENCIES, n=2, cutoff=0.6)
+             or difflib.get_close_matches(normal, sorted(ISO_CURRENCIES), n=2, cutoff=0.6))
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    prefix = "" if what == "currency" else f"{what}: "
+    raise UsageError(
+        f"{prefix}unknown currency {code!r}{hint}: not an ISO 4217 code; Paddle's currencies are "
+        f"{', '.join(PADDLE_CURRENCIES)}"
+    )
+
+
 def minor_unit_decimals(code: str) -> int | None:
-    """Decimal places of Paddle's minor unit for ``code``; ``None`` when the code is not a Paddle currency."""
-    return PADDLE_DECIMALS.get(_normalise(code))
+    """Decimal places of the minor unit for ``code``: Paddle's for its currencies, ISO 4217's (babel) for
+    other ISO codes; ``None`` when the code is no currency at all."""
+    normal = _normalise(code)
+    if normal in PADDLE_DECIMALS:
+        return PADDLE_DECIMALS[normal]
+    if normal in ISO_CURRENCIES:
+        return int(get_currency_precision(normal))
+    return None
 
 
 def is_known_currency(code: str) -> bool:
     """True when ``code`` is one of Paddle's supported currencies."""
     return _normalise(code) in PADDLE_DECIMALS
+
+
+def data_major(minor: Any, code: str) -> Decimal:
+    """One exact major-unit amount whose code came with the data (a cell of ``currency_code``): like
+    :func:`to_major` but never refuses the code; one that is no currency keeps its minor units."""
+    return _scalar_major(minor, str(code))
 
 
 def _scalar_major(minor: Any, code: str) -> Decimal:
@@ -107,9 +154,12 @@ def to_major(minor: Any, code: pd.Series | Iterable[str] | str) -> Any:
     unchanged (``to_major(1234, "JPY") == Decimal("1234")``). A Series gives a Series of Decimal
     (object dtype, same index); ``code`` is then one code or a column of codes (e.g.
     ``df["currency_code"]``), and missing amounts stay ``None``. For plotting and statistics use
-    :func:`to_major_float` instead (float64). An unknown currency keeps its minor units unchanged:
-    the toolkit cannot know its divisor and must not guess.
+    :func:`to_major_float` instead (float64). A code given as text is checked (:func:`check_currency`:
+    ``to_major(1234, "US")`` raises, ``"usd"`` is read as USD); in a column of codes from the data a
+    code that is no currency keeps its minor units: the toolkit cannot know its divisor and must not guess.
     """
+    if isinstance(code, str):
+        code = check_currency(code)
     if isinstance(minor, pd.Series):
         return to_major_series(minor, code)
     return _scalar_major(minor, str(code))
@@ -120,7 +170,7 @@ def to_major_series(minor: pd.Series, codes: pd.Series | Iterable[str] | str) ->
 
     Missing amounts (``<NA>``, e.g. the own-currency cells of a conversion's TOTAL row) stay ``None``.
     """
-    code_list = _codes_for(minor, codes)
+    code_list = _codes_for(minor, check_currency(codes) if isinstance(codes, str) else codes)
     return pd.Series(
         [None if pd.isna(m) else _scalar_major(_as_int(m), c)
          for m, c in zip(minor, code_list, strict=True)],
@@ -147,8 +197,10 @@ def to_major_float(minor: Any, code: pd.Series | Iterable[str] | str) -> Any:
     gives a float64 Series with the same index, ``code`` one code or a column of codes, ``<NA>``
     becoming ``NaN``. Decimals follow Paddle (:data:`PADDLE_DECIMALS`); an unknown code keeps its
     minor units. ``df.assign(available_major=to_major_float(df["available"], df["currency_code"]))``
-    is then ready for ``.plot.bar()``.
+    is then ready for ``.plot.bar()``. A code given as text is checked as in :func:`to_major`.
     """
+    if isinstance(code, str):
+        code = check_currency(code)
     if not isinstance(minor, pd.Series):
         return float(_scalar_major(minor, str(code)))
     values = pd.to_numeric(minor, errors="raise").astype("float64")
@@ -175,8 +227,11 @@ def format_money(minor: Any, code: pd.Series | Iterable[str] | str, locale: str 
 
     ``format_money(123456, "USD") == "$1,234.56"``, ``format_money(1234, "JPY") == "¥1,234"``.
     A Series gives a Series of strings (``code`` one code or a column of codes; ``<NA>`` becomes "").
-    An unknown code is shown as ``"12345 XYZ (minor units, unknown currency)"`` rather than guessed.
+    A code given as text is checked (:func:`check_currency`); in a column of codes from the data, a code
+    that is no currency is shown as ``"12345 XYZ (minor units, unknown currency)"`` rather than guessed.
     """
+    if isinstance(code, str):
+        code = check_currency(code)
     if isinstance(minor, pd.Series):
         return format_money_series(minor, code, locale)
     return _format_one(minor, str(code), locale)
@@ -200,7 +255,7 @@ def format_money_series(
     report tables (hundreds of rows), not for million-row frames.
     """
     values = minor if isinstance(minor, pd.Series) else pd.Series(list(minor))
-    code_list = _codes_for(values, codes)
+    code_list = _codes_for(values, check_currency(codes) if isinstance(codes, str) else codes)
     return pd.Series(
         ["" if pd.isna(m) else _format_one(_as_int(m), c, locale) for m, c in zip(values, code_list, strict=True)],
         index=values.index,
@@ -221,3 +276,8 @@ def parse_minor(text: str | int) -> int:
     if not isinstance(text, str) or not _INTEGER.fullmatch(text.strip()):
         raise ValueError(f"not an integer amount in minor units: {text!r}")
     return int(text.strip())
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

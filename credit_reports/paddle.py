@@ -51,7 +51,7 @@ from credit_reports.throttle import RateLimiter
 
 __all__ = [
     "PaddleClient", "shared_limiter", "ENVIRONMENTS", "PAGE_SIZES", "API_KEY_ENV", "ENVIRONMENT_ENV", "MAX_RPM",
-    "MAX_PAGES", "RATE_LIMIT_PROBE_SECONDS",
+    "MAX_PAGES", "RATE_LIMIT_PROBE_SECONDS", "is_loopback",
 ]
 
 log = logging.getLogger("credit_reports.paddle")
@@ -487,8 +487,8 @@ class PaddleClient:
         self._count("rate_limited")
         wait = rate_limit_pause(error.retry_after, self.rate_window)
         self.limiter.rate_limited(wait)
-        if attempt < limit:
-            log.warning(
+        if attempt < limit:  # INFO (-v): a 429 that a retry cures is no failure; one that persists is one line
+            log.info(
                 "GET %s: rate limited (429); every worker pauses %.1f s and the pace drops to "
                 "%.0f/min (attempt %d of %d)",
                 api_path,
@@ -518,14 +518,14 @@ class PaddleClient:
     def _backoff(self, attempt: int, limit: int, api_path: str, why: str, retry_after: float | None) -> None:
         """Sleep before the next attempt, per the retry policy, and say so in the log."""
         delay = self.retry_policy.delay(attempt, retry_after)
-        log.warning("GET %s: %s; retry %d of %d in %.2f s", api_path, why, attempt, limit - 1, delay)
+        log.info("GET %s: %s; retry %d of %d in %.2f s", api_path, why, attempt, limit - 1, delay)
         time.sleep(delay)
 
     def _fail(self, error: PaddleError, attempt: int) -> NoReturn:
         """Count and raise ``error`` (attempts noted), without chaining requests' exception text."""
         error.attempts = attempt
         self._count("failures")
-        log.log(logging.WARNING if attempt > 1 else logging.DEBUG, "%s", error)
+        log.debug("%s", error)  # the caller reports it (the CLI in one line); -vv shows it here too
         raise error from None
 
 
@@ -612,3 +612,8 @@ def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
             value = "true" if value else "false"
         out[name] = str(value)
     return out
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -80,3 +80,8 @@ def _list_from_text(text: str, name: str) -> list[Any]:
             raise UsageError(f"{name}: {text!r} is not a list; write {LIST_FORMS}")
         return value
     return [w for w in _SEPARATORS.split(text) if w]
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -75,3 +75,8 @@ def print_to_pdf(html: Path, target: Path, *, timeout: float = PDF_TIMEOUT_SECON
         detail = f": {last[-1][:160]}" if last else ""
         raise PdfUnavailableError(f"Chromium exited with code {done.returncode} and wrote no PDF{detail}")
     return target
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

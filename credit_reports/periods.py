@@ -225,3 +225,8 @@ def window_evidence(snapshot: Any, previous: Any | None) -> bool:
 def windows_evidence(chain: Sequence[Any]) -> list[bool]:
     """Per snapshot of ``chain`` (oldest first): does its window since the one before have evidence?"""
     return [window_evidence(s, chain[i - 1] if i else None) for i, s in enumerate(chain)]
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -101,3 +101,8 @@ def redact(
                     pseudonymize_ids(pd.Series(out.index, name=ID_COLUMN), salt).to_numpy(), name=ID_COLUMN
                 )
     return out
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

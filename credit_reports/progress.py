@@ -9,21 +9,85 @@ running, else for the oldest running stage, and names the other running stages a
 that bar's postfix. A stage that finishes while shown leaves its final line (terminal) or widget
 (notebook) behind, so a finished fetch shows one bar per stage it showed. ``tqdm.auto`` picks the
 ipywidgets bar in Jupyter (ipywidgets is a dependency) and the text bar elsewhere.
+
+When stderr is neither a terminal nor a notebook (a cron log, a CI job, a pipe), a redrawn bar is
+thousands of carriage returns on one line; there the board writes plain lines instead: one timestamped
+line for the stage on show every :data:`LOG_SECONDS` (``$CREDIT_REPORTS_PROGRESS_SECONDS``), and its
+final count when it ends (``2026-12-01T06:15:30Z progress: balances fetched 1,200/2,000 (60%) after 41 s;
+customers listed 2,000``). :attr:`ProgressBoard.mode` (``"auto"``, ``"bar"``, ``"lines"``) overrides
+the choice.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from typing import Any
 
-__all__ = ["ProgressBoard", "Stage", "board", "stage"]
+from credit_reports import logs
+
+__all__ = ["LOG_SECONDS", "LogLines", "ProgressBoard", "Stage", "board", "log_seconds", "stage"]
 
 #: Redraw at most this often (seconds) for updates; opening, closing and totals redraw at once.
 REFRESH_SECONDS = 0.1
 #: A stage silent this long when a new lead stage starts is taken as abandoned (e.g. a listing whose
 #: fetch failed, kept open by a traceback a notebook holds on to) and no longer shown.
 STALE_SECONDS = 120.0
+#: Without a terminal: a progress line at most this often (seconds) while a stage runs.
+LOG_SECONDS = 30.0
+MODES = ("auto", "bar", "lines")
+
+
+def log_seconds() -> float:
+    """:data:`LOG_SECONDS`, or ``$CREDIT_REPORTS_PROGRESS_SECONDS`` when that is a number >= 0."""
+    text = os.environ.get("CREDIT_REPORTS_PROGRESS_SECONDS", "").strip()
+    try:
+        value = float(text) if text else LOG_SECONDS
+    except ValueError:
+        return LOG_SECONDS
+    return value if value >= 0 else LOG_SECONDS
+
+
+class LogLines:
+    """The part of tqdm's API the board uses, written as timestamped lines for logs (no redraws).
+
+    Nothing is written when the stage opens: a line every :func:`log_seconds` while it runs, and one
+    when it ends (if it was on show), so a two-second fetch leaves one line per stage it showed.
+    """
+
+    def __init__(self, desc: str, total: int | None, unit: str, initial: int) -> None:
+        self.desc = desc
+        self.total = total
+        self.unit = unit
+        self.n = initial
+        self.postfix = ""
+        self.leave = True
+        self.started = self.written = time.monotonic()
+
+    def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+        self.postfix = text
+
+    def refresh(self) -> None:
+        if time.monotonic() - self.written >= log_seconds():
+            self._write("after")
+
+    def close(self) -> None:
+        if self.leave:
+            self._write("in")
+
+    def line(self, when: str = "after") -> str:
+        """``balances fetched 1,200/2,000 (60%) after 41 s; customers listed 2,000`` (no stamp)."""
+        of = f"/{self.total:,}" if self.total else ""
+        share = f" ({self.n / self.total:.0%})" if self.total else ""
+        seconds = time.monotonic() - self.started
+        text = f"{self.desc} {self.n:,}{of}{share} {when} {seconds:.0f} s"
+        return f"{text}; {self.postfix}" if self.postfix else text
+
+    def _write(self, when: str) -> None:
+        self.written = time.monotonic()
+        logs.say(f"progress: {self.line(when)}", sys.stderr)
 
 
 class Stage:
@@ -101,6 +165,15 @@ class ProgressBoard:
         self.shown: Stage | None = None
         self.bar: Any = None
         self._drawn = 0.0
+        self.mode = "auto"  # "bar": tqdm; "lines": timestamped lines; "auto": bars on a terminal or notebook
+
+    def lines(self) -> bool:
+        """True when this board writes log lines rather than redrawn bars (see the module docstring)."""
+        if self.mode not in MODES:
+            raise ValueError(f"progress mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode != "auto":
+            return self.mode == "lines"
+        return not (logs.is_terminal(sys.stderr) or logs.in_notebook())
 
     # -- stages report here --------------------------------------------------------------------------
 
@@ -152,9 +225,12 @@ class ProgressBoard:
         self._draw()
 
     def _open_bar(self, item: Stage) -> None:
+        self.shown = item
+        if self.lines():
+            self.bar = LogLines(item.desc, item.total, item.unit, item.n)
+            return
         from tqdm.auto import tqdm
 
-        self.shown = item
         self.bar = tqdm(total=item.total, desc=item.desc, unit=item.unit, initial=item.n, dynamic_ncols=True,
                         leave=True, mininterval=0, miniters=1)
 
@@ -197,3 +273,8 @@ def stage(desc: str, *, enabled: bool = True, total: int | None = None, unit: st
     if not enabled:
         return Stage(None, desc, total=total, unit=unit, initial=initial, lead=lead)
     return _BOARD.open(desc, total=total, unit=unit, initial=initial, lead=lead)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

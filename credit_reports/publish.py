@@ -326,3 +326,8 @@ def redact_key(text: str, api_key: str | None) -> str:
     from credit_reports.redact import redact
 
     return redact(text, [api_key])
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

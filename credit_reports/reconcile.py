@@ -16,7 +16,7 @@ unexplained difference. Two independent checks sit beside it:
 
 Where a difference is not zero, :attr:`Reconciliation.customers` lists the customers behind it, largest
 first, and :attr:`Reconciliation.movements` their movements. A period without event evidence is never
-reconciled: its figures are derived from the balances (as :func:`credit_reports.metrics.roll_forward`
+reconciled: its figures are derived from the balances (as :func:`credit_reports.metrics.balance_change`
 does) and marked ``evidence = False``.
 """
 
@@ -31,7 +31,7 @@ import pandas as pd
 from credit_reports import metrics
 from credit_reports.credit_movements import movements_frame
 
-__all__ = ["RECONCILIATION_COLUMNS", "Reconciliation", "reconcile"]
+__all__ = ["RECONCILIATION_COLUMNS", "Reconciliation", "between", "reconcile", "snapshots_between"]
 
 RECONCILIATION_COLUMNS: tuple[str, ...] = (
     "currency_code", "opening", "issued", "issued_count", "reversed", "reversed_count", "used", "used_count",
@@ -68,7 +68,7 @@ class Reconciliation:
         unexplained, evidence}}``; without evidence ``expected_closing`` and ``unexplained`` are null
         (nothing was reconciled) and issued/used are derived from the balances."""
         out: dict[str, dict[str, Any]] = dict(
-            metrics.per_currency_ints(self.table, (*metrics.ROLL_FORWARD_COLUMNS[1:], "reversed"))
+            metrics.per_currency_ints(self.table, (*metrics.BALANCE_CHANGE_COLUMNS[1:], "reversed"))
         )
         for row in self.table.to_dict("records"):
             ev = bool(row["evidence"])
@@ -170,6 +170,63 @@ def reconcile(
     return Reconciliation(table, customers, behind.reset_index(drop=True), bool(evidence))
 
 
+def snapshots_between(opening: Any, closing: Any) -> tuple[list[Any], list[str]]:
+    """The snapshots after ``opening`` up to ``closing`` (oldest first, from closing's store and
+    environment), and why any of their windows lacks event evidence (empty when every one has it)."""
+    from credit_reports import periods, store
+
+    env_dir = closing.path.parent
+    listing = store.list_snapshots(env_dir.parent.parent, closing.environment) if env_dir.parent.name == \
+        store.SNAPSHOTS else None
+    chain = ([store.Snapshot.from_path(p) for p, ok, t in zip(listing["path"], listing["usable"], listing["as_of"],
+                                                              strict=True) if ok and t <= closing.as_of]
+             if listing is not None else [])
+    if not chain or chain[-1].path != closing.path:
+        chain = [opening, closing]  # a snapshot folder outside a store: its own two ends only
+    between = [(i, s) for i, s in enumerate(chain) if s.as_of > opening.as_of]
+    reasons = [periods.missing_evidence(s, chain[i - 1] if i else None) for i, s in between]
+    missing = [r for r in reasons if r]
+    if not between:
+        missing = ["no snapshot was taken after the opening one"]
+    return [s for _, s in between], missing
+
+
+def between(opening: Any, closing: Any, *, currencies: tuple[str, ...] | list[str] = ()) -> Reconciliation:
+    """The reconciled roll-forward from snapshot ``opening`` to snapshot ``closing``, per currency.
+
+    Issued, reversed and used are summed from the movements stored with the snapshots between them
+    (:func:`snapshots_between`), never from the balances; when a window lacks event evidence the
+    result is derived from balances and says so (``evidence`` False, :attr:`Reconciliation.evidence`).
+    ``currencies`` (ISO codes) keeps only those. This is what the report's roll-forward shows.
+    """
+    from credit_reports.credit_movements import period_movements
+    from credit_reports.errors import UsageError
+    from credit_reports.money import check_currency
+
+    if not (hasattr(opening, "balances") and hasattr(closing, "balances")):
+        raise UsageError("the roll-forward reconciles two snapshots (load_snapshot(...)), not two frames; for "
+                         "the change between two balance frames use metrics.balance_change")
+    if opening.environment != closing.environment:
+        raise UsageError(f"the roll-forward needs two snapshots of one environment, got {opening.environment} "
+                         f"and {closing.environment}")
+    if opening.as_of >= closing.as_of:
+        raise UsageError(f"the opening snapshot {opening.name} must be older than the closing {closing.name}")
+    codes = tuple(check_currency(c, "currencies") for c in currencies)
+    chain, missing = snapshots_between(opening, closing)
+    evidence = not missing
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["currency_code"].isin(codes)].reset_index(drop=True) if codes else frame
+
+    moves = keep(period_movements(chain, after=opening.as_of, until=closing.as_of)) if evidence else None
+    return reconcile(keep(opening.balances), keep(closing.balances), moves, evidence=evidence)
+
+
 def _empty_customers() -> pd.DataFrame:
     frame = pd.DataFrame({col: pd.Series(dtype="int64") for col in CUSTOMER_COLUMNS})
     return frame.astype({"currency_code": "str", "customer_id": "str"})
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -121,3 +121,8 @@ def install_log_redaction() -> None:
 
         logging.setLogRecordFactory(factory)
         _INSTALLED = True
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -543,3 +543,8 @@ def render_report(
         directory=job.destination, complete=bool(job.snapshot.complete), files=tuple(published), as_of=job.as_of,
         pdf=by_name.get(f"{job.name}.pdf"), warnings=tuple(warnings), attention=tuple(manifest["attention"]),
     )
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -28,6 +28,7 @@ from credit_reports.reconcile import Reconciliation, reconcile
 from credit_reports.report_parameters import (
     COHORT_RULES,
     DAY,
+    MONTH,
     Parameters,
     parameter_names,
     resolve_data_dir,
@@ -256,6 +257,8 @@ def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | N
                 f"of that day ({p.timezone})"
             )
         return chain[at], ""
+    if MONTH.match(p.compare_to):
+        return _month_opening(p, snap, history), ""
     if p.compare_to != "previous":
         opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment)
         if timestamps.parse(opening.as_of) >= timestamps.parse(snap.as_of):
@@ -278,13 +281,28 @@ def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | N
     return _load(store.Snapshot.from_path, max(complete)[2]), ""
 
 
+def _month_opening(p: Parameters, snap: Any, history: list[Any]) -> Any:
+    """compare_to a month: the last snapshot taken in that month (in ``timezone``) before the reported
+    one; else one line naming the nearest earlier snapshot, or the oldest."""
+    month = periods.parse_period(p.compare_to, p.timezone)
+    chain = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
+    inside = [s for s in chain if month.start <= s.as_of < month.end]
+    if inside:
+        return inside[-1]
+    before = [s for s in chain if s.as_of < month.start]
+    where = (f"the newest before it is {before[-1].name}" if before else
+             f"the oldest is {chain[0].name}" if chain else "the reported snapshot is the oldest")
+    raise UsageError(f"compare_to {p.compare_to}: no snapshot taken in {month.label} ({p.timezone}) before the "
+                     f"reported one; {where}")
+
+
 def prepare(**parameters: Any) -> Report:
     """Validate the notebook's parameters, load the snapshot(s) and compute everything the report shows.
 
     Parameters (all keyword, the notebook's parameters cell; declared once in
     :class:`~credit_reports.report_parameters.Parameters`, which ``help()`` shows): ``data_dir`` (snapshot store; empty:
     ``$CREDIT_REPORTS_DATA_DIR`` or ``./data``), ``environment`` (empty: the store's newest),
-    ``snapshot`` ("latest" or an as-of), ``compare_to`` ("previous", "none", an as-of or a date),
+    ``snapshot`` ("latest", an as-of or a month), ``compare_to`` ("previous", "none", an as-of, a date or a month),
     ``currencies`` (empty: all; ``[EUR, USD]``, ``["EUR", "USD"]`` or ``EUR,USD``), ``cohort``
     (a rule of :data:`COHORT_RULES` or ``custom_data.<key>``), ``cohort_file``, ``min_cohort_size``,
     ``rates_file`` and ``reporting_currency`` (conversion), ``pseudonymize``, ``show_pii``, ``title``,
@@ -458,3 +476,8 @@ def _cohort_note(p: Parameters, merged: list[dict]) -> str:
 def _markdown_text(value: Any) -> str:
     """A label (e.g. a custom_data value) shown literally in Markdown: markup characters escaped."""
     return re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(str(value), quote=False))
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

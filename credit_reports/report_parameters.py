@@ -34,6 +34,7 @@ COHORT_RULES: tuple[str, ...] = cohorts.NAMED_RULES
 TREND_VIEWS: tuple[str, ...] = ("month-end", "snapshot")
 DEFAULT_TITLE = "Customer credit balances"
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH = re.compile(r"^\d{4}-\d{2}$")
 _CUSTOM_DATA = re.compile(r"^custom_data\.[A-Za-z0-9_\-]+$")
 
 
@@ -57,7 +58,7 @@ def _flag(name: str, value: Any) -> bool:
 
 
 def _currency(name: str, value: Any) -> str:
-    code = _text(name, value).upper()
+    code = money.check_currency(_text(name, value), name)  # not ISO 4217: the closest codes; "eur" is EUR
     if not money.is_known_currency(code):
         raise UsageError(
             f"{name}: {value!r} is not a currency Paddle supports; use ISO 4217 codes such as "
@@ -102,17 +103,19 @@ def _optional_text(name: str, value: Any) -> str | None:
 
 def _snapshot(name: str, value: Any) -> str:
     snap = _text(name, value) or "latest"
-    if snap != "latest" and not timestamps.FOLDER_NAME.match(snap):
-        raise UsageError(f"snapshot: {value!r} is neither 'latest' nor an as-of time like 20261126T061500Z")
+    if snap != "latest" and not timestamps.FOLDER_NAME.match(snap) and store.month_bounds(snap) is None:
+        raise UsageError(f"snapshot: {value!r} is neither 'latest', an as-of time like 20261126T061500Z nor a "
+                         "month like 2026-06 (its last snapshot, UTC)")
     return snap
 
 
 def _compare_to(name: str, value: Any) -> str:
     compare = _text(name, value) or "previous"
-    if compare not in {"previous", "none"} and not timestamps.FOLDER_NAME.match(compare) and not DAY.match(compare):
+    if compare not in {"previous", "none"} and not (timestamps.FOLDER_NAME.match(compare) or DAY.match(compare)
+                                                    or MONTH.match(compare)):
         raise UsageError(
-            f"compare_to: {value!r} must be 'previous', 'none', an as-of time like 20261126T061500Z "
-            "or a date like 2026-11-30"
+            f"compare_to: {value!r} must be 'previous', 'none', an as-of time like 20261126T061500Z, "
+            "a date like 2026-11-30 or a month like 2026-11 (its last snapshot)"
         )
     return compare
 
@@ -170,10 +173,12 @@ class Parameters:
         None, "", _data_dir, "snapshot store; empty means $CREDIT_REPORTS_DATA_DIR or ./data")
     environment: str | None = _parameter(
         None, "", _optional_text, "production, sandbox, local...; empty means the store's newest")
-    snapshot: str = _parameter("latest", "latest", _snapshot, 'as-of (e.g. 20261126T061500Z) or "latest"')
+    snapshot: str = _parameter("latest", "latest", _snapshot,
+                                 'as-of (e.g. 20261126T061500Z), a month (2026-06: its last snapshot, UTC) or "latest"')
     compare_to: str = _parameter(
         "previous", "previous", _compare_to,
-        'roll-forward opening: "previous", an as-of, a date such as 2026-11-30, or "none"')
+        'roll-forward opening: "previous", an as-of, a date such as 2026-11-30, a month such as 2026-11 (its '
+        'last snapshot), or "none"')
     currencies: tuple[str, ...] = _parameter(
         (), None, _currencies, 'codes to show, written [EUR, USD], ["EUR", "USD"] or EUR,USD; empty means all')
     cohort: str = _parameter(
@@ -211,6 +216,8 @@ def _check_together(p: dict[str, Any]) -> None:
     """The rules that join two parameters (after each was checked on its own)."""
     if DAY.match(p["compare_to"]):
         periods.parse_day(p["compare_to"], p["timezone"])
+    if MONTH.match(p["compare_to"]):
+        periods.parse_period(p["compare_to"], p["timezone"])  # 2026-13 is refused before any snapshot is read
     if p["period"] is not None:
         periods.parse_period(p["period"], p["timezone"])
         if p["compare_to"] != "previous":
@@ -276,3 +283,8 @@ def unknown_message(unknown: dict[str, Any]) -> str:
 
 
 validate_parameters.__signature__ = signature()  # type: ignore[attr-defined]
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -469,3 +469,8 @@ def _style(frame: pd.DataFrame, right: list[str]) -> Any:
             styles.append({"selector": f"td.col{i}", "props": "text-align:right;"})
             styles.append({"selector": f"th.col_heading.col{i}", "props": "text-align:right;"})
     return styler.set_table_styles(styles)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

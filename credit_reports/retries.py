@@ -154,3 +154,8 @@ class RetryPolicy:
 
     def __repr__(self) -> str:
         return f"RetryPolicy(max_attempts={self.max_attempts}, base={self.base:g}, cap={self.cap:g})"
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

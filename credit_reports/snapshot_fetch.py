@@ -344,3 +344,8 @@ def _load_base(data_dir: Path, writer: SnapshotWriter, name: str | None) -> Snap
     return usable_snapshot(writer.env_dir / name)  # a base that became unusable counts as gone
 
 
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

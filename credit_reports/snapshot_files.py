@@ -222,3 +222,8 @@ def read_table(path: Path, dtypes: Mapping[str, str], columns: list[str] | None 
     if not path.exists():
         return empty_frame(dtypes)
     return conform(pd.read_parquet(path, columns=columns), dtypes)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -362,3 +362,8 @@ def _lock(env_dir: Path) -> int | None:
 
 _unlock = locks.release
 
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

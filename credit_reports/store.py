@@ -78,6 +78,8 @@ __all__ = [
     "prune_snapshots",
     "latest_snapshot",
     "chain",
+    "month_bounds",
+    "snapshots_root",
     "check_snapshots",
     "usable_snapshot",
     "conform",
@@ -360,9 +362,26 @@ def _snapshots(data_dir: Any, environment: str | None) -> list[Snapshot]:
     return sorted(found, key=lambda s: (s.as_of, s.environment, s.name))
 
 
+def _known_environment(data_dir: Any, environment: str | None) -> None:
+    """Refuse, in one line naming what the store holds, an environment the store does not have while it
+    has others: an empty listing would read as "no snapshots" when the name is a typo."""
+    if not environment:
+        return
+    envs = _environments(data_dir)
+    if envs and environment not in envs:
+        import difflib
+
+        close = difflib.get_close_matches(environment, envs, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(
+            f"no environment {environment!r} in {snapshots_root(data_dir)}{hint}; it holds {', '.join(envs)}"
+        )
+
+
 def _resolve_environment(data_dir: Any, environment: str | None) -> str | None:
     """The environment asked for; else the only one present; else the one with the newest snapshot."""
     if environment:
+        _known_environment(data_dir, environment)
         return environment
     envs = _environments(data_dir)
     if len(envs) <= 1:
@@ -405,10 +424,11 @@ def _what_exists(data_dir: Any) -> str:
     parts = []
     for env in _environments(data_dir):
         names = [s.name for s in _snapshots(data_dir, env)]
-        if names:
-            shown = ", ".join(names[-5:])
-            more = f" (+{len(names) - 5} older)" if len(names) > 5 else ""
-            parts.append(f"{env}: {shown}{more}")
+        if len(names) > 6:  # the oldest always shows: it bounds what a date or month can find
+            parts.append(f"{env}: {len(names)} snapshots, the oldest {names[0]}, the newest "
+                         f"{', '.join(names[-5:])}")
+        elif names:
+            parts.append(f"{env}: {', '.join(names)}")
     if not parts:
         return ("the store holds no snapshots yet: run `credit-reports fetch` first (or `make report` for the "
                 "demo's, kept in data/snapshots/demo/)")
@@ -418,9 +438,38 @@ def _what_exists(data_dir: Any) -> str:
 #: What ``load_snapshot`` accepts, for its error messages.
 SNAPSHOT_FORMS = (
     "'latest', an as-of like 20261126T061500Z, a date like 2026-12-01, a date-time like "
-    "2026-12-01T09:30Z, a date/datetime/Timestamp (e.g. an as_of from list_snapshots()) or a snapshot folder"
+    "2026-12-01T09:30Z, a month like 2026-06 (its last snapshot), a date/datetime/Timestamp (e.g. an as_of "
+    "from list_snapshots()) or a snapshot folder"
 )
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def month_bounds(text: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """``"2026-06"`` as (its first moment, its last moment) in UTC; None when ``text`` is no month."""
+    m = MONTH_RE.match(text.strip()) if isinstance(text, str) else None
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return None
+    start = pd.Timestamp(year=int(m.group(1)), month=int(m.group(2)), day=1, tz="UTC")
+    return start, start + pd.offsets.MonthBegin(1) - pd.Timedelta(microseconds=1)
+
+
+def _month_snapshot(text: str, data_dir: Any, environment: str | None) -> Snapshot:
+    """The last snapshot taken in the month ``text`` (UTC); else one line naming the nearest ones."""
+    start, end = month_bounds(text)  # type: ignore[misc]
+    env = _resolve_environment(data_dir, environment)
+    snaps = _snapshots(data_dir, env) if env else []
+    inside = [s for s in snaps if start <= s.as_of <= end]
+    if inside:
+        return inside[-1]
+    if not snaps:
+        raise UsageError(f"no snapshot in {text} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
+    before = [s.name for s in snaps if s.as_of < start]
+    after = [s.name for s in snaps if s.as_of > end]
+    if not before:  # a month before the first snapshot: say which is the oldest
+        raise UsageError(f"no snapshot taken in {text} (UTC) for {env}: the oldest is {snaps[0].name}")
+    near = f"the newest before it is {before[-1]}" + (f", the oldest after it {after[0]}" if after else "")
+    raise UsageError(f"no snapshot taken in {text} (UTC) for {env}: {near}")
 
 
 def _wanted_time(snapshot: Any) -> tuple[pd.Timestamp, bool] | None:
@@ -495,6 +544,8 @@ def load_snapshot(
             where = f" for environment '{environment}'" if environment else ""
             raise UsageError(f"no snapshot{where} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
         return found
+    if isinstance(snapshot, str) and month_bounds(snapshot) is not None:
+        return _month_snapshot(snapshot.strip(), data_dir, environment)
     wanted = _wanted_time(snapshot)
     if wanted is None:
         raise UsageError(f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}")
@@ -514,8 +565,12 @@ def load_snapshot(
             raise StoreError(f"snapshot {broken[0][0]} is unusable: {broken[0][1]}")
         raise UsageError(f"no snapshot {wanted_name} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
     env = _resolve_environment(data_dir, environment)
-    earlier = [s for s in _snapshots(data_dir, env) if s.as_of <= moment] if env else []
+    snaps = _snapshots(data_dir, env) if env else []
+    earlier = [s for s in snaps if s.as_of <= moment]
     if not earlier:
+        if snaps:  # asked for a time before the first snapshot: say which is the oldest
+            raise UsageError(f"no snapshot at or before {timestamps.iso(moment)} for {env}: the oldest is "
+                             f"{snaps[0].name} ({timestamps.iso(snaps[0].as_of)}), in {snapshots_root(data_dir)}")
         raise UsageError(f"no snapshot at or before {timestamps.iso(moment)} in {snapshots_root(data_dir)}; "
                          f"{_what_exists(data_dir)}")
     return earlier[-1]
@@ -556,6 +611,7 @@ def list_snapshots(
     seconds, resumed, usable, problem. Working folders (``.partial-*``) are not listed; unusable folders
     (see :meth:`Snapshot.problem`) are, with ``usable`` False and the reason in ``problem``, last.
     """
+    _known_environment(data_dir, environment)
     rows = []
     for snap in _snapshots(data_dir, environment):
         m = snap.manifest
@@ -606,6 +662,7 @@ def check_snapshots(
     What ``credit-reports snapshots --check`` prints. Slower than :func:`list_snapshots` (every row of
     every table is read), so it is for a check, not for every listing.
     """
+    _known_environment(data_dir, environment)
     out: list[tuple[Path, str | None]] = []
     for env in [environment] if environment else _environments(data_dir):
         for folder, snap, problem in sorted(_scan(snapshots_root(data_dir) / env), key=lambda t: t[0].name):
@@ -699,3 +756,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(snapshot_writer, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

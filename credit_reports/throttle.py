@@ -199,3 +199,8 @@ class RateLimiter:
         if steps > 0:
             self._factor = min(1.0, self._factor + _RECOVERY_STEP * steps)
             self._last_adjust += steps * step_seconds
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -60,3 +60,8 @@ def display(value: Any, *, seconds: bool = True) -> str:
     """A time as people read it in reports and the index: ``26 Nov 2026, 06:15:00 UTC``; without ``seconds``
     (a mail subject, kept short enough not to fold) ``26 Nov 2026, 06:15 UTC``."""
     return parse(value).strftime("%d %b %Y, %H:%M:%S UTC" if seconds else "%d %b %Y, %H:%M UTC")
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -89,3 +89,14 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
     yield factory
     for simulator in started:
         simulator.stop()
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A read-only store as ``make report`` leaves it, small: a first fetch, then eleven incremental
+    month-end snapshots of 30 simulated customers (about 2 s). ``data`` is its folder, ``snap`` the newest."""
+    from credit_reports.demo import take_demo_snapshots
+
+    data = tmp_path_factory.mktemp("small-demo") / "data"
+    newest = take_demo_snapshots(data, customers=30, seed=7, progress=False)
+    return {"data": data, "snap": newest}

@@ -191,7 +191,7 @@ def test_snapshot_frames_and_metric_outputs_use_one_string_dtype(two):
         "top_share": metrics.top_share(b),
         "concentration": metrics.concentration(b, top=3),
         "reserved_customers": metrics.reserved_customers(b),
-        "roll_forward": metrics.roll_forward(two["old"].balances, b),
+        "balance_change": metrics.balance_change(two["old"].balances, b),
         "trend": metrics.trend(history),
         "cohort_totals": cohorts.cohort_totals(b, assigned, min_cohort_size=1),
         "cohort_sizes": cohorts.cohort_sizes(assigned, b),

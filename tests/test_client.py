@@ -209,7 +209,25 @@ def test_wrong_key_is_an_authentication_error_naming_the_environment_and_is_not_
     assert _requests_to(sim, "/customers") - before == 1
     assert f"for environment 'sandbox' at {sim.base_url}" in str(err)
     assert "sandbox and production keys differ" in str(err)
-    assert "looks like a production key" in str(err)
+    assert "looks like a production key" in str(err) and "PADDLE_ENVIRONMENT=production" in str(err)
+
+
+def test_a_key_the_local_simulator_does_not_know_is_told_to_use_the_simulators_key(sim):
+    client = _client(sim, api_key="pdl_sdbx_apikey_not_known_to_the_simulator")
+    assert client.environment == "local"
+    with pytest.raises(AuthenticationError) as caught:
+        client.get("/customers")
+    text = str(caught.value)
+    assert "looks like" not in text and "sandbox and production" not in text
+    assert "the simulator accepts only the key `credit-reports simulator` printed" in text
+
+
+def test_a_refused_key_of_the_right_environment_is_called_revoked_expired_or_mistyped():
+    from credit_reports.errors import _key_hint
+
+    assert "revoked, expired or mistyped" in _key_hint("sandbox", "sandbox")
+    assert "check PADDLE_ENVIRONMENT matches your key" in _key_hint("production", None)
+    assert "a key that server issued" in _key_hint("custom", "sandbox")
 
 
 def test_missing_authorization_header_maps_to_authentication_error(sim):
@@ -385,7 +403,7 @@ def test_a_429_pauses_every_thread_sharing_the_client(make_sim, caplog):
             with lock:
                 done.append(time.time())
 
-    caplog.set_level(logging.WARNING, logger="credit_reports.paddle")
+    caplog.set_level(logging.INFO, logger="credit_reports.paddle")  # a cured 429 is INFO (-v)
     pool = [threading.Thread(target=worker) for _ in range(4)]
     for t in pool:
         t.start()

@@ -48,14 +48,24 @@ SUBSCRIPTIONS = pd.DataFrame({
 
 
 def labels(rule: str, **kwargs) -> list[str]:
-    series = cohorts.assign_cohorts(CUSTOMERS, rule, **kwargs)
-    assert series.index.tolist() == CUSTOMERS["customer_id"].tolist()
-    assert series.name == "cohort"
-    return [str(v) for v in series]
+    frame = cohorts.assign_cohorts(CUSTOMERS, rule, **kwargs)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["customer_id", "cohort"]
+    assert frame["customer_id"].tolist() == CUSTOMERS["customer_id"].tolist()
+    assert isinstance(frame["customer_id"].dtype, pd.StringDtype)
+    return [str(v) for v in frame["cohort"]]
+
+
+def test_assign_cohorts_returns_a_frame_of_customer_id_and_cohort_like_every_result():
+    frame = cohorts.assign_cohorts(CUSTOMERS, "status")
+    assert list(frame.columns) == ["customer_id", "cohort"] and frame.index.tolist() == list(range(len(CUSTOMERS)))
+    assert isinstance(frame["cohort"].dtype, pd.StringDtype)
+    by_customer = dict(zip(frame["customer_id"], frame["cohort"], strict=True))
+    assert by_customer == {"c1": "active", "c2": "archived", "c3": "(none)", "c4": "active", "c5": "(none)",
+                           "c6": "active"}
 
 
 def test_signup_month_in_utc_as_ordered_categorical_unknown_last():
-    series = cohorts.assign_cohorts(CUSTOMERS)  # default rule
+    series = cohorts.assign_cohorts(CUSTOMERS)["cohort"]  # default rule
     assert [str(v) for v in series] == ["2024-12", "2025-01", "2025-04", "2025-03", "(unknown)", "2025-02"]
     assert series.cat.ordered
     assert list(series.cat.categories) == ["2024-12", "2025-01", "2025-02", "2025-03", "2025-04", "(unknown)"]
@@ -64,13 +74,13 @@ def test_signup_month_in_utc_as_ordered_categorical_unknown_last():
 def test_signup_quarter_and_year():
     assert labels("signup_quarter") == ["2024Q4", "2025Q1", "2025Q2", "2025Q1", "(unknown)", "2025Q1"]
     assert labels("signup_year") == ["2024", "2025", "2025", "2025", "(unknown)", "2025"]
-    year = cohorts.assign_cohorts(CUSTOMERS, "signup_year")
+    year = cohorts.assign_cohorts(CUSTOMERS, "signup_year")["cohort"]
     assert list(year.cat.categories) == ["2024", "2025", "(unknown)"]
 
 
 def test_signup_month_accepts_iso_text_dates():
     text = CUSTOMERS.assign(created_at=["2024-12-31T12:00:00Z"] * 3 + ["2025-03-01T00:00:00+00:00"] * 3)
-    assert [str(v) for v in cohorts.assign_cohorts(text)] == ["2024-12"] * 3 + ["2025-03"] * 3
+    assert [str(v) for v in cohorts.assign_cohorts(text)["cohort"]] == ["2024-12"] * 3 + ["2025-03"] * 3
 
 
 def test_status_and_locale_show_missing_as_none():
@@ -87,7 +97,7 @@ def test_custom_data_key_with_missing_invalid_nested_and_non_text_values():
 
 def test_custom_data_accepts_already_parsed_dicts():
     parsed = CUSTOMERS.assign(custom_data=[{"plan": "pro"}, None, {"plan": "free"}, {}, None, {"plan": "x"}])
-    series = cohorts.assign_cohorts(parsed, "custom_data.plan")
+    series = cohorts.assign_cohorts(parsed, "custom_data.plan")["cohort"]
     assert list(series) == ["pro", "(none)", "free", "(none)", "(none)", "x"]
 
 

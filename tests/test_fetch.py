@@ -180,7 +180,10 @@ def test_fetch_snapshot_without_a_client_or_key_names_the_variable(tmp_path):
         fetch_snapshot(data_dir=tmp_path, progress=False)
 
 
-def test_progress_bars_show_customers_listed_and_balances_fetched(make_sim, tmp_path, capsys):
+def test_progress_bars_show_customers_listed_and_balances_fetched(make_sim, tmp_path, capsys, monkeypatch):
+    from credit_reports import progress
+
+    monkeypatch.setattr(progress.board(), "mode", "bar")  # bars as on a terminal (captured stderr is none)
     sim = make_sim(customers=30, seed=2)
     with client_for(sim) as c:
         fetch_snapshot(c, data_dir=tmp_path, strategy="full", progress=True)

@@ -107,7 +107,7 @@ def test_a_total_beyond_int64_is_an_error_naming_the_currency_never_a_number(hos
     code = main(["--quiet", "render", "--data-dir", str(tmp_path), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
-    lines = [line for line in err.splitlines() if line.startswith("credit-reports:")]
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
     assert len(lines) == 1 and "USD" in lines[0] and "64 bits" in lines[0], err
     assert "Traceback" not in err
     assert not list(out.rglob("*.html")) and not list(out.rglob("manifest.json"))
@@ -191,7 +191,7 @@ def test_endless_pagination_in_a_fetch_exits_5_and_publishes_nothing(hostile, tm
                  str(tmp_path), "--max-rpm", "100000"])
     err = capsys.readouterr().err
     assert code == 5
-    lines = [line for line in err.splitlines() if line.startswith("credit-reports:")]
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
     assert len(lines) == 1 and "did not end after 14 pages" in lines[0], err
     assert not list(tmp_path.glob("snapshots/*/2*"))
 
@@ -211,6 +211,6 @@ def test_a_list_page_whose_items_are_not_objects_exits_5_in_one_line(hostile, tm
     code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
                  str(tmp_path)])
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("credit-reports:")]
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
     assert code == 5 and len(lines) == 1 and "array of objects" in lines[0], err
     assert "Traceback" not in err and not list(tmp_path.glob("snapshots/*/2*"))

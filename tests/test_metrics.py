@@ -90,8 +90,8 @@ def test_headline_is_plain_ints_per_currency_and_json_ready():
     json.dumps(head)
 
 
-def test_roll_forward_values_per_currency_including_one_sided_currencies():
-    roll = metrics.roll_forward(OPENING, CLOSING)
+def test_balance_change_values_per_currency_including_one_sided_currencies():
+    roll = metrics.balance_change(OPENING, CLOSING)
     assert list(roll.columns) == ["currency_code", "opening", "issued", "used", "closing"]
     # USD: opening 1250+200=1450; totals 2250 -> 2400 so issued 150; used 800 -> 1400 so 600; closing 1000
     # JPY: 5000 -> 4500, nothing issued (6000 -> 6000), 500 used
@@ -105,13 +105,13 @@ def test_roll_forward_values_per_currency_including_one_sided_currencies():
     ]
 
 
-def test_roll_forward_accepts_currency_totals_tables():
-    from_totals = metrics.roll_forward(metrics.currency_totals(OPENING), metrics.currency_totals(CLOSING))
-    pd.testing.assert_frame_equal(from_totals, metrics.roll_forward(OPENING, CLOSING))
+def test_balance_change_accepts_currency_totals_tables():
+    from_totals = metrics.balance_change(metrics.currency_totals(OPENING), metrics.currency_totals(CLOSING))
+    pd.testing.assert_frame_equal(from_totals, metrics.balance_change(OPENING, CLOSING))
 
 
-def test_roll_forward_dict_for_the_manifest():
-    d = metrics.roll_forward_dict(OPENING, CLOSING)
+def test_balance_change_dict_gives_plain_ints():
+    d = metrics.balance_change_dict(OPENING, CLOSING)
     assert d["USD"] == {"opening": 1450, "issued": 150, "used": 600, "closing": 1000}
     assert d["GBP"] == {"opening": 0, "issued": 300, "used": 0, "closing": 300}
     assert all(type(v) is int for cur in d.values() for v in cur.values())
@@ -296,7 +296,7 @@ def test_convert_totals_refuses_a_reporting_currency_rate_other_than_one(tmp_pat
 
 
 def test_convert_totals_converts_a_roll_forward_table(rates_file):
-    roll = metrics.roll_forward(OPENING.iloc[3:4], CLOSING.iloc[4:5])  # JPY only: 5000 -> 4500, used 500
+    roll = metrics.balance_change(OPENING.iloc[3:4], CLOSING.iloc[4:5])  # JPY only: 5000 -> 4500, used 500
     out = metrics.convert_totals(roll, metrics.load_rates(rates_file), "USD")
     # 5000 x 0.0067 = 33.5 USD; 4500 -> 30.15; 500 -> 3.35; issued 0
     assert out[["opening_converted", "issued_converted", "used_converted", "closing_converted"]].iloc[0].tolist() \
@@ -326,7 +326,7 @@ def test_currency_totals_of_a_fetched_snapshot_equal_the_simulator_ledger(make_s
         assert totals.loc[code, "outstanding"] == sums["available"] + sums["reserved"]
 
 
-def test_roll_forward_between_two_fetched_snapshots_matches_the_ledger_movements(make_sim):
+def test_balance_change_between_two_fetched_balance_frames_matches_the_ledger_movements(make_sim):
     sim = make_sim(customers=150, seed=5)
     opening = fetch_balances(sim)
     before = currency_sums(sim.account.expected_balances())
@@ -347,7 +347,7 @@ def test_roll_forward_between_two_fetched_snapshots_matches_the_ledger_movements
             used[entry.currency_code] = used.get(entry.currency_code, 0) + entry.amount
     assert issued and used, "advance() should have issued and used credit"
 
-    roll = metrics.roll_forward(opening, closing).set_index("currency_code")
+    roll = metrics.balance_change(opening, closing).set_index("currency_code")
     assert set(roll.index) == set(before) | set(after)
     zero = {"available": 0, "reserved": 0, "used": 0}
     for code in roll.index:

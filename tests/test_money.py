@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from credit_reports import money
+from credit_reports.errors import UsageError
 
 NBSP = "\xa0"
 
@@ -29,6 +30,7 @@ def test_paddle_supported_codes_all_have_decimals_and_only_jpy_krw_are_zero_deci
 
 def test_unknown_code_has_no_decimals_and_lowercase_codes_are_recognised():
     assert money.minor_unit_decimals("XYZ") is None
+    assert money.minor_unit_decimals("BHD") == 3  # ISO 4217 (babel) decimals outside Paddle's list
     assert money.minor_unit_decimals("usd") == 2
     assert money.is_known_currency("jpy")
     assert not money.is_known_currency("XYZ")
@@ -42,7 +44,7 @@ def test_unknown_code_has_no_decimals_and_lowercase_codes_are_recognised():
         (-250, "EUR", "-2.50"),
         (1234, "JPY", "1234"),
         (50000, "KRW", "50000"),
-        (12345, "XYZ", "12345"),  # unknown: minor units unchanged
+        (1234, "usd", "12.34"),  # lower case is read as the code
     ],
 )
 def test_to_major_is_exact_with_paddle_decimals(minor, code, expected):
@@ -84,8 +86,27 @@ def test_format_money_uses_paddle_decimals_and_locale(minor, code, locale, expec
     assert money.format_money(minor, code, locale) == expected
 
 
-def test_format_money_shows_unknown_currency_in_minor_units_with_a_note():
-    assert money.format_money(12345, "XYZ") == "12345 XYZ (minor units, unknown currency)"
+def test_a_code_from_the_data_that_is_no_currency_is_shown_in_minor_units_with_a_note():
+    out = money.format_money(pd.Series([12345]), pd.Series(["XYZ"]))
+    assert list(out) == ["12345 XYZ (minor units, unknown currency)"]
+    assert list(money.to_major(pd.Series([12345]), pd.Series(["XYZ"]))) == [Decimal("12345")]
+
+
+@pytest.mark.parametrize("call", [money.to_major, money.to_major_float, money.format_money])
+def test_a_typed_code_that_is_no_currency_is_refused_in_one_line_naming_it_and_the_known_ones(call):
+    for amount in (1234, pd.Series([1234])):
+        with pytest.raises(UsageError) as caught:
+            call(amount, "US")  # once taken as a currency without decimals: Decimal('1234'), 100x too much
+        line = str(caught.value)
+        assert "\n" not in line and "'US'" in line
+        assert "did you mean USD" in line and "EUR, GBP, JPY" in line
+
+
+def test_lower_case_codes_are_normalised_everywhere():
+    assert money.to_major(1234, "eur") == Decimal("12.34")
+    assert money.to_major_float(pd.Series([1234]), "jpy").tolist() == [1234.0]
+    assert money.format_money(1234, "usd") == "$12.34"
+    assert money.check_currency(" chf ") == "CHF"
 
 
 def test_format_money_series_formats_each_row_in_its_own_currency():

@@ -39,7 +39,21 @@ def _screen(raw: str) -> list[str]:
     return [line.rstrip() for line in lines if line.strip()]
 
 
-def test_a_fetch_leaves_one_clean_line_per_stage_shown_and_no_cursor_moves(make_sim, tmp_path, capsys):
+@pytest.fixture
+def bars(monkeypatch):
+    """Draw tqdm bars as on a terminal, although pytest's captured stderr is none (the board's own switch)."""
+    from credit_reports import progress
+
+    monkeypatch.setattr(progress.board(), "mode", "bar")
+
+
+def _board() -> ProgressBoard:
+    board = ProgressBoard()
+    board.mode = "bar"
+    return board
+
+
+def test_a_fetch_leaves_one_clean_line_per_stage_shown_and_no_cursor_moves(make_sim, tmp_path, capsys, bars):
     sim = make_sim(customers=300, seed=4)
     with client_for(sim) as client:
         fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=True)
@@ -65,7 +79,7 @@ def test_no_progress_output_when_progress_is_off(make_sim, tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp_path, capsys, monkeypatch):
+def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp_path, capsys, monkeypatch, bars):
     from credit_reports.cli import main
 
     sim = make_sim(customers=60, seed=4)
@@ -81,7 +95,7 @@ def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp
 
 
 def test_stages_counted_from_many_threads_share_one_bar(capsys):
-    board = ProgressBoard()
+    board = _board()
     alive: list[int] = []
     lead = board.open("balances fetched", total=4 * 500, unit=" customers", lead=True)
     others = [board.open(f"listing {i}", unit=" rows") for i in range(3)]
@@ -108,7 +122,7 @@ def test_stages_counted_from_many_threads_share_one_bar(capsys):
 
 @pytest.mark.parametrize("lead_first", [True, False])
 def test_the_lead_stage_takes_the_bar_whenever_it_starts(lead_first, capsys):
-    board = ProgressBoard()
+    board = _board()
     first = board.open("balances fetched" if lead_first else "customers listed", lead=lead_first)
     second = board.open("customers listed" if lead_first else "balances fetched", lead=not lead_first)
     lead = first if lead_first else second
@@ -124,7 +138,7 @@ def test_the_lead_stage_takes_the_bar_whenever_it_starts(lead_first, capsys):
 def test_a_stage_an_earlier_failed_fetch_left_open_is_dropped_when_a_new_fetch_starts(capsys, monkeypatch):
     from credit_reports import progress
 
-    board = ProgressBoard()
+    board = _board()
     abandoned = board.open("credit adjustments", unit=" adj")
     abandoned.update(3)
     monkeypatch.setattr(progress, "STALE_SECONDS", 0.0)  # as if it had been silent for minutes

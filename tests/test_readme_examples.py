@@ -53,6 +53,11 @@ def test_every_python_block_of_the_readme_runs_against_the_demo_data(repo_root, 
     assert sheet.max_row == len(snap.balances) + 1
     assert openpyxl.load_workbook(tmp_path / "exports" / "compare.xlsx").sheetnames == ["totals", "changes"]
     assert isinstance(namespace["top"], pd.DataFrame)
+    quarters = namespace["quarters"]  # a frame like every other result (issue 19)
+    assert isinstance(quarters, pd.DataFrame) and list(quarters.columns) == ["customer_id", "cohort"]
+    roll = namespace["roll"]  # the reconciled roll-forward, not the balance-derived one
+    assert roll["evidence"].all() and (roll["unexplained"] == 0).all(), roll
+    assert {"reversed", "expected_closing", "issued_count"} <= set(roll.columns)
 
 
 @pytest.mark.slow
