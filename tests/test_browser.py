@@ -414,3 +414,28 @@ def test_the_report_prints_to_a_pdf_beside_it(demo: DemoReport, tmp_path: Path, 
     pages = data.count(b"/Type /Page") - data.count(b"/Type /Pages")
     assert pages >= 3, pages
     shutil.copy(target, shots / "report.pdf")
+
+
+def test_on_paper_no_table_or_chart_may_split_across_pages_and_the_appendix_prints_open(
+    converted: Path, browser: Browser
+) -> None:
+    """Print media: every table and chart outside the appendix asks not to be split (break-inside: avoid),
+    a long appendix table breaks between rows with its header repeated, and the running header and page
+    numbers are the page's margin boxes (checked in the PDF by test_close_pack)."""
+    browser.open(converted)
+    try:
+        browser.viewport(A4_LANDSCAPE_PRINTABLE_PX, media="print")
+        found = browser.evaluate("""(() => {
+          const out = [];
+          document.querySelectorAll('table.credit-table, .jp-RenderedImage').forEach((el, i) => {
+            const inAppendix = el.closest('details.credit-appendix') !== null;
+            const rule = getComputedStyle(el).breakInside;
+            if (!inAppendix && rule !== 'avoid') out.push(`${el.tagName} ${i}: break-inside ${rule}`);
+            if (el.tagName === 'TABLE' && el.tHead && getComputedStyle(el.tHead).display !== 'table-header-group')
+              out.push(`table ${i}: header not repeated on each page`);
+          });
+          return out;
+        })()""")
+    finally:
+        browser.reset_viewport()
+    assert found == []
