@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib
@@ -403,9 +403,22 @@ def cohort_heatmap(
     return fig
 
 
+def _compact_money(code: str) -> Callable[[float, Any], str]:
+    """A bar label in the currency's own symbol, compact (``$10.2K``, ``-€26.58K``, ``¥2.98M``)."""
+    from babel.numbers import format_compact_currency
+
+    def label(value: float, _pos: Any = None) -> str:
+        try:
+            return format_compact_currency(value, code, locale="en_US", fraction_digits=2)
+        except (ValueError, KeyError):
+            return f"{value:,.2f} {code}"
+
+    return label
+
+
 def _waterfall_steps(row: pd.Series, code: str) -> list[tuple[str, float, float, str, str]]:
     """(label, bottom, height, colour, annotation) per bar: opening, the movements, closing."""
-    short = _axis_formatter(code)  # compact labels fit over narrow bars; exact amounts are in the table
+    short = _compact_money(code)  # compact labels with the currency fit over narrow bars; the table is exact
     evidence = bool(row.get("evidence", False)) and "reversed" in row
     moves = [("+ issued", int(row["issued"]))]
     if evidence and int(row["reversed"]):
@@ -466,7 +479,10 @@ def roll_forward_waterfall(roll: pd.DataFrame, title: str = "Roll-forward of out
         ax.set_title(f"{code}: roll-forward", fontsize=10, pad=12)  # room for the labels over the top bars
         ax.tick_params(axis="x", labelsize=8 if len(steps) <= 4 else 6)
         _style(ax, code)
-    _suptitle(fig, f"{title}: opening + issued - used = closing")
+    lines = "opening + issued - reversed - used" if "reversed" in roll.columns else "opening + issued - used"
+    lines += " + unexplained = closing" if "unexplained" in roll.columns and bool(
+        (roll["unexplained"].fillna(0) != 0).any()) else " = closing"
+    _suptitle(fig, f"{title}: {lines}")
     return fig
 
 

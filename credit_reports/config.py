@@ -27,6 +27,20 @@ beside its HTML, printed by headless Chromium). The same file holds the delivery
 
     [alerts]                              # "Attention:" in the subject and in the index
     outstanding_change_share = 0.25       # outstanding moving more than 25% in a currency over the period
+
+    [publish]
+    base_url = "https://reports.example.com/credit"   # where reports/ is served: the email and index link there
+
+    [close]                               # the month-end close pack
+    entity = "Example GmbH"               # the account named in the PDF's running header and the workbook
+    prepared_by = "A. Preparer"           # the sign-off block's names
+    reviewed_by = "B. Reviewer"
+    [close.accounts]                      # the journal entries' general-ledger accounts
+    liability = "2400 Customer credit balances"
+    issued = "4090 Proration credit granted"
+    reversed = "4090 Proration credit granted"
+    used = "1200 Accounts receivable"
+    translation = "7950 FX translation differences"
 """
 
 from __future__ import annotations
@@ -38,13 +52,15 @@ from pathlib import Path
 from typing import Any
 
 from credit_reports.errors import UsageError
+from credit_reports.journal import Accounts
 
 DEFAULT_CONFIG_NAME = "credit-reports.toml"
 DEFAULT_NOTEBOOK = "credit_balances"
 DEFAULT_REPORT_NAME = "credit-balances"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REPORT_KEYS = {"name", "notebook", "parameters", "pdf"}
-_TOP_KEYS = {"report", "exports", "mail", "alerts"}
+_TOP_KEYS = {"report", "exports", "mail", "alerts", "publish", "close"}
+_ACCOUNT_KEYS = ("liability", "issued", "reversed", "used", "translation")
 _MAIL_SECURITY = ("starttls", "ssl", "none")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -92,6 +108,30 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class PublishSettings:
+    """Where ``reports/`` is served (``base_url``): the email and the index link to the report there."""
+
+    base_url: str | None = None
+
+    def url_for(self, relative: str) -> str | None:
+        """The served address of a file given relative to ``reports/`` (None without a base URL)."""
+        if not self.base_url:
+            return None
+        return self.base_url.rstrip("/") + "/" + relative.lstrip("/")
+
+
+@dataclass(frozen=True)
+class CloseSettings:
+    """The close pack: who prepares and reviews it, the entity named on every page, the GL accounts."""
+
+    entity: str | None = None
+    prepared_by: str | None = None
+    reviewed_by: str | None = None
+    accounts: Accounts = field(default_factory=Accounts)
+    accounts_configured: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``credit-reports.toml`` configures."""
 
@@ -99,6 +139,8 @@ class Settings:
     exports: ExportSettings = field(default_factory=ExportSettings)
     mail: MailSettings | None = None
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
+    close: CloseSettings = field(default_factory=CloseSettings)
 
 
 def default_reports() -> list[ReportSpec]:
@@ -142,14 +184,46 @@ def load_settings(path: str | Path | None) -> Settings:
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise UsageError(
-            f"config file {path}: unknown table(s) {', '.join(unknown)}; allowed: report, exports, mail, alerts"
+            f"config file {path}: unknown table(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}"
         )
     return Settings(
         reports=reports,
         exports=_exports(path, data.get("exports", {})),
         mail=_mail(path, data["mail"]) if "mail" in data else None,
         alerts=_alerts(path, data.get("alerts", {})),
+        publish=_publish(path, data.get("publish", {})),
+        close=_close(path, data.get("close", {})),
     )
+
+
+def _publish(path: Path, value: Any) -> PublishSettings:
+    """``[publish]``: ``base_url``, an http(s) address without a query (it is printed in every email)."""
+    table = _table(path, "publish", value, {"base_url"})
+    url = table.get("base_url")
+    if url is None:
+        return PublishSettings()
+    if not isinstance(url, str) or not re.match(r"^https?://[^\s?#]+$", url.strip()):
+        raise UsageError(f"config file {path}, [publish]: base_url must be an http(s) address such as "
+                         "https://reports.example.com/credit (no query string)")
+    return PublishSettings(base_url=url.strip().rstrip("/"))
+
+
+def _close(path: Path, value: Any) -> CloseSettings:
+    """``[close]``: entity, prepared_by, reviewed_by (text) and ``[close.accounts]`` (account names)."""
+    table = _table(path, "close", value, {"entity", "prepared_by", "reviewed_by", "accounts"})
+    texts: dict[str, str | None] = {}
+    for key in ("entity", "prepared_by", "reviewed_by"):
+        text = table.get(key)
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise UsageError(f"config file {path}, [close]: {key} must be text, e.g. {key} = \"A. Name\"")
+        texts[key] = text.strip() if isinstance(text, str) else None
+    accounts = _table(path, "close.accounts", table.get("accounts", {}), set(_ACCOUNT_KEYS))
+    for key, text in accounts.items():
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError(f"config file {path}, [close.accounts]: {key} must be an account name or number "
+                             "as text, e.g. \"2400 Customer credit\"")
+    chosen = Accounts(**{k: v.strip() for k, v in accounts.items()})
+    return CloseSettings(**texts, accounts=chosen, accounts_configured=bool(accounts))
 
 
 def _table(path: Path, name: str, value: Any, allowed: set[str]) -> dict[str, Any]:

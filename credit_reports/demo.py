@@ -117,17 +117,53 @@ def run_demo(
     """Take the demo's year of month-end snapshots (:func:`take_demo_snapshots`) into ``data_dir`` (default
     ``./data``) and render the report of the last closed month from them (``period = previous-month``);
     return the report's HTML path. The snapshots stay."""
+    from credit_reports.config import CloseSettings
     from credit_reports.render import render_report
     from credit_reports.store import default_data_dir
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     snapshot = take_demo_snapshots(data_dir, customers=customers, seed=seed, progress=progress)
+    rates = write_demo_rates(data_dir.resolve() / "demo-rates.csv", data_dir, snapshot.environment)
     result = render_report(
         "credit_balances",
         # the demo account's signups span almost four years: cohorts by quarter keep its charts readable
         parameters={"period": "previous-month", "environment": snapshot.environment,
-                    "cohort": "signup_quarter", "title": "Customer credit balances (demo account)"},
+                    "cohort": "signup_quarter", "title": "Customer credit balances (demo account)",
+                    "rates_file": str(rates), "reporting_currency": "EUR", "rate_type": "average"},
         data_dir=data_dir,
         out_dir=out_dir,
+        close=CloseSettings(entity="Demo account (simulated Paddle data)"),
     )
     return Path(result.html)
+
+
+#: Made-up rates into EUR for the demo (not market data): one major unit of each currency in EUR.
+_DEMO_RATES = {"AUD": "0.6050", "BRL": "0.1710", "CAD": "0.6690", "EUR": "1", "GBP": "1.1720",
+               "JPY": "0.006150", "KRW": "0.000672", "USD": "0.9240"}
+
+
+def write_demo_rates(path: Path, data_dir: Path, environment: str) -> Path:
+    """A rates file for the demo's translated roll-forward: a spot rate at each snapshot's day and, from the
+    second on, an average rate for the month it closes; drifting a little month to month and marked as made
+    up (no market data)."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from credit_reports.store import list_snapshots
+
+    stamps = pd.to_datetime(list_snapshots(data_dir, environment)["as_of"], utc=True)
+    days = sorted({stamp.strftime("%Y-%m-%d") for stamp in stamps})
+    lines = ["currency,rate,date,source,type"]
+    step = Decimal("0.000001")
+    for code, base in _DEMO_RATES.items():
+        for i, day in enumerate(days):
+            drift = 0 if code == "EUR" else (i * 7 + len(code) * 3 + ord(code[0])) % 11 - 5
+            spot = (Decimal(base) * (1 + Decimal(drift) / 400)).quantize(step)
+            lines.append(f"{code},{spot.normalize()},{day},Demo rates (made up; not market data),spot")
+            if i:
+                average = spot if code == "EUR" else (spot * Decimal("0.998")).quantize(step)
+                lines.append(f"{code},{average.normalize()},{day},Demo monthly average (made up),average")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -54,7 +54,8 @@ AMOUNT_COLUMNS = frozenset(
      "top_1pct_available", "top_10pct_available",
      # the reconciliation, ageing, issued-by-source and movements tables
      "expected_closing", "unexplained", "used_change", "used_difference", "reserved_expected",
-     "reserved_difference", "amount", "available_delta", "reserved_delta", "used_delta", "released"}
+     "reserved_difference", "amount", "available_delta", "reserved_delta", "used_delta", "released",
+     "debit", "credit"}
 )
 _CONVERTED_SUFFIX = "_converted"
 _SHEET_NAME_MAX = 31
@@ -63,9 +64,11 @@ _SHARE_DECIMALS = 4
 #: Sheet (and link) titles in the report's words, in the order the report shows them.
 SHEET_TITLES: dict[str, str] = {
     "totals": "Credit per currency",
+    "roll_forward": "Roll-forward",
+    "translation": "Roll-forward translated",
+    "journal_entries": "Journal entries",
     "customer_subledger": "Customer sub-ledger",
     "movements": "Movements",
-    "roll_forward": "Roll-forward",
     "cohorts": "Cohorts",
     "trend": "Trend",
     "top_share": "Top holders' share",
@@ -120,10 +123,21 @@ HEADERS: dict[str, str] = {
     "transaction_id": "Paddle transaction",
     "adjustment_id": "Paddle adjustment",
     "amount_unit": "Amount unit",
+    "gl_account": "GL account",
+    "opening_rate": "Opening rate",
+    "opening_rate_date": "Opening rate date",
+    "opening_rate_source": "Opening rate source",
+    "movement_rate": "Movement rate",
+    "movement_rate_date": "Movement rate date",
+    "movement_rate_source": "Movement rate source",
+    "closing_rate": "Closing rate",
+    "closing_rate_date": "Closing rate date",
+    "closing_rate_source": "Closing rate source",
 }
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+#: One table as the workbook takes it: columns, rows (amounts as major-unit Decimals), per-cell currency.
+Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
 
 
 @dataclass(frozen=True)
@@ -302,100 +316,6 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]], *, bom: boo
 # XLSX
 
 
-def _number_format(code: str) -> str:
-    decimals = minor_unit_decimals(code)
-    if not decimals:
-        return "#,##0"
-    return "#,##0." + "0" * decimals
-
-
-_DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
-
-
-def _display_width(value: Any, code: str | None) -> int:
-    """About how many characters a cell needs when shown (formatted numbers, dates, text)."""
-    if value is None:
-        return 0
-    if isinstance(value, dt.datetime):
-        return 19
-    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
-        if code is not None:
-            decimals = minor_unit_decimals(code) or 0
-            return len(f"{Decimal(value):,.{decimals}f}")
-        if isinstance(value, float):
-            return 8
-        return len(f"{value:,}")
-    return len(str(value))
-
-
-def _cell_value(value: Any) -> Any:
-    """A value openpyxl can store: text without control characters (they make the file unreadable)."""
-    if isinstance(value, str):
-        return _ILLEGAL_XLSX.sub("", value)
-    return value
-
-
-Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
-
-
-def _print_setup(sheet: Any, *, repeat_header: bool) -> None:
-    """Landscape, fit to the page width (any number of pages tall), header row on every page."""
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    if repeat_header:
-        sheet.print_title_rows = "1:1"
-
-
-def _write_table_sheet(book: Any, title: str, sheet_data: Sheet) -> None:
-    """One table on its own sheet: headers in words, numbers formatted per currency, filter, widths, print.
-
-    The workbook is write-only (rows stream to disk; openpyxl's ordinary cells cost about a kilobyte
-    each, which a million-customer sub-ledger cannot afford), so the column widths are measured first
-    and the sheet's settings made before any row is written.
-    """
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    columns, rows, currencies = sheet_data
-    sheet = book.create_sheet(title=title[:_SHEET_NAME_MAX])
-    headers = [header_for(c) for c in columns]
-    widths = [min(len(h), 24) for h in headers]
-    for row, row_codes in zip(rows, currencies, strict=True):
-        for index, (value, code) in enumerate(zip(row, row_codes, strict=True)):
-            widths[index] = max(widths[index], _display_width(value, code))
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(60, width + 3)
-    sheet.freeze_panes = "A2"
-    if columns:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
-    _print_setup(sheet, repeat_header=True)
-    bold, top = Font(bold=True), Alignment(wrap_text=True, vertical="top")
-    header_cells = []
-    for text in headers:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.data_type = "s"  # "= Closing outstanding" is a header, not a formula
-        cell.font, cell.alignment = bold, top
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for row, row_codes in zip(rows, currencies, strict=True):
-        cells = []
-        for index, (value, code) in enumerate(zip(row, row_codes, strict=True)):
-            cell = WriteOnlyCell(sheet, value=_cell_value(value))
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text, even "=HYPERLINK(...)" from customer data
-            elif code is not None and value is not None:
-                cell.number_format = _number_format(code)
-            elif isinstance(value, float) and columns[index].endswith("share"):
-                cell.number_format = "0.00%"
-            elif isinstance(value, dt.datetime):
-                cell.number_format = _DATE_FORMAT
-            cells.append(cell)
-        sheet.append(cells)
-
-
 def _environment_words(environment: str) -> str:
     """The environment as a finance reader reads it."""
     known = {
@@ -439,44 +359,61 @@ def _about_rows(context: ExportContext, sheets: Mapping[str, str]) -> list[tuple
     return rows
 
 
-def _write_about(book: Any, context: ExportContext, sheets: Mapping[str, str]) -> None:
-    """The About sheet (the workbook's first): title, then what the figures are, one label and value a row."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
+#: Headers that differ on one sheet: the roll-forward signs every line the same way (the amounts are
+#: positive; the header says whether a line adds or takes away).
+SHEET_HEADERS: dict[str, dict[str, str]] = {
+    "roll_forward": {
+        "opening": "Opening outstanding",
+        "issued": "+ Issued",
+        "issued_count": "Issued: movements",
+        "reversed": "- Reversed",
+        "reversed_count": "Reversed: movements",
+        "used": "- Used",
+        "used_count": "Used: movements",
+        "expected_closing": "= Expected closing outstanding",
+        "closing": "Closing outstanding (actual)",
+        "unexplained": "Unexplained (actual - expected)",
+        "used_change": "Check: change in used (balances)",
+        "used_difference": "Check: used difference",
+        "reserved_expected": "Check: reserved on open invoices",
+        "reserved": "Check: reserved (balances)",
+        "reserved_difference": "Check: reserved difference",
+        "evidence": "Backed by Paddle events",
+    },
+    "translation": {
+        "opening": "Opening outstanding",
+        "issued": "+ Issued",
+        "reversed": "- Reversed",
+        "used": "- Used",
+        "unexplained": "+ Unexplained",
+        "closing": "= Closing outstanding",
+        "translation_converted": "+ Translation difference (converted)",
+    },
+    "journal_entries": {
+        "entry": "Journal entry",
+        "date": "Date",
+        "line": "Line",
+        "account": "Account",
+        "description": "Description",
+        "debit": "Debit",
+        "credit": "Credit",
+        "source_currency": "Credit held in",
+        "period": "Period",
+        "basis": "Basis",
+    },
+}
 
-    sheet = book.create_sheet(title="About")
-    sheet.column_dimensions["A"].width = 24
-    sheet.column_dimensions["B"].width = 90
-    _print_setup(sheet, repeat_header=False)
-    sheet.page_setup.orientation = "portrait"
-    heading = WriteOnlyCell(sheet, value=_cell_value(context.title))
-    heading.font = Font(bold=True, size=14)
-    sheet.append([heading])
-    sheet.append([])
-    bold, top = Font(bold=True), Alignment(vertical="top")
-    wrapped = Alignment(wrap_text=True, vertical="top", horizontal="left")
-    for label, value in _about_rows(context, sheets):
-        label_cell = WriteOnlyCell(sheet, value=label)
-        label_cell.font, label_cell.alignment = bold, top
-        value_cell = WriteOnlyCell(sheet, value=_cell_value(value))
-        value_cell.alignment = wrapped
-        if isinstance(value, dt.datetime):
-            value_cell.number_format = _DATE_FORMAT
-        elif isinstance(value, str):
-            value_cell.data_type = "s"
-        sheet.append([label_cell, value_cell])
 
+def _write_xlsx(path: Path, sheets: Mapping[str, Sheet], context: ExportContext | None, stem: str) -> None:
+    """The workbook (:mod:`credit_reports.workbook`): About, Checks, then one sheet per table."""
+    from credit_reports.workbook import write_workbook
 
-def _write_xlsx(path: Path, sheets: Mapping[str, Sheet], context: ExportContext | None) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)  # rows stream to disk: memory stays flat at a million customers
     titles = {name: _sheet_title(name) for name in sheets}
-    if context is not None:
-        _write_about(book, context, titles)  # first: a write-only workbook keeps the order sheets are made in
-    for name, sheet_data in sheets.items():
-        _write_table_sheet(book, titles[name], sheet_data)
-    book.save(path)
+    headers = {name: [SHEET_HEADERS.get(name, {}).get(c) or header_for(c) for c in data[0]]
+               for name, data in sheets.items()}
+    about = _about_rows(context, titles) if context is not None else None
+    write_workbook(path, sheets, titles=titles, headers=headers, title=context.title if context else "",
+                   about=about, csv_names={name: csv_name(stem, name) for name in sheets})
 
 
 def _sheet_title(name: str) -> str:
@@ -521,7 +458,7 @@ def write_exports(
         paths.append(path)
     if sheets:
         workbook = folder / f"{stem}.xlsx"
-        _write_xlsx(workbook, sheets, context)
+        _write_xlsx(workbook, sheets, context, stem)
         paths.append(workbook)
     return paths
 

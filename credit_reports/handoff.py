@@ -3,9 +3,12 @@
 A render executes the notebook in a kernel (another process). The notebook prepares the report there
 (``report.prepare``) to show it; the render needs the same figures for the manifest, the CSVs and the
 workbook. Rather than preparing the report a second time in the rendering process, the notebook calls
-:func:`save` right after preparing it: when the render has set ``$CREDIT_REPORTS_HANDOFF`` (a path in its
-private staging folder) the export tables and headline figures are pickled there, and the render reads
-them back with :func:`load`. Outside a render (JupyterLab, a script) :func:`save` does nothing.
+:func:`save` right after preparing it: when the render has set ``$CREDIT_REPORTS_HANDOFF`` (a folder in
+its private staging folder) the export tables are written there as Parquet files and everything else as
+one JSON file, and the render reads them back with :func:`load`. Nothing is pickled: the files hold data
+only, so reading them runs no code. Outside a render (JupyterLab, a script) :func:`save` does nothing.
+
+:func:`save` returns None, so a notebook cell that ends with it shows nothing.
 
 The facts carry the validated parameters they were prepared with, so the render uses them only when
 they are the parameters it asked for (a notebook that prepares other ones, or none, makes the render
@@ -15,8 +18,10 @@ prepare its own, as before).
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import json
 import os
-import pickle
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +30,10 @@ import pandas as pd
 
 __all__ = ["ENV", "ExportFacts", "Opening", "facts_of", "load", "save"]
 
-#: The environment variable a render sets for its kernel: where :func:`save` writes the facts.
+#: The environment variable a render sets for its kernel: the folder :func:`save` writes the facts to.
 ENV = "CREDIT_REPORTS_HANDOFF"
+_FACTS = "facts.json"
+_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,8 @@ class ExportFacts:
 
     ``tables`` are ``Report.tables()`` (int64 minor units, pseudonymised as the report is);
     ``headline`` and ``roll_forward`` are what the manifest records (``roll_forward`` None when the
-    report has no roll-forward); ``reconciled``/``evidence`` are None without a reconciliation.
+    report has no roll-forward); ``reconciled``/``evidence`` are None without a reconciliation;
+    ``period_label`` names the close period (``November 2026``) when the report has one.
     """
 
     parameters: Any  # report.Parameters
@@ -55,6 +63,7 @@ class ExportFacts:
     roll_forward_note: str
     reconciled: bool | None
     evidence: bool | None
+    period_label: str = ""
 
     def same_parameters(self, parameters: Any) -> bool:
         """True when these facts were prepared with ``parameters`` (the title aside: it changes no figure)."""
@@ -67,6 +76,7 @@ def facts_of(report: Any) -> ExportFacts:
     """The export facts of a prepared ``report.Report``."""
     rec = report.reconciliation
     opening = report.opening
+    period = getattr(report, "period", None)
     return ExportFacts(
         parameters=report.parameters,
         tables=dict(report.tables()),
@@ -77,38 +87,135 @@ def facts_of(report: Any) -> ExportFacts:
         roll_forward_note=str(report.notes.get("roll_forward") or ""),
         reconciled=bool(rec.reconciled) if rec is not None else None,
         evidence=bool(rec.evidence) if rec is not None else None,
+        period_label=str(getattr(period, "label", "") or ""),
     )
 
 
-def save(report: Any) -> Path | None:
-    """Pickle ``report``'s export facts to ``$CREDIT_REPORTS_HANDOFF`` when a render set it; else nothing.
+# ---------------------------------------------------------------------------------------------------
+# plain data, both ways
 
-    Returns the path written, or None outside a render.
+
+def _encode(value: Any) -> Any:
+    """A JSON value for a parameter or fact: paths and tuples tagged so they come back as they were."""
+    if isinstance(value, Path):
+        return {"__path__": str(value)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, pd.Timestamp):
+        return {"__timestamp__": value.isoformat()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__path__"}:
+            return Path(value["__path__"])
+        if set(value) == {"__tuple__"}:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if set(value) == {"__timestamp__"}:
+            return pd.Timestamp(value["__timestamp__"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _parameters_json(parameters: Any) -> dict[str, Any] | None:
+    """The validated parameters as JSON: their class (a credit_reports dataclass) and field values."""
+    if parameters is None or not dataclasses.is_dataclass(parameters):
+        return None
+    kind = type(parameters)
+    values = {f.name: _encode(getattr(parameters, f.name)) for f in dataclasses.fields(parameters)}
+    return {"class": f"{kind.__module__}:{kind.__qualname__}", "values": values}
+
+
+def _parameters_from(data: dict[str, Any] | None) -> Any:
+    """The parameters back from :func:`_parameters_json`; None when they cannot be rebuilt (the render
+    then prepares the report itself). Only a dataclass of this package is ever constructed."""
+    if not isinstance(data, dict) or not isinstance(data.get("class"), str):
+        return None
+    module, _, name = data["class"].partition(":")
+    if module.split(".")[0] != "credit_reports":
+        return None
+    try:
+        kind = getattr(importlib.import_module(module), name)
+        if not dataclasses.is_dataclass(kind):
+            return None
+        return kind(**{k: _decode(v) for k, v in (data.get("values") or {}).items()})
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def _table_file(index: int) -> str:
+    return f"table-{index:02d}.parquet"
+
+
+def save(report: Any) -> None:
+    """Write ``report``'s export facts to the folder ``$CREDIT_REPORTS_HANDOFF`` when a render set it.
+
+    Outside a render it does nothing. Returns None, so a cell ending with it shows nothing.
     """
     target = os.environ.get(ENV)
     if not target:
         return None
-    path = Path(target)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as handle:
-        pickle.dump(facts_of(report), handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, path)  # the render never reads half a file
-    return path
+    facts = facts_of(report)
+    folder = Path(target)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    names = list(facts.tables)
+    for index, name in enumerate(names):
+        facts.tables[name].to_parquet(partial / _table_file(index), index=False)
+    document = {
+        "format": _FORMAT,
+        "parameters": _parameters_json(facts.parameters),
+        "tables": names,
+        "headline": facts.headline,
+        "roll_forward": _encode(facts.roll_forward),
+        "opening": (None if facts.opening is None else
+                    {"path": str(facts.opening.path), "as_of": _encode(facts.opening.as_of)}),
+        "failed_customers": facts.failed_customers,
+        "roll_forward_note": facts.roll_forward_note,
+        "reconciled": facts.reconciled,
+        "evidence": facts.evidence,
+        "period_label": facts.period_label,
+    }
+    (partial / _FACTS).write_text(json.dumps(document, default=str), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(partial, folder)  # the render never reads half a handoff
+    return None
 
 
 def load(path: Path) -> ExportFacts | None:
-    """The facts a kernel saved at ``path`` (then removed), or None when it saved none.
-
-    Only the render's own kernel writes there (a private staging folder), so unpickling is safe.
-    """
+    """The facts a kernel saved in the folder ``path`` (then removed), or None when it saved none."""
+    path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            facts = pickle.load(handle)
-    except FileNotFoundError:
+        document = json.loads((path / _FACTS).read_text(encoding="utf-8"))
+        if not isinstance(document, dict) or document.get("format") != _FORMAT:
+            return None
+        tables = {name: pd.read_parquet(path / _table_file(i)) for i, name in enumerate(document["tables"])}
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     finally:
-        path.unlink(missing_ok=True)
-    return facts if isinstance(facts, ExportFacts) else None
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path.with_name(path.name + ".partial"), ignore_errors=True)
+    opening = document.get("opening")
+    return ExportFacts(
+        parameters=_parameters_from(document.get("parameters")),
+        tables=tables,
+        headline={k: {kk: int(vv) for kk, vv in v.items()} for k, v in (document.get("headline") or {}).items()},
+        roll_forward=_decode(document.get("roll_forward")),
+        opening=(None if not opening else Opening(Path(opening["path"]), _decode(opening["as_of"]))),
+        failed_customers=int(document.get("failed_customers") or 0),
+        roll_forward_note=str(document.get("roll_forward_note") or ""),
+        reconciled=document.get("reconciled"),
+        evidence=document.get("evidence"),
+        period_label=str(document.get("period_label") or ""),
+    )
 
 
 def __dir__() -> list[str]:

@@ -101,7 +101,7 @@ def _period(manifest: dict[str, Any]) -> str:
 
 def _exports(manifest: dict[str, Any]) -> str:
     """Links to the report's exports (relative to the index), as a compact list."""
-    folder = manifest["_html"].rsplit("/", 1)[0]
+    folder = _href(manifest).rsplit("/", 1)[0]
     items = []
     for export in manifest.get("exports") or []:
         if not isinstance(export, dict) or not export.get("file"):
@@ -129,6 +129,13 @@ def _snapshot_name(snapshot: dict[str, Any]) -> str:
     return f" &middot; snapshot {html.escape(str(name))}" if name else ""
 
 
+def _href(manifest: dict[str, Any]) -> str:
+    """The report's link: its address where ``reports/`` is served (``[publish] base_url``, recorded in the
+    manifest as ``url``), else its path relative to the index."""
+    url = manifest.get("url")
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else manifest["_html"]
+
+
 def _row(manifest: dict[str, Any]) -> str:
     snapshot = manifest.get("snapshot") or {}
     title = manifest.get("title") or manifest.get("report") or manifest["_html"]
@@ -136,7 +143,7 @@ def _row(manifest: dict[str, Any]) -> str:
         "<tr>"
         f'<td class="when" data-label="As of">{_when(snapshot.get("as_of"))}</td>'
         f'<td data-label="Period">{_period(manifest)}</td>'
-        f'<td data-label="Report"><a href="{html.escape(manifest["_html"], quote=True)}">{html.escape(str(title))}</a>'
+        f'<td data-label="Report"><a href="{html.escape(_href(manifest), quote=True)}">{html.escape(str(title))}</a>'
         f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}{_snapshot_name(snapshot)}</div>'
         f"{_exports(manifest)}</td>"
         f'<td data-label="Environment">{html.escape(str(snapshot.get("environment") or ""))}</td>'

@@ -1,4 +1,5 @@
-"""Emailing a published report to finance: a short summary in the body, the report (and XLSX) attached.
+"""Emailing a published report to finance: a summary in the body (HTML, with a plain-text alternative), the
+PDF (and XLSX) attached, a link to where the report is served.
 
 ``credit-reports run`` calls :func:`send_report` for each report it published, when ``credit-reports.toml``
 has a ``[mail]`` table (:class:`credit_reports.config.MailSettings`). The message is built from the
@@ -6,10 +7,13 @@ report's manifest alone, so the email says exactly what the report and the index
 
 - Subject: the report's title and as-of, with ``Attention:`` in front when :mod:`credit_reports.alerts`
   finds a reason (incomplete snapshot, unexplained difference, verification fallback, a large change).
-- Body (plain text, read in any mail client): per currency, outstanding credit, its change over the
-  period and the unexplained difference when the report reconciles; warnings; where the report lives.
-- Attachments: the HTML report and the XLSX workbook, as long as the message stays under
-  ``max_message_bytes`` (the workbook is left out first, then the report; the body says so).
+- Body: an HTML part (a headline table per currency: outstanding credit now and at the opening, the change
+  and the unexplained difference; the roll-forward's status; a link to the report) and the same content
+  as plain text for clients that show no HTML. The link is the report's address under ``[publish]
+  base_url`` (recorded in the manifest as ``url``); without one, the report's path on the server.
+- Attachments: the PDF when the report was printed, the HTML report when there is no address to link to,
+  and the XLSX workbook, as long as the message stays under ``max_message_bytes`` (the workbook is left
+  out first, then the report; the body says so).
 
 SMTP over STARTTLS (port 587) or implicit TLS (``ssl``, port 465); ``none`` only for a relay on loopback.
 The password comes from the environment variable named by ``password_env`` only: never from the config
@@ -36,7 +40,10 @@ from credit_reports.config import MailSettings
 from credit_reports.errors import CreditReportsError, UsageError
 from credit_reports.money import format_money
 
-__all__ = ["MailError", "build_message", "check_password", "send_message", "send_report", "summary_text"]
+__all__ = [
+    "MailError", "build_message", "check_password", "roll_forward_status", "send_message", "send_report",
+    "summary_html", "summary_text",
+]
 
 log = logging.getLogger("credit_reports.mail")
 
@@ -111,10 +118,81 @@ def summary_text(manifest: Mapping[str, Any], reasons: list[str], *, location: s
         lines += ["", "Warning: the snapshot is incomplete; these totals understate customer credit."]
     if left_out:
         lines += ["", f"Not attached, to keep this message under the size limit: {', '.join(left_out)}."]
-    if location:
-        lines += ["", f"Published at: {location}"]
+    status = roll_forward_status(manifest)
+    if status:
+        lines += ["", f"Roll-forward: {status}"]
+    url = manifest.get("url")
+    if url:
+        lines += ["", f"Open the report: {url}"]
+    elif location:
+        lines += ["", f"Report on the reporting server (no [publish] base_url set): {location}"]
     lines += ["", f"Sent by credit-reports {manifest.get('toolkit_version') or ''}".rstrip() + "."]
     return "\n".join(lines) + "\n"
+
+
+def roll_forward_status(manifest: Mapping[str, Any]) -> str:
+    """The roll-forward in one sentence: reconciled, not reconciled, derived from balances, or none."""
+    roll = manifest.get("roll_forward") or {}
+    if not roll:
+        return "none (no opening snapshot)"
+    if not all((figures or {}).get("evidence") for figures in roll.values()):
+        return "derived from balances, no event evidence (not a reconciliation)"
+    off = sorted(code for code, figures in roll.items() if (figures or {}).get("unexplained"))
+    if off:
+        return f"DOES NOT RECONCILE in {', '.join(off)}: see the report's unexplained items"
+    return "reconciled against Paddle events: no unexplained difference in any currency"
+
+
+def summary_html(manifest: Mapping[str, Any], reasons: list[str], *, location: str = "", left_out: tuple = ()) -> str:
+    """The HTML body: title, as-of and period, attention reasons, the headline table, status, link."""
+    from html import escape
+
+    snapshot = manifest.get("snapshot") or {}
+    period = manifest.get("period") or {}
+    title = escape(str(manifest.get("title") or "Credit balance report"))
+    cell = 'style="padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap"'
+    head = 'style="padding:4px 10px;border-bottom:1px solid #888;text-align:right"'
+    changes, unexplained = outstanding_change(manifest), unexplained_differences(manifest)
+    rows = []
+    for code in sorted(manifest.get("headline") or {}):
+        figures = (manifest.get("headline") or {})[code] or {}
+        if "outstanding" not in figures:
+            continue
+        opening = format_money(changes[code][0], code) if code in changes else ""
+        change = format_money(changes[code][1] - changes[code][0], code) if code in changes else ""
+        diff = format_money(unexplained[code], code) if code in unexplained else ""
+        rows.append(f'<tr><td {cell.replace("right", "left")}>{escape(code)}</td>'
+                    f"<td {cell}>{escape(format_money(int(figures['outstanding']), code))}</td>"
+                    f"<td {cell}>{escape(opening)}</td><td {cell}>{escape(change)}</td><td {cell}>{escape(diff)}</td>"
+                    "</tr>")
+    when = f"As of {escape(_when(snapshot.get('as_of')))}, {escape(str(snapshot.get('environment')))}"
+    if period.get("from"):
+        when += f"; period {escape(_when(period['from']))} to {escape(_when(period['to']))}"
+    parts = ['<div style="font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;color:#111;max-width:720px">',
+             f'<h2 style="margin:0 0 4px">{title}</h2><p style="margin:0 0 12px;color:#444">{when}.</p>']
+    if reasons:
+        items = "".join(f"<li>{escape(r)}</li>" for r in reasons)
+        parts.append(f'<div style="background:#b00020;color:#fff;padding:8px 12px;border-radius:4px">'
+                     f"<strong>Attention:</strong><ul style=\"margin:4px 0\">{items}</ul></div>")
+    heads = f'<th {head.replace("right", "left")}>Currency</th>' + "".join(
+        f"<th {head}>{h}</th>" for h in ("Outstanding", "At opening", "Change", "Unexplained"))
+    parts.append(f'<table style="border-collapse:collapse;font-size:14px;margin:8px 0"><thead><tr>{heads}</tr>'
+                 f"</thead><tbody>{''.join(rows)}</tbody></table>")
+    parts.append(f"<p><strong>Roll-forward:</strong> {escape(roll_forward_status(manifest))}.</p>")
+    if snapshot.get("complete") is False:
+        parts.append("<p><strong>Warning:</strong> the snapshot is incomplete; these totals understate credit.</p>")
+    if left_out:
+        parts.append(f"<p>Not attached, to keep this message under the size limit: {escape(', '.join(left_out))}.</p>")
+    url = manifest.get("url")
+    if url:
+        parts.append(f'<p><a href="{escape(str(url), quote=True)}" style="display:inline-block;background:#0b5cad;'
+                     f'color:#fff;padding:8px 14px;border-radius:4px;text-decoration:none">Open the report</a>'
+                     f'<br><span style="color:#555;font-size:12px">{escape(str(url))}</span></p>')
+    elif location:
+        parts.append(f"<p>Report on the reporting server (no [publish] base_url set): {escape(location)}</p>")
+    parts.append(f'<p style="color:#666;font-size:12px">Sent by credit-reports '
+                 f"{escape(str(manifest.get('toolkit_version') or ''))}.</p></div>")
+    return "<!doctype html><html><body>" + "".join(parts) + "</body></html>"
 
 
 def _attachment(path: Path) -> tuple[bytes, str, str]:
@@ -131,11 +209,16 @@ def build_message(
     settings: MailSettings,
     reasons: list[str],
     location: str = "",
+    pdf: Path | None = None,
 ) -> EmailMessage:
-    """The email for one report: subject, summary body, attachments that fit under the size limit."""
-    candidates = [p for p in (html, xlsx if settings.attach_xlsx else None) if p is not None and p.is_file()]
+    """The email for one report: subject, HTML and plain-text body, attachments that fit under the size limit
+    (the PDF when there is one, the HTML report when there is no address to link to, the workbook)."""
+    report_html = None if manifest.get("url") else html
+    candidates = [p for p in (pdf, report_html, xlsx if settings.attach_xlsx else None)
+                  if p is not None and p.is_file()]
     budget = settings.max_message_bytes - _OVERHEAD_BYTES
-    body_size = len(summary_text(manifest, reasons, location=location).encode()) + 1_000
+    body_size = (len(summary_text(manifest, reasons, location=location).encode())
+                 + len(summary_html(manifest, reasons, location=location).encode()) * 2 + 1_000)
     attached: list[Path] = []
     left_out: list[str] = []
     used = body_size
@@ -153,6 +236,8 @@ def build_message(
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=settings.sender.rsplit("@", 1)[-1].strip("> ") or None)
     message.set_content(summary_text(manifest, reasons, location=location, left_out=tuple(left_out)))
+    message.add_alternative(summary_html(manifest, reasons, location=location, left_out=tuple(left_out)),
+                            subtype="html")
     for path in attached:
         data, main, sub = _attachment(path)
         if main == "text":  # the report: UTF-8 text, sent base64 so it arrives byte for byte
@@ -216,12 +301,13 @@ def send_report(
     name = manifest.get("report") or "credit-balances"
     html = folder / f"{name}.html"
     xlsx = folder / f"{name}.xlsx"
+    pdf = folder / f"{name}.pdf"
     reasons = list(manifest.get("attention") or attention_reasons(
         manifest, outstanding_change_share=outstanding_change_share))
     if password is None and settings.password_env:
         password = check_password(settings)
     message = build_message(manifest, html=html, xlsx=xlsx if xlsx.is_file() else None, settings=settings,
-                            reasons=reasons, location=str(html))
+                            reasons=reasons, location=str(html), pdf=pdf if pdf.is_file() else None)
     send_message(message, settings, password=password)
     log.info("emailed %s to %d recipient(s)", name, len(settings.recipients))
     return message

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +118,14 @@ def export_html(
     footer: str = "",
     as_of_line: str = "",
     downloads: list[tuple[str, str]] | None = None,
+    pack: Mapping[str, str] | None = None,
 ) -> str:
     """The report page: outputs only (no code, no prompts), inline styles, no external resources.
 
     ``as_of_line`` is shown above the report (the as-of it was asked for); ``downloads`` are (label,
-    relative link) pairs to the exports beside it.
+    relative link) pairs to the exports beside it; ``pack`` the close pack's HTML pieces (``signoff``,
+    ``journal``: shown after the cells tagged ``close-signoff`` / ``close-journal``) and the PDF's
+    ``running_header`` (a CSS string).
     """
     from nbconvert import HTMLExporter
 
@@ -140,6 +144,7 @@ def export_html(
         "credit_reports_footer": footer,
         "credit_reports_as_of": as_of_line,
         "credit_reports_downloads": downloads or [],
+        "credit_reports_pack": dict(pack or {}),
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return label_table_cells(body)

@@ -57,7 +57,8 @@ def print_to_pdf(html: Path, target: Path, *, timeout: float = PDF_TIMEOUT_SECON
     browser = find_chromium()
     if browser is None:
         raise PdfUnavailableError(
-            "Chromium is not installed (Debian: apt-get install chromium; or set CREDIT_REPORTS_CHROMIUM)"
+            "Chromium is not installed: run `make browser-deps` once (Debian's chromium), or set "
+            "CREDIT_REPORTS_CHROMIUM to a Chromium-compatible browser"
         )
     target.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="credit-reports-chromium-") as profile:

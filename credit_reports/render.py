@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ import nbformat
 
 from credit_reports import handoff, timestamps
 from credit_reports._version import __version__
-from credit_reports.config import DEFAULT_NOTEBOOK
+from credit_reports.config import DEFAULT_NOTEBOOK, CloseSettings
 from credit_reports.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from credit_reports.errors import UsageError
 from credit_reports.handoff import ExportFacts
@@ -241,7 +242,7 @@ def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> 
             (destination / name).unlink(missing_ok=True)
 
 
-def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any) -> Any:
+def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any, close: Any = None) -> Any:
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
     from credit_reports.exports import ExportContext
 
@@ -263,8 +264,23 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any)
         complete=bool(snapshot.complete),
         opening_as_of=timestamps.parse_datetime(facts.opening.as_of) if facts.opening is not None else None,
         failed_customers=facts.failed_customers, reconciliation=str(status), toolkit_version=__version__,
-        extra=(("Snapshot", snapshot.path.name),),
+        extra=(("Snapshot", snapshot.path.name), *_close_rows(close, facts)),
     )
+
+
+def _close_rows(close: Any, facts: ExportFacts) -> tuple[tuple[str, str], ...]:
+    """The About sheet's close-pack lines: entity, sign-off names, the liability's GL account."""
+    if close is None:
+        return ()
+    rows = [("Entity", close.entity or "not named ([close] entity)"),
+            ("Prepared by", close.prepared_by or "not named ([close] prepared_by)"),
+            ("Reviewed by", close.reviewed_by or "not named ([close] reviewed_by)"),
+            ("GL accounts", "; ".join(f"{k}: {getattr(close.accounts, k if k != 'reversed' else 'reversed_account')}"
+                                      for k in ("liability", "issued", "reversed", "used", "translation"))
+             + ("" if close.accounts_configured else " (placeholders: name them in [close.accounts])"))]
+    if facts.period_label:
+        rows.insert(0, ("Close period", facts.period_label))
+    return tuple(rows)
 
 
 def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
@@ -272,11 +288,19 @@ def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
     from credit_reports.pdf import PdfUnavailableError, print_to_pdf
 
     target = html_path.with_name(f"{name}.pdf")
+    # paper shows the appendix open: a print copy with every <details> open, removed afterwards
+    printable = html_path.with_name(f".{name}.print.html")
+    printable.write_text(_APPENDIX.sub(r"\1 open>", html_path.read_text(encoding="utf-8")), encoding="utf-8")
     try:
-        print_to_pdf(html_path, target)
+        print_to_pdf(printable, target)
     except PdfUnavailableError as exc:
         return None, f"no PDF for report {name}: {exc}"
+    finally:
+        printable.unlink(missing_ok=True)
     return target, None
+
+
+_APPENDIX = re.compile(r'(<details class="credit-appendix")>')
 
 
 @dataclass(frozen=True)
@@ -346,12 +370,12 @@ def _run_notebook(
     notebook kept beside the reports.
     """
     executed_path = stage / f"{job.name}.ipynb"
-    handoff_path = stage / ".handoff.pickle"
+    handoff_path = stage / ".handoff"
     try:
         with _environment(handoff.ENV, str(handoff_path)):
             nb = execute(job.notebook, executed_path, job.parameters, kernel_name)
     except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
-        handoff_path.unlink(missing_ok=True)
+        shutil.rmtree(handoff_path, ignore_errors=True)
         if isinstance(exc, UsageError):
             raise
         _raise_bad_input(job)
@@ -416,7 +440,7 @@ def _asked_in_words(requested: str) -> str:
 
 def _write_html(
     job: _Job, nb: nbformat.NotebookNode, facts: ExportFacts, stage: Path,
-    downloads: list[tuple[str, str]], *, pdf: bool, warnings: list[str],
+    downloads: list[tuple[str, str]], *, pdf: bool, warnings: list[str], close: Any = None, journal: Any = None,
 ) -> tuple[Path, Path | None]:
     """``<name>.html`` (and ``<name>.pdf`` when asked and possible) in ``stage``; refuses external loads."""
     as_of, snapshot, name = job.as_of, job.snapshot, job.name
@@ -430,7 +454,9 @@ def _write_html(
         f"rendered {timestamps.iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
     )
     pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
-    html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link)
+    pack = _pack_resources(job, facts, close or CloseSettings(), journal)
+    html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link,
+                       pack=pack)
     refuse_external_resources(html)
     html_path = stage / f"{name}.html"
     html_path.write_text(html, encoding="utf-8")
@@ -441,14 +467,52 @@ def _write_html(
         downloads.extend(pdf_link)
     else:  # no PDF after all: the page must not link to one
         warnings.append(str(why_not))
-        html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads)
+        html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads,
+                           pack=pack)
         html_path.write_text(html, encoding="utf-8")
     return html_path, pdf_path
 
 
+def _closing_day(job: _Job) -> Any:
+    """The day the closing snapshot closes, in the report's time zone (the journal's booking date)."""
+    import pandas as pd
+
+    zone = getattr(job.report_parameters, "timezone", "UTC") or "UTC"
+    return pd.Timestamp(job.as_of).tz_convert(zone).date()
+
+
+def _close_tables(job: _Job, facts: ExportFacts, close: Any) -> dict[str, Any]:
+    """The exported tables with the close pack's journal entries and GL / reporting-currency columns."""
+    from credit_reports.close_pack import close_tables
+
+    day = _closing_day(job)
+    if facts.period_label:
+        period = facts.period_label
+    elif facts.opening is not None:
+        period = f"{timestamps.display(facts.opening.as_of)} to {timestamps.display(job.snapshot.as_of)}"
+    else:
+        period = f"to {day:%d %b %Y}"
+    return close_tables(dict(facts.tables), close, date=day.isoformat(), period=period,
+                        reference=f"CR-{day:%Y-%m}", evidence=facts.evidence)
+
+
+def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any) -> dict[str, str]:
+    """The template's close-pack pieces: sign-off block, journal table, the PDF's running header."""
+    from credit_reports.close_pack import css_string, journal_html, running_header, signoff_html
+
+    account = close.entity or f"Paddle {job.snapshot.environment} account"
+    header = running_header(title=job.title, period=facts.period_label,
+                            as_of=timestamps.display(job.snapshot.as_of), account=account)
+    return {
+        "signoff": signoff_html(close, prepared_on=f"{dt.datetime.now(dt.UTC):%d %b %Y}"),
+        "journal": journal_html(journal, close),
+        "running_header": css_string(header),
+    }
+
+
 def _write_manifest(
     job: _Job, facts: ExportFacts, staged: list[Path], downloads: list[tuple[str, str]],
-    outstanding_change_share: float | None,
+    outstanding_change_share: float | None, *, base_url: str | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
     from credit_reports.alerts import attention_reasons
@@ -459,6 +523,8 @@ def _write_manifest(
         facts=facts, files=[p.name for p in [*staged, manifest_path]], requested=job.requested,
         exports=downloads,
     )
+    folder = job.destination.name
+    manifest["url"] = (f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
     manifest["attention"] = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest_path, manifest
@@ -486,6 +552,8 @@ def render_report(
     csv_bom: bool = False,
     outstanding_change_share: float | None = None,
     index: bool = True,
+    close: Any = None,
+    base_url: str | None = None,
 ) -> RenderResult:
     """Execute a report notebook on a stored snapshot and publish it as self-contained HTML.
 
@@ -498,7 +566,10 @@ def render_report(
     headless Chromium (a warning when it is not installed); ``csv_bom`` starts CSVs with a UTF-8
     byte-order mark; ``outstanding_change_share`` is the alert threshold behind the manifest's
     ``attention`` (see :mod:`credit_reports.alerts`). ``index=False`` leaves ``index.html`` to the
-    caller (one that renders several reports builds it once, after the last).
+    caller (one that renders several reports builds it once, after the last). ``close``
+    (:class:`credit_reports.config.CloseSettings`, ``[close]`` of the config) names the sign-off block's
+    people, the entity on every PDF page and the journal's GL accounts; ``base_url`` (``[publish]``) is
+    where ``out_dir`` is served: the manifest records the report's address there, for the email and index.
 
     Raises UsageError for a bad notebook name, parameter or snapshot; ReportFailedError when the
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
@@ -521,14 +592,18 @@ def render_report(
         timer.lap("clean")
         facts = _export_facts(job, handed_over)
         timer.lap("prepared report")
-        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot)
-        export_paths = write_exports(facts.tables, stage, job.name, context=context, csv_bom=csv_bom)
+        close = close or CloseSettings()
+        tables = _close_tables(job, facts, close)
+        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close)
+        export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
         downloads = export_links(export_paths, job.name)
         timer.lap("exports")
-        html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings)
+        html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
+                                          close=close, journal=tables.get("journal_entries"))
         timer.lap("html" + (" and pdf" if pdf else ""))
         staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]
-        manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share)
+        manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share,
+                                                  base_url=base_url)
         staged.append(manifest_path)
         scan_for_secrets([stage], api_key, other_secrets=others)
         timer.lap("secret scan")

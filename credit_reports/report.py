@@ -22,6 +22,8 @@ import pandas as pd
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
 from credit_reports import metrics, periods, privacy, report_parameters, store, timestamps
+from credit_reports import translation as translation_mod
+from credit_reports.close_tables import ClosePackTables
 from credit_reports.credit_movements import period_movements, union_adjustments, union_movements
 from credit_reports.errors import UsageError
 from credit_reports.reconcile import Reconciliation, reconcile
@@ -49,7 +51,7 @@ __all__ = [
 
 
 @dataclass
-class Report(ReportTables):
+class Report(ReportTables, ClosePackTables):
     """What the report shows. Raw frames hold int64 minor units; ``*_table()`` give display tables."""
 
     parameters: Parameters
@@ -74,6 +76,8 @@ class Report(ReportTables):
     ageing: pd.DataFrame | None = None  # ageing.ageing: currency, bucket, amount, customers
     issued_by_source: pd.DataFrame | None = None
     snapshots: list[Any] = field(default_factory=list)  # the environment's snapshot chain (store.chain)
+    prior_totals: pd.DataFrame | None = None  # currency_totals of the opening snapshot (the prior period)
+    translation: pd.DataFrame | None = None  # translation.translate: the roll-forward in the reporting currency
 
     @property
     def evidence(self) -> bool:
@@ -134,6 +138,8 @@ class Report(ReportTables):
             out["issued_by_source"] = self.issued_by_source
         if self.converted is not None:
             out["converted"] = self.converted
+        if self.translation is not None:
+            out["translation"] = self.translation
         out["customer_subledger"] = self.redacted(self.subledger())
         movements = self.period_movements()
         if movements is not None:
@@ -307,7 +313,9 @@ def prepare(**parameters: Any) -> Report:
     (a rule of :data:`COHORT_RULES` or ``custom_data.<key>``), ``cohort_file``, ``min_cohort_size``,
     ``rates_file`` and ``reporting_currency`` (conversion), ``pseudonymize``, ``show_pii``, ``title``,
     ``period`` (a close period: ``2026-11``, ``2026-Q4``, ``2026``, ``previous-month``, ``previous-quarter``),
-    ``timezone`` (IANA name of period boundaries and month ends) and ``trend`` ("month-end" or "snapshot").
+    ``timezone`` (IANA name of period boundaries and month ends), ``trend`` ("month-end" or "snapshot") and
+    ``rate_type`` (the translated roll-forward's movements at the period's "average" rate or each at its
+    day's "spot" rate).
 
     Raises :class:`UsageError` with one line on any bad or unknown parameter, an unknown snapshot, a
     missing file, a currency without a rate or a cohort rule the data cannot serve.
@@ -371,10 +379,10 @@ def prepare(**parameters: Any) -> Report:
             "reserved-credit export beside this report."
         )
 
-    rates = converted = None
+    rates = converted = translated = None
     if p.rates_file is not None:
-        rates = metrics.load_rates(p.rates_file)
-        converted = metrics.convert_totals(totals, rates, p.reporting_currency, include_total=True)
+        rates, converted, translated = _convert(p, snap, opening, totals, rec, period_moves, notes)
+    prior = metrics.currency_totals(_filter(opening.balances, p.currencies)) if opening is not None else None
 
     return Report(
         parameters=p, snapshot=snap, opening=opening, balances=balances, totals=totals,
@@ -383,7 +391,33 @@ def prepare(**parameters: Any) -> Report:
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
+        prior_totals=prior, translation=translated,
     )
+
+
+def _convert(
+    p: Parameters, snap: Any, opening: Any | None, totals: pd.DataFrame, rec: Reconciliation | None,
+    moves: pd.DataFrame | None, notes: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """The closing rates, the closing totals converted at them and, with a roll-forward, the roll-forward
+    translated (opening rate, stated rate, closing rate; :mod:`credit_reports.translation`)."""
+    history = translation_mod.load_rate_history(p.rates_file)
+    closing_day = timestamps.parse(snap.as_of).tz_convert(p.timezone).date()
+    rates = translation_mod.closing_rates(history, closing_day)
+    if rates.empty:
+        raise UsageError(f"rates_file {p.rates_file}: no spot rates in it")
+    converted = metrics.convert_totals(totals, rates, p.reporting_currency, include_total=True)
+    if rec is None or opening is None:
+        notes["translation"] = "No roll-forward to translate: the report has no opening snapshot."
+        return rates, converted, None
+    try:
+        translated, notes["translation"] = translation_mod.translate(
+            rec.table, history, p.reporting_currency, rate_type=p.rate_type, movements=moves, timezone=p.timezone,
+            opening_date=timestamps.parse(opening.as_of).tz_convert(p.timezone).date(), closing_date=closing_day)
+    except UsageError as exc:
+        notes["translation"] = f"The roll-forward is not translated: {exc}."
+        return rates, converted, None
+    return rates, converted, translated
 
 
 prepare.__signature__ = report_parameters.signature(unknown=True)  # type: ignore[attr-defined]

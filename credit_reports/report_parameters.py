@@ -159,6 +159,16 @@ def _trend(name: str, value: Any) -> str:
     return view
 
 
+def _rate_type(name: str, value: Any) -> str:
+    from credit_reports.translation import RATE_TYPES
+
+    kind = _text(name, value).lower() or "average"
+    if kind not in RATE_TYPES:
+        raise UsageError(f"rate_type: {value!r} must be 'average' (the period's average rate) or 'spot' "
+                         "(each movement at its day's rate)")
+    return kind
+
+
 def _parameter(default: Any, raw: Any, check: Callable[[str, Any], Any], help: str) -> Any:
     """A field of :class:`Parameters`: its typed ``default``, what a caller writes for it unset (``raw``),
     its ``check`` and one line of ``help``."""
@@ -189,6 +199,9 @@ class Parameters:
         None, "", _existing_file, "CSV of currency,rate,date,source to convert totals (with reporting_currency)")
     reporting_currency: str | None = _parameter(
         None, "", _reporting_currency, "currency the rates file converts into")
+    rate_type: str = _parameter(
+        "average", "average", _rate_type,
+        'translated roll-forward: movements at the period\'s "average" rate or each at its day\'s "spot" rate')
     pseudonymize: bool = _parameter(False, False, _flag, "replace customer IDs by stable hashes")
     show_pii: bool = _parameter(False, False, _flag, "show customer emails and names (never with pseudonymize)")
     title: str = _parameter(DEFAULT_TITLE, DEFAULT_TITLE, _title, "the report's heading")

@@ -119,7 +119,7 @@ class ReportTables:
             rows.append(("Fetch strategy", str(strategy)))
         rows.extend(self.period_rows())
         frame = pd.DataFrame(rows, columns=["Snapshot", ""])
-        return _style(frame, right=[])
+        return style_table(frame, right=[])
 
     def totals_table(self) -> Any:
         """Per currency: available, reserved, used, outstanding and customers holding credit."""
@@ -134,14 +134,14 @@ class ReportTables:
                 "Customers holding credit": t["customers_with_credit"].map("{:,}".format),
             }
         )
-        return _style(frame, right=list(frame.columns[1:]))
+        return style_table(frame, right=list(frame.columns[1:]))
 
     def cohort_table(self) -> Any:
         """Per currency and cohort: cohort size, its customers holding that currency (any balance, and
         outstanding credit) and the balance kinds, amounts in the currency."""
         c = self.cohorts
         if c.empty:
-            return _style(pd.DataFrame({"": ["No cohorts: the snapshot holds no balances."]}), right=[])
+            return style_table(pd.DataFrame({"": ["No cohorts: the snapshot holds no balances."]}), right=[])
         frame = pd.DataFrame(
             {
                 "Currency": c["currency_code"],
@@ -155,7 +155,7 @@ class ReportTables:
                 "Outstanding": _fmt(c, "outstanding"),
             }
         )
-        return _style(frame, right=list(frame.columns[2:]))
+        return style_table(frame, right=list(frame.columns[2:]))
 
     def period_rows(self) -> list[tuple[str, str]]:
         """The period, its opening and closing snapshots with their distance from the boundaries, and
@@ -180,7 +180,7 @@ class ReportTables:
         opening outstanding + issued - used = closing outstanding per currency, derived from balances."""
         r = self.roll_forward
         if r is None:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
+            return style_table(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
         if self.evidence:
             return self.reconciliation_table()
         frame = pd.DataFrame(
@@ -192,7 +192,7 @@ class ReportTables:
                 f"= Closing outstanding ({timestamps.display(self.snapshot.as_of)})": _fmt(r, "closing"),
             }
         )
-        return _style(frame, right=list(frame.columns[1:]))
+        return style_table(frame, right=list(frame.columns[1:]))
 
     def _reconciliation_lines(self) -> list[tuple[str, str, str | None, str]]:
         """(label, column, count column, the sentence saying what the line is) of each reconciliation line."""
@@ -221,7 +221,7 @@ class ReportTables:
         is in :meth:`reconciliation_lines_table`, so eight currencies still fit a laptop screen)."""
         t = self.reconciliation.table if self.reconciliation is not None else None
         if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
+            return style_table(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
         lines = self._reconciliation_lines()
         data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
         for row in t.to_dict("records"):
@@ -235,20 +235,20 @@ class ReportTables:
                 cells.append(cell)
             data[code] = cells
         frame = pd.DataFrame(data)
-        return _style(frame, right=[c for c in frame.columns if c != "Line"])
+        return style_table(frame, right=[c for c in frame.columns if c != "Line"])
 
     def reconciliation_lines_table(self) -> Any:
         """What each line of the reconciliation means, in a sentence a finance reader understands."""
         lines = self._reconciliation_lines()
         frame = pd.DataFrame({"Line": [line[0] for line in lines], "What the line means": [line[3] for line in lines]})
-        return _style(frame, right=[]).set_table_styles(
+        return style_table(frame, right=[]).set_table_styles(
             [{"selector": "td.col1", "props": "white-space:normal;min-width:22em;max-width:48em;"}], overwrite=False)
 
     def checks_table(self) -> Any:
         """The two checks beside the roll-forward: used and reserved, each against the movements."""
         rec = self.reconciliation
         if rec is None or rec.table.empty or not rec.evidence:
-            return _style(pd.DataFrame({"": [f"No checks: the roll-forward is {NO_EVIDENCE}."]}), right=[])
+            return style_table(pd.DataFrame({"": [f"No checks: the roll-forward is {NO_EVIDENCE}."]}), right=[])
         t = rec.table
         frame = pd.DataFrame(
             {
@@ -261,13 +261,13 @@ class ReportTables:
                 "Reserved: difference": _fmt(t, "reserved_difference"),
             }
         )
-        return _style(frame, right=list(frame.columns[1:]))
+        return style_table(frame, right=list(frame.columns[1:]))
 
     def unexplained_customers_table(self) -> Any:
         """Customers behind a difference, largest first: opening, movements, expected, actual, difference."""
         rec = self.reconciliation
         if rec is None or rec.customers.empty:
-            return _style(pd.DataFrame({"": ["No customer has a difference."]}), right=[])
+            return style_table(pd.DataFrame({"": ["No customer has a difference."]}), right=[])
         c = self.redacted(rec.customers)
         frame = pd.DataFrame(
             {
@@ -286,14 +286,14 @@ class ReportTables:
                 "Reserved check": _fmt(c, "reserved_difference"),
             }
         )
-        return _style(frame, right=[col for col in frame.columns if col not in ("Currency", "Customer", "Email",
+        return style_table(frame, right=[col for col in frame.columns if col not in ("Currency", "Customer", "Email",
                                                                                  "Name")])
 
     def unexplained_movements_table(self) -> Any:
         """The movements of the customers behind a difference, with the Paddle ids that prove each."""
         rec = self.reconciliation
         if rec is None or rec.movements.empty:
-            return _style(pd.DataFrame({"": ["No movements behind a difference."]}), right=[])
+            return style_table(pd.DataFrame({"": ["No movements behind a difference."]}), right=[])
         m = self.redacted(rec.movements)
         frame = pd.DataFrame(
             {
@@ -308,13 +308,13 @@ class ReportTables:
                 "Adjustment": m["adjustment_id"],
             }
         )
-        return _style(frame, right=["Amount"])
+        return style_table(frame, right=["Amount"])
 
     def issued_by_source_table(self) -> Any:
         """Issued credit per currency and where it came from (from the period's movements)."""
         t = self.issued_by_source
         if t is None or t.empty:
-            return _style(pd.DataFrame({"": [self.notes.get("issued_by_source", "No credit was issued.")]}),
+            return style_table(pd.DataFrame({"": [self.notes.get("issued_by_source", "No credit was issued.")]}),
                           right=[])
         frame = pd.DataFrame(
             {
@@ -324,18 +324,18 @@ class ReportTables:
                 "Issued": _fmt(t, "amount"),
             }
         )
-        return _style(frame, right=["Movements", "Issued"])
+        return style_table(frame, right=["Movements", "Issued"])
 
     def ageing_table(self) -> Any:
         """Available credit per currency by age, first in first out; the buckets add up to available."""
         if self.ageing is None or self.ageing.empty:
-            return _style(pd.DataFrame({"": ["No available credit to age."]}), right=[])
+            return style_table(pd.DataFrame({"": ["No available credit to age."]}), right=[])
         wide = ageing_mod.ageing_table(self.ageing)
         data = {"Currency": wide["currency_code"]}
         for col in wide.columns[1:]:
             data["Available" if col == "available" else str(col)] = _fmt(wide, col)
         frame = pd.DataFrame(data)
-        return _style(frame, right=list(frame.columns[1:]))
+        return style_table(frame, right=list(frame.columns[1:]))
 
     def concentration_table(self) -> Any:
         """The largest holders of available credit per currency, with their share of it."""
@@ -351,7 +351,7 @@ class ReportTables:
                 "Cumulative share": c["cumulative_share"].map("{:.1%}".format),
             }
         )
-        return _style(frame, right=["Rank", "Available", "Share of currency", "Cumulative share"])
+        return style_table(frame, right=["Rank", "Available", "Share of currency", "Cumulative share"])
 
     def top_share_table(self) -> Any:
         """Share of each currency's available credit held by the top 1% and top 10% of holders."""
@@ -369,7 +369,7 @@ class ReportTables:
                 "Top 10%: share": t["top_10pct_share"].map("{:.1%}".format),
             }
         )
-        return _style(frame, right=list(frame.columns[1:]))
+        return style_table(frame, right=list(frame.columns[1:]))
 
     def reserved_table(self) -> Any:
         """Customers with reserved credit (tied to issued, unpaid invoices), largest first per currency."""
@@ -384,7 +384,7 @@ class ReportTables:
                 "Used": _fmt(r, "used"),
             }
         )
-        return _style(frame, right=["Reserved", "Available", "Used"])
+        return style_table(frame, right=["Reserved", "Available", "Used"])
 
     def reserved_summary_table(self) -> Any:
         """Per currency: how many customers have reserved credit and how much (figures from metrics)."""
@@ -398,13 +398,13 @@ class ReportTables:
                 "Reserved": _fmt(t, "reserved"),
             }
         )
-        return _style(frame, right=list(frame.columns[1:]))
+        return style_table(frame, right=list(frame.columns[1:]))
 
     def converted_table(self) -> Any:
         """Totals converted into the reporting currency, with rate, date and source on every row."""
         c = self.converted
         if c is None:
-            return _style(pd.DataFrame({"": ["No conversion: no rates file was given."]}), right=[])
+            return style_table(pd.DataFrame({"": ["No conversion: no rates file was given."]}), right=[])
         rep = self.parameters.reporting_currency
         is_total = c["currency_code"] == "TOTAL"
 
@@ -429,7 +429,7 @@ class ReportTables:
                 f"Outstanding in {rep}": money.format_money_series(c["outstanding_converted"], rep),
             }
         )
-        return _style(frame, right=["Outstanding", *[c for c in frame.columns if c.endswith(f"in {rep}")]])
+        return style_table(frame, right=["Outstanding", *[c for c in frame.columns if c.endswith(f"in {rep}")]])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -456,7 +456,7 @@ def _pii_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return {label: frame[col] for col, label in (("email", "Email"), ("name", "Name")) if col in frame}
 
 
-def _style(frame: pd.DataFrame, right: list[str]) -> Any:
+def style_table(frame: pd.DataFrame, right: list[str]) -> Any:
     """A Styler without the index, numbers right-aligned, escaped text."""
     styler = frame.style.hide(axis="index").format(escape="html")
     styler = styler.set_table_attributes('class="credit-table"')

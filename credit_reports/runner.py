@@ -158,6 +158,8 @@ def render_each(
                 pdf=pdf or spec.pdf,
                 csv_bom=settings.exports.csv_bom,
                 outstanding_change_share=settings.alerts.outstanding_change_share,
+                close=settings.close,
+                base_url=settings.publish.base_url,
                 index=False,  # built once, after the last report
             )
         except tolerated as exc:  # one bad report must not stop the others

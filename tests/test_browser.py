@@ -274,6 +274,79 @@ LAYOUT_PROBLEMS = """
 })()
 """
 
+#: On a phone a wide table may scroll in its own box, but only with a visible cue (a line saying so, over
+#: shadows on the side with more to show); its cells are then past the page edge on purpose. Everything
+#: else must fit: no table wider than the page without that, no cell clipped, no chart cut without its
+#: own scroll and a visible cue, and no page scrolling sideways. One line per problem.
+PHONE_PROBLEMS = """
+(() => {
+  const vw = document.documentElement.clientWidth;
+  const found = [];
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const textCue = el => { const b = getComputedStyle(el, '::before');
+    return b.content && b.content !== 'none' && b.content !== 'normal' && b.display !== 'none'; };
+  const shadow = el => getComputedStyle(el).backgroundImage.includes('gradient');
+  document.querySelectorAll('table').forEach((table, i) => {
+    const name = `table ${i + 1} (${(table.querySelector('th, td') || {}).innerText || ''})`;
+    const wide = table.scrollWidth > table.clientWidth + 1;
+    const own = scrolls(table) && textCue(table) && shadow(table);
+    if (wide && !own) found.push(`${name}: ${table.scrollWidth}px in ${table.clientWidth}px, no scroll box with a cue`);
+    const box = table.parentElement;
+    if (box.scrollWidth > box.clientWidth + 1 && !(scrolls(box) && textCue(box)))
+      found.push(`${name}: its box scrolls sideways without a cue`);
+    const rect = table.getBoundingClientRect();
+    if (rect.right > vw + 1) found.push(`${name}: right edge at ${Math.round(rect.right)}px, page ${vw}px`);
+    table.querySelectorAll('tr').forEach((row, r) => {
+      Array.from(row.cells).forEach((cell, c) => {
+        const style = getComputedStyle(cell);
+        const b = cell.getBoundingClientRect();
+        if (style.display === 'none' || style.visibility === 'hidden' || b.width < 1)
+          found.push(`${name}: row ${r + 1} column ${c + 1} is hidden`);
+        else if (cell.scrollWidth > cell.clientWidth + 1)
+          found.push(`${name}: row ${r + 1} column ${c + 1} is clipped (${cell.scrollWidth} > ${cell.clientWidth})`);
+        else if ((b.left < -1 || b.right > vw + 1) && !own)
+          found.push(`${name}: row ${r + 1} column ${c + 1} is cut at the page edge`);
+      });
+    });
+  });
+  document.querySelectorAll('img').forEach((img, i) => {
+    const box = img.closest('.jp-RenderedImage') || img.parentElement;
+    if (img.getBoundingClientRect().width <= box.clientWidth + 1) return;
+    const cue = box.querySelector('.credit-chart-cue');
+    if (!scrolls(box)) found.push(`chart ${i + 1} (${img.alt}): wider than its box, which does not scroll`);
+    else if (!cue || cue.offsetHeight === 0) found.push(`chart ${i + 1} (${img.alt}): scrolls with no visible cue`);
+  });
+  if (document.documentElement.scrollWidth > vw + 1)
+    found.push(`the page scrolls sideways (${document.documentElement.scrollWidth}px at ${vw}px)`);
+  return found.slice(0, 20);
+})()
+"""
+
+#: Words broken inside (``Op eni ng``): each word of the page's visible text, split at spaces and after a
+#: hyphen or slash (where a line may break), must lie on one line. Returns the broken words.
+BROKEN_WORDS = r"""
+(() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let node;
+  while ((node = walker.nextNode())) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest('style, script, details:not([open]) > :not(summary)')) continue;
+    if (parent.getClientRects().length === 0) continue;
+    const re = /[^\s\-\/]+[\-\/]?/g;
+    let m;
+    while ((m = re.exec(node.data))) {
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1) found.push(m[0]);
+    }
+  }
+  return found.slice(0, 20);
+})()
+"""
+
 #: The printable width of A4 landscape with the print stylesheet's 12 mm margins, in CSS px.
 A4_LANDSCAPE_PRINTABLE_PX = round((297 - 24) / 25.4 * 96)
 
@@ -289,7 +362,8 @@ def test_every_table_of_the_report_fits_its_box_with_no_column_cut(
     try:
         browser.viewport(width, mobile=mobile, media=media)
         assert browser.evaluate("document.querySelectorAll('table').length") >= 5
-        assert browser.evaluate(LAYOUT_PROBLEMS) == [], label
+        assert browser.evaluate(PHONE_PROBLEMS if mobile else LAYOUT_PROBLEMS) == [], label
+        assert browser.evaluate(BROKEN_WORDS) == [], label
         if not media:
             browser.screenshot(shots / f"report-{width}.png", width, mobile=mobile)
     finally:
@@ -297,18 +371,26 @@ def test_every_table_of_the_report_fits_its_box_with_no_column_cut(
 
 
 def test_charts_keep_their_designed_size_on_a_phone_so_labels_stay_legible(demo: DemoReport, browser: Browser) -> None:
-    """At 390 px a chart is not shrunk to a third (3 px labels): it keeps its size and scrolls in its own box."""
+    """At 390 px a chart is not shrunk to a third (3 px labels): it keeps its size and scrolls in its own box,
+    under a line saying so; at 1280 px, where it fits, no such line shows."""
     browser.open(demo.result.html)
     try:
         browser.viewport(390, mobile=True)
         sizes = browser.evaluate(
             "Array.from(document.images).map(i => ({shown: i.getBoundingClientRect().width,"
-            " designed: parseFloat(i.getAttribute('width')) || i.naturalWidth / 2}))"
+            " designed: parseFloat(i.getAttribute('width')) || i.naturalWidth / 2,"
+            " cue: (i.closest('.jp-RenderedImage').querySelector('.credit-chart-cue') || {}).offsetHeight || 0,"
+            " box: i.closest('.jp-RenderedImage').clientWidth}))"
         )
+        assert browser.evaluate(PHONE_PROBLEMS) == []
+        browser.viewport(1280)
+        cues = browser.evaluate("Array.from(document.querySelectorAll('.credit-chart-cue')).map(c => c.offsetHeight)")
     finally:
         browser.reset_viewport()
     assert sizes
     assert all(s["shown"] >= 0.95 * s["designed"] for s in sizes), sizes
+    assert all(s["cue"] > 0 for s in sizes if s["shown"] > s["box"] + 1), sizes
+    assert cues and set(cues) == {0}
 
 
 def test_the_index_fits_a_phone_and_a_laptop(demo: DemoReport, browser: Browser, shots: Path) -> None:
@@ -332,3 +414,28 @@ def test_the_report_prints_to_a_pdf_beside_it(demo: DemoReport, tmp_path: Path, 
     pages = data.count(b"/Type /Page") - data.count(b"/Type /Pages")
     assert pages >= 3, pages
     shutil.copy(target, shots / "report.pdf")
+
+
+def test_on_paper_no_table_or_chart_may_split_across_pages_and_the_appendix_prints_open(
+    converted: Path, browser: Browser
+) -> None:
+    """Print media: every table and chart outside the appendix asks not to be split (break-inside: avoid),
+    a long appendix table breaks between rows with its header repeated, and the running header and page
+    numbers are the page's margin boxes (checked in the PDF by test_close_pack)."""
+    browser.open(converted)
+    try:
+        browser.viewport(A4_LANDSCAPE_PRINTABLE_PX, media="print")
+        found = browser.evaluate("""(() => {
+          const out = [];
+          document.querySelectorAll('table.credit-table, .jp-RenderedImage').forEach((el, i) => {
+            const inAppendix = el.closest('details.credit-appendix') !== null;
+            const rule = getComputedStyle(el).breakInside;
+            if (!inAppendix && rule !== 'avoid') out.push(`${el.tagName} ${i}: break-inside ${rule}`);
+            if (el.tagName === 'TABLE' && el.tHead && getComputedStyle(el.tHead).display !== 'table-header-group')
+              out.push(`table ${i}: header not repeated on each page`);
+          });
+          return out;
+        })()""")
+    finally:
+        browser.reset_viewport()
+    assert found == []

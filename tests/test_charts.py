@@ -167,10 +167,13 @@ def test_waterfall_steps_add_up_within_each_currency() -> None:
     eur = _visible_axes(fig)[0]
     bars = [(p.get_y(), p.get_height()) for p in eur.patches]
     assert bars == [(0.0, 100.0), (100.0, 25.0), (125.0, -10.0), (0.0, 115.0)]
-    # compact amounts that fit over four bars (the report's table beside the chart has them exactly)
-    assert [t.get_text() for t in eur.texts] == ["100", "+25", "-10", "115"]
+    # compact amounts in the currency's own symbol that fit over four bars (the table has them exactly)
+    assert [t.get_text() for t in eur.texts] == ["€100", "+€25", "-€10", "€115"]
     jpy = _visible_axes(fig)[1]
-    assert [t.get_text() for t in jpy.texts] == ["50k", "+7k", "-2k", "55k"]  # yen: not divided by 100
+    assert [t.get_text() for t in jpy.texts] == ["¥50K", "+¥7K", "-¥2K", "¥55K"]  # yen: not divided by 100
+    assert "opening + issued - used = closing" in fig._suptitle.get_text()
+    fig = charts.roll_forward_waterfall(roll.assign(reversed=[0, 0], unexplained=[0, 0], evidence=True))
+    assert "opening + issued - reversed - used = closing" in fig._suptitle.get_text()
 
 
 def _big_amounts() -> dict[str, pd.DataFrame]:

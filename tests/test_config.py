@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,41 @@ def test_the_example_config_shipped_in_examples_is_valid(repo_root: Path) -> Non
     assert settings.mail is not None and settings.mail.password_env and settings.mail.security == "starttls"
     assert settings.alerts.outstanding_change_share is not None
     assert settings.exports.csv_bom is True
+    assert settings.publish.base_url == "https://reports.example.com/credit"
+    assert settings.close.prepared_by and settings.close.reviewed_by and settings.close.accounts_configured
+
+
+def test_close_names_accounts_and_base_url_are_read_and_the_reversed_account_defaults_to_issued(tmp_path) -> None:
+    path = write(tmp_path, """
+[[report]]
+name = "close"
+[publish]
+base_url = "https://reports.example.com/credit/"
+[close]
+prepared_by = "Ann Preparer"
+[close.accounts]
+liability = "2400 Customer credit"
+issued = "4090 Proration credit"
+""")
+    settings = load_settings(path)
+    assert settings.publish.url_for("2026-11-30T235959Z/close.html") == (
+        "https://reports.example.com/credit/2026-11-30T235959Z/close.html")
+    assert settings.close.prepared_by == "Ann Preparer" and settings.close.reviewed_by is None
+    assert settings.close.accounts.liability == "2400 Customer credit"
+    assert settings.close.accounts.reversed_account == "4090 Proration credit"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ('[publish]\nbase_url = "reports.example.com"\n', "http(s) address"),
+    ('[publish]\nbase_url = "https://r.example.com/?token=x"\n', "no query"),
+    ('[close]\nprepared_by = 3\n', "prepared_by must be text"),
+    ('[close.accounts]\nliabilty = "2400"\n', "unknown key(s) liabilty"),
+    ('[close.accounts]\nused = ""\n', "used must be an account"),
+])
+def test_a_bad_close_or_publish_setting_is_one_line_saying_what_to_fix(tmp_path, text, needle) -> None:
+    with pytest.raises(UsageError, match=re.escape(needle)) as info:
+        load_settings(write(tmp_path, '[[report]]\nname = "x"\n' + text))
+    assert "\n" not in str(info.value)
 
 
 def test_mail_exports_alerts_and_pdf_settings_are_read(tmp_path: Path) -> None:

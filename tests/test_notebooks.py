@@ -32,7 +32,8 @@ EXPLORE = NOTEBOOKS / "explore.ipynb"
 KERNEL = "credit-reports"
 PARAMETERS = [
     "data_dir", "environment", "snapshot", "compare_to", "period", "timezone", "trend", "currencies", "cohort",
-    "cohort_file", "min_cohort_size", "rates_file", "reporting_currency", "pseudonymize", "show_pii", "title",
+    "cohort_file", "min_cohort_size", "rates_file", "reporting_currency", "rate_type", "pseudonymize", "show_pii",
+    "title",
 ]
 BANNER = "This report is incomplete"
 
@@ -221,16 +222,19 @@ def test_report_executes_without_errors_or_stderr(report_nb: nbformat.NotebookNo
 @pytest.mark.slow
 def test_totals_table_equals_the_simulator_ledger(report_nb, stores) -> None:
     expected = currency_sums(stores["closing"], holders=True)
-    rows = {r[0]: r for r in _rows(_cell_html(report_nb, "report.totals_table()"))}
+    before = currency_sums(stores["opening"])
+    rows = {r[0]: r for r in _rows(_cell_html(
+        report_nb, 'display(report.headline_table())\ndisplay(report.note("currencies"))'))}
     assert set(rows) == set(expected)
-    usd = expected["USD"]
-    assert rows["USD"][1:] == [
-        _usd(usd["available"]), _usd(usd["reserved"]), _usd(usd["used"]),
-        _usd(usd["available"] + usd["reserved"]), f"{usd['customers_with_credit']:,}",
+    usd, prior = expected["USD"], before.get("USD", {"outstanding": 0})["outstanding"]
+    outstanding = usd["available"] + usd["reserved"]
+    assert rows["USD"][1:] == [  # this period's end beside the prior one's; lifetime used is not in it
+        _usd(outstanding), _usd(prior), _usd(outstanding - prior), _usd(usd["available"]), _usd(usd["reserved"]),
+        f"{usd['customers_with_credit']:,}",
     ]
     jpy = expected["JPY"]  # zero-decimal currency: minor units are yen
-    assert rows["JPY"][1] == f"¥{jpy['available']:,}"
-    assert rows["JPY"][4] == f"¥{jpy['available'] + jpy['reserved']:,}"
+    assert rows["JPY"][1] == f"¥{jpy['available'] + jpy['reserved']:,}"
+    assert rows["JPY"][4] == f"¥{jpy['available']:,}"
 
 
 @pytest.mark.slow
@@ -306,7 +310,7 @@ def test_incomplete_banner_comes_before_the_heading_and_the_intro(incomplete_nb)
     shown = "".join(str(o.get("data", {}).get("text/html", "")) for o in header.outputs)
     assert 0 <= shown.index(BANNER) < shown.index("<h1")
     cells = incomplete_nb.cells
-    intro = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "This report shows" in c.source)
+    intro = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and "This close pack shows" in c.source)
     assert cells.index(header) < intro
     assert not any(c.cell_type == "markdown" or c.get("outputs") for c in cells[:cells.index(header)])
 

@@ -66,7 +66,7 @@ def read_html(demo: DemoReport) -> str:
 def test_html_shows_per_currency_totals_equal_to_the_simulator_ledger(demo: DemoReport) -> None:
     expected = currency_sums(demo.closing_ledger, holders=True)
     assert len(expected) >= 5 and "JPY" in expected  # the demo account's promise
-    rows = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding")}
+    rows = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding (available + reserved)")}
     assert set(rows) == set(expected)
     for code, figures in expected.items():
         row = rows[code]
@@ -115,7 +115,7 @@ def test_manifest_headline_and_roll_forward_equal_the_ledger(demo: DemoReport) -
 
 def test_exports_read_back_with_pandas_equal_the_tables_shown(demo: DemoReport) -> None:
     expected = currency_sums(demo.closing_ledger, holders=True)
-    shown = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding")}
+    shown = {row["Currency"]: row for row in html_table(read_html(demo), "Outstanding (available + reserved)")}
     folder = demo.result.directory
     csv = pd.read_csv(folder / "credit-balances.totals.csv", dtype=str).set_index("currency_code")
     xlsx = pd.read_excel(folder / "credit-balances.xlsx", sheet_name="Credit per currency").set_index("Currency")
