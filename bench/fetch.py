@@ -21,7 +21,8 @@ its peak memory (``ru_maxrss``) is the case's alone:
     ``full`` on a second simulator with a quarter of the customers: peak memory at N/4 next to N.
 ``moving`` (``--only moving``)
     the point-in-time correction's cost (issue 16): a current-Paddle account (``CURRENT_PADDLE``) that moves on
-    while it is read, by the README's ``--advance-every`` step (``mover.live_step``) once a Paddle minute,
+    while it is read, by the README's ``--advance-every`` step for 2,000 customers (``mover.live_step``, about 200
+    changes) once a Paddle minute,
     fetched first (``subscribers``) and then ``incremental``, at the compressed clock and at the pace check's
     240 per 15 s; the extra event pages, second reads and seller-credit look-ups come from the manifests'
     ``point_in_time``.
@@ -246,7 +247,9 @@ def moving_cases(args: argparse.Namespace, work: Path) -> None:
         with Simulator(customers=customers, seed=args.seed, rpm=rpm, window_seconds=window, block_seconds=window,
                        latency_ms=args.latency_ms, anchor=anchor, **CURRENT_PADDLE).start() as sim:
             minute = 60.0 * window / 60.0  # one Paddle minute at this clock
-            sim.start_moving(minute, step=live_step(customers))
+            # the README's --advance-every step for 2,000 customers (about 200 changes) once a Paddle minute: a busy
+            # account (nearly 300,000 credit changes a day), whatever its size
+            sim.start_moving(minute, step=live_step(min(customers, 2000)))
             for strategy in ("subscribers", "auto"):
                 moves = len(sim.moves)
                 res = run_case(strategy, sim, args, strategy=strategy, data_dir=work / label.replace(" ", "-"),
