@@ -267,8 +267,8 @@ def _carry_over(
     targets: list[str] = plan["targets"]
     rows = _Rows(
         targets=targets,
-        fetched=[(cid, at_as_of[cid]) for cid in dict.fromkeys(targets) if cid in at_as_of],
-        failed=sorted(cid for cid in set(targets) if cid not in at_as_of),
+        fetched=[(cid, at_as_of[cid]) for cid in targets if cid in at_as_of],
+        failed=sorted(cid for cid in targets if cid not in at_as_of),
     )
     fallback = base if base is not None else _load_base(data_dir, writer, writer.state.get("previous_snapshot"))
     if fallback is not None and safe_url(str(fallback.manifest.get("base_url") or "")) != safe_url(client.base_url):
