@@ -130,6 +130,15 @@ def _shows_credit(transaction: Mapping[str, Any]) -> bool:
     return False
 
 
+def _credits_balance(transaction: Mapping[str, Any]) -> bool:
+    """Whether a transaction put credit on its customer's balance (``credit_to_balance`` above zero)."""
+    totals = ((transaction.get("details") or {}).get("totals")) or {}
+    try:
+        return parse_minor(totals.get("credit_to_balance") or "0") > 0
+    except (TypeError, ValueError):
+        return True  # unreadable: count it rather than guess
+
+
 def _event_customer(event: Mapping[str, Any]) -> str | None:
     data = event.get("data") or {}
     if str(event.get("event_type", "")).startswith("customer."):
@@ -302,6 +311,20 @@ class SnapshotRun:
         results = self.balances(sample, "skipped customers sampled") if sample else results
         at_as_of = self.settle(results, sample) if sample else {}  # credit moved after the as-of breaks no rule
         found = sorted(cid for cid in sample if cid in at_as_of and broken(cid, at_as_of[cid]))
+        widened = self._widen(found, skipped) if found and rule == FIRST_STRATEGY else None
+        if widened is not None:  # the rule held: only customers a subscription moved away from were missed
+            log.info("%d sampled skipped customer(s) hold credit from a subscription they no longer have; fetching "
+                     "the %d skipped customers named on subscription_recurring transactions with credit",
+                     len(found), len(widened))
+            results = self.balances(widened, "former subscribers fetched")
+            extra = [cid for cid in widened if cid not in set(sample)]
+            plan = dict(plan, targets=targets + sample + extra)
+            plan["verification"] = {"rule": rule, "skipped": len(skipped), "sample_size": size, "found": len(found),
+                                    "found_customer_ids": found, "fallback": False, "unavailable": unavailable,
+                                    "widened": {"source": "subscription_recurring", "customers": len(widened)}}
+            self.writer.save_json("plan", plan)
+            self.checkpoint_stats()
+            return plan, results
         fallback = bool(found) or (unavailable is not None and bool(skipped))
         if found:
             log.warning("the %s rule does not hold for this account: %d of %d sampled skipped customers hold "
@@ -315,6 +338,36 @@ class SnapshotRun:
         self.writer.save_json("plan", plan)
         self.checkpoint_stats()
         return plan, results
+
+    def _widen(self, found: list[str], skipped: list[str]) -> list[str] | None:
+        """The skipped customers named on a ``subscription_recurring`` transaction with ``credit_to_balance``,
+        when every sampled customer that broke the subscribers rule is named on one too; else None.
+
+        Such a customer had a subscription (the rule holds) that moved to another customer after a renewal
+        credited them (R3, ``prorated_next_billing_period``): the candidates list ``subscription_update``
+        transactions only, since every renewal is a ``subscription_recurring`` one. Listing the renewals then
+        finds every such customer; it is done only when it costs fewer calls than fetching every skipped
+        customer (``estimated_total`` / 30 pages), and never without ``transaction.read``.
+        """
+        recurring = {"origin": "subscription_recurring"}
+        try:
+            named = {t.get("customer_id") for t in self.client.paginate(
+                "/transactions", {**recurring, "customer_id": ",".join(found)}) if _credits_balance(t)}
+            if not set(found) <= named:
+                return None
+            first = self.client.get("/transactions", {**recurring, "per_page": 30})
+        except (PermissionDeniedError, BadRequestError, NotFoundError):
+            return None
+        total = ((first.get("meta") or {}).get("pagination") or {}).get("estimated_total")
+        if not isinstance(total, int) or math.ceil(total / 30) >= len(skipped):
+            return None
+        left = set(skipped)
+        out: dict[str, None] = {}
+        for txn in until_stopped(self.stop, self.client.paginate("/transactions", recurring)):
+            cid = txn.get("customer_id")
+            if cid in left and _credits_balance(txn):
+                out[cid] = None
+        return list(out)
 
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from clients import client_for
 
+from credit_reports.alerts import attention_reasons
 from credit_reports.credit_movements import period_movements
 from credit_reports.fetch import fetch_snapshot
 from credit_reports.reconcile import reconcile
@@ -127,3 +128,30 @@ def test_customers_a_subscription_moved_away_from_are_candidates_of_the_first_sn
     assert snap.manifest["verification"]["found"] == 0  # the sample finds no credit the candidates missed
     assert snap.manifest["candidate_sources"]["subscription_update_transactions"] >= len(former & holders)
     assert calls == -(-update_txns // 30)  # the calls it adds: one per 30 subscription_update transactions
+
+
+def test_a_sampled_customer_whose_subscription_moved_after_a_renewal_credit_widens_the_candidates_not_an_alarm(
+        tmp_path: Path) -> None:
+    """Seed 2's account (anchored a day before T0) has one customer whose credit came on a subscription_recurring
+    renewal and whose subscription then moved away: not a candidate (no subscription, no subscription_update
+    transaction, no credit adjustment). The rule still holds (they had a subscription), so the fetch lists the
+    renewals instead of falling back to every skipped customer, and nothing needs attention."""
+    sim = Simulator(customers=400, seed=2, anchor=T0 - timedelta(days=1), **CURRENT_PADDLE).start()
+    try:
+        sim.set_time(T0)
+        with client_for(sim) as client:
+            snap = fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=False, as_of=T0,
+                                  verify_sample=1.0)
+    finally:
+        sim.stop()
+    account = sim.account
+    named = {t["customer_id"] for t in account.transactions.items if t["origin"] == "subscription_update"}
+    legacy = {a["customer_id"] for a in account.adjustments.items if a["action"] == "credit"}
+    holders = {r["customer_id"] for r in account.expected_balances(T0)}
+    missed = (set(account.former_subscriber_ids()) & holders) - named - legacy - account.subscriber_ids()
+    assert len(missed) == 1  # by hand from the served entities: not a candidate of any listing
+    verification = snap.manifest["verification"]
+    assert set(verification["found_customer_ids"]) == missed
+    assert verification["fallback"] is False and verification["widened"]["customers"] >= 1
+    assert records(snap.balances) == ledger_at(sim, T0)
+    assert attention_reasons({"snapshot": {"complete": snap.complete, "verification": verification}}) == []
