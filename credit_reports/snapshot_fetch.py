@@ -64,6 +64,7 @@ from credit_reports import timestamps
 from credit_reports._version import __version__
 from credit_reports.credit_movements import union_movements
 from credit_reports.errors import (
+    NotFoundError,
     UsageError,
 )
 from credit_reports.fetch import (
@@ -142,6 +143,7 @@ def fetch_snapshot(
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
+                _wait_for_paddle(client, timestamps.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
     finally:
         if owns_client:
@@ -159,6 +161,38 @@ def _wait_until_past(as_of: pd.Timestamp) -> None:
     delay = (as_of - pd.Timestamp.now(tz="UTC")).total_seconds()
     if delay > 0:
         time.sleep(min(delay, CLOCK_SKEW.total_seconds()))
+
+
+#: The longest the fetch waits for Paddle's clock to pass the as-of (a clock further behind is logged).
+PADDLE_CLOCK_WAIT_SECONDS = 5.0
+
+
+def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> None:
+    """Sleep until Paddle's clock (its ``Date`` header, ``GET /``) has passed ``as_of`` too, at most
+    :data:`PADDLE_CLOCK_WAIT_SECONDS`.
+
+    With Paddle's clock behind ours, a customer could sign up and get credit at Paddle's time just before the
+    as-of but after the fetch listed the customers: no balance correction can add a customer the fetch never
+    read (docs/credit-rules.md, "The window of a snapshot").
+    """
+    deadline = time.monotonic() + PADDLE_CLOCK_WAIT_SECONDS
+    as_of_s = as_of.value / 1e9
+    while True:
+        timing: dict = {}
+        try:
+            client.get("/", timing=timing)
+        except NotFoundError as exc:  # a server without the API root: its clock cannot be asked; carry on
+            log.info("Paddle's clock not checked against the as-of: %s", exc)
+            return
+        date = timing.get("date_s")
+        if date is None or date >= as_of_s:  # Date has whole seconds: Paddle's now >= date
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning("Paddle's clock reads %d s before the as-of: balances may miss customers who signed up "
+                        "and got credit just before it", round(as_of_s - date))
+            return
+        time.sleep(min(left, max(0.05, as_of_s - date)))
 
 
 def _checked_as_of(value: Any) -> pd.Timestamp:

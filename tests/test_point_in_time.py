@@ -206,3 +206,20 @@ def test_without_notification_read_a_moving_snapshot_says_it_is_not_point_in_tim
     assert not periods.point_in_time(snaps[1]) and not periods.window_evidence(snaps[1], snaps[0])
     rec = reconcile(snaps[0].balances, snaps[1].balances, None, evidence=False)
     assert rec.customers.empty and not rec.evidence  # derived from balances: nothing "unexplained"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("offset_ms", [-1500, 1500])
+def test_a_moving_account_whose_paddle_clock_is_off_by_a_second_and_a_half_is_still_point_in_time(
+        make_sim, tmp_path: Path, offset_ms: int) -> None:
+    """Paddle's clock (its Date header and every moment of what moves) ahead of ours or behind it."""
+    sim = make_sim(customers=200, seed=37, latency_ms=1, clock_offset_ms=offset_ms, **CURRENT_PADDLE)
+    first, _ = moving_fetch(sim, tmp_path, "subscribers", seed=7000)
+    second, _ = moving_fetch(sim, tmp_path, "auto", seed=8000)
+    low, high = second.manifest["point_in_time"]["clock_offset_ms"]
+    assert low <= offset_ms <= high  # the Date headers bound the true difference
+    for snap in (first, second):
+        assert records(snap.balances) == ledger_at(sim, snap.as_of)
+    moves = period_movements([second], after=first.as_of, until=second.as_of)
+    rec = reconcile(first.balances, second.balances, moves, evidence=True)
+    assert second.manifest["strategy"] == "incremental" and rec.reconciled
