@@ -19,6 +19,13 @@ its peak memory (``ru_maxrss``) is the case's alone:
     ``fetch_snapshot`` on top of the ``subscribers`` snapshot.
 ``full-small``
     ``full`` on a second simulator with a quarter of the customers: peak memory at N/4 next to N.
+``moving`` (``--only moving``)
+    the point-in-time correction's cost (issue 16): a current-Paddle account (``CURRENT_PADDLE``) that moves on
+    while it is read, by the README's ``--advance-every`` step for 2,000 customers (``mover.live_step``, about 200
+    changes) once a Paddle minute,
+    fetched first (``subscribers``) and then ``incremental``, at the compressed clock and at the pace check's
+    240 per 15 s; the extra event pages, second reads and seller-credit look-ups come from the manifests'
+    ``point_in_time``.
 
 Scaling: Paddle allows 240 requests per 60 s window and blocks 60 s. Here the simulator allows ``--rpm``
 (240) per ``--window`` seconds (1.0) and blocks for the same window, i.e. the same limit 60 times faster;
@@ -42,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +156,8 @@ def _child_toolkit(args: argparse.Namespace) -> dict:
         "rss_base_mb": base_rss,
         "rss_peak_mb": _rss_mb(),
         "snapshot": str(snap.path),
+        "point_in_time": m.get("point_in_time"),
+        "candidate_sources": m.get("candidate_sources"),
     }
 
 
@@ -215,6 +225,52 @@ def pace_check(args: argparse.Namespace, simulator, work: Path) -> dict:
     return res
 
 
+def _correction_calls(pit: dict) -> int:
+    """The calls a point-in-time correction added: event pages, second reads, seller-credit look-ups."""
+    return pit["event_pages"] + pit["second_reads"] + -(-pit["seller_credit_lookups"] // 50)
+
+
+def moving_cases(args: argparse.Namespace, work: Path) -> None:
+    """A first and an incremental snapshot of a current-Paddle account moving while it is read, at the compressed
+    clock (``--customers``, ``--rpm`` per ``--window``) and at 240 per 15 s (``--rate-customers``, 4 workers)."""
+    from credit_reports.simulator import CURRENT_PADDLE, Simulator
+    from credit_reports.simulator.mover import live_step
+
+    rows = []
+    for label, customers, rpm, window, workers in (
+            ("compressed 60x", args.customers, args.rpm, args.window, args.workers),
+            ("240 per 15 s", args.rate_customers, 240, 15.0, 4)):
+        print(f"building a moving simulator with {customers:,} customers ({label}) ...", file=sys.stderr, flush=True)
+        # the generated history ends at its anchor, though a few dunning settlements land days after it: anchor
+        # it two weeks back, so that nothing lies in the future and every move of the mover is accepted
+        anchor = datetime.now(UTC) - timedelta(days=14)
+        with Simulator(customers=customers, seed=args.seed, rpm=rpm, window_seconds=window, block_seconds=window,
+                       latency_ms=args.latency_ms, anchor=anchor, **CURRENT_PADDLE).start() as sim:
+            minute = 60.0 * window / 60.0  # one Paddle minute at this clock
+            # the README's --advance-every step for 2,000 customers (about 200 changes) once a Paddle minute: a busy
+            # account (nearly 300,000 credit changes a day), whatever its size
+            sim.start_moving(minute, step=live_step(min(customers, 2000)))
+            for strategy in ("subscribers", "auto"):
+                moves = len(sim.moves)
+                res = run_case(strategy, sim, args, strategy=strategy, data_dir=work / label.replace(" ", "-"),
+                               rpm=rpm, window=window, workers=workers)
+                res.update(label=label, moves=len(sim.moves) - moves)
+                rows.append(res)
+            sim.stop_moving()
+    print("\n| clock | case | customers | calls | moves during | customers corrected | read again (reads, rounds) "
+          "| event pages | seller look-ups | correction calls | of all calls | unsure | verification found |")
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        pit = r["point_in_time"]
+        extra = _correction_calls(pit)
+        print(f"| {r['label']} | {r['strategy']} | {r['customers']:,} | {r['calls']:,} | {r['moves']} | "
+              f"{pit['customers_corrected']:,} | {pit['customers_read_again']:,} ({pit['second_reads']:,}, "
+              f"{pit['rounds']}) | {pit['event_pages']} | {pit['seller_credit_lookups']} | {extra:,} | "
+              f"{100 * extra / r['calls']:.2f}% | {len(pit['uncertain_customer_ids'])} | "
+              f"{(r['verification'] or {}).get('found')} |")
+    print("\nraw:", json.dumps(rows, indent=1, default=str), file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=20_000)
@@ -226,8 +282,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-customers", type=int, default=1000, help="customers in the pace check")
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--only", choices=["full", "subscribers", "pace"],
-                        help="run just this case (pace: the pace check at 240 per 15 s, 4 workers)")
+    parser.add_argument("--only", choices=["full", "subscribers", "pace", "moving"],
+                        help="run just this case (pace: the pace check at 240 per 15 s, 4 workers; moving: the "
+                             "point-in-time correction on an account that moves while it is read)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -249,6 +306,9 @@ def main() -> None:
     results = []
     work = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
     started = time.monotonic()
+    if args.only == "moving":
+        moving_cases(args, work)
+        return
     if args.only == "pace":
         print(_fmt(pace_check(args, simulator, work), args.customers // 200 + args.customers, 0))
         return

@@ -9,12 +9,16 @@ The rules are docs/credit-rules.md's, and only those:
   ``credit_applied_to_balance: true`` once it reads ``approved`` (source ``adjustment``).
 - ``reversed``: an ``action: credit_reverse`` adjustment once it reads ``approved`` (never the original's
   ``reversed`` status).
-- ``reserved``: ``details.totals.credit`` on a ``collection_mode: manual`` transaction reaching ``billed``.
-- ``used``: ``details.totals.credit`` on a transaction reaching ``completed``; from reserved when it is
-  manual and has a ``billed_at``, else straight from available.
-- ``released``: the credit of a manual, billed transaction that is ``canceled``.
+- ``reserved``: the balance credit of a transaction reaching ``billed`` or ``past_due``, any collection mode.
+- ``used``: the balance credit of a transaction reaching ``completed``; from reserved when it was billed
+  first, else straight from available.
+- ``released``: the balance credit of a billed transaction that is ``canceled``.
 
-Seller credits (``credit_applied_to_balance: false``), refunds and chargebacks move nothing. A movement is
+The balance credit of a transaction is ``details.totals.credit`` less the seller credits approved on it
+(``action: credit``, ``credit_applied_to_balance: false``), never below 0: Paddle's ``credit`` counts both.
+Seller credits, refunds and chargebacks move nothing themselves. An approved refund is kept as a ``refund``
+row with no effect on any bucket (R4: refunding a transaction returns no credit), so a customer behind an
+unexplained difference is listed with the refund that explains it if Paddle did return credit. A movement is
 identified by (``kind``, ``transaction_id`` or ``adjustment_id``): the first event showing it wins, so the
 many events of one transaction never count twice. Nothing of an event is kept beyond the movement's own
 columns (``store.MOVEMENT_DTYPES``).
@@ -40,15 +44,17 @@ __all__ = [
     "adjustments_frame",
     "events_to_movements",
     "movements",
+    "movement_fields",
     "movements_frame",
     "period_movements",
+    "seller_credit",
     "statement",
     "union_adjustments",
     "union_movements",
 ]
 
 #: The kinds of movement, in the order a statement lists movements of the same moment.
-KINDS: tuple[str, ...] = ("issued", "reversed", "reserved", "released", "used")
+KINDS: tuple[str, ...] = ("issued", "reversed", "reserved", "released", "used", "refund")
 #: (available_delta, reserved_delta, used_delta) per unit of amount.
 _EFFECT: dict[str, tuple[int, int, int]] = {
     "issued": (1, 0, 0),
@@ -57,6 +63,7 @@ _EFFECT: dict[str, tuple[int, int, int]] = {
     "released": (1, -1, 0),
     "used_from_available": (-1, 0, 1),
     "used_from_reserved": (0, -1, 1),
+    "refund": (0, 0, 0),
 }
 OPENING_LABEL = "opening balance, before evidence"
 
@@ -91,28 +98,83 @@ def _row(kind: str, amount: int, effect: str, data: Mapping[str, Any], event: Ma
     }
 
 
-def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The movements one transaction event shows (before de-duplication)."""
-    status = txn.get("status")
-    totals = _totals(txn)
+class _Stream:
+    """What reading one stream of events oldest first has learnt about its transactions.
+
+    ``first_seen``: when each transaction's first event in the stream occurred (a ``billed_at`` before it means
+    the transaction was billed before the stream began). ``billed``: transactions whose billing the stream
+    showed. ``paid``: when the stream showed each transaction paid (Paddle sets a never-billed transaction's
+    ``billed_at`` to that moment). ``seller``: approved seller credits per transaction,
+    ``{transaction_id: {adjustment_id: amount}}``, those known before the stream under the key ``""``.
+    """
+
+    def __init__(self, seller_credits: Mapping[str, int] | None) -> None:
+        self.first_seen: dict[str, pd.Timestamp] = {}
+        self.billed: set[str] = set()
+        self.paid: dict[str, pd.Timestamp] = {}
+        self.seller: dict[str, dict[str, int]] = {t: {"": int(a)} for t, a in (seller_credits or {}).items()}
+
+    def balance_credit(self, txn: Mapping[str, Any]) -> int:
+        """R1: ``details.totals.credit`` less the seller credits approved on the transaction so far, >= 0."""
+        credit = _amount(_totals(txn).get("credit"))
+        seller = sum(self.seller.get(str(txn.get("id") or ""), {}).values())
+        return max(0, credit - seller)
+
+    def was_billed(self, txn: Mapping[str, Any]) -> bool:
+        """Whether the transaction sat billed (its credit reserved) before the event being read: the stream
+        showed its billing, or its ``billed_at`` lies before its first event in the stream."""
+        txn_id = str(txn.get("id") or "")
+        if txn_id in self.billed:
+            return True
+        billed_at = txn.get("billed_at")
+        first = self.first_seen.get(txn_id)
+        if not billed_at or first is None:
+            return False
+        billed = timestamps.parse(billed_at)
+        paid = self.paid.get(txn_id)
+        if paid is not None and billed >= paid:
+            return False  # billed_at is the payment's moment: a transaction collected at once, never billed
+        return billed < first
+
+
+def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], stream: _Stream) -> list[dict[str, Any]]:
+    """The movements one transaction event shows (before de-duplication), by the event's type.
+
+    ``transaction.billed`` / ``transaction.past_due`` reserve the balance credit of a transaction not billed
+    before (any collection mode, R2); ``transaction.completed`` issues ``credit_to_balance`` and uses the
+    balance credit, from reserved when the transaction was billed first; ``transaction.canceled`` releases the
+    balance credit of a billed transaction. Other types (``created``, ``updated``, ``paid``, ...) move nothing,
+    so a later ``transaction.updated`` of a completed transaction never counts its credit again.
+    """
+    kind = str(event.get("event_type") or "")
     txn_id = str(txn.get("id") or "")
-    manual = txn.get("collection_mode") == "manual"
-    billed = bool(txn.get("billed_at"))
     origin = str(txn.get("origin") or "")
-    credit = _amount(totals.get("credit"))
+    credit = stream.balance_credit(txn)
     out = []
-    if status == "completed":
-        to_balance = _amount(totals.get("credit_to_balance"))
+    if kind in ("transaction.billed", "transaction.past_due"):
+        if not stream.was_billed(txn):
+            stream.billed.add(txn_id)
+            if credit > 0:
+                out.append(_row("reserved", credit, "reserved", txn, event, origin, transaction_id=txn_id))
+    elif kind == "transaction.completed":
+        to_balance = _amount(_totals(txn).get("credit_to_balance"))
         if to_balance > 0:
             out.append(_row("issued", to_balance, "issued", txn, event, origin, transaction_id=txn_id))
         if credit > 0:
-            effect = "used_from_reserved" if manual and billed else "used_from_available"
+            effect = "used_from_reserved" if stream.was_billed(txn) else "used_from_available"
             out.append(_row("used", credit, effect, txn, event, origin, transaction_id=txn_id))
-    elif status == "billed" and manual and credit > 0:
-        out.append(_row("reserved", credit, "reserved", txn, event, origin, transaction_id=txn_id))
-    elif status == "canceled" and manual and billed and credit > 0:
+    elif kind == "transaction.canceled" and credit > 0 and stream.was_billed(txn):
         out.append(_row("released", credit, "released", txn, event, origin, transaction_id=txn_id))
     return out
+
+
+def seller_credit(adjustment: Mapping[str, Any]) -> int:
+    """The amount of an approved seller credit (``action: credit``, ``credit_applied_to_balance: false``),
+    else 0: credit that lowers what a billed transaction asks for and never reaches a balance (R1)."""
+    if (adjustment.get("status") != "approved" or adjustment.get("action") != "credit"
+            or adjustment.get("credit_applied_to_balance") is not False):
+        return 0
+    return abs(_amount((adjustment.get("totals") or {}).get("total")))
 
 
 def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -125,6 +187,9 @@ def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any]) -> l
     txn_id = str(adj.get("transaction_id") or "")
     if action == "credit" and adj.get("credit_applied_to_balance") is True and total > 0:
         return [_row("issued", total, "issued", adj, event, "adjustment", transaction_id=txn_id,
+                     adjustment_id=adj_id)]
+    if action == "refund" and total > 0:  # R4: no credit comes back; kept as evidence beside any difference
+        return [_row("refund", total, "refund", adj, event, "adjustment", transaction_id=txn_id,
                      adjustment_id=adj_id)]
     if action == "credit_reverse" and total > 0:
         return [_row("reversed", total, "reversed", adj, event, "adjustment", transaction_id=txn_id,
@@ -140,23 +205,36 @@ def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
     return timestamps.parse(value)
 
 
-def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def events_to_movements(events: Iterable[Mapping[str, Any]],
+                        seller_credits: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Movements (``store.MOVEMENT_DTYPES``) shown by Paddle events, in time order, each at most once.
 
     ``events`` are ``/events`` items (``event_id``, ``event_type``, ``occurred_at``, ``data``) in any order;
     they are read oldest first (ties by event id). Events other than ``transaction.*`` and
     ``adjustment.*`` are ignored. A movement's key is (kind, adjustment_id or transaction_id): the first
-    event showing it wins.
+    event showing it wins. ``seller_credits`` (``{transaction_id: amount}``) are the approved seller credits
+    of transactions approved before the first of these events; those the events show are added as they come
+    (docs/credit-rules.md, "Seller credits").
     """
     relevant = [e for e in events if str(e.get("event_type", "")).startswith(("transaction.", "adjustment."))]
     relevant.sort(key=lambda e: (_event_time(e), str(e.get("event_id") or "")))
+    stream = _Stream(seller_credits)
+    for event in relevant:
+        data = event.get("data") or {}
+        if str(event.get("event_type")).startswith("transaction.") and data.get("id"):
+            stream.first_seen.setdefault(str(data["id"]), _event_time(event))
+            if event.get("event_type") == "transaction.paid":
+                stream.paid.setdefault(str(data["id"]), _event_time(event))
     seen: set[tuple[str, str]] = set()
     rows: list[dict[str, Any]] = []
     for event in relevant:
         data = event.get("data") or {}
         if str(event.get("event_type")).startswith("transaction."):
-            found = _transaction_movements(event, data)
+            found = _transaction_movements(event, data, stream)
         else:
+            amount = seller_credit(data)
+            if amount and data.get("transaction_id"):
+                stream.seller.setdefault(str(data["transaction_id"]), {})[str(data.get("id") or "")] = amount
             found = _adjustment_movements(event, data)
         for row in found:
             key = (row["kind"], row["adjustment_id"] or row["transaction_id"])
@@ -165,6 +243,19 @@ def events_to_movements(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             seen.add(key)
             rows.append(row)
     return movements_frame(rows)
+
+
+def movement_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a transaction or adjustment event that movements are made of, and nothing more."""
+    data = event.get("data") or {}
+    totals = (data.get("details") or {}).get("totals") or {}
+    kept = {k: data.get(k) for k in ("id", "status", "customer_id", "currency_code", "collection_mode",
+                                      "billed_at", "origin", "action", "credit_applied_to_balance",
+                                      "transaction_id")}
+    kept["details"] = {"totals": {k: totals.get(k) for k in ("credit", "credit_to_balance")}}
+    kept["totals"] = {"total": (data.get("totals") or {}).get("total")}
+    return {"event_id": event.get("event_id"), "event_type": event.get("event_type"),
+            "occurred_at": event.get("occurred_at"), "data": kept}
 
 
 def movements_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:

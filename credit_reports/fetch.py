@@ -317,9 +317,11 @@ def fetch_credited_customer_ids(client: PaddleClient, progress: bool = False) ->
 # -- balances --------------------------------------------------------------------------------------
 
 
-def _balance_rows(client: PaddleClient, customer_id: str) -> list[list[Any]]:
-    """One customer's balances: ``[currency, available, reserved, used]`` per currency Paddle returned."""
-    body = client.get(f"/customers/{quote(str(customer_id), safe='')}/credit-balances")
+def _balance_rows(client: PaddleClient, customer_id: str, timing: dict | None = None) -> list[list[Any]]:
+    """One customer's balances: ``[currency, available, reserved, used]`` per currency Paddle returned.
+
+    ``timing`` receives when the read was sent and received and Paddle's ``Date`` (point_in_time.py)."""
+    body = client.get(f"/customers/{quote(str(customer_id), safe='')}/credit-balances", timing=timing)
     rows = []
     for item in body.get("data") or []:
         balance = item["balance"]
@@ -361,10 +363,17 @@ def _feed(ids: Iterable[str], out: queue.Queue, stop: threading.Event) -> None:
     out.put(_END)
 
 
+def _timed_rows(client: PaddleClient, customer_id: str) -> tuple[list[list[Any]], dict]:
+    """One customer's balances and when they were read."""
+    timing: dict = {}
+    return _balance_rows(client, customer_id, timing), timing
+
+
 def iter_balances(
     client: PaddleClient, customer_ids: Iterable[str], workers: int
-) -> Iterator[tuple[str, list[list[Any]] | None, BaseException | None]]:
-    """Fetch balances on a small thread pool; yield ``(customer_id, rows, None)`` or ``(id, None, error)``.
+) -> Iterator[tuple[str, list[list[Any]] | None, BaseException | None, dict | None]]:
+    """Fetch balances on a small thread pool; yield ``(customer_id, rows, None, read)`` or
+    ``(id, None, error, None)``; ``read`` is when the balance was read (``PaddleClient.get``'s timing).
 
     All workers share the client's rate limiter. ``customer_ids`` is read on its own thread, so it may be a
     generator that lists customers page by page. At most ``2 * workers`` requests are queued, so memory
@@ -399,7 +408,7 @@ def iter_balances(
                 cid = take(block=not pending)
                 if cid is None:
                     return
-                pending[pool.submit(_balance_rows, client, cid)] = cid
+                pending[pool.submit(_timed_rows, client, cid)] = cid
 
         try:
             fill()
@@ -409,14 +418,14 @@ def iter_balances(
                 for future in done:
                     cid = pending.pop(future)
                     try:
-                        rows = future.result()
+                        rows, read = future.result()
                     except _FATAL:
                         raise
                     except (PaddleError, ValueError, KeyError, TypeError) as exc:
                         log.warning("credit balances of customer %s failed: %s", cid, exc)
-                        yield cid, None, exc
+                        yield cid, None, exc, None
                         continue
-                    yield cid, rows, None
+                    yield cid, rows, None, read
                 fill()
         finally:
             stop.set()
@@ -454,7 +463,7 @@ def fetch_credit_balances(
     fetched: list[tuple[str, list[list[Any]]]] = []
     failed: list[str] = []
     with progress_stage(progress, total=len(ids), desc="balances fetched", unit=" customers") as bar:
-        for cid, rows, _error in iter_balances(client, ids, workers):
+        for cid, rows, _error, _read in iter_balances(client, ids, workers):
             if rows is None:
                 failed.append(cid)
             else:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from credit_reports import timestamps
-from credit_reports.credit_movements import adjustments_frame, events_to_movements
+from credit_reports.credit_movements import adjustments_frame, movement_fields
 from credit_reports.errors import (
     BadRequestError,
     NotFoundError,
@@ -45,6 +45,8 @@ from credit_reports.fetch import (
     until_stopped,
 )
 from credit_reports.money import parse_minor
+from credit_reports.point_in_time import PointInTime
+from credit_reports.seller_credits import stream_movements
 from credit_reports.snapshot_files import CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES
 from credit_reports.snapshot_writer import SnapshotWriter
 from credit_reports.store import Snapshot, latest_snapshot
@@ -116,19 +118,6 @@ def _occurred_by(event: Mapping[str, Any], bound: pd.Timestamp) -> bool:
     return not when or utc_stamp(when) <= bound
 
 
-def _movement_fields(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a transaction or adjustment event that movements are made of, and nothing more."""
-    data = event.get("data") or {}
-    totals = (data.get("details") or {}).get("totals") or {}
-    kept = {k: data.get(k) for k in ("id", "status", "customer_id", "currency_code", "collection_mode",
-                                      "billed_at", "origin", "action", "credit_applied_to_balance",
-                                      "transaction_id")}
-    kept["details"] = {"totals": {k: totals.get(k) for k in ("credit", "credit_to_balance")}}
-    kept["totals"] = {"total": (data.get("totals") or {}).get("total")}
-    return {"event_id": event.get("event_id"), "event_type": event.get("event_type"),
-            "occurred_at": event.get("occurred_at"), "data": kept}
-
-
 def _shows_credit(transaction: Mapping[str, Any]) -> bool:
     """Whether a transaction payload creates or applies credit (``credit_to_balance`` or ``credit`` > 0)."""
     totals = ((transaction.get("details") or {}).get("totals")) or {}
@@ -139,6 +128,15 @@ def _shows_credit(transaction: Mapping[str, Any]) -> bool:
         except (TypeError, ValueError):
             return True  # unreadable: re-fetch rather than guess
     return False
+
+
+def _credits_balance(transaction: Mapping[str, Any]) -> bool:
+    """Whether a transaction put credit on its customer's balance (``credit_to_balance`` above zero)."""
+    totals = ((transaction.get("details") or {}).get("totals")) or {}
+    try:
+        return parse_minor(totals.get("credit_to_balance") or "0") > 0
+    except (TypeError, ValueError):
+        return True  # unreadable: count it rather than guess
 
 
 def _event_customer(event: Mapping[str, Any]) -> str | None:
@@ -185,8 +183,10 @@ class SnapshotRun:
     """One run of :func:`fetch_snapshot`: the steps, each checkpointed so a resumed run skips it."""
 
     def __init__(self, client: PaddleClient, writer: SnapshotWriter, workers: int, progress: bool,
-                 verify_sample: float = VERIFY_SAMPLE) -> None:
+                 verify_sample: float = VERIFY_SAMPLE, live: bool = False) -> None:
         self.client = client
+        self.live = live
+        self._pit: PointInTime | None = None
         self.verify_sample = verify_sample
         self.writer = writer
         self.workers = workers
@@ -202,6 +202,29 @@ class SnapshotRun:
         out: dict[str, Any] = stats_delta(self.client, self.stats_start, self.prior)
         out["seconds"] = float(self.prior.get("seconds", 0.0)) + time.monotonic() - self.started
         return out
+
+    @property
+    def pit(self) -> PointInTime:
+        """The point-in-time correction of this fetch (made once the plan has recorded the high-water mark)."""
+        if self._pit is None:
+            state = self.writer.state
+            readable = bool(state.get("events_readable", True))
+            live = bool(state.get("live", self.live))
+            reason = None if readable and live else (
+                "the key cannot read events (notification.read): not point-in-time" if not readable
+                else "a past as-of the account is served at: nothing moved after it")
+            self._pit = PointInTime(self.client, timestamps.parse(self.writer.as_of), state.get("events_high_water"),
+                                    enabled=readable and live, reason=reason)
+        return self._pit
+
+    def settle(self, results: dict[str, dict[str, Any]], ids: Iterable[str]) -> dict[str, list[list[Any]]]:
+        """The balances of ``ids`` at the as-of (point_in_time.py), reading customers again where needed."""
+        def read_again(again: list[str]) -> dict[str, dict[str, Any]]:
+            fresh = self.balances(again, "customers read again", again=True)
+            results.update({cid: fresh[cid] for cid in again if cid in fresh})
+            return results
+
+        return self.pit.settle(results, ids, read_again)
 
     def checkpoint_stats(self) -> None:
         self.writer.journal.append({"stats": self.stats()})
@@ -220,8 +243,9 @@ class SnapshotRun:
             high_water = latest_event_id(self.client, at_or_before=as_of)
         except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
             if isinstance(exc, PermissionDeniedError):
-                log.warning("the key lacks notification.read: no events, so incremental is not possible and "
-                            "every snapshot fetches all candidate customers (strategy %s)", FIRST_STRATEGY)
+                log.warning("the key lacks notification.read: no events, so incremental is not possible, every "
+                            "snapshot fetches all candidate customers (strategy %s), and balances read while the "
+                            "account moves cannot be brought back to the as-of (not point-in-time)", FIRST_STRATEGY)
             else:
                 log.warning("cannot read events (the next snapshot cannot be incremental): %s", exc)
             high_water, events_readable = None, False
@@ -236,6 +260,7 @@ class SnapshotRun:
             events_high_water=high_water,
             events_readable=events_readable,
             base_url=safe_url(self.client.base_url),
+            live=self.live,
         )
         log.info("snapshot %s: strategy %s, events high-water %s", writer.as_of, strategy, high_water)
 
@@ -284,8 +309,22 @@ class SnapshotRun:
                         "this account, credit held by the %d skipped customers is missed", rule, len(skipped))
         sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
         results = self.balances(sample, "skipped customers sampled") if sample else results
-        found = sorted(cid for cid in sample if "rows" in results.get(cid, {})
-                       and broken(cid, results[cid]["rows"]))
+        at_as_of = self.settle(results, sample) if sample else {}  # credit moved after the as-of breaks no rule
+        found = sorted(cid for cid in sample if cid in at_as_of and broken(cid, at_as_of[cid]))
+        widened = self._widen(found, skipped) if found and rule == FIRST_STRATEGY else None
+        if widened is not None:  # the rule held: only customers a subscription moved away from were missed
+            log.info("%d sampled skipped customer(s) hold credit from a subscription they no longer have; fetching "
+                     "the %d skipped customers named on subscription_recurring transactions with credit",
+                     len(found), len(widened))
+            results = self.balances(widened, "former subscribers fetched")
+            extra = [cid for cid in widened if cid not in set(sample)]
+            plan = dict(plan, targets=targets + sample + extra)
+            plan["verification"] = {"rule": rule, "skipped": len(skipped), "sample_size": size, "found": len(found),
+                                    "found_customer_ids": found, "fallback": False, "unavailable": unavailable,
+                                    "widened": {"source": "subscription_recurring", "customers": len(widened)}}
+            self.writer.save_json("plan", plan)
+            self.checkpoint_stats()
+            return plan, results
         fallback = bool(found) or (unavailable is not None and bool(skipped))
         if found:
             log.warning("the %s rule does not hold for this account: %d of %d sampled skipped customers hold "
@@ -299,6 +338,36 @@ class SnapshotRun:
         self.writer.save_json("plan", plan)
         self.checkpoint_stats()
         return plan, results
+
+    def _widen(self, found: list[str], skipped: list[str]) -> list[str] | None:
+        """The skipped customers named on a ``subscription_recurring`` transaction with ``credit_to_balance``,
+        when every sampled customer that broke the subscribers rule is named on one too; else None.
+
+        Such a customer had a subscription (the rule holds) that moved to another customer after a renewal
+        credited them (R3, ``prorated_next_billing_period``): the candidates list ``subscription_update``
+        transactions only, since every renewal is a ``subscription_recurring`` one. Listing the renewals then
+        finds every such customer; it is done only when it costs fewer calls than fetching every skipped
+        customer (``estimated_total`` / 30 pages), and never without ``transaction.read``.
+        """
+        recurring = {"origin": "subscription_recurring"}
+        try:
+            named = {t.get("customer_id") for t in self.client.paginate(
+                "/transactions", {**recurring, "customer_id": ",".join(found)}) if _credits_balance(t)}
+            if not set(found) <= named:
+                return None
+            first = self.client.get("/transactions", {**recurring, "per_page": 30})
+        except (PermissionDeniedError, BadRequestError, NotFoundError):
+            return None
+        total = ((first.get("meta") or {}).get("pagination") or {}).get("estimated_total")
+        if not isinstance(total, int) or math.ceil(total / 30) >= len(skipped):
+            return None
+        left = set(skipped)
+        out: dict[str, None] = {}
+        for txn in until_stopped(self.stop, self.client.paginate("/transactions", recurring)):
+            cid = txn.get("customer_id")
+            if cid in left and _credits_balance(txn):
+                out[cid] = None
+        return list(out)
 
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
@@ -350,6 +419,7 @@ class SnapshotRun:
             missing, rows = type(exc).__name__, ChunkedFrame(SUBSCRIPTION_DTYPES)
         self.writer.save_frame("subscriptions", sorted_subscriptions(rows.frame()))
         self.writer.save_json("subscriptions_unavailable", missing)
+        subscribers = len(seen)
         listed: list[Mapping[str, Any]] = []
         try:
             for adjustment in until_stopped(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
@@ -361,11 +431,32 @@ class SnapshotRun:
         except PermissionDeniedError:
             log.warning("the key lacks adjustment.read: customers of credit adjustments (credit before 11 March "
                         "2024) are not listed; the verification sample checks that they all have a subscription")
+        from_adjustments = len(seen) - subscribers
+        yield from self._former_subscribers(seen)
         # the adjustments themselves (ageing dates legacy credit by them), saved before "candidates": a resumed
         # run that finds the candidates finds the adjustments too
         self.writer.save_frame("adjustments", adjustments_frame(listed))
+        self.writer.save_json("candidate_sources", {
+            "subscribers": subscribers, "credit_adjustments": from_adjustments,
+            "subscription_update_transactions": len(seen) - subscribers - from_adjustments})
         self.writer.save_json("candidates", list(seen))
-        log.info("%d customers can hold credit (subscribers and credit adjustments)", len(seen))
+        log.info("%d customers can hold credit (subscribers, credit adjustments, subscription_update "
+                 "transactions)", len(seen))
+
+    def _former_subscribers(self, seen: dict[str, None]) -> Iterator[str]:
+        """Customers named on a ``subscription_update`` transaction that are not candidates yet: customers a
+        subscription was moved away from (R3) keep the credit its changes gave them, and no longer appear in
+        ``/subscriptions``. ``/transactions?origin=subscription_update`` costs T/30 calls (docs/benchmarks)."""
+        try:
+            txns = self.client.paginate("/transactions", {"origin": "subscription_update"})
+            for txn in until_stopped(self.stop, txns):
+                cid = txn.get("customer_id")
+                if cid and cid not in seen:
+                    seen[cid] = None
+                    yield cid
+        except PermissionDeniedError:
+            log.warning("the key lacks transaction.read: customers a subscription moved away from are not listed; "
+                        "the verification sample checks that none holds credit")
 
     def _list_and_fetch(self, strategy: str) -> tuple[dict[str, Any], dict]:
         """``full`` / ``subscribers`` / ``legacy-adjustments``: list customers, subscriptions and the
@@ -435,6 +526,7 @@ class SnapshotRun:
             "targets": targets,
             "credited_customers": len(targets) if strategy == "legacy-adjustments" else None,
             "candidates": len(targets) if strategy != "full" else None,
+            "candidate_sources": writer.load_json("candidate_sources") if strategy == FIRST_STRATEGY else None,
             "events": None,
             "new_customers": None,
             "carry_over": False,
@@ -471,7 +563,7 @@ class SnapshotRun:
                     data = event.get("data") or {}
                     cid = _event_customer(event)
                     if kind.startswith(("adjustment.", "transaction.")) and _occurred_by(event, window_end):
-                        credit_events.append(_movement_fields(event))  # nothing else of the payload is kept
+                        credit_events.append(movement_fields(event))  # nothing else of the payload is kept
                     if kind.startswith("adjustment.") and cid:
                         adjusted.add(cid)
                     elif kind.startswith("transaction.") and cid:
@@ -491,7 +583,7 @@ class SnapshotRun:
         self.writer.save_frame("customers", customers)
         self.writer.save_frame("subscriptions", subscriptions)
         # the window's movements, saved with the plan so a resumed fetch publishes them without re-reading
-        self.writer.save_frame("movements", events_to_movements(credit_events))
+        self.writer.save_frame("movements", stream_movements(self.client, credit_events)[0])
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
         targets = adjusted | credit_shown | (transacted & holders) | base_failed
@@ -512,15 +604,17 @@ class SnapshotRun:
             "carry_over": True,
         }
 
-    def balances(self, targets: Iterable[str], desc: str = "balances fetched") -> dict[str, dict[str, Any]]:
+    def balances(self, targets: Iterable[str], desc: str = "balances fetched", *,
+                 again: bool = False) -> dict[str, dict[str, Any]]:
         """Fetch every target not yet in the journal (failures are retried on resume); return all results.
 
         ``targets`` may be a list or a generator still listing; it is read on its own thread. ``desc`` names
-        the progress bar (the verification sample has its own).
+        the progress bar (the verification sample has its own). ``again`` reads the targets even when the
+        journal has them (a point-in-time second read; the newer record wins).
         """
         journal = self.writer.journal
         results, _ = journal.load()
-        finished = frozenset(cid for cid, record in results.items() if "rows" in record)
+        finished = frozenset() if again else frozenset(cid for cid, record in results.items() if "rows" in record)
         if isinstance(targets, list):
             targets = list(dict.fromkeys(targets))  # a customer listed twice is fetched once
         total = len(targets) if isinstance(targets, list) else None
@@ -534,8 +628,8 @@ class SnapshotRun:
         bar = progress_stage(self.progress, total=total, initial=done, desc=desc, unit=" customers")
         last_stats = time.monotonic()
         with bar:
-            for count, (cid, rows, error) in enumerate(iter_balances(self.client, todo, self.workers), 1):
-                record: dict[str, Any] = {"id": cid, "rows": rows} if error is None else {
+            for count, (cid, rows, error, read) in enumerate(iter_balances(self.client, todo, self.workers), 1):
+                record: dict[str, Any] = {"id": cid, "rows": rows, "read": read} if error is None else {
                     "id": cid, "error": f"{type(error).__name__}: {error}"}
                 journal.append(record)
                 results[cid] = record

@@ -20,6 +20,7 @@ appears in a repr, log record or exception message (see :mod:`credit_reports.red
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import json
 import logging
@@ -89,6 +90,7 @@ PAGE_SIZES = {
     "/events": 200,
     "/subscriptions": 200,
     "/adjustments": 50,
+    "/transactions": 30,
 }
 
 _KEY_PREFIXES = {"pdl_live_": "production", "pdl_sdbx_": "sandbox"}
@@ -322,9 +324,15 @@ class PaddleClient:
 
     # -- requests ------------------------------------------------------------------------------------
 
-    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict:
-        """GET ``path`` (or a full ``next`` URL) and return the decoded JSON body, retrying as needed."""
-        return self._request(path, params)
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, timing: dict | None = None) -> dict:
+        """GET ``path`` (or a full ``next`` URL) and return the decoded JSON body, retrying as needed.
+
+        ``timing``, when given, receives when the answering call was sent and received (``sent_ms``,
+        ``received_ms``: this machine's wall clock, ms) and Paddle's ``Date`` header (``date_s``, epoch
+        seconds, None when absent or unreadable): what a point-in-time snapshot needs to order a balance read
+        against Paddle's events (:mod:`credit_reports.point_in_time`).
+        """
+        return self._request(path, params, timing=timing)
 
     def check(self) -> dict:
         """GET / : a cheap credential check; returns the API root's body (environment, permissions)."""
@@ -393,6 +401,7 @@ class PaddleClient:
         path: str,
         params: Mapping[str, Any] | None,
         extra_headers: Mapping[str, str] | None = None,
+        timing: dict | None = None,
     ) -> dict:
         """One logical GET: throttled, retried per the retry rules, mapped to PaddleError on failure."""
         url = self._url(path)
@@ -403,6 +412,8 @@ class PaddleClient:
             attempt += 1
             outcome = self._send(url, query, extra_headers, api_path, attempt)
             if outcome.body is not None:
+                if timing is not None and outcome.timing is not None:
+                    timing.update(outcome.timing)
                 return outcome.body
             error = outcome.error
             limit = self.retry_policy.attempts_allowed(
@@ -424,6 +435,7 @@ class PaddleClient:
         if attempt > 1:
             self._count("retries")
         started = time.monotonic()
+        sent_ms = time.time() * 1000
         try:
             response = self._session().get(
                 url,
@@ -433,6 +445,7 @@ class PaddleClient:
                 allow_redirects=False,
             )
             content = response.content
+            received_ms = time.time() * 1000
         except (requests.exceptions.RequestException, OSError) as exc:
             reason = _connection_reason(exc)
             return _Outcome(error=self._connection_error(reason, api_path, exc), why=reason)
@@ -441,7 +454,9 @@ class PaddleClient:
         elapsed_ms = (time.monotonic() - started) * 1000
         log.debug("GET %s -> %s in %.0f ms (attempt %d)", api_path, status, elapsed_ms, attempt)
         if 200 <= status < 300:
-            return self._decode(status, content, api_path)
+            outcome = self._decode(status, content, api_path)
+            read = {"sent_ms": sent_ms, "received_ms": received_ms, "date_s": _date_header(response.headers)}
+            return outcome._replace(timing=read)
         return self._error_outcome(response, content, api_path)
 
     def _decode(self, status: int, content: bytes, api_path: str) -> _Outcome:
@@ -536,6 +551,18 @@ class _Outcome(NamedTuple):
     error: PaddleError | None = None
     why: str = ""
     retry_after: float | None = None
+    timing: dict | None = None  # sent_ms, received_ms (our wall clock), date_s (Paddle's Date header)
+
+
+def _date_header(headers: Mapping[str, str]) -> int | None:
+    """Paddle's ``Date`` response header as epoch seconds (HTTP dates have whole seconds); None if unusable."""
+    value = headers.get("Date")
+    if not value:
+        return None
+    try:
+        return int(email.utils.parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _retry_policy(max_attempts: int | None, policy: RetryPolicy | None) -> RetryPolicy:

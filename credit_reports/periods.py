@@ -35,7 +35,9 @@ __all__ = [
     "EVENT_WINDOW",
     "Period",
     "describe_distance",
+    "NOT_POINT_IN_TIME",
     "missing_evidence",
+    "point_in_time",
     "month_end_points",
     "newest_at_or_before",
     "parse_day",
@@ -190,6 +192,18 @@ def month_end_points(as_ofs: Sequence[Any], timezone: str = "UTC") -> list[int]:
     return [by_month[k] for k in sorted(by_month)]
 
 
+#: The label of a snapshot whose balances could not be brought back to its as-of (no events to do it with).
+NOT_POINT_IN_TIME = "not point-in-time"
+
+
+def point_in_time(snapshot: Any) -> bool:
+    """Whether ``snapshot``'s balances stand for its as-of: False only when its fetch could not read events
+    (``manifest["point_in_time"]["corrected"]`` false because of ``events_readable: false``): then balances read
+    while the account moved may hold credit from after the as-of (docs/credit-rules.md, "The window")."""
+    manifest = snapshot.manifest or {}
+    return manifest.get("events_readable") is not False
+
+
 def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
     """Why ``snapshot``'s window since ``previous`` has no event evidence, in words; None when it has."""
     if previous is None:
@@ -197,7 +211,8 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
     manifest = snapshot.manifest or {}
     strategy = manifest.get("strategy")
     if manifest.get("events_readable") is False:
-        return f"the fetch of {snapshot.name} could not read events (the key lacks notification.read)"
+        return (f"the fetch of {snapshot.name} could not read events (the key lacks notification.read), so it is "
+                f"{NOT_POINT_IN_TIME}")
     if strategy != "incremental":
         return f"{snapshot.name} was a {strategy or 'full'} fetch, which reads no events"
     if manifest.get("evidence") is False:

@@ -171,8 +171,11 @@ class ReportTables:
             rows.append(("Closing snapshot", f"{timestamps.display(self.snapshot.as_of)}, "
                          + periods.describe_distance(self.snapshot.as_of, per.end, "the period end")))
         if self.reconciliation is not None:
-            rows.append(("Roll-forward evidence", "Paddle events for every snapshot window" if self.evidence
-                         else NO_EVIDENCE))
+            label = "Paddle events for every snapshot window" if self.evidence else NO_EVIDENCE
+            snaps = [s for s in (self.opening, self.snapshot) if s is not None]
+            if not all(periods.point_in_time(s) for s in snaps):
+                label = f"{periods.NOT_POINT_IN_TIME}: {label} (the key cannot read events)"
+            rows.append(("Roll-forward evidence", label))
         return rows
 
     def roll_forward_table(self) -> Any:

@@ -62,7 +62,9 @@ import pandas as pd
 
 from credit_reports import timestamps
 from credit_reports._version import __version__
+from credit_reports.credit_movements import union_movements
 from credit_reports.errors import (
+    NotFoundError,
     UsageError,
 )
 from credit_reports.fetch import (
@@ -77,6 +79,8 @@ from credit_reports.fetch_strategies import (
     rows_by_customer,
     utc_stamp,
 )
+from credit_reports.point_in_time import PointInTime
+from credit_reports.seller_credits import stream_movements
 from credit_reports.snapshot_files import (
     ADJUSTMENT_DTYPES,
     CLOCK_SKEW,
@@ -139,7 +143,8 @@ def fetch_snapshot(
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
-            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample)
+                _wait_for_paddle(client, timestamps.parse(writer.as_of))
+            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
     finally:
         if owns_client:
             client.close()
@@ -156,6 +161,38 @@ def _wait_until_past(as_of: pd.Timestamp) -> None:
     delay = (as_of - pd.Timestamp.now(tz="UTC")).total_seconds()
     if delay > 0:
         time.sleep(min(delay, CLOCK_SKEW.total_seconds()))
+
+
+#: The longest the fetch waits for Paddle's clock to pass the as-of (a clock further behind is logged).
+PADDLE_CLOCK_WAIT_SECONDS = 5.0
+
+
+def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> None:
+    """Sleep until Paddle's clock (its ``Date`` header, ``GET /``) has passed ``as_of`` too, at most
+    :data:`PADDLE_CLOCK_WAIT_SECONDS`.
+
+    With Paddle's clock behind ours, a customer could sign up and get credit at Paddle's time just before the
+    as-of but after the fetch listed the customers: no balance correction can add a customer the fetch never
+    read (docs/credit-rules.md, "The window of a snapshot").
+    """
+    deadline = time.monotonic() + PADDLE_CLOCK_WAIT_SECONDS
+    as_of_s = as_of.value / 1e9
+    while True:
+        timing: dict = {}
+        try:
+            client.get("/", timing=timing)
+        except NotFoundError as exc:  # a server without the API root: its clock cannot be asked; carry on
+            log.info("Paddle's clock not checked against the as-of: %s", exc)
+            return
+        date = timing.get("date_s")
+        if date is None or date >= as_of_s:  # Date has whole seconds: Paddle's now >= date
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning("Paddle's clock reads %d s before the as-of: balances may miss customers who signed up "
+                        "and got credit just before it", round(as_of_s - date))
+            return
+        time.sleep(min(left, max(0.05, as_of_s - date)))
 
 
 def _checked_as_of(value: Any) -> pd.Timestamp:
@@ -179,19 +216,22 @@ def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
 
 def _fetch_into(
     client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool,
-    verify_sample: float = VERIFY_SAMPLE,
+    verify_sample: float = VERIFY_SAMPLE, live: bool = False,
 ) -> Snapshot:
     """The body of :func:`fetch_snapshot` once the working folder is open: plan the run, list and fetch the
-    target customers, carry over the rows of the rest, and publish the snapshot with its manifest."""
-    run = _start_run(client, writer, data_dir, strategy, workers, progress, verify_sample)
+    target customers, bring their balances back to the as-of (point_in_time.py), carry over the rows of the
+    rest, and publish the snapshot with its manifest."""
+    run = _start_run(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
     base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
     if writer.state["strategy"] == "incremental" and base is None:
         writer.update_state(strategy=FIRST_STRATEGY, fallback_reason="the base snapshot disappeared",
                             base_snapshot=None)
     plan, results = run.listing_and_balances(writer.state["strategy"], base)
     base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
-    rows = _carry_over(client, writer, data_dir, base, plan, results)
+    at_as_of = run.settle(results, plan["targets"])  # each balance read brought back to the as-of
+    rows = _carry_over(client, writer, data_dir, base, plan, at_as_of)
     frames = _listing_frames(writer, rows)
+    high_water = _late_events(client, run.pit, frames, writer.state.get("events_high_water"))
     if rows.failed:
         log.warning(
             "snapshot %s is INCOMPLETE: balances of %d customer(s) could not be fetched (%d carried over "
@@ -200,6 +240,8 @@ def _fetch_into(
         )
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
+    manifest.update(events_high_water=high_water, point_in_time=run.pit.summary(),
+                    candidate_sources=plan.get("candidate_sources"))
     snapshot = writer.publish(manifest=manifest, **frames)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path,
@@ -209,16 +251,26 @@ def _fetch_into(
     return snapshot
 
 
+def _late_events(client: PaddleClient, pit: PointInTime, frames: dict[str, pd.DataFrame | None],
+                 high_water: str | None) -> str | None:
+    """Events that occurred by the as-of but that Paddle listed only after the fetch began join an incremental
+    window's movements; returns the high-water mark moved up past them (docs/credit-rules.md, "The window")."""
+    early, mark = pit.window_events()
+    if frames["movements"] is not None and early:
+        frames["movements"] = union_movements([frames["movements"], stream_movements(client, early)[0]])
+    return mark or high_water
+
+
 def _start_run(
     client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool,
-    verify_sample: float,
+    verify_sample: float, live: bool = False,
 ) -> SnapshotRun:
     """The run of this working folder: an interrupted run of a different fetch is discarded, a resumed one
     keeps its earlier call counts, and a new one chooses its strategy (checkpointed in the state)."""
     if writer.resumed and not _resumable(writer.state, strategy, client.base_url):
         log.info("discarding the unfinished snapshot %s: it was a different fetch", writer.path.name)
         writer.restart()
-    run = SnapshotRun(client, writer, workers, progress, verify_sample)
+    run = SnapshotRun(client, writer, workers, progress, verify_sample, live)
     if writer.resumed:
         run.prior = writer.journal.load()[1]
     if "strategy" not in writer.state:
@@ -241,7 +293,7 @@ class _Rows:
 
 def _carry_over(
     client: PaddleClient, writer: SnapshotWriter, data_dir: Path, base: Snapshot | None, plan: Mapping[str, Any],
-    results: Mapping[str, Mapping[str, Any]],
+    at_as_of: Mapping[str, list[list[Any]]],
 ) -> _Rows:
     """The fetched rows plus the carried-over ones: with ``plan["carry_over"]`` (incremental) every customer
     not re-fetched keeps its row of the base snapshot, and a customer whose balances failed keeps its row of
@@ -249,8 +301,8 @@ def _carry_over(
     targets: list[str] = plan["targets"]
     rows = _Rows(
         targets=targets,
-        fetched=[(cid, results[cid]["rows"]) for cid in targets if "rows" in results.get(cid, {})],
-        failed=sorted(cid for cid in targets if "rows" not in results.get(cid, {})),
+        fetched=[(cid, at_as_of[cid]) for cid in targets if cid in at_as_of],
+        failed=sorted(cid for cid in targets if cid not in at_as_of),
     )
     fallback = base if base is not None else _load_base(data_dir, writer, writer.state.get("previous_snapshot"))
     if fallback is not None and safe_url(str(fallback.manifest.get("base_url") or "")) != safe_url(client.base_url):

@@ -280,7 +280,8 @@ MANIFEST_FIELDS: tuple[str, ...] = (
     "counts", "api_calls", "retries", "rate_limited", "failures", "failed_customer_ids",
     "failed_carried_over_ids", "verification", "seconds", "max_rpm", "workers", "toolkit_version",
     "events_high_water", "events_readable", "evidence", "base_snapshot", "previous_snapshot",
-    "subscriptions_unavailable", "resumed", "published_at", "duplicates_collapsed",
+    "subscriptions_unavailable", "resumed", "published_at", "duplicates_collapsed", "point_in_time",
+    "candidate_sources",
 )
 
 #: Manifest fields readers rely on, with the JSON types they must have when present.

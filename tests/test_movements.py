@@ -123,21 +123,90 @@ def test_canceled_invoice_releases_its_reserved_credit(examples) -> None:
     ]
 
 
-def test_automatic_payment_uses_from_available_and_a_failed_payment_moves_nothing(examples) -> None:
+def test_an_automatic_renewal_reserves_when_billed_and_past_due_then_uses_or_releases(examples) -> None:
+    """R2: credit on any billed or past-due transaction is reserved, whatever its collection mode."""
+    billed = "2026-11-03T00:00:00Z"
+    renewal = {"origin": "subscription_recurring", "billed_at": billed, "credit": "300"}
     events = [
-        txn_event(examples, "transaction.past_due", "2026-11-03T00:00:00Z", txn_id="txn_failed",
-                  status="past_due", origin="subscription_recurring", billed_at="2026-11-03T00:00:00Z",
-                  credit="300"),
-        txn_event(examples, "transaction.canceled", "2026-11-04T00:00:00Z", txn_id="txn_failed",
-                  status="canceled", origin="subscription_recurring", billed_at="2026-11-03T00:00:00Z",
-                  credit="300"),
-        txn_event(examples, "transaction.completed", "2026-11-05T00:00:00Z", txn_id="txn_auto",
-                  status="completed", origin="subscription_recurring", billed_at="2026-11-05T00:00:00Z",
-                  credit="1200"),
+        txn_event(examples, "transaction.billed", billed, txn_id="txn_dunned", status="billed", **renewal),
+        txn_event(examples, "transaction.past_due", "2026-11-04T00:00:00Z", txn_id="txn_dunned",
+                  status="past_due", **renewal),
+        txn_event(examples, "transaction.canceled", "2026-11-20T00:00:00Z", txn_id="txn_dunned",
+                  status="canceled", **renewal),
+        txn_event(examples, "transaction.billed", billed, txn_id="txn_paid", status="billed", **renewal),
+        txn_event(examples, "transaction.paid", "2026-11-03T00:00:00.001Z", txn_id="txn_paid", status="paid",
+                  **renewal),
+        txn_event(examples, "transaction.completed", "2026-11-03T00:00:00.002Z", txn_id="txn_paid",
+                  status="completed", **renewal),
     ]
-    # automatic collection: credit goes straight from available to used, even with a billed_at
+    assert rows(events_to_movements(events)) == [
+        ("reserved", 300, -300, 300, 0, "subscription_recurring", "txn_dunned"),
+        ("reserved", 300, -300, 300, 0, "subscription_recurring", "txn_paid"),
+        ("used", 300, 0, -300, 300, "subscription_recurring", "txn_paid"),
+        ("released", 300, 300, -300, 0, "subscription_recurring", "txn_dunned"),
+    ]
+
+
+def test_a_window_that_starts_while_a_transaction_is_billed_uses_from_reserved_and_never_reserves_again(
+        examples) -> None:
+    """The billing fell in an earlier window: ``billed_at`` before the transaction's first event here."""
+    billed = "2026-10-28T00:00:00Z"
+    events = [
+        txn_event(examples, "transaction.past_due", "2026-11-02T00:00:00Z", txn_id="txn_old", status="past_due",
+                  origin="subscription_recurring", billed_at=billed, credit="450"),
+        txn_event(examples, "transaction.completed", "2026-11-09T00:00:00Z", txn_id="txn_old",
+                  status="completed", origin="subscription_recurring", billed_at=billed, credit="450"),
+    ]
+    assert rows(events_to_movements(events)) == [
+        ("used", 450, 0, -450, 450, "subscription_recurring", "txn_old"),
+    ]
+
+
+def test_a_transaction_collected_at_once_uses_from_available_and_updates_after_it_move_nothing(examples):
+    done = "2026-11-05T00:00:00Z"
+    events = [
+        txn_event(examples, "transaction.created", "2026-11-04T23:59:59Z", txn_id="txn_auto", status="ready",
+                  origin="subscription_recurring", credit="1200"),
+        txn_event(examples, "transaction.completed", done, txn_id="txn_auto", status="completed",
+                  origin="subscription_recurring", billed_at=done, credit="1200"),
+        txn_event(examples, "transaction.updated", "2026-11-06T00:00:00Z", txn_id="txn_auto",
+                  status="completed", origin="subscription_recurring", billed_at=done, credit="1200"),
+    ]
     assert rows(events_to_movements(events)) == [
         ("used", 1200, -1200, 0, 1200, "subscription_recurring", "txn_auto"),
+    ]
+    # a later window sees only the update: no movement (it is not a completion)
+    assert rows(events_to_movements(events[2:])) == []
+
+
+def test_seller_credit_on_a_billed_invoice_is_not_balance_credit(examples) -> None:
+    """R1: Paddle's ``credit`` counts balance credit and seller credits; only the first moves a balance."""
+    billed = "2026-11-10T09:00:00Z"
+    invoice = {"origin": "subscription_recurring", "collection_mode": "manual", "billed_at": billed}
+    events = [
+        txn_event(examples, "transaction.billed", billed, txn_id="txn_inv", status="billed", credit="500",
+                  **invoice),
+        adj_event(examples, "adjustment.created", "2026-11-11T09:00:00Z", adj_id="adj_goodwill", action="credit",
+                  status="approved", total="250", applied=False, txn_id="txn_inv"),
+        txn_event(examples, "transaction.updated", "2026-11-11T09:00:00.001Z", txn_id="txn_inv", status="billed",
+                  credit="750", **invoice),
+        txn_event(examples, "transaction.completed", "2026-11-20T09:00:00Z", txn_id="txn_inv",
+                  status="completed", credit="750", **invoice),
+        # an invoice with only a seller credit: credit 400, all of it the seller's
+        adj_event(examples, "adjustment.created", "2026-11-12T00:00:00Z", adj_id="adj_only", action="credit",
+                  status="approved", total="400", applied=False, txn_id="txn_seller"),
+        txn_event(examples, "transaction.completed", "2026-11-21T00:00:00Z", txn_id="txn_seller",
+                  status="completed", credit="400", **invoice),
+    ]
+    assert rows(events_to_movements(events)) == [
+        ("reserved", 500, -500, 500, 0, "subscription_recurring", "txn_inv"),
+        ("used", 500, 0, -500, 500, "subscription_recurring", "txn_inv"),
+    ]
+    # a window that begins after the seller credit was approved learns it from /adjustments?transaction_id=
+    later = events[3:4]
+    assert rows(events_to_movements(later)) == [("used", 750, 0, -750, 750, "subscription_recurring", "txn_inv")]
+    assert rows(events_to_movements(later, seller_credits={"txn_inv": 250})) == [
+        ("used", 500, 0, -500, 500, "subscription_recurring", "txn_inv"),
     ]
 
 
@@ -175,7 +244,9 @@ def test_seller_credits_and_refunds_never_move_a_balance(examples) -> None:
         {"event_id": "evt_sub", "event_type": "subscription.updated", "occurred_at": "2026-11-01T00:00:03Z",
          "data": {"id": "sub_1", "customer_id": CUSTOMER}},
     ]
-    assert events_to_movements(events).empty
+    moves = events_to_movements(events)
+    # the refund is kept as evidence (R4: no credit comes back), with no effect on any bucket
+    assert rows(moves) == [("refund", 100, 0, 0, 0, "adjustment", "adj_refund")]
 
 
 def test_movements_keep_only_the_documented_columns_and_dtypes(examples) -> None:

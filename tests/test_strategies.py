@@ -84,7 +84,10 @@ def test_incremental_after_random_changes_equals_a_fresh_full_and_refetches_only
     assert verification["rule"] == "incremental" and verification["found"] == 0 and not verification["fallback"]
     assert refetched == len(changes["changed_customer_ids"]) + verification["sample_size"]
     assert refetched == incremental.manifest["counts"]["refetched"]
-    assert paths == {"/events", BALANCES_PATH}  # customers and subscriptions came from the events too
+    # customers and subscriptions came from the events too; /adjustments?transaction_id= asks once for the
+    # seller credits of the invoices billed before the window and settled in it (R1); GET / reads Paddle's clock
+    assert paths == {"/", "/events", BALANCES_PATH, "/adjustments"}
+    assert sim.stats["by_path"]["/adjustments"] == 1
 
 
 def test_incremental_with_no_changes_fetches_no_balances(make_sim, tmp_path):
