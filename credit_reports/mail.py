@@ -37,7 +37,7 @@ from typing import Any
 from credit_reports import timestamps
 from credit_reports.alerts import attention_reasons, outstanding_change, unexplained_differences
 from credit_reports.config import MailSettings
-from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.errors import MailError, UsageError
 from credit_reports.money import format_money
 
 __all__ = [
@@ -49,10 +49,6 @@ log = logging.getLogger("credit_reports.mail")
 
 #: Room kept for headers and MIME framing when deciding what fits under the size limit.
 _OVERHEAD_BYTES = 8_000
-
-
-class MailError(CreditReportsError):
-    """The report could not be emailed (it stays published); the message is one line, never a secret."""
 
 
 def check_password(settings: MailSettings) -> str | None:
