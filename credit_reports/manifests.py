@@ -192,9 +192,9 @@ class ReportManifest(_Record):
     rendered_at: str | None = None
     files: list[str] | None = None
     exports: list[dict[str, str]] | None = None
-    attention: list[str] | None = None
-    #: The report's address where ``reports/`` is served (``[publish] base_url``), when one is configured.
+    #: The report's address where ``reports/`` is served (``[publish] base_url``); None without one.
     url: str | None = None
+    attention: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     absent: frozenset[str] = frozenset()
 
