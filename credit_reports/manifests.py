@@ -126,6 +126,9 @@ class SnapshotManifest(_Record):
     subscriptions_unavailable: Any = None
     resumed: bool | None = None
     published_at: str | None = None
+    #: Per currency: available, reserved, used, outstanding, customers_with_credit, customers_with_balance
+    #: (``metrics.headline`` of the balances), computed at fetch time for the trend; absent in older snapshots.
+    totals: dict[str, dict[str, int]] | None = None
     duplicates_collapsed: int | None = None
     #: Keys this toolkit does not declare (another version's or branch's fields), kept for writing back.
     extra: dict[str, Any] = field(default_factory=dict)
@@ -135,6 +138,7 @@ class SnapshotManifest(_Record):
     JSON_TYPES: ClassVar[dict[str, tuple[type, ...]]] = {
         "complete": (bool,), "counts": (dict,), "failed_customer_ids": (list,), "api_calls": (int,),
         "seconds": (int, float), "strategy": (str,), "environment": (str,), "base_url": (str,),
+        "totals": (dict,),
     }
 
     def problem(self) -> str | None:

@@ -375,13 +375,10 @@ def prepare(**parameters: Any) -> Report:
     chain = [s for s in snapshots if timestamps.parse(s.as_of) <= closing] or [snap]
     rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
-    history = _load(store.load_history, p.data_dir, snap.environment, snapshots=snapshots)
-    history = _filter(history[pd.to_datetime(history["as_of"], utc=True) <= timestamps.parse(snap.as_of)],
-                      p.currencies)
+    history = _filter(_history_totals(chain, snap, opening), p.currencies)
     n_history = int(history["as_of"].nunique()) if len(history) else 1
-    history = metrics.trend_points(history, p.trend, p.timezone)
-    trend = metrics.trend(history)
-    points = int(history["as_of"].nunique()) if len(history) else 1
+    trend = metrics.trend_points(history, p.trend, p.timezone).reset_index(drop=True)
+    points = int(trend["as_of"].nunique()) if len(trend) else 1
     if points <= 1:
         notes["trend"] = (
             "Only one snapshot exists so far, so each line is a single point." if n_history <= 1 else
@@ -500,6 +497,37 @@ def _ageing_and_sources(
     else:
         notes["issued_by_source"] = f"No split by source: the roll-forward is {NO_EVIDENCE}."
     return aged, by_source
+
+
+def _history_totals(chain: list[Any], snap: Any, opening: Any | None) -> pd.DataFrame:
+    """The trend's points: totals per snapshot of ``chain`` and currency (``as_of`` first, then the
+    :data:`metrics.TOTALS_COLUMNS`, sorted by as-of then currency), what :func:`metrics.trend` of every
+    snapshot's balances gives. Each snapshot's come from its manifest (``totals``, computed at fetch time), so
+    the trend loads no balances; the reported and opening snapshots (loaded anyway) and snapshots older than
+    the field are totalled from their balances."""
+    frames = []
+    for s in chain:
+        recorded = None if s is snap or s is opening else _recorded_totals(s.manifest.totals)
+        frame = recorded if recorded is not None else metrics.currency_totals(s.balances)
+        frame.insert(0, "as_of", pd.Series(timestamps.parse(s.as_of), index=frame.index, dtype="datetime64[us, UTC]"))
+        frames.append(frame)
+    if not frames or all(f.empty for f in frames):
+        return metrics.trend(store.load_history(snapshots=[]))
+    out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    return out.sort_values(["as_of", "currency_code"], kind="stable").reset_index(drop=True)
+
+
+def _recorded_totals(totals: Any) -> pd.DataFrame | None:
+    """A manifest's ``totals`` as a :func:`metrics.currency_totals` frame; None when absent or malformed."""
+    columns = metrics.TOTALS_COLUMNS[1:]
+    if not isinstance(totals, dict) or not all(
+        isinstance(figures, dict) and all(type(figures.get(c)) is int for c in columns) for figures in totals.values()
+    ):
+        return None
+    codes = sorted(totals)
+    frame = pd.DataFrame({"currency_code": pd.array(codes, dtype="string"),
+                          **{c: pd.array([totals[k][c] for k in codes], dtype="int64") for c in columns}})
+    return frame[list(metrics.TOTALS_COLUMNS)]
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:

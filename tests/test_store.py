@@ -239,3 +239,14 @@ def test_a_fetched_manifest_holds_exactly_the_fields_of_the_store_schema(make_si
     assert set(manifest) <= set(MANIFEST_FIELDS), set(manifest) - set(MANIFEST_FIELDS)
     assert set(MANIFEST_FIELDS) - set(manifest) <= {"duplicates_collapsed"}  # only when rows were collapsed
     assert set(SnapshotManifest.JSON_TYPES) <= set(MANIFEST_FIELDS)
+    # the trend's point, computed at fetch time: per currency, the simulator's ledger summed by hand
+    expected: dict[str, dict[str, int]] = {}
+    for row in sim.account.expected_balances():
+        figures = expected.setdefault(row["currency_code"], dict.fromkeys(
+            ("available", "reserved", "used", "outstanding", "customers_with_credit", "customers_with_balance"), 0))
+        for name in ("available", "reserved", "used"):
+            figures[name] += row[name]
+        figures["outstanding"] += row["available"] + row["reserved"]
+        figures["customers_with_credit"] += int(row["available"] + row["reserved"] > 0)
+        figures["customers_with_balance"] += 1
+    assert manifest["totals"] == expected and snap.manifest.totals == expected
