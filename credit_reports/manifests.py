@@ -30,6 +30,9 @@ class _Record(Mapping[str, Any]):
 
     #: Declared fields whose JSON value must have one of these types when present (not None).
     JSON_TYPES: ClassVar[dict[str, tuple[type, ...]]] = {}
+    # every record declares these two as its last dataclass fields
+    extra: dict[str, Any]
+    absent: frozenset[str]
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:
@@ -55,15 +58,15 @@ class _Record(Mapping[str, Any]):
         """The JSON object: the declared fields present, in order, then the undeclared ones."""
         out: dict[str, Any] = {}
         for name in self.fields():
-            if name not in self.absent:  # type: ignore[attr-defined]
+            if name not in self.absent:
                 value = getattr(self, name)
                 out[name] = value.to_json() if isinstance(value, _Record) else value
-        out.update(self.extra)  # type: ignore[attr-defined]
+        out.update(self.extra)
         return out
 
     def updated(self, **values: Any) -> Self:
         """A copy with these declared fields set (and present in the JSON from now on)."""
-        return dataclasses.replace(self, **values, absent=self.absent - values.keys())  # type: ignore[attr-defined,type-var]
+        return dataclasses.replace(self, **values, absent=self.absent - values.keys())  # type: ignore[type-var]
 
     def type_problem(self) -> str | None:
         """Which declared field has the wrong JSON type (one line), or None."""
@@ -78,9 +81,9 @@ class _Record(Mapping[str, Any]):
     # -- the read-only mapping of the JSON ----------------------------------------------------------------
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.extra:  # type: ignore[attr-defined]
-            return self.extra[key]  # type: ignore[attr-defined]
-        if key in self.absent or key not in self.fields():  # type: ignore[attr-defined]
+        if key in self.extra:
+            return self.extra[key]
+        if key in self.absent or key not in self.fields():
             raise KeyError(key)
         value = getattr(self, key)
         return value.to_json() if isinstance(value, _Record) else value
@@ -210,3 +213,8 @@ class ReportManifest(_Record):
 
     def __repr__(self) -> str:
         return f"ReportManifest(report={self.report!r}, snapshot={self.snapshot!r})"
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)
