@@ -132,6 +132,10 @@ class SnapshotManifest(_Record):
     #: Per currency: available, reserved, used, outstanding, customers_with_credit, customers_with_balance
     #: (``metrics.headline`` of the balances), computed at fetch time for the trend; absent in older snapshots.
     totals: dict[str, dict[str, int]] | None = None
+    #: What the point-in-time correction did (point_in_time.PointInTime.summary), or why there was none.
+    point_in_time: dict[str, Any] | None = None
+    #: A first fetch's candidates by source (subscribers, credit adjustments, subscription_update transactions).
+    candidate_sources: dict[str, int] | None = None
     duplicates_collapsed: int | None = None
     #: Keys this toolkit does not declare (another version's or branch's fields), kept for writing back.
     extra: dict[str, Any] = field(default_factory=dict)
