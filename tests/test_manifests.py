@@ -9,18 +9,18 @@ from credit_reports.manifests import ReportManifest, SnapshotManifest
 #: A snapshot manifest as an older toolkit wrote it (no events_readable) plus a field a newer one adds.
 OLD_SNAPSHOT = {"as_of": "2026-11-26T06:15:00Z", "environment": "sandbox", "strategy": "full", "complete": True,
                 "counts": {"customers": 3, "balance_rows": 4}, "events_high_water": None,
-                "point_in_time": {"balances": "reconstructed"}}
+                "reconstructed": {"from": "history"}}
 
 
 def test_a_snapshot_manifest_round_trips_unknown_keys_and_keeps_absent_ones_absent() -> None:
     record = SnapshotManifest.from_json(OLD_SNAPSHOT)
     assert record.strategy == "full" and record.counts == {"customers": 3, "balance_rows": 4}
-    assert record.extra == {"point_in_time": {"balances": "reconstructed"}}
+    assert record.extra == {"reconstructed": {"from": "history"}}
     assert record.to_json() == OLD_SNAPSHOT and list(record.to_json()) == list(OLD_SNAPSHOT)
     # "not recorded" stays different from "recorded as null": readers of old manifests rely on it
     assert "events_readable" not in record and record.events_readable is None
     assert "events_high_water" in record and record["events_high_water"] is None
-    assert record["point_in_time"] == {"balances": "reconstructed"} and dict(record) == OLD_SNAPSHOT
+    assert record["reconstructed"] == {"from": "history"} and dict(record) == OLD_SNAPSHOT
     assert record.updated(duplicates_collapsed=0).to_json() == {**OLD_SNAPSHOT, "duplicates_collapsed": 0}
 
 
