@@ -41,6 +41,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from credit_reports import metrics  # noqa: E402 - after the checkout is on sys.path
+
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "AUD", "CAD", "BRL", "KRW")
 #: Typical size of one credit in each currency's minor units (JPY/KRW have no minor unit).
 SCALE = {"USD": 2_000, "EUR": 2_000, "GBP": 1_800, "JPY": 3_000, "AUD": 3_000, "CAD": 2_600, "BRL": 10_000,
@@ -155,6 +157,7 @@ def write_synthetic_store(data_dir: Path, customers: int = 100_000, snapshots: i
             "failures": 0,
             "seconds": 0.0,
             "toolkit_version": "bench",
+            "totals": metrics.headline(balances),  # what the fetch writes: the trend's point
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
         folders.append(folder)

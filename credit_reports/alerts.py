@@ -18,16 +18,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from credit_reports.errors import UsageError
+from credit_reports.manifests import ReportManifest
 from credit_reports.money import format_money
 
 __all__ = ["attention_reasons", "missing_currencies", "outstanding_change", "unexplained_differences"]
 
 
-def unexplained_differences(manifest: Mapping[str, Any]) -> dict[str, int]:
+def unexplained_differences(manifest: ReportManifest | Mapping[str, Any]) -> dict[str, int]:
     """Per currency, the unexplained difference (minor units) the report gives, when it gives one."""
+    manifest = ReportManifest.from_json(manifest)
     found: dict[str, int] = {}
-    for section in ("roll_forward", "reconciliation"):
-        block = manifest.get(section)
+    # ``reconciliation`` is not written by this toolkit's render; a report that reconciles may add it
+    for block in (manifest.roll_forward, manifest.extra.get("reconciliation")):
         if isinstance(block, Mapping) and isinstance(block.get("currencies"), Mapping):
             block = block["currencies"]
         if not isinstance(block, Mapping):
@@ -38,9 +40,9 @@ def unexplained_differences(manifest: Mapping[str, Any]) -> dict[str, int]:
     return found
 
 
-def outstanding_change(manifest: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+def outstanding_change(manifest: ReportManifest | Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     """Per currency, (opening, closing) outstanding over the report's period, from its roll-forward."""
-    roll = manifest.get("roll_forward")
+    roll = ReportManifest.from_json(manifest).roll_forward
     if not isinstance(roll, Mapping):
         return {}
     out = {}
@@ -50,34 +52,37 @@ def outstanding_change(manifest: Mapping[str, Any]) -> dict[str, tuple[int, int]
     return out
 
 
-def _fallback(manifest: Mapping[str, Any]) -> str | None:
-    verification = (manifest.get("snapshot") or {}).get("verification")
+def _fallback(manifest: ReportManifest) -> str | None:
+    verification = manifest.snapshot.verification
     if isinstance(verification, Mapping) and verification.get("fallback"):
         why = verification.get("fallback")
         return why if isinstance(why, str) else "verification fell back"
     return None
 
 
-def missing_currencies(manifest: Mapping[str, Any]) -> list[str]:
+def missing_currencies(manifest: ReportManifest | Mapping[str, Any]) -> list[str]:
     """Currencies the report's ``currencies`` parameter asked for that its headline does not show."""
     from credit_reports.parameters import parse_list
 
-    asked = (manifest.get("parameters") or {}).get("currencies")
+    manifest = ReportManifest.from_json(manifest)
+    asked = (manifest.parameters or {}).get("currencies")
     if not asked:
         return []
     try:
         codes = [str(c).strip().upper() for c in parse_list(asked, "currencies")]
     except UsageError:  # the report itself validated them; a hand-edited manifest is not ours to judge
         return []
-    shown = {str(c).upper() for c in (manifest.get("headline") or {})}
+    shown = {str(c).upper() for c in (manifest.headline or {})}
     return [c for c in dict.fromkeys(codes) if c and c not in shown]
 
 
-def attention_reasons(manifest: Mapping[str, Any], *, outstanding_change_share: float | None = None) -> list[str]:
+def attention_reasons(
+    manifest: ReportManifest | Mapping[str, Any], *, outstanding_change_share: float | None = None,
+) -> list[str]:
     """Short sentences, one per reason the report needs attention; empty when nothing does."""
+    manifest = ReportManifest.from_json(manifest)
     reasons = []
-    snapshot = manifest.get("snapshot") or {}
-    if snapshot.get("complete") is False:
+    if manifest.snapshot.complete is False:
         reasons.append("incomplete snapshot (some customers' balances could not be fetched)")
     for code, amount in sorted(unexplained_differences(manifest).items()):
         if amount != 0:

@@ -28,12 +28,16 @@ from typing import Any
 
 from credit_reports import logs
 from credit_reports._version import __version__
-from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_REPORT_FAILED,
+    EXIT_USAGE,
+    CreditReportsError,
+    UsageError,
+)
 from credit_reports.logs import say
-from credit_reports.runner import EXIT_INCOMPLETE, EXIT_LOCKED, EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, RunLockedError
 
-#: Paddle unreachable or failing after the retries: the scheduler should retry later, nothing is wrong here.
-EXIT_PADDLE = 5
 PROG = "credit-reports"
 log = logging.getLogger("credit_reports.cli")
 
@@ -660,12 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except RunLockedError as exc:
-        return _fail(str(exc), EXIT_LOCKED)
-    except CreditReportsError as exc:
-        return _fail(str(exc), _exit_code_for(exc))
+    except CreditReportsError as exc:  # each error class names its exit code (errors.py, the table above)
+        return _fail(str(exc), exc.exit_code)
     except OSError as exc:
         return _fail(_os_error_line(exc), EXIT_USAGE)
     except KeyboardInterrupt:
@@ -687,25 +687,6 @@ def _os_error_line(exc: OSError) -> str:
         return redact(f"no space left on the device{where or ' (path not reported)'}; free some space and run "
                       "again (an interrupted fetch resumes)")
     return redact(f"cannot use{where}: {exc.strerror or exc}; check the path and its permissions")
-
-
-def _exit_code_for(exc: CreditReportsError) -> int:
-    """The exit code of an error (the table in the module docstring and README.md)."""
-    from credit_reports.errors import (
-        AuthenticationError,
-        IncompleteSnapshotError,
-        NotFoundError,
-        PaddleError,
-        PermissionDeniedError,
-    )
-
-    if isinstance(exc, AuthenticationError | PermissionDeniedError | NotFoundError):
-        return EXIT_USAGE  # the key, its permissions or the URL are wrong: the user must act
-    if isinstance(exc, PaddleError):
-        return EXIT_PADDLE  # unreachable, 5xx/52x, persistent 429, dropped or malformed: try again later
-    if isinstance(exc, IncompleteSnapshotError):
-        return EXIT_INCOMPLETE
-    return EXIT_REPORT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

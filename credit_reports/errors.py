@@ -5,7 +5,8 @@ from :class:`PaddleError` and carry the HTTP status, Paddle's ``code``, ``detail
 field ``errors`` and ``request_id``, with one subclass per thing a caller acts on differently
 (authentication, permission, not found, rate limited, server, no usable response).
 
-``str(error)`` is one readable line saying what happened and what to do; the CLI prints it as is.
+``str(error)`` is one readable line saying what happened and what to do; the CLI prints it as is and exits
+with the error's ``exit_code`` (a class attribute: the table in README.md and cli.py, decided here once).
 No message, repr or attribute ever holds the API key: errors are built from the response only, and every
 message and ``detail`` goes through :func:`credit_reports.redact.redact` (the key, Authorization values and
 URL query secrets), so a server that echoes the key back cannot put it into a message.
@@ -17,6 +18,8 @@ import html
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from credit_reports.redact import install_log_redaction, redact
@@ -25,11 +28,25 @@ from credit_reports.retries import parse_retry_after
 install_log_redaction()  # every module imports this one: each credit_reports.* log line is redacted
 
 __all__ = [
+    "EXIT_OK",
+    "EXIT_REPORT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_INCOMPLETE",
+    "EXIT_LOCKED",
+    "EXIT_PADDLE",
+    "EXIT_MAIL_FAILED",
     "CreditReportsError",
     "UsageError",
     "IncompleteSnapshotError",
     "TotalOverflowError",
     "StoreError",
+    "MissingRateError",
+    "RunLockedError",
+    "ReportFailedError",
+    "SecretLeakError",
+    "Finding",
+    "MailError",
+    "PdfUnavailableError",
     "PaddleError",
     "BadRequestError",
     "AuthenticationError",
@@ -49,9 +66,29 @@ AUTHENTICATION_CODES = frozenset(
 
 _EXCERPT_CHARS = 160
 
+# The exit codes of the command line (README.md "Exit codes"); each error class names its own below.
+EXIT_OK = 0
+#: A report failed (the last good one stays published), or an unexpected error.
+EXIT_REPORT_FAILED = 1
+#: Bad input: an argument, the environment, a parameter, a key Paddle refuses, an unusable store.
+EXIT_USAGE = 2
+#: The snapshot is incomplete (some customers failed), or ``snapshots --check`` found an unusable one.
+EXIT_INCOMPLETE = 3
+#: Another run or fetch holds the lock; nothing was done.
+EXIT_LOCKED = 4
+#: Paddle unreachable or failing after the retries: the scheduler should retry later.
+EXIT_PADDLE = 5
+#: The report is published but the email could not be sent.
+EXIT_MAIL_FAILED = 6
+
 
 class CreditReportsError(Exception):
-    """Base of every exception the toolkit raises on purpose; its message is always redacted."""
+    """Base of every exception the toolkit raises on purpose; its message is always redacted.
+
+    ``exit_code`` is what the CLI exits with when this error ends a command (1 unless a subclass says).
+    """
+
+    exit_code: int = EXIT_REPORT_FAILED
 
     def __str__(self) -> str:
         return redact(super().__str__())
@@ -60,9 +97,13 @@ class CreditReportsError(Exception):
 class UsageError(CreditReportsError):
     """Bad input from the user (argument, environment variable, parameter): the CLI prints it, exit 2."""
 
+    exit_code = EXIT_USAGE
+
 
 class IncompleteSnapshotError(CreditReportsError):
     """A snapshot is missing data (failed customers) where a complete one is required."""
+
+    exit_code = EXIT_INCOMPLETE
 
 
 class TotalOverflowError(UsageError):
@@ -85,6 +126,90 @@ class StoreError(UsageError):
     """The snapshot store cannot be used as found (a corrupt snapshot asked for by name, a full disk)."""
 
 
+class MissingRateError(UsageError):
+    """A currency to convert has no rate in the rates file; ``.currencies`` lists them (exit 2)."""
+
+    def __init__(self, currencies: list[str], reporting_currency: str):
+        self.currencies = list(currencies)
+        self.reporting_currency = reporting_currency
+        names = ", ".join(self.currencies)
+        super().__init__(
+            f"no exchange rate to {reporting_currency} for {names} in the rates file; add a line "
+            f"'<currency>,<rate>,<date>,<source>' for each (rate = {reporting_currency} per 1 unit)"
+        )
+
+
+class RunLockedError(CreditReportsError):
+    """Another ``credit-reports run`` is working on the same data folder (exit 4: nothing was done)."""
+
+    exit_code = EXIT_LOCKED
+
+
+class ReportFailedError(CreditReportsError):
+    """A report could not be rendered; nothing was published and the index still shows the last good one.
+
+    ``failed_notebook`` is where the executed notebook was kept for debugging (None when it could not
+    be kept); ``cell`` is the execution count of the failing cell, ``ename`` and ``evalue`` the error.
+    Exit 1.
+    """
+
+    exit_code = EXIT_REPORT_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed_notebook: Path | None = None,
+        cell: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failed_notebook = failed_notebook
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One secret found: the file (and member, for a zip such as XLSX) and what kind of secret."""
+
+    file: str
+    what: str
+
+
+class SecretLeakError(ReportFailedError):
+    """A file about to be published holds the API key or something shaped like a Paddle secret.
+
+    Nothing was published. The message names the file and the kind of secret, never the secret.
+    A subclass of :class:`ReportFailedError`, so a scheduled run counts it as a failed report (exit 1).
+    """
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        super().__init__(
+            f"refusing to publish: {first.file} contains {first.what}{more}; nothing was published. "
+            "Remove credentials from notebook parameters and outputs (the key belongs only in "
+            "PADDLE_API_KEY)"
+        )
+
+
+class MailError(CreditReportsError):
+    """The report could not be emailed (it stays published); the message is one line, never a secret.
+
+    Exit 6, the code a run reports when a published report could not be sent.
+    """
+
+    exit_code = EXIT_MAIL_FAILED
+
+
+class PdfUnavailableError(CreditReportsError):
+    """No PDF could be printed (Chromium missing, failing or too slow); the HTML report is unaffected."""
+
+
 class PaddleError(CreditReportsError):
     """An error answer (or no usable answer) from the Paddle API.
 
@@ -93,6 +218,8 @@ class PaddleError(CreditReportsError):
     query), ``environment`` and ``base_url`` (filled in by the client), ``attempts`` (calls made).
     """
 
+    #: Unreachable, 5xx/52x, persistent 429, dropped or malformed: try again later (exit 5).
+    exit_code = EXIT_PADDLE
     #: What went wrong, in words, when the subclass has nothing more specific to say.
     summary = "Paddle returned an error"
 
@@ -198,6 +325,8 @@ class BadRequestError(PaddleError):
 class AuthenticationError(PaddleError):
     """401, or 403 ``authentication_missing`` / ``invalid_token``: the API key is missing or refused."""
 
+    exit_code = EXIT_USAGE  # the key, its permissions or the URL are wrong: the user must act
+
     summary = "Paddle refused the API key"
 
     #: Set by the client when the key's prefix says which environment it belongs to.
@@ -239,6 +368,8 @@ def _key_hint(environment: str | None, key_environment: str | None) -> str:
 class PermissionDeniedError(PaddleError):
     """403 ``forbidden``: the key is valid but lacks a permission for this call."""
 
+    exit_code = EXIT_USAGE  # the key, its permissions or the URL are wrong: the user must act
+
     summary = "The Paddle API key lacks a permission"
 
     def _advice(self) -> str:
@@ -253,6 +384,8 @@ class PermissionDeniedError(PaddleError):
 
 class NotFoundError(PaddleError):
     """404: the entity does not exist (or exists only in the other environment)."""
+
+    exit_code = EXIT_USAGE  # the key, its permissions or the URL are wrong: the user must act
 
     summary = "Paddle found no such entity"
 

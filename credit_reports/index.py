@@ -15,14 +15,15 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from credit_reports import timestamps
 from credit_reports.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
+from credit_reports.manifests import ReportManifest, ReportSnapshot
 from credit_reports.money import format_money
 
-__all__ = ["INDEX_NAME", "build_index", "manifest_name", "published_reports"]
+__all__ = ["INDEX_NAME", "PublishedReport", "build_index", "manifest_name", "published_reports"]
 
 log = logging.getLogger("credit_reports.index")
 
@@ -34,11 +35,19 @@ def manifest_name(report_name: str) -> str:
     return "manifest.json" if report_name == DEFAULT_OUTPUT_NAME else f"{report_name}.manifest.json"
 
 
-def published_reports(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class PublishedReport:
+    """One published report: its manifest and its HTML page's path relative to the reports folder."""
+
+    manifest: ReportManifest
+    html: str
+
+
+def published_reports(out_dir: str | os.PathLike[str]) -> list[PublishedReport]:
     """The manifests of every published report under ``out_dir``, newest as-of first.
 
-    Each dict is the manifest plus ``_html`` (path of the report, relative to ``out_dir``). Manifests
-    whose HTML is missing, or that cannot be read, are skipped with a log line.
+    Each with ``html``, the path of the report relative to ``out_dir``. Manifests whose HTML is missing, or
+    that cannot be read as a JSON object, are skipped with a log line.
     """
     root = Path(out_dir)
     found = []
@@ -46,27 +55,26 @@ def published_reports(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if path.parent.name.startswith("."):
             continue
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             log.warning("skipping unreadable manifest %s: %s", path, exc)
             continue
-        name = manifest.get("report") or DEFAULT_OUTPUT_NAME
-        report = path.parent / f"{name}.html"
+        if not isinstance(data, dict):
+            log.warning("skipping manifest %s: it is not a JSON object", path)
+            continue
+        manifest = ReportManifest.from_json(data)
+        report = path.parent / f"{manifest.report or DEFAULT_OUTPUT_NAME}.html"
         if not report.is_file():
             log.warning("skipping manifest %s: its report %s is missing", path, report.name)
             continue
-        manifest["_html"] = report.relative_to(root).as_posix()
-        found.append(manifest)
-    found.sort(
-        key=lambda m: ((m.get("snapshot") or {}).get("as_of") or "", m.get("rendered_at") or "", m["_html"]),
-        reverse=True,
-    )
+        found.append(PublishedReport(manifest, report.relative_to(root).as_posix()))
+    found.sort(key=lambda r: (r.manifest.snapshot.as_of or "", r.manifest.rendered_at or "", r.html), reverse=True)
     return found
 
 
-def _outstanding(manifest: dict[str, Any]) -> str:
+def _outstanding(manifest: ReportManifest) -> str:
     """Outstanding credit per currency as HTML list items, each in its own currency."""
-    headline = manifest.get("headline") or {}
+    headline = manifest.headline or {}
     items = []
     for code in sorted(headline):
         figures = headline[code] or {}
@@ -89,21 +97,21 @@ def _when(text: str | None) -> str:
         return html.escape(text)
 
 
-def _period(manifest: dict[str, Any]) -> str:
+def _period(manifest: ReportManifest) -> str:
     """The report's period: opening to closing as-of, or 'as of' alone when there is no earlier snapshot."""
-    period = manifest.get("period") or {}
-    start = period.get("from") or (manifest.get("compared_to") or {}).get("as_of")
-    end = period.get("to") or (manifest.get("snapshot") or {}).get("as_of")
+    period = manifest.period or {}
+    start = period.get("from") or (manifest.compared_to or {}).get("as_of")
+    end = period.get("to") or manifest.snapshot.as_of
     if not start:
         return "single snapshot"
     return f"{_when(start)} to {_when(end)}"
 
 
-def _exports(manifest: dict[str, Any]) -> str:
+def _exports(report: PublishedReport) -> str:
     """Links to the report's exports (relative to the index), as a compact list."""
-    folder = _href(manifest).rsplit("/", 1)[0]
+    folder = _href(report).rsplit("/", 1)[0]
     items = []
-    for export in manifest.get("exports") or []:
+    for export in report.manifest.exports or []:
         if not isinstance(export, dict) or not export.get("file"):
             continue
         href = html.escape(f"{folder}/{export['file']}", quote=True)
@@ -111,10 +119,10 @@ def _exports(manifest: dict[str, Any]) -> str:
     return f'<ul class="exports">{"".join(items)}</ul>' if items else ""
 
 
-def _status(manifest: dict[str, Any]) -> str:
+def _status(manifest: ReportManifest) -> str:
     """Complete, or "Attention:" and the reasons the report needs a look."""
-    reasons = manifest.get("attention") or []
-    complete = (manifest.get("snapshot") or {}).get("complete", True)
+    reasons = manifest.attention or []
+    complete = manifest.snapshot.complete if "complete" in manifest.snapshot else True
     if not reasons and not complete:
         reasons = ["incomplete snapshot"]
     if not reasons:
@@ -123,33 +131,34 @@ def _status(manifest: dict[str, Any]) -> str:
     return f'<strong class="warn">Attention:</strong> <span class="warn">{listed}</span>'
 
 
-def _snapshot_name(snapshot: dict[str, Any]) -> str:
+def _snapshot_name(snapshot: ReportSnapshot) -> str:
     """`` · snapshot <as-of folder name>``, so a reader can name the exact snapshot a report read."""
-    name = snapshot.get("name") or (Path(str(snapshot["path"])).name if snapshot.get("path") else "")
+    name = snapshot.name or (Path(str(snapshot.path)).name if snapshot.path else "")
     return f" &middot; snapshot {html.escape(str(name))}" if name else ""
 
 
-def _href(manifest: dict[str, Any]) -> str:
+def _href(report: PublishedReport) -> str:
     """The report's link: its address where ``reports/`` is served (``[publish] base_url``, recorded in the
     manifest as ``url``), else its path relative to the index."""
-    url = manifest.get("url")
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else manifest["_html"]
+    url = report.manifest.url
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else report.html
 
 
-def _row(manifest: dict[str, Any]) -> str:
-    snapshot = manifest.get("snapshot") or {}
-    title = manifest.get("title") or manifest.get("report") or manifest["_html"]
+def _row(report: PublishedReport) -> str:
+    manifest = report.manifest
+    snapshot = manifest.snapshot
+    title = manifest.title or manifest.report or report.html
     return (
         "<tr>"
-        f'<td class="when" data-label="As of">{_when(snapshot.get("as_of"))}</td>'
+        f'<td class="when" data-label="As of">{_when(snapshot.as_of)}</td>'
         f'<td data-label="Period">{_period(manifest)}</td>'
-        f'<td data-label="Report"><a href="{html.escape(_href(manifest), quote=True)}">{html.escape(str(title))}</a>'
-        f'<div class="sub">{html.escape(str(manifest.get("report") or ""))}{_snapshot_name(snapshot)}</div>'
-        f"{_exports(manifest)}</td>"
-        f'<td data-label="Environment">{html.escape(str(snapshot.get("environment") or ""))}</td>'
+        f'<td data-label="Report"><a href="{html.escape(_href(report), quote=True)}">{html.escape(str(title))}</a>'
+        f'<div class="sub">{html.escape(str(manifest.report or ""))}{_snapshot_name(snapshot)}</div>'
+        f"{_exports(report)}</td>"
+        f'<td data-label="Environment">{html.escape(str(snapshot.environment or ""))}</td>'
         f'<td data-label="Outstanding credit">{_outstanding(manifest)}</td>'
         f'<td data-label="Status">{_status(manifest)}</td>'
-        f'<td class="when" data-label="Rendered">{_when(manifest.get("rendered_at"))}</td>'
+        f'<td class="when" data-label="Rendered">{_when(manifest.rendered_at)}</td>'
         "</tr>"
     )
 
@@ -194,7 +203,7 @@ def build_index(out_dir: str | os.PathLike[str]) -> Path:
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     reports = published_reports(root)
-    rows = "\n".join(_row(m) for m in reports)
+    rows = "\n".join(_row(r) for r in reports)
     body = (
         f"<table><thead><tr><th>As of</th><th>Period</th><th>Report and exports</th><th>Environment</th>"
         f"<th>Outstanding credit</th><th>Status</th><th>Rendered</th></tr></thead><tbody>\n{rows}\n</tbody></table>"

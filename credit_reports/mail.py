@@ -37,7 +37,8 @@ from typing import Any
 from credit_reports import timestamps
 from credit_reports.alerts import attention_reasons, outstanding_change, unexplained_differences
 from credit_reports.config import MailSettings
-from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.errors import MailError, UsageError
+from credit_reports.manifests import ReportManifest
 from credit_reports.money import format_money
 
 __all__ = [
@@ -49,10 +50,6 @@ log = logging.getLogger("credit_reports.mail")
 
 #: Room kept for headers and MIME framing when deciding what fits under the size limit.
 _OVERHEAD_BYTES = 8_000
-
-
-class MailError(CreditReportsError):
-    """The report could not be emailed (it stays published); the message is one line, never a secret."""
 
 
 def check_password(settings: MailSettings) -> str | None:
@@ -76,23 +73,26 @@ def _when(text: str | None) -> str:
     return timestamps.display(str(text), seconds=False)
 
 
-def subject_for(manifest: Mapping[str, Any], reasons: list[str]) -> str:
+def subject_for(manifest: ReportManifest | Mapping[str, Any], reasons: list[str]) -> str:
     """``[Attention: ]<title>, as of <as-of>[ (<environment>)]``."""
-    snapshot = manifest.get("snapshot") or {}
-    environment = snapshot.get("environment")
+    manifest = ReportManifest.from_json(manifest)
+    environment = manifest.snapshot.environment
     where = "" if environment == "production" else f" ({environment})"
-    title = manifest.get("title") or manifest.get("report") or "Credit balance report"
+    title = manifest.title or manifest.report or "Credit balance report"
     prefix = "Attention: " if reasons else ""
-    return f"{prefix}{title}, as of {_when(snapshot.get('as_of'))}{where}"
+    return f"{prefix}{title}, as of {_when(manifest.snapshot.as_of)}{where}"
 
 
-def summary_text(manifest: Mapping[str, Any], reasons: list[str], *, location: str = "", left_out: tuple = ()) -> str:
+def summary_text(
+    manifest: ReportManifest | Mapping[str, Any], reasons: list[str], *, location: str = "", left_out: tuple = (),
+) -> str:
     """The message body: figures per currency in their own currency, warnings, where the report is."""
-    snapshot = manifest.get("snapshot") or {}
-    period = manifest.get("period") or {}
-    lines = [str(manifest.get("title") or "Credit balance report"), ""]
-    lines.append(f"As of {_when(snapshot.get('as_of'))}, {snapshot.get('environment')} "
-                 f"(snapshot {snapshot.get('name') or Path(str(snapshot.get('path', ''))).name}).")
+    manifest = ReportManifest.from_json(manifest)
+    snapshot = manifest.snapshot
+    period = manifest.period or {}
+    lines = [str(manifest.title or "Credit balance report"), ""]
+    lines.append(f"As of {_when(snapshot.as_of)}, {snapshot.environment} "
+                 f"(snapshot {snapshot.name or Path(str(snapshot.path or '')).name}).")
     if period.get("from"):
         lines.append(f"Period: {_when(period['from'])} to {_when(period['to'])}.")
     else:
@@ -101,7 +101,7 @@ def summary_text(manifest: Mapping[str, Any], reasons: list[str], *, location: s
         lines += ["", "Attention:"] + [f"  - {reason}" for reason in reasons]
     changes = outstanding_change(manifest)
     unexplained = unexplained_differences(manifest)
-    headline = manifest.get("headline") or {}
+    headline = manifest.headline or {}
     lines += ["", "Outstanding credit (available + reserved), per currency:"]
     for code in sorted(headline):
         figures = headline[code] or {}
@@ -114,25 +114,25 @@ def summary_text(manifest: Mapping[str, Any], reasons: list[str], *, location: s
         if code in unexplained:
             parts.append(f"unexplained difference {format_money(unexplained[code], code)}")
         lines.append(", ".join(parts))
-    if snapshot.get("complete") is False:
+    if snapshot.complete is False:
         lines += ["", "Warning: the snapshot is incomplete; these totals understate customer credit."]
     if left_out:
         lines += ["", f"Not attached, to keep this message under the size limit: {', '.join(left_out)}."]
     status = roll_forward_status(manifest)
     if status:
         lines += ["", f"Roll-forward: {status}"]
-    url = manifest.get("url")
+    url = manifest.url
     if url:
         lines += ["", f"Open the report: {url}"]
     elif location:
         lines += ["", f"Report on the reporting server (no [publish] base_url set): {location}"]
-    lines += ["", f"Sent by credit-reports {manifest.get('toolkit_version') or ''}".rstrip() + "."]
+    lines += ["", f"Sent by credit-reports {manifest.toolkit_version or ''}".rstrip() + "."]
     return "\n".join(lines) + "\n"
 
 
-def roll_forward_status(manifest: Mapping[str, Any]) -> str:
+def roll_forward_status(manifest: ReportManifest | Mapping[str, Any]) -> str:
     """The roll-forward in one sentence: reconciled, not reconciled, derived from balances, or none."""
-    roll = manifest.get("roll_forward") or {}
+    roll = ReportManifest.from_json(manifest).roll_forward or {}
     if not roll:
         return "none (no opening snapshot)"
     if not all((figures or {}).get("evidence") for figures in roll.values()):
@@ -143,19 +143,22 @@ def roll_forward_status(manifest: Mapping[str, Any]) -> str:
     return "reconciled against Paddle events: no unexplained difference in any currency"
 
 
-def summary_html(manifest: Mapping[str, Any], reasons: list[str], *, location: str = "", left_out: tuple = ()) -> str:
+def summary_html(
+    manifest: ReportManifest | Mapping[str, Any], reasons: list[str], *, location: str = "", left_out: tuple = (),
+) -> str:
     """The HTML body: title, as-of and period, attention reasons, the headline table, status, link."""
     from html import escape
 
-    snapshot = manifest.get("snapshot") or {}
-    period = manifest.get("period") or {}
-    title = escape(str(manifest.get("title") or "Credit balance report"))
+    manifest = ReportManifest.from_json(manifest)
+    snapshot = manifest.snapshot
+    period = manifest.period or {}
+    title = escape(str(manifest.title or "Credit balance report"))
     cell = 'style="padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap"'
     head = 'style="padding:4px 10px;border-bottom:1px solid #888;text-align:right"'
     changes, unexplained = outstanding_change(manifest), unexplained_differences(manifest)
     rows = []
-    for code in sorted(manifest.get("headline") or {}):
-        figures = (manifest.get("headline") or {})[code] or {}
+    for code in sorted(manifest.headline or {}):
+        figures = (manifest.headline or {})[code] or {}
         if "outstanding" not in figures:
             continue
         opening = format_money(changes[code][0], code) if code in changes else ""
@@ -165,7 +168,7 @@ def summary_html(manifest: Mapping[str, Any], reasons: list[str], *, location: s
                     f"<td {cell}>{escape(format_money(int(figures['outstanding']), code))}</td>"
                     f"<td {cell}>{escape(opening)}</td><td {cell}>{escape(change)}</td><td {cell}>{escape(diff)}</td>"
                     "</tr>")
-    when = f"As of {escape(_when(snapshot.get('as_of')))}, {escape(str(snapshot.get('environment')))}"
+    when = f"As of {escape(_when(snapshot.as_of))}, {escape(str(snapshot.environment))}"
     if period.get("from"):
         when += f"; period {escape(_when(period['from']))} to {escape(_when(period['to']))}"
     parts = ['<div style="font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;color:#111;max-width:720px">',
@@ -179,11 +182,11 @@ def summary_html(manifest: Mapping[str, Any], reasons: list[str], *, location: s
     parts.append(f'<table style="border-collapse:collapse;font-size:14px;margin:8px 0"><thead><tr>{heads}</tr>'
                  f"</thead><tbody>{''.join(rows)}</tbody></table>")
     parts.append(f"<p><strong>Roll-forward:</strong> {escape(roll_forward_status(manifest))}.</p>")
-    if snapshot.get("complete") is False:
+    if snapshot.complete is False:
         parts.append("<p><strong>Warning:</strong> the snapshot is incomplete; these totals understate credit.</p>")
     if left_out:
         parts.append(f"<p>Not attached, to keep this message under the size limit: {escape(', '.join(left_out))}.</p>")
-    url = manifest.get("url")
+    url = manifest.url
     if url:
         parts.append(f'<p><a href="{escape(str(url), quote=True)}" style="display:inline-block;background:#0b5cad;'
                      f'color:#fff;padding:8px 14px;border-radius:4px;text-decoration:none">Open the report</a>'
@@ -191,7 +194,7 @@ def summary_html(manifest: Mapping[str, Any], reasons: list[str], *, location: s
     elif location:
         parts.append(f"<p>Report on the reporting server (no [publish] base_url set): {escape(location)}</p>")
     parts.append(f'<p style="color:#666;font-size:12px">Sent by credit-reports '
-                 f"{escape(str(manifest.get('toolkit_version') or ''))}.</p></div>")
+                 f"{escape(str(manifest.toolkit_version or ''))}.</p></div>")
     return "<!doctype html><html><body>" + "".join(parts) + "</body></html>"
 
 
@@ -202,7 +205,7 @@ def _attachment(path: Path) -> tuple[bytes, str, str]:
 
 
 def build_message(
-    manifest: Mapping[str, Any],
+    manifest: ReportManifest | Mapping[str, Any],
     *,
     html: Path,
     xlsx: Path | None,
@@ -213,7 +216,8 @@ def build_message(
 ) -> EmailMessage:
     """The email for one report: subject, HTML and plain-text body, attachments that fit under the size limit
     (the PDF when there is one, the HTML report when there is no address to link to, the workbook)."""
-    report_html = None if manifest.get("url") else html
+    manifest = ReportManifest.from_json(manifest)
+    report_html = None if manifest.url else html
     candidates = [p for p in (pdf, report_html, xlsx if settings.attach_xlsx else None)
                   if p is not None and p.is_file()]
     budget = settings.max_message_bytes - _OVERHEAD_BYTES
@@ -296,13 +300,13 @@ def send_report(
     password: str | None = None,
 ) -> EmailMessage:
     """Email one published report (found from its manifest); return the message sent. Raises MailError."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    manifest = ReportManifest.from_json(json.loads(Path(manifest_path).read_text(encoding="utf-8")))
     folder = Path(manifest_path).parent
-    name = manifest.get("report") or "credit-balances"
+    name = manifest.report or "credit-balances"
     html = folder / f"{name}.html"
     xlsx = folder / f"{name}.xlsx"
     pdf = folder / f"{name}.pdf"
-    reasons = list(manifest.get("attention") or attention_reasons(
+    reasons = list(manifest.attention or attention_reasons(
         manifest, outstanding_change_share=outstanding_change_share))
     if password is None and settings.password_env:
         password = check_password(settings)

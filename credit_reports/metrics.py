@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from credit_reports import periods
-from credit_reports.errors import TotalOverflowError, UsageError
+from credit_reports.errors import MissingRateError, TotalOverflowError, UsageError
 from credit_reports.money import minor_unit_decimals, parse_minor
 
 __all__ = [
@@ -66,19 +66,6 @@ CONVERTIBLE_COLUMNS: tuple[str, ...] = (
     "available", "reserved", "used", "outstanding", "opening", "issued", "closing",
 )
 RATES_COLUMNS: tuple[str, ...] = ("currency", "rate", "date", "source")
-
-
-class MissingRateError(UsageError):
-    """A currency to convert has no rate in the rates file; ``.currencies`` lists them."""
-
-    def __init__(self, currencies: list[str], reporting_currency: str):
-        self.currencies = list(currencies)
-        self.reporting_currency = reporting_currency
-        names = ", ".join(self.currencies)
-        super().__init__(
-            f"no exchange rate to {reporting_currency} for {names} in the rates file; add a line "
-            f"'<currency>,<rate>,<date>,<source>' for each (rate = {reporting_currency} per 1 unit)"
-        )
 
 
 # ---------------------------------------------------------------------------------------------------

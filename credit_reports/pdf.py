@@ -14,17 +14,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from credit_reports.errors import CreditReportsError
+from credit_reports.errors import PdfUnavailableError
 
 __all__ = ["CHROMIUM_ENV", "PdfUnavailableError", "find_chromium", "print_to_pdf"]
 
 CHROMIUM_ENV = "CREDIT_REPORTS_CHROMIUM"
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PDF_TIMEOUT_SECONDS = 120
-
-
-class PdfUnavailableError(CreditReportsError):
-    """No PDF could be printed (Chromium missing, failing or too slow); the HTML report is unaffected."""
 
 
 def find_chromium() -> str | None:

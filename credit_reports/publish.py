@@ -25,11 +25,10 @@ import time
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from credit_reports.errors import CreditReportsError
+from credit_reports.errors import Finding, ReportFailedError, SecretLeakError
 
 __all__ = [
     "ReportFailedError",
@@ -62,55 +61,6 @@ MIN_LITERAL_KEY_LENGTH = 12
 #: Files larger than this are read in chunks with an overlap, so memory stays flat.
 _CHUNK = 8 * 1024 * 1024
 _OVERLAP = 256
-
-
-class ReportFailedError(CreditReportsError):
-    """A report could not be rendered; nothing was published and the index still shows the last good one.
-
-    ``failed_notebook`` is where the executed notebook was kept for debugging (None when it could not
-    be kept); ``cell`` is the execution count of the failing cell, ``ename`` and ``evalue`` the error.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        failed_notebook: Path | None = None,
-        cell: int | None = None,
-        ename: str | None = None,
-        evalue: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.failed_notebook = failed_notebook
-        self.cell = cell
-        self.ename = ename
-        self.evalue = evalue
-
-
-class SecretLeakError(ReportFailedError):
-    """A file about to be published holds the API key or something shaped like a Paddle secret.
-
-    Nothing was published. The message names the file and the kind of secret, never the secret.
-    A subclass of :class:`ReportFailedError`, so a scheduled run counts it as a failed report (exit 1).
-    """
-
-    def __init__(self, findings: list[Finding]) -> None:
-        self.findings = findings
-        first = findings[0]
-        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-        super().__init__(
-            f"refusing to publish: {first.file} contains {first.what}{more}; nothing was published. "
-            "Remove credentials from notebook parameters and outputs (the key belongs only in "
-            "PADDLE_API_KEY)"
-        )
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One secret found: the file (and member, for a zip such as XLSX) and what kind of secret."""
-
-    file: str
-    what: str
 
 
 Literals = dict[bytes, str]

@@ -42,6 +42,7 @@ from credit_reports.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
 from credit_reports.errors import UsageError
 from credit_reports.handoff import ExportFacts
 from credit_reports.index import build_index, manifest_name
+from credit_reports.manifests import ReportManifest, ReportSnapshot
 from credit_reports.notebook_html import clean_notebook, compact_images, export_html
 from credit_reports.notebook_run import (
     DEFAULT_KERNEL,
@@ -127,7 +128,7 @@ def _manifest(
     files: list[str],
     requested: str,
     exports: list[tuple[str, str]],
-) -> dict[str, Any]:
+) -> ReportManifest:
     """The manifest beside a report: what it shows, from which snapshot, with which parameters.
 
     ``headline`` and ``roll_forward`` come from the same prepared report the notebook showed (the
@@ -137,37 +138,38 @@ def _manifest(
     manifest_snapshot = snapshot.manifest if isinstance(snapshot.manifest, Mapping) else {}
     opening = facts.opening
     as_of = timestamps.iso(timestamps.parse_datetime(snapshot.as_of))
-    return {
-        "report": name,
-        "title": title,
-        "notebook": notebook.name,
-        "parameters": dict(parameters),
-        "requested_snapshot": requested,
-        "period": {
+    return ReportManifest(
+        report=name,
+        title=title,
+        notebook=notebook.name,
+        parameters=dict(parameters),
+        requested_snapshot=requested,
+        period={
             "from": timestamps.iso(timestamps.parse_datetime(opening.as_of)) if opening is not None else None,
             "to": as_of,
         },
-        "snapshot": {
-            "path": str(snapshot.path),
-            "name": snapshot.path.name,
-            "as_of": as_of,
-            "environment": snapshot.environment,
-            "complete": bool(snapshot.complete),
-            "strategy": manifest_snapshot.get("strategy"),
-            "verification": manifest_snapshot.get("verification"),
-        },
-        "headline": facts.headline,
-        "roll_forward": facts.roll_forward,
-        "compared_to": (
+        snapshot=ReportSnapshot(
+            path=str(snapshot.path),
+            name=snapshot.path.name,
+            as_of=as_of,
+            environment=snapshot.environment,
+            complete=bool(snapshot.complete),
+            strategy=manifest_snapshot.get("strategy"),
+            verification=manifest_snapshot.get("verification"),
+        ),
+        headline=facts.headline,
+        roll_forward=facts.roll_forward,
+        compared_to=(
             {"path": str(opening.path), "as_of": timestamps.iso(timestamps.parse_datetime(opening.as_of))}
             if opening is not None
             else None
         ),
-        "toolkit_version": __version__,
-        "rendered_at": timestamps.iso(dt.datetime.now(dt.UTC), fraction=True),
-        "files": files,
-        "exports": [{"label": label, "file": file} for label, file in exports],
-    }
+        toolkit_version=__version__,
+        rendered_at=timestamps.iso(dt.datetime.now(dt.UTC), fraction=True),
+        files=files,
+        exports=[{"label": label, "file": file} for label, file in exports],
+        absent=frozenset({"url", "attention"}),  # added once the address and the alert reasons are known
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -340,14 +342,14 @@ def _plan(
 
     data_dir = Path(data_dir).expanduser().resolve()
     out_dir = Path(out_dir).expanduser().resolve()
-    snapshot = load_snapshot(
-        str(given.get("snapshot") or "latest"), data_dir=data_dir, environment=given.get("environment")
-    )
-    requested = str(requested_snapshot or given.get("snapshot") or "latest")
+    asked = str(given.get("snapshot") or "latest")
+    requested = str(requested_snapshot or asked)
     if given.get("period") and "period" in declared:  # a close period pins the snapshot that closes it
         snapshot = period_closing(str(given["period"]), timezone=str(given.get("timezone") or "UTC"),
-                                  data_dir=data_dir, environment=snapshot.environment)
+                                  data_dir=data_dir, environment=given.get("environment"), snapshot=asked)
         requested = f"period {given['period']}"
+    else:
+        snapshot = load_snapshot(asked, data_dir=data_dir, environment=given.get("environment"))
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     report_arguments = _report_arguments(effective)
@@ -513,7 +515,7 @@ def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any) -> 
 def _write_manifest(
     job: _Job, facts: ExportFacts, staged: list[Path], downloads: list[tuple[str, str]],
     outstanding_change_share: float | None, *, base_url: str | None = None,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, ReportManifest]:
     """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
     from credit_reports.alerts import attention_reasons
 
@@ -524,9 +526,10 @@ def _write_manifest(
         exports=downloads,
     )
     folder = job.destination.name
-    manifest["url"] = (f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
-    manifest["attention"] = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    manifest = manifest.updated(url=f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
+    reasons = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
+    manifest = manifest.updated(attention=reasons)
+    manifest_path.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest_path, manifest
 
 
@@ -616,7 +619,7 @@ def render_report(
     return RenderResult(
         html=by_name[html_path.name], notebook=by_name[executed_path.name], manifest=by_name[manifest_path.name],
         directory=job.destination, complete=bool(job.snapshot.complete), files=tuple(published), as_of=job.as_of,
-        pdf=by_name.get(f"{job.name}.pdf"), warnings=tuple(warnings), attention=tuple(manifest["attention"]),
+        pdf=by_name.get(f"{job.name}.pdf"), warnings=tuple(warnings), attention=tuple(manifest.attention or ()),
     )
 
 

@@ -12,6 +12,7 @@ their own currency. The raw minor-unit frames stay on the :class:`Report` for ex
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,13 +210,36 @@ def _load(loader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
-                   environment: str | None = None) -> Any:
+                   environment: str | None = None, snapshot: Any = "latest") -> Any:
     """The snapshot that closes ``period`` (the newest at or before its end): what a rendered report of
-    that period pins as its snapshot. UsageError when there is none."""
+    that period pins as its snapshot. UsageError when there is none, or when ``snapshot`` (other than
+    "latest") is not that one. Reads the store once, as :func:`prepare` does."""
     p = validate_parameters(data_dir=str(data_dir or ""), environment=environment or "", period=period,
-                            timezone=timezone)
-    latest = _load(store.load_snapshot, "latest", data_dir=p.data_dir, environment=p.environment)
-    return _pick_period(p, _load(store.chain, p.data_dir, latest.environment))[0]
+                            timezone=timezone, snapshot=snapshot or "latest")
+    return _pick_period(p, _snapshot_and_chain(p)[1])[0]
+
+
+def _snapshot_and_chain(p: Parameters) -> tuple[Any, list[Any]]:
+    """The snapshot asked for and its environment's chain, from one pass over the store: the snapshot is
+    picked from the chain (the same object, so its tables load once). Only a snapshot asked for without an
+    environment in a store of several reads the store twice: it may be in any of them."""
+    env = p.environment
+    latest = isinstance(p.snapshot, str) and p.snapshot.strip() == "latest"
+    if not env and (latest or len(store.environments(p.data_dir)) <= 1):
+        env = store.resolve_environment(p.data_dir, None)
+    if env and not _is_path(p.snapshot):
+        snapshots = _load(store.chain, p.data_dir, env)
+        snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=env, among=snapshots)
+        return snap, snapshots
+    snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
+    snapshots = _load(store.chain, p.data_dir, snap.environment)
+    same = [s for s in snapshots if s.path == snap.path]
+    return (same[0] if same else snap), snapshots
+
+
+def _is_path(snapshot: Any) -> bool:
+    """True when ``snapshot`` names a folder rather than a time (store.load_snapshot opens it directly)."""
+    return isinstance(snapshot, os.PathLike) or (isinstance(snapshot, str) and os.sep in snapshot)
 
 
 def _pick_period(p: Parameters, chain: list[Any]) -> tuple[Any, Any | None, periods.Period, str]:
@@ -266,25 +290,21 @@ def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | N
     if MONTH.match(p.compare_to):
         return _month_opening(p, snap, history), ""
     if p.compare_to != "previous":
-        opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment)
+        opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment,
+                        among=history)
         if timestamps.parse(opening.as_of) >= timestamps.parse(snap.as_of):
             raise UsageError(
                 f"compare_to {p.compare_to} is not earlier than the reported snapshot {timestamps.display(snap.as_of)}"
             )
         return opening, ""
-    listing = _load(store.list_snapshots, p.data_dir, snap.environment)
-    earlier: list[tuple[pd.Timestamp, bool, str]] = []
-    for row in listing.to_dict("records"):
-        key = timestamps.parse(row["as_of"])
-        if key < timestamps.parse(snap.as_of):
-            earlier.append((key, bool(row.get("complete", True)), str(row["path"])))
+    earlier = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
     if not earlier:
         return None, (
             "There is no earlier snapshot of this environment yet, so there is no roll-forward: "
             "it appears from the next scheduled snapshot on."
         )
-    complete = [e for e in earlier if e[1]] or earlier
-    return _load(store.Snapshot.from_path, max(complete)[2]), ""
+    complete = [s for s in earlier if s.complete] or earlier  # the newest complete one, else the newest
+    return complete[-1], ""
 
 
 def _month_opening(p: Parameters, snap: Any, history: list[Any]) -> Any:
@@ -321,10 +341,9 @@ def prepare(**parameters: Any) -> Report:
     missing file, a currency without a rate or a cohort rule the data cannot serve.
     """
     p = Parameters.check(**parameters)
-    snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
+    snap, snapshots = _snapshot_and_chain(p)  # the chain is listed once and handed to every step below
     notes: dict[str, str] = {}
     period = None
-    snapshots = _load(store.chain, p.data_dir, snap.environment)  # built once, handed to every step below
     if p.period is not None:
         snap, opening, period, rf_note = _pick_period(p, snapshots)
     else:
@@ -356,13 +375,10 @@ def prepare(**parameters: Any) -> Report:
     chain = [s for s in snapshots if timestamps.parse(s.as_of) <= closing] or [snap]
     rec, roll, period_moves = _roll_forward(p, opening, snap, chain, balances, notes, rf_note)
 
-    history = _load(store.load_history, p.data_dir, snap.environment)
-    history = _filter(history[pd.to_datetime(history["as_of"], utc=True) <= timestamps.parse(snap.as_of)],
-                      p.currencies)
+    history = _filter(_history_totals(chain, snap, opening), p.currencies)
     n_history = int(history["as_of"].nunique()) if len(history) else 1
-    history = metrics.trend_points(history, p.trend, p.timezone)
-    trend = metrics.trend(history)
-    points = int(history["as_of"].nunique()) if len(history) else 1
+    trend = metrics.trend_points(history, p.trend, p.timezone).reset_index(drop=True)
+    points = int(trend["as_of"].nunique()) if len(trend) else 1
     if points <= 1:
         notes["trend"] = (
             "Only one snapshot exists so far, so each line is a single point." if n_history <= 1 else
@@ -481,6 +497,37 @@ def _ageing_and_sources(
     else:
         notes["issued_by_source"] = f"No split by source: the roll-forward is {NO_EVIDENCE}."
     return aged, by_source
+
+
+def _history_totals(chain: list[Any], snap: Any, opening: Any | None) -> pd.DataFrame:
+    """The trend's points: totals per snapshot of ``chain`` and currency (``as_of`` first, then the
+    :data:`metrics.TOTALS_COLUMNS`, sorted by as-of then currency), what :func:`metrics.trend` of every
+    snapshot's balances gives. Each snapshot's come from its manifest (``totals``, computed at fetch time), so
+    the trend loads no balances; the reported and opening snapshots (loaded anyway) and snapshots older than
+    the field are totalled from their balances."""
+    frames = []
+    for s in chain:
+        recorded = None if s is snap or s is opening else _recorded_totals(s.manifest.totals)
+        frame = recorded if recorded is not None else metrics.currency_totals(s.balances)
+        frame.insert(0, "as_of", pd.Series(timestamps.parse(s.as_of), index=frame.index, dtype="datetime64[us, UTC]"))
+        frames.append(frame)
+    if not frames or all(f.empty for f in frames):
+        return metrics.trend(store.load_history(snapshots=[]))
+    out = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    return out.sort_values(["as_of", "currency_code"], kind="stable").reset_index(drop=True)
+
+
+def _recorded_totals(totals: Any) -> pd.DataFrame | None:
+    """A manifest's ``totals`` as a :func:`metrics.currency_totals` frame; None when absent or malformed."""
+    columns = metrics.TOTALS_COLUMNS[1:]
+    if not isinstance(totals, dict) or not all(
+        isinstance(figures, dict) and all(type(figures.get(c)) is int for c in columns) for figures in totals.values()
+    ):
+        return None
+    codes = sorted(totals)
+    frame = pd.DataFrame({"currency_code": pd.array(codes, dtype="string"),
+                          **{c: pd.array([totals[k][c] for k in codes], dtype="int64") for c in columns}})
+    return frame[list(metrics.TOTALS_COLUMNS)]
 
 
 def _cohort_note(p: Parameters, merged: list[dict]) -> str:

@@ -22,21 +22,18 @@ from typing import Any
 
 from credit_reports import locks
 from credit_reports.config import MailSettings, ReportSpec, Settings
-from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_MAIL_FAILED,
+    EXIT_OK,
+    EXIT_REPORT_FAILED,
+    RunLockedError,
+    UsageError,
+)
 
 log = logging.getLogger("credit_reports.run")
 
-EXIT_OK = 0
-EXIT_REPORT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
-EXIT_LOCKED = 4
-EXIT_MAIL_FAILED = 6
 LOCK_NAME = ".credit-reports.lock"
-
-
-class RunLockedError(CreditReportsError):
-    """Another ``credit-reports run`` is working on the same data folder."""
 
 
 @contextmanager

@@ -65,6 +65,7 @@ from credit_reports._version import __version__
 from credit_reports.credit_movements import union_movements
 from credit_reports.errors import (
     NotFoundError,
+    TotalOverflowError,
     UsageError,
 )
 from credit_reports.fetch import (
@@ -83,13 +84,15 @@ from credit_reports.point_in_time import PointInTime
 from credit_reports.seller_credits import stream_movements
 from credit_reports.snapshot_files import (
     ADJUSTMENT_DTYPES,
+    BALANCE_DTYPES,
     CLOCK_SKEW,
     CUSTOMER_DTYPES,
     MOVEMENT_DTYPES,
     SUBSCRIPTION_DTYPES,
+    conform,
     default_data_dir,
 )
-from credit_reports.snapshot_writer import SnapshotWriter
+from credit_reports.snapshot_writer import SnapshotWriter, collapse_duplicates
 from credit_reports.store import Snapshot, usable_snapshot
 
 if TYPE_CHECKING:
@@ -386,7 +389,22 @@ def _manifest(
         "subscriptions_unavailable": state.get("subscriptions_unavailable"),
         "resumed": bool(writer.resumed),
         "published_at": timestamps.iso(pd.Timestamp.now(tz="UTC")),
+        "totals": _totals(balances),
     }
+
+
+def _totals(balances: pd.DataFrame) -> dict[str, dict[str, int]] | None:
+    """The snapshot's totals per currency (``metrics.headline`` of its balances as published, duplicates
+    collapsed as :meth:`SnapshotWriter.publish` collapses them): computed once here, so a report's trend reads
+    each snapshot's manifest instead of loading every snapshot's balances. None when a total leaves 64 bits
+    (a report reading this snapshot then refuses it from its balances, as before)."""
+    from credit_reports import metrics
+
+    collapsed, _ = collapse_duplicates(conform(balances, BALANCE_DTYPES))
+    try:
+        return metrics.headline(collapsed)
+    except TotalOverflowError:
+        return None
 
 
 def _load_base(data_dir: Path, writer: SnapshotWriter, name: str | None) -> Snapshot | None:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from credit_reports import locks, timestamps
 from credit_reports.errors import CreditReportsError, UsageError
+from credit_reports.manifests import SnapshotManifest
 from credit_reports.redact import redact
 from credit_reports.snapshot_files import (
     ADJUSTMENT_DTYPES,
@@ -246,7 +247,7 @@ class SnapshotWriter:
         balances: pd.DataFrame,
         customers: pd.DataFrame,
         subscriptions: pd.DataFrame,
-        manifest: Mapping[str, Any],
+        manifest: SnapshotManifest | Mapping[str, Any],
         movements: pd.DataFrame | None = None,
         adjustments: pd.DataFrame | None = None,
     ) -> Snapshot:
@@ -257,15 +258,14 @@ class SnapshotWriter:
         """
         self.journal.close()
         balances, collapsed = collapse_duplicates(conform(balances, BALANCE_DTYPES))
-        manifest = dict(manifest)
-        manifest["duplicates_collapsed"] = collapsed
-        failed = manifest.get("failed_customer_ids")
+        record = SnapshotManifest.from_json(manifest).updated(duplicates_collapsed=collapsed)
+        failed = record.failed_customer_ids
         if isinstance(failed, list) and len(set(failed)) != len(failed):  # a customer listed twice failed once
-            manifest["failed_customer_ids"] = sorted(set(failed))
-            if isinstance(manifest.get("counts"), dict):
-                manifest["counts"] = {**manifest["counts"], "failed": len(manifest["failed_customer_ids"])}
-        if collapsed and isinstance(manifest.get("counts"), dict):
-            manifest["counts"] = {**manifest["counts"], "balance_rows": int(len(balances))}
+            record = record.updated(failed_customer_ids=sorted(set(failed)))
+            if isinstance(record.counts, dict):
+                record = record.updated(counts={**record.counts, "failed": len(record.failed_customer_ids)})
+        if collapsed and isinstance(record.counts, dict):
+            record = record.updated(counts={**record.counts, "balance_rows": int(len(balances))})
         write_parquet(balances, self.path / "balances.parquet")
         write_parquet(conform(customers, CUSTOMER_DTYPES), self.path / "customers.parquet")
         write_parquet(conform(subscriptions, SUBSCRIPTION_DTYPES), self.path / "subscriptions.parquet")
@@ -273,7 +273,7 @@ class SnapshotWriter:
             write_parquet(conform(movements, MOVEMENT_DTYPES), self.path / "movements.parquet")
         if adjustments is not None:
             write_parquet(conform(adjustments, ADJUSTMENT_DTYPES), self.path / "adjustments.parquet")
-        write_json_atomic(self.path / MANIFEST, dict(manifest))
+        write_json_atomic(self.path / MANIFEST, record.to_json())
         final = self.env_dir / self.as_of
         if final.exists():
             raise CreditReportsError(f"cannot publish {final}: a snapshot with that as-of already exists")

@@ -36,7 +36,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import pandas as pd
 
 from credit_reports import timestamps
 from credit_reports.errors import StoreError, UsageError
+from credit_reports.manifests import SnapshotManifest
 from credit_reports.snapshot_files import (
     ADJUSTMENT_DTYPES,
     BALANCE_DTYPES,
@@ -78,6 +79,8 @@ __all__ = [
     "prune_snapshots",
     "latest_snapshot",
     "chain",
+    "environments",
+    "resolve_environment",
     "month_bounds",
     "snapshots_root",
     "check_snapshots",
@@ -93,11 +96,19 @@ log = logging.getLogger("credit_reports.store")
 
 @dataclass
 class Snapshot:
-    """One published snapshot folder: its manifest, and its tables loaded lazily on first use."""
+    """One published snapshot folder: its manifest, and its tables loaded lazily on first use.
+
+    ``manifest`` is a :class:`~credit_reports.manifests.SnapshotManifest` (a plain dict given is read into
+    one); it still reads like the JSON object (``snapshot.manifest["strategy"]``).
+    """
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: SnapshotManifest
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.manifest, SnapshotManifest):
+            self.manifest = SnapshotManifest.from_json(self.manifest)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> Snapshot:
@@ -136,11 +147,11 @@ class Snapshot:
         if check_name and not timestamps.FOLDER_NAME.match(self.path.name):
             return f"folder name {self.path.name!r} is not an as-of like 20261126T061500Z"
         if check_name and timestamps.folder_name(self.as_of) != self.path.name:
-            return f"its manifest's as_of {self.manifest.get('as_of')!r} does not match the folder name"
+            return f"its manifest's as_of {self.manifest.as_of!r} does not match the folder name"
         limit = timestamps.parse(now if now is not None else pd.Timestamp.now(tz="UTC")) + CLOCK_SKEW
         if self.as_of > limit:
             return f"its as-of {timestamps.iso(self.as_of)} is in the future"
-        shape = _manifest_problem(self.manifest)
+        shape = self.manifest.problem()
         if shape:
             return shape
         for name in (*REQUIRED_FILES, "subscriptions.parquet"):
@@ -173,7 +184,7 @@ class Snapshot:
     def as_of(self) -> pd.Timestamp:
         """The snapshot's moment (UTC): a live fetch waits for it before reading, so balances are as of it or a
         little later."""
-        value = self.manifest.get("as_of") or self.path.name
+        value = self.manifest.as_of or self.path.name
         return timestamps.parse(value)
 
     @property
@@ -183,26 +194,26 @@ class Snapshot:
 
     @property
     def environment(self) -> str:
-        return str(self.manifest.get("environment") or self.path.parent.name)
+        return str(self.manifest.environment or self.path.parent.name)
 
     @property
     def complete(self) -> bool:
         """False when some customers could not be fetched (listed in ``failed_customer_ids``)."""
-        return bool(self.manifest.get("complete", False))
+        return bool(self.manifest.complete)
 
     @property
     def strategy(self) -> str | None:
-        return self.manifest.get("strategy")
+        return self.manifest.strategy
 
     @property
     def failed_customer_ids(self) -> list[str]:
-        return list(self.manifest.get("failed_customer_ids") or [])
+        return list(self.manifest.failed_customer_ids or [])
 
     @property
     def verification(self) -> dict[str, Any] | None:
         """How the fetch checked the rule that let it skip customers: ``{rule, skipped, sample_size, found,
         found_customer_ids, fallback, unavailable}``; None for ``full`` or snapshots older than the check."""
-        return self.manifest.get("verification")
+        return self.manifest.verification
 
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._cache:
@@ -249,7 +260,7 @@ class Snapshot:
     def __repr__(self) -> str:
         """Short: environment/as-of, completeness, strategy and counts (never the tables)."""
         state = "complete" if self.complete else "INCOMPLETE"
-        counts = self.manifest.get("counts") or {}
+        counts = self.manifest.counts or {}
         rows = f", {counts['balance_rows']:,} balance rows" if isinstance(counts.get("balance_rows"), int) else ""
         return f"Snapshot({self.environment}/{self.name}, {state}, strategy={self.strategy}{rows})"
 
@@ -258,7 +269,8 @@ def snapshots_root(data_dir: str | os.PathLike[str] | None) -> Path:
     return (Path(data_dir) if data_dir is not None else default_data_dir()) / SNAPSHOTS
 
 
-def _environments(data_dir: str | os.PathLike[str] | None) -> list[str]:
+def environments(data_dir: str | os.PathLike[str] | None) -> list[str]:
+    """The environment folders of the store (``snapshots/<environment>/``), by name; no snapshot is read."""
     root = snapshots_root(data_dir)
     if not root.is_dir():
         return []
@@ -269,41 +281,6 @@ def _one_line(exc: BaseException) -> str:
     """An exception as one short line (pyarrow's messages can span lines)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:159] + "…"
-
-
-#: The snapshot manifest's schema: every field ``manifest.json`` holds, in the order the fetch writes them
-#: (``duplicates_collapsed`` is added by :meth:`SnapshotWriter.publish` when it collapses rows). The fetch
-#: writes these names and the readers here read them; tests/test_store.py checks a fetched manifest
-#: against this list, so a field added on one side only fails a test instead of drifting.
-MANIFEST_FIELDS: tuple[str, ...] = (
-    "as_of", "environment", "base_url", "strategy", "requested_strategy", "fallback_reason", "complete",
-    "counts", "api_calls", "retries", "rate_limited", "failures", "failed_customer_ids",
-    "failed_carried_over_ids", "verification", "seconds", "max_rpm", "workers", "toolkit_version",
-    "events_high_water", "events_readable", "evidence", "base_snapshot", "previous_snapshot",
-    "subscriptions_unavailable", "resumed", "published_at", "duplicates_collapsed", "point_in_time",
-    "candidate_sources",
-)
-
-#: Manifest fields readers rely on, with the JSON types they must have when present.
-_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
-    "complete": (bool,), "counts": (dict,), "failed_customer_ids": (list,), "api_calls": (int,),
-    "seconds": (int, float), "strategy": (str,), "environment": (str,), "base_url": (str,),
-}
-
-
-def _manifest_problem(manifest: Mapping[str, Any]) -> str | None:
-    """Why a manifest's fields cannot be read (e.g. ``counts`` that is a list), or None."""
-    for name, kinds in _MANIFEST_TYPES.items():
-        value = manifest.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-            return f"its manifest's {name} is a {type(value).__name__}, not a {kinds[0].__name__}"
-    counts = manifest.get("counts") or {}
-    for name, value in counts.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"its manifest's counts.{name} is not a whole number"
-    return None
 
 
 _FOOTERS: dict[tuple[str, int, int], str | None] = {}
@@ -358,7 +335,7 @@ def _iter_snapshots(env_dir: Path) -> Iterator[Snapshot]:
 
 def _snapshots(data_dir: Any, environment: str | None) -> list[Snapshot]:
     """Snapshots of one environment (or of all when None), oldest first."""
-    envs = [environment] if environment else _environments(data_dir)
+    envs = [environment] if environment else environments(data_dir)
     found = [s for env in envs for s in _iter_snapshots(snapshots_root(data_dir) / env)]
     return sorted(found, key=lambda s: (s.as_of, s.environment, s.name))
 
@@ -368,7 +345,7 @@ def _known_environment(data_dir: Any, environment: str | None) -> None:
     has others: an empty listing would read as "no snapshots" when the name is a typo."""
     if not environment:
         return
-    envs = _environments(data_dir)
+    envs = environments(data_dir)
     if envs and environment not in envs:
         import difflib
 
@@ -379,12 +356,12 @@ def _known_environment(data_dir: Any, environment: str | None) -> None:
         )
 
 
-def _resolve_environment(data_dir: Any, environment: str | None) -> str | None:
+def resolve_environment(data_dir: Any, environment: str | None) -> str | None:
     """The environment asked for; else the only one present; else the one with the newest snapshot."""
     if environment:
         _known_environment(data_dir, environment)
         return environment
-    envs = _environments(data_dir)
+    envs = environments(data_dir)
     if len(envs) <= 1:
         return envs[0] if envs else None
     newest = _snapshots(data_dir, None)
@@ -423,7 +400,7 @@ def latest_snapshot(
 def _what_exists(data_dir: Any) -> str:
     """One line naming what the store holds, for 'not found' messages."""
     parts = []
-    for env in _environments(data_dir):
+    for env in environments(data_dir):
         names = [s.name for s in _snapshots(data_dir, env)]
         if len(names) > 6:  # the oldest always shows: it bounds what a date or month can find
             parts.append(f"{env}: {len(names)} snapshots, the oldest {names[0]}, the newest "
@@ -455,11 +432,11 @@ def month_bounds(text: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     return start, start + pd.offsets.MonthBegin(1) - pd.Timedelta(microseconds=1)
 
 
-def _month_snapshot(text: str, data_dir: Any, environment: str | None) -> Snapshot:
+def _month_snapshot(text: str, data_dir: Any, environment: str | None, among: list[Snapshot] | None) -> Snapshot:
     """The last snapshot taken in the month ``text`` (UTC); else one line naming the nearest ones."""
     start, end = month_bounds(text)  # type: ignore[misc]
-    env = _resolve_environment(data_dir, environment)
-    snaps = _snapshots(data_dir, env) if env else []
+    env = resolve_environment(data_dir, environment)
+    snaps = list(among) if among is not None else _snapshots(data_dir, env) if env else []
     inside = [s for s in snaps if start <= s.as_of <= end]
     if inside:
         return inside[-1]
@@ -510,6 +487,8 @@ def load_snapshot(
     snapshot: Any = "latest",
     data_dir: str | os.PathLike[str] | None = None,
     environment: str | None = None,
+    *,
+    among: list[Snapshot] | None = None,
 ) -> Snapshot:
     """Open a stored snapshot. ``snapshot`` may be:
 
@@ -525,7 +504,15 @@ def load_snapshot(
     ``environment`` None means: the only environment in the store, else the one with the newest
     snapshot (an exact time is first looked for in every environment). Anything not found raises
     :class:`UsageError` in one line naming what the store holds.
+
+    ``among``: the chain of ``environment`` already listed (:func:`chain`, which ``environment`` must name):
+    the snapshot is picked from it instead of scanning the store again (the store is read again only to
+    word an error).
     """
+
+    def listed(env: str | None) -> list[Snapshot]:
+        return list(among) if among is not None else _snapshots(data_dir, env)
+
     if snapshot is None:
         snapshot = "latest"
     if isinstance(snapshot, Snapshot):
@@ -539,19 +526,20 @@ def load_snapshot(
             raise StoreError(f"snapshot {found.path} is unusable: {problem}")
         return found
     if isinstance(snapshot, str) and snapshot.strip() == "latest":
-        env = _resolve_environment(data_dir, environment)
-        found = latest_snapshot(data_dir, env) if env else None
+        env = resolve_environment(data_dir, environment)
+        newest = listed(env) if env or among is not None else []
+        found = newest[-1] if newest else None
         if found is None:
             where = f" for environment '{environment}'" if environment else ""
             raise UsageError(f"no snapshot{where} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
         return found
     if isinstance(snapshot, str) and month_bounds(snapshot) is not None:
-        return _month_snapshot(snapshot.strip(), data_dir, environment)
+        return _month_snapshot(snapshot.strip(), data_dir, environment, among)
     wanted = _wanted_time(snapshot)
     if wanted is None:
         raise UsageError(f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}")
     moment, exact = wanted
-    matches = [s for s in _snapshots(data_dir, environment) if s.as_of == moment]
+    matches = [s for s in listed(environment) if s.as_of == moment]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
         raise UsageError(f"snapshot {timestamps.folder_name(moment)} exists in several environments ({envs}); "
@@ -565,8 +553,8 @@ def load_snapshot(
         if broken:
             raise StoreError(f"snapshot {broken[0][0]} is unusable: {broken[0][1]}")
         raise UsageError(f"no snapshot {wanted_name} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
-    env = _resolve_environment(data_dir, environment)
-    snaps = _snapshots(data_dir, env) if env else []
+    env = resolve_environment(data_dir, environment)
+    snaps = listed(env) if env else []
     earlier = [s for s in snaps if s.as_of <= moment]
     if not earlier:
         if snaps:  # asked for a time before the first snapshot: say which is the oldest
@@ -595,12 +583,11 @@ _LIST_DTYPES = {
 
 
 def chain(data_dir: Any, environment: str | None, *, until: Any = None) -> list[Snapshot]:
-    """Every published snapshot of ``environment``, oldest first, up to ``until`` (an as-of, inclusive) when
-    given: the snapshot chain a report or a statement reads, listed once (manifests only; tables load lazily)."""
-    listing = list_snapshots(data_dir, environment)
+    """Every usable published snapshot of ``environment``, oldest first, up to ``until`` (an as-of, inclusive)
+    when given: the snapshot chain a report or a statement reads, from one pass over the folder (manifests
+    only; tables load lazily and are cached on each Snapshot, so hand the chain on rather than list again)."""
     limit = timestamps.parse(until) if until is not None else None
-    return [Snapshot.from_path(path) for path, as_of in zip(listing["path"], listing["as_of"], strict=True)
-            if limit is None or timestamps.parse(as_of) <= limit]
+    return [s for s in _snapshots(data_dir, environment) if limit is None or s.as_of <= limit]
 
 
 def list_snapshots(
@@ -616,7 +603,7 @@ def list_snapshots(
     rows = []
     for snap in _snapshots(data_dir, environment):
         m = snap.manifest
-        counts = m.get("counts") or {}
+        counts = m.counts or {}
         rows.append(
             {
                 "environment": snap.environment,
@@ -626,10 +613,10 @@ def list_snapshots(
                 "strategy": snap.strategy,
                 "customers": counts.get("customers"),
                 "balance_rows": counts.get("balance_rows"),
-                "failed": len(m.get("failed_customer_ids") or []),
-                "api_calls": m.get("api_calls"),
-                "seconds": m.get("seconds"),
-                "resumed": bool(m.get("resumed", False)),
+                "failed": len(m.failed_customer_ids or []),
+                "api_calls": m.api_calls,
+                "seconds": m.seconds,
+                "resumed": bool(m.resumed),
                 "usable": True,
                 "problem": None,
             }
@@ -648,7 +635,7 @@ def list_snapshots(
 def _unusable(data_dir: Any, environment: str | None) -> list[tuple[str, Path, Snapshot | None, str]]:
     """(environment, folder, snapshot or None, problem) of every unusable published folder, by name."""
     out = []
-    for env in [environment] if environment else _environments(data_dir):
+    for env in [environment] if environment else environments(data_dir):
         for folder, snap, problem in sorted(_scan(snapshots_root(data_dir) / env), key=lambda t: t[0].name):
             if problem is not None:
                 out.append((env, folder, snap, problem))
@@ -665,7 +652,7 @@ def check_snapshots(
     """
     _known_environment(data_dir, environment)
     out: list[tuple[Path, str | None]] = []
-    for env in [environment] if environment else _environments(data_dir):
+    for env in [environment] if environment else environments(data_dir):
         for folder, snap, problem in sorted(_scan(snapshots_root(data_dir) / env), key=lambda t: t[0].name):
             if problem is None and snap is not None:
                 problem = snap.verify()
@@ -674,16 +661,20 @@ def check_snapshots(
 
 
 def load_history(
-    data_dir: str | os.PathLike[str] | None = None, environment: str | None = None
+    data_dir: str | os.PathLike[str] | None = None, environment: str | None = None, *,
+    snapshots: list[Snapshot] | None = None,
 ) -> pd.DataFrame:
     """The balances of every snapshot of one environment as one frame, with an ``as_of`` column first.
 
     ``environment`` None: the only one in the store, else the one with the newest snapshot.
+    ``snapshots``: the chain already listed (:func:`chain`): read those, without scanning the store again.
     Columns: as_of (UTC), customer_id, currency_code, available, reserved, used, complete.
     """
-    env = _resolve_environment(data_dir, environment)
+    if snapshots is None:
+        env = resolve_environment(data_dir, environment)
+        snapshots = _snapshots(data_dir, env) if env else []
     frames = []
-    for snap in _snapshots(data_dir, env) if env else []:
+    for snap in snapshots:
         bal = snap.balances.copy()
         bal.insert(0, "as_of", pd.Series(snap.as_of, index=bal.index, dtype="datetime64[us, UTC]"))
         bal["complete"] = snap.complete
@@ -729,7 +720,7 @@ def prune_snapshots(
     if older_than_days is not None:
         cutoff -= pd.Timedelta(days=older_than_days)
     removed: list[Path] = []
-    for env in [environment] if environment else _environments(data_dir):
+    for env in [environment] if environment else environments(data_dir):
         snaps = _snapshots(data_dir, env)
         protected = {snaps[-1].path} if snaps else set()
         complete = [s for s in snaps if s.complete]

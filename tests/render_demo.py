@@ -8,7 +8,6 @@ Rendering takes several seconds, so it happens once; the builder caches its resu
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +38,6 @@ class DemoReport:
 _CACHE: dict[str, DemoReport] = {}
 
 
-def _next_second() -> None:
-    """Two snapshots must not share an as-of folder name (whole seconds)."""
-    time.sleep(1.05 - (time.time() % 1.0))
-
-
 def build_demo_report(root: Path) -> DemoReport:
     """Fetch two snapshots from a fresh demo simulator into ``root`` and render the report (once)."""
     if "demo" in _CACHE:
@@ -55,7 +49,6 @@ def build_demo_report(root: Path) -> DemoReport:
         opening = sim.account.expected_balances()
         sim.advance(seed=DEMO_SEED + 1, credits=60, reservations=40, completions=30, cancellations=5,
                     new_customers=25, first_credits=20, spends=20, reversals=1, seller_credits=5)
-        _next_second()
         snapshot = fetch_snapshot(client, data_dir=data_dir, strategy="auto", max_rpm=FAST, progress=False)
         closing = sim.account.expected_balances()
         api_key = sim.api_key

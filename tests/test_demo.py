@@ -4,6 +4,7 @@ last closed month with evidence."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,24 +14,45 @@ import credit_reports
 from credit_reports.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, month_ends, run_demo
 
 
-@pytest.mark.slow
-def test_the_demo_keeps_a_year_of_month_end_snapshots_and_reconciles_the_last_month(tmp_path: Path) -> None:
-    data, out = tmp_path / "data", tmp_path / "reports"
+@dataclass(frozen=True)
+class DemoRun:
+    data: Path
+    html: Path
+    manifest: dict
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo, run once per session into a store that already holds someone's own simulator snapshots and
+    an earlier demo's snapshot (what a rerun finds): every test of the demo reads this one run."""
+    data = tmp_path_factory.mktemp("demo") / "data"
     (data / "snapshots" / "local").mkdir(parents=True)  # someone's own simulator snapshots: never touched
     (data / "snapshots" / "local" / "keep.txt").write_text("mine")
-    run_demo(out_dir=out, data_dir=data, customers=80, seed=3, progress=False)
-    html = run_demo(out_dir=out, data_dir=data, customers=80, seed=3, progress=False)  # rerun: replaces its own
-    manifest = json.loads((html.parent / "manifest.json").read_text())
+    earlier = data / "snapshots" / DEMO_ENVIRONMENT / "20200131T235959Z"  # an earlier demo's: replaced
+    earlier.mkdir(parents=True)
+    (earlier / "manifest.json").write_text(json.dumps({"as_of": "2020-01-31T23:59:59Z", "environment": "demo"}))
+    html = run_demo(out_dir=data.parent / "reports", data_dir=data, customers=80, seed=3, progress=False)
+    return DemoRun(data, html, json.loads((html.parent / "manifest.json").read_text()))
+
+
+@pytest.mark.slow
+def test_the_demo_keeps_a_year_of_month_end_snapshots_and_replaces_only_its_own(demo_run: DemoRun) -> None:
+    data, manifest = demo_run.data, demo_run.manifest
     folder = Path(manifest["snapshot"]["path"])
     assert folder.is_dir() and (folder / "manifest.json").is_file()
     assert folder.parent == data / "snapshots" / DEMO_ENVIRONMENT
     assert (data / "snapshots" / "local" / "keep.txt").read_text() == "mine"
+    assert not (data / "snapshots" / DEMO_ENVIRONMENT / "20200131T235959Z").exists()
     listing = credit_reports.list_snapshots(data, DEMO_ENVIRONMENT)
     assert listing["as_of"].tolist() == [pd.Timestamp(e) for e in month_ends(DEMO_MONTHS)]
     strategies = [credit_reports.load_snapshot(p).manifest["strategy"] for p in listing["path"]]
     assert strategies == ["subscribers"] + ["incremental"] * (DEMO_MONTHS - 1)
     assert credit_reports.load_snapshot(data_dir=data, environment=DEMO_ENVIRONMENT).path == folder
+
+
+@pytest.mark.slow
+def test_the_demo_report_reconciles_the_last_closed_month_with_evidence(demo_run: DemoRun) -> None:
     # the report closes the previous month, with evidence and nothing unexplained, and credit moved in it
-    rolled = manifest["roll_forward"]
+    rolled = demo_run.manifest["roll_forward"]
     assert rolled and all(line["evidence"] is True and line["unexplained"] == 0 for line in rolled.values())
     assert sum(line["issued"] + line["used"] for line in rolled.values()) > 0

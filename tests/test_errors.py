@@ -228,3 +228,30 @@ def test_an_error_body_echoing_the_authorization_header_is_redacted_in_every_for
 
 def test_every_toolkit_message_is_redacted_even_one_built_by_hand() -> None:
     assert "s3cr3t" not in str(UsageError("cannot use https://h/x?api_key=s3cr3t00: refused"))
+
+
+def _every_subclass(cls: type) -> list[type]:
+    return [cls, *(s for sub in cls.__subclasses__() for s in _every_subclass(sub))]
+
+
+def test_every_toolkit_error_is_declared_in_errors_py_with_its_exit_code() -> None:
+    # import every module so every subclass the package defines is known, then look where each lives
+    import importlib
+    import pkgutil
+
+    import credit_reports
+
+    for info in pkgutil.iter_modules(credit_reports.__path__):
+        importlib.import_module(f"credit_reports.{info.name}")
+    outside = sorted(f"{c.__module__}.{c.__name__}" for c in _every_subclass(CreditReportsError)
+                     if c.__module__ != "credit_reports.errors")
+    assert not outside, f"declare these in errors.py: {outside}"
+    # the README's exit-code table, written out by hand
+    from credit_reports import errors
+
+    expected = {"UsageError": 2, "StoreError": 2, "TotalOverflowError": 2, "MissingRateError": 2,
+                "IncompleteSnapshotError": 3, "RunLockedError": 4, "PaddleError": 5, "ServerError": 5,
+                "RateLimitError": 5, "APIConnectionError": 5, "BadRequestError": 5, "AuthenticationError": 2,
+                "PermissionDeniedError": 2, "NotFoundError": 2, "ReportFailedError": 1, "SecretLeakError": 1,
+                "MailError": 6, "PdfUnavailableError": 1, "CreditReportsError": 1}
+    assert {name: getattr(errors, name).exit_code for name in expected} == expected

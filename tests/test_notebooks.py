@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import html
 import re
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,11 +41,6 @@ BANNER = "This report is incomplete"
 # fixtures: two stores fetched from one simulator, and the executed notebooks
 
 
-def _next_second() -> None:
-    """Snapshot folders are named to the second: make the next fetch land in a new one."""
-    time.sleep(1.02 - (time.time() % 1))
-
-
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Store ``two``: two complete snapshots with the account moved on between them.
@@ -59,7 +53,6 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         fetch_snapshot(client, data_dir=two, strategy="full", progress=False)
         opening = sim.account.expected_balances()
         sim.advance(5, credits=25, reservations=12, completions=6, cancellations=2, new_customers=4)
-        _next_second()
         closing_snap = fetch_snapshot(client, data_dir=two, strategy="full", progress=False)
         closing = sim.account.expected_balances()
         customers = [dict(c) for c in sim.account.customers]  # active and archived

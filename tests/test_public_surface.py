@@ -13,7 +13,8 @@ import credit_reports
 
 PUBLIC_MODULES = (
     "ageing", "alerts", "charts", "cohorts", "comparison", "credit_movements", "errors", "excel", "fetch",
-    "logs", "metrics", "money", "paddle", "parameters", "periods", "progress", "reconcile", "report", "store",
+    "logs", "manifests", "metrics", "money", "paddle", "parameters", "periods", "progress", "reconcile", "report",
+    "store",
 )
 
 

@@ -13,7 +13,7 @@ import pytest
 from render_demo import DemoReport, build_demo_report, two_cell_notebook
 
 from credit_reports.publish import SecretLeakError, find_secrets, scan_for_secrets
-from credit_reports.render import ReportFailedError, render_report
+from credit_reports.render import render_report
 
 #: Shaped like a real production key; built at run time so this file itself holds no key literal.
 PATTERN_KEY = "pdl_" + "live_apikey_" + "01hx7k2m9q4w8e6r5t3y1u0i9o_AbCdEf"
@@ -90,10 +90,6 @@ def test_clean_outputs_pass(tmp_path: Path) -> None:
     assert find_secrets([tmp_path], api_key=LEGACY_KEY) == []
 
 
-def test_leak_is_a_report_failure_so_a_scheduled_run_exits_1() -> None:
-    assert issubclass(SecretLeakError, ReportFailedError)
-
-
 # -- end to end: a leaking render publishes nothing ----------------------------------------------------
 
 
@@ -118,6 +114,24 @@ def test_render_that_would_leak_the_key_publishes_nothing(demo: DemoReport, tmp_
     assert LEGACY_KEY not in message and "echo." in message and "nothing was published" in message
     published = [p for p in out.rglob("*") if p.is_file()]
     assert published == []  # no HTML, notebook, exports, manifest or index
+
+
+@pytest.mark.slow
+def test_leak_is_a_report_failure_so_a_scheduled_run_exits_1(demo: DemoReport, tmp_path: Path) -> None:
+    # the render loop a scheduled `credit-reports run` uses: the leaking report fails alone, the run exits 1
+    from credit_reports.config import ReportSpec, Settings
+    from credit_reports.runner import RunOutcome, render_each
+    from credit_reports.store import load_snapshot
+
+    snapshot = load_snapshot(demo.snapshot_name, demo.data_dir, environment=demo.environment)
+    notebook = two_cell_notebook(tmp_path / "echo.ipynb", 'snapshot = "latest"\ndata_dir = ""\nenvironment = ""\n'
+                                 'title = "Echo"', "print(title)")  # a run pins snapshot and environment
+    spec = ReportSpec(name="echo", notebook=str(notebook), parameters={"title": f"R {LEGACY_KEY}"})
+    outcome = RunOutcome()
+    render_each([(spec, snapshot, None)], data_dir=demo.data_dir, out_dir=tmp_path / "reports",
+                api_key=LEGACY_KEY, settings=Settings(), outcome=outcome)
+    assert list(outcome.failed) == ["echo"] and "nothing was published" in outcome.failed["echo"]
+    assert outcome.exit_code == 1
 
 
 @pytest.mark.slow

@@ -225,15 +225,28 @@ def test_manifest_is_plain_json(tmp_path):
 
 
 def test_a_fetched_manifest_holds_exactly_the_fields_of_the_store_schema(make_sim, tmp_path):
-    # the fetch writes the manifest and the store reads it: one list of field names (store.MANIFEST_FIELDS)
+    # the fetch writes the manifest and the store reads it: one list of field names (SnapshotManifest.fields())
     from clients import client_for
 
+    from credit_reports.manifests import SnapshotManifest
     from credit_reports.snapshot_fetch import fetch_snapshot
-    from credit_reports.store import _MANIFEST_TYPES, MANIFEST_FIELDS
+
+    MANIFEST_FIELDS = SnapshotManifest.fields()
 
     sim = make_sim(customers=12, seed=3)
     snap = fetch_snapshot(client_for(sim), data_dir=tmp_path, progress=False)
     manifest = json.loads((snap.path / "manifest.json").read_text())
     assert set(manifest) <= set(MANIFEST_FIELDS), set(manifest) - set(MANIFEST_FIELDS)
     assert set(MANIFEST_FIELDS) - set(manifest) <= {"duplicates_collapsed"}  # only when rows were collapsed
-    assert set(_MANIFEST_TYPES) <= set(MANIFEST_FIELDS)
+    assert set(SnapshotManifest.JSON_TYPES) <= set(MANIFEST_FIELDS)
+    # the trend's point, computed at fetch time: per currency, the simulator's ledger summed by hand
+    expected: dict[str, dict[str, int]] = {}
+    for row in sim.account.expected_balances():
+        figures = expected.setdefault(row["currency_code"], dict.fromkeys(
+            ("available", "reserved", "used", "outstanding", "customers_with_credit", "customers_with_balance"), 0))
+        for name in ("available", "reserved", "used"):
+            figures[name] += row[name]
+        figures["outstanding"] += row["available"] + row["reserved"]
+        figures["customers_with_credit"] += int(row["available"] + row["reserved"] > 0)
+        figures["customers_with_balance"] += 1
+    assert manifest["totals"] == expected and snap.manifest.totals == expected
