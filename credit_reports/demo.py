@@ -154,7 +154,8 @@ def prove_history(sim: object, client: object, data_dir: Path, *, progress: bool
 
     from credit_reports.credit_history import run_history
     from credit_reports.snapshot_fetch import fetch_snapshot
-    from credit_reports.store import list_snapshots, load_snapshot, write_json_atomic
+    from credit_reports.snapshot_files import write_json_atomic
+    from credit_reports.store import list_snapshots, load_snapshot
 
     folder = proof_folder(data_dir)
     shutil.rmtree(folder, ignore_errors=True)
