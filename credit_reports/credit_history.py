@@ -40,7 +40,22 @@ from credit_reports._version import __version__
 from credit_reports.errors import StoreError, UsageError
 from credit_reports.timestamps import folder_name, iso
 
-__all__ = ["IDS_PER_REQUEST", "HistoryResult", "candidates", "fetch_history", "history", "history_of", "run_history"]
+__all__ = [
+    "EVENT_WINDOW",
+    "HistoryResult",
+    "IDS_PER_REQUEST",
+    "TRANSACTION_STATUSES",
+    "candidates",
+    "fetch_history",
+    "history",
+    "history_of",
+    "reconstructed_note",
+    "run_history",
+    "stored_summary",
+    "summary_line",
+    "untrusted_movements",
+    "untrusted_table",
+]
 
 log = logging.getLogger("credit_reports.credit_history")
 
@@ -468,3 +483,8 @@ def reconstructed_note(chain: Sequence[store.Snapshot]) -> str | None:
                  f"the month end for a few customers, at most {most.manifest['estimated_timing']['customers']} "
                  f"in {most.as_of:%b %Y}; each month end's manifest names them)")
     return text + "."
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

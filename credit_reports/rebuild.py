@@ -41,6 +41,8 @@ from credit_reports import snapshot_files as files
 from credit_reports.money import parse_minor
 
 __all__ = [
+    "EVENT_TYPES",
+    "EVENT_WINDOW",
     "HISTORY_DTYPES",
     "TIE_OUT_DTYPES",
     "balances_at",
@@ -392,3 +394,8 @@ def estimated_month_ends(movements: pd.DataFrame, ends: Sequence[pd.Timestamp]) 
             if row.earliest <= end < row.latest:
                 out[end].add(str(row.customer_id))
     return out
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)
