@@ -15,7 +15,8 @@ final state instead of from the events that moved it:
   still ``billed``, ``paid`` or ``past_due``, was ``canceled`` after being billed, or completed later than it
   was billed as an invoice or a renewal); ``used`` when it completed (from reserved when it was reserved,
   else straight from available); ``released`` when a reserved one was canceled (R2);
-- refunds, chargebacks, seller credits and transfers of a subscription move nothing (R3, R4).
+- refunds, chargebacks, seller credits and transfers of a subscription move nothing (R3, R4); an approved
+  refund is kept as a ``refund`` row with no effect, as the event-based movements keep it.
 
 **Timing** (docs/credit-rules.md, "History from day one"). Paddle's transactions carry no ``completed_at``
 or ``canceled_at``. Within Paddle's 90-day event window the moment comes from the first event showing the
@@ -76,7 +77,7 @@ TIE_OUT_DTYPES: dict[str, str] = {
 }
 _EFFECT: dict[str, tuple[int, int, int]] = {
     "issued": (1, 0, 0), "reversed": (-1, 0, 0), "reserved": (-1, 1, 0), "released": (1, -1, 0),
-    "used_from_available": (-1, 0, 1), "used_from_reserved": (0, -1, 1),
+    "used_from_available": (-1, 0, 1), "used_from_reserved": (0, -1, 1), "refund": (0, 0, 0),
 }
 _SETTLED_EVENTS = ("transaction.billed", "transaction.past_due", "transaction.completed", "transaction.canceled",
                    "transaction.paid", "adjustment.created", "adjustment.updated")
@@ -268,6 +269,8 @@ def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, p
         kind, effect = "issued", "issued"
     elif action == "credit_reverse" and status == "approved":
         kind, effect = "reversed", "reversed"
+    elif action == "refund" and status == "approved":
+        kind, effect = "refund", "refund"  # R4: no credit comes back; a row beside any difference, as events give
     else:
         return  # pending_approval and rejected never reach a balance; seller credits and refunds move nothing
     seen = first.get((adj_id, "approved"))
@@ -315,7 +318,7 @@ def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Map
     for adj in adjs.values():
         _adjustment(b, adj, reversal_of, first)
     frame = files.conform(pd.DataFrame(b.rows), HISTORY_DTYPES)[list(HISTORY_DTYPES)]
-    order = {k: i for i, k in enumerate(("issued", "reserved", "released", "used", "reversed"))}
+    order = {k: i for i, k in enumerate(("issued", "reserved", "released", "used", "reversed", "refund"))}
     frame["_order"] = frame["kind"].map(order).astype("int64")
     frame = frame.sort_values(["occurred_at", "customer_id", "transaction_id", "_order"], kind="mergesort")
     return frame.drop(columns="_order").reset_index(drop=True)
@@ -330,7 +333,7 @@ def balances_at(movements: pd.DataFrame, at: Any, customers: Iterable[str] | Non
     One row per customer and currency with any movement by then, like Paddle (a currency once credited
     keeps its row at zero). ``customers`` limits the rows to those customers (the trusted ones).
     """
-    moves = movements[movements["occurred_at"] <= pd.Timestamp(at)]
+    moves = movements[(movements["occurred_at"] <= pd.Timestamp(at)) & (movements["kind"] != "refund")]
     if customers is not None:
         moves = moves[moves["customer_id"].isin(list(customers))]
     if moves.empty:

@@ -137,7 +137,7 @@ def test_legacy_credit_counts_once_even_when_its_status_reads_reversed():
               "created_at": "2023-06-02T00:00:00Z", "updated_at": "2023-06-02T00:00:00Z"}
     moves = rebuild.rebuild([], [original, reverse, refund])
     assert moves[["kind", "amount", "adjustment_id"]].values.tolist() == [
-        ["issued", 700, "adj_o"], ["reversed", 700, "adj_r"]]
+        ["issued", 700, "adj_o"], ["reversed", 700, "adj_r"], ["refund", 50, "adj_f"]]
     assert rebuild.balances_at(moves, pd.Timestamp("2023-05-31T23:59:59Z"))["available"].tolist() == [700]
     assert rebuild.balances_at(moves, pd.Timestamp("2023-06-30T23:59:59Z"))["available"].tolist() == [0]
 
@@ -162,7 +162,7 @@ def test_every_customer_that_ties_out_has_month_ends_equal_to_the_ledger(make_si
         result = credit_history.run_history(client, snap, data_dir=tmp_path, progress=False)
     assert result.tie_out_rate == 1.0 and result.untrusted.empty
     kinds = set(result.movements["kind"])
-    assert kinds == {"issued", "reversed", "reserved", "released", "used"}
+    assert kinds - {"refund"} == {"issued", "reversed", "reserved", "released", "used"}
     assert set(result.movements["source"]) >= {"adjustment", "subscription_update"}
     rebuilt = _reconstructed(tmp_path)
     assert rebuilt and len(rebuilt) == len(result.written)
@@ -237,6 +237,9 @@ def test_inside_the_event_window_the_rebuilt_movements_are_the_ledgers_to_the_mi
     since = snap.as_of - pd.Timedelta(days=89)
     ledger = pd.DataFrame(sim.account.expected_movements(since.to_pydatetime(), snap.as_of.to_pydatetime()))
     mine = result.movements[result.movements["occurred_at"] > since]
+    refunds = mine[mine["kind"] == "refund"]  # R4: kept beside the movements, moving nothing (the ledger has none)
+    assert len(refunds) and (refunds[["available_delta", "reserved_delta", "used_delta"]] == 0).all(axis=None)
+    mine = mine[mine["kind"] != "refund"]
     assert len(ledger) > 20 and set(ledger["kind"]) >= {"issued", "reserved", "used"}
 
     def keyed(frame: pd.DataFrame, times: pd.Series) -> set:
