@@ -161,6 +161,44 @@ def _child_toolkit(args: argparse.Namespace) -> dict:
     }
 
 
+def _child_history(args: argparse.Namespace) -> dict:
+    """``credit-reports history`` against the first snapshot in the data folder: calls, time, tie-out."""
+    from credit_reports.credit_history import run_history
+    from credit_reports.paddle import PaddleClient
+
+    client = PaddleClient(base_url=args.base_url, max_rpm=args.rpm, rate_window=args.window)
+    base_rss = _rss_mb()
+    started = time.monotonic()
+    result = run_history(client, "latest", data_dir=args.data_dir, workers=args.workers, progress=False)
+    elapsed = time.monotonic() - started
+    s = result.summary
+    return {
+        "calls": s["api_calls"], "seconds": elapsed, "extrapolated": False, "customers": s["candidates"],
+        "tie_out": s["tie_out"]["rate"], "tied": s["tie_out"]["tied"], "with_credit": s["tie_out"]["customers"],
+        "movements": s["movements"], "batches": s["batches"], "events_read": s["events_read"],
+        "month_ends": len(result.written), "estimated": s["estimated_timing_movements"], "timing": s["timing"],
+        "rss_base_mb": base_rss, "rss_peak_mb": _rss_mb(),
+    }
+
+
+def history_case(args: argparse.Namespace, sim, work: Path) -> list[dict]:
+    """A first snapshot (``subscribers``) and the history from day one on top of it, with what the account
+    holds for the growth model: candidates' transactions (the pages) and adjustments."""
+    first = run_case("subscribers", sim, args, strategy="subscribers", data_dir=work / "history")
+    hist = run_case("history", sim, args, data_dir=work / "history")
+    account = sim.account
+    from credit_reports.store import load_snapshot
+
+    snap = load_snapshot("latest", work / "history")
+    ids = set(snap.subscriptions["customer_id"].dropna()) | set(snap.balances["customer_id"]) | set(
+        snap.adjustments["customer_id"].dropna())
+    listed = ("billed", "paid", "past_due", "completed", "canceled")
+    hist["transactions"] = sum(1 for t in account.transactions_of(sorted(ids)) if t["status"] in listed)
+    hist["adjustments"] = len(account.adjustments_of(sorted(ids)))
+    hist["name"] = "history (after subscribers)"
+    return [first, hist]
+
+
 # -- parent side ------------------------------------------------------------------------------------
 
 
@@ -282,9 +320,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-customers", type=int, default=1000, help="customers in the pace check")
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--only", choices=["full", "subscribers", "pace", "moving"],
+    parser.add_argument("--only", choices=["full", "subscribers", "pace", "moving", "history"],
                         help="run just this case (pace: the pace check at 240 per 15 s, 4 workers; moving: the "
-                             "point-in-time correction on an account that moves while it is read)")
+                             "point-in-time correction on an account that moves while it is read; history: a "
+                             "subscribers first snapshot, then the history from day one on it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -292,7 +331,8 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child:
-        result = _child_naive_sdk(args) if args.child == "naive-sdk" else _child_toolkit(args)
+        child = {"naive-sdk": _child_naive_sdk, "history": _child_history}.get(args.child, _child_toolkit)
+        result = child(args)
         print(json.dumps(result))
         return
 
@@ -320,6 +360,15 @@ def main() -> None:
         n_subs, n_adjs = len(account.subscriptions), len(account.adjustments_by_action["credit"])
         credited = {a["customer_id"] for a in account.adjustments_by_action["credit"].items}
         candidates = len(account.subscriber_ids() | credited)
+        if args.only == "history":
+            first, hist = history_case(args, sim, work)
+            print(_fmt(first, args.customers // 200 + args.customers, 0))
+            print(_fmt(hist, args.customers // 200 + args.customers, 0))
+            print("history:", json.dumps({k: hist[k] for k in ("calls", "seconds", "customers", "with_credit",
+                                                               "tie_out", "movements", "batches", "events_read",
+                                                               "month_ends", "estimated", "timing",
+                                                               "transactions", "adjustments")}))
+            return
         if args.only:
             res = run_case(args.only, sim, args, strategy=args.only, data_dir=work / "only")
             print(_fmt(res, args.customers // 200 + args.customers, 0))

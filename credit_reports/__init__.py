@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "fetch_credit_balances": "fetch",
     "fetch_subscriptions": "fetch",
     "fetch_snapshot": "snapshot_fetch",
+    "history": "credit_history",
     "Snapshot": "store",
     "load_snapshot": "store",
     "list_snapshots": "store",
@@ -60,6 +61,7 @@ __all__ = [
     "fetch_snapshot",
     "fetch_subscriptions",
     "format_money",
+    "history",
     "list_snapshots",
     "load_history",
     "load_snapshot",
@@ -78,6 +80,7 @@ __all__ = [
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load on first use
     from credit_reports import charts, cohorts, metrics, money, parameters, report
     from credit_reports.comparison import compare
+    from credit_reports.credit_history import history
     from credit_reports.credit_movements import movements, statement
     from credit_reports.errors import CreditReportsError, PaddleError, UsageError
     from credit_reports.excel import to_excel

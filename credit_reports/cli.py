@@ -241,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retention_options(snapshots)
     snapshots.set_defaults(handler=cmd_snapshots)
 
+    from credit_reports.cli_history import add_parser as add_history
+
+    add_history(sub, _add_data_dir, _positive_int, _rpm)
+
     sim = sub.add_parser("simulator", help="serve the local Paddle simulator until interrupted")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     sim.add_argument(

@@ -19,6 +19,7 @@ started yourself (``local``) are never touched.
 from __future__ import annotations
 
 import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,11 +76,12 @@ def advance_month(sim: object, month_end: datetime, customers: int, seed: int, r
 
 def take_demo_snapshots(
     data_dir: Path | None = None, *, customers: int = 2000, seed: int = 7, progress: bool = True,
-    months: int = DEMO_MONTHS, workers: int = 4,
+    months: int = DEMO_MONTHS, workers: int = 4, history: bool = True,
 ) -> Snapshot:
     """The demo's data: ``months`` month-end snapshots of a simulated account that moves on in between, kept
     in ``<data_dir>/snapshots/demo/`` (an earlier demo's snapshots there are removed first). The first is a
     ``subscribers`` first fetch, each later one ``incremental`` from that month's events. Returns the newest."""
+    from credit_reports.credit_history import run_history
     from credit_reports.paddle import PaddleClient
     from credit_reports.simulator import Simulator
     from credit_reports.snapshot_fetch import fetch_snapshot
@@ -87,6 +89,7 @@ def take_demo_snapshots(
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     shutil.rmtree(demo_folder(data_dir), ignore_errors=True)  # only what an earlier demo made
+    shutil.rmtree(proof_folder(data_dir), ignore_errors=True)
     ends = month_ends(months)
     with Simulator(customers=customers, seed=seed, anchor=_month_start(ends[0])) as sim:
         client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=DEMO_MAX_RPM)
@@ -100,10 +103,78 @@ def take_demo_snapshots(
                 advance_month(sim, end, customers, seed, reversal=i == 1)
                 snapshot = fetch_snapshot(client, data_dir=data_dir, strategy="subscribers" if i == 0 else "auto",
                                           max_rpm=DEMO_MAX_RPM, workers=workers, progress=progress, as_of=end)
+                if i == 0 and history:  # the day the toolkit is installed: its history from day one
+                    run_history(client, snapshot, data_dir=data_dir, progress=progress)
+            if history:
+                proof = prove_history(sim, client, data_dir, progress=progress)
+                if not proof["equal"]:  # the demo's proof failed: say so, loudly, without stopping the report
+                    print(f"credit-reports demo: the history's month ends differ from the fetched ones at "
+                          f"{len(proof['differences'])} customer month ends; see "
+                          f"{proof_folder(data_dir) / 'proof.json'}", file=sys.stderr)
         finally:
             client.close()
     assert snapshot is not None
     return snapshot
+
+
+def proof_folder(data_dir: Path) -> Path:
+    """Where the demo keeps its proof of the history: a store of its own, so it never mixes with the demo's."""
+    return Path(data_dir) / "demo-history-proof"
+
+
+def compare_month_ends(fetched: list[Snapshot], reconstructed: dict[str, Snapshot],
+                       trusted: set[str]) -> dict[str, object]:
+    """Customer by customer, each fetched month end against the reconstructed one of the same as-of (the
+    trusted customers' rows): how many were compared and which differ."""
+    import pandas as pd
+
+    keys = ["customer_id", "currency_code"]
+    differ: list[dict[str, object]] = []
+    for snap in fetched:
+        rebuilt = reconstructed.get(snap.name)
+        if rebuilt is None:
+            differ.append({"as_of": snap.name, "problem": "no reconstructed month end"})
+            continue
+        want = snap.balances[snap.balances["customer_id"].isin(sorted(trusted))]
+        both = want.merge(rebuilt.balances, on=keys, how="outer", suffixes=("_fetched", "_rebuilt"), indicator=True)
+        cols = ("available", "reserved", "used")
+        same = (both["_merge"] == "both") & pd.concat(
+            [both[f"{c}_fetched"] == both[f"{c}_rebuilt"] for c in cols], axis=1).all(axis=1)
+        for row in both[~same].itertuples():
+            differ.append({"as_of": snap.name, "customer_id": str(row.customer_id),
+                           "currency_code": str(row.currency_code)})
+    return {"month_ends": len(fetched), "differences": differ, "equal": not differ}
+
+
+def prove_history(sim: object, client: object, data_dir: Path, *, progress: bool = False) -> dict[str, object]:
+    """Take one first snapshot today into :func:`proof_folder`, rebuild the account's history from its
+    transactions, and compare the reconstructed month ends with the demo's fetched month-end snapshots,
+    customer by customer (the simulator's ledger is the truth for both). Writes and returns ``proof.json``."""
+    import pandas as pd
+
+    from credit_reports.credit_history import run_history
+    from credit_reports.snapshot_fetch import fetch_snapshot
+    from credit_reports.snapshot_files import write_json_atomic
+    from credit_reports.store import list_snapshots, load_snapshot
+
+    folder = proof_folder(data_dir)
+    shutil.rmtree(folder, ignore_errors=True)
+    today = pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(seconds=1)
+    sim.set_time(today.to_pydatetime())  # type: ignore[attr-defined]
+    first = fetch_snapshot(client, data_dir=folder, strategy="subscribers", max_rpm=DEMO_MAX_RPM,  # type: ignore[arg-type]
+                           progress=progress, as_of=today)
+    result = run_history(client, first, data_dir=folder, progress=progress)
+    listing = list_snapshots(folder, DEMO_ENVIRONMENT)
+    rebuilt = {p.rsplit("/", 1)[-1]: load_snapshot(p) for p, r in zip(listing["path"], listing["reconstructed"],
+                                                                     strict=True) if r}
+    fetched = [load_snapshot(p) for p, r in zip(*[list_snapshots(data_dir, DEMO_ENVIRONMENT)[c]
+                                                  for c in ("path", "reconstructed")], strict=True) if not r]
+    trusted = set(result.tie_out.loc[result.tie_out["ties_out"], "customer_id"].astype(str)) - set(
+        result.summary["tie_out"]["untrusted_customer_ids"])
+    proof = {"first_snapshot": first.name, "tie_out": result.summary["tie_out"],
+             "api_calls": result.summary["api_calls"], **compare_month_ends(fetched, rebuilt, trusted)}
+    write_json_atomic(folder / "proof.json", proof)
+    return proof
 
 
 def run_demo(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -210,6 +210,9 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
         return f"{snapshot.name} is the first snapshot: nothing before it was seen"
     manifest = snapshot.manifest or {}
     strategy = manifest.get("strategy")
+    rebuilt = _rebuilt_window_missing(snapshot, previous, manifest)
+    if rebuilt is not False:
+        return rebuilt
     if manifest.get("events_readable") is False:
         return (f"the fetch of {snapshot.name} could not read events (the key lacks notification.read), so it is "
                 f"{NOT_POINT_IN_TIME}")
@@ -229,6 +232,24 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
         base_time = None
     if base_time is None or base_time > timestamps.parse(previous.as_of):
         return f"the events {snapshot.name} read do not start at {previous.name}"
+    return None
+
+
+def _rebuilt_window_missing(snapshot: Any, previous: Any, manifest: Mapping[str, Any]) -> str | None | bool:
+    """For a window rebuilt from transactions (``credit-reports history``): why it lacks evidence, None when
+    it has it; False when the window is not a rebuilt one. A reconstructed month end's window starts at its
+    ``base_snapshot``; a fetched first snapshot's at its history's ``window_base``. Transaction ids are the
+    evidence, so Paddle's 90-day event window does not apply."""
+    if manifest.get("reconstructed"):
+        base = manifest.get("base_snapshot")
+    else:
+        base = (manifest.get("history") or {}).get("window_base")
+        if not base:
+            return False
+    if not snapshot.has_movements:
+        return f"{snapshot.name} stored no movements"
+    if base != previous.name:
+        return f"the movements {snapshot.name} rebuilt do not start at {previous.name}"
     return None
 
 

@@ -117,6 +117,16 @@ def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in parameters.items() if k in accepted}
 
 
+def _history_summary(snapshot: Any) -> dict[str, Any] | None:
+    """The tie-out of the history from day one behind this snapshot (``credit-reports history``), or None."""
+    from credit_reports.credit_history import stored_summary
+
+    try:
+        return stored_summary(snapshot)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _manifest(
     *,
     name: str,
@@ -169,6 +179,7 @@ def _manifest(
         files=files,
         exports=[{"label": label, "file": file} for label, file in exports],
         absent=frozenset({"url", "attention"}),  # added once the address and the alert reasons are known
+        extra={"history": _history_summary(snapshot)},  # the tie-out of the history from day one, or null
     )
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from credit_reports import ageing as ageing_mod
 from credit_reports import cohorts as cohorts_mod
-from credit_reports import metrics, periods, privacy, report_parameters, store, timestamps
+from credit_reports import credit_history, metrics, periods, privacy, report_parameters, store, timestamps
 from credit_reports import translation as translation_mod
 from credit_reports.close_tables import ClosePackTables
 from credit_reports.credit_movements import period_movements, union_adjustments, union_movements
@@ -79,6 +79,8 @@ class Report(ReportTables, ClosePackTables):
     snapshots: list[Any] = field(default_factory=list)  # the environment's snapshot chain (store.chain)
     prior_totals: pd.DataFrame | None = None  # currency_totals of the opening snapshot (the prior period)
     translation: pd.DataFrame | None = None  # translation.translate: the roll-forward in the reporting currency
+    #: customers whose transactions do not explain their balance (credit_history.untrusted_table), or None
+    history_untrusted: pd.DataFrame | None = None
 
     @property
     def evidence(self) -> bool:
@@ -137,6 +139,8 @@ class Report(ReportTables, ClosePackTables):
             out["ageing"] = self.ageing
         if self.issued_by_source is not None and not self.issued_by_source.empty:
             out["issued_by_source"] = self.issued_by_source
+        if self.history_untrusted is not None:
+            out["history_untrusted"] = self.redacted(self.history_untrusted)
         if self.converted is not None:
             out["converted"] = self.converted
         if self.translation is not None:
@@ -386,6 +390,10 @@ def prepare(**parameters: Any) -> Report:
             "set trend = \"snapshot\" to see every snapshot."
         )
 
+    rebuilt_note = credit_history.reconstructed_note(chain)
+    if rebuilt_note:
+        notes["trend"] = f"{notes['trend']} {rebuilt_note}" if notes.get("trend") else rebuilt_note
+
     aged, by_source = _ageing_and_sources(p, snap, chain, balances, period_moves, rec, notes)
 
     reserved = metrics.reserved_customers(balances)
@@ -407,7 +415,7 @@ def prepare(**parameters: Any) -> Report:
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
-        prior_totals=prior, translation=translated,
+        prior_totals=prior, translation=translated, history_untrusted=_untrusted(snap, p.currencies),
     )
 
 
@@ -434,6 +442,13 @@ def _convert(
         notes["translation"] = f"The roll-forward is not translated: {exc}."
         return rates, converted, None
     return rates, converted, translated
+
+
+def _untrusted(snap: Any, currencies: tuple[str, ...]) -> pd.DataFrame | None:
+    """The history's customers that do not tie out (the reported currencies), or None when all do or there
+    is no history."""
+    table = _filter(credit_history.untrusted_table(snap), currencies)
+    return table if len(table) else None
 
 
 prepare.__signature__ = report_parameters.signature(unknown=True)  # type: ignore[attr-defined]
@@ -485,12 +500,23 @@ def _ageing_and_sources(
     first = chain[0]
     stored = _filter(union_movements(s.movements for s in chain[1:]), p.currencies)
     adjustments = union_adjustments(s.adjustments for s in chain)
+    if first.manifest.get("reconstructed"):
+        adjustments = None  # a history from day one: its issued movements date every legacy credit already
     aged = ageing_mod.ageing(balances, snap.as_of, first_balances=_filter(first.balances, p.currencies),
                              first_as_of=first.as_of, movements=stored, adjustments=adjustments)
     notes["ageing"] = (
         f"Credit the toolkit never saw arrive is its own bucket: it was issued before the first snapshot "
         f"({timestamps.display(first.as_of)}), unless a legacy credit adjustment dates it."
     )
+    if first.manifest.get("reconstructed"):
+        undated = aged["bucket"].astype(str).str.endswith("(date not seen)")
+        if not aged.loc[undated, "amount"].any():  # the history from day one dated every credit
+            aged = aged[~undated].reset_index(drop=True)
+        notes["ageing"] = (
+            f"Every credit is dated: the history rebuilt from Paddle's transactions starts at "
+            f"{timestamps.display(first.as_of)}, before the first credit. Customers whose transactions do not "
+            "explain their balance are left out of it, and their credit (if any) is the undated bucket."
+        )
     by_source = None
     if rec is not None and rec.evidence:
         by_source = ageing_mod.issued_by_source(period_moves)

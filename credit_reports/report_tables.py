@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from credit_reports import ageing as ageing_mod
-from credit_reports import money, periods, timestamps
+from credit_reports import credit_history, money, periods, timestamps
 
 __all__ = [
     "BANNER_STYLE", "DIFFERENCE_CUSTOMERS_IN_NOTE", "NO_EVIDENCE", "RESERVED_ROWS_SHOWN", "ReportTables",
@@ -117,6 +117,9 @@ class ReportTables:
         strategy = manifest.get("strategy")
         if strategy:
             rows.append(("Fetch strategy", str(strategy)))
+        history = credit_history.stored_summary(snap)
+        if history is not None:
+            rows.append(("History from day one", credit_history.summary_line(history)))
         rows.extend(self.period_rows())
         frame = pd.DataFrame(rows, columns=["Snapshot", ""])
         return style_table(frame, right=[])

@@ -44,7 +44,7 @@ from credit_reports.snapshot_files import (
 )
 from credit_reports.store import Snapshot, snapshots_root
 
-__all__ = ["BalanceJournal", "SnapshotWriter", "collapse_duplicates"]
+__all__ = ["BalanceJournal", "SnapshotWriter", "collapse_duplicates", "lock_environment", "unlock_environment"]
 
 log = logging.getLogger("credit_reports.store")
 
@@ -361,6 +361,9 @@ def _lock(env_dir: Path) -> int | None:
 
 
 _unlock = locks.release
+#: The environment's fetch lock for other writers of the store (``credit-reports history``): one name each way.
+lock_environment = _lock
+unlock_environment = _unlock
 
 
 

@@ -202,6 +202,11 @@ class Snapshot:
         return bool(self.manifest.complete)
 
     @property
+    def reconstructed(self) -> bool:
+        """True for a month end rebuilt from transactions (``credit-reports history``), never fetched."""
+        return bool(self.manifest.get("reconstructed", False))
+
+    @property
     def strategy(self) -> str | None:
         return self.manifest.strategy
 
@@ -577,6 +582,7 @@ _LIST_DTYPES = {
     "api_calls": "Int64",
     "seconds": "float64",
     "resumed": "bool",
+    "reconstructed": "bool",
     "usable": "bool",
     "problem": "string",
 }
@@ -596,8 +602,9 @@ def list_snapshots(
     """Every published snapshot (all environments unless one is named), oldest first.
 
     Columns: environment, as_of, path, complete, strategy, customers, balance_rows, failed, api_calls,
-    seconds, resumed, usable, problem. Working folders (``.partial-*``) are not listed; unusable folders
-    (see :meth:`Snapshot.problem`) are, with ``usable`` False and the reason in ``problem``, last.
+    seconds, resumed, reconstructed (a month end rebuilt by ``credit-reports history``), usable, problem.
+    Working folders (``.partial-*``) are not listed; unusable folders (see :meth:`Snapshot.problem`) are,
+    with ``usable`` False and the reason in ``problem``, last.
     """
     _known_environment(data_dir, environment)
     rows = []
@@ -617,6 +624,7 @@ def list_snapshots(
                 "api_calls": m.api_calls,
                 "seconds": m.seconds,
                 "resumed": bool(m.resumed),
+                "reconstructed": snap.reconstructed,
                 "usable": True,
                 "problem": None,
             }

@@ -43,8 +43,12 @@ def test_the_demo_keeps_a_year_of_month_end_snapshots_and_replaces_only_its_own(
     assert folder.parent == data / "snapshots" / DEMO_ENVIRONMENT
     assert (data / "snapshots" / "local" / "keep.txt").read_text() == "mine"
     assert not (data / "snapshots" / DEMO_ENVIRONMENT / "20200131T235959Z").exists()
-    listing = credit_reports.list_snapshots(data, DEMO_ENVIRONMENT)
+    everything = credit_reports.list_snapshots(data, DEMO_ENVIRONMENT)
+    listing = everything[~everything["reconstructed"]]
     assert listing["as_of"].tolist() == [pd.Timestamp(e) for e in month_ends(DEMO_MONTHS)]
+    # the history from day one: reconstructed month ends before the first fetched one, never mixed with them
+    rebuilt = everything[everything["reconstructed"]]
+    assert len(rebuilt) and rebuilt["as_of"].max() < listing["as_of"].min()
     strategies = [credit_reports.load_snapshot(p).manifest["strategy"] for p in listing["path"]]
     assert strategies == ["subscribers"] + ["incremental"] * (DEMO_MONTHS - 1)
     assert credit_reports.load_snapshot(data_dir=data, environment=DEMO_ENVIRONMENT).path == folder

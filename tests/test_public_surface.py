@@ -12,9 +12,9 @@ import pytest
 import credit_reports
 
 PUBLIC_MODULES = (
-    "ageing", "alerts", "charts", "cohorts", "comparison", "credit_movements", "errors", "excel", "fetch",
-    "logs", "manifests", "metrics", "money", "paddle", "parameters", "periods", "progress", "reconcile", "report",
-    "store",
+    "ageing", "alerts", "charts", "cohorts", "comparison", "credit_history", "credit_movements", "errors", "excel",
+    "fetch", "logs", "manifests", "metrics", "money", "paddle", "parameters", "periods", "progress", "rebuild",
+    "reconcile", "report", "store",
 )
 
 

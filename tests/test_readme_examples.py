@@ -14,6 +14,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+import credit_reports
 from credit_reports import metrics
 from credit_reports.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, take_demo_snapshots
 
@@ -70,7 +71,8 @@ def test_a_second_demo_replaces_only_its_own_snapshots(tmp_path):
     first_totals = metrics.currency_totals(first.balances)  # read before the second run removes it
     (first.path / "left-by-the-first-run").write_text("x")
     second = take_demo_snapshots(data, customers=60, seed=3, progress=False)
-    demo = sorted(p.name for p in (data / "snapshots" / DEMO_ENVIRONMENT).iterdir() if not p.name.startswith("."))
+    listing = credit_reports.list_snapshots(data, DEMO_ENVIRONMENT)
+    demo = sorted(Path(p).name for p in listing.loc[~listing["reconstructed"], "path"])
     assert len(demo) == DEMO_MONTHS and second.name in demo  # a year of month ends, the same ones again
     assert not (second.path / "left-by-the-first-run").exists()  # the first run's folders were replaced
     assert local.is_dir()  # a snapshot the demo did not make is left alone
