@@ -83,7 +83,7 @@ def take_demo_snapshots(
     ``subscribers`` first fetch, each later one ``incremental`` from that month's events. Returns the newest."""
     from credit_reports.credit_history import run_history
     from credit_reports.paddle import PaddleClient
-    from credit_reports.simulator import Simulator
+    from credit_reports.simulator import CURRENT_PADDLE, Simulator
     from credit_reports.snapshot_fetch import fetch_snapshot
     from credit_reports.store import default_data_dir
 
@@ -91,7 +91,7 @@ def take_demo_snapshots(
     shutil.rmtree(demo_folder(data_dir), ignore_errors=True)  # only what an earlier demo made
     shutil.rmtree(proof_folder(data_dir), ignore_errors=True)
     ends = month_ends(months)
-    with Simulator(customers=customers, seed=seed, anchor=_month_start(ends[0])) as sim:
+    with Simulator(customers=customers, seed=seed, anchor=_month_start(ends[0]), **CURRENT_PADDLE) as sim:
         client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=DEMO_MAX_RPM)
         # the snapshots' environment folder and manifest say "demo", not "local": a simulator you run
         # yourself fetches into "local", and the demo must never replace those
