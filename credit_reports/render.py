@@ -442,12 +442,13 @@ def _export_facts(job: _Job, handed_over: ExportFacts | None) -> ExportFacts:
     return handoff.facts_of(prepare(**job.report_arguments))
 
 
-def _asked_in_words(requested: str) -> str:
-    """What the reader asked for, in words: the latest snapshot, a named one, or a period's closing one."""
+def _asked_in_words(requested: str, period_label: str = "") -> str:
+    """What the reader asked for, in words: the latest snapshot, a named one, or a period's closing one
+    (named by its label, "November 2026", rather than the parameter's value, "previous-month")."""
     if requested == "latest":
         return "the latest snapshot"
     if requested.startswith("period "):
-        return f"the closing snapshot of {requested}"
+        return f"the closing snapshot of {period_label or requested}"
     return f"snapshot {requested}"
 
 
@@ -458,7 +459,8 @@ def _write_html(
     """``<name>.html`` (and ``<name>.pdf`` when asked and possible) in ``stage``; refuses external loads."""
     as_of, snapshot, name = job.as_of, job.snapshot, job.name
     as_of_line = (
-        f"As of {as_of:%d %b %Y, %H:%M:%S} UTC ({_asked_in_words(job.requested)}; {snapshot.environment})"
+        f"As of {as_of:%d %b %Y, %H:%M:%S} UTC "
+        f"({_asked_in_words(job.requested, facts.period_label)}; {snapshot.environment})"
         + ("" if facts.opening is None else
            f"; roll-forward from {timestamps.display(facts.opening.as_of)}")
     )

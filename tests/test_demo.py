@@ -60,3 +60,14 @@ def test_the_demo_report_reconciles_the_last_closed_month_with_evidence(demo_run
     rolled = demo_run.manifest["roll_forward"]
     assert rolled and all(line["evidence"] is True and line["unexplained"] == 0 for line in rolled.values())
     assert sum(line["issued"] + line["used"] for line in rolled.values()) > 0
+
+
+@pytest.mark.slow
+def test_the_demo_report_header_names_the_period_it_closes_not_the_parameter_value(demo_run: DemoRun) -> None:
+    # the period parameter is "previous-month"; the reader is told which month that was
+    from bs4 import BeautifulSoup
+
+    text = BeautifulSoup(demo_run.html.read_text(encoding="utf-8"), "html.parser").get_text(" ")
+    month = pd.Timestamp(demo_run.manifest["period"]["to"]).strftime("%B %Y")  # e.g. November 2026
+    assert f"the closing snapshot of {month}" in text
+    assert "previous-month" not in text
