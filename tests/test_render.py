@@ -176,7 +176,10 @@ def test_html_loads_nothing_from_anywhere(demo: DemoReport) -> None:
     assert fetching == []
     assert re.findall(r"url\(\s*[\"']?(?:https?:)?//", html, re.I) == []
     assert re.findall(r"@import", html, re.I) == []
-    assert "<script" not in html.lower()
+    # one inline script, no loader: it opens the folded appendix when the reader prints from the browser
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.I | re.S)
+    assert len(scripts) == 1 and scripts[0][0].strip() == "", scripts
+    assert "beforeprint" in scripts[0][1] and "afterprint" in scripts[0][1]
     assert "require.min.js" not in html and "mathjax" not in html.lower()
     # the styling stays, inline
     assert "<style" in html and ".jp-RenderedHTMLCommon" in html
