@@ -42,6 +42,18 @@ def test_fetch_without_a_key_names_PADDLE_API_KEY_and_exits_2(tmp_path: Path, ca
     assert_one_line_error(err, "PADDLE_API_KEY")
 
 
+@pytest.mark.parametrize("command", ["fetch", "history"])
+def test_the_missing_key_error_names_every_read_permission_paddle_has_for_the_reads(
+    tmp_path: Path, capsys, command: str
+) -> None:
+    """The permissions come from the simulator (Paddle's side), not from the list the message is built from."""
+    from credit_reports.simulator.server import ALL_PERMISSIONS
+
+    code, _, err = run_cli(capsys, "--quiet", command, "--data-dir", str(tmp_path))
+    assert code == 2
+    assert_one_line_error(err, "PADDLE_API_KEY", *sorted(ALL_PERMISSIONS))
+
+
 def test_an_unknown_environment_is_refused_with_the_valid_ones(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PADDLE_API_KEY", "pdl_sdbx_apikey_01234567890123456789012345_abc")
     monkeypatch.setenv("PADDLE_ENVIRONMENT", "staging")
