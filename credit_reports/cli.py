@@ -174,7 +174,8 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     which snapshot, with which parameters, and whether to print PDFs."""
     parser.add_argument(
         "--snapshot",
-        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
+        help="the snapshot to report: an as-of (e.g. 20261130T235959Z), a month (2026-11: its last snapshot, "
+        "UTC), a date (2026-11-30: the newest on or before it) or latest (default: the report's snapshot "
         "parameter, else latest; run reports the snapshot it fetches)",
     )
     parser.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
