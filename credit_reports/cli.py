@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
         "roll-forward (default: the account stands still)",
     )
     sim.set_defaults(handler=cmd_simulator)
+    for listed in sub._choices_actions:  # each command's --help opens with its line of the top-level list
+        sub.choices[listed.dest].description = f"{listed.help[0].upper()}{listed.help[1:]}."
     return parser
 
 
