@@ -408,3 +408,9 @@ def test_hung_cell_fails_the_report_instead_of_hanging_the_schedule(
     with pytest.raises(ReportFailedError, match="(?i)timed out|timeout"):
         render_report(path, data_dir=demo.data_dir, out_dir=tmp_path / "out", output_name="hung")
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_the_footer_says_when_the_report_was_rendered_in_whole_seconds(demo: DemoReport) -> None:
+    footer = BeautifulSoup(read_html(demo), "html.parser").find("footer", class_="credit-reports-footer")
+    assert footer is not None
+    assert re.search(r" rendered \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by credit-reports ", footer.get_text()), footer
