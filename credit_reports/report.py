@@ -65,7 +65,7 @@ class Report(ReportTables, ClosePackTables):
     heatmap: Any  # cohorts.CohortHeatmap: available (int64), shares (0-1 per currency), sizes
     roll_forward: pd.DataFrame | None
     trend: pd.DataFrame
-    snapshots_in_history: int
+    snapshots_in_history: int  # usable stored snapshots up to and including this one (empty ones too)
     concentration: pd.DataFrame
     top_share: pd.DataFrame
     reserved: pd.DataFrame
@@ -411,7 +411,7 @@ def prepare(**parameters: Any) -> Report:
     return Report(
         parameters=p, snapshot=snap, opening=opening, balances=balances, totals=totals,
         cohorts=cohort_totals, merged_cohorts=merged, heatmap=heat,
-        roll_forward=roll, trend=trend, snapshots_in_history=max(n_history, 1),
+        roll_forward=roll, trend=trend, snapshots_in_history=len(chain),
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
