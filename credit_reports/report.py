@@ -512,9 +512,11 @@ def _ageing_and_sources(
         undated = aged["bucket"].astype(str).str.endswith("(date not seen)")
         if not aged.loc[undated, "amount"].any():  # the history from day one dated every credit
             aged = aged[~undated].reset_index(drop=True)
+        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap))
         notes["ageing"] = (
             f"Every credit is dated: the history rebuilt from Paddle's transactions starts at "
-            f"{timestamps.display(first.as_of)}, before the first credit. Customers whose transactions do not "
+            f"{timestamps.display(first.as_of)}, the month end before the first credit ({first_credit}). "
+            "Customers whose transactions do not "
             "explain their balance are left out of it, and their credit (if any) is the undated bucket."
         )
     by_source = None
