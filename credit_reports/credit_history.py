@@ -47,6 +47,7 @@ __all__ = [
     "TRANSACTION_STATUSES",
     "candidates",
     "fetch_history",
+    "first_credit_text",
     "history",
     "history_of",
     "reconstructed_note",
