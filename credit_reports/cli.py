@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -174,7 +176,8 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     which snapshot, with which parameters, and whether to print PDFs."""
     parser.add_argument(
         "--snapshot",
-        help="as-of of the snapshot to report, e.g. 20261201T061500Z (default: the report's snapshot "
+        help="the snapshot to report: an as-of (e.g. 20261130T235959Z), a month (2026-11: its last snapshot, "
+        "UTC), a date (2026-11-30: the newest on or before it) or latest (default: the report's snapshot "
         "parameter, else latest; run reports the snapshot it fetches)",
     )
     parser.add_argument("--pdf", action="store_true", help="also print each report to PDF (headless Chromium)")
@@ -275,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
         "roll-forward (default: the account stands still)",
     )
     sim.set_defaults(handler=cmd_simulator)
+    for listed in sub._choices_actions:  # each command's --help opens with its line of the top-level list
+        sub.choices[listed.dest].description = f"{listed.help[0].upper()}{listed.help[1:]}."
     return parser
 
 
@@ -632,13 +637,27 @@ def simulator_banner(base_url: str, api_key: str, args: argparse.Namespace) -> l
     lines = [
         f"Paddle simulator on {base_url} ({args.customers} customers, seed {args.seed})",
         f"  export PADDLE_API_KEY={api_key}   # the simulator's own demo key, not a Paddle key",
-        f"  {PROG} fetch --base-url {base_url} --max-rpm {rpm}",
+        f"  {this_command()} fetch --base-url {base_url} --max-rpm {rpm}",
     ]
     if args.advance_every:
         lines.append(f"  the account moves on every {args.advance_every:g} s: fetch twice for a roll-forward")
     else:
         lines.append("  the account stands still; add --advance-every SECONDS to move it on while serving")
     return lines
+
+
+def this_command() -> str:
+    """How to run this credit-reports again from this shell, so a printed command pastes as is: ``credit-reports``
+    when that is the one on PATH, else the running console script's path (relative inside the working folder,
+    e.g. ``.venv/bin/credit-reports``), else ``python -m credit_reports.cli`` with this interpreter."""
+    script = Path(sys.argv[0])
+    if script.name != PROG or not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m credit_reports.cli"
+    on_path = shutil.which(PROG)
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return PROG
+    full = script.absolute()
+    return shlex.quote(str(full.relative_to(Path.cwd()) if full.is_relative_to(Path.cwd()) else full))
 
 
 def _print_move(move: Any) -> None:

@@ -38,7 +38,7 @@ from credit_reports import snapshot_files as files
 from credit_reports import snapshot_writer, store
 from credit_reports._version import __version__
 from credit_reports.errors import StoreError, UsageError
-from credit_reports.timestamps import folder_name, iso
+from credit_reports.timestamps import display, folder_name, iso
 
 __all__ = [
     "EVENT_WINDOW",
@@ -47,6 +47,7 @@ __all__ = [
     "TRANSACTION_STATUSES",
     "candidates",
     "fetch_history",
+    "first_credit_text",
     "history",
     "history_of",
     "reconstructed_note",
@@ -444,9 +445,16 @@ def summary_line(summary: Mapping[str, Any] | None) -> str:
         return "not rebuilt (run credit-reports history)"
     rate = summary.get("tie_out_rate") or 0.0
     left = len(summary.get("untrusted_customer_ids") or [])
-    first = str(summary.get("first_credit") or "")[:10] or "-"
+    first = first_credit_text(summary)
     return (f"{summary.get('tied')} of {summary.get('customers')} customers tie out ({rate:.2%}); rebuilt from "
-            f"Paddle's transactions since {first}; {left} left out of the reconstructed month ends")
+            f"Paddle's transactions from the first credit ({first}); {left} left out of the reconstructed month ends")
+
+
+def first_credit_text(summary: Mapping[str, Any] | None) -> str:
+    """When the rebuilt history's first credit arrived, as every time in the report reads
+    (``25 May 2023, 10:00:00 UTC``); ``-`` when unknown."""
+    first = (summary or {}).get("first_credit")
+    return display(first) if first else "-"
 
 
 def untrusted_table(snapshot: Any) -> pd.DataFrame:

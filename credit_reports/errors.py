@@ -57,6 +57,8 @@ __all__ = [
     "APIConnectionError",
     "error_from_response",
     "AUTHENTICATION_CODES",
+    "READ_PERMISSIONS",
+    "read_permissions_text",
 ]
 
 #: 403 codes that mean "who are you?" rather than "you may not": the key is missing, malformed or refused.
@@ -375,8 +377,7 @@ class PermissionDeniedError(PaddleError):
     def _advice(self) -> str:
         need = _permission_for(self.path)
         text = f"give the key the {need} permission" if need else "give the key the read permissions"
-        text += (" (customer.read, subscription.read, adjustment.read, notification.read) in Paddle > Developer"
-                 " tools > Authentication.")
+        text += f" ({read_permissions_text()}) in Paddle > Developer tools > Authentication."
         if self.detail:
             text = f"{self.detail.rstrip('.')}; {text}"
         return text
@@ -443,17 +444,30 @@ class APIConnectionError(PaddleError):
 # -- building errors from responses ---------------------------------------------------------------
 
 
+#: The Paddle permission each path the toolkit reads needs (the README's "Permissions" paragraph explains each).
+_PERMISSION_BY_PATH: tuple[tuple[str, str], ...] = (
+    ("/adjustments", "adjustment.read"),
+    ("/events", "notification.read"),
+    ("/subscriptions", "subscription.read"),
+    ("/transactions", "transaction.read"),
+    ("/customers", "customer.read"),
+)
+
+#: Every read permission ``fetch`` and ``history`` use, the required one (customer.read) first: the one
+#: list the missing-key and permission errors name.
+READ_PERMISSIONS: tuple[str, ...] = ("customer.read", *sorted({p for _, p in _PERMISSION_BY_PATH} - {"customer.read"}))
+
+
+def read_permissions_text() -> str:
+    """The read permissions as a phrase for an error line: ``customer.read, adjustment.read, ... and x.read``."""
+    return ", ".join(READ_PERMISSIONS[:-1]) + f" and {READ_PERMISSIONS[-1]}"
+
+
 def _permission_for(path: str | None) -> str | None:
     """The Paddle permission a read of ``path`` needs, for the advice in PermissionDeniedError."""
     if not path:
         return None
-    for prefix, perm in (
-        ("/adjustments", "adjustment.read"),
-        ("/events", "notification.read"),
-        ("/subscriptions", "subscription.read"),
-        ("/transactions", "transaction.read"),
-        ("/customers", "customer.read"),
-    ):
+    for prefix, perm in _PERMISSION_BY_PATH:
         if path.startswith(prefix):
             return perm
     return None

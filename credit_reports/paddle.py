@@ -45,6 +45,7 @@ from credit_reports.errors import (
     ServerError,
     UsageError,
     error_from_response,
+    read_permissions_text,
 )
 from credit_reports.redact import register_secret
 from credit_reports.retries import RATE_LIMIT_PROBE_SECONDS, RetryPolicy, parse_retry_after, rate_limit_pause
@@ -593,7 +594,7 @@ def _check_key(key: str | None, source: str) -> str:
     if key is None or key == "":
         raise UsageError(
             f"No Paddle API key: set {API_KEY_ENV} to a key from Paddle > Developer tools > "
-            "Authentication (read permissions for customers, adjustments and events)."
+            f"Authentication with the read permissions {read_permissions_text()}."
         )
     if key != key.strip():
         raise UsageError(

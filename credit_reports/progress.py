@@ -197,11 +197,13 @@ class ProgressBoard:
             self._draw()
 
     def finish(self, item: Stage) -> None:
-        """A stage ended: if it was on screen its bar stays as its final line, and the next one is shown."""
+        """A stage ended: if it was on screen its bar stays as its final line, and the next one is shown.
+        The stage's own postfix (a running ETA) is left off that final line: it no longer applies."""
         with self.lock:
             if item in self.stages:
                 self.stages.remove(item)
             if item is self.shown:
+                item.postfix = ""
                 self._draw()
                 self._close_bar(leave=True)
             self._arrange()

@@ -466,7 +466,7 @@ def _write_html(
     )
     footer = (
         f"Snapshot {snapshot.path.name} ({snapshot.environment}, as of {timestamps.iso(as_of)}) "
-        f"rendered {timestamps.iso(dt.datetime.now(dt.UTC), fraction=True)} by credit-reports {__version__}."
+        f"rendered {timestamps.iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
     )
     pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
     pack = _pack_resources(job, facts, close or CloseSettings(), journal)

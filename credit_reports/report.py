@@ -65,7 +65,7 @@ class Report(ReportTables, ClosePackTables):
     heatmap: Any  # cohorts.CohortHeatmap: available (int64), shares (0-1 per currency), sizes
     roll_forward: pd.DataFrame | None
     trend: pd.DataFrame
-    snapshots_in_history: int
+    snapshots_in_history: int  # usable stored snapshots up to and including this one (empty ones too)
     concentration: pd.DataFrame
     top_share: pd.DataFrame
     reserved: pd.DataFrame
@@ -411,7 +411,7 @@ def prepare(**parameters: Any) -> Report:
     return Report(
         parameters=p, snapshot=snap, opening=opening, balances=balances, totals=totals,
         cohorts=cohort_totals, merged_cohorts=merged, heatmap=heat,
-        roll_forward=roll, trend=trend, snapshots_in_history=max(n_history, 1),
+        roll_forward=roll, trend=trend, snapshots_in_history=len(chain),
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
@@ -512,9 +512,11 @@ def _ageing_and_sources(
         undated = aged["bucket"].astype(str).str.endswith("(date not seen)")
         if not aged.loc[undated, "amount"].any():  # the history from day one dated every credit
             aged = aged[~undated].reset_index(drop=True)
+        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap))
         notes["ageing"] = (
             f"Every credit is dated: the history rebuilt from Paddle's transactions starts at "
-            f"{timestamps.display(first.as_of)}, before the first credit. Customers whose transactions do not "
+            f"{timestamps.display(first.as_of)}, the month end before the first credit ({first_credit}). "
+            "Customers whose transactions do not "
             "explain their balance are left out of it, and their credit (if any) is the undated bucket."
         )
     by_source = None

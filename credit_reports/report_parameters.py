@@ -104,7 +104,7 @@ def _optional_text(name: str, value: Any) -> str | None:
 def _snapshot(name: str, value: Any) -> str:
     snap = _text(name, value) or "latest"
     if snap != "latest" and not timestamps.FOLDER_NAME.match(snap) and store.month_bounds(snap) is None:
-        raise UsageError(f"snapshot: {value!r} is neither 'latest', an as-of time like 20261126T061500Z nor a "
+        raise UsageError(f"snapshot: {value!r} is neither 'latest', an as-of time like 20261130T235959Z nor a "
                          "month like 2026-06 (its last snapshot, UTC)")
     return snap
 
@@ -114,7 +114,7 @@ def _compare_to(name: str, value: Any) -> str:
     if compare not in {"previous", "none"} and not (timestamps.FOLDER_NAME.match(compare) or DAY.match(compare)
                                                     or MONTH.match(compare)):
         raise UsageError(
-            f"compare_to: {value!r} must be 'previous', 'none', an as-of time like 20261126T061500Z, "
+            f"compare_to: {value!r} must be 'previous', 'none', an as-of time like 20261130T235959Z, "
             "a date like 2026-11-30 or a month like 2026-11 (its last snapshot)"
         )
     return compare
@@ -184,7 +184,7 @@ class Parameters:
     environment: str | None = _parameter(
         None, "", _optional_text, "production, sandbox, local...; empty means the store's newest")
     snapshot: str = _parameter("latest", "latest", _snapshot,
-                                 'as-of (e.g. 20261126T061500Z), a month (2026-06: its last snapshot, UTC) or "latest"')
+                                 'as-of (e.g. 20261130T235959Z), a month (2026-11: its last snapshot, UTC) or "latest"')
     compare_to: str = _parameter(
         "previous", "previous", _compare_to,
         'roll-forward opening: "previous", an as-of, a date such as 2026-11-30, a month such as 2026-11 (its '

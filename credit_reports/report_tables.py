@@ -112,7 +112,7 @@ class ReportTables:
             ("Complete", "yes" if self.complete else f"NO: {n_failed:,} customers failed" if n_failed else "NO"),
             ("Compared with",
              timestamps.display(self.opening.as_of) if self.opening is not None else "no earlier snapshot"),
-            ("Snapshots in history", f"{self.snapshots_in_history:,}"),
+            ("Snapshots stored up to this one", f"{self.snapshots_in_history:,}"),
         ]
         strategy = manifest.get("strategy")
         if strategy:

@@ -420,7 +420,7 @@ def _what_exists(data_dir: Any) -> str:
 
 #: What ``load_snapshot`` accepts, for its error messages.
 SNAPSHOT_FORMS = (
-    "'latest', an as-of like 20261126T061500Z, a date like 2026-12-01, a date-time like "
+    "'latest', an as-of like 20261130T235959Z, a date like 2026-12-01, a date-time like "
     "2026-12-01T09:30Z, a month like 2026-06 (its last snapshot), a date/datetime/Timestamp (e.g. an as_of "
     "from list_snapshots()) or a snapshot folder"
 )

@@ -439,3 +439,23 @@ def test_on_paper_no_table_or_chart_may_split_across_pages_and_the_appendix_prin
     finally:
         browser.reset_viewport()
     assert found == []
+
+
+def test_printing_from_the_browser_opens_the_folded_appendix_and_folds_it_back_afterwards(
+    demo: DemoReport, browser: Browser
+) -> None:
+    """The page says printing opens the appendix: the browser's own print (its beforeprint event) opens every
+    folded <details> as ``render --pdf`` does, and afterprint folds back only those it opened."""
+    page = demo.result.html
+    browser.open(page)
+    state = "Array.from(document.querySelectorAll('details')).map(d => d.open)"
+    before = browser.evaluate(state)
+    assert before and not any(before), "the demo report has a folded appendix"
+    browser.evaluate("document.querySelector('details').open = true; 1")  # the reader opened the first one
+    browser.evaluate("window.dispatchEvent(new Event('beforeprint')); 1")
+    printing = browser.evaluate(state)
+    browser.evaluate("window.dispatchEvent(new Event('afterprint')); 1")
+    after = browser.evaluate(state)
+    assert all(printing)
+    assert after == [True] + [False] * (len(before) - 1)
+    assert problems(browser.events, page)["console errors"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -40,6 +41,18 @@ def test_fetch_without_a_key_names_PADDLE_API_KEY_and_exits_2(tmp_path: Path, ca
     assert code == 2
     assert out == ""
     assert_one_line_error(err, "PADDLE_API_KEY")
+
+
+@pytest.mark.parametrize("command", ["fetch", "history"])
+def test_the_missing_key_error_names_every_read_permission_paddle_has_for_the_reads(
+    tmp_path: Path, capsys, command: str
+) -> None:
+    """The permissions come from the simulator (Paddle's side), not from the list the message is built from."""
+    from credit_reports.simulator.server import ALL_PERMISSIONS
+
+    code, _, err = run_cli(capsys, "--quiet", command, "--data-dir", str(tmp_path))
+    assert code == 2
+    assert_one_line_error(err, "PADDLE_API_KEY", *sorted(ALL_PERMISSIONS))
 
 
 def test_an_unknown_environment_is_refused_with_the_valid_ones(tmp_path, capsys, monkeypatch) -> None:
@@ -302,13 +315,15 @@ def test_the_simulator_banner_fetch_command_works_and_advance_every_moves_the_ac
         banner = [proc.stdout.readline() for _ in range(4)]
         key = banner[1].split("PADDLE_API_KEY=")[1].split()[0]
         command = shlex.split(banner[2].strip())
-        assert command[:2] == ["credit-reports", "fetch"] and "--max-rpm" in command and "--base-url" in command
+        # the program as printed is this very console script, whether or not .venv/bin is on PATH
+        assert Path(shutil.which(command[0]) or command[0]).resolve() == script.resolve(), banner[2]
+        assert command[1] == "fetch" and "--max-rpm" in command and "--base-url" in command
         assert int(command[command.index("--max-rpm") + 1]) > 240  # local speed, not Paddle's limit
         assert "moves on every 1 s" in banner[3]
         env = {**os.environ, "PADDLE_API_KEY": key}
         folders = []
         for _ in range(2):
-            done = subprocess.run([str(script), "--quiet", *command[1:], "--data-dir", str(tmp_path)],
+            done = subprocess.run([command[0], "--quiet", *command[1:], "--data-dir", str(tmp_path)],
                                   capture_output=True, text=True, env=env, timeout=120)
             assert done.returncode == 0, done.stderr
             folders.append(Path(done.stdout.strip().splitlines()[-1]))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,24 @@ def test_run_takes_every_option_render_takes():
     render, run = _options("render"), _options("run")
     assert {"--pdf", "--environment", "--snapshot", "-p", "--config", "--notebook"} <= render
     assert render <= run, f"render options run refuses: {sorted(render - run)}"
+
+
+def test_the_readme_command_table_names_every_option_and_each_help_opens_with_its_line(repo_root: Path):
+    """A row of the README's Commands table names every option its command's --help shows (``run``'s row says
+    it takes every option of fetch and render); ``credit-reports X --help`` starts with X's line of the list."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    rows = {line.split("`")[1].split()[0]: line for line in (repo_root / "README.md").read_text().splitlines()
+            if line.startswith("| `")}
+    inherited = _options("fetch") | _options("render")
+    for command, sub in commands.choices.items():
+        names = [min(a.option_strings, key=len) for a in sub._actions if a.option_strings and a.dest != "help"]
+        missing = [n for n in names if n not in rows[command] and not (command == "run" and n in inherited)]
+        assert missing == [], f"README's {command} row lacks {missing}"
+    listed = {a.dest: a.help for a in commands._choices_actions}
+    for command, sub in commands.choices.items():
+        assert sub.description and sub.description.rstrip(".").lower() == listed[command].lower(), command
+        assert " ".join(sub.format_help().split("\n\n")[1].split()) == sub.description
 
 
 def test_run_pdf_asks_every_report_for_a_pdf(tmp_path, monkeypatch):

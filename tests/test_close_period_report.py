@@ -135,3 +135,18 @@ def test_rendered_period_report_pins_the_closing_snapshot_and_shows_the_red_note
     assert "30 min before the period end" in shown
     assert re.search(r"issued before 31 Oct 2026", shown)
     assert "Reserved on invoices still open" in shown
+
+
+def test_the_snapshot_count_counts_every_stored_snapshot_up_to_the_reported_one_empty_ones_too(tmp_path) -> None:
+    """An empty month end (no customer held credit yet) adds no trend point but is a stored snapshot: the
+    report's count is list_snapshots' count up to the reported one (3 here, by hand), not the trend's 2."""
+    from credit_reports.store import list_snapshots
+
+    write_snapshot(tmp_path, "2026-09-30T23:59:59Z", [])
+    write_snapshot(tmp_path, "2026-10-31T22:00:00Z", OCT_31)
+    write_snapshot(tmp_path, "2026-11-15T00:00:00Z", NOV_15, NOV_WINDOW_1)
+    write_snapshot(tmp_path, "2026-11-30T23:30:00Z", NOV_30, NOV_WINDOW_2)
+    report = prepare(data_dir=str(tmp_path), snapshot="20261115T000000Z", min_cohort_size=1)
+    rows = dict(report.summary_table().data.itertuples(index=False, name=None))
+    assert rows["Snapshots stored up to this one"] == "3"
+    assert len(list_snapshots(tmp_path)) == 4

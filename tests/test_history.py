@@ -8,6 +8,7 @@ under test; the rule tests use hand-written transactions with amounts worked out
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -207,6 +208,12 @@ def test_a_customer_whose_transactions_do_not_explain_their_balance_is_listed_an
     held = snap.balances[(snap.balances["customer_id"] == holder["customer_id"])
                          & (snap.balances["currency_code"] == holder["currency_code"])]["available"].sum()
     assert undated.groupby("currency_code")["amount"].sum().to_dict() == {holder["currency_code"]: held}
+    # the snapshot table and the ageing note name the history's first credit alike, as the report writes times
+    rows = dict(prepared.summary_table().data.itertuples(index=False, name=None))
+    first = re.search(r"from the first credit \((\d\d \w{3} \d{4}, \d\d:\d\d:\d\d UTC)\)",
+                      rows["History from day one"])
+    assert first, rows["History from day one"]
+    assert f"the month end before the first credit ({first.group(1)})" in prepared.notes["ageing"]
 
 
 @pytest.mark.slow

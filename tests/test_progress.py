@@ -147,3 +147,18 @@ def test_a_stage_an_earlier_failed_fetch_left_open_is_dropped_when_a_new_fetch_s
     lead.close()
     assert board.bar is None and board.stages == []  # no stuck bar for the abandoned stage
     assert "credit adjustments" not in _screen(capsys.readouterr().err)[-1]
+
+
+@pytest.mark.parametrize("mode", ["bar", "lines"])
+def test_a_finished_stage_leaves_its_running_eta_off_its_final_line(mode, capsys):
+    board = ProgressBoard()
+    board.mode = mode
+    lead = board.open("balances fetched", total=40, unit=" customers", lead=True)
+    lead.update(20)
+    lead.set_postfix_str("limit 240/60s, ETA at limit 0.1 min")
+    assert "ETA at limit 0.1 min" in (str(board.bar) if mode == "bar" else board.bar.line())
+    lead.update(20)
+    lead.close()
+    err = capsys.readouterr().err
+    final = _screen(err)[-1] if mode == "bar" else err.splitlines()[-1]
+    assert "40/40" in final and "ETA" not in final, final

@@ -176,7 +176,10 @@ def test_html_loads_nothing_from_anywhere(demo: DemoReport) -> None:
     assert fetching == []
     assert re.findall(r"url\(\s*[\"']?(?:https?:)?//", html, re.I) == []
     assert re.findall(r"@import", html, re.I) == []
-    assert "<script" not in html.lower()
+    # one inline script, no loader: it opens the folded appendix when the reader prints from the browser
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.I | re.S)
+    assert len(scripts) == 1 and scripts[0][0].strip() == "", scripts
+    assert "beforeprint" in scripts[0][1] and "afterprint" in scripts[0][1]
     assert "require.min.js" not in html and "mathjax" not in html.lower()
     # the styling stays, inline
     assert "<style" in html and ".jp-RenderedHTMLCommon" in html
@@ -405,3 +408,9 @@ def test_hung_cell_fails_the_report_instead_of_hanging_the_schedule(
     with pytest.raises(ReportFailedError, match="(?i)timed out|timeout"):
         render_report(path, data_dir=demo.data_dir, out_dir=tmp_path / "out", output_name="hung")
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_the_footer_says_when_the_report_was_rendered_in_whole_seconds(demo: DemoReport) -> None:
+    footer = BeautifulSoup(read_html(demo), "html.parser").find("footer", class_="credit-reports-footer")
+    assert footer is not None
+    assert re.search(r" rendered \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by credit-reports ", footer.get_text()), footer
