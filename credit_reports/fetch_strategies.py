@@ -429,10 +429,11 @@ class SnapshotRun:
                  "subscription_update transactions): fetched too", len(named), len(skipped))
         return list(named)
 
-    def _signed_up_after_as_of(self, unknown: list[str]) -> set[str]:
-        """Of the fetched customers the customer list lacks, those created after the as-of (one
-        ``GET /customers/{id}`` each): not part of the account at the as-of, so not in the snapshot. The
-        others (created by then, yet missed by the listing) are kept, with one warning line."""
+    def _log_unlisted(self, unknown: list[str]) -> set[str]:
+        """Say which fetched customers the customer list lacks (one ``GET /customers/{id}`` each): those
+        created after the as-of signed up while the fetch ran (INFO; the point-in-time correction takes their
+        balance back to the as-of, where they hold nothing), the others were missed by the listing (WARNING).
+        Returns those created after the as-of."""
         as_of = utc_stamp(self.writer.as_of)
         later: set[str] = set()
         for cid in unknown:
@@ -443,7 +444,8 @@ class SnapshotRun:
             if created and utc_stamp(created) > as_of:
                 later.add(cid)
         if later:
-            log.info("%d customers signed up after the as-of while the fetch ran: not in this snapshot", len(later))
+            log.info("%d customers signed up after the as-of while the fetch ran (their credit is after it)",
+                     len(later))
         if len(unknown) > len(later):
             log.warning("%d customers with credit were not in the customer list; fetched them anyway",
                         len(unknown) - len(later))
@@ -509,8 +511,7 @@ class SnapshotRun:
         listed = set(writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])["customer_id"].tolist())
         unknown = [cid for cid in targets if cid not in listed]
         if unknown:
-            later = self._signed_up_after_as_of(unknown)
-            targets = [cid for cid in targets if cid not in later]
+            self._log_unlisted(unknown)
         missing = writer.load_json("subscriptions_unavailable")
         if missing:
             writer.update_state(subscriptions_unavailable=missing)
