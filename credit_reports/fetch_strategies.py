@@ -65,6 +65,11 @@ FIRST_STRATEGY = "subscribers"
 #: Share of the skipped customers fetched to check a skip rule, and the bounds on that sample.
 VERIFY_SAMPLE = 0.02
 VERIFY_MIN, VERIFY_MAX = 50, 500
+#: How many skipped customers one ``/transactions?customer_id=`` request names (Paddle takes a comma list),
+#: and the origins that show a customer had a subscription (docs/credit-rules.md, "Customers a subscription
+#: moved away from").
+FORMER_BATCH = 50
+FORMER_ORIGINS = "subscription_recurring,subscription_update"
 
 #: How old a previous snapshot may be for ``incremental`` (Paddle keeps 90 days of events; one hour of
 #: margin covers the previous fetch's own duration).
@@ -128,15 +133,6 @@ def _shows_credit(transaction: Mapping[str, Any]) -> bool:
         except (TypeError, ValueError):
             return True  # unreadable: re-fetch rather than guess
     return False
-
-
-def _credits_balance(transaction: Mapping[str, Any]) -> bool:
-    """Whether a transaction put credit on its customer's balance (``credit_to_balance`` above zero)."""
-    totals = ((transaction.get("details") or {}).get("totals")) or {}
-    try:
-        return parse_minor(totals.get("credit_to_balance") or "0") > 0
-    except (TypeError, ValueError):
-        return True  # unreadable: count it rather than guess
 
 
 def _event_customer(event: Mapping[str, Any]) -> str | None:
@@ -311,20 +307,6 @@ class SnapshotRun:
         results = self.balances(sample, "skipped customers sampled") if sample else results
         at_as_of = self.settle(results, sample) if sample else {}  # credit moved after the as-of breaks no rule
         found = sorted(cid for cid in sample if cid in at_as_of and broken(cid, at_as_of[cid]))
-        widened = self._widen(found, skipped) if found and rule == FIRST_STRATEGY else None
-        if widened is not None:  # the rule held: only customers a subscription moved away from were missed
-            log.info("%d sampled skipped customer(s) hold credit from a subscription they no longer have; fetching "
-                     "the %d skipped customers named on subscription_recurring transactions with credit",
-                     len(found), len(widened))
-            results = self.balances(widened, "former subscribers fetched")
-            extra = [cid for cid in widened if cid not in set(sample)]
-            plan = dict(plan, targets=targets + sample + extra)
-            plan["verification"] = {"rule": rule, "skipped": len(skipped), "sample_size": size, "found": len(found),
-                                    "found_customer_ids": found, "fallback": False, "unavailable": unavailable,
-                                    "widened": {"source": "subscription_recurring", "customers": len(widened)}}
-            self.writer.save_json("plan", plan)
-            self.checkpoint_stats()
-            return plan, results
         fallback = bool(found) or (unavailable is not None and bool(skipped))
         if found:
             log.warning("the %s rule does not hold for this account: %d of %d sampled skipped customers hold "
@@ -338,36 +320,6 @@ class SnapshotRun:
         self.writer.save_json("plan", plan)
         self.checkpoint_stats()
         return plan, results
-
-    def _widen(self, found: list[str], skipped: list[str]) -> list[str] | None:
-        """The skipped customers named on a ``subscription_recurring`` transaction with ``credit_to_balance``,
-        when every sampled customer that broke the subscribers rule is named on one too; else None.
-
-        Such a customer had a subscription (the rule holds) that moved to another customer after a renewal
-        credited them (R3, ``prorated_next_billing_period``): the candidates list ``subscription_update``
-        transactions only, since every renewal is a ``subscription_recurring`` one. Listing the renewals then
-        finds every such customer; it is done only when it costs fewer calls than fetching every skipped
-        customer (``estimated_total`` / 30 pages), and never without ``transaction.read``.
-        """
-        recurring = {"origin": "subscription_recurring"}
-        try:
-            named = {t.get("customer_id") for t in self.client.paginate(
-                "/transactions", {**recurring, "customer_id": ",".join(found)}) if _credits_balance(t)}
-            if not set(found) <= named:
-                return None
-            first = self.client.get("/transactions", {**recurring, "per_page": 30})
-        except (PermissionDeniedError, BadRequestError, NotFoundError):
-            return None
-        total = ((first.get("meta") or {}).get("pagination") or {}).get("estimated_total")
-        if not isinstance(total, int) or math.ceil(total / 30) >= len(skipped):
-            return None
-        left = set(skipped)
-        out: dict[str, None] = {}
-        for txn in until_stopped(self.stop, self.client.paginate("/transactions", recurring)):
-            cid = txn.get("customer_id")
-            if cid in left and _credits_balance(txn):
-                out[cid] = None
-        return list(out)
 
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
@@ -432,31 +384,72 @@ class SnapshotRun:
             log.warning("the key lacks adjustment.read: customers of credit adjustments (credit before 11 March "
                         "2024) are not listed; the verification sample checks that they all have a subscription")
         from_adjustments = len(seen) - subscribers
-        yield from self._former_subscribers(seen)
         # the adjustments themselves (ageing dates legacy credit by them), saved before "candidates": a resumed
         # run that finds the candidates finds the adjustments too
         self.writer.save_frame("adjustments", adjustments_frame(listed))
-        self.writer.save_json("candidate_sources", {
-            "subscribers": subscribers, "credit_adjustments": from_adjustments,
-            "subscription_update_transactions": len(seen) - subscribers - from_adjustments})
+        self.writer.save_json("candidate_sources", {"subscribers": subscribers, "credit_adjustments": from_adjustments})
         self.writer.save_json("candidates", list(seen))
-        log.info("%d customers can hold credit (subscribers, credit adjustments, subscription_update "
-                 "transactions)", len(seen))
+        log.info("%d customers can hold credit (subscribers, credit adjustments)", len(seen))
 
-    def _former_subscribers(self, seen: dict[str, None]) -> Iterator[str]:
-        """Customers named on a ``subscription_update`` transaction that are not candidates yet: customers a
-        subscription was moved away from (R3) keep the credit its changes gave them, and no longer appear in
-        ``/subscriptions``. ``/transactions?origin=subscription_update`` costs T/30 calls (docs/benchmarks)."""
+    def _former_subscribers(self, skipped: list[str]) -> list[str] | None:
+        """The skipped customers named on a ``subscription_recurring`` or ``subscription_update`` transaction:
+        they had a subscription, so they can hold credit (a subscription moved away from them keeps it, R3),
+        though ``/subscriptions`` no longer names them. None without ``transaction.read``.
+
+        ``/transactions?customer_id=<50 ids>&origin=...`` per batch; a customer named on a page is dropped from
+        the batch's next request, so a batch costs one call plus one per customer found (never the renewals'
+        pages). Each batch is checkpointed (``former_subscribers_partial``), the result too
+        (``former_subscribers``), so a resumed run asks nothing twice.
+        """
+        saved = self.writer.load_json("former_subscribers")
+        if saved is not None:
+            return saved.get("customers")
+        partial = self.writer.load_json("former_subscribers_partial") or {"batches": 0, "customers": []}
+        named: dict[str, None] = dict.fromkeys(partial["customers"])
         try:
-            txns = self.client.paginate("/transactions", {"origin": "subscription_update"})
-            for txn in until_stopped(self.stop, txns):
-                cid = txn.get("customer_id")
-                if cid and cid not in seen:
-                    seen[cid] = None
-                    yield cid
+            for number in range(int(partial["batches"]), math.ceil(len(skipped) / FORMER_BATCH)):
+                left = skipped[number * FORMER_BATCH:(number + 1) * FORMER_BATCH]
+                while left:
+                    if self.stop.is_set():
+                        raise Stopped
+                    body = self.client.get("/transactions", {"customer_id": ",".join(left),
+                                                             "origin": FORMER_ORIGINS, "per_page": 30})
+                    found = {t.get("customer_id") for t in body.get("data") or []} & set(left)
+                    named.update(dict.fromkeys(cid for cid in left if cid in found))
+                    more = ((body.get("meta") or {}).get("pagination") or {}).get("has_more")
+                    left = [cid for cid in left if cid not in found] if found and more else []
+                self.writer.save_json("former_subscribers_partial", {"batches": number + 1, "customers": list(named)})
         except PermissionDeniedError:
             log.warning("the key lacks transaction.read: customers a subscription moved away from are not listed; "
                         "the verification sample checks that none holds credit")
+            self.writer.save_json("former_subscribers", {"customers": None})
+            return None
+        self.writer.save_json("former_subscribers", {"customers": list(named)})
+        log.info("%d of %d skipped customers had a subscription (named on subscription_recurring or "
+                 "subscription_update transactions): fetched too", len(named), len(skipped))
+        return list(named)
+
+    def _log_unlisted(self, unknown: list[str]) -> set[str]:
+        """Say which fetched customers the customer list lacks (one ``GET /customers/{id}`` each): those
+        created after the as-of signed up while the fetch ran (INFO; the point-in-time correction takes their
+        balance back to the as-of, where they hold nothing), the others were missed by the listing (WARNING).
+        Returns those created after the as-of."""
+        as_of = utc_stamp(self.writer.as_of)
+        later: set[str] = set()
+        for cid in unknown:
+            try:
+                created = (self.client.get(f"/customers/{cid}").get("data") or {}).get("created_at")
+            except (NotFoundError, PermissionDeniedError, BadRequestError):
+                continue
+            if created and utc_stamp(created) > as_of:
+                later.add(cid)
+        if later:
+            log.info("%d customers signed up after the as-of while the fetch ran (their credit is after it)",
+                     len(later))
+        if len(unknown) > len(later):
+            log.warning("%d customers with credit were not in the customer list; fetched them anyway",
+                        len(unknown) - len(later))
+        return later
 
     def _list_and_fetch(self, strategy: str) -> tuple[dict[str, Any], dict]:
         """``full`` / ``subscribers`` / ``legacy-adjustments``: list customers, subscriptions and the
@@ -518,15 +511,23 @@ class SnapshotRun:
         listed = set(writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])["customer_id"].tolist())
         unknown = [cid for cid in targets if cid not in listed]
         if unknown:
-            log.warning("%d customers with credit were not in the customer list; fetched them anyway", len(unknown))
+            self._log_unlisted(unknown)
         missing = writer.load_json("subscriptions_unavailable")
         if missing:
             writer.update_state(subscriptions_unavailable=missing)
+        sources = writer.load_json("candidate_sources") if strategy == FIRST_STRATEGY else None
+        if strategy == FIRST_STRATEGY and not missing:
+            asked = set(targets)
+            former = self._former_subscribers(sorted(cid for cid in listed if cid not in asked))
+            if former:
+                results = self.balances(former, "former subscribers fetched")
+                targets = targets + former
+            sources = dict(sources or {}, former_subscribers=len(former) if former is not None else None)
         plan = {
             "targets": targets,
             "credited_customers": len(targets) if strategy == "legacy-adjustments" else None,
             "candidates": len(targets) if strategy != "full" else None,
-            "candidate_sources": writer.load_json("candidate_sources") if strategy == FIRST_STRATEGY else None,
+            "candidate_sources": sources,
             "events": None,
             "new_customers": None,
             "carry_over": False,

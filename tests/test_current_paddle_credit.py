@@ -112,46 +112,57 @@ def test_a_refund_that_returned_credit_is_an_unexplained_difference_naming_the_c
     assert named == {m["adjustment_id"] for m in returned} == set(refunds)
 
 
+def skipped_and_named(account: Any) -> tuple[set[str], set[str]]:
+    """By hand from the served entities: the customers the first snapshot's candidates skip (no subscription, no
+    credit adjustment), and those of them named on a subscription_recurring or subscription_update transaction."""
+    legacy = {a["customer_id"] for a in account.adjustments.items if a["action"] == "credit"}
+    skipped = {c["id"] for c in account.customers} - account.subscriber_ids() - legacy
+    named = {t["customer_id"] for t in account.transactions.items
+             if t["origin"] in ("subscription_recurring", "subscription_update")} & skipped
+    return skipped, named
+
+
 def test_customers_a_subscription_moved_away_from_are_candidates_of_the_first_snapshot(tmp_path: Path) -> None:
     sim = Simulator(customers=600, seed=7, anchor=T0 - timedelta(days=1), **CURRENT_PADDLE).start()
     try:
         former = set(sim.account.former_subscriber_ids())
         snap = snapshot_at(sim, tmp_path, T0, "subscribers")
-        update_txns = sum(1 for t in sim.account.transactions.items if t["origin"] == "subscription_update")
         calls = sim.stats["by_path"].get("/transactions", 0)
     finally:
         sim.stop()
     holders = {r["customer_id"] for r in sim.account.expected_balances(T0)}
+    skipped, named = skipped_and_named(sim.account)
     assert former & holders and not former & set(sim.account.subscriber_ids())
     assert former & holders <= set(snap.balances["customer_id"])  # their credit is in the snapshot
     assert records(snap.balances) == ledger_at(sim, T0)
     assert snap.manifest["verification"]["found"] == 0  # the sample finds no credit the candidates missed
-    assert snap.manifest["candidate_sources"]["subscription_update_transactions"] >= len(former & holders)
-    assert calls == -(-update_txns // 30)  # the calls it adds: one per 30 subscription_update transactions
+    assert snap.manifest["candidate_sources"]["former_subscribers"] == len(named) >= len(former & holders)
+    # the calls it adds: one per 50 skipped customers, plus at most one per customer found
+    assert -(-len(skipped) // 50) <= calls <= -(-len(skipped) // 50) + len(named)
 
 
-def test_a_sampled_customer_whose_subscription_moved_after_a_renewal_credit_widens_the_candidates_not_an_alarm(
+def test_former_subscribers_whose_only_credit_came_on_renewals_are_in_a_first_snapshot_without_a_sample(
         tmp_path: Path) -> None:
     """Seed 2's account (anchored a day before T0) has one customer whose credit came on a subscription_recurring
-    renewal and whose subscription then moved away: not a candidate (no subscription, no subscription_update
-    transaction, no credit adjustment). The rule still holds (they had a subscription), so the fetch lists the
-    renewals instead of falling back to every skipped customer, and nothing needs attention."""
+    renewal and whose subscription then moved away: no subscription, no subscription_update transaction, no
+    credit adjustment. With no verification sample at all, the first snapshot still holds their credit, equal
+    to the ledger, and nothing needs attention."""
     sim = Simulator(customers=400, seed=2, anchor=T0 - timedelta(days=1), **CURRENT_PADDLE).start()
     try:
         sim.set_time(T0)
         with client_for(sim) as client:
             snap = fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=False, as_of=T0,
-                                  verify_sample=1.0)
+                                  verify_sample=0)
     finally:
         sim.stop()
     account = sim.account
-    named = {t["customer_id"] for t in account.transactions.items if t["origin"] == "subscription_update"}
+    updates = {t["customer_id"] for t in account.transactions.items if t["origin"] == "subscription_update"}
     legacy = {a["customer_id"] for a in account.adjustments.items if a["action"] == "credit"}
     holders = {r["customer_id"] for r in account.expected_balances(T0)}
-    missed = (set(account.former_subscriber_ids()) & holders) - named - legacy - account.subscriber_ids()
-    assert len(missed) == 1  # by hand from the served entities: not a candidate of any listing
-    verification = snap.manifest["verification"]
-    assert set(verification["found_customer_ids"]) == missed
-    assert verification["fallback"] is False and verification["widened"]["customers"] >= 1
+    renewal_only = (set(account.former_subscriber_ids()) & holders) - updates - legacy - account.subscriber_ids()
+    assert len(renewal_only) == 1  # by hand from the served entities
+    assert renewal_only <= set(snap.balances["customer_id"])
     assert records(snap.balances) == ledger_at(sim, T0)
+    verification = snap.manifest["verification"]
+    assert verification["sample_size"] == 0 and verification["fallback"] is False
     assert attention_reasons({"snapshot": {"complete": snap.complete, "verification": verification}}) == []
