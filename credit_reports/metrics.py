@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import operator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "currency_totals",
     "headline",
     "load_rates",
+    "rates_rows",
     "per_currency_ints",
     "reserved_counts",
     "reserved_customers",
@@ -452,6 +454,30 @@ def _rates_error(path: Path, line: int | None, what: str) -> UsageError:
     )
 
 
+def rates_rows(
+    path: Path, required: Iterable[str], error: Callable[[Path, int | None, str], UsageError],
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row with lower-case column names) of every non-blank row of a rates CSV file.
+
+    The one reader of a rates file's text and header, behind :func:`load_rates` (one rate per currency) and
+    ``translation.load_rate_history`` (dated rates): an unreadable file or a missing required column is one
+    :class:`UsageError` line, made by ``error`` so each caller keeps its own wording.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read rates file {path}: {exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise error(path, 1, f"missing column(s) {', '.join(missing)}")
+    reader.fieldnames = header
+    for line, raw in enumerate(reader, start=2):
+        if any((v or "").strip() for v in raw.values() if isinstance(v, str)):  # blank lines are skipped
+            yield line, raw
+
+
 def load_rates(path: str | Path) -> pd.DataFrame:
     """Read a rates file: CSV ``currency,rate,date,source``, one line per currency.
 
@@ -464,21 +490,9 @@ def load_rates(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"rates file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read rates file {path}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in RATES_COLUMNS if c not in header]
-    if missing:
-        raise _rates_error(path, 1, f"missing column(s) {', '.join(missing)}")
-    reader.fieldnames = header
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
-    for line, raw in enumerate(reader, start=2):
-        if not any((v or "").strip() for v in raw.values() if isinstance(v, str)):
-            continue  # blank line
+    for line, raw in rates_rows(path, RATES_COLUMNS, _rates_error):
         currency = (raw.get("currency") or "").strip().upper()
         if len(currency) != 3 or not currency.isalpha():
             raise _rates_error(path, line, f"currency {currency!r} is not a 3-letter code")

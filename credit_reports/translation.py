@@ -20,7 +20,6 @@ rounded half to even once per line.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from credit_reports import metrics
 from credit_reports.errors import UsageError
 from credit_reports.money import minor_unit_decimals
 
@@ -69,21 +69,9 @@ def _error(path: Path, line: int | None, what: str) -> UsageError:
 def load_rate_history(path: str | Path) -> list[Rate]:
     """Every rate in a rates file, oldest first; one :class:`UsageError` line for any bad row."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read rates file {path}: {exc}") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("currency", "rate", "date", "source") if c not in header]
-    if missing:
-        raise _error(path, 1, f"missing column(s) {', '.join(missing)}")
-    reader.fieldnames = header
     rates: list[Rate] = []
     seen: set[tuple[str, str, dt.date]] = set()
-    for line, raw in enumerate(reader, start=2):
-        if not any((v or "").strip() for v in raw.values() if isinstance(v, str)):
-            continue
+    for line, raw in metrics.rates_rows(path, ("currency", "rate", "date", "source"), _error):
         currency = (raw.get("currency") or "").strip().upper()
         kind = (raw.get("type") or "spot").strip().lower() or "spot"
         if kind not in _KINDS:
