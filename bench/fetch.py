@@ -128,8 +128,8 @@ def _child_naive_sdk(args: argparse.Namespace) -> dict:
 
 def _child_toolkit(args: argparse.Namespace) -> dict:
     """This toolkit's fetch_snapshot with one strategy, into the given data folder."""
-    from credit_reports.paddle import PaddleClient
-    from credit_reports.snapshot_fetch import fetch_snapshot
+    from credit_reports.fetch.snapshot import fetch_snapshot
+    from credit_reports.paddle.client import PaddleClient
 
     client = PaddleClient(base_url=args.base_url, max_rpm=args.rpm, rate_window=args.window)
     base_rss = _rss_mb()
@@ -163,8 +163,8 @@ def _child_toolkit(args: argparse.Namespace) -> dict:
 
 def _child_history(args: argparse.Namespace) -> dict:
     """``credit-reports history`` against the first snapshot in the data folder: calls, time, tie-out."""
-    from credit_reports.credit_history import run_history
-    from credit_reports.paddle import PaddleClient
+    from credit_reports.fetch.history import run_history
+    from credit_reports.paddle.client import PaddleClient
 
     client = PaddleClient(base_url=args.base_url, max_rpm=args.rpm, rate_window=args.window)
     base_rss = _rss_mb()
@@ -187,7 +187,7 @@ def history_case(args: argparse.Namespace, sim, work: Path) -> list[dict]:
     first = run_case("subscribers", sim, args, strategy="subscribers", data_dir=work / "history")
     hist = run_case("history", sim, args, data_dir=work / "history")
     account = sim.account
-    from credit_reports.store import load_snapshot
+    from credit_reports.store.reader import load_snapshot
 
     snap = load_snapshot("latest", work / "history")
     ids = set(snap.subscriptions["customer_id"].dropna()) | set(snap.balances["customer_id"]) | set(

@@ -29,7 +29,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from credit_reports import cohorts, metrics, money, privacy  # noqa: E402
+from credit_reports.core import money
+from credit_reports.figures import (
+    cohorts,  # noqa: E402
+    metrics,
+    privacy,
+)
 
 CURRENCIES = ["AUD", "BRL", "CAD", "EUR", "GBP", "JPY", "KRW", "USD"]
 TARGET_SECONDS = 2.0

@@ -15,7 +15,7 @@ import functools
 import tempfile
 from pathlib import Path
 
-from credit_reports import store
+from credit_reports.store import reader as store
 
 
 def _counting(counts: collections.Counter, name: str, function):  # noqa: ANN001, ANN202 - a bench wrapper
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="prepare-scans-"))
     if not (data_dir / "snapshots").is_dir():
-        from credit_reports.demo import take_demo_snapshots
+        from credit_reports.app.demo import take_demo_snapshots
 
         take_demo_snapshots(data_dir, customers=args.customers, progress=False)
     folders = sum(1 for p in (data_dir / "snapshots").glob("*/*/manifest.json"))
@@ -43,7 +43,7 @@ def main() -> None:
     store._scan = _counting(counts, "store scans (one pass over an environment folder)", store._scan)
     store.list_snapshots = _counting(counts, "list_snapshots calls", store.list_snapshots)
     store.Snapshot.__init__ = _counting(counts, "Snapshot objects built", store.Snapshot.__init__)
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     report = prepare(period=args.period, data_dir=str(data_dir))
     print(f"prepare(period={args.period!r}) on {folders} snapshot folders ({report.snapshot.name}):")

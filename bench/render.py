@@ -41,7 +41,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from credit_reports import metrics  # noqa: E402 - after the checkout is on sys.path
+from credit_reports.figures import metrics  # noqa: E402 - after the checkout is on sys.path
 
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "AUD", "CAD", "BRL", "KRW")
 #: Typical size of one credit in each currency's minor units (JPY/KRW have no minor unit).
@@ -251,7 +251,7 @@ def render_memory(data_dir: Path, out_dir: Path, kernel: str) -> dict[str, float
 def _memory_child(data_dir: str, out_dir: str, kernel: str) -> int:
     import resource
 
-    from credit_reports.render import render_report
+    from credit_reports.delivery.render import render_report
 
     render_report("credit_balances", data_dir=data_dir, out_dir=out_dir, kernel_name=kernel)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -275,7 +275,7 @@ class _StepLog(logging.Handler):
 
 def render_once(data_dir: Path, out_dir: Path, kernel: str, notebook: str | Path = "credit_balances",
                 output_name: str | None = None) -> tuple[float, Path]:
-    from credit_reports.render import render_report
+    from credit_reports.delivery.render import render_report
 
     start = time.perf_counter()
     result = render_report(notebook, data_dir=data_dir, out_dir=out_dir, kernel_name=kernel,

@@ -20,31 +20,39 @@ from credit_reports._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "PaddleClient": "paddle",
-    "fetch_customers": "fetch",
-    "fetch_credit_balances": "fetch",
-    "fetch_subscriptions": "fetch",
-    "fetch_snapshot": "snapshot_fetch",
-    "history": "credit_history",
-    "Snapshot": "store",
-    "load_snapshot": "store",
-    "list_snapshots": "store",
-    "load_history": "store",
-    "prune_snapshots": "store",
-    "format_money": "money",
-    "movements": "credit_movements",
-    "statement": "credit_movements",
-    "to_major": "money",
-    "to_major_float": "money",
-    "compare": "comparison",
-    "to_excel": "excel",
-    "CreditReportsError": "errors",
-    "UsageError": "errors",
-    "PaddleError": "errors",
+    "PaddleClient": "paddle.client",
+    "fetch_customers": "fetch.readers",
+    "fetch_credit_balances": "fetch.readers",
+    "fetch_subscriptions": "fetch.readers",
+    "fetch_snapshot": "fetch.snapshot",
+    "history": "fetch.history",
+    "Snapshot": "store.reader",
+    "load_snapshot": "store.reader",
+    "list_snapshots": "store.reader",
+    "load_history": "store.reader",
+    "prune_snapshots": "store.reader",
+    "format_money": "core.money",
+    "movements": "ledger.movements",
+    "statement": "ledger.movements",
+    "to_major": "core.money",
+    "to_major_float": "core.money",
+    "compare": "figures.comparison",
+    "to_excel": "delivery.excel",
+    "CreditReportsError": "core.errors",
+    "UsageError": "core.errors",
+    "PaddleError": "core.errors",
 }
 
-#: Modules reachable as attributes (``credit_reports.metrics.currency_totals(...)``), imported on first use.
-_MODULES: frozenset[str] = frozenset({"charts", "cohorts", "metrics", "money", "report", "parameters"})
+#: Modules reachable as attributes (``credit_reports.metrics.currency_totals(...)``), imported on first use:
+#: public name -> the module behind it.
+_MODULES: dict[str, str] = {
+    "charts": "figures.charts",
+    "cohorts": "figures.cohorts",
+    "metrics": "figures.metrics",
+    "money": "core.money",
+    "report": "report",
+    "parameters": "report.parameter_text",
+}
 
 __all__ = [
     "CreditReportsError",
@@ -78,23 +86,28 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for editors and type checkers; at run time the names load on first use
-    from credit_reports import charts, cohorts, metrics, money, parameters, report
-    from credit_reports.comparison import compare
-    from credit_reports.credit_history import history
-    from credit_reports.credit_movements import movements, statement
-    from credit_reports.errors import CreditReportsError, PaddleError, UsageError
-    from credit_reports.excel import to_excel
-    from credit_reports.fetch import fetch_credit_balances, fetch_customers, fetch_subscriptions
-    from credit_reports.money import format_money, to_major, to_major_float
-    from credit_reports.paddle import PaddleClient
-    from credit_reports.snapshot_fetch import fetch_snapshot
-    from credit_reports.store import Snapshot, list_snapshots, load_history, load_snapshot, prune_snapshots
+    from credit_reports import report
+    from credit_reports.core import money
+    from credit_reports.core.errors import CreditReportsError, PaddleError, UsageError
+    from credit_reports.core.money import format_money, to_major, to_major_float
+    from credit_reports.delivery.excel import to_excel
+    from credit_reports.fetch.history import history
+    from credit_reports.fetch.readers import fetch_credit_balances, fetch_customers, fetch_subscriptions
+    from credit_reports.fetch.snapshot import fetch_snapshot
+    from credit_reports.figures import charts, cohorts, metrics
+    from credit_reports.figures.comparison import compare
+    from credit_reports.ledger.movements import movements, statement
+    from credit_reports.paddle.client import PaddleClient
+    from credit_reports.report import parameter_text as parameters
+    from credit_reports.store.reader import Snapshot, list_snapshots, load_history, load_snapshot, prune_snapshots
 
 
 def __getattr__(name: str) -> Any:
     """Import a public name (or one of :data:`_MODULES`) from its module on first use (PEP 562)."""
     if name in _MODULES:
-        return importlib.import_module(f".{name}", __name__)  # the import sets the attribute too
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'credit_reports' has no attribute {name!r}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy
+from credit_reports.core.retries import RetryPolicy
+from credit_reports.paddle.client import PaddleClient
 
 
 def client_for(sim: Any, api_key: str | None = None, **kwargs: Any) -> PaddleClient:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from credit_reports.retries import RetryPolicy
+from credit_reports.core.retries import RetryPolicy
 from credit_reports.simulator import Simulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
 def small_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A read-only store as ``make report`` leaves it, small: a first fetch, then eleven incremental
     month-end snapshots of 30 simulated customers (about 2 s). ``data`` is its folder, ``snap`` the newest."""
-    from credit_reports.demo import take_demo_snapshots
+    from credit_reports.app.demo import take_demo_snapshots
 
     data = tmp_path_factory.mktemp("small-demo") / "data"
     newest = take_demo_snapshots(data, customers=30, seed=7, progress=False)

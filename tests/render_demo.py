@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credit_reports.paddle import PaddleClient
-from credit_reports.render import RenderResult, render_report
+from credit_reports.delivery.render import RenderResult, render_report
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.paddle.client import PaddleClient
 from credit_reports.simulator import Simulator
-from credit_reports.snapshot_fetch import fetch_snapshot
 
 #: The simulator's default demo account: the size budget is about this report.
 DEMO_CUSTOMERS = 2000

@@ -7,9 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports import store, timestamps
-from credit_reports.credit_movements import movements_frame
-from credit_reports.snapshot_writer import SnapshotWriter
+from credit_reports.core import timestamps
+from credit_reports.ledger.movements import movements_frame
+from credit_reports.store import reader as store
+from credit_reports.store.writer import SnapshotWriter
 
 ENVIRONMENT = "local"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from stores import balances, movement, moves
 
-from credit_reports.ageing import ageing, ageing_table, issued_by_source
-from credit_reports.credit_movements import adjustments_frame
+from credit_reports.ledger.ageing import ageing, ageing_table, issued_by_source
+from credit_reports.ledger.movements import adjustments_frame
 
 AS_OF = "2026-12-01T00:00:00Z"
 FIRST_AS_OF = "2026-01-01T00:00:00Z"
@@ -93,7 +93,7 @@ def test_issued_by_source_splits_billed_now_renewal_and_legacy() -> None:
 
 
 def test_ageing_chart_has_one_panel_per_currency_with_every_bucket() -> None:
-    from credit_reports import charts
+    from credit_reports.figures import charts
 
     first = balances([("c1", "USD", 300, 0, 0), ("c2", "JPY", 80, 0, 0)])
     aged = ageing(balances([("c1", "USD", 300, 0, 0), ("c2", "JPY", 80, 0, 0)]), AS_OF, first_balances=first,

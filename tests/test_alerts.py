@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from credit_reports.alerts import attention_reasons
-from credit_reports.index import build_index
+from credit_reports.delivery.index import build_index
+from credit_reports.report.alerts import attention_reasons
 
 
 def manifest(**extra):

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 
 import credit_reports
-from credit_reports import cohorts, metrics
-from credit_reports.errors import UsageError
-from credit_reports.paddle import PaddleClient
-from credit_reports.report import prepare
+from credit_reports.core.errors import UsageError
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.figures import cohorts, metrics
+from credit_reports.paddle.client import PaddleClient
+from credit_reports.report.preparation import prepare
 from credit_reports.simulator import Simulator
-from credit_reports.snapshot_fetch import fetch_snapshot
-from credit_reports.store import load_snapshot
+from credit_reports.store.reader import load_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +46,10 @@ def test_modules_and_new_helpers_are_attributes_of_the_package():
         assert inspect.ismodule(getattr(credit_reports, name)), name
         assert name in dir(credit_reports)
     assert callable(credit_reports.compare) and callable(credit_reports.to_excel)
-    assert credit_reports.metrics.currency_totals is metrics.currency_totals
+    assert credit_reports.figures.metrics.currency_totals is metrics.currency_totals
     import importlib
 
-    importlib.import_module("credit_reports.comparison")  # importing the module must not shadow the function
+    importlib.import_module("credit_reports.figures.comparison")  # importing the module must not shadow the function
     assert inspect.isfunction(credit_reports.compare)
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credit_reports.cli import main
-from credit_reports.errors import StoreError
-from credit_reports.store import list_snapshots, load_snapshot, usable_snapshot
+from credit_reports.app.cli import main
+from credit_reports.core.errors import StoreError
+from credit_reports.store.reader import list_snapshots, load_snapshot, usable_snapshot
 
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 

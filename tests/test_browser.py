@@ -3,7 +3,7 @@
 Opened from disk the way a finance lead opens an attachment, the report must make no external or failed
 requests, log no console errors, and decode every chart. At 1280 px (a laptop), at 390 px (a phone) and
 on paper (print media at the printable width of A4 landscape) no table may be wider than its box and no
-column may be cut; the PDF printed by ``credit_reports.pdf`` must come out. Chromium is driven over the
+column may be cut; the PDF printed by ``credit_reports.delivery.pdf`` must come out. Chromium is driven over the
 DevTools protocol (``--remote-debugging-port`` on loopback, ``websocket-client``); full-page screenshots
 go to the test's temporary folder (set ``CREDIT_REPORTS_SHOTS=DIR`` to keep them for a person to look
 at). Skipped, with the reason, when Chromium is not installed (``make test`` installs Debian's
@@ -153,8 +153,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
 @pytest.fixture(scope="module")
 def converted(demo: DemoReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo report with a rates file: its converted table is the widest the report has."""
-    from credit_reports.money import PADDLE_CURRENCIES
-    from credit_reports.render import render_report
+    from credit_reports.core.money import PADDLE_CURRENCIES
+    from credit_reports.delivery.render import render_report
 
     folder = tmp_path_factory.mktemp("converted")
     rates = folder / "rates.csv"
@@ -406,7 +406,7 @@ def test_the_index_fits_a_phone_and_a_laptop(demo: DemoReport, browser: Browser,
 
 
 def test_the_report_prints_to_a_pdf_beside_it(demo: DemoReport, tmp_path: Path, shots: Path) -> None:
-    from credit_reports.pdf import print_to_pdf
+    from credit_reports.delivery.pdf import print_to_pdf
 
     target = print_to_pdf(demo.result.html, tmp_path / "report.pdf")
     data = target.read_bytes()

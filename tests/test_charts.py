@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from credit_reports import charts
+from credit_reports.figures import charts
 
 CURRENCIES = ["EUR", "JPY", "USD"]
 

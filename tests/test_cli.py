@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from credit_reports.cli import main
+from credit_reports.app.cli import main
 
 
 def closed_port() -> int:
@@ -206,7 +206,7 @@ class _NoWaitTime:
 
 @pytest.mark.parametrize("fault", ["500", "503", "522", "429", "drop", "malformed"])
 def test_paddle_failing_on_the_first_call_after_every_retry_exits_5(tmp_path, capsys, monkeypatch, make_sim, fault):
-    import credit_reports.paddle as paddle_module
+    import credit_reports.paddle.client as paddle_module
 
     sim = make_sim(customers=10)
     sim.inject(fault, count=50, retry_after=0)
@@ -283,8 +283,8 @@ def test_the_simulator_refuses_a_non_loopback_host_unless_allowed(capsys) -> Non
 
 
 def test_a_full_disk_is_exit_2_naming_the_file(tmp_path, capsys) -> None:
-    from credit_reports.errors import StoreError
-    from credit_reports.snapshot_files import write_json_atomic
+    from credit_reports.core.errors import StoreError
+    from credit_reports.store.files import write_json_atomic
 
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
@@ -293,7 +293,7 @@ def test_a_full_disk_is_exit_2_naming_the_file(tmp_path, capsys) -> None:
         write_json_atomic(tmp_path / "manifest.json", {"a": 1})
     assert str(tmp_path / "manifest.json") in str(caught.value) and "no space" in str(caught.value)
     # and an ENOSPC that escapes elsewhere is still one line, exit 2, with a path when the OS gave one
-    from credit_reports.cli import _os_error_line
+    from credit_reports.app.cli import _os_error_line
 
     assert "no space left" in _os_error_line(OSError(28, "No space left on device", "/data/x"))
 
@@ -303,8 +303,8 @@ def test_the_simulator_banner_fetch_command_works_and_advance_every_moves_the_ac
     """Run the banner's fetch command as printed, twice: the second snapshot shows a real roll-forward."""
     import shlex
 
-    from credit_reports import metrics
-    from credit_reports.store import Snapshot
+    from credit_reports.figures import metrics
+    from credit_reports.store.reader import Snapshot
 
     script = Path(sys.executable).parent / "credit-reports"
     proc = subprocess.Popen(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from credit_reports.cli import _report_specs, build_parser, main
+from credit_reports.app.cli import _report_specs, build_parser, main
 
 
 def _options(command: str) -> set[str]:

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from credit_reports.errors import (
+from credit_reports.core.errors import (
     APIConnectionError,
     AuthenticationError,
     BadRequestError,
@@ -31,8 +31,8 @@ from credit_reports.errors import (
     UsageError,
     error_from_response,
 )
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy
+from credit_reports.core.retries import RetryPolicy
+from credit_reports.paddle.client import PaddleClient
 
 UNKNOWN_CUSTOMER = "ctm_" + "0" * 26
 FAST_RETRIES = RetryPolicy(max_attempts=5, base=0.01, cap=0.05)
@@ -223,7 +223,7 @@ def test_a_key_the_local_simulator_does_not_know_is_told_to_use_the_simulators_k
 
 
 def test_a_refused_key_of_the_right_environment_is_called_revoked_expired_or_mistyped():
-    from credit_reports.errors import _key_hint
+    from credit_reports.core.errors import _key_hint
 
     assert "revoked, expired or mistyped" in _key_hint("sandbox", "sandbox")
     assert "check PADDLE_ENVIRONMENT matches your key" in _key_hint("production", None)

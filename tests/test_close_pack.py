@@ -24,11 +24,11 @@ from bs4 import BeautifulSoup
 from ledger import currency_sums
 from render_demo import DemoReport, build_demo_report
 
-from credit_reports import journal, translation
-from credit_reports.config import CloseSettings
-from credit_reports.errors import UsageError
-from credit_reports.journal import Accounts
-from credit_reports.money import minor_unit_decimals
+from credit_reports.core.errors import UsageError
+from credit_reports.core.money import minor_unit_decimals
+from credit_reports.delivery.config import CloseSettings
+from credit_reports.figures import journal, translation
+from credit_reports.figures.journal import Accounts
 
 ACCOUNTS = Accounts(liability="2400 Customer credit", issued="4090 Proration credit", reversed="4091 Credit reversed",
                     used="1200 Receivables", translation="7950 FX translation")
@@ -125,8 +125,8 @@ def test_every_journal_entry_balances_and_books_each_line_on_the_configured_acco
 def test_the_workbook_cuts_a_sheet_at_the_row_limit_and_says_where_every_row_is(tmp_path):
     from openpyxl import load_workbook
 
-    from credit_reports.exports import major_units_table
-    from credit_reports.workbook import write_workbook
+    from credit_reports.delivery.exports import major_units_table
+    from credit_reports.delivery.workbook import write_workbook
 
     ledger = pd.DataFrame({"currency_code": ["EUR"] * 30, "customer_id": [f"ctm_{i:03d}" for i in range(30)],
                            "outstanding": list(range(30))})
@@ -158,7 +158,7 @@ def _day(as_of: Any) -> str:
 @pytest.fixture(scope="module")
 def pack(demo: DemoReport, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The demo report rendered as a close pack: rates into EUR, names, accounts, base URL and the PDF."""
-    from credit_reports.render import render_report
+    from credit_reports.delivery.render import render_report
 
     folder = tmp_path_factory.mktemp("pack")
     rates = folder / "rates.csv"  # both snapshots fall on one day: one rate per currency serves both ends
@@ -336,7 +336,7 @@ def test_the_workbook_checks_are_formulas_that_tie_the_sub_ledger_and_roll_the_b
 @pytest.fixture(scope="module")
 def monthly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo store: month-end snapshots over a year, so a close period opens and closes on two days."""
-    from credit_reports.demo import take_demo_snapshots
+    from credit_reports.app.demo import take_demo_snapshots
 
     data_dir = tmp_path_factory.mktemp("monthly")
     take_demo_snapshots(data_dir, customers=150, seed=11, progress=False, months=3)
@@ -353,7 +353,7 @@ def _outstanding(snapshot_path: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_the_translated_roll_forward_uses_the_stated_rates_and_shows_their_date_and_source(monthly, tmp_path) -> None:
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     probe = prepare(data_dir=str(monthly), environment="demo", period="previous-month")
     opening_day = probe.opening.as_of.strftime("%Y-%m-%d")
@@ -403,7 +403,7 @@ def test_every_pdf_page_has_its_number_and_a_running_header_with_period_as_of_an
 
 
 def test_without_chromium_the_one_command_that_fixes_the_pdf_is_named_in_one_line(tmp_path, monkeypatch):
-    from credit_reports.pdf import PdfUnavailableError, print_to_pdf
+    from credit_reports.delivery.pdf import PdfUnavailableError, print_to_pdf
 
     monkeypatch.setenv("CREDIT_REPORTS_CHROMIUM", str(tmp_path / "no-such-browser"))
     page = tmp_path / "r.html"
@@ -424,8 +424,8 @@ def test_the_email_has_an_html_headline_the_plain_text_alternative_the_pdf_and_t
     from aiosmtpd.controller import Controller
     from test_mail import Inbox, free_port  # the suite's local SMTP sink
 
-    from credit_reports.config import MailSettings
-    from credit_reports.mail import send_report
+    from credit_reports.delivery.config import MailSettings
+    from credit_reports.delivery.mail import send_report
 
     inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -460,8 +460,8 @@ def test_the_email_has_an_html_headline_the_plain_text_alternative_the_pdf_and_t
 
 @pytest.mark.slow
 def test_the_handoff_is_parquet_and_json_that_read_back_equal_and_save_shows_nothing(monthly, tmp_path, monkeypatch):
-    from credit_reports import handoff
-    from credit_reports.report import prepare, validate_parameters
+    from credit_reports.report import handoff
+    from credit_reports.report.preparation import prepare, validate_parameters
 
     report = prepare(data_dir=str(monthly), environment="demo", period="previous-month")
     target = tmp_path / ".handoff"

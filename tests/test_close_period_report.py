@@ -15,9 +15,9 @@ import nbformat
 import pytest
 from stores import movement, write_snapshot
 
-from credit_reports.errors import UsageError
-from credit_reports.render import render_report
-from credit_reports.report import period_closing, prepare
+from credit_reports.core.errors import UsageError
+from credit_reports.delivery.render import render_report
+from credit_reports.report.preparation import period_closing, prepare
 
 OCT_31 = [("c1", "USD", 1000, 200, 300), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 5000, 0, 0)]
 NOV_15 = [("c1", "USD", 1400, 200, 300), ("c2", "USD", 0, 0, 500), ("c1", "JPY", 5000, 0, 0)]
@@ -140,7 +140,7 @@ def test_rendered_period_report_pins_the_closing_snapshot_and_shows_the_red_note
 def test_the_snapshot_count_counts_every_stored_snapshot_up_to_the_reported_one_empty_ones_too(tmp_path) -> None:
     """An empty month end (no customer held credit yet) adds no trend point but is a stored snapshot: the
     report's count is list_snapshots' count up to the reported one (3 here, by hand), not the trend's 2."""
-    from credit_reports.store import list_snapshots
+    from credit_reports.store.reader import list_snapshots
 
     write_snapshot(tmp_path, "2026-09-30T23:59:59Z", [])
     write_snapshot(tmp_path, "2026-10-31T22:00:00Z", OCT_31)

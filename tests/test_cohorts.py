@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from credit_reports import cohorts
-from credit_reports.errors import UsageError
+from credit_reports.core.errors import UsageError
+from credit_reports.figures import cohorts
 
 CUSTOMERS = pd.DataFrame({
     "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],

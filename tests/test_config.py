@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from credit_reports.config import DEFAULT_NOTEBOOK, ReportSpec, find_config, load_reports, load_settings
-from credit_reports.errors import UsageError
+from credit_reports.core.errors import UsageError
+from credit_reports.delivery.config import DEFAULT_NOTEBOOK, ReportSpec, find_config, load_reports, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:

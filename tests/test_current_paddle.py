@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports.cli import main
+from credit_reports.app.cli import main
+from credit_reports.fetch.snapshot import fetch_snapshot
 from credit_reports.simulator import REGIME_CHANGE, Account
-from credit_reports.snapshot_fetch import fetch_snapshot
 
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 BALANCES_PATH = "/customers/{id}/credit-balances"

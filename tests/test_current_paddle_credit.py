@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports.alerts import attention_reasons
-from credit_reports.credit_movements import period_movements
-from credit_reports.fetch import fetch_snapshot
-from credit_reports.reconcile import reconcile
+from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.ledger.movements import period_movements
+from credit_reports.ledger.reconcile import reconcile
+from credit_reports.report.alerts import attention_reasons
 from credit_reports.simulator import CURRENT_PADDLE, Simulator
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import credit_reports
-from credit_reports.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, month_ends, run_demo
+from credit_reports.app.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, month_ends, run_demo
 
 
 @dataclass(frozen=True)

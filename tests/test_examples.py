@@ -16,13 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from credit_reports.fetch import (
+from credit_reports.fetch.readers import (
     fetch_credit_balances,
     fetch_credited_customer_ids,
     fetch_customers,
     fetch_subscriptions,
 )
-from credit_reports.paddle import PaddleClient
+from credit_reports.paddle.client import PaddleClient
 
 KEY = "pdl_sdbx_apikey_01examplesexamplesexamplesex_replayonly"
 

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from ledger import currency_sums
 
-from credit_reports.exports import ExportContext, major_units_table, neutralize_formula, write_exports
-from credit_reports.money import minor_unit_decimals
-from credit_reports.paddle import PaddleClient
-from credit_reports.report import prepare
-from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.core.money import minor_unit_decimals
+from credit_reports.delivery.exports import ExportContext, major_units_table, neutralize_formula, write_exports
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.paddle.client import PaddleClient
+from credit_reports.report.preparation import prepare
 
 FAST = 100_000
 

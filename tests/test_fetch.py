@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports.errors import UsageError
-from credit_reports.fetch import (
+from credit_reports.core.errors import UsageError
+from credit_reports.fetch.readers import (
     fetch_credit_balances,
     fetch_credited_customer_ids,
     fetch_customers,
     fetch_subscriptions,
 )
-from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.fetch.snapshot import fetch_snapshot
 
 BALANCE_COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
@@ -181,7 +181,7 @@ def test_fetch_snapshot_without_a_client_or_key_names_the_variable(tmp_path):
 
 
 def test_progress_bars_show_customers_listed_and_balances_fetched(make_sim, tmp_path, capsys, monkeypatch):
-    from credit_reports import progress
+    from credit_reports.fetch import progress
 
     monkeypatch.setattr(progress.board(), "mode", "bar")  # bars as on a terminal (captured stderr is none)
     sim = make_sim(customers=30, seed=2)
@@ -192,7 +192,7 @@ def test_progress_bars_show_customers_listed_and_balances_fetched(make_sim, tmp_
 
 
 def test_listings_converted_in_small_chunks_give_every_row_with_its_values_and_dtypes(client, sim, monkeypatch):
-    monkeypatch.setattr("credit_reports.fetch.CHUNK_ROWS", 7)  # many chunk boundaries, a partial last one
+    monkeypatch.setattr("credit_reports.fetch.readers.CHUNK_ROWS", 7)  # many chunk boundaries, a partial last one
     customers = fetch_customers(client)
     expected = sorted(sim.account.customers, key=lambda c: c["id"])
     assert len(expected) % 7 and len(expected) > 14

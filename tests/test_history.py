@@ -19,10 +19,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credit_reports import credit_history, rebuild, store
-from credit_reports.paddle import PaddleClient
+from credit_reports.fetch import history as credit_history
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.ledger import rebuild
+from credit_reports.paddle.client import PaddleClient
 from credit_reports.simulator import CURRENT_PADDLE, Simulator
-from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.store import reader as store
 
 RPM = 60_000
 
@@ -198,7 +200,7 @@ def test_a_customer_whose_transactions_do_not_explain_their_balance_is_listed_an
     customers = result.summary["tie_out"]["customers"]
     assert result.tie_out_rate == pytest.approx((customers - 2) / customers)
     # the report lists them, and only the untrusted holder's credit is undated in the ageing
-    from credit_reports import report
+    from credit_reports.report import preparation as report
 
     prepared = report.prepare(data_dir=str(tmp_path))
     assert set(prepared.history_untrusted["customer_id"]) == untrusted
@@ -310,7 +312,7 @@ def test_a_killed_history_resumes_from_its_checkpoint(tmp_path):
         with _client(sim) as client:
             snap = fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", max_rpm=RPM, progress=False)
         env = {**os.environ, "PADDLE_API_KEY": sim.api_key}
-        command = [sys.executable, "-m", "credit_reports.cli", "--quiet", "history", "--base-url", sim.base_url,
+        command = [sys.executable, "-m", "credit_reports.app.cli", "--quiet", "history", "--base-url", sim.base_url,
                    "--data-dir", str(tmp_path), "--max-rpm", str(RPM), "--workers", "1", "--ids-per-request", "10"]
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         journal = tmp_path / "snapshots" / "local" / f".history-{snap.name}" / "batches.jsonl"
@@ -329,7 +331,7 @@ def test_a_killed_history_resumes_from_its_checkpoint(tmp_path):
 
 
 def test_cli_history_prints_the_tie_out_and_the_calls(make_sim, tmp_path, capsys):
-    from credit_reports.cli import main
+    from credit_reports.app.cli import main
 
     sim = make_sim(customers=80, seed=3)
     with _client(sim) as client:
@@ -346,7 +348,7 @@ def test_cli_history_prints_the_tie_out_and_the_calls(make_sim, tmp_path, capsys
 
 
 def test_history_of_a_reconstructed_snapshot_is_refused_in_one_line(make_sim, tmp_path):
-    from credit_reports.errors import UsageError
+    from credit_reports.core.errors import UsageError
 
     sim = make_sim(customers=60, seed=4)
     with _client(sim) as client:
@@ -362,8 +364,8 @@ def test_the_demo_rebuilds_the_year_from_one_first_snapshot_and_its_month_ends_e
     """``make report``'s proof: one first snapshot today and its history give, customer by customer, the same
     month ends as the demo's month-end snapshots fetched as the year went (both are the simulator's ledger);
     the demo report's ageing has no undated credit."""
-    from credit_reports import report
-    from credit_reports.demo import DEMO_ENVIRONMENT, proof_folder, take_demo_snapshots
+    from credit_reports.app.demo import DEMO_ENVIRONMENT, proof_folder, take_demo_snapshots
+    from credit_reports.report import preparation as report
 
     newest = take_demo_snapshots(tmp_path, customers=150, seed=7, progress=False, months=5)
     proof_store = proof_folder(tmp_path)

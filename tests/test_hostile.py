@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from hostile import KEY, HostilePaddle  # tests/ is on sys.path; paddle-python-sdk installs a top-level "tests"
 
-from credit_reports import cohorts, metrics
-from credit_reports.cli import main
-from credit_reports.errors import APIConnectionError, TotalOverflowError
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy
-from credit_reports.snapshot_fetch import fetch_snapshot
-from credit_reports.store import load_snapshot
+from credit_reports.app.cli import main
+from credit_reports.core.errors import APIConnectionError, TotalOverflowError
+from credit_reports.core.retries import RetryPolicy
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.figures import cohorts, metrics
+from credit_reports.paddle.client import PaddleClient
+from credit_reports.store.reader import load_snapshot
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from credit_reports.alerts import attention_reasons
-from credit_reports.cli import main
-from credit_reports.report import prepare
+from credit_reports.app.cli import main
+from credit_reports.report.alerts import attention_reasons
+from credit_reports.report.preparation import prepare
 from credit_reports.simulator import CURRENT_PADDLE, Simulator
 from credit_reports.simulator.mover import live_step
-from credit_reports.store import load_snapshot
+from credit_reports.store.reader import load_snapshot
 
 pytestmark = pytest.mark.slow
 

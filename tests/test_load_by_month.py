@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 import credit_reports as cr
-from credit_reports.errors import UsageError
-from credit_reports.report import prepare
+from credit_reports.core.errors import UsageError
+from credit_reports.report.preparation import prepare
 
 
 def _names(small_demo) -> list[str]:

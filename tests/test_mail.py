@@ -26,7 +26,7 @@ pytest.importorskip("aiosmtpd", reason="aiosmtpd (a test dependency) runs the SM
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
 
-from credit_reports.cli import main  # noqa: E402
+from credit_reports.app.cli import main  # noqa: E402
 
 PASSWORD = "s3cret-smtp-password-for-tests"
 USER = "reports@example.test"
@@ -223,8 +223,8 @@ def test_implicit_tls_delivers_over_ssl(certificate) -> None:
     """security = "ssl" (port 465 style): TLS from the first byte, the certificate checked against ca_file."""
     from email.message import EmailMessage
 
-    from credit_reports.config import MailSettings
-    from credit_reports.mail import send_message
+    from credit_reports.delivery.config import MailSettings
+    from credit_reports.delivery.mail import send_message
 
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

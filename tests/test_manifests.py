@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from credit_reports.manifests import ReportManifest, SnapshotManifest
+from credit_reports.store.manifests import ReportManifest, SnapshotManifest
 
 #: A snapshot manifest as an older toolkit wrote it (no events_readable) plus a field a newer one adds.
 OLD_SNAPSHOT = {"as_of": "2026-11-26T06:15:00Z", "environment": "sandbox", "strategy": "full", "complete": True,

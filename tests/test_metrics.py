@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from ledger import currency_sums
 
-from credit_reports import metrics
-from credit_reports.errors import UsageError
+from credit_reports.core.errors import UsageError
+from credit_reports.figures import metrics
 
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
@@ -307,8 +307,8 @@ def test_convert_totals_converts_a_roll_forward_table(rates_file):
 
 
 def fetch_balances(sim) -> pd.DataFrame:
-    from credit_reports.fetch import fetch_credit_balances
-    from credit_reports.paddle import PaddleClient
+    from credit_reports.fetch.readers import fetch_credit_balances
+    from credit_reports.paddle.client import PaddleClient
 
     client = PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=2000, rate_window=1.0)
     return fetch_credit_balances(client)

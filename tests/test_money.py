@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credit_reports import money
-from credit_reports.errors import UsageError
+from credit_reports.core import money
+from credit_reports.core.errors import UsageError
 
 NBSP = "\xa0"
 
@@ -144,7 +144,7 @@ def test_series_helpers_leave_missing_amounts_empty():
 
 
 def test_an_unknown_locale_is_a_usage_error():
-    from credit_reports.errors import UsageError
+    from credit_reports.core.errors import UsageError
 
     with pytest.raises(UsageError, match="locale"):
         money.format_money(100, "USD", "xx_NOPE")

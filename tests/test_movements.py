@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from credit_reports import store
-from credit_reports.credit_movements import adjustments_frame, events_to_movements, union_movements
+from credit_reports.ledger.movements import adjustments_frame, events_to_movements, union_movements
+from credit_reports.store import reader as store
 
 CUSTOMER = "ctm_01hv6y1jedq4p1n0yqn5ba3ky4"
 _ids = count(1)

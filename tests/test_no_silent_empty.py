@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import credit_reports as cr
-from credit_reports import alerts, cohorts
-from credit_reports.errors import UsageError
+from credit_reports.core.errors import UsageError
+from credit_reports.figures import cohorts
+from credit_reports.report import alerts
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_an_environment_the_store_does_not_hold_is_refused_not_listed_empty(demo
 
 
 def test_prepare_reads_lower_case_currencies_and_refuses_a_code_that_is_none(demo):
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     report = prepare(data_dir=str(demo["data"]), currencies="eur")
     assert report.totals["currency_code"].tolist() == ["EUR"]
@@ -123,7 +124,7 @@ def test_prepare_reads_lower_case_currencies_and_refuses_a_code_that_is_none(dem
 def test_a_rendered_report_of_a_currency_nobody_holds_needs_attention(demo, tmp_path):
     import json
 
-    from credit_reports.render import render_report
+    from credit_reports.delivery.render import render_report
 
     result = render_report(parameters={"currencies": ["CHF", "EUR"]}, data_dir=demo["data"], out_dir=tmp_path)
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))

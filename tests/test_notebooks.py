@@ -20,10 +20,10 @@ import papermill as pm
 import pytest
 from ledger import currency_sums
 
-from credit_reports.errors import UsageError
-from credit_reports.paddle import PaddleClient
+from credit_reports.core.errors import UsageError
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.paddle.client import PaddleClient
 from credit_reports.simulator import Simulator
-from credit_reports.snapshot_fetch import fetch_snapshot
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 REPORT = NOTEBOOKS / "credit_balances.ipynb"
@@ -310,7 +310,7 @@ def test_incomplete_banner_comes_before_the_heading_and_the_intro(incomplete_nb)
 
 @pytest.mark.slow
 def test_cohorts_are_sized_by_their_customers_and_small_ones_merged_alike_in_every_currency(stores) -> None:
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     minimum = 3  # signups span 45 months (both credit regimes), 240 customers: a few months are small
     # signup month of every customer (created_at is UTC, "...Z"), active and archived, counted by hand
@@ -370,7 +370,7 @@ def test_unknown_cohort_rule_stops_the_notebook_with_the_usage_error(executed) -
 )
 @pytest.mark.slow
 def test_bad_parameter_raises_one_line_usage_error(stores, parameters, message) -> None:
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     with pytest.raises(UsageError) as caught:
         prepare(data_dir=str(stores["two"]), **parameters)
@@ -380,7 +380,7 @@ def test_bad_parameter_raises_one_line_usage_error(stores, parameters, message) 
 
 @pytest.mark.slow
 def test_rates_without_reporting_currency_is_refused(stores, rates_file) -> None:
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     with pytest.raises(UsageError, match="reporting_currency is empty"):
         prepare(data_dir=str(stores["two"]), rates_file=str(rates_file))
@@ -388,7 +388,7 @@ def test_rates_without_reporting_currency_is_refused(stores, rates_file) -> None
 
 @pytest.mark.slow
 def test_currency_filter_keeps_only_the_chosen_currencies(stores) -> None:
-    from credit_reports.report import prepare
+    from credit_reports.report.preparation import prepare
 
     report = prepare(data_dir=str(stores["two"]), currencies=["usd", "JPY"], compare_to="none")
     assert list(report.totals["currency_code"]) == ["JPY", "USD"]

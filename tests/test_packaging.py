@@ -40,5 +40,5 @@ def test_the_wheel_ships_the_notebooks_and_the_html_template(repo_root: Path, tm
     names = set(zipfile.ZipFile(wheel).namelist())
     for notebook in (repo_root / "notebooks").glob("*.ipynb"):
         assert f"credit_reports/notebooks/{notebook.name}" in names
-    assert "credit_reports/templates/credit_reports/conf.json" in names
+    assert "credit_reports/delivery/templates/credit_reports/conf.json" in names
     assert "credit_reports/simulator/server.py" in names

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 from render_demo import two_cell_notebook
 
-from credit_reports import cli
-from credit_reports.errors import UsageError
-from credit_reports.parameters import parse_list, parse_value
-from credit_reports.report import validate_parameters
+from credit_reports.app import cli
+from credit_reports.core.errors import UsageError
+from credit_reports.report.parameter_text import parse_list, parse_value
+from credit_reports.report.preparation import validate_parameters
 
 PAPERMILL = Path(sys.executable).with_name("papermill")
 
@@ -55,7 +55,7 @@ def test_papermill_and_credit_reports_render_read_the_same_currencies(tmp_path):
     notebook = two_cell_notebook(
         tmp_path / "nb.ipynb",
         "currencies: list = []",
-        "from credit_reports.report import validate_parameters\n"
+        "from credit_reports.report.preparation import validate_parameters\n"
         "import json\nprint(json.dumps(list(validate_parameters(currencies=currencies).currencies)))",
     )
     out = tmp_path / "out.ipynb"

@@ -7,10 +7,12 @@ import pytest
 from stores import ENVIRONMENT, movement, write_snapshot
 
 import credit_reports
-from credit_reports import credit_movements, periods, store
-from credit_reports.credit_movements import movements as stored_movements
-from credit_reports.credit_movements import statement
-from credit_reports.errors import UsageError
+from credit_reports.core.errors import UsageError
+from credit_reports.figures import periods
+from credit_reports.ledger import movements as credit_movements
+from credit_reports.ledger.movements import movements as stored_movements
+from credit_reports.ledger.movements import statement
+from credit_reports.store import reader as store
 
 # Three snapshots around the end of November 2026 (UTC). In Europe/Berlin (UTC+1 in winter) November
 # ends at 2026-11-30T23:00Z, so the 23:30Z snapshot already belongs to December there.

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports import periods
-from credit_reports.credit_movements import period_movements
-from credit_reports.fetch import fetch_snapshot
-from credit_reports.point_in_time import back_to_as_of, clock_offset, read_interval
-from credit_reports.reconcile import reconcile
+from credit_reports.fetch.point_in_time import back_to_as_of, clock_offset, read_interval
+from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.figures import periods
+from credit_reports.ledger.movements import period_movements
+from credit_reports.ledger.reconcile import reconcile
 from credit_reports.simulator import CURRENT_PADDLE, Simulator
 
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]

@@ -9,8 +9,8 @@ import re
 import pandas as pd
 import pytest
 
-from credit_reports import privacy
-from credit_reports.errors import UsageError
+from credit_reports.core.errors import UsageError
+from credit_reports.figures import privacy
 
 IDS = ["ctm_01gw9m680k848184fpttwr0b7z", "ctm_01h8441jn5pcwrfhwh78jqt8hk", "ctm_01gw9m680k848184fpttwr0b7z"]
 TABLE = pd.DataFrame({

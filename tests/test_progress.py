@@ -9,8 +9,8 @@ import pytest
 from clients import client_for
 from tqdm import tqdm
 
-from credit_reports.progress import ProgressBoard
-from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.fetch.progress import ProgressBoard
+from credit_reports.fetch.snapshot import fetch_snapshot
 
 LINE = re.compile(r"^[a-z ]+: .*\[\d\d:\d\d[^\]]*\]$")  # one whole tqdm line, nothing left over after it
 
@@ -42,7 +42,7 @@ def _screen(raw: str) -> list[str]:
 @pytest.fixture
 def bars(monkeypatch):
     """Draw tqdm bars as on a terminal, although pytest's captured stderr is none (the board's own switch)."""
-    from credit_reports import progress
+    from credit_reports.fetch import progress
 
     monkeypatch.setattr(progress.board(), "mode", "bar")
 
@@ -80,7 +80,7 @@ def test_no_progress_output_when_progress_is_off(make_sim, tmp_path, capsys):
 
 
 def test_quiet_cli_fetch_draws_no_bar_and_a_later_fetch_still_does(make_sim, tmp_path, capsys, monkeypatch, bars):
-    from credit_reports.cli import main
+    from credit_reports.app.cli import main
 
     sim = make_sim(customers=60, seed=4)
     monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
@@ -136,7 +136,7 @@ def test_the_lead_stage_takes_the_bar_whenever_it_starts(lead_first, capsys):
 
 
 def test_a_stage_an_earlier_failed_fetch_left_open_is_dropped_when_a_new_fetch_starts(capsys, monkeypatch):
-    from credit_reports import progress
+    from credit_reports.fetch import progress
 
     board = _board()
     abandoned = board.open("credit adjustments", unit=" adj")

@@ -12,9 +12,11 @@ import pytest
 import credit_reports
 
 PUBLIC_MODULES = (
-    "ageing", "alerts", "charts", "cohorts", "comparison", "credit_history", "credit_movements", "errors", "excel",
-    "fetch", "logs", "manifests", "metrics", "money", "paddle", "parameters", "periods", "progress", "rebuild",
-    "reconcile", "report", "store",
+    "ledger.ageing", "report.alerts", "figures.charts", "figures.cohorts", "figures.comparison", "fetch.history",
+    "ledger.movements", "core.errors", "delivery.excel", "fetch.readers", "core.logs", "store.manifests",
+    "figures.metrics", "core.money", "paddle.client", "report.parameter_text", "figures.periods", "fetch.progress",
+    "ledger.rebuild", "ledger.reconcile", "report.preparation", "store.reader", "core", "paddle", "fetch", "ledger",
+    "store", "figures", "report", "delivery", "app",
 )
 
 

@@ -14,9 +14,9 @@ import pytest
 from bs4 import BeautifulSoup
 from render_demo import two_cell_notebook
 
-from credit_reports.cli import main
-from credit_reports.paddle import PaddleClient
-from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.app.cli import main
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.paddle.client import PaddleClient
 
 pytestmark = pytest.mark.slow  # every test renders reports from two fetched snapshots
 
@@ -142,7 +142,7 @@ def test_pdf_without_chromium_is_one_line_and_the_report_is_still_published(
 
 @pytest.mark.browser
 def test_pdf_is_printed_beside_the_html_and_linked_from_the_index(two_snapshots, tmp_path, capsys) -> None:
-    from credit_reports.pdf import find_chromium
+    from credit_reports.delivery.pdf import find_chromium
 
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (Debian package 'chromium')")

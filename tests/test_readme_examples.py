@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 import credit_reports
-from credit_reports import metrics
-from credit_reports.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, take_demo_snapshots
+from credit_reports.app.demo import DEMO_ENVIRONMENT, DEMO_MONTHS, take_demo_snapshots
+from credit_reports.figures import metrics
 
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 

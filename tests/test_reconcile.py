@@ -10,7 +10,7 @@ import json
 
 from stores import balances, movement, moves
 
-from credit_reports.reconcile import reconcile
+from credit_reports.ledger.reconcile import reconcile
 
 # Opening balances.                 available reserved used
 OPENING = balances([
@@ -148,7 +148,7 @@ def test_currency_only_in_the_movements_still_gets_a_line() -> None:
 
 
 def test_waterfall_with_evidence_draws_reversed_and_a_red_unexplained_bar() -> None:
-    from credit_reports import charts
+    from credit_reports.figures import charts
 
     closing = [list(r) for r in CLOSING]
     closing[1][2] = 800  # +50 unexplained in USD

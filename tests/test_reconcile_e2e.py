@@ -17,9 +17,9 @@ import pytest
 from clients import client_for
 
 import credit_reports
-from credit_reports.report import prepare
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.report.preparation import prepare
 from credit_reports.simulator import Simulator
-from credit_reports.snapshot_fetch import fetch_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -203,7 +203,7 @@ def test_an_interrupted_incremental_fetch_resumes_and_publishes_the_windows_move
             _move_on(sim, ends[1], seed=9)
         # events read, then the balances are refused
         with client_for(sim, api_key="events-only") as limited, pytest.raises(
-                credit_reports.errors.PermissionDeniedError):
+                credit_reports.core.errors.PermissionDeniedError):
             fetch_snapshot(limited, data_dir=tmp_path, strategy="auto", progress=False, as_of=ends[1])
         partial = next((tmp_path / "snapshots" / "local").glob(".partial-*"))
         assert (partial / "checkpoint" / "movements.parquet").is_file()
@@ -224,5 +224,5 @@ def test_an_interrupted_incremental_fetch_resumes_and_publishes_the_windows_move
 
 
 def test_an_as_of_in_the_future_is_refused_in_one_line(sim: Simulator, tmp_path: Path) -> None:
-    with client_for(sim) as client, pytest.raises(credit_reports.errors.UsageError, match="in the future"):
+    with client_for(sim) as client, pytest.raises(credit_reports.core.errors.UsageError, match="in the future"):
         fetch_snapshot(client, data_dir=tmp_path, progress=False, as_of=datetime.now(UTC) + timedelta(days=1))

@@ -21,9 +21,9 @@ from bs4 import BeautifulSoup
 from ledger import currency_sums
 from render_demo import DemoReport, build_demo_report, two_cell_notebook
 
-from credit_reports.errors import UsageError
-from credit_reports.privacy import SALT_ENV
-from credit_reports.render import ReportFailedError, render_report
+from credit_reports.core.errors import UsageError
+from credit_reports.delivery.render import ReportFailedError, render_report
+from credit_reports.figures.privacy import SALT_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -325,7 +325,7 @@ def test_bad_parameter_value_is_a_usage_error_before_any_kernel_starts(
 
 
 def test_resource_check_flags_every_way_a_page_loads_from_elsewhere() -> None:
-    from credit_reports.render import external_resources
+    from credit_reports.delivery.render import external_resources
 
     page = """<html><head>
     <script src="https://cdn.example.com/require.js"></script>
@@ -348,7 +348,7 @@ def test_resource_check_flags_every_way_a_page_loads_from_elsewhere() -> None:
 
 
 def test_index_lists_reports_newest_first_and_skips_unpublished_ones(tmp_path: Path) -> None:
-    from credit_reports.index import build_index
+    from credit_reports.delivery.index import build_index
 
     def publish(day: str, name: str, as_of: str, outstanding: int, html: bool = True) -> None:
         folder = tmp_path / day
@@ -398,7 +398,7 @@ def test_pseudonymized_report_and_its_exports_use_the_same_pseudonyms_and_no_cus
 def test_hung_cell_fails_the_report_instead_of_hanging_the_schedule(
     demo: DemoReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import credit_reports.notebook_run as notebook_run
+    import credit_reports.delivery.notebook_run as notebook_run
 
     monkeypatch.setattr(notebook_run, "CELL_TIMEOUT_SECONDS", 1)
     nb = nbformat.read(tiny_notebook(tmp_path), as_version=4)

@@ -14,18 +14,18 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports.errors import ServerError
-from credit_reports.snapshot_fetch import fetch_snapshot
-from credit_reports.snapshot_writer import SnapshotWriter
-from credit_reports.store import list_snapshots
+from credit_reports.core.errors import ServerError
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.store.reader import list_snapshots
+from credit_reports.store.writer import SnapshotWriter
 
 BALANCES_PATH = "/customers/{id}/credit-balances"
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
 
 FETCH_IN_A_SUBPROCESS = """
 import sys
-from credit_reports.snapshot_fetch import fetch_snapshot
-from credit_reports.paddle import PaddleClient
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.paddle.client import PaddleClient
 client = PaddleClient(base_url=sys.argv[1], max_rpm=100000)  # key from PADDLE_API_KEY
 fetch_snapshot(client, data_dir=sys.argv[2], strategy="full", workers=2, progress=False)
 """

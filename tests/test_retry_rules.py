@@ -1,6 +1,6 @@
 """The client's retry rules as tables: whether a failed call is tried again, and how long the wait is.
 
-The rules are pure functions (credit_reports.retries), so every case is one row; the last tests check
+The rules are pure functions (credit_reports.core.retries), so every case is one row; the last tests check
 over real HTTP against the simulator that the client obeys the policy it is given.
 """
 
@@ -10,9 +10,9 @@ import random
 
 import pytest
 
-from credit_reports.errors import ServerError, UsageError
-from credit_reports.paddle import PaddleClient
-from credit_reports.retries import RetryPolicy, attempts_allowed, rate_limit_pause
+from credit_reports.core.errors import ServerError, UsageError
+from credit_reports.core.retries import RetryPolicy, attempts_allowed, rate_limit_pause
+from credit_reports.paddle.client import PaddleClient
 
 # (status, reason, ever_connected) -> calls in all, with a budget of 5
 ALLOWED = [

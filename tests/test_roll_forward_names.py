@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import credit_reports as cr
-from credit_reports import metrics
-from credit_reports.errors import UsageError
-from credit_reports.reconcile import RECONCILIATION_COLUMNS
-from credit_reports.report import prepare
+from credit_reports.core.errors import UsageError
+from credit_reports.figures import metrics
+from credit_reports.ledger.reconcile import RECONCILIATION_COLUMNS
+from credit_reports.report.preparation import prepare
 
 
 def _two(small_demo):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from credit_reports.cli import main
-from credit_reports.runner import run_lock
+from credit_reports.app.cli import main
+from credit_reports.app.runner import run_lock
 
 TWO_REPORTS = """
 [[report]]

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from render_demo import DemoReport, build_demo_report, two_cell_notebook
 
-from credit_reports.publish import SecretLeakError, find_secrets, scan_for_secrets
-from credit_reports.render import render_report
+from credit_reports.delivery.publish import SecretLeakError, find_secrets, scan_for_secrets
+from credit_reports.delivery.render import render_report
 
 #: Shaped like a real production key; built at run time so this file itself holds no key literal.
 PATTERN_KEY = "pdl_" + "live_apikey_" + "01hx7k2m9q4w8e6r5t3y1u0i9o_AbCdEf"
@@ -119,9 +119,9 @@ def test_render_that_would_leak_the_key_publishes_nothing(demo: DemoReport, tmp_
 @pytest.mark.slow
 def test_leak_is_a_report_failure_so_a_scheduled_run_exits_1(demo: DemoReport, tmp_path: Path) -> None:
     # the render loop a scheduled `credit-reports run` uses: the leaking report fails alone, the run exits 1
-    from credit_reports.config import ReportSpec, Settings
-    from credit_reports.runner import RunOutcome, render_each
-    from credit_reports.store import load_snapshot
+    from credit_reports.app.runner import RunOutcome, render_each
+    from credit_reports.delivery.config import ReportSpec, Settings
+    from credit_reports.store.reader import load_snapshot
 
     snapshot = load_snapshot(demo.snapshot_name, demo.data_dir, environment=demo.environment)
     notebook = two_cell_notebook(tmp_path / "echo.ipynb", 'snapshot = "latest"\ndata_dir = ""\nenvironment = ""\n'
@@ -149,7 +149,7 @@ def test_notebook_kernel_never_sees_the_api_key(
 
 def test_staging_folders_left_by_a_killed_render_are_removed(tmp_path: Path) -> None:
     """An abandoned staging folder holds unscanned output: the next render clears it (a fresh one stays)."""
-    from credit_reports.publish import ABANDONED_AFTER_SECONDS, staging_folder
+    from credit_reports.delivery.publish import ABANDONED_AFTER_SECONDS, staging_folder
 
     old, fresh = tmp_path / ".render-credit-balances-old", tmp_path / ".render-credit-balances-new"
     for folder in (old, fresh):
@@ -178,14 +178,14 @@ def test_staging_folders_left_by_a_killed_render_are_removed(tmp_path: Path) -> 
      "01gtgztp8fdnz0v9yqy0r3etxx"),
 ])
 def test_redact_removes_authorization_values_query_secrets_and_key_shapes(text: str, gone: str) -> None:
-    from credit_reports.redact import REDACTED, redact
+    from credit_reports.core.redact import REDACTED, redact
 
     out = redact(text)
     assert gone not in out and REDACTED in out
 
 
 def test_redact_keeps_ordinary_text_and_removes_a_registered_key_of_any_shape() -> None:
-    from credit_reports.redact import redact, register_secret
+    from credit_reports.core.redact import redact, register_secret
 
     plain = "GET /customers?per_page=200&after=ctm_01&status=active,archived: 503 (designation=x)"
     assert redact(plain) == plain
@@ -196,7 +196,7 @@ def test_redact_keeps_ordinary_text_and_removes_a_registered_key_of_any_shape() 
 def test_every_credit_reports_log_line_is_redacted_when_made(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    import credit_reports.errors  # noqa: F401 - installs the record factory
+    import credit_reports.core.errors  # noqa: F401 - installs the record factory
 
     caplog.set_level(logging.INFO)
     logging.getLogger("credit_reports.anything").warning("server said %s", "Authorization: Bearer sekritsekrit")

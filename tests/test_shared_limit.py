@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from credit_reports.paddle import PaddleClient
+from credit_reports.paddle.client import PaddleClient
 
 
 def test_two_clients_of_one_process_share_the_limit_and_never_trigger_the_block(make_sim) -> None:

@@ -12,15 +12,15 @@ import os
 import pandas as pd
 import pytest
 
-from credit_reports.errors import UsageError
-from credit_reports.snapshot_writer import BalanceJournal, SnapshotWriter
-from credit_reports.store import (
+from credit_reports.core.errors import UsageError
+from credit_reports.store.reader import (
     default_data_dir,
     list_snapshots,
     load_history,
     load_snapshot,
     prune_snapshots,
 )
+from credit_reports.store.writer import BalanceJournal, SnapshotWriter
 
 BIG = 2**53 + 1  # not representable as a float64: proves amounts never pass through floats
 
@@ -228,8 +228,8 @@ def test_a_fetched_manifest_holds_exactly_the_fields_of_the_store_schema(make_si
     # the fetch writes the manifest and the store reads it: one list of field names (SnapshotManifest.fields())
     from clients import client_for
 
-    from credit_reports.manifests import SnapshotManifest
-    from credit_reports.snapshot_fetch import fetch_snapshot
+    from credit_reports.fetch.snapshot import fetch_snapshot
+    from credit_reports.store.manifests import SnapshotManifest
 
     MANIFEST_FIELDS = SnapshotManifest.fields()
 

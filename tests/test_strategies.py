@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports.snapshot_fetch import fetch_snapshot
+from credit_reports.fetch.snapshot import fetch_snapshot
 
 BALANCES_PATH = "/customers/{id}/credit-balances"
 COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from credit_reports.errors import RateLimitError
-from credit_reports.paddle import PaddleClient
-from credit_reports.throttle import RateLimiter
+from credit_reports.core.errors import RateLimitError
+from credit_reports.paddle.client import PaddleClient
+from credit_reports.paddle.throttle import RateLimiter
 
 LIMIT, WINDOW = 20, 1.0
 

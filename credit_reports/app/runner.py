@@ -1,0 +1,187 @@
+"""``credit-reports run``: one scheduled run, fetch then render every configured report.
+
+Exit codes (the contract schedulers rely on):
+  0  done, every report rendered from a complete snapshot
+  1  a report failed (its failed notebook is kept; the last good report stays published)
+  2  bad input (one line on stderr says what and what to do)
+  3  rendered, but from an incomplete snapshot (the report carries a banner saying so)
+  4  another run holds the lock for this data folder; nothing was done
+  6  every report was rendered and published, but emailing one failed (one line on stderr says why)
+
+When several apply, the first in this order wins: 1, 6, 3, 0 (5 is kept for "Paddle unreachable").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from credit_reports.core import locks
+from credit_reports.core.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_MAIL_FAILED,
+    EXIT_OK,
+    EXIT_REPORT_FAILED,
+    RunLockedError,
+    UsageError,
+)
+from credit_reports.delivery.config import MailSettings, ReportSpec, Settings
+
+log = logging.getLogger("credit_reports.run")
+
+LOCK_NAME = ".credit-reports.lock"
+
+
+@contextmanager
+def run_lock(data_dir: Path) -> Iterator[Path]:
+    """Hold an exclusive, non-blocking lock on ``<data_dir>/.credit-reports.lock`` for one run.
+
+    flock is released by the kernel when the process dies, so a killed run never leaves a stale lock.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_NAME
+    try:
+        fd = locks.acquire(path)
+    except locks.LockHeld as held:
+        raise RunLockedError(
+            f"another credit-reports run (pid {held.holder or 'unknown'}) is using {data_dir}: "
+            "this run did nothing; schedule runs further apart"
+        ) from None
+    try:
+        yield path
+    finally:
+        locks.release(fd)
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced, and the exit code it maps to."""
+
+    snapshot_path: Path | None = None
+    snapshot_complete: bool = True
+    rendered: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # report name -> why it failed
+    emailed: list[str] = field(default_factory=list)  # report names sent
+    mail_failed: dict[str, str] = field(default_factory=dict)  # report name -> why it was not sent
+    warnings: list[str] = field(default_factory=list)  # e.g. no PDF: Chromium is not installed
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any report failed, else 6 when an email failed, else 3 for an incomplete snapshot, else 0."""
+        if self.failed:
+            return EXIT_REPORT_FAILED
+        if self.mail_failed:
+            return EXIT_MAIL_FAILED
+        if not self.snapshot_complete:
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+
+
+def run_reports(
+    *,
+    reports: list[ReportSpec],
+    data_dir: Path,
+    out_dir: Path,
+    fetch_kwargs: dict[str, Any],
+    client: Any = None,
+    api_key: str | None = None,
+    settings: Settings | None = None,
+    mail: MailSettings | None = None,
+) -> RunOutcome:
+    """Fetch one snapshot, render each report from exactly that snapshot, rebuild the index, then email.
+
+    A failing report (a notebook error, a leaked secret, a bad parameter value) does not stop the others;
+    the outcome lists it and the exit code becomes 1. With ``mail``, every published report is emailed
+    after the index is rebuilt; a failed send leaves the report published and makes the exit code 6.
+    """
+    settings = settings or Settings()
+    from credit_reports.fetch.snapshot import fetch_snapshot
+
+    outcome = RunOutcome()
+    with run_lock(data_dir):
+        snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
+        outcome.snapshot_path = snapshot.path
+        outcome.snapshot_complete = bool(snapshot.complete)
+        published = render_each(
+            ((spec, snapshot, None) for spec in reports), data_dir=data_dir, out_dir=out_dir, api_key=api_key,
+            settings=settings, outcome=outcome,
+        )
+    if mail is not None:
+        _email(published, mail, settings, outcome)
+    return outcome
+
+
+def render_each(
+    jobs: Iterable[tuple[ReportSpec, Any, str | None]],
+    *,
+    data_dir: Path,
+    out_dir: Path,
+    api_key: str | None,
+    settings: Settings,
+    outcome: RunOutcome,
+    pdf: bool = False,
+    tolerate: tuple[type[BaseException], ...] | None = None,
+    on_failed: Callable[[str, BaseException], None] | None = None,
+    on_rendered: Callable[[Any], None] | None = None,
+) -> list[tuple[str, Path]]:
+    """The one render loop (``run`` and ``render``): each report from the snapshot it is pinned to, then the
+    index rebuilt once; returns (report name, manifest path) of every published report.
+
+    ``jobs`` yields (report, snapshot, snapshot asked for or None); it may load each snapshot lazily. A report
+    that fails with one of ``tolerate`` (default: a failed notebook or a bad value) does not stop the others:
+    ``outcome.failed`` records it and ``on_failed`` hears of it; any other error ends the loop. ``outcome``
+    collects what was rendered, its warnings and whether every snapshot was complete.
+    """
+    from credit_reports.delivery.render import ReportFailedError, build_index, render_report
+
+    tolerated = tolerate if tolerate is not None else (ReportFailedError, UsageError)
+    published: list[tuple[str, Path]] = []
+    for spec, snapshot, requested in jobs:
+        outcome.snapshot_complete = outcome.snapshot_complete and bool(snapshot.complete)
+        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
+        try:
+            result = render_report(
+                spec.notebook,
+                parameters={**spec.parameters, **pinned},
+                data_dir=data_dir,
+                out_dir=out_dir,
+                output_name=spec.name,
+                api_key=api_key,
+                requested_snapshot=requested,
+                pdf=pdf or spec.pdf,
+                csv_bom=settings.exports.csv_bom,
+                outstanding_change_share=settings.alerts.outstanding_change_share,
+                close=settings.close,
+                base_url=settings.publish.base_url,
+                index=False,  # built once, after the last report
+            )
+        except tolerated as exc:  # one bad report must not stop the others
+            log.debug("report %s failed: %s", spec.name, exc)  # the CLI prints it once
+            outcome.failed[spec.name] = str(exc)
+            if on_failed is not None:
+                on_failed(spec.name, exc)
+            continue
+        outcome.rendered.append(Path(result.html))
+        outcome.warnings.extend(result.warnings)
+        published.append((spec.name, Path(result.manifest)))
+        if on_rendered is not None:
+            on_rendered(result)
+    build_index(out_dir)
+    return published
+
+
+def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:
+    """Send each published report; a failure is recorded per report and never unpublishes anything."""
+    from credit_reports.delivery.mail import MailError, send_report
+
+    for name, manifest in published:
+        try:
+            send_report(manifest, mail, outstanding_change_share=settings.alerts.outstanding_change_share)
+        except (MailError, UsageError) as exc:
+            outcome.mail_failed[name] = str(exc)
+            continue
+        outcome.emailed.append(name)

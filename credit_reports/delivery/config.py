@@ -1,0 +1,342 @@
+"""The scheduler's config file, ``credit-reports.toml``: which reports ``run`` renders.
+
+A team keeps several reports from one fetch (by plan, by signup quarter, one per currency)::
+
+    [[report]]
+    name = "credit-balances-by-plan"      # output file name (without .html)
+    notebook = "credit_balances"          # a notebook in notebooks/, or a path
+    [report.parameters]
+    cohort = "custom_data.plan"
+
+Without a config file, ``run`` renders the default report alone. A report may set ``pdf = true`` (a PDF
+beside its HTML, printed by headless Chromium). The same file holds the delivery settings::
+
+    [exports]
+    csv_bom = true                        # CSVs start with a UTF-8 byte-order mark (Excel reads accents)
+
+    [mail]                                # `run` emails every published report
+    host = "smtp.example.com"
+    port = 587
+    security = "starttls"                 # starttls | ssl | none (none: loopback relays only)
+    username = "reports@example.com"
+    password_env = "CREDIT_REPORTS_SMTP_PASSWORD"   # the NAME of the variable; never the password
+    sender = "Credit reports <reports@example.com>"
+    recipients = ["finance@example.com"]
+    max_message_bytes = 10_000_000        # attachments that would exceed it are left out (and said so)
+    attach_xlsx = true
+
+    [alerts]                              # "Attention:" in the subject and in the index
+    outstanding_change_share = 0.25       # outstanding moving more than 25% in a currency over the period
+
+    [publish]
+    base_url = "https://reports.example.com/credit"   # where reports/ is served: the email and index link there
+
+    [close]                               # the month-end close pack
+    entity = "Example GmbH"               # the account named in the PDF's running header and the workbook
+    prepared_by = "A. Preparer"           # the sign-off block's names
+    reviewed_by = "B. Reviewer"
+    [close.accounts]                      # the journal entries' general-ledger accounts
+    liability = "2400 Customer credit balances"
+    issued = "4090 Proration credit granted"
+    reversed = "4090 Proration credit granted"
+    used = "1200 Accounts receivable"
+    translation = "7950 FX translation differences"
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from credit_reports.core.errors import UsageError
+from credit_reports.figures.journal import Accounts
+
+DEFAULT_CONFIG_NAME = "credit-reports.toml"
+DEFAULT_NOTEBOOK = "credit_balances"
+DEFAULT_REPORT_NAME = "credit-balances"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_REPORT_KEYS = {"name", "notebook", "parameters", "pdf"}
+_TOP_KEYS = {"report", "exports", "mail", "alerts", "publish", "close"}
+_ACCOUNT_KEYS = ("liability", "issued", "reversed", "used", "translation")
+_MAIL_SECURITY = ("starttls", "ssl", "none")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report to render: the notebook, its parameters and the output file name."""
+
+    name: str = DEFAULT_REPORT_NAME
+    notebook: str = DEFAULT_NOTEBOOK
+    parameters: dict[str, Any] = field(default_factory=dict)
+    pdf: bool = False
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How exports are written: ``csv_bom`` starts each CSV with a UTF-8 BOM so Excel reads it as UTF-8."""
+
+    csv_bom: bool = False
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how ``run`` emails each published report. The password is read from ``password_env``."""
+
+    host: str
+    sender: str
+    recipients: tuple[str, ...]
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    max_message_bytes: int = 10_000_000
+    attach_xlsx: bool = True
+    timeout_seconds: float = 30.0
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What puts "Attention:" in a report's subject and index row (incomplete, unexplained and fallback
+    always do; a change of outstanding credit above ``outstanding_change_share`` when it is set)."""
+
+    outstanding_change_share: float | None = None
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Where ``reports/`` is served (``base_url``): the email and the index link to the report there."""
+
+    base_url: str | None = None
+
+    def url_for(self, relative: str) -> str | None:
+        """The served address of a file given relative to ``reports/`` (None without a base URL)."""
+        if not self.base_url:
+            return None
+        return self.base_url.rstrip("/") + "/" + relative.lstrip("/")
+
+
+@dataclass(frozen=True)
+class CloseSettings:
+    """The close pack: who prepares and reviews it, the entity named on every page, the GL accounts."""
+
+    entity: str | None = None
+    prepared_by: str | None = None
+    reviewed_by: str | None = None
+    accounts: Accounts = field(default_factory=Accounts)
+    accounts_configured: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``credit-reports.toml`` configures."""
+
+    reports: list[ReportSpec] = field(default_factory=lambda: default_reports())
+    exports: ExportSettings = field(default_factory=ExportSettings)
+    mail: MailSettings | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
+    close: CloseSettings = field(default_factory=CloseSettings)
+
+
+def default_reports() -> list[ReportSpec]:
+    """The report rendered when no config file exists: the credit balances report, defaults only."""
+    return [ReportSpec()]
+
+
+def find_config(explicit: str | Path | None) -> Path | None:
+    """The config file to use: the one named, else ``./credit-reports.toml`` when present, else None."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise UsageError(f"config file {path} does not exist: check the --config path")
+        return path
+    candidate = Path.cwd() / DEFAULT_CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load_reports(path: str | Path | None) -> list[ReportSpec]:
+    """Read the ``[[report]]`` tables of a config file; no file means the default report.
+
+    Every problem is a UsageError naming the file and the report, so a scheduler's log says what to fix.
+    """
+    return load_settings(path).reports
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path} is not valid TOML ({exc}): fix the syntax") from None
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """The whole config file: reports, export, mail and alert settings; no file means the defaults."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    data = _read(path)
+    reports = _reports(path, data)
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise UsageError(
+            f"config file {path}: unknown table(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}"
+        )
+    return Settings(
+        reports=reports,
+        exports=_exports(path, data.get("exports", {})),
+        mail=_mail(path, data["mail"]) if "mail" in data else None,
+        alerts=_alerts(path, data.get("alerts", {})),
+        publish=_publish(path, data.get("publish", {})),
+        close=_close(path, data.get("close", {})),
+    )
+
+
+def _publish(path: Path, value: Any) -> PublishSettings:
+    """``[publish]``: ``base_url``, an http(s) address without a query (it is printed in every email)."""
+    table = _table(path, "publish", value, {"base_url"})
+    url = table.get("base_url")
+    if url is None:
+        return PublishSettings()
+    if not isinstance(url, str) or not re.match(r"^https?://[^\s?#]+$", url.strip()):
+        raise UsageError(f"config file {path}, [publish]: base_url must be an http(s) address such as "
+                         "https://reports.example.com/credit (no query string)")
+    return PublishSettings(base_url=url.strip().rstrip("/"))
+
+
+def _close(path: Path, value: Any) -> CloseSettings:
+    """``[close]``: entity, prepared_by, reviewed_by (text) and ``[close.accounts]`` (account names)."""
+    table = _table(path, "close", value, {"entity", "prepared_by", "reviewed_by", "accounts"})
+    texts: dict[str, str | None] = {}
+    for key in ("entity", "prepared_by", "reviewed_by"):
+        text = table.get(key)
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise UsageError(f"config file {path}, [close]: {key} must be text, e.g. {key} = \"A. Name\"")
+        texts[key] = text.strip() if isinstance(text, str) else None
+    accounts = _table(path, "close.accounts", table.get("accounts", {}), set(_ACCOUNT_KEYS))
+    for key, text in accounts.items():
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError(f"config file {path}, [close.accounts]: {key} must be an account name or number "
+                             "as text, e.g. \"2400 Customer credit\"")
+    chosen = Accounts(**{k: v.strip() for k, v in accounts.items()})
+    return CloseSettings(**texts, accounts=chosen, accounts_configured=bool(accounts))
+
+
+def _table(path: Path, name: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    """A ``[name]`` table checked for unknown keys."""
+    if not isinstance(value, dict):
+        raise UsageError(f"config file {path}: [{name}] must be a table")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise UsageError(
+            f"config file {path}, [{name}]: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return value
+
+
+def _exports(path: Path, value: Any) -> ExportSettings:
+    table = _table(path, "exports", value, {"csv_bom"})
+    bom = table.get("csv_bom", False)
+    if not isinstance(bom, bool):
+        raise UsageError(f"config file {path}, [exports]: csv_bom must be true or false")
+    return ExportSettings(csv_bom=bom)
+
+
+def _mail(path: Path, value: Any) -> MailSettings:
+    """The ``[mail]`` table; a password written in the file is refused (it belongs in an env variable)."""
+    where = f"config file {path}, [mail]"
+    if isinstance(value, dict) and any(k.lower() in {"password", "pass", "secret"} for k in value):
+        raise UsageError(
+            f"{where}: never write the SMTP password in the file; name an environment variable with password_env"
+        )
+    allowed = {f for f in MailSettings.__dataclass_fields__}
+    table = _table(path, "mail", value, allowed)
+    for key in ("host", "sender"):
+        if not isinstance(table.get(key), str) or not table[key].strip():
+            raise UsageError(f"{where}: {key} is required (text)")
+    recipients = table.get("recipients")
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not isinstance(recipients, list) or not recipients or not all(
+        isinstance(r, str) and "@" in r for r in recipients
+    ):
+        raise UsageError(f"{where}: recipients must be a list of email addresses")
+    security = table.get("security", "starttls")
+    if security not in _MAIL_SECURITY:
+        raise UsageError(f"{where}: security must be one of {', '.join(_MAIL_SECURITY)}, got {security!r}")
+    port = table.get("port", 465 if security == "ssl" else 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise UsageError(f"{where}: port must be a number from 1 to 65535")
+    password_env = table.get("password_env")
+    if password_env is not None and (not isinstance(password_env, str) or not _ENV_NAME.match(password_env)):
+        raise UsageError(f"{where}: password_env must be the name of an environment variable, e.g. SMTP_PASSWORD")
+    limit = table.get("max_message_bytes", 10_000_000)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 10_000:
+        raise UsageError(f"{where}: max_message_bytes must be a whole number of bytes, at least 10000")
+    attach = table.get("attach_xlsx", True)
+    if not isinstance(attach, bool):
+        raise UsageError(f"{where}: attach_xlsx must be true or false")
+    timeout = table.get("timeout_seconds", 30.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise UsageError(f"{where}: timeout_seconds must be a number above zero")
+    username = table.get("username")
+    if username is not None and not isinstance(username, str):
+        raise UsageError(f"{where}: username must be text")
+    ca_file = table.get("ca_file")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise UsageError(f"{where}: ca_file {ca_file!r} does not exist")
+    return MailSettings(
+        host=table["host"].strip(), sender=table["sender"].strip(), recipients=tuple(recipients), port=port,
+        security=security, username=username, password_env=password_env, max_message_bytes=limit,
+        attach_xlsx=attach, timeout_seconds=float(timeout), ca_file=ca_file,
+    )
+
+
+def _alerts(path: Path, value: Any) -> AlertSettings:
+    table = _table(path, "alerts", value, {"outstanding_change_share"})
+    share = table.get("outstanding_change_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int | float) or share <= 0):
+        raise UsageError(
+            f"config file {path}, [alerts]: outstanding_change_share must be a share above zero, e.g. 0.25 for 25%"
+        )
+    return AlertSettings(outstanding_change_share=float(share) if share is not None else None)
+
+
+def _reports(path: Path, data: dict[str, Any]) -> list[ReportSpec]:
+    """The ``[[report]]`` tables, validated; names unique."""
+    tables = data.get("report")
+    if not isinstance(tables, list) or not tables:
+        raise UsageError(f"config file {path} lists no [[report]] tables: add at least one")
+    reports = [_report_from_table(path, index, table) for index, table in enumerate(tables, start=1)]
+    names = [report.name for report in reports]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UsageError(f"config file {path}: report names must be unique, repeated: {', '.join(duplicates)}")
+    return reports
+
+
+def _report_from_table(path: Path, index: int, table: Any) -> ReportSpec:
+    """Validate one ``[[report]]`` table and turn it into a ReportSpec."""
+    where = f"config file {path}, report {index}"
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: expected a table of name, notebook and parameters")
+    unknown = sorted(set(table) - _REPORT_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: name, notebook, parameters, pdf")
+    name = table.get("name", DEFAULT_REPORT_NAME)
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        raise UsageError(f"{where}: name {name!r} must be letters, digits, '.', '_' or '-' (it names a file)")
+    notebook = table.get("notebook", DEFAULT_NOTEBOOK)
+    if not isinstance(notebook, str) or not notebook:
+        raise UsageError(f"{where}: notebook must be a notebook name or path")
+    parameters = table.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise UsageError(f"{where}: parameters must be a table of name = value")
+    pdf = table.get("pdf", False)
+    if not isinstance(pdf, bool):
+        raise UsageError(f"{where}: pdf must be true or false")
+    return ReportSpec(name=name, notebook=notebook, parameters=dict(parameters), pdf=pdf)

@@ -1,0 +1,334 @@
+"""The close-ready XLSX workbook, written with XlsxWriter in constant-memory mode.
+
+Rows stream to disk one at a time (a million-customer sub-ledger costs no more memory than ten), so every
+sheet's layout (column widths, filter, print set-up) is decided before its first row. A sheet never passes
+Excel's 1,048,576 rows: a longer table is cut there and its last row says so and names the CSV that holds
+every row.
+
+What makes it close-ready:
+
+- **About** first (what the figures are), then **Checks**: per currency, the sub-ledger's totals as
+  ``SUMIFS`` formulas beside the headline figures, their difference and an OK/CHECK cell; the roll-forward
+  ``opening + issued - reversed - used = expected closing`` and ``closing - expected = unexplained`` as
+  formulas over the Roll-forward sheet; each journal entry's debits minus credits. Every formula carries its
+  computed value, so a viewer that does not calculate shows the same figure.
+- Customer data is always written as text (``write_string``): ``=HYPERLINK(...)`` in a name stays a name.
+- Amounts are numbers in major units with their currency's decimals beside a Currency column; the signs
+  of the roll-forward are in its headers (``+ Issued``, ``- Reversed``, ``- Used``, ``= Expected closing``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from credit_reports.core.money import minor_unit_decimals
+
+__all__ = ["EXCEL_MAX_ROWS", "write_workbook"]
+
+#: Excel's rows per sheet.
+EXCEL_MAX_ROWS = 1_048_576
+_SHEET_NAME_MAX = 31
+_DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+#: Control characters a workbook cannot hold (the file would not open); removed from text cells.
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
+
+
+def _number_format(code: str | None) -> str:
+    decimals = minor_unit_decimals(code) if code else None
+    return "#,##0" if not decimals else "#,##0." + "0" * decimals
+
+
+def _width(value: Any, code: str | None) -> int:
+    """About how many characters a cell needs when shown."""
+    if value is None:
+        return 0
+    if isinstance(value, dt.datetime):
+        return 19
+    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+        if code is not None:
+            return len(f"{Decimal(value):,.{minor_unit_decimals(code) or 0}f}")
+        return 8 if isinstance(value, float) else len(f"{value:,}")
+    return len(str(value))
+
+
+class _Formats:
+    """XlsxWriter formats, one per look, made once per workbook."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.header = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+        self.date = book.add_format({"num_format": _DATE_FORMAT})
+        self.share = book.add_format({"num_format": "0.00%"})
+        self.bold = book.add_format({"bold": True, "valign": "top"})
+        self.title = book.add_format({"bold": True, "font_size": 14})
+        self.wrapped = book.add_format({"text_wrap": True, "valign": "top", "align": "left"})
+        self.text = book.add_format({})
+        self.note = book.add_format({"italic": True})
+        self._money: dict[str, Any] = {}
+
+    def money(self, code: str | None) -> Any:
+        pattern = _number_format(code)
+        if pattern not in self._money:
+            self._money[pattern] = self.book.add_format({"num_format": pattern})
+        return self._money[pattern]
+
+
+def _print_setup(sheet: Any, *, repeat_header: bool, landscape: bool = True) -> None:
+    if landscape:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.fit_to_pages(1, 0)
+    if repeat_header:
+        sheet.repeat_rows(0)
+
+
+def _write_cell(sheet: Any, row: int, col: int, value: Any, code: str | None, column: str, fmt: _Formats) -> None:
+    """One cell: text as text (never a formula), amounts in their currency's format, dates as dates."""
+    if value is None:
+        sheet.write_blank(row, col, None)
+    elif isinstance(value, str):
+        sheet.write_string(row, col, _ILLEGAL.sub("", value))
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, col, value)
+    elif isinstance(value, dt.datetime):
+        sheet.write_datetime(row, col, value, fmt.date)
+    elif isinstance(value, Decimal | int | float):
+        if code is not None:
+            sheet.write_number(row, col, float(value), fmt.money(code))
+        elif isinstance(value, float) and column.endswith("share"):
+            sheet.write_number(row, col, value, fmt.share)
+        else:
+            sheet.write_number(row, col, float(value) if isinstance(value, Decimal) else value)
+    else:
+        sheet.write_string(row, col, str(value))
+
+
+def _table_sheet(book: Any, fmt: _Formats, title: str, data: Sheet, headers: list[str], *,
+                 max_rows: int, csv_name: str | None) -> dict[str, Any]:
+    """One table on its own sheet; returns where its columns are (for the Checks formulas)."""
+    columns, rows, currencies = data
+    sheet = book.add_worksheet(title)
+    limit = max(1, max_rows - 2)  # the header row, and a last row saying the table was cut
+    cut = len(rows) > limit
+    shown = rows[:limit]
+    widths = [min(len(h), 24) for h in headers]
+    for row, codes in zip(shown, currencies, strict=False):
+        for i, (value, code) in enumerate(zip(row, codes, strict=True)):
+            widths[i] = max(widths[i], _width(value, code))
+    for i, width in enumerate(widths):
+        sheet.set_column(i, i, min(60, width + 3))
+    sheet.freeze_panes(1, 0)
+    if columns:
+        sheet.autofilter(0, 0, max(1, len(shown)), len(columns) - 1)
+    _print_setup(sheet, repeat_header=True)
+    for i, text in enumerate(headers):
+        sheet.write_string(0, i, text, fmt.header)
+    for r, (row, codes) in enumerate(zip(shown, currencies, strict=False), start=1):
+        for i, (value, code) in enumerate(zip(row, codes, strict=True)):
+            _write_cell(sheet, r, i, value, code, columns[i], fmt)
+    if cut:
+        where = f"; every row is in {csv_name}" if csv_name else ""
+        sheet.write_string(len(shown) + 1, 0, f"Cut at Excel's row limit: {len(shown):,} of {len(rows):,} rows "
+                           f"shown{where}.", fmt.note)
+    return {"title": title, "columns": columns, "rows": len(shown), "cut": cut, "all_rows": rows}
+
+
+def _col(index: int) -> str:
+    from xlsxwriter.utility import xl_col_to_name
+
+    return xl_col_to_name(index)
+
+
+def _ref(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _about_sheet(book: Any, fmt: _Formats, title: str, rows: Sequence[tuple[str, Any]]) -> None:
+    sheet = book.add_worksheet("About")
+    sheet.set_column(0, 0, 24)
+    sheet.set_column(1, 1, 90)
+    _print_setup(sheet, repeat_header=False, landscape=False)
+    sheet.write_string(0, 0, title, fmt.title)
+    for r, (label, value) in enumerate(rows, start=2):
+        sheet.write_string(r, 0, label, fmt.bold)
+        if isinstance(value, dt.datetime):
+            sheet.write_datetime(r, 1, value, fmt.date)
+        else:
+            sheet.write_string(r, 1, str(value), fmt.wrapped)
+
+
+_SUMMED = ("available", "reserved", "used", "outstanding")
+
+
+def _checks_sheet(sheet: Any, fmt: _Formats, sheets: Mapping[str, dict[str, Any]]) -> None:
+    """Formulas a reviewer can follow: sub-ledger against headline, the roll-forward, the journal's balance.
+
+    Each formula is written with the value it computes (from the same figures), so the sheet reads the
+    same in a viewer that does not recalculate; Excel recalculates on opening.
+    """
+    sheet.set_column(0, 0, 44)
+    sheet.set_column(1, 8, 20)
+    _print_setup(sheet, repeat_header=False)
+    ok = '"OK"'
+    r = 0
+    sheet.write_string(r, 0, "Checks (formulas over the sheets of this workbook; OK when the difference is zero)",
+                       fmt.title)
+    r += 2
+    ledger, totals = sheets.get("customer_subledger"), sheets.get("totals")
+    if ledger is not None and totals is not None and not ledger["cut"]:
+        r = _ledger_checks(sheet, fmt, r, ledger, totals, ok)
+    roll = sheets.get("roll_forward")
+    if roll is not None:
+        r = _roll_checks(sheet, fmt, r, roll, ok)
+    journal = sheets.get("journal_entries")
+    if journal is not None:
+        _journal_checks(sheet, fmt, r, journal, ok)
+
+
+def _values(info: dict[str, Any], column: str) -> list[Any]:
+    index = info["columns"].index(column)
+    return [row[index] for row in info["all_rows"][: info["rows"]]]
+
+
+def _ledger_checks(sheet: Any, fmt: _Formats, r: int, ledger: dict, totals: dict, ok: str) -> int:
+    """Per currency and kind: the headline (Credit per currency) against the sub-ledger's SUMIFS."""
+    sheet.write_string(r, 0, "Customer sub-ledger against the headline (Credit per currency)", fmt.bold)
+    r += 1
+    for i, text in enumerate(["Currency / figure", "Headline", "Sum of the sub-ledger", "Difference", "Status"]):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    codes_l = _values(ledger, "currency_code")
+    codes_t = _values(totals, "currency_code")
+    ledger_ref, totals_ref = _ref(ledger["title"]), _ref(totals["title"])
+    code_col_l = _col(ledger["columns"].index("currency_code"))
+    n_l = ledger["rows"] + 1
+    for t_row, code in enumerate(codes_t, start=2):
+        for kind in _SUMMED:
+            if kind not in totals["columns"] or kind not in ledger["columns"]:
+                continue
+            head = _values(totals, kind)[t_row - 2]
+            summed = sum((v for c, v in zip(codes_l, _values(ledger, kind), strict=True) if c == code), Decimal(0))
+            money = fmt.money(str(code))
+            kcol_t, kcol_l = _col(totals["columns"].index(kind)), _col(ledger["columns"].index(kind))
+            sheet.write_string(r, 0, f"{code} {kind}")
+            sheet.write_formula(r, 1, f"={totals_ref}!{kcol_t}{t_row}", money, float(head or 0))
+            sheet.write_formula(
+                r, 2, f'=SUMIFS({ledger_ref}!{kcol_l}2:{kcol_l}{n_l},{ledger_ref}!{code_col_l}2:{code_col_l}{n_l},'
+                f'"{code}")', money, float(summed))
+            sheet.write_formula(r, 3, f"=C{r + 1}-B{r + 1}", money, float(summed - Decimal(head or 0)))
+            status = "OK" if summed == Decimal(head or 0) else "CHECK"
+            sheet.write_formula(r, 4, f'=IF(ROUND(D{r + 1},4)=0,{ok},"CHECK")', None, status)
+            r += 1
+    return r + 1
+
+
+def _roll_checks(sheet: Any, fmt: _Formats, r: int, roll: dict, ok: str) -> int:
+    """Per currency: opening + issued - reversed - used = expected closing; closing - expected = unexplained."""
+    columns = roll["columns"]
+    need = ("currency_code", "opening", "issued", "reversed", "used", "closing", "unexplained")
+    if not all(c in columns for c in need):
+        return r
+    sheet.write_string(r, 0, "Roll-forward (Roll-forward sheet)", fmt.bold)
+    r += 1
+    heads = ["Currency", "Opening + issued - reversed - used", "Closing (actual)", "Closing - expected",
+             "Unexplained (as reported)", "Status"]
+    for i, text in enumerate(heads):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    ref = _ref(roll["title"])
+    c = {name: _col(columns.index(name)) for name in need}
+    for row_no, values in enumerate(roll["all_rows"][: roll["rows"]], start=2):
+        v = dict(zip(columns, values, strict=True))
+        code = str(v["currency_code"])
+        money = fmt.money(code)
+        amounts = {k: Decimal(v[k] or 0) for k in need[1:]}
+        expected = amounts["opening"] + amounts["issued"] - amounts["reversed"] - amounts["used"]
+        sheet.write_string(r, 0, code)
+        sheet.write_formula(r, 1, f"={ref}!{c['opening']}{row_no}+{ref}!{c['issued']}{row_no}-{ref}!{c['reversed']}"
+                            f"{row_no}-{ref}!{c['used']}{row_no}", money, float(expected))
+        sheet.write_formula(r, 2, f"={ref}!{c['closing']}{row_no}", money, float(amounts["closing"]))
+        sheet.write_formula(r, 3, f"=C{r + 1}-B{r + 1}", money, float(amounts["closing"] - expected))
+        sheet.write_formula(r, 4, f"={ref}!{c['unexplained']}{row_no}", money, float(amounts["unexplained"]))
+        status = "OK" if amounts["closing"] - expected == amounts["unexplained"] == 0 else "CHECK"
+        sheet.write_formula(r, 5, f'=IF(AND(ROUND(D{r + 1},4)=0,ROUND(E{r + 1},4)=0),{ok},"CHECK")', None, status)
+        r += 1
+    return r + 1
+
+
+def _journal_checks(sheet: Any, fmt: _Formats, r: int, journal: dict, ok: str) -> int:
+    """Per journal entry: the sum of its debits minus the sum of its credits (zero in a balanced entry)."""
+    columns = journal["columns"]
+    if not all(c in columns for c in ("entry", "currency_code", "debit", "credit")):
+        return r
+    sheet.write_string(r, 0, "Journal entries (Journal entries sheet): debits = credits", fmt.bold)
+    r += 1
+    for i, text in enumerate(["Entry", "Debits", "Credits", "Debits - credits", "Status"]):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    ref, n = _ref(journal["title"]), journal["rows"] + 1
+    e, d, k = (_col(columns.index(x)) for x in ("entry", "debit", "credit"))
+    sums: dict[str, list[Any]] = {}
+    for values in journal["all_rows"][: journal["rows"]]:
+        v = dict(zip(columns, values, strict=True))
+        entry = sums.setdefault(str(v["entry"]), [str(v["currency_code"]), Decimal(0), Decimal(0)])
+        entry[1] += Decimal(v["debit"] or 0)
+        entry[2] += Decimal(v["credit"] or 0)
+    for entry, (code, debit, credit) in sums.items():
+        money = fmt.money(code)
+        sheet.write_string(r, 0, entry)
+        sheet.write_formula(r, 1, f'=SUMIFS({ref}!{d}2:{d}{n},{ref}!{e}2:{e}{n},A{r + 1})', money, float(debit))
+        sheet.write_formula(r, 2, f'=SUMIFS({ref}!{k}2:{k}{n},{ref}!{e}2:{e}{n},A{r + 1})', money, float(credit))
+        sheet.write_formula(r, 3, f"=B{r + 1}-C{r + 1}", money, float(debit - credit))
+        sheet.write_formula(r, 4, f'=IF(ROUND(D{r + 1},4)=0,{ok},"CHECK")', None,
+                            "OK" if debit == credit else "CHECK")
+        r += 1
+    return r + 1
+
+
+def write_workbook(
+    path: Path,
+    sheets: Mapping[str, Sheet],
+    *,
+    titles: Mapping[str, str],
+    headers: Mapping[str, list[str]],
+    title: str = "",
+    about: Sequence[tuple[str, Any]] | None = None,
+    csv_names: Mapping[str, str] | None = None,
+    max_rows: int = EXCEL_MAX_ROWS,
+) -> Path:
+    """Write the workbook: About (when ``about`` is given), Checks, then one sheet per table in order.
+
+    ``sheets`` maps a table name to (columns, rows, per-cell currency) from
+    :func:`credit_reports.delivery.exports.major_units_table`; ``titles`` and ``headers`` give each sheet's name
+    and column headers in words; ``csv_names`` the CSV holding every row (named when a sheet is cut at
+    ``max_rows``).
+    """
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "strings_to_numbers": False})
+    try:
+        fmt = _Formats(book)
+        if about is not None:
+            _about_sheet(book, fmt, title, about)
+        checks_wanted = any(k in sheets for k in ("customer_subledger", "roll_forward", "journal_entries"))
+        check_sheet = book.add_worksheet("Checks") if checks_wanted else None
+        written: dict[str, dict[str, Any]] = {}
+        for name, data in sheets.items():
+            written[name] = _table_sheet(book, fmt, titles[name], data, headers[name], max_rows=max_rows,
+                                         csv_name=(csv_names or {}).get(name))
+        if check_sheet is not None:
+            # added second (its place among the tabs) but filled last: only now is it known where every
+            # table landed; each constant-memory sheet streams its own rows, in order
+            _checks_sheet(check_sheet, fmt, written)
+    finally:
+        book.close()
+    return path

@@ -1,0 +1,490 @@
+"""Credit movements (module credit_movements, so that ``credit_reports.movements(...)`` stays a function):
+Paddle events turned into one row per movement of credit, with the ids that prove it.
+
+The rules are docs/credit-rules.md's, and only those:
+
+- ``issued``: a transaction's ``details.totals.credit_to_balance`` when the transaction first reaches
+  ``completed`` (source = the transaction's ``origin``, e.g. ``subscription_update`` or
+  ``subscription_recurring``); or a legacy ``action: credit`` adjustment with
+  ``credit_applied_to_balance: true`` once it reads ``approved`` (source ``adjustment``).
+- ``reversed``: an ``action: credit_reverse`` adjustment once it reads ``approved`` (never the original's
+  ``reversed`` status).
+- ``reserved``: the balance credit of a transaction reaching ``billed`` or ``past_due``, any collection mode.
+- ``used``: the balance credit of a transaction reaching ``completed``; from reserved when it was billed
+  first, else straight from available.
+- ``released``: the balance credit of a billed transaction that is ``canceled``.
+
+The balance credit of a transaction is ``details.totals.credit`` less the seller credits approved on it
+(``action: credit``, ``credit_applied_to_balance: false``), never below 0: Paddle's ``credit`` counts both.
+Seller credits, refunds and chargebacks move nothing themselves. An approved refund is kept as a ``refund``
+row with no effect on any bucket (R4: refunding a transaction returns no credit), so a customer behind an
+unexplained difference is listed with the refund that explains it if Paddle did return credit. A movement is
+identified by (``kind``, ``transaction_id`` or ``adjustment_id``): the first event showing it wins, so the
+many events of one transaction never count twice. Nothing of an event is kept beyond the movement's own
+columns (``store.MOVEMENT_DTYPES``).
+
+:func:`statement` and :func:`movements` read the movements stored with the snapshots (each incremental
+snapshot stores the movements of its own window).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from credit_reports.core import timestamps
+from credit_reports.core.errors import UsageError
+from credit_reports.core.money import check_currency, parse_minor
+from credit_reports.figures import periods
+from credit_reports.store import reader as store
+
+__all__ = [
+    "KINDS",
+    "adjustments_frame",
+    "events_to_movements",
+    "movements",
+    "movement_fields",
+    "movements_frame",
+    "period_movements",
+    "seller_credit",
+    "statement",
+    "union_adjustments",
+    "union_movements",
+]
+
+#: The kinds of movement, in the order a statement lists movements of the same moment.
+KINDS: tuple[str, ...] = ("issued", "reversed", "reserved", "released", "used", "refund")
+#: (available_delta, reserved_delta, used_delta) per unit of amount.
+_EFFECT: dict[str, tuple[int, int, int]] = {
+    "issued": (1, 0, 0),
+    "reversed": (-1, 0, 0),
+    "reserved": (-1, 1, 0),
+    "released": (1, -1, 0),
+    "used_from_available": (-1, 0, 1),
+    "used_from_reserved": (0, -1, 1),
+    "refund": (0, 0, 0),
+}
+OPENING_LABEL = "opening balance, before evidence"
+
+
+def _amount(value: Any) -> int:
+    """A Paddle amount (string or int) as an int; missing means 0 (lenient, as the shared README asks)."""
+    if value is None or value == "":
+        return 0
+    return parse_minor(value)
+
+
+def _totals(transaction: Mapping[str, Any]) -> Mapping[str, Any]:
+    return ((transaction.get("details") or {}).get("totals")) or {}
+
+
+def _row(kind: str, amount: int, effect: str, data: Mapping[str, Any], event: Mapping[str, Any], source: str,
+         *, transaction_id: str = "", adjustment_id: str = "") -> dict[str, Any]:
+    a, r, u = _EFFECT[effect]
+    return {
+        "kind": kind,
+        "customer_id": data.get("customer_id") or "",
+        "currency_code": data.get("currency_code") or "",
+        "amount": amount,
+        "available_delta": a * amount,
+        "reserved_delta": r * amount,
+        "used_delta": u * amount,
+        "occurred_at": event.get("occurred_at"),
+        "source": source,
+        "event_id": event.get("event_id") or "",
+        "transaction_id": transaction_id,
+        "adjustment_id": adjustment_id,
+    }
+
+
+class _Stream:
+    """What reading one stream of events oldest first has learnt about its transactions.
+
+    ``first_seen``: when each transaction's first event in the stream occurred (a ``billed_at`` before it means
+    the transaction was billed before the stream began). ``billed``: transactions whose billing the stream
+    showed. ``paid``: when the stream showed each transaction paid (Paddle sets a never-billed transaction's
+    ``billed_at`` to that moment). ``seller``: approved seller credits per transaction,
+    ``{transaction_id: {adjustment_id: amount}}``, those known before the stream under the key ``""``.
+    """
+
+    def __init__(self, seller_credits: Mapping[str, int] | None) -> None:
+        self.first_seen: dict[str, pd.Timestamp] = {}
+        self.billed: set[str] = set()
+        self.paid: dict[str, pd.Timestamp] = {}
+        self.seller: dict[str, dict[str, int]] = {t: {"": int(a)} for t, a in (seller_credits or {}).items()}
+
+    def balance_credit(self, txn: Mapping[str, Any]) -> int:
+        """R1: ``details.totals.credit`` less the seller credits approved on the transaction so far, >= 0."""
+        credit = _amount(_totals(txn).get("credit"))
+        seller = sum(self.seller.get(str(txn.get("id") or ""), {}).values())
+        return max(0, credit - seller)
+
+    def was_billed(self, txn: Mapping[str, Any]) -> bool:
+        """Whether the transaction sat billed (its credit reserved) before the event being read: the stream
+        showed its billing, or its ``billed_at`` lies before its first event in the stream."""
+        txn_id = str(txn.get("id") or "")
+        if txn_id in self.billed:
+            return True
+        billed_at = txn.get("billed_at")
+        first = self.first_seen.get(txn_id)
+        if not billed_at or first is None:
+            return False
+        billed = timestamps.parse(billed_at)
+        paid = self.paid.get(txn_id)
+        if paid is not None and billed >= paid:
+            return False  # billed_at is the payment's moment: a transaction collected at once, never billed
+        return billed < first
+
+
+def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], stream: _Stream) -> list[dict[str, Any]]:
+    """The movements one transaction event shows (before de-duplication), by the event's type.
+
+    ``transaction.billed`` / ``transaction.past_due`` reserve the balance credit of a transaction not billed
+    before (any collection mode, R2); ``transaction.completed`` issues ``credit_to_balance`` and uses the
+    balance credit, from reserved when the transaction was billed first; ``transaction.canceled`` releases the
+    balance credit of a billed transaction. Other types (``created``, ``updated``, ``paid``, ...) move nothing,
+    so a later ``transaction.updated`` of a completed transaction never counts its credit again.
+    """
+    kind = str(event.get("event_type") or "")
+    txn_id = str(txn.get("id") or "")
+    origin = str(txn.get("origin") or "")
+    credit = stream.balance_credit(txn)
+    out = []
+    if kind in ("transaction.billed", "transaction.past_due"):
+        if not stream.was_billed(txn):
+            stream.billed.add(txn_id)
+            if credit > 0:
+                out.append(_row("reserved", credit, "reserved", txn, event, origin, transaction_id=txn_id))
+    elif kind == "transaction.completed":
+        to_balance = _amount(_totals(txn).get("credit_to_balance"))
+        if to_balance > 0:
+            out.append(_row("issued", to_balance, "issued", txn, event, origin, transaction_id=txn_id))
+        if credit > 0:
+            effect = "used_from_reserved" if stream.was_billed(txn) else "used_from_available"
+            out.append(_row("used", credit, effect, txn, event, origin, transaction_id=txn_id))
+    elif kind == "transaction.canceled" and credit > 0 and stream.was_billed(txn):
+        out.append(_row("released", credit, "released", txn, event, origin, transaction_id=txn_id))
+    return out
+
+
+def seller_credit(adjustment: Mapping[str, Any]) -> int:
+    """The amount of an approved seller credit (``action: credit``, ``credit_applied_to_balance: false``),
+    else 0: credit that lowers what a billed transaction asks for and never reaches a balance (R1)."""
+    if (adjustment.get("status") != "approved" or adjustment.get("action") != "credit"
+            or adjustment.get("credit_applied_to_balance") is not False):
+        return 0
+    return abs(_amount((adjustment.get("totals") or {}).get("total")))
+
+
+def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The movement one adjustment event shows: approved balance credits and approved credit reversals."""
+    if adj.get("status") != "approved":
+        return []  # pending_approval and rejected never reach a balance; "reversed" is counted via the reversal
+    action = adj.get("action")
+    total = abs(_amount((adj.get("totals") or {}).get("total")))
+    adj_id = str(adj.get("id") or "")
+    txn_id = str(adj.get("transaction_id") or "")
+    if action == "credit" and adj.get("credit_applied_to_balance") is True and total > 0:
+        return [_row("issued", total, "issued", adj, event, "adjustment", transaction_id=txn_id,
+                     adjustment_id=adj_id)]
+    if action == "refund" and total > 0:  # R4: no credit comes back; kept as evidence beside any difference
+        return [_row("refund", total, "refund", adj, event, "adjustment", transaction_id=txn_id,
+                     adjustment_id=adj_id)]
+    if action == "credit_reverse" and total > 0:
+        return [_row("reversed", total, "reversed", adj, event, "adjustment", transaction_id=txn_id,
+                     adjustment_id=adj_id)]
+    return []
+
+
+def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
+    """When the event occurred (UTC); an event without a time sorts first."""
+    value = event.get("occurred_at")
+    if not value:
+        return pd.Timestamp.min.tz_localize("UTC")
+    return timestamps.parse(value)
+
+
+def events_to_movements(events: Iterable[Mapping[str, Any]],
+                        seller_credits: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Movements (``store.MOVEMENT_DTYPES``) shown by Paddle events, in time order, each at most once.
+
+    ``events`` are ``/events`` items (``event_id``, ``event_type``, ``occurred_at``, ``data``) in any order;
+    they are read oldest first (ties by event id). Events other than ``transaction.*`` and
+    ``adjustment.*`` are ignored. A movement's key is (kind, adjustment_id or transaction_id): the first
+    event showing it wins. ``seller_credits`` (``{transaction_id: amount}``) are the approved seller credits
+    of transactions approved before the first of these events; those the events show are added as they come
+    (docs/credit-rules.md, "Seller credits").
+    """
+    relevant = [e for e in events if str(e.get("event_type", "")).startswith(("transaction.", "adjustment."))]
+    relevant.sort(key=lambda e: (_event_time(e), str(e.get("event_id") or "")))
+    stream = _Stream(seller_credits)
+    for event in relevant:
+        data = event.get("data") or {}
+        if str(event.get("event_type")).startswith("transaction.") and data.get("id"):
+            stream.first_seen.setdefault(str(data["id"]), _event_time(event))
+            if event.get("event_type") == "transaction.paid":
+                stream.paid.setdefault(str(data["id"]), _event_time(event))
+    seen: set[tuple[str, str]] = set()
+    rows: list[dict[str, Any]] = []
+    for event in relevant:
+        data = event.get("data") or {}
+        if str(event.get("event_type")).startswith("transaction."):
+            found = _transaction_movements(event, data, stream)
+        else:
+            amount = seller_credit(data)
+            if amount and data.get("transaction_id"):
+                stream.seller.setdefault(str(data["transaction_id"]), {})[str(data.get("id") or "")] = amount
+            found = _adjustment_movements(event, data)
+        for row in found:
+            key = (row["kind"], row["adjustment_id"] or row["transaction_id"])
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(row)
+    return movements_frame(rows)
+
+
+def movement_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a transaction or adjustment event that movements are made of, and nothing more."""
+    data = event.get("data") or {}
+    totals = (data.get("details") or {}).get("totals") or {}
+    kept = {k: data.get(k) for k in ("id", "status", "customer_id", "currency_code", "collection_mode",
+                                      "billed_at", "origin", "action", "credit_applied_to_balance",
+                                      "transaction_id")}
+    kept["details"] = {"totals": {k: totals.get(k) for k in ("credit", "credit_to_balance")}}
+    kept["totals"] = {"total": (data.get("totals") or {}).get("total")}
+    return {"event_id": event.get("event_id"), "event_type": event.get("event_type"),
+            "occurred_at": event.get("occurred_at"), "data": kept}
+
+
+def movements_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Movement rows (dicts or a frame) with exactly the documented columns and dtypes."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    out = store.conform(frame, store.MOVEMENT_DTYPES)[list(store.MOVEMENT_DTYPES)]
+    for col in ("source", "event_id", "transaction_id", "adjustment_id"):
+        out[col] = out[col].fillna("")
+    return out.reset_index(drop=True)
+
+
+def union_movements(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Movements of several snapshot windows as one frame, each movement once (earliest kept), by time."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return movements_frame([])
+    frame = movements_frame(pd.concat(parts, ignore_index=True))
+    frame["_key"] = frame["adjustment_id"].where(frame["adjustment_id"] != "", frame["transaction_id"])
+    frame = frame.sort_values(["occurred_at", "event_id"], kind="mergesort")
+    frame = frame.drop_duplicates(["kind", "_key"], keep="first").drop(columns="_key")
+    return frame.reset_index(drop=True)
+
+
+def union_adjustments(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
+    """Credit adjustments kept by several snapshots as one frame, each adjustment once (the newest copy of an
+    id wins, as listed last); None when no snapshot kept any."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True).drop_duplicates("id", keep="last")
+
+
+def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = None) -> pd.DataFrame:
+    """The movements of a period: the union of those stored in ``chain`` (the snapshots after the opening
+    up to the closing), each movement once, and only those that occurred after ``after`` (the opening's
+    as-of) and at or before ``until`` (the closing's): a fetch that read events beyond its own as-of
+    stores them again in the next window, and they belong to that one."""
+    moves = union_movements(s.movements for s in chain)
+    keep = pd.Series(True, index=moves.index)
+    if after is not None:
+        keep &= moves["occurred_at"] > timestamps.parse(after)
+    if until is not None:
+        keep &= moves["occurred_at"] <= timestamps.parse(until)
+    return moves[keep].reset_index(drop=True)
+
+
+def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Credit adjustments from ``GET /adjustments`` as ``store.ADJUSTMENT_DTYPES`` (nothing else kept).
+
+    ``total`` is ``totals.total`` as Paddle sends it (negative for a ``credit_reverse``), int64 minor units.
+    """
+    rows = []
+    for item in items:
+        applied = item.get("credit_applied_to_balance")
+        rows.append(
+            {
+                "id": item.get("id"),
+                "action": item.get("action"),
+                "status": item.get("status"),
+                "customer_id": item.get("customer_id"),
+                "currency_code": item.get("currency_code"),
+                "total": _amount((item.get("totals") or {}).get("total")),
+                "credit_applied_to_balance": applied if isinstance(applied, bool) else None,
+                "transaction_id": item.get("transaction_id"),
+                "subscription_id": item.get("subscription_id"),
+                "created_at": _paddle_time(item.get("created_at")),
+                "updated_at": _paddle_time(item.get("updated_at")),
+            }
+        )
+    return store.conform(pd.DataFrame(rows), store.ADJUSTMENT_DTYPES)[list(store.ADJUSTMENT_DTYPES)]
+
+
+def _paddle_time(value: Any) -> pd.Timestamp | None:
+    """Paddle's times; its placeholder ``0001-01-01T00:00:00Z`` (never updated) means none."""
+    if not value or str(value).startswith("0001-01-01"):
+        return None
+    return pd.Timestamp(value).tz_convert("UTC")
+
+
+# ---------------------------------------------------------------------------------------------------
+# stored movements: the public reading API
+
+
+def _chain(data_dir: Any, environment: str | None, snapshot: Any) -> list[store.Snapshot]:
+    """The snapshots of one environment up to ``snapshot`` (inclusive), oldest first."""
+    closing = store.load_snapshot(snapshot, data_dir=data_dir, environment=environment)
+    return store.chain(data_dir, closing.environment, until=closing.as_of) or [closing]
+
+
+def _known_customer(chain: list[store.Snapshot], customer_id: Any) -> str:
+    """``customer_id`` when any snapshot of ``chain`` knows it (listed, holding a balance or moving credit);
+    else one-line :class:`UsageError` naming it, so a typo never reads as "no movements"."""
+    if not isinstance(customer_id, str) or not customer_id.strip():
+        raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")
+    customer_id = customer_id.strip()
+    for snap in reversed(chain):
+        for frame in (snap.customers, snap.balances, snap.movements):
+            if "customer_id" in frame.columns and (frame["customer_id"] == customer_id).any():
+                return customer_id
+    closing = chain[-1]
+    hint = "" if customer_id.startswith("ctm_") else " (Paddle customer IDs start with ctm_)"
+    raise UsageError(
+        f"unknown customer_id {customer_id!r}{hint}: no snapshot up to {closing.name} ({closing.environment}) "
+        f"lists it; the newest lists {len(closing.customers):,} customers (see load_snapshot().customers)"
+    )
+
+
+def movements(
+    snapshot: str | os.PathLike[str] = "latest",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    environment: str | None = None,
+    customer_id: str | None = None,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """Every credit movement stored in the snapshots up to ``snapshot``, each once, oldest first.
+
+    Columns: ``store.MOVEMENT_DTYPES``. ``customer_id`` / ``currency`` filter the rows. Windows without
+    event evidence contribute nothing: see :func:`statement` for where the balances moved without it.
+    A customer no snapshot knows, or a code that is no ISO 4217 currency (``"EURO"``), raises
+    :class:`UsageError` in one line; an empty frame means a valid question with no movements.
+    """
+    code = check_currency(currency) if currency is not None else None
+    chain = _chain(data_dir, environment, snapshot)
+    frame = union_movements(s.movements for s in chain)
+    if customer_id is not None:
+        customer_id = _known_customer(chain, customer_id)
+        frame = frame[frame["customer_id"] == customer_id]
+    if code is not None:
+        frame = frame[frame["currency_code"] == code]
+    return frame.reset_index(drop=True)
+
+
+STATEMENT_COLUMNS: tuple[str, ...] = (
+    "currency_code", "occurred_at", "kind", "description", "amount", "available_delta", "reserved_delta",
+    "used_delta", "available", "reserved", "used", "outstanding", "event_id", "transaction_id",
+    "adjustment_id",
+)
+
+
+def _balance(snap: store.Snapshot, customer_id: str) -> dict[str, tuple[int, int, int]]:
+    """{currency: (available, reserved, used)} of one customer in one snapshot."""
+    b = snap.balances
+    b = b[b["customer_id"] == customer_id]
+    return {str(r.currency_code): (int(r.available), int(r.reserved), int(r.used)) for r in b.itertuples()}
+
+
+def statement(
+    customer_id: str,
+    snapshot: str | os.PathLike[str] = "latest",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    environment: str | None = None,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """One customer's credit, per currency: opening balance, every movement, a running balance.
+
+    The first row per currency is the balance in the first snapshot ("opening balance, before
+    evidence"); then each movement in time order with its effect (``*_delta``) and the running
+    ``available``, ``reserved``, ``used`` and ``outstanding`` after it. At each later snapshot where the
+    running balance differs from the balance Paddle reported, one row closes the gap: ``unexplained``
+    when that window had event evidence, ``no evidence`` when it had none (derived from balances). So the
+    last row always ends on the snapshot's figures, and a non-zero gap is shown, never hidden.
+
+    A customer no snapshot knows (``"ctm_doesnotexist"``) or a code that is no currency raises
+    :class:`UsageError` in one line; an empty frame means a known customer who never held credit (in
+    that currency).
+    """
+
+    code_filter = check_currency(currency) if currency is not None else None
+    if not isinstance(customer_id, str) or not customer_id:
+        raise UsageError(f"customer_id must be a Paddle customer ID such as ctm_01h..., got {customer_id!r}")
+    chain = _chain(data_dir, environment, snapshot)
+    customer_id = _known_customer(chain, customer_id)
+    rows: list[dict[str, Any]] = []
+    running: dict[str, list[int]] = {}
+
+    def add(code: str, when: Any, kind: str, text: str, deltas: tuple[int, int, int], amount: int,
+            ids: tuple[str, str, str] = ("", "", "")) -> None:
+        bal = running.setdefault(code, [0, 0, 0])
+        for i in range(3):
+            bal[i] += deltas[i]
+        rows.append({
+            "currency_code": code, "occurred_at": when, "kind": kind, "description": text, "amount": amount,
+            "available_delta": deltas[0], "reserved_delta": deltas[1], "used_delta": deltas[2],
+            "available": bal[0], "reserved": bal[1], "used": bal[2], "outstanding": bal[0] + bal[1],
+            "event_id": ids[0], "transaction_id": ids[1], "adjustment_id": ids[2],
+        })
+
+    first = chain[0]
+    for code, (a, r, u) in sorted(_balance(first, customer_id).items()):
+        add(code, first.as_of, "opening", f"{OPENING_LABEL} ({first.name})", (a, r, u), a + r)
+    seen: set[tuple[str, str]] = set()
+    for previous, snap in zip(chain, chain[1:], strict=False):
+        evidence = periods.window_evidence(snap, previous)
+        if evidence:
+            moves = snap.movements
+            moves = moves[(moves["customer_id"] == customer_id) & (moves["occurred_at"] > previous.as_of)
+                          & (moves["occurred_at"] <= snap.as_of)].sort_values(["occurred_at", "event_id"])
+            for m in moves.itertuples():
+                key = (m.kind, m.adjustment_id or m.transaction_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                add(str(m.currency_code), m.occurred_at, str(m.kind), f"{m.kind} ({m.source})",
+                    (int(m.available_delta), int(m.reserved_delta), int(m.used_delta)), int(m.amount),
+                    (str(m.event_id), str(m.transaction_id), str(m.adjustment_id)))
+        reported = _balance(snap, customer_id)
+        for code in sorted(set(reported) | set(running)):
+            want = reported.get(code, (0, 0, 0))
+            have = running.get(code, [0, 0, 0])
+            gap = tuple(w - h for w, h in zip(want, have, strict=True))
+            if any(gap):
+                kind = "unexplained" if evidence else "no evidence"
+                text = (f"balance at {snap.name} differs from the movements: unexplained" if evidence
+                        else f"balance change to {snap.name}, derived from balances, no evidence")
+                add(code, snap.as_of, kind, text, gap, gap[0] + gap[1])  # type: ignore[arg-type]
+    frame = pd.DataFrame(rows, columns=list(STATEMENT_COLUMNS))
+    if code_filter:
+        frame = frame[frame["currency_code"] == code_filter]
+    ints = {c: "int64" for c in STATEMENT_COLUMNS if c.endswith("_delta") or c in
+            ("amount", "available", "reserved", "used", "outstanding")}
+    frame = frame.astype(ints)
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame.sort_values("currency_code", kind="mergesort").reset_index(drop=True)  # stable: time order kept
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)

@@ -1,0 +1,229 @@
+"""The files of the snapshot store: folder names, table dtypes, and durable writes of JSON and Parquet.
+
+Every table a snapshot holds has one dtype map here (``BALANCE_DTYPES`` ...), and :func:`conform` makes a
+frame match it on every path (fresh from the API, from Parquet, or empty). Writes go through a temporary
+name, fsync and ``os.replace``, so a reader never sees half a file; a full disk is one
+:class:`~credit_reports.core.errors.StoreError` line saying where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from credit_reports.core import timestamps
+from credit_reports.core.errors import StoreError
+from credit_reports.core.redact import redact
+
+__all__ = [
+    "SNAPSHOTS",
+    "AS_OF_FORMAT",
+    "PARTIAL_PREFIX",
+    "DELETING_PREFIX",
+    "CHECKPOINT",
+    "MANIFEST",
+    "LOCK_FILE",
+    "CLOCK_SKEW",
+    "REQUIRED_FILES",
+    "BALANCE_DTYPES",
+    "CUSTOMER_DTYPES",
+    "SUBSCRIPTION_DTYPES",
+    "MOVEMENT_DTYPES",
+    "ADJUSTMENT_DTYPES",
+    "TABLES",
+    "default_data_dir",
+    "conform",
+    "empty_frame",
+    "fsync_dir",
+    "write_json_atomic",
+    "naming_errors",
+    "write_parquet",
+    "read_table",
+]
+
+SNAPSHOTS = "snapshots"
+AS_OF_FORMAT = timestamps.FOLDER_FORMAT
+PARTIAL_PREFIX = ".partial-"
+DELETING_PREFIX = ".deleting-"
+CHECKPOINT = "checkpoint"
+MANIFEST = "manifest.json"
+LOCK_FILE = ".fetch.lock"
+#: How far in the future an as-of may lie (clocks of two machines disagree a little); beyond it a folder is
+#: refused as a snapshot and never followed by the next snapshot's stamp.
+CLOCK_SKEW = pd.Timedelta(minutes=5)
+#: The files every published snapshot has (subscriptions.parquet may be absent in older stores).
+REQUIRED_FILES = ("balances.parquet", "customers.parquet")
+
+#: Column -> dtype of each table, in column order. Amounts are int64 minor units, ids pandas strings.
+BALANCE_DTYPES: dict[str, str] = {
+    "customer_id": "string",
+    "currency_code": "string",
+    "available": "int64",
+    "reserved": "int64",
+    "used": "int64",
+}
+CUSTOMER_DTYPES: dict[str, str] = {
+    "customer_id": "string",
+    "status": "string",
+    "created_at": "datetime64[us, UTC]",
+    "updated_at": "datetime64[us, UTC]",
+    "locale": "string",
+    "marketing_consent": "bool",
+    "custom_data": "string",
+    "email": "string",
+    "name": "string",
+}
+SUBSCRIPTION_DTYPES: dict[str, str] = {
+    "subscription_id": "string",
+    "customer_id": "string",
+    "status": "string",
+    "currency_code": "string",
+    "billing_interval": "string",
+    "billing_frequency": "Int64",
+    "price_id": "string",
+    "product_id": "string",
+    "created_at": "datetime64[us, UTC]",
+}
+#: One row per credit movement (docs/credit-rules.md, "Movements"). Ids not applicable are "".
+MOVEMENT_DTYPES: dict[str, str] = {
+    "kind": "string",
+    "customer_id": "string",
+    "currency_code": "string",
+    "amount": "int64",
+    "available_delta": "int64",
+    "reserved_delta": "int64",
+    "used_delta": "int64",
+    "occurred_at": "datetime64[us, UTC]",
+    "source": "string",
+    "event_id": "string",
+    "transaction_id": "string",
+    "adjustment_id": "string",
+}
+#: Credit adjustments as listed by ``GET /adjustments?action=credit`` (``total`` signed, as Paddle sends it).
+ADJUSTMENT_DTYPES: dict[str, str] = {
+    "id": "string",
+    "action": "string",
+    "status": "string",
+    "customer_id": "string",
+    "currency_code": "string",
+    "total": "int64",
+    "credit_applied_to_balance": "boolean",
+    "transaction_id": "string",
+    "subscription_id": "string",
+    "created_at": "datetime64[us, UTC]",
+    "updated_at": "datetime64[us, UTC]",
+}
+TABLES = {
+    "balances": BALANCE_DTYPES, "customers": CUSTOMER_DTYPES, "subscriptions": SUBSCRIPTION_DTYPES,
+    "movements": MOVEMENT_DTYPES, "adjustments": ADJUSTMENT_DTYPES,
+}
+
+
+# -- small helpers -----------------------------------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    """The snapshot store: ``$CREDIT_REPORTS_DATA_DIR`` when set, else ``./data``."""
+    return Path(os.environ.get("CREDIT_REPORTS_DATA_DIR") or "data")
+
+
+def conform(df: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """``df`` with exactly the columns of ``dtypes``, in that order and with those dtypes.
+
+    Missing columns are added empty; extra columns are kept after the documented ones. This is what
+    makes the dtypes survive every path: fresh from the API, from Parquet, or an empty result.
+    """
+    out = pd.DataFrame(index=df.index)
+    for name, dtype in dtypes.items():
+        col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+        if dtype.startswith("datetime64"):
+            if not isinstance(col.dtype, pd.DatetimeTZDtype):
+                col = pd.to_datetime(col, utc=True, format="ISO8601")
+            col = col.astype(dtype)
+        elif dtype == "bool":
+            col = col.astype(object).where(col.notna(), False).astype(bool)
+        else:
+            col = col.astype(dtype)
+        out[name] = col
+    for name in df.columns:
+        if name not in dtypes:
+            out[name] = df[name]
+    return out
+
+
+def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """An empty DataFrame with the documented columns and dtypes."""
+    return conform(pd.DataFrame(), dtypes)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (best effort where directories cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to ``path`` via a temporary file, fsync and ``os.replace``: never half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    text = redact(json.dumps(obj, indent=2, sort_keys=False, default=str))  # nothing secret reaches disk
+    with naming_errors(path), open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    with naming_errors(path):
+        os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def naming_errors(path: Path) -> Iterator[None]:
+    """OSErrors (a full disk, a read-only folder) raised inside name ``path``, so the one line says where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StoreError(
+                f"no space left on the device while writing {path}; free some space and run again "
+                "(an interrupted fetch resumes where it stopped)"
+            ) from None
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write a table to Parquet durably (temporary name, fsync, replace), without the index."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with naming_errors(path):
+        df.reset_index(drop=True).to_parquet(tmp, index=False)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+
+def read_table(path: Path, dtypes: Mapping[str, str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet table and conform it to the documented dtypes (empty frame when the file is absent).
+
+    ``columns`` reads only those columns (of ``dtypes``), e.g. just the ids of a large table.
+    """
+    if columns is not None:
+        dtypes = {name: dtypes[name] for name in columns}
+    if not path.exists():
+        return empty_frame(dtypes)
+    return conform(pd.read_parquet(path, columns=columns), dtypes)
+
+
+def __dir__() -> list[str]:
+    """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
+    return sorted(__all__)
