@@ -69,7 +69,7 @@ IDS_PER_REQUEST = 50
 TRANSACTION_STATUSES = "billed,paid,past_due,completed,canceled"
 CHECKPOINT_PREFIX = ".history-"
 RECONSTRUCTED_PREFIX = ".reconstructing-"
-EVENT_WINDOW = pd.Timedelta(days=90)
+EVENT_WINDOW = hist.EVENT_WINDOW  # declared once, in ledger/rules.py
 
 
 class HistoryResult:

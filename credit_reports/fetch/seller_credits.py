@@ -53,7 +53,7 @@ def transactions_to_look_up(events: list[Mapping[str, Any]], moves: pd.DataFrame
         data = event.get("data") or {}
         txn_id = str(data.get("id") or "")
         if str(event.get("event_type", "")).startswith("transaction.") and data.get("billed_at") and txn_id in first:
-            billed_before[txn_id] = parse_time(data["billed_at"]) < first[txn_id]
+            billed_before[txn_id] = parse_time(data["billed_at"]) <= first[txn_id]  # equal: one stamp
     wanted = moves[moves["kind"].isin(["used", "released"])]["transaction_id"].tolist()
     return [t for t in dict.fromkeys(wanted) if billed_before.get(t)]
 

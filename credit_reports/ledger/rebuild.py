@@ -38,7 +38,8 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports.core.money import parse_minor
+from credit_reports.ledger import rules
+from credit_reports.ledger.rules import EVENT_WINDOW
 from credit_reports.store import files
 
 __all__ = [
@@ -57,8 +58,6 @@ __all__ = [
     "trusted_customers",
 ]
 
-#: Paddle serves events of the last 90 days only.
-EVENT_WINDOW = pd.Timedelta(days=90)
 #: The movement columns (files.MOVEMENT_DTYPES) plus how each moment is known.
 HISTORY_DTYPES: dict[str, str] = {
     **files.MOVEMENT_DTYPES,
@@ -75,26 +74,14 @@ TIE_OUT_DTYPES: dict[str, str] = {
        for kind in ("available", "reserved", "used")},
     "ties_out": "bool",
 }
-_EFFECT: dict[str, tuple[int, int, int]] = {
-    "issued": (1, 0, 0), "reversed": (-1, 0, 0), "reserved": (-1, 1, 0), "released": (1, -1, 0),
-    "used_from_available": (-1, 0, 1), "used_from_reserved": (0, -1, 1), "refund": (0, 0, 0),
-}
 _SETTLED_EVENTS = ("transaction.billed", "transaction.past_due", "transaction.completed", "transaction.canceled",
                    "transaction.paid", "adjustment.created", "adjustment.updated")
 #: The event types a history reads (``GET /events?event_type=...``).
 EVENT_TYPES: tuple[str, ...] = _SETTLED_EVENTS
 
 
-def _amount(value: Any) -> int:
-    return 0 if value is None or value == "" else parse_minor(value)
-
-
-def _time(value: Any) -> pd.Timestamp | None:
-    """A Paddle time as a UTC Timestamp; missing or Paddle's ``0001-01-01`` placeholder is None."""
-    if not value or str(value).startswith("0001-01-01"):
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+_amount = rules.amount
+_time = rules.paddle_time
 
 
 def _month(stamp: pd.Timestamp) -> tuple[int, int]:
@@ -165,27 +152,21 @@ class _Builder:
     def add(self, kind: str, effect: str, amount: int, entity: Mapping[str, Any], when: pd.Timestamp, *,
             source: str, timing: str, earliest: pd.Timestamp, latest: pd.Timestamp, event_id: str = "",
             transaction_id: str = "", adjustment_id: str = "") -> None:
-        a, r, u = _EFFECT[effect]
         earliest, latest = min(earliest, when), max(latest, when)
-        self.rows.append({
-            "kind": kind, "customer_id": entity.get("customer_id") or "",
-            "currency_code": entity.get("currency_code") or "", "amount": amount,
-            "available_delta": a * amount, "reserved_delta": r * amount, "used_delta": u * amount,
-            "occurred_at": when, "source": source, "event_id": event_id, "transaction_id": transaction_id,
-            "adjustment_id": adjustment_id, "timing": timing,
-            "estimated": timing != "event" and _month(earliest) != _month(latest),
-            "earliest": earliest, "latest": latest,
-        })
+        row = rules.movement_row(kind, effect, amount, entity, when, source=source, event_id=event_id,
+                                 transaction_id=transaction_id, adjustment_id=adjustment_id)
+        row.update(timing=timing, estimated=timing != "event" and _month(earliest) != _month(latest),
+                   earliest=earliest, latest=latest)
+        self.rows.append(row)
 
 
 def _seller_credits(adjustments: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Approved seller credits (``credit_applied_to_balance: false``) per transaction id (R1)."""
+    """Approved seller credits (:func:`rules.seller_credit`) per transaction id (R1)."""
     out: dict[str, int] = {}
     for adj in adjustments:
-        if adj.get("action") == "credit" and adj.get("credit_applied_to_balance") is False \
-                and adj.get("status") == "approved" and adj.get("transaction_id"):
-            total = abs(_amount(adj.get("total")))
-            out[str(adj["transaction_id"])] = out.get(str(adj["transaction_id"]), 0) + total
+        value = rules.seller_credit(adj)
+        if value and adj.get("transaction_id"):
+            out[str(adj["transaction_id"])] = out.get(str(adj["transaction_id"]), 0) + value
     return out
 
 
@@ -211,7 +192,7 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
     """The movements of one transaction, from its final state (and its events, when in the window)."""
     txn_id, status = str(txn.get("id") or ""), txn.get("status")
     origin = str(txn.get("origin") or "")
-    credit = max(0, _amount(txn.get("credit")) - seller.get(txn_id, 0))
+    credit = rules.balance_credit(_amount(txn.get("credit")), seller.get(txn_id, 0))
     to_balance = _amount(txn.get("credit_to_balance"))
     billed = _time(txn.get("billed_at"))
     updated = _time(txn.get("updated_at")) or billed
@@ -239,12 +220,9 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
               latest=when, event_id=event_id, **ids)
     if done is not None:
         when, event_id, timing, earliest, latest = done
-        if to_balance > 0:
-            b.add("issued", "issued", to_balance, txn, when, source=origin, timing=timing, earliest=earliest,
-                  latest=latest, event_id=event_id, **ids)
-        if credit > 0:
-            b.add("used", "used_from_reserved" if reserved else "used_from_available", credit, txn, when,
-                  source=origin, timing=timing, earliest=earliest, latest=latest, event_id=event_id, **ids)
+        for kind, effect, value in rules.completion(to_balance, credit, from_reserved=reserved):
+            b.add(kind, effect, value, txn, when, source=origin, timing=timing, earliest=earliest, latest=latest,
+                  event_id=event_id, **ids)
     elif status == "canceled" and reserved:
         seen = first.get((txn_id, "canceled"))
         if seen is not None:
@@ -265,14 +243,11 @@ def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, p
     ids = {"transaction_id": str(adj.get("transaction_id") or ""), "adjustment_id": adj_id}
     if total <= 0 or created is None:
         return
-    if action == "credit" and adj.get("credit_applied_to_balance") is True and status in ("approved", "reversed"):
-        kind, effect = "issued", "issued"
-    elif action == "credit_reverse" and status == "approved":
-        kind, effect = "reversed", "reversed"
-    elif action == "refund" and status == "approved":
-        kind, effect = "refund", "refund"  # R4: no credit comes back; a row beside any difference, as events give
-    else:
-        return  # pending_approval and rejected never reach a balance; seller credits and refunds move nothing
+    # a reversed original was approved once (its status reads reversed after the credit_reverse)
+    kind = rules.adjustment_kind(adj, approved=status == "approved" or (status == "reversed" and action == "credit"))
+    if kind is None:
+        return  # pending_approval and rejected never reach a balance; seller credits and chargebacks move nothing
+    effect = kind
     seen = first.get((adj_id, "approved"))
     if seen is not None:
         b.add(kind, effect, total, adj, seen[0], source="adjustment", timing="event", earliest=seen[0],

@@ -1,0 +1,137 @@
+"""The credit rules written once (ledger/rules.py): the event-based movements and the history rebuild give
+identical rows for the same transactions, and the movements of one moment never depend on listing order."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from credit_reports.ledger import rebuild, rules
+from credit_reports.ledger.movements import events_to_movements
+from credit_reports.paddle.client import PaddleClient
+from credit_reports.simulator import CURRENT_PADDLE
+from credit_reports.store import files
+
+RPM = 60_000
+COLUMNS = list(files.MOVEMENT_DTYPES)
+
+
+def _rows(frame: pd.DataFrame) -> pd.DataFrame:
+    out = files.conform(frame, files.MOVEMENT_DTYPES)[COLUMNS]
+    return out.sort_values(["occurred_at", "kind", "transaction_id", "adjustment_id"]).reset_index(drop=True)
+
+
+def test_events_and_the_history_rebuild_give_identical_rows_for_the_same_transactions(make_sim):
+    """Every transaction and adjustment whose whole life lies inside Paddle's event window gives the same
+    rows, column for column, read from its events (movements.py) or from its final state (rebuild.py)."""
+    sim = make_sim(customers=150, seed=31, **CURRENT_PADDLE)
+    with PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=RPM) as client:
+        events = list(client.paginate("/events", {"per_page": 200}))
+        txns = list(client.paginate("/transactions", {"status": "billed,paid,past_due,completed,canceled"}))
+        adjs = list(client.paginate("/adjustments", {"per_page": 50}))
+    horizon = min(rules.paddle_time(e["occurred_at"]) for e in events)
+    inside = {t["id"] for t in txns if rules.paddle_time(t["created_at"]) > horizon}
+    inside |= {a["id"] for a in adjs if rules.paddle_time(a["created_at"]) > horizon}
+
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        key = frame["adjustment_id"].where(frame["adjustment_id"] != "", frame["transaction_id"])
+        return _rows(frame[key.isin(inside)])
+
+    from_events = mine(events_to_movements(events))
+    from_state = mine(rebuild.rebuild(txns, adjs, events))
+    assert len(from_events) > 30 and {"issued", "reserved", "used"} <= set(from_events["kind"])
+    pd.testing.assert_frame_equal(from_events, from_state)
+
+
+# -- one moment, any order ------------------------------------------------------------------------------
+
+
+def _txn(status: str, *, credit: int = 0, to_balance: int = 0, billed_at: str | None = None,
+         collection: str = "manual") -> dict:
+    return {"id": "txn_1", "status": status, "customer_id": "ctm_1", "currency_code": "USD",
+            "origin": "subscription_recurring", "collection_mode": collection, "billed_at": billed_at,
+            "details": {"totals": {"credit": str(credit), "credit_to_balance": str(to_balance)}}}
+
+
+def _event(event_id: str, event_type: str, at: str, data: dict) -> dict:
+    return {"event_id": event_id, "event_type": event_type, "occurred_at": at, "data": data}
+
+
+def _seller(at: str, value: int = 777) -> dict:
+    return {"id": "adj_seller", "action": "credit", "status": "approved", "credit_applied_to_balance": False,
+            "customer_id": "ctm_1", "currency_code": "USD", "transaction_id": "txn_1",
+            "totals": {"total": str(value)}, "type": "partial"}
+
+
+T0, T1, T2 = "2026-11-02T10:00:00Z", "2026-11-02T10:00:01Z", "2026-11-09T10:00:00Z"
+
+
+def _all_orders(events: list[dict]) -> list[pd.DataFrame]:
+    """The movements of every listing order, the event ids also following that order (Paddle's ids within one
+    millisecond say nothing of which came first); compared without ``event_id``, which names the event."""
+    out = []
+    for order in itertools.permutations(events):
+        renamed = [dict(e, event_id=f"evt_{i}") for i, e in enumerate(order)]
+        out.append(_rows(events_to_movements(renamed)).drop(columns="event_id"))
+    return out
+
+
+@pytest.mark.parametrize("events", [
+    pytest.param([  # a seller credit on a billed invoice that applies balance credit, all in one second
+        _event("evt_a", "transaction.billed", T0, _txn("billed", credit=500, billed_at=T0)),
+        _event("evt_b", "adjustment.created", T0, _seller(T0)),
+        _event("evt_c", "transaction.updated", T0, _txn("billed", credit=1277, billed_at=T0)),
+        _event("evt_d", "transaction.completed", T2, _txn("completed", credit=1277, billed_at=T0)),
+    ], id="seller-credit-and-update-share-a-stamp"),
+    pytest.param([  # an automatic renewal billed, paid and completed with one stamp
+        _event("evt_a", "transaction.billed", T0, _txn("billed", credit=300, billed_at=T0, collection="automatic")),
+        _event("evt_b", "transaction.paid", T0, _txn("paid", credit=300, billed_at=T0, collection="automatic")),
+        _event("evt_c", "transaction.completed", T0, _txn("completed", credit=300, billed_at=T0,
+                                                          collection="automatic")),
+    ], id="billed-paid-completed-share-a-stamp"),
+    pytest.param([  # billed then past due with one stamp, released later
+        _event("evt_a", "transaction.past_due", T1, _txn("past_due", credit=250, billed_at=T1)),
+        _event("evt_b", "transaction.billed", T1, _txn("billed", credit=250, billed_at=T1)),
+        _event("evt_c", "transaction.canceled", T2, _txn("canceled", credit=250, billed_at=T1)),
+    ], id="billed-and-past-due-share-a-stamp"),
+])
+def test_the_movements_of_one_moment_are_the_same_in_every_listing_order(events):
+    """Paddle can stamp two events with one millisecond (some accounts whole seconds): every permutation of the
+    listing gives the same rows."""
+    first, *rest = _all_orders(events)
+    assert len(first)
+    for other in rest:
+        pd.testing.assert_frame_equal(first, other)
+
+
+def test_seller_credit_and_billed_invoice_of_one_stamp_move_only_the_balance_credit():
+    """Balance credit 500 reserved and used; the $7.77 seller credit (one stamp with the invoice's update) never
+    touches a balance, whichever event is listed first (hand-computed figures)."""
+    events = [
+        _event("evt_c", "transaction.updated", T0, _txn("billed", credit=1277, billed_at=T0)),
+        _event("evt_b", "adjustment.created", T0, _seller(T0)),
+        _event("evt_a", "transaction.billed", T0, _txn("billed", credit=500, billed_at=T0)),
+        _event("evt_d", "transaction.completed", T2, _txn("completed", credit=1277, billed_at=T0)),
+    ]
+    moves = _rows(events_to_movements(events))
+    assert list(zip(moves["kind"], moves["amount"], moves["available_delta"], moves["reserved_delta"],
+                    moves["used_delta"], strict=True)) == [("reserved", 500, -500, 500, 0), ("used", 500, 0, -500, 500)]
+
+
+def test_a_seller_credit_whose_invoice_billing_was_read_in_the_previous_window_reserves_nothing():
+    """The issue's case: whole-second stamps, the invoice billed (no balance credit) and a $7.77 seller credit
+    approved in one second, the window cut inside that second. The next window starts with the invoice's
+    ``transaction.updated`` (credit 777, billed_at equal to its stamp) and its later ``past_due``: it was billed
+    before, so nothing is reserved (it was stored as a USD reserved movement of 777)."""
+    previous = [
+        _event("evt_a", "transaction.billed", T0, _txn("billed", credit=0, billed_at=T0)),
+        _event("evt_b", "adjustment.created", T0, _seller(T0)),
+    ]
+    this = [
+        _event("evt_c", "transaction.updated", T0, _txn("billed", credit=777, billed_at=T0)),
+        _event("evt_d", "transaction.past_due", T2, _txn("past_due", credit=777, billed_at=T0)),
+    ]
+    assert events_to_movements(previous).empty
+    assert events_to_movements(this).empty
