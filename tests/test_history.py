@@ -75,6 +75,12 @@ def _txn(txn_id: str, status: str, *, credit: int = 0, to_balance: int = 0, orig
                                    "grand_total": str(grand_total)}}, "payments": []}
 
 
+def _captured(at: str) -> dict:
+    """A captured payment attempt as Paddle lists it on a transaction (``payments[]``)."""
+    return {"payment_attempt_id": "pa_1", "status": "captured", "amount": "100", "created_at": at,
+            "captured_at": at}
+
+
 def test_seller_credit_on_a_billed_invoice_is_not_balance_credit():
     """R1: totals.credit 1,500 with an approved 500 seller credit reserves 1,000 of the balance, never 1,500."""
     txn = _txn("txn_1", "billed", credit=1500, mode="manual", billed="2025-01-10T10:00:01Z")
@@ -106,15 +112,66 @@ def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_r
     assert at_end[["available", "reserved", "used"]].values.tolist() == [[900 - 300, 0, 300]]
 
 
-def test_a_completion_whose_month_is_uncertain_is_estimated_and_labels_the_month_end():
-    """Billed 28 Feb, last updated 2 Mar, no event: the completion could fall either side of 28 Feb's end."""
-    txn = _txn("txn_e", "completed", credit=400, mode="manual", billed="2025-02-28T12:00:00Z",
-               updated="2025-03-02T00:00:00Z")
-    moves = rebuild.rebuild([txn], [])
+def test_a_completion_is_dated_by_its_status_and_estimated_only_when_a_revision_hides_it():
+    """Billed 28 Feb, completed 2 Mar (updated_at, never revised): exact, no label. The same transaction revised
+    on 2 Mar (updated_at moved with revised_at): the completion lies between billing and the revision, either
+    side of 28 Feb's end, so it is dated at billing and labelled estimated, with that month end."""
+    plain = _txn("txn_e", "completed", credit=400, mode="manual", billed="2025-02-28T12:00:00Z",
+                 updated="2025-03-02T00:00:00Z")
+    used = rebuild.rebuild([plain], []).query("kind == 'used'").iloc[0]
+    assert (used["timing"], used["occurred_at"], used["estimated"]) == (
+        "field", pd.Timestamp("2025-03-02T00:00:00Z"), False)
+    revised = dict(plain, revised_at="2025-03-02T00:00:00Z")
+    moves = rebuild.rebuild([revised], [])
     used = moves[moves["kind"] == "used"].iloc[0]
     assert used["estimated"] and used["timing"] == "rule"
+    assert used["occurred_at"] == pd.Timestamp("2025-02-28T12:00:00Z")
     ends = rebuild.month_ends(pd.Timestamp("2025-02-01T00:00:00Z"), pd.Timestamp("2025-03-31T23:59:59Z"))
     assert rebuild.estimated_month_ends(moves, ends) == {ends[0]: {"ctm_a"}, ends[1]: set()}
+
+
+def test_a_revision_months_later_never_moves_the_credit_a_renewal_created():
+    """Issue 24 (a): a renewal carrying credit_to_balance 24,000 (nothing to collect) completed on 10 Mar 2025
+    and revised on 15 May; 2,400 of the credit paid a renewal on 20 Mar. The credit is issued on 10 Mar (not at
+    the revision's updated_at), so the balance is 21,600 available at 31 Mar and never below zero."""
+    grant = dict(_txn("txn_g", "completed", to_balance=24000, grand_total=0, created="2025-03-10T09:00:00Z",
+                      billed="2025-03-10T09:00:00Z", updated="2025-05-15T10:00:00Z"),
+                 revised_at="2025-05-15T10:00:00Z")
+    spend = _txn("txn_s", "completed", credit=2400, created="2025-03-20T09:00:00Z", billed="2025-03-20T09:00:00Z",
+                 updated="2025-03-20T09:00:00Z")
+    moves = rebuild.rebuild([grant, spend], [])
+    assert moves.query("kind == 'issued'")["occurred_at"].tolist() == [pd.Timestamp("2025-03-10T09:00:00Z")]
+    at_march = rebuild.balances_at(moves, pd.Timestamp("2025-03-31T23:59:59Z"))
+    assert at_march[["available", "reserved", "used"]].values.tolist() == [[21600, 0, 2400]]
+    assert rebuild.negative_balances(moves) == []
+
+
+def test_credit_is_used_at_the_completion_not_at_the_payments_capture():
+    """The spec: reserved credit "isn't considered used until the transaction is completed". Captured at
+    23:59 on 31 Mar, completed 00:00:30 on 1 Apr: reserved at 31 Mar's end, used in April."""
+    txn = dict(_txn("txn_p", "completed", credit=500, mode="manual", billed="2025-03-25T10:00:00Z",
+                    updated="2025-04-01T00:00:30Z"), payments=[_captured("2025-03-31T23:59:00Z")])
+    moves = rebuild.rebuild([txn], [])
+    assert moves[["kind", "occurred_at"]].values.tolist() == [
+        ["reserved", pd.Timestamp("2025-03-25T10:00:00Z")], ["used", pd.Timestamp("2025-04-01T00:00:30Z")]]
+    at_march = rebuild.balances_at(moves, pd.Timestamp("2025-03-31T23:59:59Z"))
+    assert at_march[["available", "reserved", "used"]].values.tolist() == [[-500, 500, 0]]
+
+
+def test_a_one_time_charge_billed_or_past_due_reserves_whatever_its_origin():
+    """R2 for every billed or past-due transaction: a one-time charge (origin subscription_charge) past due
+    reserves its balance credit; one billed before its payment was captured reserves, then uses from reserved;
+    one paid at once (billed_at is the capture) goes straight to used."""
+    due = _txn("txn_1", "past_due", credit=300, origin="subscription_charge", billed="2025-03-01T00:00:00Z",
+               updated="2025-03-02T00:00:00Z")
+    late = dict(_txn("txn_2", "completed", credit=200, origin="subscription_charge", billed="2025-03-01T00:00:00Z",
+                     updated="2025-03-05T00:00:01Z"), payments=[_captured("2025-03-05T00:00:00Z")])
+    once = dict(_txn("txn_3", "completed", credit=100, origin="subscription_charge", billed="2025-03-01T00:00:00Z",
+                     updated="2025-03-01T00:00:01Z"), payments=[_captured("2025-03-01T00:00:00Z")])
+    moves = rebuild.rebuild([due, late, once], [])
+    got = sorted((m.transaction_id, m.kind, int(m.reserved_delta)) for m in moves.itertuples())
+    assert got == [("txn_1", "reserved", 300), ("txn_2", "reserved", 200), ("txn_2", "used", -200),
+                   ("txn_3", "used", 0)]
 
 
 def test_an_event_in_the_window_gives_the_exact_completion():

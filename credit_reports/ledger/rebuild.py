@@ -53,6 +53,7 @@ __all__ = [
     "compact_transaction",
     "estimated_month_ends",
     "month_ends",
+    "negative_balances",
     "rebuild",
     "tie_out",
     "trusted_customers",
@@ -94,14 +95,16 @@ def _month(stamp: pd.Timestamp) -> tuple[int, int]:
 def compact_transaction(txn: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a Paddle transaction the rebuild reads (a few hundred bytes instead of kilobytes)."""
     totals = ((txn.get("details") or {}).get("totals")) or {}
-    captured = [p.get("captured_at") for p in txn.get("payments") or () if isinstance(p, Mapping)
-                and p.get("captured_at")]
+    captured = [_time(p.get("captured_at")) for p in txn.get("payments") or () if isinstance(p, Mapping)
+                and _time(p.get("captured_at")) is not None]
     return {
         "id": txn.get("id"), "customer_id": txn.get("customer_id"), "currency_code": txn.get("currency_code"),
         "status": txn.get("status"), "origin": txn.get("origin"), "collection_mode": txn.get("collection_mode"),
         "created_at": txn.get("created_at"), "updated_at": txn.get("updated_at"), "billed_at": txn.get("billed_at"),
+        "revised_at": txn.get("revised_at"), "charged": str(rules.charged(txn)),
         "credit": str(totals.get("credit") or "0"), "credit_to_balance": str(totals.get("credit_to_balance") or "0"),
-        "grand_total": str(totals.get("grand_total") or "0"), "captured_at": max(captured) if captured else None,
+        "grand_total": str(totals.get("grand_total") or "0"),
+        "captured_at": max(captured).isoformat().replace("+00:00", "Z") if captured else None,
     }
 
 
@@ -114,7 +117,7 @@ def compact_adjustment(adj: Mapping[str, Any]) -> dict[str, Any]:
         "total": str((adj.get("totals") or {}).get("total") or "0"),
         "credit_applied_to_balance": applied if isinstance(applied, bool) else None,
         "transaction_id": adj.get("transaction_id"), "created_at": adj.get("created_at"),
-        "updated_at": adj.get("updated_at"),
+        "updated_at": adj.get("updated_at"), "type": adj.get("type"),
     }
 
 
@@ -170,21 +173,49 @@ def _seller_credits(adjustments: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return out
 
 
+def _revised(txn: Mapping[str, Any]) -> bool:
+    """Whether the transaction's ``updated_at`` is a revision's, not its last status change: Paddle sets
+    ``revised_at`` when customer details of a billed or completed transaction are revised, and moves
+    ``updated_at`` with it (openapi.yaml, ``transaction.revised_at``)."""
+    revised, updated = _time(txn.get("revised_at")), _time(txn.get("updated_at"))
+    return revised is not None and updated is not None and updated >= revised
+
+
 def _completion(txn: Mapping[str, Any], first: Mapping[tuple[str, str], tuple[pd.Timestamp, str]]
                 ) -> tuple[pd.Timestamp, str, str, pd.Timestamp, pd.Timestamp]:
-    """(when, event id, timing, earliest, latest) of a completed transaction's completion."""
-    created, updated = _time(txn.get("created_at")), _time(txn.get("updated_at"))
-    billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
-    earliest = max(t for t in (created, billed) if t is not None) if (created or billed) else updated
-    latest = updated or captured or billed or created
+    """(when, event id, timing, earliest, latest) of a completed transaction's completion, from its own status
+    history: its ``transaction.completed`` event inside the window (exact); else a zero-total
+    ``subscription_update`` completes when it is created (Paddle completes it at once: exact); else its
+    ``updated_at``, the moment its status last changed (a completed transaction changes no more), exact unless a
+    revision moved it: then the completion lies between its last known step (billing, the newest captured
+    payment, creation) and ``revised_at``, and is dated at that step (credit is used at the completion, not at
+    the capture: "isn't considered used until the transaction is completed")."""
     seen = first.get((str(txn.get("id")), "completed"))
     if seen is not None:
         return seen[0], seen[1], "event", seen[0], seen[0]
+    created, updated = _time(txn.get("created_at")), _time(txn.get("updated_at"))
+    billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
     if _amount(txn.get("grand_total")) == 0 and txn.get("origin") == "subscription_update" and created:
-        when = created
-    else:
-        when = captured or updated or billed or created
-    return when, "", "rule", earliest or when, latest or when
+        return created, "", "rule", created, created
+    if updated is not None and not _revised(txn):
+        return updated, "", "field", updated, updated
+    steps = [t for t in (created, billed, captured) if t is not None]
+    when = max(steps) if steps else updated
+    return when, "", "rule", when, _time(txn.get("revised_at")) or when
+
+
+def _sat_billed(txn: Mapping[str, Any], done: pd.Timestamp, timing: str) -> bool:
+    """R2 for a completed transaction read before the event window, whatever its origin or collection mode:
+    it sat billed (its credit reserved) when ``billed_at`` lies before its payment's capture, or, with nothing
+    captured, before its completion. Paddle sets a never-billed transaction's ``billed_at`` to the moment it is
+    paid (or completed, with nothing to collect), so such a one is never taken as billed. A revised one with
+    nothing captured cannot tell (its completion is an estimate): straight to used, labelled estimated."""
+    billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
+    if billed is None:
+        return False
+    if captured is not None:
+        return billed < captured
+    return timing != "rule" and billed < done
 
 
 def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
@@ -209,10 +240,7 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
         elif done is not None and horizon is not None and billed >= horizon:
             reserved = False  # inside the event window with no billed event: never billed, straight to used
         elif done is not None:
-            # before the window (every completed transaction has a billed_at, so it cannot say): an invoice or
-            # a renewal billed before it was collected (R2); anything else went straight to used
-            reserved = billed < done[0] and (txn.get("collection_mode") == "manual"
-                                             or origin == "subscription_recurring")
+            reserved = _sat_billed(txn, done[0], done[2])  # before the window (R2, any origin)
     if reserved:
         seen = first.get((txn_id, "billed"))  # else billed_at, the field Paddle sets when it is billed
         when, event_id, timing = (seen[0], seen[1], "event") if seen else (billed, "", "field")
@@ -229,7 +257,8 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
             b.add("released", "released", credit, txn, seen[0], source=origin, timing="event", earliest=seen[0],
                   latest=seen[0], event_id=seen[1], **ids)
         else:
-            b.add("released", "released", credit, txn, updated, source=origin, timing="rule", earliest=billed,
+            # canceled is final (only billed or completed transactions are revised): updated_at is the cancel
+            b.add("released", "released", credit, txn, updated, source=origin, timing="field", earliest=updated,
                   latest=updated, **ids)
 
 
@@ -258,9 +287,9 @@ def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, p
         b.add(kind, effect, total, adj, created, source="adjustment", timing="rule", earliest=created,
               latest=latest, **ids)
         return
-    b.add(kind, effect, total, adj, updated or created, source="adjustment",
-          timing="field" if updated == created or updated is None else "rule", earliest=created,
-          latest=updated or created, **ids)
+    # approved is its last status (a reversed original is handled above): updated_at is the approval
+    b.add(kind, effect, total, adj, updated or created, source="adjustment", timing="field",
+          earliest=updated or created, latest=updated or created, **ids)
 
 
 def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Mapping[str, Any]],
@@ -339,6 +368,27 @@ def tie_out(movements: pd.DataFrame, balances: pd.DataFrame, as_of: Any) -> pd.D
     out["ties_out"] = (out[[f"difference_{k}" for k in ("available", "reserved", "used")]] == 0).all(axis=1)
     out = files.conform(out, TIE_OUT_DTYPES)[list(TIE_OUT_DTYPES)]
     return out.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def negative_balances(movements: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every customer and currency whose rebuilt balance is ever below zero in a bucket, at the first moment it
+    is (all the movements of one moment applied together), oldest first. A credit balance is never negative in
+    Paddle, so each is a rule dated wrongly or a movement missing: the history records them
+    (``negative_balances`` in history.json) and the report makes each an Attention."""
+    moves = movements[movements["kind"] != "refund"]
+    if moves.empty:
+        return []
+    keys = ["customer_id", "currency_code", "occurred_at"]
+    sums = moves.groupby(keys, sort=True)[["available_delta", "reserved_delta", "used_delta"]].sum().reset_index()
+    running = sums.groupby(["customer_id", "currency_code"])[["available_delta", "reserved_delta",
+                                                             "used_delta"]].cumsum()
+    for kind in ("available", "reserved", "used"):
+        sums[kind] = running[f"{kind}_delta"]
+    below = sums[(running < 0).any(axis=1)]
+    below = below.drop_duplicates(["customer_id", "currency_code"], keep="first").sort_values("occurred_at")
+    return [{"customer_id": str(r.customer_id), "currency_code": str(r.currency_code),
+             "at": r.occurred_at.isoformat().replace("+00:00", "Z"), "available": int(r.available),
+             "reserved": int(r.reserved), "used": int(r.used)} for r in below.itertuples()]
 
 
 def trusted_customers(tie: pd.DataFrame) -> set[str]:
