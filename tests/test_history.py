@@ -94,7 +94,8 @@ def test_seller_credit_on_a_billed_invoice_is_not_balance_credit():
 
 def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_releases():
     """R2: billed -> completed is reserved at billed_at then used at completion; billed -> canceled is
-    reserved then released; a zero-total subscription_update issues its credit_to_balance when created."""
+    reserved then released; a zero-total subscription_update issues its credit_to_balance when it completes
+    (its updated_at, never revised)."""
     done = _txn("txn_d", "completed", credit=300, billed="2025-02-01T00:00:00Z", updated="2025-02-03T00:00:00Z")
     gone = _txn("txn_c", "canceled", credit=200, billed="2025-02-01T00:00:00Z", updated="2025-02-05T00:00:00Z")
     grant = _txn("txn_g", "completed", to_balance=900, origin="subscription_update", grand_total=0,
@@ -102,7 +103,7 @@ def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_r
     moves = rebuild.rebuild([done, gone, grant], [])
     seen = [(m.kind, m.transaction_id, int(m.amount), m.occurred_at.isoformat()) for m in moves.itertuples()]
     assert seen == [
-        ("issued", "txn_g", 900, "2025-01-05T00:00:00+00:00"),
+        ("issued", "txn_g", 900, "2025-01-05T00:00:00.001000+00:00"),
         ("reserved", "txn_c", 200, "2025-02-01T00:00:00+00:00"),
         ("reserved", "txn_d", 300, "2025-02-01T00:00:00+00:00"),
         ("used", "txn_d", 300, "2025-02-03T00:00:00+00:00"),
@@ -465,3 +466,30 @@ def test_the_demo_rebuilds_the_year_from_one_first_snapshot_and_its_month_ends_e
         assert closed.evidence is True, month
         assert (closed.reconciliation.table["unexplained"] == 0).all() and closed.reconciliation.table[
             "issued"].sum() > 0, month
+
+
+def test_before_the_event_window_every_movement_falls_where_the_ledger_has_it(make_sim, tmp_path):
+    """Issue 24 point 9 on a simulated account that revises transactions, records payments and captures apart
+    from completions, and lets one-time charges go past due: every rebuilt movement before Paddle's 90 days
+    lies at the ledger's moment exactly, or (a revised transaction) inside the interval it carries, labelled
+    estimated only when a month end lies in it; nothing is ever rebuilt below zero; every customer ties out."""
+    sim = make_sim(customers=300, seed=41, **CURRENT_PADDLE)
+    txns = sim.account.transactions.items
+    assert any(t["revised_at"] for t in txns) and any(t["origin"] == "subscription_charge" for t in txns)
+    assert any(p["captured_at"] for t in txns for p in t["payments"])
+    with _client(sim) as client:
+        snap = fetch_snapshot(client, data_dir=tmp_path, strategy="full", max_rpm=RPM, progress=False)
+        result = credit_history.run_history(client, snap, data_dir=tmp_path, progress=False)
+    assert result.summary["tie_out"]["rate"] == 1.0
+    assert result.summary["negative_balances"] == []
+    ledger = pd.DataFrame(sim.account.expected_movements(None, snap.as_of.to_pydatetime()))
+    ledger["occurred_at"] = pd.to_datetime(ledger["occurred_at"], utc=True)
+    moves = result.movements[(result.movements["timing"] != "event") & (result.movements["kind"] != "refund")]
+    joined = moves.merge(ledger, on=["kind", "transaction_id", "adjustment_id", "amount"], suffixes=("", "_l"))
+    assert len(joined) == len(moves) > 50
+    exact = joined[joined["timing"] != "rule"]
+    assert (exact["occurred_at"] == exact["occurred_at_l"]).all()
+    ruled = joined[joined["timing"] == "rule"]
+    assert ((ruled["earliest"] <= ruled["occurred_at_l"]) & (ruled["occurred_at_l"] <= ruled["latest"])).all()
+    months = ruled["earliest"].dt.to_period("M") != ruled["latest"].dt.to_period("M")
+    assert (ruled["estimated"] == months).all()

@@ -75,6 +75,8 @@ TIE_OUT_DTYPES: dict[str, str] = {
        for kind in ("available", "reserved", "used")},
     "ties_out": "bool",
 }
+#: *Chosen*: how soon Paddle completes what it completes "at once" (a zero-total ``subscription_update``).
+AT_ONCE = pd.Timedelta(seconds=1)
 _SETTLED_EVENTS = ("transaction.billed", "transaction.past_due", "transaction.completed", "transaction.canceled",
                    "transaction.paid", "adjustment.created", "adjustment.updated")
 #: The event types a history reads (``GET /events?event_type=...``).
@@ -187,18 +189,19 @@ def _completion(txn: Mapping[str, Any], first: Mapping[tuple[str, str], tuple[pd
     history: its ``transaction.completed`` event inside the window (exact); else a zero-total
     ``subscription_update`` completes when it is created (Paddle completes it at once: exact); else its
     ``updated_at``, the moment its status last changed (a completed transaction changes no more), exact unless a
-    revision moved it: then the completion lies between its last known step (billing, the newest captured
-    payment, creation) and ``revised_at``, and is dated at that step (credit is used at the completion, not at
-    the capture: "isn't considered used until the transaction is completed")."""
+    revision moved it; then a zero-total ``subscription_update`` completed when it was created (Paddle completes
+    it at once: within :data:`AT_ONCE`), and any other completion lies between its last known step (billing,
+    the newest captured payment, creation) and ``revised_at``, and is dated at that step (credit is used at the
+    completion, not at the capture: "isn't considered used until the transaction is completed")."""
     seen = first.get((str(txn.get("id")), "completed"))
     if seen is not None:
         return seen[0], seen[1], "event", seen[0], seen[0]
     created, updated = _time(txn.get("created_at")), _time(txn.get("updated_at"))
     billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
-    if _amount(txn.get("grand_total")) == 0 and txn.get("origin") == "subscription_update" and created:
-        return created, "", "rule", created, created
     if updated is not None and not _revised(txn):
         return updated, "", "field", updated, updated
+    if _amount(txn.get("grand_total")) == 0 and txn.get("origin") == "subscription_update" and created:
+        return created, "", "rule", created, created + AT_ONCE
     steps = [t for t in (created, billed, captured) if t is not None]
     when = max(steps) if steps else updated
     return when, "", "rule", when, _time(txn.get("revised_at")) or when
