@@ -135,3 +135,53 @@ def test_a_seller_credit_whose_invoice_billing_was_read_in_the_previous_window_r
     ]
     assert events_to_movements(previous).empty
     assert events_to_movements(this).empty
+
+
+# -- refunds of a transaction that created credit -----------------------------------------------------------
+
+
+def _created_txn(created: int = 9000, charged: int = 3000) -> dict:
+    return {"id": "txn_c", "details": {"totals": {"credit_to_balance": str(created)},
+                                       "line_items": [{"totals": {"total": str(charged)}},
+                                                      {"totals": {"total": str(-(created + charged))}}]}}
+
+
+def _refund(total: int, kind: str = "partial", status: str = "approved") -> dict:
+    return {"id": "adj_r", "action": "refund", "status": status, "type": kind, "transaction_id": "txn_c",
+            "totals": {"total": str(total)}}
+
+
+@pytest.mark.parametrize(("refund", "transaction", "back"), [
+    (_refund(1000), _created_txn(), 3000),              # a third of what it charged: a third of 9,000
+    (_refund(1), _created_txn(), 3),                    # rounded down to the minor unit
+    (_refund(3000, "full"), _created_txn(), 9000),      # a full refund takes all of it
+    (_refund(5000), _created_txn(), 9000),              # never more than it created
+    (_refund(1000, status="pending_approval"), _created_txn(), 0),
+    (_refund(1000), {"id": "txn_c", "details": {"totals": {"credit_to_balance": "0"}}}, 0),  # R4 stands
+])
+def test_a_refund_takes_back_its_share_of_the_credit_its_transaction_created(refund, transaction, back):
+    """Paddle's Help: refunding a transaction that created a credit balance reduces it, partial refunds
+    proportionally (hand-computed figures)."""
+    assert rules.refund_reversal(refund, transaction) == back
+
+
+def test_refunds_of_credit_created_before_the_window_are_looked_up_and_reverse_what_the_ledger_does(make_sim):
+    """A stream holding only the refunds' adjustment events (their transactions completed before it): with a
+    client the fetch asks Paddle what each transaction created and reverses the share the simulator's ledger
+    reverses, the refund's adjustment id on it; refunds of transactions that created nothing reverse nothing."""
+    from credit_reports.fetch.seller_credits import stream_movements
+
+    sim = make_sim(customers=400, seed=17, **CURRENT_PADDLE)
+    with PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=RPM) as client:
+        events = [e for e in client.paginate("/events", {"per_page": 200})
+                  if e["event_type"].startswith("adjustment.") and e["data"]["action"] == "refund"]
+        alone, _ = stream_movements(None, events)
+        moves, asked = stream_movements(client, events)
+    ledger = pd.DataFrame(sim.account.expected_movements())
+    ledger = ledger[(ledger["kind"] == "reversed") & (ledger["source"] == "refund")]
+    ledger = ledger[ledger["adjustment_id"].isin({e["data"]["id"] for e in events})]
+    assert len(ledger) >= 2 and asked >= len(ledger)
+    assert (alone["kind"] != "reversed").all()
+    got = moves[moves["kind"] == "reversed"]
+    assert set(zip(got["adjustment_id"], got["amount"], strict=True)) == set(
+        zip(ledger["adjustment_id"], ledger["amount"], strict=True))

@@ -16,7 +16,9 @@ final state instead of from the events that moved it:
   was billed as an invoice or a renewal); ``used`` when it completed (from reserved when it was reserved,
   else straight from available); ``released`` when a reserved one was canceled (R2);
 - refunds, chargebacks, seller credits and transfers of a subscription move nothing (R3, R4); an approved
-  refund is kept as a ``refund`` row with no effect, as the event-based movements keep it.
+  refund is kept as a ``refund`` row with no effect, as the event-based movements keep it, except that
+  refunding a transaction that *created* credit takes its share of that credit back (``reversed``, the
+  refund's adjustment id on it; docs/credit-rules.md "Refunds").
 
 **Timing** (docs/credit-rules.md, "History from day one"). Paddle's transactions carry no ``completed_at``
 or ``canceled_at``. Within Paddle's 90-day event window the moment comes from the first event showing the
@@ -266,8 +268,11 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
 
 
 def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, pd.Timestamp],
-                first: Mapping[tuple[str, str], tuple[pd.Timestamp, str]]) -> None:
-    """An approved balance credit (issued) or an approved credit reversal (reversed); nothing else."""
+                first: Mapping[tuple[str, str], tuple[pd.Timestamp, str]],
+                txns: Mapping[str, Mapping[str, Any]]) -> None:
+    """An approved balance credit (issued), an approved credit reversal (reversed), an approved refund (a
+    ``refund`` row moving nothing, R4, and, when its transaction created credit, the share of that credit it
+    takes back as ``reversed`` with the refund's id, :func:`rules.refund_reversal`); nothing else."""
     action, status = adj.get("action"), adj.get("status")
     adj_id = str(adj.get("id") or "")
     total = abs(_amount(adj.get("total")))
@@ -280,10 +285,14 @@ def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, p
     if kind is None:
         return  # pending_approval and rejected never reach a balance; seller credits and chargebacks move nothing
     effect = kind
+    back = rules.refund_reversal(adj, txns.get(ids["transaction_id"]) or {}) if kind == "refund" else 0
     seen = first.get((adj_id, "approved"))
     if seen is not None:
         b.add(kind, effect, total, adj, seen[0], source="adjustment", timing="event", earliest=seen[0],
               latest=seen[0], event_id=seen[1], **ids)
+        if back > 0:
+            b.add("reversed", "reversed", back, adj, seen[0], source="refund", timing="event", earliest=seen[0],
+                  latest=seen[0], event_id=seen[1], **ids)
         return
     if status == "reversed":  # approved once, then reversed: updated_at is the reversal, not the approval
         latest = reversal_of.get(adj_id) or updated or created
@@ -293,6 +302,9 @@ def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, p
     # approved is its last status (a reversed original is handled above): updated_at is the approval
     b.add(kind, effect, total, adj, updated or created, source="adjustment", timing="field",
           earliest=updated or created, latest=updated or created, **ids)
+    if back > 0:
+        b.add("reversed", "reversed", back, adj, updated or created, source="refund", timing="field",
+              earliest=updated or created, latest=updated or created, **ids)
 
 
 def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Mapping[str, Any]],
@@ -323,7 +335,7 @@ def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Map
     for txn in txns.values():
         _transaction(b, txn, seller, first, horizon)
     for adj in adjs.values():
-        _adjustment(b, adj, reversal_of, first)
+        _adjustment(b, adj, reversal_of, first, txns)
     frame = files.conform(pd.DataFrame(b.rows), HISTORY_DTYPES)[list(HISTORY_DTYPES)]
     order = {k: i for i, k in enumerate(("issued", "reserved", "released", "used", "reversed", "refund"))}
     frame["_order"] = frame["kind"].map(order).astype("int64")

@@ -15,6 +15,10 @@ makes it break a rule on purpose.
 - ``one_time_charges``: one-time charges of a subscription (origin ``subscription_charge``, automatic,
   ``on_payment_failure: apply_change``) that apply balance credit and whose payment is declined: billed, then
   ``past_due``; later completed, canceled, or still past due at the anchor (R2, whatever the origin).
+- ``created_credit_refunds``: refunds of transactions that *created* credit (a prorated change's
+  ``credit_to_balance``): Paddle takes the refunded share of that credit back from the balance (its Help, "How
+  do I issue refunds?"), a ledger ``reversed`` entry naming the refund adjustment (docs/credit-rules.md
+  "Refunds").
 - ``credit_refunds``: refunds of transactions that balance credit paid in part; no credit comes back (R4),
   unless ``refund_returns_credit`` (a deliberate break of R4, for tests that must see the reconciliation flag it:
   the credit returns to available as a ledger ``refunded`` entry naming the refund adjustment).
@@ -34,12 +38,14 @@ from .ids import iso
 
 #: Every behaviour of current Paddle the simulator models, as keyword arguments of ``Account``/``Simulator``.
 CURRENT_PADDLE: dict[str, Any] = {"seller_credit_totals": True, "billed_renewals": True, "transfer_share": 0.08,
-                                  "credit_refunds": True, "revisions": True, "one_time_charges": True}
+                                  "credit_refunds": True, "revisions": True, "one_time_charges": True,
+                                  "created_credit_refunds": True}
 DUNNING_SHARE = 0.2  # of automatic renewals applying credit: the first charge fails (past_due)
 DUNNING_GIVES_UP = 0.3  # of those: canceled after the retries, the reserved credit released
 REFUND_SHARE = 0.2  # of automatic renewals paid partly with credit: refunded later
 INVOICE_SELLER_CREDIT_SHARE = 0.2  # of billed manual invoices applying credit: a seller credit too
 REVISED_SHARE = 0.15  # of completed transactions: customer details revised later (revised_at)
+CREATED_CREDIT_REFUND_SHARE = 0.2  # of customers holding credit a prorated change created: that change refunded
 ONE_TIME_CHARGE_SHARE = 0.15  # of subscribers holding available credit at the anchor: a declined one-time charge
 
 
@@ -178,6 +184,36 @@ class Behaviours:
                 self._settle(txn, "completed" if fate < 0.4 else "canceled", settle)
 
     # ------------------------------------------------------------------ refunds
+
+    def _created_credit_refund_history(self) -> None:
+        """``created_credit_refunds``: for ``CREATED_CREDIT_REFUND_SHARE`` of the customers holding available
+        credit, after their last change, an approved refund of the newest transaction that created credit: all of
+        it (``type: full``) or half of what it charged; the refunded share of its ``credit_to_balance`` leaves the
+        balance (only when the balance holds it: Paddle does not say what happens otherwise). Drawn from a
+        generator of their own."""
+        draws = random.Random(f"{self.seed}:created-credit-refunds")
+        for cid in sorted(self._balances):
+            made = [t for t in self._transactions_by_customer.get(cid, ()) if t["status"] == "completed"
+                    and int(t["details"]["totals"]["credit_to_balance"]) > 0]
+            if not made or draws.random() >= CREATED_CREDIT_REFUND_SHARE:
+                continue
+            txn = max(made, key=lambda t: t["updated_at"])
+            last = self._last_change_ms(cid)
+            ms = last + int((self.anchor_ms - last) * (0.2 + 0.5 * draws.random()))
+            charged = sum(max(0, int(line["totals"]["total"])) for line in txn["details"]["line_items"])
+            if self.anchor_ms - ms < DAY_MS or ms <= last or charged <= 0:
+                continue
+            full = draws.random() < 0.4
+            refunded = charged if full else charged // 2
+            created = int(txn["details"]["totals"]["credit_to_balance"])
+            back = created if full else created * refunded // charged
+            if back <= 0 or back > self._available(cid, txn["currency_code"]):
+                continue
+            adjustment = self._adjustment("refund", self._customers[cid], txn, refunded, ms, "approved",
+                                          "Customer requested a refund", None, "partial")
+            adjustment["type"] = "full" if full else "partial"
+            self._entry(ms, "reversed", cid, txn["currency_code"], back, "refund", txn["id"], adjustment["id"],
+                        self._last_event_id)
 
     def _refund_credit_paid(self, txn: dict[str, Any], ms: int) -> str:
         """An approved refund of what was paid on a completed transaction that balance credit paid in part.
