@@ -114,10 +114,11 @@ def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_r
 
 
 def test_a_completion_is_dated_by_its_status_and_estimated_only_when_a_revision_hides_it():
-    """Billed 28 Feb, completed 2 Mar (updated_at, never revised): exact, no label. The same transaction revised
-    on 2 Mar (updated_at moved with revised_at): the completion lies between billing and the revision, either
-    side of 28 Feb's end, so it is dated at billing and labelled estimated, with that month end."""
-    plain = _txn("txn_e", "completed", credit=400, mode="manual", billed="2025-02-28T12:00:00Z",
+    """Billed 28 Feb 23:30, completed 2 Mar (updated_at, never revised): exact, no label. The same transaction
+    revised on 2 Mar (updated_at moved with revised_at): the completion follows the billing by at most
+    COMPLETES_WITHIN (an hour), either side of 28 Feb's end, so it is dated at billing and labelled estimated,
+    with that month end; billed at noon, the hour holds no month end and nothing is labelled."""
+    plain = _txn("txn_e", "completed", credit=400, mode="manual", billed="2025-02-28T23:30:00Z",
                  updated="2025-03-02T00:00:00Z")
     used = rebuild.rebuild([plain], []).query("kind == 'used'").iloc[0]
     assert (used["timing"], used["occurred_at"], used["estimated"]) == (
@@ -126,9 +127,11 @@ def test_a_completion_is_dated_by_its_status_and_estimated_only_when_a_revision_
     moves = rebuild.rebuild([revised], [])
     used = moves[moves["kind"] == "used"].iloc[0]
     assert used["estimated"] and used["timing"] == "rule"
-    assert used["occurred_at"] == pd.Timestamp("2025-02-28T12:00:00Z")
+    assert used["occurred_at"] == pd.Timestamp("2025-02-28T23:30:00Z")
     ends = rebuild.month_ends(pd.Timestamp("2025-02-01T00:00:00Z"), pd.Timestamp("2025-03-31T23:59:59Z"))
     assert rebuild.estimated_month_ends(moves, ends) == {ends[0]: {"ctm_a"}, ends[1]: set()}
+    noon = rebuild.rebuild([dict(revised, billed_at="2025-02-28T12:00:00Z")], [])
+    assert not noon["estimated"].any()
 
 
 def test_a_revision_months_later_never_moves_the_credit_a_renewal_created():

@@ -40,6 +40,7 @@ from typing import Any
 
 import pandas as pd
 
+from credit_reports.core import timestamps
 from credit_reports.ledger import rules
 from credit_reports.ledger.rules import EVENT_WINDOW
 from credit_reports.store import files
@@ -79,6 +80,9 @@ TIE_OUT_DTYPES: dict[str, str] = {
 }
 #: *Chosen*: how soon Paddle completes what it completes "at once" (a zero-total ``subscription_update``).
 AT_ONCE = pd.Timedelta(seconds=1)
+#: *Chosen*: how long after its last step (billing, the captured payment) Paddle completes a transaction that
+#: is paid or has nothing left to collect; bounds a completion a revision hides (docs/credit-rules.md).
+COMPLETES_WITHIN = pd.Timedelta(hours=1)
 _SETTLED_EVENTS = ("transaction.billed", "transaction.past_due", "transaction.completed", "transaction.canceled",
                    "transaction.paid", "adjustment.created", "adjustment.updated")
 #: The event types a history reads (``GET /events?event_type=...``).
@@ -193,7 +197,9 @@ def _completion(txn: Mapping[str, Any], first: Mapping[tuple[str, str], tuple[pd
     ``updated_at``, the moment its status last changed (a completed transaction changes no more), exact unless a
     revision moved it; then a zero-total ``subscription_update`` completed when it was created (Paddle completes
     it at once: within :data:`AT_ONCE`), and any other completion lies between its last known step (billing,
-    the newest captured payment, creation) and ``revised_at``, and is dated at that step (credit is used at the
+    the newest captured payment, creation) and ``revised_at`` (at most :data:`COMPLETES_WITHIN` after the step:
+    Paddle completes a transaction as soon as it is paid or has nothing left to collect), and is dated at that
+    step (credit is used at the
     completion, not at the capture: "isn't considered used until the transaction is completed")."""
     seen = first.get((str(txn.get("id")), "completed"))
     if seen is not None:
@@ -206,7 +212,8 @@ def _completion(txn: Mapping[str, Any], first: Mapping[tuple[str, str], tuple[pd
         return created, "", "rule", created, created + AT_ONCE
     steps = [t for t in (created, billed, captured) if t is not None]
     when = max(steps) if steps else updated
-    return when, "", "rule", when, _time(txn.get("revised_at")) or when
+    revised = _time(txn.get("revised_at")) or when
+    return when, "", "rule", when, min(revised, when + COMPLETES_WITHIN)
 
 
 def _sat_billed(txn: Mapping[str, Any], done: pd.Timestamp, timing: str) -> bool:
@@ -352,7 +359,7 @@ def balances_at(movements: pd.DataFrame, at: Any, customers: Iterable[str] | Non
     One row per customer and currency with any movement by then, like Paddle (a currency once credited
     keeps its row at zero). ``customers`` limits the rows to those customers (the trusted ones).
     """
-    moves = movements[(movements["occurred_at"] <= pd.Timestamp(at)) & (movements["kind"] != "refund")]
+    moves = movements[(movements["occurred_at"] <= timestamps.parse(at)) & (movements["kind"] != "refund")]
     if customers is not None:
         moves = moves[moves["customer_id"].isin(list(customers))]
     if moves.empty:
@@ -415,8 +422,7 @@ def trusted_customers(tie: pd.DataFrame) -> set[str]:
 def month_ends(first: Any, last: Any) -> list[pd.Timestamp]:
     """The last second (23:59:59 UTC) of every month from ``first``'s month up to ``last``, inclusive of
     a month end equal to ``last``; oldest first. The demo's fetched month ends use the same second."""
-    start = pd.Timestamp(first).tz_convert("UTC")
-    stop = pd.Timestamp(last).tz_convert("UTC")
+    start, stop = timestamps.parse(first), timestamps.parse(last)
     month = pd.Timestamp(year=start.year, month=start.month, day=1, tz="UTC")
     out = []
     while True:
