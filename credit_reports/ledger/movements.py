@@ -8,7 +8,8 @@ The rules are docs/credit-rules.md's, and only those:
   ``subscription_recurring``); or a legacy ``action: credit`` adjustment with
   ``credit_applied_to_balance: true`` once it reads ``approved`` (source ``adjustment``).
 - ``reversed``: an ``action: credit_reverse`` adjustment once it reads ``approved`` (never the original's
-  ``reversed`` status).
+  ``reversed`` status); or the share of the credit a transaction created that an approved refund of it takes
+  back (R6, source ``refund``, the refund's adjustment id).
 - ``reserved``: the balance credit of a transaction reaching ``billed`` or ``past_due``, any collection mode.
 - ``used``: the balance credit of a transaction reaching ``completed``; from reserved when it was billed
   first, else straight from available.
@@ -16,9 +17,12 @@ The rules are docs/credit-rules.md's, and only those:
 
 The balance credit of a transaction is ``details.totals.credit`` less the seller credits approved on it
 (``action: credit``, ``credit_applied_to_balance: false``), never below 0: Paddle's ``credit`` counts both.
-Seller credits, refunds and chargebacks move nothing themselves. An approved refund is kept as a ``refund``
-row with no effect on any bucket (R4: refunding a transaction returns no credit), so a customer behind an
-unexplained difference is listed with the refund that explains it if Paddle did return credit. A movement is
+Seller credits, refunds and chargebacks move nothing themselves (but R6). An approved refund is kept as a
+``refund`` row with no effect on any bucket (R4: refunding a transaction paid with credit returns no credit),
+so a customer behind an unexplained difference is listed with the refund that explains it if Paddle did return
+credit. Every rule comes from :mod:`credit_reports.ledger.rules`, the history rebuild's too. Events are read
+moment by moment, so the movements of events sharing an ``occurred_at`` never depend on their listing order
+(docs/credit-rules.md, "Events of one moment"). A movement is
 identified by (``kind``, ``transaction_id`` or ``adjustment_id``): the first event showing it wins, so the
 many events of one transaction never count twice. Nothing of an event is kept beyond the movement's own
 columns (``store.MOVEMENT_DTYPES``).
