@@ -224,7 +224,8 @@ class Lifecycle:
 
     def _apply_seller_credit(self, customer: dict[str, Any], txn: dict[str, Any], amount: int, ms: int) -> str:
         """An approved seller ``credit`` adjustment (``credit_applied_to_balance: false``) of ``amount`` on a
-        billed or past-due ``txn`` at ``ms``, then ``transaction.updated`` at ``ms + 1``; returns its id.
+        billed or past-due ``txn`` at ``ms``, and ``transaction.updated`` at the same ``ms`` (Paddle stamps the two
+        with one ``occurred_at``: nothing may depend on which is listed first); returns its id.
 
         The transaction asks for less (``adjusted_totals``). With ``seller_credit_totals`` (Paddle's behaviour,
         credit-rules.md R1) it also shows in ``details.totals``: ``credit`` rises by ``amount``, ``balance`` and
@@ -249,8 +250,8 @@ class Lifecycle:
             details["totals"] = totals
             self._seller_credited[txn["id"]] = self._seller_credited.get(txn["id"], 0) + amount
         txn["details"] = details
-        txn["updated_at"] = iso(ms + 1)
-        self._event("transaction.updated", ms + 1, txn)
+        txn["updated_at"] = iso(ms)
+        self._event("transaction.updated", ms, txn)  # one stamp with the adjustment's event, as Paddle stamps them
         return adjustment["id"]
 
     def _refund(self, rng: random.Random, customer: dict[str, Any], txn: dict[str, Any], ms: int) -> None:
