@@ -185,3 +185,29 @@ def test_refunds_of_credit_created_before_the_window_are_looked_up_and_reverse_w
     got = moves[moves["kind"] == "reversed"]
     assert set(zip(got["adjustment_id"], got["amount"], strict=True)) == set(
         zip(ledger["adjustment_id"], ledger["amount"], strict=True))
+
+
+def test_a_simulated_accounts_movements_do_not_depend_on_the_order_of_events_sharing_a_stamp(make_sim):
+    """Every event of a current-Paddle account over real HTTP (moved on live: renewals that credit covers are
+    billed and completed with one stamp), read as listed and again with the events of each
+    shared ``occurred_at`` listed backwards and numbered backwards (Paddle's ids within one stamp promise no
+    order): the same movements, row for row (the event named as evidence may differ)."""
+    sim = make_sim(customers=300, seed=43, **CURRENT_PADDLE)
+    sim.account.advance(seed=5, spends=30, invoice_seller_credits=5, credits=10)  # live: renewals credit covers
+    with PaddleClient(api_key=sim.api_key, base_url=sim.base_url, max_rpm=RPM) as client:
+        events = list(client.paginate("/events", {"per_page": 200}))
+    by_stamp: dict[str, list[dict]] = {}
+    for event in events:
+        by_stamp.setdefault(event["occurred_at"], []).append(event)
+    shared = [group for group in by_stamp.values() if len(group) > 1]
+    assert sum(1 for g in shared if {"adjustment.created", "transaction.updated"} <= {e["event_type"] for e in g})
+    assert sum(1 for g in shared if {"transaction.billed", "transaction.completed"} <= {e["event_type"] for e in g})
+    backwards = []
+    for group in by_stamp.values():
+        ordered = sorted(group, key=lambda e: e["event_id"])
+        ids = [e["event_id"] for e in ordered]
+        backwards += [dict(e, event_id=i) for e, i in zip(ordered, reversed(ids), strict=True)][::-1]
+    as_listed = _rows(events_to_movements(events)).drop(columns="event_id")
+    reversed_ = _rows(events_to_movements(backwards)).drop(columns="event_id")
+    assert len(as_listed) > 30
+    pd.testing.assert_frame_equal(as_listed, reversed_)

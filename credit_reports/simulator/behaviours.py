@@ -59,15 +59,16 @@ class Behaviours:
 
         Without ``billed_renewals`` it completes at once (after ``paid`` when money is due). With it, it is
         ``billed`` at ``ms`` (balance credit reserved), then paid and completed: a ms apart each while the account
-        moves on live; in the generated history minutes later, or after days of dunning (``past_due``), ending
-        ``completed`` or ``canceled`` before ``until``, or still past due at the anchor when no time is left.
+        moves on live (billed and completed in the same ms when there is nothing to pay); in the generated history
+        minutes later, or after days of dunning (``past_due``), ending ``completed`` or ``canceled`` before
+        ``until``, or still past due at the anchor when no time is left.
         """
         paid = int(txn["details"]["totals"]["grand_total"]) > 0
         if not self.billed_renewals:
             return self._complete(txn, ms, txn["origin"], paid=paid)
         self._bill(txn, ms)
-        if not self._historical:
-            return self._complete(txn, ms + 1, txn["origin"], paid=paid)
+        if not self._historical:  # nothing to pay (credit covers it): billed and completed with one stamp
+            return self._complete(txn, ms + 1 if paid else ms, txn["origin"], paid=paid)
         extra = self._extra
         room = (until if until is not None else ms + DAY_MS) - ms
         if self._balance_credit(txn) > 0 and extra.random() < DUNNING_SHARE and room > 4 * DAY_MS:
