@@ -72,7 +72,7 @@ def _totals(transaction: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _row(kind: str, amount: int, effect: str, data: Mapping[str, Any], event: Mapping[str, Any], source: str,
-         *, transaction_id: str = "", adjustment_id: str = "") -> dict[str, Any]:
+         *, transaction_id: str = "", adjustment_id: str = "") -> rules.Movement:
     """The movement row (:func:`rules.movement_row`) an event proves, at its ``occurred_at``."""
     return rules.movement_row(kind, effect, amount, data, event.get("occurred_at"), source=source,
                               event_id=str(event.get("event_id") or ""), transaction_id=transaction_id,
@@ -168,7 +168,7 @@ class _Stream:
                 and self.billing_events.get(txn_id) != first)
 
 
-def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], stream: _Stream) -> list[dict[str, Any]]:
+def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], stream: _Stream) -> list[rules.Movement]:
     """The movements one transaction event shows (before de-duplication), by the event's type.
 
     ``transaction.billed`` / ``transaction.past_due`` reserve the balance credit of a transaction not billed
@@ -182,7 +182,7 @@ def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], str
     txn_id = str(txn.get("id") or "")
     origin = str(txn.get("origin") or "")
     credit = stream.balance_credit(txn)
-    out = []
+    out: list[rules.Movement] = []
     if kind in ("transaction.billed", "transaction.past_due"):
         if not stream.was_billed(txn):
             stream.billed.add(txn_id)
@@ -197,7 +197,7 @@ def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], str
     return out
 
 
-def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any], stream: _Stream) -> list[dict[str, Any]]:
+def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any], stream: _Stream) -> list[rules.Movement]:
     """The movements one adjustment event shows once it reads approved (:func:`rules.adjustment_kind`): a
     balance credit is issued, a ``credit_reverse`` reversed, a refund kept as a ``refund`` row moving nothing
     (R4) and, when its transaction created credit, the share of that credit it takes back as ``reversed``
@@ -254,7 +254,7 @@ def events_to_movements(events: Iterable[Mapping[str, Any]],
     stream = _Stream(seller_credits, created)
     stream.learn(relevant)
     seen: set[tuple[str, str]] = set()
-    rows: list[dict[str, Any]] = []
+    rows: list[rules.Movement] = []
     for moment in _moments(relevant):
         stream.moment(moment)
         for event in moment:

@@ -164,8 +164,9 @@ class _Builder:
             source: str, timing: str, earliest: pd.Timestamp, latest: pd.Timestamp, event_id: str = "",
             transaction_id: str = "", adjustment_id: str = "") -> None:
         earliest, latest = min(earliest, when), max(latest, when)
-        row = rules.movement_row(kind, effect, amount, entity, when, source=source, event_id=event_id,
-                                 transaction_id=transaction_id, adjustment_id=adjustment_id)
+        row: dict[str, Any] = dict(rules.movement_row(kind, effect, amount, entity, when, source=source,
+                                                      event_id=event_id, transaction_id=transaction_id,
+                                                      adjustment_id=adjustment_id))
         row.update(timing=timing, estimated=timing != "event" and _month(earliest) != _month(latest),
                    earliest=earliest, latest=latest)
         self.rows.append(row)

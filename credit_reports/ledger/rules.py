@@ -11,7 +11,7 @@ window. A rule changed here changes both paths, so they cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -22,6 +22,7 @@ __all__ = [
     "EFFECT",
     "EVENT_WINDOW",
     "KINDS",
+    "Movement",
     "adjustment_kind",
     "amount",
     "balance_credit",
@@ -50,6 +51,23 @@ EFFECT: dict[str, tuple[int, int, int]] = {
 }
 
 
+class Movement(TypedDict):
+    """One movement of credit: a row of ``movements.parquet`` (``store.files.MOVEMENT_DTYPES``, same columns)."""
+
+    kind: str
+    customer_id: str
+    currency_code: str
+    amount: int
+    available_delta: int
+    reserved_delta: int
+    used_delta: int
+    occurred_at: Any  # a Paddle time string or a UTC Timestamp; the frame makes it datetime64[us, UTC]
+    source: str
+    event_id: str
+    transaction_id: str
+    adjustment_id: str
+
+
 def amount(value: Any) -> int:
     """A Paddle amount (integer string or int, minor units) as an int; missing or empty means 0 (Paddle's
     newer and older payloads omit fields); anything else goes through the one parser, :func:`parse_minor`."""
@@ -59,8 +77,8 @@ def amount(value: Any) -> int:
 
 
 def movement_row(kind: str, effect: str, value: int, entity: Mapping[str, Any], when: Any, *, source: str,
-                 event_id: str = "", transaction_id: str = "", adjustment_id: str = "") -> dict[str, Any]:
-    """One movement (the columns of ``store.MOVEMENT_DTYPES``): ``kind`` of ``value`` minor units with the
+                 event_id: str = "", transaction_id: str = "", adjustment_id: str = "") -> Movement:
+    """One :class:`Movement` (the columns of ``store.MOVEMENT_DTYPES``): ``kind`` of ``value`` minor units with the
     deltas of ``effect``, for the customer and currency of ``entity`` (a transaction or adjustment), at
     ``when``, proved by the ids given (empty when not applicable)."""
     a, r, u = EFFECT[effect]
