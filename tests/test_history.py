@@ -75,6 +75,12 @@ def _txn(txn_id: str, status: str, *, credit: int = 0, to_balance: int = 0, orig
                                    "grand_total": str(grand_total)}}, "payments": []}
 
 
+def _captured(at: str) -> dict:
+    """A captured payment attempt as Paddle lists it on a transaction (``payments[]``)."""
+    return {"payment_attempt_id": "pa_1", "status": "captured", "amount": "100", "created_at": at,
+            "captured_at": at}
+
+
 def test_seller_credit_on_a_billed_invoice_is_not_balance_credit():
     """R1: totals.credit 1,500 with an approved 500 seller credit reserves 1,000 of the balance, never 1,500."""
     txn = _txn("txn_1", "billed", credit=1500, mode="manual", billed="2025-01-10T10:00:01Z")
@@ -88,7 +94,8 @@ def test_seller_credit_on_a_billed_invoice_is_not_balance_credit():
 
 def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_releases():
     """R2: billed -> completed is reserved at billed_at then used at completion; billed -> canceled is
-    reserved then released; a zero-total subscription_update issues its credit_to_balance when created."""
+    reserved then released; a zero-total subscription_update issues its credit_to_balance when it completes
+    (its updated_at, never revised)."""
     done = _txn("txn_d", "completed", credit=300, billed="2025-02-01T00:00:00Z", updated="2025-02-03T00:00:00Z")
     gone = _txn("txn_c", "canceled", credit=200, billed="2025-02-01T00:00:00Z", updated="2025-02-05T00:00:00Z")
     grant = _txn("txn_g", "completed", to_balance=900, origin="subscription_update", grand_total=0,
@@ -96,7 +103,7 @@ def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_r
     moves = rebuild.rebuild([done, gone, grant], [])
     seen = [(m.kind, m.transaction_id, int(m.amount), m.occurred_at.isoformat()) for m in moves.itertuples()]
     assert seen == [
-        ("issued", "txn_g", 900, "2025-01-05T00:00:00+00:00"),
+        ("issued", "txn_g", 900, "2025-01-05T00:00:00.001000+00:00"),
         ("reserved", "txn_c", 200, "2025-02-01T00:00:00+00:00"),
         ("reserved", "txn_d", 300, "2025-02-01T00:00:00+00:00"),
         ("used", "txn_d", 300, "2025-02-03T00:00:00+00:00"),
@@ -106,15 +113,69 @@ def test_a_renewal_billed_then_completed_reserves_then_uses_and_a_canceled_one_r
     assert at_end[["available", "reserved", "used"]].values.tolist() == [[900 - 300, 0, 300]]
 
 
-def test_a_completion_whose_month_is_uncertain_is_estimated_and_labels_the_month_end():
-    """Billed 28 Feb, last updated 2 Mar, no event: the completion could fall either side of 28 Feb's end."""
-    txn = _txn("txn_e", "completed", credit=400, mode="manual", billed="2025-02-28T12:00:00Z",
-               updated="2025-03-02T00:00:00Z")
-    moves = rebuild.rebuild([txn], [])
+def test_a_completion_is_dated_by_its_status_and_estimated_only_when_a_revision_hides_it():
+    """Billed 28 Feb 23:30, completed 2 Mar (updated_at, never revised): exact, no label. The same transaction
+    revised on 2 Mar (updated_at moved with revised_at): the completion follows the billing by at most
+    COMPLETES_WITHIN (an hour), either side of 28 Feb's end, so it is dated at billing and labelled estimated,
+    with that month end; billed at noon, the hour holds no month end and nothing is labelled."""
+    plain = _txn("txn_e", "completed", credit=400, mode="manual", billed="2025-02-28T23:30:00Z",
+                 updated="2025-03-02T00:00:00Z")
+    used = rebuild.rebuild([plain], []).query("kind == 'used'").iloc[0]
+    assert (used["timing"], used["occurred_at"], used["estimated"]) == (
+        "field", pd.Timestamp("2025-03-02T00:00:00Z"), False)
+    revised = dict(plain, revised_at="2025-03-02T00:00:00Z")
+    moves = rebuild.rebuild([revised], [])
     used = moves[moves["kind"] == "used"].iloc[0]
     assert used["estimated"] and used["timing"] == "rule"
+    assert used["occurred_at"] == pd.Timestamp("2025-02-28T23:30:00Z")
     ends = rebuild.month_ends(pd.Timestamp("2025-02-01T00:00:00Z"), pd.Timestamp("2025-03-31T23:59:59Z"))
     assert rebuild.estimated_month_ends(moves, ends) == {ends[0]: {"ctm_a"}, ends[1]: set()}
+    noon = rebuild.rebuild([dict(revised, billed_at="2025-02-28T12:00:00Z")], [])
+    assert not noon["estimated"].any()
+
+
+def test_a_revision_months_later_never_moves_the_credit_a_renewal_created():
+    """Issue 24 (a): a renewal carrying credit_to_balance 24,000 (nothing to collect) completed on 10 Mar 2025
+    and revised on 15 May; 2,400 of the credit paid a renewal on 20 Mar. The credit is issued on 10 Mar (not at
+    the revision's updated_at), so the balance is 21,600 available at 31 Mar and never below zero."""
+    grant = dict(_txn("txn_g", "completed", to_balance=24000, grand_total=0, created="2025-03-10T09:00:00Z",
+                      billed="2025-03-10T09:00:00Z", updated="2025-05-15T10:00:00Z"),
+                 revised_at="2025-05-15T10:00:00Z")
+    spend = _txn("txn_s", "completed", credit=2400, created="2025-03-20T09:00:00Z", billed="2025-03-20T09:00:00Z",
+                 updated="2025-03-20T09:00:00Z")
+    moves = rebuild.rebuild([grant, spend], [])
+    assert moves.query("kind == 'issued'")["occurred_at"].tolist() == [pd.Timestamp("2025-03-10T09:00:00Z")]
+    at_march = rebuild.balances_at(moves, pd.Timestamp("2025-03-31T23:59:59Z"))
+    assert at_march[["available", "reserved", "used"]].values.tolist() == [[21600, 0, 2400]]
+    assert rebuild.negative_balances(moves) == []
+
+
+def test_credit_is_used_at_the_completion_not_at_the_payments_capture():
+    """The spec: reserved credit "isn't considered used until the transaction is completed". Captured at
+    23:59 on 31 Mar, completed 00:00:30 on 1 Apr: reserved at 31 Mar's end, used in April."""
+    txn = dict(_txn("txn_p", "completed", credit=500, mode="manual", billed="2025-03-25T10:00:00Z",
+                    updated="2025-04-01T00:00:30Z"), payments=[_captured("2025-03-31T23:59:00Z")])
+    moves = rebuild.rebuild([txn], [])
+    assert moves[["kind", "occurred_at"]].values.tolist() == [
+        ["reserved", pd.Timestamp("2025-03-25T10:00:00Z")], ["used", pd.Timestamp("2025-04-01T00:00:30Z")]]
+    at_march = rebuild.balances_at(moves, pd.Timestamp("2025-03-31T23:59:59Z"))
+    assert at_march[["available", "reserved", "used"]].values.tolist() == [[-500, 500, 0]]
+
+
+def test_a_one_time_charge_billed_or_past_due_reserves_whatever_its_origin():
+    """R2 for every billed or past-due transaction: a one-time charge (origin subscription_charge) past due
+    reserves its balance credit; one billed before its payment was captured reserves, then uses from reserved;
+    one paid at once (billed_at is the capture) goes straight to used."""
+    due = _txn("txn_1", "past_due", credit=300, origin="subscription_charge", billed="2025-03-01T00:00:00Z",
+               updated="2025-03-02T00:00:00Z")
+    late = dict(_txn("txn_2", "completed", credit=200, origin="subscription_charge", billed="2025-03-01T00:00:00Z",
+                     updated="2025-03-05T00:00:01Z"), payments=[_captured("2025-03-05T00:00:00Z")])
+    once = dict(_txn("txn_3", "completed", credit=100, origin="subscription_charge", billed="2025-03-01T00:00:00Z",
+                     updated="2025-03-01T00:00:01Z"), payments=[_captured("2025-03-01T00:00:00Z")])
+    moves = rebuild.rebuild([due, late, once], [])
+    got = sorted((m.transaction_id, m.kind, int(m.reserved_delta)) for m in moves.itertuples())
+    assert got == [("txn_1", "reserved", 300), ("txn_2", "reserved", 200), ("txn_2", "used", -200),
+                   ("txn_3", "used", 0)]
 
 
 def test_an_event_in_the_window_gives_the_exact_completion():
@@ -408,3 +469,31 @@ def test_the_demo_rebuilds_the_year_from_one_first_snapshot_and_its_month_ends_e
         assert closed.evidence is True, month
         assert (closed.reconciliation.table["unexplained"] == 0).all() and closed.reconciliation.table[
             "issued"].sum() > 0, month
+
+
+def test_before_the_event_window_every_movement_falls_where_the_ledger_has_it(make_sim, tmp_path):
+    """Issue 24 point 9 on a simulated account that revises transactions, records payments and captures apart
+    from completions, and lets one-time charges go past due: every rebuilt movement before Paddle's 90 days
+    lies at the ledger's moment exactly, or (a revised transaction) inside the interval it carries, labelled
+    estimated only when a month end lies in it; nothing is ever rebuilt below zero; every customer ties out."""
+    sim = make_sim(customers=300, seed=41, **CURRENT_PADDLE)
+    txns = sim.account.transactions.items
+    assert any(t["revised_at"] for t in txns) and any(t["origin"] == "subscription_charge" for t in txns)
+    assert any(p["captured_at"] for t in txns for p in t["payments"])
+    with _client(sim) as client:
+        snap = fetch_snapshot(client, data_dir=tmp_path, strategy="full", max_rpm=RPM, progress=False)
+        result = credit_history.run_history(client, snap, data_dir=tmp_path, progress=False)
+    assert result.summary["tie_out"]["rate"] == 1.0
+    assert result.summary["negative_balances"] == []
+    ledger = pd.DataFrame(sim.account.expected_movements(None, snap.as_of.to_pydatetime()))
+    ledger["occurred_at"] = pd.to_datetime(ledger["occurred_at"], utc=True)
+    moves = result.movements[(result.movements["timing"] != "event") & (result.movements["kind"] != "refund")]
+    joined = moves.merge(ledger, on=["kind", "transaction_id", "adjustment_id", "amount"], suffixes=("", "_l"))
+    assert len(joined) == len(moves) > 50
+    exact = joined[joined["timing"] != "rule"]
+    assert (exact["occurred_at"] == exact["occurred_at_l"]).all()
+    ruled = joined[joined["timing"] == "rule"]
+    assert ((ruled["earliest"] <= ruled["occurred_at_l"]) & (ruled["occurred_at_l"] <= ruled["latest"])).all()
+    months = (ruled["earliest"].dt.year * 12 + ruled["earliest"].dt.month) != (
+        ruled["latest"].dt.year * 12 + ruled["latest"].dt.month)
+    assert (ruled["estimated"] == months).all()

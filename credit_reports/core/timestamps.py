@@ -15,13 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FOLDER_FORMAT", "FOLDER_NAME", "parse", "parse_datetime", "folder_name", "iso", "display"]
+__all__ = ["FOLDER_FORMAT", "FOLDER_NAME", "PADDLE_NEVER", "display", "folder_name", "iso", "paddle_time", "parse",
+           "parse_datetime"]
 
 #: strftime format of a snapshot folder name: ``20261126T061500Z``.
 FOLDER_FORMAT = "%Y%m%dT%H%M%SZ"
 #: A snapshot folder name, exactly.
 FOLDER_NAME = re.compile(r"^\d{8}T\d{6}Z$")
 _FOLDER_WITH_FRACTION = re.compile(r"^\d{8}T\d{6}\d{1,6}Z$")
+#: Paddle's placeholder for a time that never happened (an ``updated_at`` of an entity never updated).
+PADDLE_NEVER = "0001-01-01"
 
 
 def parse(value: Any) -> pd.Timestamp:
@@ -33,6 +36,15 @@ def parse(value: Any) -> pd.Timestamp:
             return pd.Timestamp(pd.to_datetime(value, format="%Y%m%dT%H%M%S%fZ", utc=True))
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def paddle_time(value: Any) -> pd.Timestamp | None:
+    """The one reader of a time as Paddle writes it (RFC 3339, e.g. ``2024-04-12T10:18:49.738972Z``): a UTC
+    Timestamp, or None when it is missing, empty or Paddle's ``0001-01-01T00:00:00Z`` placeholder. Every
+    module reading Paddle's ``occurred_at``, ``billed_at``, ``revised_at``, ``captured_at`` ... calls this."""
+    if value is None or value == "" or (isinstance(value, str) and value.startswith(PADDLE_NEVER)):
+        return None
+    return parse(value)
 
 
 def parse_datetime(value: Any) -> dt.datetime:

@@ -69,7 +69,7 @@ IDS_PER_REQUEST = 50
 TRANSACTION_STATUSES = "billed,paid,past_due,completed,canceled"
 CHECKPOINT_PREFIX = ".history-"
 RECONSTRUCTED_PREFIX = ".reconstructing-"
-EVENT_WINDOW = pd.Timedelta(days=90)
+EVENT_WINDOW = hist.EVENT_WINDOW  # declared once, in ledger/rules.py
 
 
 class HistoryResult:
@@ -247,6 +247,11 @@ def _summary(source: store.Snapshot, tie: pd.DataFrame, moves: pd.DataFrame, sta
     untrusted = sorted(customers - trusted)
     bad = tie[~tie["ties_out"]]
     first_credit = moves["occurred_at"].min() if len(moves) else None
+    negative = hist.negative_balances(moves)
+    if negative:  # a credit balance is never negative: a rule dated a movement wrongly, or one is missing
+        log.warning("%d customer-currenc%s rebuilt below zero at some moment (history.json negative_balances), "
+                    "first %s %s at %s", len(negative), "y" if len(negative) == 1 else "ies",
+                    negative[0]["customer_id"], negative[0]["currency_code"], negative[0]["at"])
     return {
         "source_snapshot": source.name,
         "as_of": iso(source.as_of),
@@ -260,6 +265,7 @@ def _summary(source: store.Snapshot, tie: pd.DataFrame, moves: pd.DataFrame, sta
                  "available": int(r.difference_available), "reserved": int(r.difference_reserved),
                  "used": int(r.difference_used)} for r in bad.itertuples()],
         },
+        "negative_balances": negative,
         "movements": int(len(moves)),
         "estimated_timing_movements": int(moves["estimated"].sum()) if len(moves) else 0,
         "timing": {str(k): int(v) for k, v in moves["timing"].value_counts().items()} if len(moves) else {},

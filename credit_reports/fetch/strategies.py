@@ -113,8 +113,7 @@ def latest_event_id(client: PaddleClient, at_or_before: Any = None) -> str | Non
 
 
 def utc_stamp(value: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return timestamps.parse(value)  # the one parser of times (core/timestamps.py)
 
 
 def _occurred_by(event: Mapping[str, Any], bound: pd.Timestamp) -> bool:

@@ -8,7 +8,8 @@ The rules are docs/credit-rules.md's, and only those:
   ``subscription_recurring``); or a legacy ``action: credit`` adjustment with
   ``credit_applied_to_balance: true`` once it reads ``approved`` (source ``adjustment``).
 - ``reversed``: an ``action: credit_reverse`` adjustment once it reads ``approved`` (never the original's
-  ``reversed`` status).
+  ``reversed`` status); or the share of the credit a transaction created that an approved refund of it takes
+  back (R6, source ``refund``, the refund's adjustment id).
 - ``reserved``: the balance credit of a transaction reaching ``billed`` or ``past_due``, any collection mode.
 - ``used``: the balance credit of a transaction reaching ``completed``; from reserved when it was billed
   first, else straight from available.
@@ -16,9 +17,12 @@ The rules are docs/credit-rules.md's, and only those:
 
 The balance credit of a transaction is ``details.totals.credit`` less the seller credits approved on it
 (``action: credit``, ``credit_applied_to_balance: false``), never below 0: Paddle's ``credit`` counts both.
-Seller credits, refunds and chargebacks move nothing themselves. An approved refund is kept as a ``refund``
-row with no effect on any bucket (R4: refunding a transaction returns no credit), so a customer behind an
-unexplained difference is listed with the refund that explains it if Paddle did return credit. A movement is
+Seller credits, refunds and chargebacks move nothing themselves (but R6). An approved refund is kept as a
+``refund`` row with no effect on any bucket (R4: refunding a transaction paid with credit returns no credit),
+so a customer behind an unexplained difference is listed with the refund that explains it if Paddle did return
+credit. Every rule comes from :mod:`credit_reports.ledger.rules`, the history rebuild's too. Events are read
+moment by moment, so the movements of events sharing an ``occurred_at`` never depend on their listing order
+(docs/credit-rules.md, "Events of one moment"). A movement is
 identified by (``kind``, ``transaction_id`` or ``adjustment_id``): the first event showing it wins, so the
 many events of one transaction never count twice. Nothing of an event is kept beyond the movement's own
 columns (``store.MOVEMENT_DTYPES``).
@@ -37,8 +41,10 @@ import pandas as pd
 
 from credit_reports.core import timestamps
 from credit_reports.core.errors import UsageError
-from credit_reports.core.money import check_currency, parse_minor
+from credit_reports.core.money import check_currency
 from credit_reports.figures import periods
+from credit_reports.ledger import rules
+from credit_reports.ledger.rules import KINDS, seller_credit
 from credit_reports.store import reader as store
 
 __all__ = [
@@ -55,26 +61,10 @@ __all__ = [
     "union_movements",
 ]
 
-#: The kinds of movement, in the order a statement lists movements of the same moment.
-KINDS: tuple[str, ...] = ("issued", "reversed", "reserved", "released", "used", "refund")
-#: (available_delta, reserved_delta, used_delta) per unit of amount.
-_EFFECT: dict[str, tuple[int, int, int]] = {
-    "issued": (1, 0, 0),
-    "reversed": (-1, 0, 0),
-    "reserved": (-1, 1, 0),
-    "released": (1, -1, 0),
-    "used_from_available": (-1, 0, 1),
-    "used_from_reserved": (0, -1, 1),
-    "refund": (0, 0, 0),
-}
 OPENING_LABEL = "opening balance, before evidence"
 
 
-def _amount(value: Any) -> int:
-    """A Paddle amount (string or int) as an int; missing means 0 (lenient, as the shared README asks)."""
-    if value is None or value == "":
-        return 0
-    return parse_minor(value)
+_amount = rules.amount
 
 
 def _totals(transaction: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -82,45 +72,79 @@ def _totals(transaction: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _row(kind: str, amount: int, effect: str, data: Mapping[str, Any], event: Mapping[str, Any], source: str,
-         *, transaction_id: str = "", adjustment_id: str = "") -> dict[str, Any]:
-    a, r, u = _EFFECT[effect]
-    return {
-        "kind": kind,
-        "customer_id": data.get("customer_id") or "",
-        "currency_code": data.get("currency_code") or "",
-        "amount": amount,
-        "available_delta": a * amount,
-        "reserved_delta": r * amount,
-        "used_delta": u * amount,
-        "occurred_at": event.get("occurred_at"),
-        "source": source,
-        "event_id": event.get("event_id") or "",
-        "transaction_id": transaction_id,
-        "adjustment_id": adjustment_id,
-    }
+         *, transaction_id: str = "", adjustment_id: str = "") -> rules.Movement:
+    """The movement row (:func:`rules.movement_row`) an event proves, at its ``occurred_at``."""
+    return rules.movement_row(kind, effect, amount, data, event.get("occurred_at"), source=source,
+                              event_id=str(event.get("event_id") or ""), transaction_id=transaction_id,
+                              adjustment_id=adjustment_id)
 
 
 class _Stream:
-    """What reading one stream of events oldest first has learnt about its transactions.
+    """What reading one stream of events has learnt about its transactions, moment by moment.
 
     ``first_seen``: when each transaction's first event in the stream occurred (a ``billed_at`` before it means
     the transaction was billed before the stream began). ``billed``: transactions whose billing the stream
-    showed. ``paid``: when the stream showed each transaction paid (Paddle sets a never-billed transaction's
-    ``billed_at`` to that moment). ``seller``: approved seller credits per transaction,
+    showed. ``paid``: when the stream first showed each transaction paid (Paddle sets a never-billed
+    transaction's ``billed_at`` to that moment). ``credit``: the largest ``details.totals.credit`` any payload
+    of the transaction has shown so far (it only grows: the balance credit is fixed when the transaction is
+    billed, and seller credits only add). ``seller``: approved seller credits per transaction,
     ``{transaction_id: {adjustment_id: amount}}``, those known before the stream under the key ``""``.
+    ``created``: what each transaction created and charged (for refunds of a transaction that created credit).
     """
 
-    def __init__(self, seller_credits: Mapping[str, int] | None) -> None:
+    def __init__(self, seller_credits: Mapping[str, int] | None,
+                 created: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.first_seen: dict[str, pd.Timestamp] = {}
         self.billed: set[str] = set()
         self.paid: dict[str, pd.Timestamp] = {}
+        self.credit: dict[str, int] = {}
         self.seller: dict[str, dict[str, int]] = {t: {"": int(a)} for t, a in (seller_credits or {}).items()}
+        self.created: dict[str, Mapping[str, Any]] = dict(created or {})
+        self.billing_events: dict[str, pd.Timestamp] = {}
+        self.shown_billed: dict[str, pd.Timestamp] = {}
+
+    def learn(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Take in what events say whatever their order: first and paid moments (the earliest), the credit
+        each transaction created and what it charged (fixed once it is completed)."""
+        for event in events:
+            data = event.get("data") or {}
+            txn_id = str(data.get("id") or "")
+            if not str(event.get("event_type")).startswith("transaction.") or not txn_id:
+                continue
+            when = _event_time(event)
+            if txn_id not in self.first_seen or when < self.first_seen[txn_id]:
+                self.first_seen[txn_id] = when
+            if event.get("event_type") == "transaction.paid" and (txn_id not in self.paid or when < self.paid[txn_id]):
+                self.paid[txn_id] = when
+            if event.get("event_type") in ("transaction.billed", "transaction.past_due"):
+                self.billing_events[txn_id] = min(when, self.billing_events.get(txn_id, when))
+            elif data.get("status") in ("billed", "past_due"):
+                self.shown_billed[txn_id] = min(when, self.shown_billed.get(txn_id, when))
+            if rules.amount(_totals(data).get("credit_to_balance")) > 0:
+                self.created[txn_id] = {"credit_to_balance": _totals(data).get("credit_to_balance"),
+                                        "charged": rules.charged(data)}
+
+    def moment(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Everything one moment (events sharing an ``occurred_at``) shows before any of its movements is
+        decided: its seller credits and the transactions' credit. So the movements of a moment never depend
+        on the order Paddle lists its events in (a seller credit's ``adjustment.created`` and its invoice's
+        ``transaction.updated`` carry one stamp)."""
+        for event in events:
+            data = event.get("data") or {}
+            if str(event.get("event_type")).startswith("transaction."):
+                txn_id = str(data.get("id") or "")
+                if txn_id:
+                    self.credit[txn_id] = max(self.credit.get(txn_id, 0), _amount(_totals(data).get("credit")))
+                continue
+            value = seller_credit(data)
+            if value and data.get("transaction_id"):
+                self.seller.setdefault(str(data["transaction_id"]), {})[str(data.get("id") or "")] = value
 
     def balance_credit(self, txn: Mapping[str, Any]) -> int:
-        """R1: ``details.totals.credit`` less the seller credits approved on the transaction so far, >= 0."""
-        credit = _amount(_totals(txn).get("credit"))
-        seller = sum(self.seller.get(str(txn.get("id") or ""), {}).values())
-        return max(0, credit - seller)
+        """R1 (:func:`rules.balance_credit`): the transaction's credit less its seller credits known so far."""
+        txn_id = str(txn.get("id") or "")
+        credit = max(self.credit.get(txn_id, 0), _amount(_totals(txn).get("credit")))
+        return rules.balance_credit(credit, sum(self.seller.get(txn_id, {}).values()))
 
     def was_billed(self, txn: Mapping[str, Any]) -> bool:
         """Whether the transaction sat billed (its credit reserved) before the event being read: the stream
@@ -128,31 +152,37 @@ class _Stream:
         txn_id = str(txn.get("id") or "")
         if txn_id in self.billed:
             return True
-        billed_at = txn.get("billed_at")
+        billed = rules.paddle_time(txn.get("billed_at"))
         first = self.first_seen.get(txn_id)
-        if not billed_at or first is None:
+        if billed is None or first is None:
             return False
-        billed = timestamps.parse(billed_at)
         paid = self.paid.get(txn_id)
         if paid is not None and billed >= paid:
             return False  # billed_at is the payment's moment: a transaction collected at once, never billed
-        return billed < first
+        if billed < first:
+            return True
+        # billed_at equal to the first event's moment (Paddle can stamp many events with one millisecond, some
+        # accounts whole seconds): billed before when a payload of that moment already reads billed or past due
+        # and this stream holds no billing event of it then (its billing was listed in the previous window)
+        return (billed == first and self.shown_billed.get(txn_id) == first
+                and self.billing_events.get(txn_id) != first)
 
 
-def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], stream: _Stream) -> list[dict[str, Any]]:
+def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], stream: _Stream) -> list[rules.Movement]:
     """The movements one transaction event shows (before de-duplication), by the event's type.
 
     ``transaction.billed`` / ``transaction.past_due`` reserve the balance credit of a transaction not billed
     before (any collection mode, R2); ``transaction.completed`` issues ``credit_to_balance`` and uses the
-    balance credit, from reserved when the transaction was billed first; ``transaction.canceled`` releases the
-    balance credit of a billed transaction. Other types (``created``, ``updated``, ``paid``, ...) move nothing,
-    so a later ``transaction.updated`` of a completed transaction never counts its credit again.
+    balance credit, from reserved when the transaction was billed first (:func:`rules.completion`);
+    ``transaction.canceled`` releases the balance credit of a billed transaction. Other types (``created``,
+    ``updated``, ``paid``, ...) move nothing, so a later ``transaction.updated`` of a completed transaction
+    never counts its credit again.
     """
     kind = str(event.get("event_type") or "")
     txn_id = str(txn.get("id") or "")
     origin = str(txn.get("origin") or "")
     credit = stream.balance_credit(txn)
-    out = []
+    out: list[rules.Movement] = []
     if kind in ("transaction.billed", "transaction.past_due"):
         if not stream.was_billed(txn):
             stream.billed.add(txn_id)
@@ -160,90 +190,85 @@ def _transaction_movements(event: Mapping[str, Any], txn: Mapping[str, Any], str
                 out.append(_row("reserved", credit, "reserved", txn, event, origin, transaction_id=txn_id))
     elif kind == "transaction.completed":
         to_balance = _amount(_totals(txn).get("credit_to_balance"))
-        if to_balance > 0:
-            out.append(_row("issued", to_balance, "issued", txn, event, origin, transaction_id=txn_id))
-        if credit > 0:
-            effect = "used_from_reserved" if stream.was_billed(txn) else "used_from_available"
-            out.append(_row("used", credit, effect, txn, event, origin, transaction_id=txn_id))
+        for name, effect, value in rules.completion(to_balance, credit, from_reserved=stream.was_billed(txn)):
+            out.append(_row(name, value, effect, txn, event, origin, transaction_id=txn_id))
     elif kind == "transaction.canceled" and credit > 0 and stream.was_billed(txn):
         out.append(_row("released", credit, "released", txn, event, origin, transaction_id=txn_id))
     return out
 
 
-def seller_credit(adjustment: Mapping[str, Any]) -> int:
-    """The amount of an approved seller credit (``action: credit``, ``credit_applied_to_balance: false``),
-    else 0: credit that lowers what a billed transaction asks for and never reaches a balance (R1)."""
-    if (adjustment.get("status") != "approved" or adjustment.get("action") != "credit"
-            or adjustment.get("credit_applied_to_balance") is not False):
-        return 0
-    return abs(_amount((adjustment.get("totals") or {}).get("total")))
-
-
-def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The movement one adjustment event shows: approved balance credits and approved credit reversals."""
-    if adj.get("status") != "approved":
+def _adjustment_movements(event: Mapping[str, Any], adj: Mapping[str, Any], stream: _Stream) -> list[rules.Movement]:
+    """The movements one adjustment event shows once it reads approved (:func:`rules.adjustment_kind`): a
+    balance credit is issued, a ``credit_reverse`` reversed, a refund kept as a ``refund`` row moving nothing
+    (R4) and, when its transaction created credit, the share of that credit it takes back as ``reversed``
+    (:func:`rules.refund_reversal`, the refund's adjustment id on it)."""
+    kind = rules.adjustment_kind(adj, approved=adj.get("status") == "approved")
+    if kind is None:
         return []  # pending_approval and rejected never reach a balance; "reversed" is counted via the reversal
-    action = adj.get("action")
-    total = abs(_amount((adj.get("totals") or {}).get("total")))
-    adj_id = str(adj.get("id") or "")
-    txn_id = str(adj.get("transaction_id") or "")
-    if action == "credit" and adj.get("credit_applied_to_balance") is True and total > 0:
-        return [_row("issued", total, "issued", adj, event, "adjustment", transaction_id=txn_id,
-                     adjustment_id=adj_id)]
-    if action == "refund" and total > 0:  # R4: no credit comes back; kept as evidence beside any difference
-        return [_row("refund", total, "refund", adj, event, "adjustment", transaction_id=txn_id,
-                     adjustment_id=adj_id)]
-    if action == "credit_reverse" and total > 0:
-        return [_row("reversed", total, "reversed", adj, event, "adjustment", transaction_id=txn_id,
-                     adjustment_id=adj_id)]
-    return []
+    value = abs(_amount((adj.get("totals") or {}).get("total")))
+    ids = {"transaction_id": str(adj.get("transaction_id") or ""), "adjustment_id": str(adj.get("id") or "")}
+    out = [_row(kind, value, kind, adj, event, "adjustment", **ids)]
+    if kind == "refund":
+        back = rules.refund_reversal(adj, stream.created.get(ids["transaction_id"]) or {})
+        if back > 0:
+            out.append(_row("reversed", back, "reversed", adj, event, "refund", **ids))
+    return out
 
 
 def _event_time(event: Mapping[str, Any]) -> pd.Timestamp:
     """When the event occurred (UTC); an event without a time sorts first."""
-    value = event.get("occurred_at")
-    if not value:
-        return pd.Timestamp.min.tz_localize("UTC")
-    return timestamps.parse(value)
+    return rules.paddle_time(event.get("occurred_at")) or pd.Timestamp.min.tz_localize("UTC")
+
+
+#: The order in which the events of one moment are read: a transaction's own lifecycle (billed before paid
+#: before completed), then everything else; ties by event id. It never depends on the order of the listing.
+_LIFECYCLE = {"transaction.billed": 0, "transaction.past_due": 0, "transaction.paid": 1, "transaction.completed": 2,
+              "transaction.canceled": 2}
+
+
+def _moments(events: list[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The events grouped by ``occurred_at``, oldest moment first, each moment in :data:`_LIFECYCLE` order."""
+    by_time: dict[pd.Timestamp, list[Mapping[str, Any]]] = {}
+    for event in events:
+        by_time.setdefault(_event_time(event), []).append(event)
+    return [sorted(by_time[t], key=lambda e: (_LIFECYCLE.get(str(e.get("event_type")), 3),
+                                              str(e.get("event_id") or "")))
+            for t in sorted(by_time)]
 
 
 def events_to_movements(events: Iterable[Mapping[str, Any]],
-                        seller_credits: Mapping[str, int] | None = None) -> pd.DataFrame:
+                        seller_credits: Mapping[str, int] | None = None,
+                        created: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """Movements (``store.MOVEMENT_DTYPES``) shown by Paddle events, in time order, each at most once.
 
     ``events`` are ``/events`` items (``event_id``, ``event_type``, ``occurred_at``, ``data``) in any order;
-    they are read oldest first (ties by event id). Events other than ``transaction.*`` and
+    they are read moment by moment, oldest first, and the movements of one moment (events sharing an
+    ``occurred_at``) are the same whatever order they are listed in. Events other than ``transaction.*`` and
     ``adjustment.*`` are ignored. A movement's key is (kind, adjustment_id or transaction_id): the first
     event showing it wins. ``seller_credits`` (``{transaction_id: amount}``) are the approved seller credits
     of transactions approved before the first of these events; those the events show are added as they come
-    (docs/credit-rules.md, "Seller credits").
+    (docs/credit-rules.md, "Seller credits"). ``created`` (``{transaction_id: {"credit_to_balance",
+    "charged"}}``) describes transactions that created credit outside the events, for their refunds.
     """
     relevant = [e for e in events if str(e.get("event_type", "")).startswith(("transaction.", "adjustment."))]
-    relevant.sort(key=lambda e: (_event_time(e), str(e.get("event_id") or "")))
-    stream = _Stream(seller_credits)
-    for event in relevant:
-        data = event.get("data") or {}
-        if str(event.get("event_type")).startswith("transaction.") and data.get("id"):
-            stream.first_seen.setdefault(str(data["id"]), _event_time(event))
-            if event.get("event_type") == "transaction.paid":
-                stream.paid.setdefault(str(data["id"]), _event_time(event))
+    stream = _Stream(seller_credits, created)
+    stream.learn(relevant)
     seen: set[tuple[str, str]] = set()
-    rows: list[dict[str, Any]] = []
-    for event in relevant:
-        data = event.get("data") or {}
-        if str(event.get("event_type")).startswith("transaction."):
-            found = _transaction_movements(event, data, stream)
-        else:
-            amount = seller_credit(data)
-            if amount and data.get("transaction_id"):
-                stream.seller.setdefault(str(data["transaction_id"]), {})[str(data.get("id") or "")] = amount
-            found = _adjustment_movements(event, data)
-        for row in found:
-            key = (row["kind"], row["adjustment_id"] or row["transaction_id"])
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(row)
+    rows: list[rules.Movement] = []
+    for moment in _moments(relevant):
+        stream.moment(moment)
+        for event in moment:
+            data = event.get("data") or {}
+            if str(event.get("event_type")).startswith("transaction."):
+                found = _transaction_movements(event, data, stream)
+            else:
+                found = _adjustment_movements(event, data, stream)
+            for row in found:
+                key = (row["kind"], row["adjustment_id"] or row["transaction_id"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append(row)
     return movements_frame(rows)
 
 
@@ -253,8 +278,11 @@ def movement_fields(event: Mapping[str, Any]) -> dict[str, Any]:
     totals = (data.get("details") or {}).get("totals") or {}
     kept = {k: data.get(k) for k in ("id", "status", "customer_id", "currency_code", "collection_mode",
                                       "billed_at", "origin", "action", "credit_applied_to_balance",
-                                      "transaction_id")}
-    kept["details"] = {"totals": {k: totals.get(k) for k in ("credit", "credit_to_balance")}}
+                                      "transaction_id", "type")}
+    kept["details"] = {"totals": {k: totals.get(k) for k in ("credit", "credit_to_balance")},
+                       "line_items": [{"totals": {"total": (line.get("totals") or {}).get("total")}}
+                                      for line in (data.get("details") or {}).get("line_items") or ()
+                                      if isinstance(line, Mapping)]}
     kept["totals"] = {"total": (data.get("totals") or {}).get("total")}
     return {"event_id": event.get("event_id"), "event_type": event.get("event_type"),
             "occurred_at": event.get("occurred_at"), "data": kept}
@@ -330,11 +358,7 @@ def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return store.conform(pd.DataFrame(rows), store.ADJUSTMENT_DTYPES)[list(store.ADJUSTMENT_DTYPES)]
 
 
-def _paddle_time(value: Any) -> pd.Timestamp | None:
-    """Paddle's times; its placeholder ``0001-01-01T00:00:00Z`` (never updated) means none."""
-    if not value or str(value).startswith("0001-01-01"):
-        return None
-    return pd.Timestamp(value).tz_convert("UTC")
+_paddle_time = rules.paddle_time
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ final state instead of from the events that moved it:
   was billed as an invoice or a renewal); ``used`` when it completed (from reserved when it was reserved,
   else straight from available); ``released`` when a reserved one was canceled (R2);
 - refunds, chargebacks, seller credits and transfers of a subscription move nothing (R3, R4); an approved
-  refund is kept as a ``refund`` row with no effect, as the event-based movements keep it.
+  refund is kept as a ``refund`` row with no effect, as the event-based movements keep it, except that
+  refunding a transaction that *created* credit takes its share of that credit back (``reversed``, the
+  refund's adjustment id on it; docs/credit-rules.md "Refunds").
 
 **Timing** (docs/credit-rules.md, "History from day one"). Paddle's transactions carry no ``completed_at``
 or ``canceled_at``. Within Paddle's 90-day event window the moment comes from the first event showing the
@@ -38,7 +40,9 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports.core.money import parse_minor
+from credit_reports.core import timestamps
+from credit_reports.ledger import rules
+from credit_reports.ledger.rules import EVENT_WINDOW
 from credit_reports.store import files
 
 __all__ = [
@@ -52,13 +56,12 @@ __all__ = [
     "compact_transaction",
     "estimated_month_ends",
     "month_ends",
+    "negative_balances",
     "rebuild",
     "tie_out",
     "trusted_customers",
 ]
 
-#: Paddle serves events of the last 90 days only.
-EVENT_WINDOW = pd.Timedelta(days=90)
 #: The movement columns (files.MOVEMENT_DTYPES) plus how each moment is known.
 HISTORY_DTYPES: dict[str, str] = {
     **files.MOVEMENT_DTYPES,
@@ -75,26 +78,19 @@ TIE_OUT_DTYPES: dict[str, str] = {
        for kind in ("available", "reserved", "used")},
     "ties_out": "bool",
 }
-_EFFECT: dict[str, tuple[int, int, int]] = {
-    "issued": (1, 0, 0), "reversed": (-1, 0, 0), "reserved": (-1, 1, 0), "released": (1, -1, 0),
-    "used_from_available": (-1, 0, 1), "used_from_reserved": (0, -1, 1), "refund": (0, 0, 0),
-}
+#: *Chosen*: how soon Paddle completes what it completes "at once" (a zero-total ``subscription_update``).
+AT_ONCE = pd.Timedelta(seconds=1)
+#: *Chosen*: how long after its last step (billing, the captured payment) Paddle completes a transaction that
+#: is paid or has nothing left to collect; bounds a completion a revision hides (docs/credit-rules.md).
+COMPLETES_WITHIN = pd.Timedelta(hours=1)
 _SETTLED_EVENTS = ("transaction.billed", "transaction.past_due", "transaction.completed", "transaction.canceled",
                    "transaction.paid", "adjustment.created", "adjustment.updated")
 #: The event types a history reads (``GET /events?event_type=...``).
 EVENT_TYPES: tuple[str, ...] = _SETTLED_EVENTS
 
 
-def _amount(value: Any) -> int:
-    return 0 if value is None or value == "" else parse_minor(value)
-
-
-def _time(value: Any) -> pd.Timestamp | None:
-    """A Paddle time as a UTC Timestamp; missing or Paddle's ``0001-01-01`` placeholder is None."""
-    if not value or str(value).startswith("0001-01-01"):
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+_amount = rules.amount
+_time = rules.paddle_time
 
 
 def _month(stamp: pd.Timestamp) -> tuple[int, int]:
@@ -107,14 +103,16 @@ def _month(stamp: pd.Timestamp) -> tuple[int, int]:
 def compact_transaction(txn: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a Paddle transaction the rebuild reads (a few hundred bytes instead of kilobytes)."""
     totals = ((txn.get("details") or {}).get("totals")) or {}
-    captured = [p.get("captured_at") for p in txn.get("payments") or () if isinstance(p, Mapping)
-                and p.get("captured_at")]
+    captured = [_time(p.get("captured_at")) for p in txn.get("payments") or () if isinstance(p, Mapping)
+                and _time(p.get("captured_at")) is not None]
     return {
         "id": txn.get("id"), "customer_id": txn.get("customer_id"), "currency_code": txn.get("currency_code"),
         "status": txn.get("status"), "origin": txn.get("origin"), "collection_mode": txn.get("collection_mode"),
         "created_at": txn.get("created_at"), "updated_at": txn.get("updated_at"), "billed_at": txn.get("billed_at"),
+        "revised_at": txn.get("revised_at"), "charged": str(rules.charged(txn)),
         "credit": str(totals.get("credit") or "0"), "credit_to_balance": str(totals.get("credit_to_balance") or "0"),
-        "grand_total": str(totals.get("grand_total") or "0"), "captured_at": max(captured) if captured else None,
+        "grand_total": str(totals.get("grand_total") or "0"),
+        "captured_at": max(captured).isoformat().replace("+00:00", "Z") if captured else None,
     }
 
 
@@ -127,7 +125,7 @@ def compact_adjustment(adj: Mapping[str, Any]) -> dict[str, Any]:
         "total": str((adj.get("totals") or {}).get("total") or "0"),
         "credit_applied_to_balance": applied if isinstance(applied, bool) else None,
         "transaction_id": adj.get("transaction_id"), "created_at": adj.get("created_at"),
-        "updated_at": adj.get("updated_at"),
+        "updated_at": adj.get("updated_at"), "type": adj.get("type"),
     }
 
 
@@ -165,45 +163,72 @@ class _Builder:
     def add(self, kind: str, effect: str, amount: int, entity: Mapping[str, Any], when: pd.Timestamp, *,
             source: str, timing: str, earliest: pd.Timestamp, latest: pd.Timestamp, event_id: str = "",
             transaction_id: str = "", adjustment_id: str = "") -> None:
-        a, r, u = _EFFECT[effect]
         earliest, latest = min(earliest, when), max(latest, when)
-        self.rows.append({
-            "kind": kind, "customer_id": entity.get("customer_id") or "",
-            "currency_code": entity.get("currency_code") or "", "amount": amount,
-            "available_delta": a * amount, "reserved_delta": r * amount, "used_delta": u * amount,
-            "occurred_at": when, "source": source, "event_id": event_id, "transaction_id": transaction_id,
-            "adjustment_id": adjustment_id, "timing": timing,
-            "estimated": timing != "event" and _month(earliest) != _month(latest),
-            "earliest": earliest, "latest": latest,
-        })
+        row: dict[str, Any] = dict(rules.movement_row(kind, effect, amount, entity, when, source=source,
+                                                      event_id=event_id, transaction_id=transaction_id,
+                                                      adjustment_id=adjustment_id))
+        row.update(timing=timing, estimated=timing != "event" and _month(earliest) != _month(latest),
+                   earliest=earliest, latest=latest)
+        self.rows.append(row)
 
 
 def _seller_credits(adjustments: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Approved seller credits (``credit_applied_to_balance: false``) per transaction id (R1)."""
+    """Approved seller credits (:func:`rules.seller_credit`) per transaction id (R1)."""
     out: dict[str, int] = {}
     for adj in adjustments:
-        if adj.get("action") == "credit" and adj.get("credit_applied_to_balance") is False \
-                and adj.get("status") == "approved" and adj.get("transaction_id"):
-            total = abs(_amount(adj.get("total")))
-            out[str(adj["transaction_id"])] = out.get(str(adj["transaction_id"]), 0) + total
+        value = rules.seller_credit(adj)
+        if value and adj.get("transaction_id"):
+            out[str(adj["transaction_id"])] = out.get(str(adj["transaction_id"]), 0) + value
     return out
+
+
+def _revised(txn: Mapping[str, Any]) -> bool:
+    """Whether the transaction's ``updated_at`` is a revision's, not its last status change: Paddle sets
+    ``revised_at`` when customer details of a billed or completed transaction are revised, and moves
+    ``updated_at`` with it (openapi.yaml, ``transaction.revised_at``)."""
+    revised, updated = _time(txn.get("revised_at")), _time(txn.get("updated_at"))
+    return revised is not None and updated is not None and updated >= revised
 
 
 def _completion(txn: Mapping[str, Any], first: Mapping[tuple[str, str], tuple[pd.Timestamp, str]]
                 ) -> tuple[pd.Timestamp, str, str, pd.Timestamp, pd.Timestamp]:
-    """(when, event id, timing, earliest, latest) of a completed transaction's completion."""
-    created, updated = _time(txn.get("created_at")), _time(txn.get("updated_at"))
-    billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
-    earliest = max(t for t in (created, billed) if t is not None) if (created or billed) else updated
-    latest = updated or captured or billed or created
+    """(when, event id, timing, earliest, latest) of a completed transaction's completion, from its own status
+    history: its ``transaction.completed`` event inside the window (exact); else a zero-total
+    ``subscription_update`` completes when it is created (Paddle completes it at once: exact); else its
+    ``updated_at``, the moment its status last changed (a completed transaction changes no more), exact unless a
+    revision moved it; then a zero-total ``subscription_update`` completed when it was created (Paddle completes
+    it at once: within :data:`AT_ONCE`), and any other completion lies between its last known step (billing,
+    the newest captured payment, creation) and ``revised_at`` (at most :data:`COMPLETES_WITHIN` after the step:
+    Paddle completes a transaction as soon as it is paid or has nothing left to collect), and is dated at that
+    step (credit is used at the
+    completion, not at the capture: "isn't considered used until the transaction is completed")."""
     seen = first.get((str(txn.get("id")), "completed"))
     if seen is not None:
         return seen[0], seen[1], "event", seen[0], seen[0]
+    created, updated = _time(txn.get("created_at")), _time(txn.get("updated_at"))
+    billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
+    if updated is not None and not _revised(txn):
+        return updated, "", "field", updated, updated
     if _amount(txn.get("grand_total")) == 0 and txn.get("origin") == "subscription_update" and created:
-        when = created
-    else:
-        when = captured or updated or billed or created
-    return when, "", "rule", earliest or when, latest or when
+        return created, "", "rule", created, created + AT_ONCE
+    steps = [t for t in (created, billed, captured) if t is not None]
+    when = max(steps) if steps else updated
+    revised = _time(txn.get("revised_at")) or when
+    return when, "", "rule", when, min(revised, when + COMPLETES_WITHIN)
+
+
+def _sat_billed(txn: Mapping[str, Any], done: pd.Timestamp, timing: str) -> bool:
+    """R2 for a completed transaction read before the event window, whatever its origin or collection mode:
+    it sat billed (its credit reserved) when ``billed_at`` lies before its payment's capture, or, with nothing
+    captured, before its completion. Paddle sets a never-billed transaction's ``billed_at`` to the moment it is
+    paid (or completed, with nothing to collect), so such a one is never taken as billed. A revised one with
+    nothing captured cannot tell (its completion is an estimate): straight to used, labelled estimated."""
+    billed, captured = _time(txn.get("billed_at")), _time(txn.get("captured_at"))
+    if billed is None:
+        return False
+    if captured is not None:
+        return billed < captured
+    return timing != "rule" and billed < done
 
 
 def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
@@ -211,7 +236,7 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
     """The movements of one transaction, from its final state (and its events, when in the window)."""
     txn_id, status = str(txn.get("id") or ""), txn.get("status")
     origin = str(txn.get("origin") or "")
-    credit = max(0, _amount(txn.get("credit")) - seller.get(txn_id, 0))
+    credit = rules.balance_credit(_amount(txn.get("credit")), seller.get(txn_id, 0))
     to_balance = _amount(txn.get("credit_to_balance"))
     billed = _time(txn.get("billed_at"))
     updated = _time(txn.get("updated_at")) or billed
@@ -228,10 +253,7 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
         elif done is not None and horizon is not None and billed >= horizon:
             reserved = False  # inside the event window with no billed event: never billed, straight to used
         elif done is not None:
-            # before the window (every completed transaction has a billed_at, so it cannot say): an invoice or
-            # a renewal billed before it was collected (R2); anything else went straight to used
-            reserved = billed < done[0] and (txn.get("collection_mode") == "manual"
-                                             or origin == "subscription_recurring")
+            reserved = _sat_billed(txn, done[0], done[2])  # before the window (R2, any origin)
     if reserved:
         seen = first.get((txn_id, "billed"))  # else billed_at, the field Paddle sets when it is billed
         when, event_id, timing = (seen[0], seen[1], "event") if seen else (billed, "", "field")
@@ -239,25 +261,26 @@ def _transaction(b: _Builder, txn: Mapping[str, Any], seller: Mapping[str, int],
               latest=when, event_id=event_id, **ids)
     if done is not None:
         when, event_id, timing, earliest, latest = done
-        if to_balance > 0:
-            b.add("issued", "issued", to_balance, txn, when, source=origin, timing=timing, earliest=earliest,
-                  latest=latest, event_id=event_id, **ids)
-        if credit > 0:
-            b.add("used", "used_from_reserved" if reserved else "used_from_available", credit, txn, when,
-                  source=origin, timing=timing, earliest=earliest, latest=latest, event_id=event_id, **ids)
+        for kind, effect, value in rules.completion(to_balance, credit, from_reserved=reserved):
+            b.add(kind, effect, value, txn, when, source=origin, timing=timing, earliest=earliest, latest=latest,
+                  event_id=event_id, **ids)
     elif status == "canceled" and reserved:
         seen = first.get((txn_id, "canceled"))
         if seen is not None:
             b.add("released", "released", credit, txn, seen[0], source=origin, timing="event", earliest=seen[0],
                   latest=seen[0], event_id=seen[1], **ids)
         else:
-            b.add("released", "released", credit, txn, updated, source=origin, timing="rule", earliest=billed,
+            # canceled is final (only billed or completed transactions are revised): updated_at is the cancel
+            b.add("released", "released", credit, txn, updated, source=origin, timing="field", earliest=updated,
                   latest=updated, **ids)
 
 
 def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, pd.Timestamp],
-                first: Mapping[tuple[str, str], tuple[pd.Timestamp, str]]) -> None:
-    """An approved balance credit (issued) or an approved credit reversal (reversed); nothing else."""
+                first: Mapping[tuple[str, str], tuple[pd.Timestamp, str]],
+                txns: Mapping[str, Mapping[str, Any]]) -> None:
+    """An approved balance credit (issued), an approved credit reversal (reversed), an approved refund (a
+    ``refund`` row moving nothing, R4, and, when its transaction created credit, the share of that credit it
+    takes back as ``reversed`` with the refund's id, :func:`rules.refund_reversal`); nothing else."""
     action, status = adj.get("action"), adj.get("status")
     adj_id = str(adj.get("id") or "")
     total = abs(_amount(adj.get("total")))
@@ -265,27 +288,31 @@ def _adjustment(b: _Builder, adj: Mapping[str, Any], reversal_of: Mapping[str, p
     ids = {"transaction_id": str(adj.get("transaction_id") or ""), "adjustment_id": adj_id}
     if total <= 0 or created is None:
         return
-    if action == "credit" and adj.get("credit_applied_to_balance") is True and status in ("approved", "reversed"):
-        kind, effect = "issued", "issued"
-    elif action == "credit_reverse" and status == "approved":
-        kind, effect = "reversed", "reversed"
-    elif action == "refund" and status == "approved":
-        kind, effect = "refund", "refund"  # R4: no credit comes back; a row beside any difference, as events give
-    else:
-        return  # pending_approval and rejected never reach a balance; seller credits and refunds move nothing
+    # a reversed original was approved once (its status reads reversed after the credit_reverse)
+    kind = rules.adjustment_kind(adj, approved=status == "approved" or (status == "reversed" and action == "credit"))
+    if kind is None:
+        return  # pending_approval and rejected never reach a balance; seller credits and chargebacks move nothing
+    effect = kind
+    back = rules.refund_reversal(adj, txns.get(ids["transaction_id"]) or {}) if kind == "refund" else 0
     seen = first.get((adj_id, "approved"))
     if seen is not None:
         b.add(kind, effect, total, adj, seen[0], source="adjustment", timing="event", earliest=seen[0],
               latest=seen[0], event_id=seen[1], **ids)
+        if back > 0:
+            b.add("reversed", "reversed", back, adj, seen[0], source="refund", timing="event", earliest=seen[0],
+                  latest=seen[0], event_id=seen[1], **ids)
         return
     if status == "reversed":  # approved once, then reversed: updated_at is the reversal, not the approval
         latest = reversal_of.get(adj_id) or updated or created
         b.add(kind, effect, total, adj, created, source="adjustment", timing="rule", earliest=created,
               latest=latest, **ids)
         return
-    b.add(kind, effect, total, adj, updated or created, source="adjustment",
-          timing="field" if updated == created or updated is None else "rule", earliest=created,
-          latest=updated or created, **ids)
+    # approved is its last status (a reversed original is handled above): updated_at is the approval
+    b.add(kind, effect, total, adj, updated or created, source="adjustment", timing="field",
+          earliest=updated or created, latest=updated or created, **ids)
+    if back > 0:
+        b.add("reversed", "reversed", back, adj, updated or created, source="refund", timing="field",
+              earliest=updated or created, latest=updated or created, **ids)
 
 
 def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Mapping[str, Any]],
@@ -316,7 +343,7 @@ def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Map
     for txn in txns.values():
         _transaction(b, txn, seller, first, horizon)
     for adj in adjs.values():
-        _adjustment(b, adj, reversal_of, first)
+        _adjustment(b, adj, reversal_of, first, txns)
     frame = files.conform(pd.DataFrame(b.rows), HISTORY_DTYPES)[list(HISTORY_DTYPES)]
     order = {k: i for i, k in enumerate(("issued", "reserved", "released", "used", "reversed", "refund"))}
     frame["_order"] = frame["kind"].map(order).astype("int64")
@@ -333,7 +360,7 @@ def balances_at(movements: pd.DataFrame, at: Any, customers: Iterable[str] | Non
     One row per customer and currency with any movement by then, like Paddle (a currency once credited
     keeps its row at zero). ``customers`` limits the rows to those customers (the trusted ones).
     """
-    moves = movements[(movements["occurred_at"] <= pd.Timestamp(at)) & (movements["kind"] != "refund")]
+    moves = movements[(movements["occurred_at"] <= timestamps.parse(at)) & (movements["kind"] != "refund")]
     if customers is not None:
         moves = moves[moves["customer_id"].isin(list(customers))]
     if moves.empty:
@@ -366,6 +393,27 @@ def tie_out(movements: pd.DataFrame, balances: pd.DataFrame, as_of: Any) -> pd.D
     return out.sort_values(keys, kind="mergesort").reset_index(drop=True)
 
 
+def negative_balances(movements: pd.DataFrame) -> list[dict[str, Any]]:
+    """Every customer and currency whose rebuilt balance is ever below zero in a bucket, at the first moment it
+    is (all the movements of one moment applied together), oldest first. A credit balance is never negative in
+    Paddle, so each is a rule dated wrongly or a movement missing: the history records them
+    (``negative_balances`` in history.json) and the report makes each an Attention."""
+    moves = movements[movements["kind"] != "refund"]
+    if moves.empty:
+        return []
+    keys = ["customer_id", "currency_code", "occurred_at"]
+    sums = moves.groupby(keys, sort=True)[["available_delta", "reserved_delta", "used_delta"]].sum().reset_index()
+    running = sums.groupby(["customer_id", "currency_code"])[["available_delta", "reserved_delta",
+                                                             "used_delta"]].cumsum()
+    for kind in ("available", "reserved", "used"):
+        sums[kind] = running[f"{kind}_delta"]
+    below = sums[(running < 0).any(axis=1)]
+    below = below.drop_duplicates(["customer_id", "currency_code"], keep="first").sort_values("occurred_at")
+    return [{"customer_id": str(r.customer_id), "currency_code": str(r.currency_code),
+             "at": r.occurred_at.isoformat().replace("+00:00", "Z"), "available": int(r.available),
+             "reserved": int(r.reserved), "used": int(r.used)} for r in below.itertuples()]
+
+
 def trusted_customers(tie: pd.DataFrame) -> set[str]:
     """Customers whose every currency ties out (a customer not tying out in one currency is untrusted)."""
     bad = set(tie.loc[~tie["ties_out"], "customer_id"].astype(str))
@@ -375,8 +423,7 @@ def trusted_customers(tie: pd.DataFrame) -> set[str]:
 def month_ends(first: Any, last: Any) -> list[pd.Timestamp]:
     """The last second (23:59:59 UTC) of every month from ``first``'s month up to ``last``, inclusive of
     a month end equal to ``last``; oldest first. The demo's fetched month ends use the same second."""
-    start = pd.Timestamp(first).tz_convert("UTC")
-    stop = pd.Timestamp(last).tz_convert("UTC")
+    start, stop = timestamps.parse(first), timestamps.parse(last)
     month = pd.Timestamp(year=start.year, month=start.month, day=1, tz="UTC")
     out = []
     while True:

@@ -52,15 +52,17 @@ class Account(History, Lifecycle, Behaviours):
     end to month end, advancing the account at time-stamped moments in between.
 
     Current Paddle's behaviours (``behaviours.CURRENT_PADDLE``: ``seller_credit_totals``, ``billed_renewals``,
-    ``transfer_share``, ``credit_refunds``) are off by default, so an account for a seed is the one earlier
-    releases served; ``refund_returns_credit`` breaks credit-rules.md R4 on purpose (see ``behaviours``).
+    ``transfer_share``, ``credit_refunds``, ``revisions``, ``one_time_charges``, ``created_credit_refunds``)
+    are off by default, so an account for a seed is the one earlier releases served; ``refund_returns_credit``
+    breaks credit-rules.md R4 on purpose (see ``behaviours``).
     ``clock_offset_ms`` sets the simulated Paddle's clock that far from this machine's (real-time serving only).
     """
 
     def __init__(self, customers: int = 2000, seed: int = 7, unsubscribed_credits: int = 0,
                  anchor: datetime | int | None = None, *, seller_credit_totals: bool = False,
                  billed_renewals: bool = False, transfer_share: float = 0.0, credit_refunds: bool = False,
-                 refund_returns_credit: bool = False, clock_offset_ms: int = 0) -> None:
+                 refund_returns_credit: bool = False, revisions: bool = False, one_time_charges: bool = False,
+                 created_credit_refunds: bool = False, clock_offset_ms: int = 0) -> None:
         if customers < 0:
             raise ValueError("customers must be >= 0")
         if not 0 <= transfer_share <= 1:
@@ -71,6 +73,8 @@ class Account(History, Lifecycle, Behaviours):
         self.transfer_share = transfer_share
         self.credit_refunds = credit_refunds
         self.refund_returns_credit = refund_returns_credit
+        self.revisions = revisions
+        self.one_time_charges = one_time_charges
         self.clock_offset_ms = clock_offset_ms
         self._extra = random.Random(f"{seed}:current-paddle")  # draws of the behaviours only
         self._reserved: set[str] = set()  # transactions whose balance credit is reserved now
@@ -106,6 +110,12 @@ class Account(History, Lifecycle, Behaviours):
             self._generate(customers)
             self._transfer_history()
             self._plant_unsubscribed(self._rng, unsubscribed_credits, self.anchor_ms - 20 * DAY_MS)
+            if one_time_charges:  # after the rest, from generators of their own: the account is otherwise the same
+                self._one_time_charge_history()
+            if created_credit_refunds:
+                self._created_credit_refund_history()
+            if revisions:
+                self._revision_history()
             self._index()
         finally:
             if gc_was_enabled:

@@ -12,6 +12,7 @@ the price), computed in integers so every total adds up exactly.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from .ids import iso
@@ -107,6 +108,21 @@ def transaction(
                   for price, item in lines],
         "details": details, "payments": [], "checkout": None if collection_mode == "manual" else {"url": None},
         "created_at": iso(created), "updated_at": iso(created), "billed_at": None, "revised_at": None,
+    }
+
+
+def payment(txn_id: str, attempt: int, amount: int, created: int, *, captured: bool) -> dict[str, Any]:
+    """One payment attempt on a transaction (``payments[]``, newest first on the transaction), captured at
+    ``created`` or declined. Its ids derive from the transaction's, so recording payments draws nothing from the
+    account's generator (the account for a seed stays the same)."""
+    attempt_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{txn_id}/{attempt}"))
+    return {
+        "payment_attempt_id": attempt_id, "stored_payment_method_id": attempt_id,
+        "payment_method_id": "paymtd_" + txn_id.split("_", 1)[1], "amount": str(amount),
+        "status": "captured" if captured else "error", "error_code": None if captured else "declined",
+        "method_details": {"type": "card", "card": {"type": "visa", "last4": "4242", "expiry_month": 1,
+                                                    "expiry_year": 2030, "cardholder_name": "Sam Example"}},
+        "created_at": iso(created), "captured_at": iso(created) if captured else None,
     }
 
 

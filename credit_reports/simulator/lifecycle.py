@@ -144,8 +144,23 @@ class Lifecycle:
         return int(txn["details"]["totals"]["credit"]) - self._seller_credited.get(txn["id"], 0)
 
     def _past_due(self, txn: dict[str, Any], ms: int) -> None:
-        """An invoice not paid by its due date: ``past_due`` (no credit moves)."""
+        """An invoice not paid by its due date, or an automatic charge whose payment was declined (a failed
+        attempt in ``payments``): ``past_due`` (no credit moves; its balance credit stays reserved)."""
+        if txn["collection_mode"] == "automatic":
+            self._pay(txn, ms, captured=False)
         self._step(txn, "past_due", ms)
+
+    def _pay(self, txn: dict[str, Any], ms: int, *, captured: bool) -> None:
+        """A payment attempt at ``ms`` for what the transaction asks (``grand_total``), newest first."""
+        attempt = entities.payment(txn["id"], len(txn["payments"]), int(txn["details"]["totals"]["grand_total"]), ms,
+                                   captured=captured)
+        txn["payments"] = [attempt, *txn["payments"]]
+
+    def _revise(self, txn: dict[str, Any], ms: int) -> None:
+        """Customer details of a billed or completed transaction revised at ``ms``: Paddle sets ``revised_at`` and
+        moves ``updated_at`` with it (``transaction.revised``); the status and the credit do not change."""
+        txn["revised_at"] = txn["updated_at"] = iso(ms)
+        self._event("transaction.revised", ms, txn)
 
     def _settle(self, txn: dict[str, Any], status: str, ms: int) -> None:
         """Complete (reserved -> used) or cancel (reserved -> available) an open billed transaction."""
@@ -170,7 +185,9 @@ class Lifecycle:
         self._open_transactions.pop(txn["id"], None)
         if txn["billed_at"] is None:
             txn["billed_at"] = iso(ms)
-        if paid:
+        if paid:  # the payment is captured and the transaction paid; it completes a moment later (the credit is
+            # used then, not at the capture: credit-rules.md)
+            self._pay(txn, ms, captured=True)
             self._step(txn, "paid", ms)
             ms += 1
         event_id = self._step(txn, "completed", ms)
@@ -207,7 +224,8 @@ class Lifecycle:
 
     def _apply_seller_credit(self, customer: dict[str, Any], txn: dict[str, Any], amount: int, ms: int) -> str:
         """An approved seller ``credit`` adjustment (``credit_applied_to_balance: false``) of ``amount`` on a
-        billed or past-due ``txn`` at ``ms``, then ``transaction.updated`` at ``ms + 1``; returns its id.
+        billed or past-due ``txn`` at ``ms``, and ``transaction.updated`` at the same ``ms`` (Paddle stamps the two
+        with one ``occurred_at``: nothing may depend on which is listed first); returns its id.
 
         The transaction asks for less (``adjusted_totals``). With ``seller_credit_totals`` (Paddle's behaviour,
         credit-rules.md R1) it also shows in ``details.totals``: ``credit`` rises by ``amount``, ``balance`` and
@@ -232,8 +250,8 @@ class Lifecycle:
             details["totals"] = totals
             self._seller_credited[txn["id"]] = self._seller_credited.get(txn["id"], 0) + amount
         txn["details"] = details
-        txn["updated_at"] = iso(ms + 1)
-        self._event("transaction.updated", ms + 1, txn)
+        txn["updated_at"] = iso(ms)
+        self._event("transaction.updated", ms, txn)  # one stamp with the adjustment's event, as Paddle stamps them
         return adjustment["id"]
 
     def _refund(self, rng: random.Random, customer: dict[str, Any], txn: dict[str, Any], ms: int) -> None:
