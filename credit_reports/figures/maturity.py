@@ -1,0 +1,544 @@
+"""When the credit will be used: the usage forecast, the current / non-current split, churn, the backtest.
+
+Pure (docs/architecture.md, "Stages"): no Paddle call, no store read; the caller passes frames in.
+The rules are written in docs/credit-rules.md, "Maturity". In short:
+
+- a customer's outstanding credit in a currency is used by their own future renewals in that currency, in date
+  order, each taking ``min(credit left, the renewal's amount)``; credit reserved on invoices already billed is
+  used in the first month;
+- renewals follow each active subscription's ``next_billed_at``, then every ``frequency`` x ``interval``
+  counted from it (calendar months clipped to the month's last day), and stop at a scheduled cancel or pause;
+- a customer with no active subscription in the currency uses nothing: their credit is *dormant*;
+- churn is the uncertainty: a customer leaves (and stops renewing) with a monthly hazard estimated per cohort
+  from the stored month-end subscription tables (:func:`churn_rates`). P50 is the expected usage at the pooled
+  hazard; P10 / P90 are the expected usage at the high / low hazard of the observed range, widened by the
+  customers' own variance (normal approximation, z = 1.2816), kept within [0, what can be used];
+- every P50 amount is an exact int64: cumulative figures are rounded once and months are their differences,
+  and the non-current part is the outstanding less the current part, so they add up to the outstanding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from credit_reports.core import timestamps
+from credit_reports.core.errors import MissingRateError, UsageError
+from credit_reports.core.money import minor_unit_decimals
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "HORIZON_MONTHS",
+    "PLAN_COLUMNS",
+    "Forecast",
+    "Hazard",
+    "backtest",
+    "churn_rates",
+    "forecast",
+    "maturity_block",
+    "renewal_dates",
+    "revenue_from_opening",
+]
+
+#: Subscription statuses that keep renewing (Paddle bills a past-due one again; a trial bills at its end).
+ACTIVE_STATUSES = frozenset({"active", "past_due", "trialing"})
+#: Months forecast; the first twelve are "current" (used within twelve months of the balance-sheet date).
+HORIZON_MONTHS = 24
+CURRENT_MONTHS = 12
+#: The z of the 10th / 90th percentile of a normal distribution.
+Z90 = 1.2815515655446004
+MONTH_DAYS = 30.436875  # a mean Gregorian month, for the hazard's clock only
+#: The columns a plans frame has (fetch/subscriptions_forecast.py makes it from GET /subscriptions).
+PLAN_COLUMNS = ("customer_id", "subscription_id", "status", "currency_code", "next_billed_at",
+                "billing_interval", "billing_frequency", "amount", "stops_at", "inactive_since")
+_DORMANT_AGES = (("0-6 months", 6), ("6-12 months", 12), ("12-24 months", 24), ("over 24 months", None))
+DORMANT_UNKNOWN = "no subscription listed"
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """Monthly churn hazards of one cohort: ``p50`` the pooled estimate, ``low`` / ``high`` the range of the
+    observed months (the band), and the evidence behind them."""
+
+    cohort: str
+    p50: float
+    low: float
+    high: float
+    months: int = 0
+    at_risk: int = 0
+    churned: int = 0
+
+
+#: Used when no stored history can say anything: no churn assumed, and the report must say so.
+NO_HISTORY = Hazard("no history", 0.0, 0.0, 0.0)
+
+
+@dataclass
+class Forecast:
+    """The forecast at ``as_of`` (the balance-sheet date), every amount an int64 in minor units.
+
+    ``monthly``: currency_code, month (1..24), ends_at, scheduled (no churn), p10, p50, p90, and the
+    cumulative cum_p10, cum_p50, cum_p90. ``split``: one row per currency: outstanding, current (P50 within
+    twelve months), current_p10, current_p90, non_current (= outstanding - current), scheduled_current (no
+    churn), dormant, beyond_horizon (scheduled after 24 months or never). ``dormant``: currency_code, age, customers,
+    amount. ``hazards``: the churn assumed per cohort. ``notes``: what a reader must know (no history, amounts
+    from list prices).
+    """
+
+    as_of: pd.Timestamp
+    monthly: pd.DataFrame
+    split: pd.DataFrame
+    dormant: pd.DataFrame
+    hazards: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+# -- renewal dates -------------------------------------------------------------------------------------
+
+
+def _add_months(stamps: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """``stamps`` (datetime64[ns]) plus whole calendar months, the day clipped to the month's last day."""
+    day = stamps.astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    day_of_month = (day - month).astype("int64")
+    time_of_day = stamps - day.astype("datetime64[ns]")
+    target = month + months.astype("int64").astype("timedelta64[M]")
+    last_day = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]"))
+    clipped = np.minimum(day_of_month, last_day.astype("int64") - 1)
+    return target.astype("datetime64[D]").astype("datetime64[ns]") + clipped.astype("timedelta64[D]") + time_of_day
+
+
+def renewal_dates(first: np.ndarray, interval: np.ndarray, frequency: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The ``index``-th renewal (0 = ``first``, the subscription's ``next_billed_at``) of each subscription:
+    ``first`` plus ``index`` x ``frequency`` intervals, months and years as calendar months counted from
+    ``first`` (never from the previous, clipped, date). datetime64[ns] arrays in, one out."""
+    steps = index.astype("int64") * frequency.astype("int64")
+    out = first.copy()
+    for unit, months in (("month", 1), ("year", 12)):
+        mask = interval == unit
+        if mask.any():
+            out[mask] = _add_months(first[mask], steps[mask] * months)
+    for unit, days in (("day", 1), ("week", 7)):
+        mask = interval == unit
+        if mask.any():
+            out[mask] = first[mask] + (steps[mask] * days).astype("timedelta64[D]")
+    return out
+
+
+def _period_days(interval: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+    """The shortest length of one billing period in days (a month counts 28): how many renewals can fit."""
+    per = np.select([interval == "day", interval == "week", interval == "month", interval == "year"],
+                    [1, 7, 28, 365], default=0)
+    return per * frequency.astype("int64")
+
+
+# -- the forecast --------------------------------------------------------------------------------------
+
+
+def _boundaries(as_of: pd.Timestamp, months: int) -> np.ndarray:
+    """The ends of the forecast months: ``as_of`` + 1, 2, ... ``months`` calendar months (ns, UTC-naive)."""
+    base = np.array([as_of.tz_convert("UTC").tz_localize(None).to_datetime64()], dtype="datetime64[ns]")
+    return _add_months(np.repeat(base, months), np.arange(1, months + 1))
+
+
+def _holders(balances: pd.DataFrame) -> pd.DataFrame:
+    """Customer and currency rows with outstanding credit: available and reserved as int64."""
+    b = balances[["customer_id", "currency_code", "available", "reserved"]].copy()
+    b["available"] = b["available"].astype("int64")
+    b["reserved"] = b["reserved"].astype("int64")
+    if (b["available"] < 0).any() or (b["reserved"] < 0).any():
+        raise UsageError("balances hold a negative available or reserved amount; a forecast needs the balances "
+                         "as Paddle reports them")
+    b = b[(b["available"] + b["reserved"]) > 0]
+    b["customer_id"] = b["customer_id"].astype(str)
+    b["currency_code"] = b["currency_code"].astype(str)
+    return b.groupby(["customer_id", "currency_code"], as_index=False, sort=True)[["available", "reserved"]].sum()
+
+
+def _naive_ns(series: pd.Series) -> np.ndarray:
+    """A tz-aware (or naive UTC) datetime column as datetime64[ns] UTC-naive, NaT kept."""
+    s = pd.to_datetime(series, utc=True)
+    return s.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, as_of: pd.Timestamp, end: np.datetime64) -> pd.DataFrame:
+    """One row per renewal that can still use credit: key (holder row), when (ns), amount (int64).
+
+    A subscription renews only while active, from ``next_billed_at`` until ``stops_at`` (a scheduled cancel or
+    pause takes effect then: no renewal at or after it) and the horizon's end. A subscription's j-th renewal can
+    use credit only when its own j earlier renewals did not already take all of it, so at most
+    ceil(credit / amount) renewals are generated per subscription: memory follows the credit, not the horizon.
+    """
+    p = plans[plans["status"].isin(ACTIVE_STATUSES)]
+    p = p[p["next_billed_at"].notna() & (p["amount"].astype("int64") > 0)]
+    key = holders.reset_index(drop=True).reset_index().rename(columns={"index": "key"})
+    p = p.merge(key[["key", "customer_id", "currency_code", "available"]], on=["customer_id", "currency_code"])
+    if p.empty:
+        return pd.DataFrame({"key": np.array([], "int64"), "when": np.array([], "datetime64[ns]"),
+                             "amount": np.array([], "int64")})
+    first = _naive_ns(p["next_billed_at"])
+    stops = _naive_ns(p["stops_at"])
+    stops = np.where(np.isnat(stops), end + np.timedelta64(1, "ns"), stops)
+    interval = p["billing_interval"].astype(str).to_numpy()
+    frequency = p["billing_frequency"].fillna(1).astype("int64").to_numpy()
+    amount = p["amount"].astype("int64").to_numpy()
+    available = p["available"].astype("int64").to_numpy()
+    period = np.maximum(_period_days(interval, frequency), 1)
+    horizon_days = (end - np.minimum(first, end)).astype("timedelta64[D]").astype("int64")
+    fits = horizon_days // period + 1
+    needed = -(-available // amount)  # renewals this subscription alone would need to use the credit
+    count = np.maximum(np.minimum(fits, needed), 0)
+    if (period == 0).any():
+        raise UsageError("a subscription's billing interval is not day, week, month or year")
+    rows = np.repeat(np.arange(len(p)), count)
+    index = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    when = renewal_dates(first[rows], interval[rows], frequency[rows], index)
+    keep = (when <= end) & (when < stops[rows])
+    out = pd.DataFrame({"key": p["key"].to_numpy()[rows][keep], "when": when[keep], "amount": amount[rows][keep]})
+    return out.sort_values(["key", "when"], kind="stable").reset_index(drop=True)
+
+
+def _cohort_of(plans: pd.DataFrame) -> pd.Series:
+    """Each customer's churn cohort: ``annual`` when any active subscription renews yearly, else ``monthly``
+    (docs/credit-rules.md, "Maturity": annual customers churn far less often)."""
+    active = plans[plans["status"].isin(ACTIVE_STATUSES)]
+    yearly = active.assign(y=active["billing_interval"].astype(str).eq("year")).groupby("customer_id")["y"].any()
+    return yearly.map({True: "annual", False: "monthly"})
+
+
+def _survival(months: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    """P(customer still renewing after ``months``) at a constant monthly ``hazard``."""
+    return np.power(1.0 - hazard, np.maximum(months, 0.0))
+
+
+def _round_cumulative(cum: np.ndarray) -> np.ndarray:
+    """Cumulative floats rounded half to even to int64, kept non-decreasing (months are their differences)."""
+    return np.maximum.accumulate(np.rint(cum).astype("int64"), axis=-1)
+
+
+def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months: int = HORIZON_MONTHS,
+             hazards: Mapping[str, Hazard] | None = None) -> Forecast:
+    """The usage forecast per currency and month at ``as_of`` (module docstring; docs/credit-rules.md).
+
+    ``balances``: customer_id, currency_code, available, reserved (the snapshot's). ``plans``: :data:`PLAN_COLUMNS`
+    (``fetch.subscriptions_forecast.renewal_plans``). ``hazards``: cohort -> :class:`Hazard` (from
+    :func:`churn_rates`); a cohort not in it, or None, churns at :data:`NO_HISTORY` (none), said in ``notes``.
+    """
+    stamp = timestamps.parse(as_of)
+    if not 1 <= months <= 120:
+        raise UsageError(f"months must be between 1 and 120, not {months}")
+    missing = [c for c in PLAN_COLUMNS if c not in plans.columns]
+    if missing:
+        raise UsageError(f"plans lack the columns {', '.join(missing)}")
+    holders = _holders(balances)
+    bounds = _boundaries(stamp, months)
+    end = bounds[-1]
+    naive_as_of = stamp.tz_convert("UTC").tz_localize(None).to_datetime64()
+    ren = _renewals(holders, plans, stamp, end)
+    keys = ren["key"].to_numpy()
+    amount = ren["amount"].to_numpy()
+    # credit left for renewals is the available part; reserved credit is used in month 1 (billed already)
+    available = holders["available"].to_numpy()[keys]
+    cum = ren.groupby("key")["amount"].cumsum().to_numpy() if len(ren) else np.array([], "int64")
+    used = np.minimum(cum, available) - np.minimum(cum - amount, available)
+    bucket = np.searchsorted(bounds, ren["when"].to_numpy(), side="left")  # (b[k-1], b[k]] -> k; <= as_of -> 0
+    elapsed = (ren["when"].to_numpy() - naive_as_of).astype("timedelta64[s]").astype("float64") / 86400 / MONTH_DAYS
+
+    cohorts = _cohort_of(plans)
+    cohort = holders["customer_id"].map(cohorts).fillna("monthly").to_numpy()[keys]
+    hazards = dict(hazards or {})
+    notes: list[str] = []
+    unknown = sorted({c for c in cohort if c not in hazards})
+    if unknown:
+        notes.append("no stored history to estimate churn for " + ", ".join(unknown)
+                     + ": no churn assumed there, so the band shows the scheduled usage only")
+    hz = {c: hazards.get(c, NO_HISTORY) for c in set(cohort) | set(hazards)}
+
+    currency_of = holders["currency_code"].to_numpy()
+    codes = sorted(set(currency_of))
+    code_index = {c: i for i, c in enumerate(codes)}
+    cur = np.array([code_index[c] for c in currency_of], dtype="int64")
+    rcur = cur[keys]
+    n_c = len(codes)
+
+    def by_bucket(values: np.ndarray) -> np.ndarray:
+        """Sum ``values`` (one per renewal row) into [currency, month] (float or int)."""
+        out = np.zeros((n_c, months), dtype=values.dtype if values.dtype.kind == "i" else "float64")
+        np.add.at(out, (rcur, bucket), values)
+        return out
+
+    reserved = np.zeros(n_c, dtype="int64")
+    np.add.at(reserved, cur, holders["reserved"].to_numpy())
+    scheduled = by_bucket(used.astype("int64"))
+    scheduled[:, 0] += reserved
+
+    scenario: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for name, pick in (("p50", lambda h: h.p50), ("p10", lambda h: h.high), ("p90", lambda h: h.low)):
+        rate = np.array([pick(hz[c]) for c in cohort], dtype="float64") if len(cohort) else np.zeros(0)
+        s = _survival(elapsed, rate)
+        m = used * s
+        u_before = cum - amount  # credit scheduled to earlier renewals of the same holder
+        u_before = np.minimum(u_before, available)
+        sq = used * s * (used + 2.0 * u_before)  # E[C^2] increments (customer-level churn)
+        big_m = pd.Series(m).groupby(keys).cumsum().to_numpy() if len(m) else m
+        sq_mean = big_m ** 2 - (big_m - m) ** 2  # increments of E[C]^2, telescoping per holder
+        mean = by_bucket(m)
+        mean[:, 0] += reserved
+        var_month = by_bucket(used * used * s * (1.0 - s))
+        var_cum = np.cumsum(by_bucket(sq) - by_bucket(sq_mean), axis=1)
+        scenario[name] = (mean, np.maximum(var_month, 0.0), np.maximum(var_cum, 0.0))
+
+    usable = np.cumsum(scheduled, axis=1)  # no forecast can use more than the schedule allows
+    cum_p50 = np.minimum(_round_cumulative(np.cumsum(scenario["p50"][0], axis=1)), usable)
+    lo_mean, lo_var_m, lo_var_c = scenario["p10"]
+    hi_mean, hi_var_m, hi_var_c = scenario["p90"]
+    cum_p10 = np.minimum(_round_cumulative(np.maximum(np.cumsum(lo_mean, axis=1) - Z90 * np.sqrt(lo_var_c), 0)),
+                         cum_p50)
+    cum_p90 = np.maximum(np.minimum(_round_cumulative(np.cumsum(hi_mean, axis=1) + Z90 * np.sqrt(hi_var_c)),
+                                    usable), cum_p50)
+    p50 = np.diff(cum_p50, axis=1, prepend=0)
+    p10 = np.rint(np.maximum(lo_mean - Z90 * np.sqrt(lo_var_m), 0)).astype("int64")
+    p90 = np.minimum(np.rint(hi_mean + Z90 * np.sqrt(hi_var_m)).astype("int64"), scheduled)
+    p10, p90 = np.minimum(p10, p50), np.maximum(p90, p50)
+
+    ends = pd.DatetimeIndex(bounds).tz_localize("UTC")
+    monthly = pd.DataFrame({
+        "currency_code": np.repeat(codes, months).astype(object),
+        "month": np.tile(np.arange(1, months + 1), n_c),
+        "ends_at": np.tile(ends, n_c),
+        "scheduled": scheduled.ravel(), "p10": p10.ravel(), "p50": p50.ravel(), "p90": p90.ravel(),
+        "cum_p10": cum_p10.ravel(), "cum_p50": cum_p50.ravel(), "cum_p90": cum_p90.ravel(),
+    })
+    monthly = monthly.astype({c: "int64" for c in ("month", "scheduled", "p10", "p50", "p90", "cum_p10",
+                                                     "cum_p50", "cum_p90")})
+    dormant = _dormant(holders, plans, stamp, ren)
+    split = _split(holders, codes, months, scheduled, cum_p10, cum_p50, cum_p90, dormant)
+    notes.extend(_amount_notes(plans, holders))
+    rows = [{"cohort": c, "hazard_p50": h.p50, "hazard_low": h.low, "hazard_high": h.high, "months": h.months,
+             "at_risk": h.at_risk, "churned": h.churned} for c, h in sorted(hz.items())]
+    hazards_frame = pd.DataFrame(rows, columns=["cohort", "hazard_p50", "hazard_low", "hazard_high", "months",
+                                                "at_risk", "churned"])
+    return Forecast(stamp, monthly, split, dormant, hazards_frame, notes)
+
+
+def _split(holders: pd.DataFrame, codes: list[str], months: int, scheduled: np.ndarray, cum_p10: np.ndarray,
+           cum_p50: np.ndarray, cum_p90: np.ndarray, dormant: pd.DataFrame) -> pd.DataFrame:
+    """Current (within twelve months, P50 with its band) and non-current per currency; exact int64 sums."""
+    k = min(CURRENT_MONTHS, months) - 1
+    outstanding = (holders["available"] + holders["reserved"]).groupby(holders["currency_code"]).sum()
+    dormant_total = dormant.groupby("currency_code")["amount"].sum() if len(dormant) else pd.Series(dtype="int64")
+    rows = []
+    for i, code in enumerate(codes):
+        total = int(outstanding.get(code, 0))
+        current = int(cum_p50[i, k])
+        rows.append({"currency_code": code, "outstanding": total, "current": current,
+                     "current_p10": int(cum_p10[i, k]), "current_p90": int(cum_p90[i, k]),
+                     "non_current": total - current, "scheduled_current": int(scheduled[i, : k + 1].sum()),
+                     "dormant": int(dormant_total.get(code, 0)),
+                     "beyond_horizon": total - int(scheduled[i].sum()) - int(dormant_total.get(code, 0))})
+    cols = ["currency_code", "outstanding", "current", "current_p10", "current_p90", "non_current",
+            "scheduled_current", "dormant", "beyond_horizon"]
+    out = pd.DataFrame(rows, columns=cols)
+    return out.astype({c: "int64" for c in cols[1:]})
+
+
+def _dormant(holders: pd.DataFrame, plans: pd.DataFrame, as_of: pd.Timestamp, ren: pd.DataFrame) -> pd.DataFrame:
+    """Available credit of holders with no active subscription in its currency, by how long they have been
+    without one (since the latest cancel or pause of a subscription in that currency)."""
+    active = plans[plans["status"].isin(ACTIVE_STATUSES)][["customer_id", "currency_code"]].drop_duplicates()
+    h = holders.merge(active.assign(active=True), on=["customer_id", "currency_code"], how="left")
+    h = h[h["active"].isna() & (h["available"] > 0)]
+    since = plans.dropna(subset=["inactive_since"]).groupby(["customer_id", "currency_code"])["inactive_since"].max()
+    h = h.merge(since.rename("since").reset_index(), on=["customer_id", "currency_code"], how="left")
+    age_months = (as_of - pd.to_datetime(h["since"], utc=True)).dt.days / MONTH_DAYS
+    label = pd.Series(DORMANT_UNKNOWN, index=h.index, dtype=object)
+    lower = 0.0
+    for name, upper in _DORMANT_AGES:
+        mask = age_months.notna() & (age_months >= lower) & ((age_months < upper) if upper else True)
+        label[mask] = name
+        lower = upper or lower
+    h["age"] = label
+    order = [name for name, _ in _DORMANT_AGES] + [DORMANT_UNKNOWN]
+    out = h.groupby(["currency_code", "age"], as_index=False).agg(customers=("customer_id", "nunique"),
+                                                                  amount=("available", "sum"))
+    out["age"] = pd.Categorical(out["age"], categories=order, ordered=True)
+    out = out.sort_values(["currency_code", "age"]).reset_index(drop=True)
+    out["age"] = out["age"].astype(str)
+    return out.astype({"customers": "int64", "amount": "int64"})
+
+
+def _amount_notes(plans: pd.DataFrame, holders: pd.DataFrame) -> list[str]:
+    """A line when some renewal amounts are list prices that leave out a discount or tax added on top."""
+    if "amount_basis" not in plans.columns:
+        return []
+    held = plans.merge(holders[["customer_id", "currency_code"]], on=["customer_id", "currency_code"])
+    rough = held[held["amount_basis"].astype(str) != "listed"]
+    if rough.empty:
+        return []
+    return [f"{len(rough):,} subscriptions of customers holding credit have a discount or tax added on top: "
+            "their renewal amount is the listed price, an estimate"]
+
+
+# -- churn from the stored month ends --------------------------------------------------------------------
+
+
+def churn_rates(month_ends: Iterable[tuple[Any, pd.DataFrame]], *, min_at_risk: int = 1) -> dict[str, Hazard]:
+    """Monthly churn hazards per cohort from consecutive month-end subscription tables (the snapshots'
+    ``subscriptions.parquet``: customer_id, status, billing_interval).
+
+    A customer is *at risk* at a month end when they have an active subscription (:data:`ACTIVE_STATUSES`);
+    they *churned* by the next month end when they have none then (canceled, paused, moved to another
+    customer or gone). The cohort is the one :func:`forecast` uses (``annual`` / ``monthly``). P50 is the pooled
+    rate (churned / at risk over every month); low / high are the lowest and highest monthly rates observed,
+    widened to the pooled rate's 80% Wilson interval when few months or customers stand behind it. Gaps longer
+    than a month count per month elapsed.
+    """
+    points = sorted(((timestamps.parse(t), frame) for t, frame in month_ends), key=lambda p: p[0])
+    per: dict[str, list[tuple[int, int, float]]] = {}
+    for (t0, f0), (t1, f1) in zip(points, points[1:], strict=False):
+        months = max(round((t1 - t0).days / MONTH_DAYS), 1)
+        active0 = f0[f0["status"].isin(ACTIVE_STATUSES)]
+        if active0.empty:
+            continue
+        cohort = _cohort_of(f0)
+        still = set(f1.loc[f1["status"].isin(ACTIVE_STATUSES), "customer_id"].astype(str))
+        at_risk = pd.Series(sorted(set(active0["customer_id"].astype(str))))
+        gone = ~at_risk.isin(still)
+        for name, group in gone.groupby(at_risk.map(cohort).fillna("monthly").to_numpy()):
+            n, k = len(group), int(group.sum())
+            if n >= min_at_risk:
+                per.setdefault(str(name), []).append((n, k, months))
+    out: dict[str, Hazard] = {}
+    for name, obs in per.items():
+        at_risk = sum(n * m for n, _, m in obs)
+        churned = sum(k for _, k, _ in obs)
+        pooled = churned / at_risk if at_risk else 0.0
+        monthly = [1 - (1 - k / n) ** (1 / m) for n, k, m in obs]
+        lo, hi = _wilson(churned, at_risk)
+        out[name] = Hazard(name, pooled, min(min(monthly), lo), max(max(monthly), hi), len(obs), at_risk, churned)
+    return out
+
+
+def _wilson(k: int, n: int, z: float = Z90) -> tuple[float, float]:
+    """The Wilson score interval of a proportion k / n (80% two-sided at the default z)."""
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# -- the split in the manifest ---------------------------------------------------------------------------
+
+
+def _convert(amount: int, code: str, rate: Decimal, reporting: str) -> int:
+    """``amount`` minor units of ``code`` in minor units of ``reporting`` at ``rate``, half to even."""
+    factor = rate.scaleb(int(minor_unit_decimals(reporting) or 0) - int(minor_unit_decimals(code) or 0))
+    return int((Decimal(int(amount)) * factor).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def maturity_block(fc: Forecast, *, rates: Mapping[str, Decimal] | None = None,
+                   reporting_currency: str | None = None) -> dict[str, Any]:
+    """The manifest's ``maturity`` block: the rule, the as-of, per currency the outstanding, current (P50, with
+    P10 and P90), non-current and dormant, and with ``rates`` (currency -> 1 unit in the reporting currency, the
+    closing rates) the same in ``reporting_currency``, whose non-current is its outstanding less its current so
+    both add up exactly there too. A currency without a rate raises :class:`MissingRateError` (one line)."""
+    currencies = {row.currency_code: {"outstanding": int(row.outstanding), "current": int(row.current),
+                                      "current_p10": int(row.current_p10), "current_p90": int(row.current_p90),
+                                      "non_current": int(row.non_current), "dormant": int(row.dormant)}
+                  for row in fc.split.itertuples(index=False)}
+    block: dict[str, Any] = {
+        "as_of": fc.as_of.isoformat(), "horizon_months": int(fc.monthly["month"].max() if len(fc.monthly) else 0),
+        "current_months": CURRENT_MONTHS,
+        "rule": "current = P50 of the credit expected to be used within twelve months of the balance-sheet "
+                "date (docs/credit-rules.md, Maturity); non-current = outstanding - current",
+        "currencies": currencies, "notes": list(fc.notes),
+    }
+    if rates is not None and reporting_currency:
+        reporting = reporting_currency.upper()
+        missing = sorted(c for c in currencies if c != reporting and c not in rates)
+        if missing:
+            raise MissingRateError(missing, reporting)
+        total = {"outstanding": 0, "current": 0, "current_p10": 0, "current_p90": 0, "dormant": 0}
+        for code, row in currencies.items():
+            rate = Decimal(1) if code == reporting else Decimal(rates[code])
+            for name in total:
+                total[name] += _convert(row[name], code, rate, reporting)
+        total["non_current"] = total["outstanding"] - total["current"]
+        block["reporting"] = {"currency_code": reporting, **total,
+                              "rates": {c: str(rates[c]) for c in sorted(currencies) if c != reporting}}
+    return block
+
+
+# -- backtest ------------------------------------------------------------------------------------------
+
+
+def backtest(forecasts: Mapping[Any, pd.DataFrame], used: pd.DataFrame, *, horizons: tuple[int, ...] = (1, 3, 6, 12),
+             band: float = 0.25, latest: Any = None) -> pd.DataFrame:
+    """Each month end's forecast against what was then used, per currency and horizon.
+
+    ``forecasts``: as-of -> that forecast's ``monthly`` frame. ``used``: rows of credit used, with
+    currency_code, amount (int64) and occurred_at (the movements' ``used`` rows, or the completed transactions'
+    balance credit, for the independent check). ``latest``: the newest moment the actuals cover (default the
+    newest ``occurred_at``): a horizon that ends after it is not scored yet. Columns: as_of, currency_code,
+    horizon, forecast (cum P50), p10, p90, actual, bias (forecast - actual), error (|bias| / actual, NaN when
+    nothing was used), within_band (P10 <= actual <= P90), attention (error above ``band`` or actual outside the
+    band).
+    """
+    moves = used[["currency_code", "amount", "occurred_at"]].copy()
+    moves["occurred_at"] = pd.to_datetime(moves["occurred_at"], utc=True)
+    last = timestamps.parse(latest) if latest is not None else (moves["occurred_at"].max() if len(moves) else None)
+    rows = []
+    for as_of, monthly in sorted(((timestamps.parse(k), v) for k, v in forecasts.items()), key=lambda kv: kv[0]):
+        for h in horizons:
+            at = monthly[monthly["month"] == h]
+            for row in at.itertuples(index=False):
+                ends = pd.Timestamp(row.ends_at)
+                if last is None or ends > last:
+                    continue
+                window = moves[(moves["currency_code"] == row.currency_code) & (moves["occurred_at"] > as_of)
+                               & (moves["occurred_at"] <= ends)]
+                actual = int(window["amount"].astype("int64").sum())
+                bias = int(row.cum_p50) - actual
+                error = abs(bias) / actual if actual else (0.0 if bias == 0 else float("nan"))
+                inside = int(row.cum_p10) <= actual <= int(row.cum_p90)
+                rows.append({"as_of": as_of, "currency_code": row.currency_code, "horizon": h,
+                             "forecast": int(row.cum_p50), "p10": int(row.cum_p10), "p90": int(row.cum_p90),
+                             "actual": actual, "bias": bias, "error": error, "within_band": inside,
+                             "attention": bool((not inside) or not (error <= band))})
+    cols = ["as_of", "currency_code", "horizon", "forecast", "p10", "p90", "actual", "bias", "error", "within_band",
+            "attention"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# -- revenue out of the opening balance -------------------------------------------------------------------
+
+
+def revenue_from_opening(opening: pd.DataFrame, movements: pd.DataFrame) -> pd.DataFrame:
+    """How much of the opening liability was used in the period (ASC 606-10-50-8(b), IFRS 15.116(b)), FIFO.
+
+    Per customer and currency the oldest credit goes first, so the opening outstanding (available + reserved)
+    is used before any credit issued in the period: from_opening = min(opening outstanding, used in the
+    period). Only ``used`` movements count: a reversal takes credit back without using it (one of credit held
+    at the opening stays in opening_left, where the roll-forward's reversed line shows it). Per currency:
+    opening, used, from_opening, from_period (used - from_opening), opening_left (opening - from_opening), so
+    used = from_opening + from_period ties to the roll-forward's used and opening to its opening.
+    """
+    o = opening.assign(opening=opening["available"].astype("int64") + opening["reserved"].astype("int64"))
+    o = o.groupby(["customer_id", "currency_code"])["opening"].sum()
+    m = movements[movements["kind"] == "used"]
+    u = m.groupby(["customer_id", "currency_code"])["amount"].sum().astype("int64").rename("used")
+    both = pd.concat([o, u], axis=1).fillna(0).astype("int64")
+    both["from_opening"] = np.minimum(both["opening"], both["used"])
+    out = both.groupby(level="currency_code").sum()
+    out["from_period"] = out["used"] - out["from_opening"]
+    out["opening_left"] = out["opening"] - out["from_opening"]
+    cols = ["opening", "used", "from_opening", "from_period", "opening_left"]
+    return out.reset_index()[["currency_code", *cols]].astype({c: "int64" for c in cols})
