@@ -420,7 +420,8 @@ def churn_rates(month_ends: Iterable[tuple[Any, pd.DataFrame]], *, min_at_risk: 
         pooled = churned / at_risk if at_risk else 0.0
         monthly = [1 - (1 - k / n) ** (1 / m) for n, k, m in obs]
         lo, hi = _wilson(churned, at_risk)
-        out[name] = Hazard(name, pooled, min(min(monthly), lo), max(max(monthly), hi), len(obs), at_risk, churned)
+        out[name] = Hazard(name, pooled, float(min(min(monthly), lo)), float(max(max(monthly), hi)), len(obs),
+                           at_risk, churned)
     return out
 
 
