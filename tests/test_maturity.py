@@ -218,3 +218,55 @@ def test_the_band_covers_usage_under_the_churn_the_simulator_really_had(make_sim
                 hits += int(m["cum_p10"].iloc[k]) <= actual[k] <= int(m["cum_p90"].iloc[k])
     print(f"band coverage {hits}/{cells}")
     assert 0.6 <= hits / cells <= 1.0, (hits, cells)
+
+
+def _month_end_forecasts(make_sim, *, seed: int, months: int, hazard: float, assumed: Hazard | None):
+    """A simulated account closed month end by month end: at each, the balances and renewal plans are read
+    through the production client and a forecast made; then the account is played a month on (with hidden
+    churn at ``hazard``). Returns (forecasts, the ledger's used rows, the transactions' credit, last moment)."""
+    sim = make_sim(customers=300, seed=seed)
+    account, client = sim.account, client_for(sim)
+    start = account._latest_ms + 3_600_000
+    account.set_time(start)
+    if hazard:
+        schedule_churn(account, 1, hazard, start, add_months(start, months + 12))
+    forecasts, moment = {}, start
+    holders_ever: set[str] = set()
+    hz = {c: assumed for c in ("monthly", "annual")} if assumed else None
+    for _ in range(months):
+        bal = pd.DataFrame(account.expected_balances(moment))
+        holders = sorted(set(bal.loc[(bal["available"] + bal["reserved"]) > 0, "customer_id"]))
+        holders_ever |= set(holders)
+        plans = fetch_renewal_plans(client, holders).plans
+        fc = maturity.forecast(bal, plans, pd.Timestamp(moment, unit="ms", tz="UTC"), hazards=hz)
+        forecasts[fc.as_of] = fc.monthly
+        following = add_months(moment, 1)
+        bill_renewals(account, moment, following)
+        moment = following
+    moves = pd.DataFrame(account.expected_movements(start, moment))
+    used = moves[moves["kind"] == "used"].assign(
+        occurred_at=lambda m: pd.to_datetime(m["occurred_ms"], unit="ms", utc=True))
+    first_iso = pd.Timestamp(start, unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
+    last_iso = pd.Timestamp(moment, unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
+    from credit_reports.fetch.subscriptions_forecast import fetch_completed_credit
+    credit = fetch_completed_credit(client, holders_ever, first_iso, last_iso)
+    return forecasts, used, credit, pd.Timestamp(moment, unit="ms", tz="UTC")
+
+
+def test_backtest_of_an_honest_account_scores_zero_error_from_both_actuals(make_sim) -> None:
+    forecasts, used, credit, last = _month_end_forecasts(make_sim, seed=5, months=4, hazard=0.0, assumed=None)
+    for actual in (used, credit):
+        scored = maturity.backtest(forecasts, actual, horizons=(1, 3), latest=last)
+        assert set(scored["horizon"]) == {1, 3} and len(scored) > 0
+        assert (scored["bias"] == 0).all() and not scored["attention"].any()
+    # the two actuals agree per currency: no seller credit on this account
+    assert used.groupby("currency_code")["amount"].sum().to_dict() == \
+        credit.groupby("currency_code")["amount"].sum().to_dict()
+
+
+def test_backtest_raises_attention_when_churn_was_not_foreseen(make_sim) -> None:
+    forecasts, used, _credit, last = _month_end_forecasts(make_sim, seed=5, months=4, hazard=0.25,
+                                                          assumed=Hazard("assumed", 0.0, 0.0, 0.0))
+    scored = maturity.backtest(forecasts, used, horizons=(3,), latest=last)
+    assert (scored["bias"] >= 0).all()  # usage was over-forecast, never under
+    assert scored["attention"].any()

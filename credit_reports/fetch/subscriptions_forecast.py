@@ -25,7 +25,7 @@ import pandas as pd
 from credit_reports.core.errors import UsageError
 from credit_reports.paddle.client import PaddleClient
 
-__all__ = ["BATCH", "RenewalPlans", "fetch_renewal_plans", "plan_row", "plans_frame"]
+__all__ = ["BATCH", "RenewalPlans", "fetch_completed_credit", "fetch_renewal_plans", "plan_row", "plans_frame"]
 
 log = logging.getLogger("credit_reports.fetch")
 
@@ -110,3 +110,32 @@ def fetch_renewal_plans(client: PaddleClient, customer_ids: Iterable[str], *, ba
     calls = client.stats.get("calls", 0) - before
     log.info("renewal plans: %d subscriptions of %d customers in %d calls", len(rows), len(ids), calls)
     return RenewalPlans(plans_frame(rows), calls, len(ids))
+
+
+def fetch_completed_credit(client: PaddleClient, customer_ids: Iterable[str], start: str, end: str, *,
+                           batch: int = BATCH) -> pd.DataFrame:
+    """The backtest's independent actual: credit applied to the customers' completed transactions last updated
+    in (``start``, ``end``] (ISO times), from ``GET /transactions?customer_id=<ids>&status=completed&updated_at[GT]=
+    &updated_at[LTE]=`` (30 a page). Columns: customer_id, currency_code, amount (``details.totals.credit``,
+    int64), occurred_at (``updated_at``), transaction_id. Paddle has no ``completed_at``: a completed transaction's
+    ``updated_at`` is when it completed unless something changed it later, and ``billed_at`` would miss an invoice
+    billed before ``start`` (its credit reserved then) and completed in the window. ``credit`` includes seller
+    credits on billed invoices (R1), so this actual differs from the movements' ``used`` by exactly those: the
+    backtest shows both, and the difference is not hidden.
+    """
+    rows: list[dict[str, Any]] = []
+    ids = sorted(set(customer_ids))
+    for first in range(0, len(ids), batch):
+        params = {"customer_id": ",".join(ids[first:first + batch]), "status": "completed",
+                  "updated_at[GT]": start, "updated_at[LTE]": end}
+        for txn in client.paginate("/transactions", params):
+            totals = (txn.get("details") or {}).get("totals") or {}
+            credit = _int(totals.get("credit", 0) or 0, "credit", str(txn.get("id")))
+            if credit > 0:
+                rows.append({"customer_id": txn.get("customer_id"), "currency_code": txn.get("currency_code"),
+                             "amount": credit, "occurred_at": txn.get("updated_at"),
+                             "transaction_id": txn.get("id")})
+    frame = pd.DataFrame(rows, columns=["customer_id", "currency_code", "amount", "occurred_at", "transaction_id"])
+    frame["amount"] = frame["amount"].astype("int64")
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True, format="ISO8601")
+    return frame
