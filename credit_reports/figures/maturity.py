@@ -117,24 +117,29 @@ def renewal_dates(first: np.ndarray, interval: np.ndarray, frequency: np.ndarray
     """The ``index``-th renewal (0 = ``first``, the subscription's ``next_billed_at``) of each subscription:
     ``first`` plus ``index`` x ``frequency`` intervals, months and years as calendar months counted from
     ``first`` (never from the previous, clipped, date). datetime64[ns] arrays in, one out."""
-    steps = index.astype("int64") * frequency.astype("int64")
-    out = first.copy()
-    for unit, months in (("month", 1), ("year", 12)):
-        mask = interval == unit
-        if mask.any():
-            out[mask] = _add_months(first[mask], steps[mask] * months)
-    for unit, days in (("day", 1), ("week", 7)):
-        mask = interval == unit
-        if mask.any():
-            out[mask] = first[mask] + (steps[mask] * days).astype("timedelta64[D]")
+    months, days = _steps(np.asarray(interval).astype(str), np.asarray(frequency, dtype="int64"))
+    return _dates(first, months, days, index)
+
+
+def _steps(interval: np.ndarray, frequency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each billing cycle as (calendar months, days) per period; both 0 for an interval Paddle does not have."""
+    months = np.select([interval == "month", interval == "year"], [1, 12], default=0) * frequency
+    days = np.select([interval == "day", interval == "week"], [1, 7], default=0) * frequency
+    return months.astype("int64"), days.astype("int64")
+
+
+def _dates(first: np.ndarray, months: np.ndarray, days: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``first`` + ``index`` periods of ``months`` calendar months or ``days`` days (see renewal_dates)."""
+    out = first + (index * days).astype("timedelta64[D]")
+    monthly = months > 0
+    if monthly.any():
+        out[monthly] = _add_months(first[monthly], index[monthly] * months[monthly])
     return out
 
 
-def _period_days(interval: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+def _period_days(months: np.ndarray, days: np.ndarray) -> np.ndarray:
     """The shortest length of one billing period in days (a month counts 28): how many renewals can fit."""
-    per = np.select([interval == "day", interval == "week", interval == "month", interval == "year"],
-                    [1, 7, 28, 365], default=0)
-    return per * frequency.astype("int64")
+    return months * 28 + days
 
 
 # -- the forecast --------------------------------------------------------------------------------------
@@ -147,17 +152,59 @@ def _boundaries(as_of: pd.Timestamp, months: int) -> np.ndarray:
 
 
 def _holders(balances: pd.DataFrame) -> pd.DataFrame:
-    """Customer and currency rows with outstanding credit: available and reserved as int64."""
-    b = balances[["customer_id", "currency_code", "available", "reserved"]].copy()
-    b["available"] = b["available"].astype("int64")
-    b["reserved"] = b["reserved"].astype("int64")
-    if (b["available"] < 0).any() or (b["reserved"] < 0).any():
+    """Customer and currency rows with outstanding credit: customer_id, currency_code (strings), available and
+    reserved (int64); a pair listed twice is summed. Strings stay Arrow-backed: no Python object per row."""
+    available = balances["available"].to_numpy(dtype="int64")
+    reserved = balances["reserved"].to_numpy(dtype="int64")
+    if (available < 0).any() or (reserved < 0).any():
         raise UsageError("balances hold a negative available or reserved amount; a forecast needs the balances "
                          "as Paddle reports them")
-    b = b[(b["available"] + b["reserved"]) > 0]
-    b["customer_id"] = b["customer_id"].astype(str)
-    b["currency_code"] = b["currency_code"].astype(str)
-    return b.groupby(["customer_id", "currency_code"], as_index=False, sort=True)[["available", "reserved"]].sum()
+    keep = (available + reserved) > 0
+    b = pd.DataFrame({"customer_id": balances["customer_id"].astype("string")[keep].reset_index(drop=True),
+                      "currency_code": balances["currency_code"].astype("string")[keep].reset_index(drop=True),
+                      "available": available[keep], "reserved": reserved[keep]})
+    customers, _ = b["customer_id"].factorize()
+    currencies, names = b["currency_code"].factorize()
+    pair = customers.astype("int64") * max(len(names), 1) + currencies
+    if len(np.unique(pair)) < len(pair):
+        b = b.groupby(["customer_id", "currency_code"], as_index=False, sort=True)[["available", "reserved"]].sum()
+    return b
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Integer keys shared by holders and plans: ``plan_holder`` (the holder row of each plan's customer and
+    currency, -1 when they hold nothing there), ``holder_cohort`` (0 monthly, 1 annual), ``holder_currency``
+    (index into ``codes``, the sorted currency codes)."""
+
+    plan_holder: np.ndarray
+    holder_cohort: np.ndarray
+    holder_currency: np.ndarray
+    codes: list[str]
+    active: np.ndarray
+
+
+def _keys(holders: pd.DataFrame, plans: pd.DataFrame) -> _Keys:
+    """Match plans to holders by (customer, currency) with factorised integer keys (no string merges)."""
+    n_h = len(holders)
+    customers, _ = pd.concat([holders["customer_id"].astype("string"), plans["customer_id"].astype("string")],
+                             ignore_index=True).factorize()
+    currencies, currency_names = pd.concat([holders["currency_code"].astype("string"),
+                                            plans["currency_code"].astype("string")], ignore_index=True).factorize()
+    key = customers.astype("int64") * max(len(currency_names), 1) + currencies
+    hkey, pkey = key[:n_h], key[n_h:]
+    order = np.argsort(hkey, kind="stable")
+    pos = np.clip(np.searchsorted(hkey[order], pkey), 0, max(n_h - 1, 0))
+    found = (hkey[order][pos] == pkey) if n_h else np.zeros(len(pkey), bool)
+    plan_holder = np.where(found, order[pos] if n_h else -1, -1)
+    active = plans["status"].isin(ACTIVE_STATUSES).to_numpy(dtype=bool)
+    yearly = np.zeros(customers.max() + 1 if len(customers) else 0, dtype=bool)
+    annual_plan = active & plans["billing_interval"].astype("string").eq("year").fillna(False).to_numpy(dtype=bool)
+    yearly[customers[n_h:][annual_plan]] = True
+    codes = sorted(str(c) for c in set(holders["currency_code"]))
+    rank = {c: i for i, c in enumerate(codes)}
+    name_rank = np.array([rank.get(str(c), -1) for c in currency_names], dtype="int64")
+    return _Keys(plan_holder, yearly[customers[:n_h]].astype("int64"), name_rank[currencies[:n_h]], codes, active)
 
 
 def _naive_ns(series: pd.Series) -> np.ndarray:
@@ -166,41 +213,61 @@ def _naive_ns(series: pd.Series) -> np.ndarray:
     return s.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
-def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, as_of: pd.Timestamp, end: np.datetime64) -> pd.DataFrame:
-    """One row per renewal that can still use credit: key (holder row), when (ns), amount (int64).
+def _group_cumsum(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``values`` restarting at each new key (``keys`` sorted); exact for int64."""
+    if len(values) == 0:
+        return values.copy()
+    total = np.cumsum(values)
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    before = total[first] - values[first]
+    return total - np.repeat(before, np.diff(np.r_[first, len(keys)]))
+
+
+def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, keys: _Keys, end: np.datetime64) -> dict[str, np.ndarray]:
+    """One row per renewal that can still use credit: key (holder row), when (ns), amount (int64), sorted by
+    holder and date.
 
     A subscription renews only while active, from ``next_billed_at`` until ``stops_at`` (a scheduled cancel or
     pause takes effect then: no renewal at or after it) and the horizon's end. A subscription's j-th renewal can
     use credit only when its own j earlier renewals did not already take all of it, so at most
     ceil(credit / amount) renewals are generated per subscription: memory follows the credit, not the horizon.
     """
-    p = plans[plans["status"].isin(ACTIVE_STATUSES)]
-    p = p[p["next_billed_at"].notna() & (p["amount"].astype("int64") > 0)]
-    key = holders.reset_index(drop=True).reset_index().rename(columns={"index": "key"})
-    p = p.merge(key[["key", "customer_id", "currency_code", "available"]], on=["customer_id", "currency_code"])
-    if p.empty:
-        return pd.DataFrame({"key": np.array([], "int64"), "when": np.array([], "datetime64[ns]"),
-                             "amount": np.array([], "int64")})
-    first = _naive_ns(p["next_billed_at"])
-    stops = _naive_ns(p["stops_at"])
+    amount_all = plans["amount"].to_numpy(dtype="int64")
+    take = keys.active & (keys.plan_holder >= 0) & (amount_all > 0) & plans["next_billed_at"].notna().to_numpy()
+    p = plans.loc[take, ["billing_interval", "billing_frequency"]]
+    holder = keys.plan_holder[take]
+    first = _naive_ns(plans["next_billed_at"])[take]
+    stops = _naive_ns(plans["stops_at"])[take]
     stops = np.where(np.isnat(stops), end + np.timedelta64(1, "ns"), stops)
-    interval = p["billing_interval"].astype(str).to_numpy()
-    frequency = p["billing_frequency"].fillna(1).astype("int64").to_numpy()
-    amount = p["amount"].astype("int64").to_numpy()
-    available = p["available"].astype("int64").to_numpy()
-    period = np.maximum(_period_days(interval, frequency), 1)
+    intervals, names = p["billing_interval"].astype("string").fillna("").factorize()
+    frequency = p["billing_frequency"].fillna(1).to_numpy(dtype="int64")
+    month_steps, day_steps = _steps(np.asarray(names, dtype=object).astype(str)[intervals], frequency)
+    amount = amount_all[take]
+    available = holders["available"].to_numpy(dtype="int64")[holder]
+    period = _period_days(month_steps, day_steps)
+    if (period <= 0).any():
+        raise UsageError("a subscription's billing interval is not day, week, month or year")
     horizon_days = (end - np.minimum(first, end)).astype("timedelta64[D]").astype("int64")
     fits = horizon_days // period + 1
     needed = -(-available // amount)  # renewals this subscription alone would need to use the credit
     count = np.maximum(np.minimum(fits, needed), 0)
-    if (period == 0).any():
-        raise UsageError("a subscription's billing interval is not day, week, month or year")
-    rows = np.repeat(np.arange(len(p)), count)
-    index = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
-    when = renewal_dates(first[rows], interval[rows], frequency[rows], index)
-    keep = (when <= end) & (when < stops[rows])
-    out = pd.DataFrame({"key": p["key"].to_numpy()[rows][keep], "when": when[keep], "amount": amount[rows][keep]})
-    return out.sort_values(["key", "when"], kind="stable").reset_index(drop=True)
+    keys_out, when_out, amount_out = [], [], []
+    for lo in range(0, len(count), SUBSCRIPTION_CHUNK):  # bounded transient memory for the date arithmetic
+        part = slice(lo, lo + SUBSCRIPTION_CHUNK)
+        n = count[part]
+        rows = np.repeat(np.arange(lo, lo + len(n)), n)
+        index = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
+        when = _dates(first[rows], month_steps[rows], day_steps[rows], index)
+        keep = (when <= end) & (when < stops[rows])
+        keys_out.append(holder[rows][keep])
+        when_out.append(when[keep])
+        amount_out.append(amount[rows][keep])
+    key = np.concatenate(keys_out) if keys_out else np.zeros(0, "int64")
+    when = np.concatenate(when_out) if when_out else np.zeros(0, "datetime64[ns]")
+    amount = np.concatenate(amount_out) if amount_out else np.zeros(0, "int64")
+    del keys_out, when_out, amount_out
+    order = np.lexsort((when, key))
+    return {"key": key[order], "when": when[order], "amount": amount[order]}
 
 
 def _cohort_of(plans: pd.DataFrame) -> pd.Series:
@@ -209,6 +276,22 @@ def _cohort_of(plans: pd.DataFrame) -> pd.Series:
     active = plans[plans["status"].isin(ACTIVE_STATUSES)]
     yearly = active.assign(y=active["billing_interval"].astype(str).eq("year")).groupby("customer_id")["y"].any()
     return yearly.map({True: "annual", False: "monthly"})
+
+
+CHUNK_ROWS = 1_000_000
+SUBSCRIPTION_CHUNK = 200_000
+
+
+def _chunks(key: np.ndarray, rows: int = CHUNK_ROWS) -> list[tuple[int, int]]:
+    """(start, stop) slices of about ``rows`` renewals that never split one holder (``key`` sorted)."""
+    cuts, start = [], 0
+    while start < len(key):
+        stop = min(start + rows, len(key))
+        if stop < len(key):
+            stop = int(np.searchsorted(key, key[stop - 1], side="right"))
+        cuts.append((start, stop))
+        start = stop
+    return cuts
 
 
 def _survival(months: np.ndarray, hazard: np.ndarray) -> np.ndarray:
@@ -221,13 +304,17 @@ def _round_cumulative(cum: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.rint(cum).astype("int64"), axis=-1)
 
 
+COHORTS = ("monthly", "annual")
+
+
 def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months: int = HORIZON_MONTHS,
              hazards: Mapping[str, Hazard] | None = None) -> Forecast:
     """The usage forecast per currency and month at ``as_of`` (module docstring; docs/credit-rules.md).
 
     ``balances``: customer_id, currency_code, available, reserved (the snapshot's). ``plans``: :data:`PLAN_COLUMNS`
-    (``fetch.subscriptions_forecast.renewal_plans``). ``hazards``: cohort -> :class:`Hazard` (from
-    :func:`churn_rates`); a cohort not in it, or None, churns at :data:`NO_HISTORY` (none), said in ``notes``.
+    (``fetch.subscriptions_forecast.fetch_renewal_plans``). ``hazards``: cohort (``monthly``, ``annual``) ->
+    :class:`Hazard` (from :func:`churn_rates`); a cohort not in it, or None, churns at :data:`NO_HISTORY` (none),
+    said in ``notes``.
     """
     stamp = timestamps.parse(as_of)
     if not 1 <= months <= 120:
@@ -236,62 +323,68 @@ def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months:
     if missing:
         raise UsageError(f"plans lack the columns {', '.join(missing)}")
     holders = _holders(balances)
+    keys = _keys(holders, plans)
     bounds = _boundaries(stamp, months)
-    end = bounds[-1]
     naive_as_of = stamp.tz_convert("UTC").tz_localize(None).to_datetime64()
-    ren = _renewals(holders, plans, stamp, end)
-    keys = ren["key"].to_numpy()
-    amount = ren["amount"].to_numpy()
+    ren = _renewals(holders, plans, keys, bounds[-1])
+    key, amount = ren["key"], ren["amount"]
     # credit left for renewals is the available part; reserved credit is used in month 1 (billed already)
-    available = holders["available"].to_numpy()[keys]
-    cum = ren.groupby("key")["amount"].cumsum().to_numpy() if len(ren) else np.array([], "int64")
+    available = holders["available"].to_numpy(dtype="int64")[key]
+    cum = _group_cumsum(key, amount)
     used = np.minimum(cum, available) - np.minimum(cum - amount, available)
-    bucket = np.searchsorted(bounds, ren["when"].to_numpy(), side="left")  # (b[k-1], b[k]] -> k; <= as_of -> 0
-    elapsed = (ren["when"].to_numpy() - naive_as_of).astype("timedelta64[s]").astype("float64") / 86400 / MONTH_DAYS
+    u_before = np.minimum(cum - amount, available)  # credit scheduled to earlier renewals of the same holder
+    bucket = np.searchsorted(bounds, ren["when"], side="left").astype("int32")  # (b[k-1], b[k]] -> k; <= as_of: 0
+    elapsed = (ren["when"] - naive_as_of).astype("timedelta64[s]").astype("float64") / 86400 / MONTH_DAYS
 
-    cohorts = _cohort_of(plans)
-    cohort = holders["customer_id"].map(cohorts).fillna("monthly").to_numpy()[keys]
+    cohort = keys.holder_cohort.astype("int8")[key]
     hazards = dict(hazards or {})
+    present = sorted({COHORTS[i] for i in np.unique(cohort)})
     notes: list[str] = []
-    unknown = sorted({c for c in cohort if c not in hazards})
+    unknown = [c for c in present if c not in hazards]
     if unknown:
         notes.append("no stored history to estimate churn for " + ", ".join(unknown)
                      + ": no churn assumed there, so the band shows the scheduled usage only")
-    hz = {c: hazards.get(c, NO_HISTORY) for c in set(cohort) | set(hazards)}
+    hz = {c: hazards.get(c, NO_HISTORY) for c in (*COHORTS, *hazards)}
 
-    currency_of = holders["currency_code"].to_numpy()
-    codes = sorted(set(currency_of))
-    code_index = {c: i for i, c in enumerate(codes)}
-    cur = np.array([code_index[c] for c in currency_of], dtype="int64")
-    rcur = cur[keys]
-    n_c = len(codes)
+    codes, n_c = keys.codes, len(keys.codes)
+    rcur = keys.holder_currency.astype("int32")[key]
 
     def by_bucket(values: np.ndarray) -> np.ndarray:
-        """Sum ``values`` (one per renewal row) into [currency, month] (float or int)."""
-        out = np.zeros((n_c, months), dtype=values.dtype if values.dtype.kind == "i" else "float64")
-        np.add.at(out, (rcur, bucket), values)
-        return out
+        """Sum ``values`` (one per renewal row) into [currency, month] (int64 or float64)."""
+        cell = rcur.astype("int64") * months + bucket
+        if values.dtype.kind == "i":  # exact: int64 sums, never through floats
+            exact = np.zeros(n_c * months, dtype="int64")
+            np.add.at(exact, cell, values)
+            return exact.reshape(n_c, months)
+        return np.bincount(cell, weights=values, minlength=n_c * months).reshape(n_c, months)
 
     reserved = np.zeros(n_c, dtype="int64")
-    np.add.at(reserved, cur, holders["reserved"].to_numpy())
+    np.add.at(reserved, keys.holder_currency, holders["reserved"].to_numpy(dtype="int64"))
     scheduled = by_bucket(used.astype("int64"))
     scheduled[:, 0] += reserved
 
     scenario: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    cuts = _chunks(key)
     for name, pick in (("p50", lambda h: h.p50), ("p10", lambda h: h.high), ("p90", lambda h: h.low)):
-        rate = np.array([pick(hz[c]) for c in cohort], dtype="float64") if len(cohort) else np.zeros(0)
-        s = _survival(elapsed, rate)
-        m = used * s
-        u_before = cum - amount  # credit scheduled to earlier renewals of the same holder
-        u_before = np.minimum(u_before, available)
-        sq = used * s * (used + 2.0 * u_before)  # E[C^2] increments (customer-level churn)
-        big_m = pd.Series(m).groupby(keys).cumsum().to_numpy() if len(m) else m
-        sq_mean = big_m ** 2 - (big_m - m) ** 2  # increments of E[C]^2, telescoping per holder
-        mean = by_bucket(m)
+        rates = np.array([pick(hz[c]) for c in COHORTS], dtype="float64")
+        mean = np.zeros((n_c, months))
+        var_month = np.zeros((n_c, months))
+        var_cum = np.zeros((n_c, months))
+        for lo, hi in cuts:  # slices of whole holders: memory stays flat however many renewals there are
+            part = slice(lo, hi)
+            s = _survival(elapsed[part], rates[cohort[part]])
+            u = used[part]
+            m = u * s
+            sq = m * (u + 2.0 * u_before[part])  # increments of E[C^2] (a customer churns from every renewal)
+            big_m = _group_cumsum(key[part], m)
+            sq -= big_m ** 2 - (big_m - m) ** 2  # less the increments of E[C]^2, telescoping per holder
+            cell = rcur[part].astype("int64") * months + bucket[part]
+            size = n_c * months
+            mean += np.bincount(cell, weights=m, minlength=size).reshape(n_c, months)
+            var_month += np.bincount(cell, weights=u * m * (1.0 - s), minlength=size).reshape(n_c, months)
+            var_cum += np.bincount(cell, weights=sq, minlength=size).reshape(n_c, months)
         mean[:, 0] += reserved
-        var_month = by_bucket(used * used * s * (1.0 - s))
-        var_cum = np.cumsum(by_bucket(sq) - by_bucket(sq_mean), axis=1)
-        scenario[name] = (mean, np.maximum(var_month, 0.0), np.maximum(var_cum, 0.0))
+        scenario[name] = (mean, np.maximum(var_month, 0.0), np.maximum(np.cumsum(var_cum, axis=1), 0.0))
 
     usable = np.cumsum(scheduled, axis=1)  # no forecast can use more than the schedule allows
     cum_p50 = np.minimum(_round_cumulative(np.cumsum(scenario["p50"][0], axis=1)), usable)
@@ -308,7 +401,7 @@ def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months:
 
     ends = pd.DatetimeIndex(bounds).tz_localize("UTC")
     monthly = pd.DataFrame({
-        "currency_code": np.repeat(codes, months).astype(object),
+        "currency_code": np.repeat(np.array(codes, dtype=object), months),
         "month": np.tile(np.arange(1, months + 1), n_c),
         "ends_at": np.tile(ends, n_c),
         "scheduled": scheduled.ravel(), "p10": p10.ravel(), "p50": p50.ravel(), "p90": p90.ravel(),
@@ -316,25 +409,27 @@ def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months:
     })
     monthly = monthly.astype({c: "int64" for c in ("month", "scheduled", "p10", "p50", "p90", "cum_p10",
                                                      "cum_p50", "cum_p90")})
-    dormant = _dormant(holders, plans, stamp, ren)
-    split = _split(holders, codes, months, scheduled, cum_p10, cum_p50, cum_p90, dormant)
-    notes.extend(_amount_notes(plans, holders))
+    dormant = _dormant(holders, plans, keys, stamp)
+    split = _split(holders, keys, months, scheduled, cum_p10, cum_p50, cum_p90, dormant)
+    notes.extend(_amount_notes(plans, keys))
     rows = [{"cohort": c, "hazard_p50": h.p50, "hazard_low": h.low, "hazard_high": h.high, "months": h.months,
-             "at_risk": h.at_risk, "churned": h.churned} for c, h in sorted(hz.items())]
+             "at_risk": h.at_risk, "churned": h.churned} for c, h in sorted(hz.items()) if c in present]
     hazards_frame = pd.DataFrame(rows, columns=["cohort", "hazard_p50", "hazard_low", "hazard_high", "months",
                                                 "at_risk", "churned"])
     return Forecast(stamp, monthly, split, dormant, hazards_frame, notes)
 
 
-def _split(holders: pd.DataFrame, codes: list[str], months: int, scheduled: np.ndarray, cum_p10: np.ndarray,
+def _split(holders: pd.DataFrame, keys: _Keys, months: int, scheduled: np.ndarray, cum_p10: np.ndarray,
            cum_p50: np.ndarray, cum_p90: np.ndarray, dormant: pd.DataFrame) -> pd.DataFrame:
     """Current (within twelve months, P50 with its band) and non-current per currency; exact int64 sums."""
     k = min(CURRENT_MONTHS, months) - 1
-    outstanding = (holders["available"] + holders["reserved"]).groupby(holders["currency_code"]).sum()
+    outstanding = np.zeros(len(keys.codes), dtype="int64")
+    np.add.at(outstanding, keys.holder_currency,
+              holders["available"].to_numpy(dtype="int64") + holders["reserved"].to_numpy(dtype="int64"))
     dormant_total = dormant.groupby("currency_code")["amount"].sum() if len(dormant) else pd.Series(dtype="int64")
     rows = []
-    for i, code in enumerate(codes):
-        total = int(outstanding.get(code, 0))
+    for i, code in enumerate(keys.codes):
+        total = int(outstanding[i])
         current = int(cum_p50[i, k])
         rows.append({"currency_code": code, "outstanding": total, "current": current,
                      "current_p10": int(cum_p10[i, k]), "current_p90": int(cum_p90[i, k]),
@@ -347,22 +442,29 @@ def _split(holders: pd.DataFrame, codes: list[str], months: int, scheduled: np.n
     return out.astype({c: "int64" for c in cols[1:]})
 
 
-def _dormant(holders: pd.DataFrame, plans: pd.DataFrame, as_of: pd.Timestamp, ren: pd.DataFrame) -> pd.DataFrame:
+def _dormant(holders: pd.DataFrame, plans: pd.DataFrame, keys: _Keys, as_of: pd.Timestamp) -> pd.DataFrame:
     """Available credit of holders with no active subscription in its currency, by how long they have been
     without one (since the latest cancel or pause of a subscription in that currency)."""
-    active = plans[plans["status"].isin(ACTIVE_STATUSES)][["customer_id", "currency_code"]].drop_duplicates()
-    h = holders.merge(active.assign(active=True), on=["customer_id", "currency_code"], how="left")
-    h = h[h["active"].isna() & (h["available"] > 0)]
-    since = plans.dropna(subset=["inactive_since"]).groupby(["customer_id", "currency_code"])["inactive_since"].max()
-    h = h.merge(since.rename("since").reset_index(), on=["customer_id", "currency_code"], how="left")
-    age_months = (as_of - pd.to_datetime(h["since"], utc=True)).dt.days / MONTH_DAYS
-    label = pd.Series(DORMANT_UNKNOWN, index=h.index, dtype=object)
+    n_h = len(holders)
+    has_active = np.zeros(n_h, dtype=bool)
+    has_active[keys.plan_holder[keys.active & (keys.plan_holder >= 0)]] = True
+    since_ns = _naive_ns(plans["inactive_since"]).astype("int64")  # NaT is the smallest int64
+    latest = np.full(n_h, np.iinfo("int64").min, dtype="int64")
+    matched = keys.plan_holder >= 0
+    np.maximum.at(latest, keys.plan_holder[matched], since_ns[matched])
+    available = holders["available"].to_numpy(dtype="int64")
+    pick = ~has_active & (available > 0)
+    naive_as_of = as_of.tz_convert("UTC").tz_localize(None).to_datetime64().astype("datetime64[ns]").astype("int64")
+    known = latest[pick] != np.iinfo("int64").min
+    age = np.where(known, (naive_as_of - latest[pick]) / 86_400e9 / MONTH_DAYS, np.nan)
+    label = np.full(int(pick.sum()), DORMANT_UNKNOWN, dtype=object)
     lower = 0.0
     for name, upper in _DORMANT_AGES:
-        mask = age_months.notna() & (age_months >= lower) & ((age_months < upper) if upper else True)
-        label[mask] = name
+        label[known & (age >= lower) & ((age < upper) if upper else True)] = name
         lower = upper or lower
-    h["age"] = label
+    h = pd.DataFrame({"currency_code": holders["currency_code"][pick].to_numpy(dtype=object), "age": label,
+                      "customer_id": holders["customer_id"][pick].to_numpy(dtype=object),
+                      "available": available[pick]})
     order = [name for name, _ in _DORMANT_AGES] + [DORMANT_UNKNOWN]
     out = h.groupby(["currency_code", "age"], as_index=False).agg(customers=("customer_id", "nunique"),
                                                                   amount=("available", "sum"))
@@ -372,15 +474,14 @@ def _dormant(holders: pd.DataFrame, plans: pd.DataFrame, as_of: pd.Timestamp, re
     return out.astype({"customers": "int64", "amount": "int64"})
 
 
-def _amount_notes(plans: pd.DataFrame, holders: pd.DataFrame) -> list[str]:
+def _amount_notes(plans: pd.DataFrame, keys: _Keys) -> list[str]:
     """A line when some renewal amounts are list prices that leave out a discount or tax added on top."""
     if "amount_basis" not in plans.columns:
         return []
-    held = plans.merge(holders[["customer_id", "currency_code"]], on=["customer_id", "currency_code"])
-    rough = held[held["amount_basis"].astype(str) != "listed"]
-    if rough.empty:
+    rough = int(((keys.plan_holder >= 0) & (plans["amount_basis"].astype(str).to_numpy() != "listed")).sum())
+    if not rough:
         return []
-    return [f"{len(rough):,} subscriptions of customers holding credit have a discount or tax added on top: "
+    return [f"{rough:,} subscriptions of customers holding credit have a discount or tax added on top: "
             "their renewal amount is the listed price, an estimate"]
 
 
@@ -405,7 +506,7 @@ def churn_rates(month_ends: Iterable[tuple[Any, pd.DataFrame]], *, min_at_risk: 
         active0 = f0[f0["status"].isin(ACTIVE_STATUSES)]
         if active0.empty:
             continue
-        cohort = _cohort_of(f0)
+        cohort = _cohort_of(f0)  # the same rule as the forecast's _keys
         still = set(f1.loc[f1["status"].isin(ACTIVE_STATUSES), "customer_id"].astype(str))
         at_risk = pd.Series(sorted(set(active0["customer_id"].astype(str))))
         gone = ~at_risk.isin(still)
