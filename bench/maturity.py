@@ -46,7 +46,7 @@ def bench_calls(customers: int, seed: int, batches: list[int]) -> list[dict]:
             sim.reset_stats()
             started = time.perf_counter()
             plans = fetch_renewal_plans(client, holders, batch=batch)
-            served = sim.stats()
+            served = sim.stats
             out.append({"case": "calls", "customers": customers, "holders": len(holders), "batch": batch,
                         "subscriptions": len(plans.plans), "calls": plans.calls,
                         "served": served.get("requests", served.get("total")),

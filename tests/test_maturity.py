@@ -270,3 +270,24 @@ def test_backtest_raises_attention_when_churn_was_not_foreseen(make_sim) -> None
     scored = maturity.backtest(forecasts, used, horizons=(3,), latest=last)
     assert (scored["bias"] >= 0).all()  # usage was over-forecast, never under
     assert scored["attention"].any()
+
+
+def test_breakage_evidence_follows_each_issue_month_fifo_and_names_the_churned_share() -> None:
+    from credit_reports.figures.breakage import breakage_evidence
+
+    moves = pd.DataFrame({
+        "kind": ["issued", "issued", "used", "used", "used"],
+        "customer_id": ["a", "a", "a", "a", "b"],
+        "currency_code": ["USD", "USD", "USD", "USD", "EUR"],
+        "amount": [100, 50, 120, 10, 15],
+        "occurred_at": ["2025-01-10T00:00:00Z", "2025-03-05T00:00:00Z", "2025-05-01T00:00:00Z",
+                        "2026-03-01T00:00:00Z", "2025-02-01T00:00:00Z"]})
+    opening = pd.DataFrame({"customer_id": ["b"], "currency_code": ["EUR"], "amount": [40]})
+    out = breakage_evidence(moves, "2026-06-30T23:59:59Z", churned={"a"}, opening=opening)
+    rows = {(r["currency_code"], r["cohort"]): r for r in out.to_dict("records")}
+    jan, mar, before = rows[("USD", "2025-01")], rows[("USD", "2025-03")], rows[("EUR", "before history")]
+    # a's January lot [0, 100) is gone once 120 is used (1 May); March's [100, 150) keeps 30, then 20 after 1 Mar 2026
+    assert (jan["issued"], jan["unused_6m"], jan["unused_12m"], jan["unused_now"]) == (100, 0, 0, 0)
+    assert pd.isna(jan["unused_24m"])  # 31 Jan 2027 is after the as-of: not guessed
+    assert (mar["unused_6m"], mar["unused_12m"], mar["unused_now"], mar["unused_now_churned"]) == (30, 20, 20, 20)
+    assert (before["unused_now"], before["unused_now_churned"], before["customers_churned"]) == (25, 0, 0)
