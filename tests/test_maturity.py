@@ -190,7 +190,7 @@ def _actual_by_month(fc: maturity.Forecast, used: pd.DataFrame, currency: str) -
 
 def test_scheduled_usage_equals_what_the_simulator_then_uses_month_by_month(make_sim) -> None:
     bal, fetched, as_of, used, holders = _played_forward(make_sim, seed=5, cancels=3)
-    assert fetched.calls == math.ceil(holders / 50)  # 50 customers a call, no batch past one page
+    assert fetched.calls == math.ceil(holders / 100)  # 100 customers a call, no batch past one page
     fc = maturity.forecast(bal, fetched.plans, as_of)
     assert fc.split["outstanding"].sum() > 0 and fc.split["dormant"].sum() > 0
     assert set(fetched.plans["scheduled_action"].dropna()) == {"cancel"}
@@ -291,3 +291,16 @@ def test_breakage_evidence_follows_each_issue_month_fifo_and_names_the_churned_s
     assert pd.isna(jan["unused_24m"])  # 31 Jan 2027 is after the as-of: not guessed
     assert (mar["unused_6m"], mar["unused_12m"], mar["unused_now"], mar["unused_now_churned"]) == (30, 20, 20, 20)
     assert (before["unused_now"], before["unused_now_churned"], before["customers_churned"]) == (25, 0, 0)
+
+
+def test_a_refused_customer_list_is_halved_and_the_plans_are_the_same(make_sim, caplog) -> None:
+    sim = make_sim(customers=300, seed=5)
+    bal = pd.DataFrame(sim.account.expected_balances())
+    holders = sorted(set(bal.loc[(bal["available"] + bal["reserved"]) > 0, "customer_id"]))
+    assert 60 < len(holders) <= 100
+    whole = fetch_renewal_plans(client_for(sim), holders)
+    sim.max_filter_ids = 60  # this Paddle refuses more than 60 ids in one customer_id list
+    halved = fetch_renewal_plans(client_for(sim), holders)
+    assert whole.calls == 1 and halved.calls == 1 + math.ceil(len(holders) / 50)  # the refusal, then 50 a call
+    pd.testing.assert_frame_equal(whole.plans, halved.plans)
+    assert "asking 50 a call" in caplog.text

@@ -1,9 +1,9 @@
 """The forecast's one fetch step: the renewal plans of the customers holding credit, from ``GET /subscriptions``.
 
 ``GET /subscriptions`` takes ``customer_id`` as a comma list (spec: ``customer_id_query``, ``explode: false``,
-no documented maximum) and up to 200 a page; we send 50 ids a call (the batch every other comma-list call of
-the toolkit uses, well inside URL limits), so the step costs ``ceil(holders / 50)`` calls plus one per extra
-page of a batch whose customers hold more than 200 subscriptions. The listing has what a renewal needs:
+no documented maximum) and up to 200 a page; we send 100 ids a call (:data:`BATCH`; halved if Paddle ever
+refuses a list that long), so the step costs ``ceil(holders / 100)`` calls plus one per extra page of a batch
+whose customers hold more than 200 subscriptions. The listing has what a renewal needs:
 ``status``, ``next_billed_at``, ``billing_cycle``, ``scheduled_change`` and the items (price x quantity).
 *Chosen* (docs/credit-rules.md, "Maturity"): the renewal's amount is the sum of its active recurring items'
 ``unit_price.amount`` x ``quantity``; where a discount applies or a price's tax is added on top
@@ -22,14 +22,16 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports.core.errors import UsageError
+from credit_reports.core.errors import BadRequestError, UsageError
 from credit_reports.paddle.client import PaddleClient
 
 __all__ = ["BATCH", "RenewalPlans", "fetch_completed_credit", "fetch_renewal_plans", "plan_row", "plans_frame"]
 
 log = logging.getLogger("credit_reports.fetch")
 
-BATCH = 50
+#: Customer ids a call: 100 keeps the step near 5% of a daily incremental fetch at 20,000 customers (50 would
+#: be 10.7%; docs/benchmarks/maturity.md) and the URL near 3 KB; Paddle documents no maximum.
+BATCH = 100
 _PLAN_DTYPES: dict[str, str] = {
     "customer_id": "string", "subscription_id": "string", "status": "string", "currency_code": "string",
     "next_billed_at": "datetime64[us, UTC]", "billing_interval": "string", "billing_frequency": "int64",
@@ -95,25 +97,38 @@ def plans_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 def fetch_renewal_plans(client: PaddleClient, customer_ids: Iterable[str], *, batch: int = BATCH) -> RenewalPlans:
     """Every subscription (any status) of ``customer_ids``, ``batch`` ids a ``GET /subscriptions`` call.
 
-    ``calls`` is the client's request count across the step: run it on a client no other thread uses at the
-    same time, or the count includes their calls.
+    Paddle documents no maximum for the ``customer_id`` list; should it refuse a batch (400), the batch is
+    halved for that call and every later one (one warning line), down to one id, so the step still completes
+    and the cost stays close to ``ceil(holders / batch)``. ``calls`` is the client's request count across the
+    step, refusals included: run it on a client no other thread uses at the same time.
     """
     if not 1 <= batch <= 200:
         raise UsageError(f"batch must be between 1 and 200 customer ids, not {batch}")
     ids = sorted(set(customer_ids))
     before = client.stats.get("calls", 0)
     rows: list[dict[str, Any]] = []
-    for start in range(0, len(ids), batch):
+    start = 0
+    while start < len(ids):
         chunk = ids[start:start + batch]
-        for sub in client.paginate("/subscriptions", {"customer_id": ",".join(chunk)}, per_page=200):
-            rows.append(plan_row(sub))
+        try:
+            found = [plan_row(sub) for sub in client.paginate("/subscriptions", {"customer_id": ",".join(chunk)},
+                                                              per_page=200)]
+        except BadRequestError:
+            if batch == 1:
+                raise
+            batch = max(1, batch // 2)
+            log.warning("Paddle refused %d customer ids in one /subscriptions call; asking %d a call from now on",
+                        len(chunk), batch)
+            continue
+        rows.extend(found)
+        start += len(chunk)
     calls = client.stats.get("calls", 0) - before
     log.info("renewal plans: %d subscriptions of %d customers in %d calls", len(rows), len(ids), calls)
     return RenewalPlans(plans_frame(rows), calls, len(ids))
 
 
 def fetch_completed_credit(client: PaddleClient, customer_ids: Iterable[str], start: str, end: str, *,
-                           batch: int = BATCH) -> pd.DataFrame:
+                           batch: int = 50) -> pd.DataFrame:
     """The backtest's independent actual: credit applied to the customers' completed transactions last updated
     in (``start``, ``end``] (ISO times), from ``GET /transactions?customer_id=<ids>&status=completed&updated_at[GT]=
     &updated_at[LTE]=`` (30 a page). Columns: customer_id, currency_code, amount (``details.totals.credit``,
