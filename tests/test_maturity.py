@@ -304,3 +304,22 @@ def test_a_refused_customer_list_is_halved_and_the_plans_are_the_same(make_sim, 
     assert whole.calls == 1 and halved.calls == 1 + math.ceil(len(holders) / 50)  # the refusal, then 50 a call
     pd.testing.assert_frame_equal(whole.plans, halved.plans)
     assert "asking 50 a call" in caplog.text
+
+
+def test_revenue_from_opening_ties_to_the_roll_forward_on_the_demo_store(small_demo) -> None:
+    from credit_reports.figures.metrics import roll_forward
+    from credit_reports.report.maturity_report import hazards_from_chain, revenue_from_opening
+    from credit_reports.store.reader import chain
+
+    snaps = chain(small_demo["data"], None)
+    opening, closing = snaps[-4], snaps[-1]
+    revenue = revenue_from_opening(opening, closing, snaps).set_index("currency_code")
+    roll = roll_forward(opening, closing).set_index("currency_code")
+    assert len(revenue) > 0
+    for code, row in revenue.iterrows():
+        assert row["used"] == roll.loc[code, "used"], code
+        assert row["from_opening"] + row["from_period"] == row["used"]
+        assert row["opening"] == roll.loc[code, "opening"], code
+    hazards = hazards_from_chain(snaps)
+    assert set(hazards) <= {"monthly", "annual"}
+    assert all(0.0 <= h.low <= h.p50 <= h.high <= 1.0 for h in hazards.values())
