@@ -323,3 +323,15 @@ def test_revenue_from_opening_ties_to_the_roll_forward_on_the_demo_store(small_d
     hazards = hazards_from_chain(snaps)
     assert set(hazards) <= {"monthly", "annual"}
     assert all(0.0 <= h.low <= h.p50 <= h.high <= 1.0 for h in hazards.values())
+
+
+def test_plans_for_a_snapshot_ask_only_about_its_credit_holders(sim, small_demo) -> None:
+    from credit_reports.fetch.subscriptions_forecast import plans_for_snapshot
+    from credit_reports.store.reader import chain
+
+    snap = chain(small_demo["data"], None)[-1]
+    b = snap.balances
+    holders = set(b.loc[(b["available"] + b["reserved"]) > 0, "customer_id"].astype(str))
+    got = plans_for_snapshot(client_for(sim), snap)
+    assert got.customers == len(holders) and got.calls == math.ceil(len(holders) / 100)
+    assert set(got.plans["customer_id"].astype(str)) <= holders

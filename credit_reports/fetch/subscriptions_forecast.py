@@ -25,14 +25,16 @@ import pandas as pd
 from credit_reports.core.errors import BadRequestError, UsageError
 from credit_reports.paddle.client import PaddleClient
 
-__all__ = ["BATCH", "RenewalPlans", "fetch_completed_credit", "fetch_renewal_plans", "plan_row", "plans_frame"]
+__all__ = ["BATCH", "PLAN_DTYPES", "RenewalPlans", "fetch_completed_credit", "fetch_renewal_plans", "plan_row",
+           "plans_for_snapshot", "plans_frame"]
 
 log = logging.getLogger("credit_reports.fetch")
 
 #: Customer ids a call: 100 keeps the step near 5% of a daily incremental fetch at 20,000 customers (50 would
 #: be 10.7%; docs/benchmarks/maturity.md) and the URL near 3 KB; Paddle documents no maximum.
 BATCH = 100
-_PLAN_DTYPES: dict[str, str] = {
+#: The plans table (one row per subscription), as a snapshot could store it (``renewal_plans.parquet``).
+PLAN_DTYPES: dict[str, str] = {
     "customer_id": "string", "subscription_id": "string", "status": "string", "currency_code": "string",
     "next_billed_at": "datetime64[us, UTC]", "billing_interval": "string", "billing_frequency": "int64",
     "amount": "int64", "stops_at": "datetime64[us, UTC]", "inactive_since": "datetime64[us, UTC]",
@@ -85,8 +87,8 @@ def plan_row(sub: Mapping[str, Any]) -> dict[str, Any]:
 
 def plans_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Plan rows as a typed frame (times UTC), sorted by customer and subscription."""
-    frame = pd.DataFrame(list(rows), columns=list(_PLAN_DTYPES))
-    for name, dtype in _PLAN_DTYPES.items():
+    frame = pd.DataFrame(list(rows), columns=list(PLAN_DTYPES))
+    for name, dtype in PLAN_DTYPES.items():
         if dtype.startswith("datetime"):
             frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype(dtype)
         else:
@@ -154,3 +156,11 @@ def fetch_completed_credit(client: PaddleClient, customer_ids: Iterable[str], st
     frame["amount"] = frame["amount"].astype("int64")
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True, format="ISO8601")
     return frame
+
+
+def plans_for_snapshot(client: PaddleClient, snapshot: Any, *, batch: int = BATCH) -> RenewalPlans:
+    """The renewal plans of the customers holding outstanding credit (available + reserved) in ``snapshot``:
+    the one call the close makes for the maturity figures, right after the snapshot's fetch."""
+    b = snapshot.balances
+    holders = b.loc[(b["available"].astype("int64") + b["reserved"].astype("int64")) > 0, "customer_id"]
+    return fetch_renewal_plans(client, holders.astype(str), batch=batch)
