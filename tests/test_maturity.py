@@ -335,3 +335,32 @@ def test_plans_for_a_snapshot_ask_only_about_its_credit_holders(sim, small_demo)
     got = plans_for_snapshot(client_for(sim), snap)
     assert got.customers == len(holders) and got.calls == math.ceil(len(holders) / 100)
     assert set(got.plans["customer_id"].astype(str)) <= holders
+
+
+def test_fx_policy_keeps_each_lot_at_its_issue_rate_or_remeasures_all_at_closing() -> None:
+    import datetime as dt
+
+    from credit_reports.core.errors import UsageError
+    from credit_reports.figures.fx_policy import translate_outstanding
+    from credit_reports.figures.translation import Rate
+
+    rates = [Rate("USD", Decimal(r), dt.date.fromisoformat(d), "test") for r, d in
+             (("0.90", "2026-01-01"), ("0.95", "2026-06-01"), ("0.92", "2026-12-31"))]
+    opening = pd.DataFrame({"customer_id": ["a"], "currency_code": ["USD"], "amount": [100]})
+    moves = pd.DataFrame({"kind": ["issued", "used"], "customer_id": ["a", "a"], "currency_code": "USD",
+                          "amount": [200, 150], "occurred_at": ["2026-06-15T00:00:00Z", "2026-07-01T00:00:00Z"]})
+    closing = pd.DataFrame({"customer_id": ["a", "b"], "currency_code": "USD", "available": [150, 30],
+                            "reserved": [0, 0]})
+    kw = {"opening": opening, "opening_date": "2026-01-01T00:00:00Z"}
+    row = translate_outstanding(closing, moves, "2026-12-31T23:59:59Z", rates, "EUR", **kw).iloc[0]
+    # FIFO: the 150 used took the opening 100 and 50 of June's 200: 150 of June's lot is left (at 0.95: 142.5 ->
+    # 142, half to even); b's 30 no lot explains stays at the closing 0.92 (27.6 -> 28); closing: 180 x 0.92
+    assert (row["dated"], row["undated"], row["historical"], row["closing"]) == (150, 30, 170, 166)
+    assert (row["difference"], row["booked"], row["policy"]) == (-4, 170, "historical")
+    assert translate_outstanding(closing, moves, "2026-12-31T23:59:59Z", rates, "EUR", policy="closing",
+                                 **kw).iloc[0]["booked"] == 166
+    early = moves.assign(occurred_at=["2025-12-01T00:00:00Z", "2026-07-01T00:00:00Z"])
+    with pytest.raises(UsageError, match="no USD spot rate on or before 2025-12-01"):
+        translate_outstanding(closing, early, "2026-12-31T23:59:59Z", rates, "EUR")
+    with pytest.raises(UsageError, match="fx_policy 'spot' must be one of: historical, closing"):
+        translate_outstanding(closing, moves, "2026-12-31T23:59:59Z", rates, "EUR", policy="spot")

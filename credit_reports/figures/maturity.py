@@ -43,6 +43,7 @@ __all__ = [
     "maturity_block",
     "renewal_dates",
     "revenue_from_opening",
+    "to_reporting",
 ]
 
 #: Subscription statuses that keep renewing (Paddle bills a past-due one again; a trial bills at its end).
@@ -540,7 +541,7 @@ def _wilson(k: int, n: int, z: float = Z90) -> tuple[float, float]:
 # -- the split in the manifest ---------------------------------------------------------------------------
 
 
-def _convert(amount: int, code: str, rate: Decimal, reporting: str) -> int:
+def to_reporting(amount: int, code: str, rate: Decimal, reporting: str) -> int:
     """``amount`` minor units of ``code`` in minor units of ``reporting`` at ``rate``, half to even."""
     factor = rate.scaleb(int(minor_unit_decimals(reporting) or 0) - int(minor_unit_decimals(code) or 0))
     return int((Decimal(int(amount)) * factor).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
@@ -572,7 +573,7 @@ def maturity_block(fc: Forecast, *, rates: Mapping[str, Decimal] | None = None,
         for code, row in currencies.items():
             rate = Decimal(1) if code == reporting else Decimal(rates[code])
             for name in total:
-                total[name] += _convert(row[name], code, rate, reporting)
+                total[name] += to_reporting(row[name], code, rate, reporting)
         total["non_current"] = total["outstanding"] - total["current"]
         block["reporting"] = {"currency_code": reporting, **total,
                               "rates": {c: str(rates[c]) for c in sorted(currencies) if c != reporting}}
