@@ -364,3 +364,19 @@ def test_fx_policy_keeps_each_lot_at_its_issue_rate_or_remeasures_all_at_closing
         translate_outstanding(closing, early, "2026-12-31T23:59:59Z", rates, "EUR")
     with pytest.raises(UsageError, match="fx_policy 'spot' must be one of: historical, closing"):
         translate_outstanding(closing, moves, "2026-12-31T23:59:59Z", rates, "EUR", policy="spot")
+
+
+def test_the_fan_and_backtest_charts_draw_one_panel_per_currency() -> None:
+    from credit_reports.figures.maturity_charts import backtest_chart, forecast_fan
+
+    bal = balances([("a", "USD", 1000, 0), ("b", "JPY", 500, 0)])
+    plans = plans_frame([plan("a", "USD", 300, "2027-01-15T10:00:00Z"), plan("b", "JPY", 100, "2027-01-02T00:00:00Z")])
+    fc = maturity.forecast(bal, plans, AS_OF, hazards={"monthly": Hazard("monthly", 0.05, 0.02, 0.1)})
+    fan = forecast_fan(fc.monthly)
+    assert [ax.get_title() for ax in fan.axes if ax.get_visible()] == ["JPY", "USD"]
+    scored = pd.DataFrame({"as_of": pd.to_datetime(["2026-10-31T23:59:59Z", "2026-11-30T23:59:59Z"]),
+                           "currency_code": "USD", "horizon": 3, "forecast": [900, 800], "p10": [800, 700],
+                           "p90": [1000, 900], "actual": [950, 500], "attention": [False, True]})
+    chart = backtest_chart(scored)
+    assert [ax.get_title() for ax in chart.axes if ax.get_visible()] == ["USD"]
+    assert len(chart.axes[0].collections) == 2  # the band and the one month end flagged for Attention
