@@ -380,3 +380,35 @@ def test_the_fan_and_backtest_charts_draw_one_panel_per_currency() -> None:
     chart = backtest_chart(scored)
     assert [ax.get_title() for ax in chart.axes if ax.get_visible()] == ["USD"]
     assert len(chart.axes[0].collections) == 2  # the band and the one month end flagged for Attention
+
+
+def test_renewals_between_the_close_and_the_0615_fetch_still_count_against_the_closing_credit(make_sim) -> None:
+    """The account lives through December, closes at 31 Dec 23:59:59, keeps renewing overnight, and the plans
+    are read at 06:15 UTC on 1 January, after some subscriptions already renewed: the forecast made at the close
+    still meets what the ledger then shows, month by month, to the minor unit."""
+    sim = make_sim(customers=300, seed=5)
+    account = sim.account
+    close = pd.Timestamp("2026-12-31T23:59:59Z")
+    fetch_at = pd.Timestamp("2027-01-01T06:15:00Z")
+    close_ms, fetch_ms = int(close.timestamp() * 1000), int(fetch_at.timestamp() * 1000)
+    bill_renewals(account, account._latest_ms + 1, close_ms)
+    bal = pd.DataFrame(account.expected_balances(close_ms))
+    holders = sorted(set(bal.loc[(bal["available"] + bal["reserved"]) > 0, "customer_id"]))
+    due = [s for s in account.subscriptions_of(holders) if s["status"] == "active" and s["next_billed_at"]][:3]
+    for sub in due:  # three holders renew at 03:00 on 1 January, between the close and the fetch
+        sub["next_billed_at"] = "2027-01-01T03:00:00.000000Z"
+    moved = bill_renewals(account, close_ms, fetch_ms)  # the night's renewals, before the fetch
+    assert moved["renewals"] > 0
+    fetched = fetch_renewal_plans(client_for(sim), holders)
+    late = fetched.plans["period_starts_at"] > close
+    assert late.any()  # some plans already show the renewal of the night
+    until = add_months(close_ms, 24)
+    bill_renewals(account, fetch_ms, until)
+    moves = pd.DataFrame(account.expected_movements(close_ms, until))
+    used = moves[moves["kind"] == "used"].assign(
+        occurred_at=lambda m: pd.to_datetime(m["occurred_ms"], unit="ms", utc=True))
+    fc = maturity.forecast(bal, fetched.plans, close)
+    for currency in fc.split["currency_code"]:
+        assert _actual_by_month(fc, used, currency).tolist() == months_of(fc, currency), currency
+    stale = maturity.forecast(bal, fetched.plans.drop(columns="period_starts_at"), close)
+    assert stale.monthly["scheduled"].tolist() != fc.monthly["scheduled"].tolist()  # without it: a month late

@@ -38,7 +38,7 @@ PLAN_DTYPES: dict[str, str] = {
     "customer_id": "string", "subscription_id": "string", "status": "string", "currency_code": "string",
     "next_billed_at": "datetime64[us, UTC]", "billing_interval": "string", "billing_frequency": "int64",
     "amount": "int64", "stops_at": "datetime64[us, UTC]", "inactive_since": "datetime64[us, UTC]",
-    "amount_basis": "string", "scheduled_action": "string",
+    "amount_basis": "string", "scheduled_action": "string", "period_starts_at": "datetime64[us, UTC]",
 }
 
 
@@ -82,7 +82,8 @@ def plan_row(sub: Mapping[str, Any]) -> dict[str, Any]:
             "billing_interval": cycle.get("interval"), "billing_frequency": int(cycle.get("frequency") or 1),
             "amount": amount, "stops_at": stops, "inactive_since": inactive,
             "amount_basis": "list price, before discount or added tax" if estimated else "listed",
-            "scheduled_action": action}
+            "scheduled_action": action,
+            "period_starts_at": (sub.get("current_billing_period") or {}).get("starts_at")}
 
 
 def plans_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

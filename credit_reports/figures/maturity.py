@@ -224,11 +224,14 @@ def _group_cumsum(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return total - np.repeat(before, np.diff(np.r_[first, len(keys)]))
 
 
-def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, keys: _Keys, end: np.datetime64) -> dict[str, np.ndarray]:
+def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, keys: _Keys, as_of: np.datetime64,
+              end: np.datetime64) -> dict[str, np.ndarray]:
     """One row per renewal that can still use credit: key (holder row), when (ns), amount (int64), sorted by
     holder and date.
 
-    A subscription renews only while active, from ``next_billed_at`` until ``stops_at`` (a scheduled cancel or
+    A subscription renews only while active, from ``next_billed_at`` (or, when the plans were read after a
+    renewal that came after the as-of, from that renewal: ``period_starts_at`` after ``as_of``) until
+    ``stops_at`` (a scheduled cancel or
     pause takes effect then: no renewal at or after it) and the horizon's end. A subscription's j-th renewal can
     use credit only when its own j earlier renewals did not already take all of it, so at most
     ceil(credit / amount) renewals are generated per subscription: memory follows the credit, not the horizon.
@@ -238,6 +241,10 @@ def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, keys: _Keys, end: np.d
     p = plans.loc[take, ["billing_interval", "billing_frequency"]]
     holder = keys.plan_holder[take]
     first = _naive_ns(plans["next_billed_at"])[take]
+    if "period_starts_at" in plans.columns:  # renewed after the as-of, before the plans were read: that renewal
+        started = _naive_ns(plans["period_starts_at"])[take]  # still uses the as-of's credit (month 1)
+        late = ~np.isnat(started) & (started > as_of)
+        first = np.where(late, started, first)
     stops = _naive_ns(plans["stops_at"])[take]
     stops = np.where(np.isnat(stops), end + np.timedelta64(1, "ns"), stops)
     intervals, names = p["billing_interval"].astype("string").fillna("").factorize()
@@ -327,7 +334,7 @@ def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months:
     keys = _keys(holders, plans)
     bounds = _boundaries(stamp, months)
     naive_as_of = stamp.tz_convert("UTC").tz_localize(None).to_datetime64()
-    ren = _renewals(holders, plans, keys, bounds[-1])
+    ren = _renewals(holders, plans, keys, naive_as_of, bounds[-1])
     key, amount = ren["key"], ren["amount"]
     # credit left for renewals is the available part; reserved credit is used in month 1 (billed already)
     available = holders["available"].to_numpy(dtype="int64")[key]

@@ -127,16 +127,16 @@ def bill_renewals(account: Any, start: datetime | int, until: datetime | int) ->
             amount = int(sub["items"][0]["price"]["unit_price"]["amount"]) * int(sub["items"][0]["quantity"])
             credit = min(account._available(customer["id"], sub["currency_code"]), amount)
             account._renewal(rng, customer, sub, ms, max(credit, 0))
-            _advance_period(account, sub, ms, anchors)
+            _advance_period(account, sub, when, ms, anchors)
             counts["renewals"] += 1
         account._flush_new()
         account.clock = max(until_ms, account._latest_ms)
     return counts
 
 
-def _advance_period(account: Any, sub: dict[str, Any], billed: int, anchors: dict[str, list[int]]) -> None:
-    """After a renewal billed at ``billed``: the next period and ``next_billed_at`` (counted from the
-    subscription's first pending date, as every renewal is), ``subscription.updated``."""
+def _advance_period(account: Any, sub: dict[str, Any], billed: int, ms: int, anchors: dict[str, list[int]]) -> None:
+    """After the renewal due at ``billed`` (billed at ``ms``): the period it starts, the next ``next_billed_at``
+    (counted from the subscription's first pending date, as every renewal is), ``subscription.updated``."""
     anchor = anchors[sub["id"]]
     anchor[1] += 1
     cycle = sub["billing_cycle"]
@@ -145,8 +145,8 @@ def _advance_period(account: Any, sub: dict[str, Any], billed: int, anchors: dic
     sub["current_billing_period"] = {"starts_at": iso(billed), "ends_at": iso(following)}
     for item in sub["items"]:
         item["previously_billed_at"], item["next_billed_at"] = iso(billed), iso(following)
-    sub["updated_at"] = iso(billed)
-    account._event("subscription.updated", billed + 2, dict(sub))
+    sub["updated_at"] = iso(ms)
+    account._event("subscription.updated", ms + 2, dict(sub))
 
 
 def _cancel(account: Any, sub: dict[str, Any], ms: int) -> None:
