@@ -412,3 +412,31 @@ def test_renewals_between_the_close_and_the_0615_fetch_still_count_against_the_c
         assert _actual_by_month(fc, used, currency).tolist() == months_of(fc, currency), currency
     stale = maturity.forecast(bal, fetched.plans.drop(columns="period_starts_at"), close)
     assert stale.monthly["scheduled"].tolist() != fc.monthly["scheduled"].tolist()  # without it: a month late
+
+
+def test_maturity_block_splits_an_fx_policy_amount_in_proportion_and_still_adds_up() -> None:
+    bal = balances([("a", "USD", 1000, 0), ("c", "EUR", 77, 0)])
+    plans = plans_frame([plan("a", "USD", 300, "2027-10-15T00:00:00Z")])
+    fc = maturity.forecast(bal, plans, AS_OF)
+    usd = fc.split.set_index("currency_code").loc["USD"]
+    assert (usd["current"], usd["outstanding"]) == (900, 1000)  # 15 Oct, Nov, Dec 2027: three renewals of 300
+    block = maturity.maturity_block(fc, reporting_currency="EUR", translated={"USD": 951})
+    rep = block["reporting"]
+    # by hand: 951 x 900 / 1000 = 855.9 -> 856 current; EUR's 77 is dormant, non-current
+    assert (rep["outstanding"], rep["current"], rep["non_current"]) == (951 + 77, 856, 951 - 856 + 77)
+    with pytest.raises(MissingRateError, match="USD"):
+        maturity.maturity_block(fc, reporting_currency="EUR", translated={})
+
+
+def test_the_split_table_and_journal_note_carry_the_block_as_is() -> None:
+    from credit_reports.report.maturity_report import journal_note, split_table
+
+    bal = balances([("a", "USD", 1000, 0), ("c", "EUR", 77, 0)])
+    plans = plans_frame([plan("a", "USD", 300, "2027-10-15T00:00:00Z")])
+    block = maturity.maturity_block(maturity.forecast(bal, plans, AS_OF), reporting_currency="EUR",
+                                    rates={"USD": Decimal("0.5")})
+    table = split_table(block).set_index("currency_code")
+    assert table.loc["USD", "current"] == 900 and table.loc["EUR (reporting)", "outstanding"] == 500 + 77
+    assert (table["current"] + table["non_current"] == table["outstanding"]).all()
+    note = journal_note(block)
+    assert "USD: $9.00 current" in note and "€0.77 held by customers without an active subscription" in note

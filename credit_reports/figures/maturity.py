@@ -555,11 +555,19 @@ def to_reporting(amount: int, code: str, rate: Decimal, reporting: str) -> int:
 
 
 def maturity_block(fc: Forecast, *, rates: Mapping[str, Decimal] | None = None,
-                   reporting_currency: str | None = None) -> dict[str, Any]:
+                   reporting_currency: str | None = None,
+                   translated: Mapping[str, int] | None = None) -> dict[str, Any]:
     """The manifest's ``maturity`` block: the rule, the as-of, per currency the outstanding, current (P50, with
-    P10 and P90), non-current and dormant, and with ``rates`` (currency -> 1 unit in the reporting currency, the
-    closing rates) the same in ``reporting_currency``, whose non-current is its outstanding less its current so
-    both add up exactly there too. A currency without a rate raises :class:`MissingRateError` (one line)."""
+    P10 and P90), non-current and dormant, and in ``reporting_currency`` when either
+
+    - ``rates`` (currency -> 1 unit in the reporting currency: the closing rates, ``fx_policy = "closing"``) are
+      given: each figure converted half to even; or
+    - ``translated`` (currency -> its outstanding already in the reporting currency, e.g. ``fx_policy``'s
+      ``booked`` at historical rates) is: each currency's current is its share of that amount
+      (``translated x current / outstanding``, half to even).
+
+    Either way the reporting non-current is the reporting outstanding less the reporting current, so both add up
+    exactly there too. A currency without a rate raises :class:`MissingRateError` (one line)."""
     currencies = {row.currency_code: {"outstanding": int(row.outstanding), "current": int(row.current),
                                       "current_p10": int(row.current_p10), "current_p90": int(row.current_p90),
                                       "non_current": int(row.non_current), "dormant": int(row.dormant)}
@@ -571,19 +579,30 @@ def maturity_block(fc: Forecast, *, rates: Mapping[str, Decimal] | None = None,
                 "date (docs/credit-rules.md, Maturity); non-current = outstanding - current",
         "currencies": currencies, "notes": list(fc.notes),
     }
-    if rates is not None and reporting_currency:
-        reporting = reporting_currency.upper()
-        missing = sorted(c for c in currencies if c != reporting and c not in rates)
-        if missing:
-            raise MissingRateError(missing, reporting)
-        total = {"outstanding": 0, "current": 0, "current_p10": 0, "current_p90": 0, "dormant": 0}
-        for code, row in currencies.items():
+    if not reporting_currency or (rates is None and translated is None):
+        return block
+    reporting = reporting_currency.upper()
+    source = translated if translated is not None else rates
+    missing = sorted(c for c in currencies if c != reporting and c not in source)
+    if missing:
+        raise MissingRateError(missing, reporting)
+    names = ("outstanding", "current", "current_p10", "current_p90", "dormant")
+    total = dict.fromkeys(names, 0)
+    for code, row in currencies.items():
+        if translated is not None:
+            whole = int(translated[code]) if code != reporting or code in translated else row["outstanding"]
+            for name in names:
+                share = Decimal(row[name]) * whole / row["outstanding"] if row["outstanding"] else Decimal(0)
+                total[name] += int(share.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        else:
             rate = Decimal(1) if code == reporting else Decimal(rates[code])
-            for name in total:
+            for name in names:
                 total[name] += to_reporting(row[name], code, rate, reporting)
-        total["non_current"] = total["outstanding"] - total["current"]
-        block["reporting"] = {"currency_code": reporting, **total,
-                              "rates": {c: str(rates[c]) for c in sorted(currencies) if c != reporting}}
+    total["non_current"] = total["outstanding"] - total["current"]
+    block["reporting"] = {"currency_code": reporting, **total,
+                          "basis": "translated outstanding (fx_policy)" if translated is not None else "closing rates"}
+    if translated is None:
+        block["reporting"]["rates"] = {c: str(rates[c]) for c in sorted(currencies) if c != reporting}
     return block
 
 

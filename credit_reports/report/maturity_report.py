@@ -15,13 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from credit_reports.core import timestamps
+from credit_reports.core import money, timestamps
 from credit_reports.figures import maturity, periods
 from credit_reports.figures.breakage import NOTE as BREAKAGE_NOTE
 from credit_reports.figures.breakage import breakage_evidence
 
 __all__ = ["BACKTEST_BAND", "MaturityReport", "attention_lines", "backtest_chain", "breakage_table",
-           "chain_movements", "hazards_from_chain", "maturity_report", "revenue_from_opening"]
+           "chain_movements", "hazards_from_chain", "journal_note", "maturity_report", "revenue_from_opening",
+           "split_table"]
 
 #: The stated band of the backtest: an error above it (or an actual outside P10-P90) is an Attention.
 BACKTEST_BAND = 0.25
@@ -123,3 +124,35 @@ def breakage_table(closing: Any, chain: Sequence[Any], churned: set[str]) -> tup
     opening = first.balances.assign(amount=first.balances["available"] + first.balances["reserved"])
     moves = chain_movements([s for s in chain if s.as_of <= closing.as_of and s is not first])
     return breakage_evidence(moves, closing.as_of, churned=churned, opening=opening), BREAKAGE_NOTE
+
+
+def split_table(block: dict[str, Any]) -> pd.DataFrame:
+    """The headline's and the workbook's maturity rows from the manifest block: per currency (and the reporting
+    currency, last, when the block has it) outstanding, current (P50), its P10-P90, non-current and dormant, in
+    minor units (int64): the display converts."""
+    rows = [{"currency_code": code, **{k: row[k] for k in ("outstanding", "current", "current_p10", "current_p90",
+                                                            "non_current", "dormant")}}
+            for code, row in sorted(block["currencies"].items())]
+    if "reporting" in block:
+        rep = block["reporting"]
+        rows.append({"currency_code": f"{rep['currency_code']} (reporting)",
+                     **{k: rep[k] for k in ("outstanding", "current", "current_p10", "current_p90", "non_current",
+                                            "dormant")}})
+    cols = ["currency_code", "outstanding", "current", "current_p10", "current_p90", "non_current", "dormant"]
+    return pd.DataFrame(rows, columns=cols).astype({c: "int64" for c in cols[1:]})
+
+
+def journal_note(block: dict[str, Any]) -> str:
+    """The journal notes' maturity paragraph: per currency, how much of the closing outstanding is current and
+    non-current, the band, the rule, and that it is an estimate the backtest checks."""
+    parts = []
+    for code, row in sorted(block["currencies"].items()):
+        fmt = (lambda n, c=code: money.format_money(n, c)) if money.is_known_currency(code) else str
+        parts.append(f"{code}: {fmt(row['current'])} current (P10-P90 {fmt(row['current_p10'])} to "
+                     f"{fmt(row['current_p90'])}), {fmt(row['non_current'])} non-current, of which "
+                     f"{fmt(row['dormant'])} held by customers without an active subscription")
+    as_of = timestamps.parse(block["as_of"])
+    return (f"Maturity at {as_of:%d %b %Y}: the credit expected to be used within twelve months is current, the "
+            f"rest non-current (P50 of a forecast from each customer's renewals and the observed churn; "
+            f"docs/credit-rules.md, Maturity). " + "; ".join(parts) + ". This is an estimate; each month end's "
+            "forecast is backtested against the credit then used.")
