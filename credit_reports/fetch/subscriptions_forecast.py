@@ -79,7 +79,8 @@ def plan_row(sub: Mapping[str, Any]) -> dict[str, Any]:
     inactive = sub.get("canceled_at") or sub.get("paused_at")
     return {"customer_id": sub.get("customer_id"), "subscription_id": sub_id, "status": sub.get("status"),
             "currency_code": sub.get("currency_code"), "next_billed_at": sub.get("next_billed_at"),
-            "billing_interval": cycle.get("interval"), "billing_frequency": int(cycle.get("frequency") or 1),
+            "billing_interval": cycle.get("interval"),
+            "billing_frequency": _int(cycle.get("frequency") or 1, "billing frequency", sub_id),
             "amount": amount, "stops_at": stops, "inactive_since": inactive,
             "amount_basis": "list price, before discount or added tax" if estimated else "listed",
             "scheduled_action": action,
