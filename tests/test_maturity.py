@@ -440,3 +440,24 @@ def test_the_split_table_and_journal_note_carry_the_block_as_is() -> None:
     assert (table["current"] + table["non_current"] == table["outstanding"]).all()
     note = journal_note(block)
     assert "USD: $9.00 current" in note and "€0.77 held by customers without an active subscription" in note
+
+
+def test_maturity_report_on_the_demo_store_adds_up_and_records_its_cost(small_demo) -> None:
+    from credit_reports.report.maturity_report import maturity_report
+    from credit_reports.store.reader import chain
+
+    snaps = chain(small_demo["data"], None)
+    closing = snaps[-1]
+    b = closing.balances
+    holders = b.loc[(b["available"] + b["reserved"]) > 0, ["customer_id", "currency_code"]]
+    # one monthly plan per holder, renewing at 1,000 minor units from the day after the close
+    plans = plans_frame([plan(c, cur, 1000, (closing.as_of + pd.Timedelta(days=1)).isoformat(), sub=f"s{i}")
+                         for i, (c, cur) in enumerate(holders.itertuples(index=False))])
+    report = maturity_report(closing, plans, snaps, calls=1)
+    for code, row in report.block["currencies"].items():
+        assert row["current"] + row["non_current"] == row["outstanding"], code
+    totals = (b["available"] + b["reserved"]).groupby(b["currency_code"].astype(str)).sum()
+    assert {k: v["outstanding"] for k, v in report.block["currencies"].items()} == \
+        {k: int(v) for k, v in totals.items() if v > 0}
+    assert report.block["plans"] == {"subscriptions": len(holders), "calls": 1}
+    assert report.backtest.empty and report.attention == []  # no month end before it has stored plans

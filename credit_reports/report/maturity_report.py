@@ -95,14 +95,17 @@ def attention_lines(scored: pd.DataFrame, *, band: float = BACKTEST_BAND) -> lis
 def maturity_report(closing: Any, plans: pd.DataFrame, chain: Sequence[Any], *,
                     plans_by_as_of: Mapping[Any, pd.DataFrame] | None = None,
                     rates: Mapping[str, Decimal] | None = None,
-                    reporting_currency: str | None = None) -> MaturityReport:
+                    reporting_currency: str | None = None, translated: Mapping[str, int] | None = None,
+                    calls: int | None = None) -> MaturityReport:
     """Everything the pack shows about maturity at the ``closing`` snapshot: the forecast (with churn from the
     month ends before it), the manifest's ``maturity`` block (in ``reporting_currency`` too when ``rates``,
-    the closing rates, are given), the backtest of the earlier month ends in ``plans_by_as_of`` and its
-    Attention lines."""
+    the closing rates, or ``translated``, the outstanding per currency under ``fx_policy``, are given), the
+    backtest of the earlier month ends in ``plans_by_as_of`` and its Attention lines; ``calls`` (the plans'
+    ``RenewalPlans.calls``) is recorded in the block so the pack shows what the forecast cost."""
     hz = hazards_from_chain(chain, until=closing.as_of)
     fc = maturity.forecast(closing.balances, plans, closing.as_of, hazards=hz)
-    block = maturity.maturity_block(fc, rates=rates, reporting_currency=reporting_currency)
+    block = maturity.maturity_block(fc, rates=rates, reporting_currency=reporting_currency, translated=translated)
+    block["plans"] = {"subscriptions": len(plans), "calls": calls}
     scored = backtest_chain(chain, plans_by_as_of or {})
     lines = attention_lines(scored)
     block["backtest"] = {"band": BACKTEST_BAND, "scored": len(scored), "attention": len(lines)}
