@@ -19,6 +19,7 @@ from credit_reports.core.errors import MissingRateError
 from credit_reports.fetch.subscriptions_forecast import fetch_renewal_plans, plans_frame
 from credit_reports.figures import maturity
 from credit_reports.figures.maturity import Hazard
+from credit_reports.simulator import CURRENT_PADDLE
 from credit_reports.simulator.renewals import add_months, bill_renewals, schedule_cancel, schedule_churn
 
 AS_OF = pd.Timestamp("2026-12-31T23:59:59Z")
@@ -156,10 +157,11 @@ def test_revenue_from_opening_uses_the_oldest_credit_first_and_ties_to_used() ->
 # -- against the simulator's ledger ------------------------------------------------------------------------
 
 
-def _played_forward(make_sim, *, seed: int, hazard: float = 0.0, churn_seed: int = 0, cancels: int = 0):
+def _played_forward(make_sim, *, seed: int, hazard: float = 0.0, churn_seed: int = 0, cancels: int = 0,
+                    **behaviours):
     """A simulator served at an as-of, the forecast's inputs fetched through the production client, then the
     account played 24 months forward; returns (forecast inputs, as-of ms, the ledger's used rows, calls)."""
-    sim = make_sim(customers=300, seed=seed)
+    sim = make_sim(customers=300, seed=seed, **behaviours)
     account = sim.account
     as_of_ms = account._latest_ms + 3_600_000
     account.set_time(as_of_ms)
@@ -188,8 +190,9 @@ def _actual_by_month(fc: maturity.Forecast, used: pd.DataFrame, currency: str) -
     return np.bincount(bucket, weights=u["amount"].to_numpy(), minlength=len(ends))[: len(ends)].astype("int64")
 
 
-def test_scheduled_usage_equals_what_the_simulator_then_uses_month_by_month(make_sim) -> None:
-    bal, fetched, as_of, used, holders = _played_forward(make_sim, seed=5, cancels=3)
+@pytest.mark.parametrize("behaviours", [{}, CURRENT_PADDLE], ids=["plain", "current-paddle"])
+def test_scheduled_usage_equals_what_the_simulator_then_uses_month_by_month(make_sim, behaviours) -> None:
+    bal, fetched, as_of, used, holders = _played_forward(make_sim, seed=5, cancels=3, **behaviours)
     assert fetched.calls == math.ceil(holders / 100)  # 100 customers a call, no batch past one page
     fc = maturity.forecast(bal, fetched.plans, as_of)
     assert fc.split["outstanding"].sum() > 0 and fc.split["dormant"].sum() > 0
