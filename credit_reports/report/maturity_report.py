@@ -44,10 +44,13 @@ def _month_ends(chain: Sequence[Any], timezone: str = "UTC") -> list[Any]:
 
 
 def hazards_from_chain(chain: Sequence[Any], *, until: Any = None, timezone: str = "UTC") -> dict[str, maturity.Hazard]:
-    """Churn per cohort from the month-end snapshots' ``subscriptions`` tables up to ``until`` (inclusive);
-    snapshots whose key could not read subscriptions (an empty table) are left out, not counted as churn."""
+    """Churn per cohort from the month-end snapshots' ``subscriptions`` tables up to ``until`` (inclusive).
+    Left out, never counted as "no churn": snapshots whose key could not read subscriptions (an empty table) and
+    month ends rebuilt by ``history`` (their subscriptions are the account's at the rebuild, not at the month
+    end)."""
     limit = timestamps.parse(until) if until is not None else None
-    points = [(s.as_of, s.subscriptions) for s in _month_ends(chain, timezone)
+    fetched = [s for s in chain if not s.reconstructed]
+    points = [(s.as_of, s.subscriptions) for s in _month_ends(fetched, timezone)
               if (limit is None or s.as_of <= limit) and len(s.subscriptions)]
     return maturity.churn_rates(points)
 
