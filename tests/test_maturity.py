@@ -62,6 +62,15 @@ def test_each_renewal_takes_the_smaller_of_credit_left_and_its_amount_reserved_f
     assert split["beyond_horizon"] == 1500  # e's credit left after its last renewal
 
 
+def test_a_paused_subscription_scheduled_to_resume_uses_credit_from_its_resume_date() -> None:
+    row = plan("p", "USD", 100, None, status="paused", since="2026-11-01T00:00:00Z")
+    plans = plans_frame([{**row, "resumes_at": "2027-03-01T00:00:00Z", "scheduled_action": "resume"}])
+    fc = maturity.forecast(balances([("p", "USD", 250, 0)]), plans, AS_OF)
+    assert months_of(fc, "USD")[:6] == [0, 0, 100, 100, 50, 0] and fc.dormant.empty
+    still = maturity.forecast(balances([("p", "USD", 250, 0)]), plans_frame([row]), AS_OF)
+    assert int(still.dormant["amount"].sum()) == 250  # paused with no resume: dormant
+
+
 def test_credit_without_an_active_subscription_in_its_currency_is_dormant_with_its_age() -> None:
     bal = balances([("c", "EUR", 700, 0), ("d", "EUR", 90, 0), ("d", "USD", 10, 0)])
     plans = plans_frame([

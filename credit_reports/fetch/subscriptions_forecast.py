@@ -39,6 +39,7 @@ PLAN_DTYPES: dict[str, str] = {
     "next_billed_at": "datetime64[us, UTC]", "billing_interval": "string", "billing_frequency": "int64",
     "amount": "int64", "stops_at": "datetime64[us, UTC]", "inactive_since": "datetime64[us, UTC]",
     "amount_basis": "string", "scheduled_action": "string", "period_starts_at": "datetime64[us, UTC]",
+    "resumes_at": "datetime64[us, UTC]",
 }
 
 
@@ -84,7 +85,8 @@ def plan_row(sub: Mapping[str, Any]) -> dict[str, Any]:
             "amount": amount, "stops_at": stops, "inactive_since": inactive,
             "amount_basis": "list price, before discount or added tax" if estimated else "listed",
             "scheduled_action": action,
-            "period_starts_at": (sub.get("current_billing_period") or {}).get("starts_at")}
+            "period_starts_at": (sub.get("current_billing_period") or {}).get("starts_at"),
+            "resumes_at": change.get("effective_at") if action == "resume" else None}
 
 
 def plans_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -199,6 +199,9 @@ def _keys(holders: pd.DataFrame, plans: pd.DataFrame) -> _Keys:
     found = (hkey[order][pos] == pkey) if n_h else np.zeros(len(pkey), bool)
     plan_holder = np.where(found, order[pos] if n_h else -1, -1)
     active = plans["status"].isin(ACTIVE_STATUSES).to_numpy(dtype=bool)
+    if "resumes_at" in plans.columns:  # a paused subscription with a scheduled resume renews again from then
+        paused = plans["status"].eq("paused").fillna(False).to_numpy(dtype=bool)
+        active = active | (paused & plans["resumes_at"].notna().to_numpy(dtype=bool))
     yearly = np.zeros(customers.max() + 1 if len(customers) else 0, dtype=bool)
     annual_plan = active & plans["billing_interval"].astype("string").eq("year").fillna(False).to_numpy(dtype=bool)
     yearly[customers[n_h:][annual_plan]] = True
@@ -237,10 +240,14 @@ def _renewals(holders: pd.DataFrame, plans: pd.DataFrame, keys: _Keys, as_of: np
     ceil(credit / amount) renewals are generated per subscription: memory follows the credit, not the horizon.
     """
     amount_all = plans["amount"].to_numpy(dtype="int64")
-    take = keys.active & (keys.plan_holder >= 0) & (amount_all > 0) & plans["next_billed_at"].notna().to_numpy()
+    first_all = _naive_ns(plans["next_billed_at"])
+    if "resumes_at" in plans.columns:
+        resumes = _naive_ns(plans["resumes_at"])
+        first_all = np.where(np.isnat(first_all), resumes, first_all)
+    take = keys.active & (keys.plan_holder >= 0) & (amount_all > 0) & ~np.isnat(first_all)
     p = plans.loc[take, ["billing_interval", "billing_frequency"]]
     holder = keys.plan_holder[take]
-    first = _naive_ns(plans["next_billed_at"])[take]
+    first = first_all[take]
     if "period_starts_at" in plans.columns:  # renewed after the as-of, before the plans were read: that renewal
         started = _naive_ns(plans["period_starts_at"])[take]  # still uses the as-of's credit (month 1)
         late = ~np.isnat(started) & (started > as_of)
