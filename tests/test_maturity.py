@@ -71,6 +71,14 @@ def test_a_paused_subscription_scheduled_to_resume_uses_credit_from_its_resume_d
     assert int(still.dormant["amount"].sum()) == 250  # paused with no resume: dormant
 
 
+def test_a_customer_and_currency_listed_twice_is_forecast_once_on_the_sum() -> None:
+    plans = plans_frame([plan("a", "USD", 300, "2027-01-15T10:00:00Z")])
+    twice = maturity.forecast(balances([("a", "USD", 600, 0), ("a", "USD", 400, 0)]), plans, AS_OF)
+    once = maturity.forecast(balances([("a", "USD", 1000, 0)]), plans, AS_OF)
+    pd.testing.assert_frame_equal(twice.monthly, once.monthly)
+    assert twice.split["outstanding"].tolist() == [1000]
+
+
 def test_credit_without_an_active_subscription_in_its_currency_is_dormant_with_its_age() -> None:
     bal = balances([("c", "EUR", 700, 0), ("d", "EUR", 90, 0), ("d", "USD", 10, 0)])
     plans = plans_frame([

@@ -164,12 +164,16 @@ def _holders(balances: pd.DataFrame) -> pd.DataFrame:
     b = pd.DataFrame({"customer_id": balances["customer_id"].astype("string")[keep].reset_index(drop=True),
                       "currency_code": balances["currency_code"].astype("string")[keep].reset_index(drop=True),
                       "available": available[keep], "reserved": reserved[keep]})
-    customers, _ = b["customer_id"].factorize()
-    currencies, names = b["currency_code"].factorize()
-    pair = customers.astype("int64") * max(len(names), 1) + currencies
-    if len(np.unique(pair)) < len(pair):
-        b = b.groupby(["customer_id", "currency_code"], as_index=False, sort=True)[["available", "reserved"]].sum()
     return b
+
+
+def _summed(holders: pd.DataFrame, hkey: np.ndarray) -> pd.DataFrame | None:
+    """The holders with each (customer, currency) once, summed, when some pair is listed twice; else None."""
+    ordered = np.sort(hkey)
+    if len(ordered) < 2 or not (ordered[1:] == ordered[:-1]).any():
+        return None
+    return holders.groupby(["customer_id", "currency_code"], as_index=False, sort=True)[["available",
+                                                                                         "reserved"]].sum()
 
 
 @dataclass(frozen=True)
@@ -185,8 +189,9 @@ class _Keys:
     active: np.ndarray
 
 
-def _keys(holders: pd.DataFrame, plans: pd.DataFrame) -> _Keys:
-    """Match plans to holders by (customer, currency) with factorised integer keys (no string merges)."""
+def _keys(holders: pd.DataFrame, plans: pd.DataFrame) -> tuple[pd.DataFrame, _Keys]:
+    """Match plans to holders by (customer, currency) with factorised integer keys (no string merges); the
+    holders come back summed when a pair was listed twice."""
     n_h = len(holders)
     customers, _ = pd.concat([holders["customer_id"].astype("string"), plans["customer_id"].astype("string")],
                              ignore_index=True).factorize()
@@ -194,6 +199,9 @@ def _keys(holders: pd.DataFrame, plans: pd.DataFrame) -> _Keys:
                                             plans["currency_code"].astype("string")], ignore_index=True).factorize()
     key = customers.astype("int64") * max(len(currency_names), 1) + currencies
     hkey, pkey = key[:n_h], key[n_h:]
+    summed = _summed(holders, hkey)
+    if summed is not None:  # rare: the balances listed a pair twice
+        return _keys(summed, plans)
     order = np.argsort(hkey, kind="stable")
     pos = np.clip(np.searchsorted(hkey[order], pkey), 0, max(n_h - 1, 0))
     found = (hkey[order][pos] == pkey) if n_h else np.zeros(len(pkey), bool)
@@ -205,10 +213,12 @@ def _keys(holders: pd.DataFrame, plans: pd.DataFrame) -> _Keys:
     yearly = np.zeros(customers.max() + 1 if len(customers) else 0, dtype=bool)
     annual_plan = active & plans["billing_interval"].astype("string").eq("year").fillna(False).to_numpy(dtype=bool)
     yearly[customers[n_h:][annual_plan]] = True
-    codes = sorted(str(c) for c in set(holders["currency_code"]))
+    held = np.flatnonzero(np.bincount(currencies[:n_h], minlength=len(currency_names)))  # codes holders hold
+    codes = sorted(str(currency_names[i]) for i in held)
     rank = {c: i for i, c in enumerate(codes)}
     name_rank = np.array([rank.get(str(c), -1) for c in currency_names], dtype="int64")
-    return _Keys(plan_holder, yearly[customers[:n_h]].astype("int64"), name_rank[currencies[:n_h]], codes, active)
+    return holders, _Keys(plan_holder, yearly[customers[:n_h]].astype("int64"), name_rank[currencies[:n_h]], codes,
+                          active)
 
 
 def _naive_ns(series: pd.Series) -> np.ndarray:
@@ -337,8 +347,7 @@ def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months:
     missing = [c for c in PLAN_COLUMNS if c not in plans.columns]
     if missing:
         raise UsageError(f"plans lack the columns {', '.join(missing)}")
-    holders = _holders(balances)
-    keys = _keys(holders, plans)
+    holders, keys = _keys(_holders(balances), plans)
     bounds = _boundaries(stamp, months)
     naive_as_of = stamp.tz_convert("UTC").tz_localize(None).to_datetime64()
     ren = _renewals(holders, plans, keys, naive_as_of, bounds[-1])
