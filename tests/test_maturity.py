@@ -112,6 +112,10 @@ def test_churn_lowers_the_p50_and_the_band_brackets_it() -> None:
     assert int(usd["cum_p50"].iloc[11]) < 48_000 == int(usd["scheduled"].iloc[:12].sum())
     split = fc.split.set_index("currency_code").loc["USD"]
     assert split["current"] == int(usd["cum_p50"].iloc[11]) and split["current"] + split["non_current"] == 48_000
+    assert fc.notes == []  # a hazard given with no months behind it (a stated assumption) needs no note
+    few = maturity.forecast(bal, plans, AS_OF, hazards={"monthly": Hazard("monthly", 0.05, 0.02, 0.10, months=3)})
+    assert few.notes == ["churn estimated from fewer than six month ends for monthly (3): the band is wide for "
+                         "that reason"]
     assert fc.monthly["p50"].sum() == fc.monthly.groupby("currency_code")["cum_p50"].last().sum()
 
 

@@ -330,6 +330,7 @@ def _round_cumulative(cum: np.ndarray) -> np.ndarray:
 
 
 COHORTS = ("monthly", "annual")
+MIN_MONTHS = 6  # fewer month ends than this behind a churn estimate: the forecast's notes say so
 
 
 def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months: int = HORIZON_MONTHS,
@@ -368,6 +369,10 @@ def forecast(balances: pd.DataFrame, plans: pd.DataFrame, as_of: Any, *, months:
     if unknown:
         notes.append("no stored history to estimate churn for " + ", ".join(unknown)
                      + ": no churn assumed there, so the band shows the scheduled usage only")
+    few = [f"{c} ({hazards[c].months})" for c in present if c in hazards and 0 < hazards[c].months < MIN_MONTHS]
+    if few:
+        notes.append("churn estimated from fewer than six month ends for " + ", ".join(few)
+                     + ": the band is wide for that reason")
     hz = {c: hazards.get(c, NO_HISTORY) for c in (*COHORTS, *hazards)}
 
     codes, n_c = keys.codes, len(keys.codes)
