@@ -487,3 +487,24 @@ def test_maturity_report_on_the_demo_store_adds_up_and_records_its_cost(small_de
         {k: int(v) for k, v in totals.items() if v > 0}
     assert report.block["plans"] == {"subscriptions": len(holders), "calls": 1}
     assert report.backtest.empty and report.attention == []  # no month end before it has stored plans
+
+
+def test_churn_estimated_from_month_end_listings_finds_the_churn_the_simulator_had(make_sim) -> None:
+    """Customers leave at 10% a month (hidden from the listing until they do); the subscriptions listed at six
+    month ends through the production reader give back that rate within the estimate's own range."""
+    from credit_reports.fetch.readers import fetch_subscriptions
+
+    sim = make_sim(customers=300, seed=5)
+    account, client = sim.account, client_for(sim)
+    moment = account._latest_ms + 3_600_000
+    account.set_time(moment)
+    schedule_churn(account, 3, 0.10, moment, add_months(moment, 12))
+    month_ends = []
+    for _ in range(6):
+        month_ends.append((pd.Timestamp(moment, unit="ms", tz="UTC"), fetch_subscriptions(client)))
+        following = add_months(moment, 1)
+        bill_renewals(account, moment, following)
+        moment = following
+    hz = maturity.churn_rates(month_ends)["monthly"]
+    assert hz.months == 5 and hz.at_risk > 400
+    assert hz.low <= 0.10 <= hz.high and abs(hz.p50 - 0.10) < 0.03, hz
