@@ -508,3 +508,17 @@ def test_churn_estimated_from_month_end_listings_finds_the_churn_the_simulator_h
     hz = maturity.churn_rates(month_ends)["monthly"]
     assert hz.months == 5 and hz.at_risk > 400
     assert hz.low <= 0.10 <= hz.high and abs(hz.p50 - 0.10) < 0.03, hz
+
+
+def test_a_wide_miss_inside_the_band_or_a_small_one_outside_it_raises_nothing() -> None:
+    as_of = pd.Timestamp("2026-10-31T23:59:59Z")
+    monthly = pd.DataFrame({"currency_code": ["USD", "EUR"], "month": [1, 1],
+                            "ends_at": [as_of + pd.DateOffset(months=1)] * 2,
+                            "cum_p10": [50, 1000], "cum_p50": [100, 1010], "cum_p90": [200, 1020]})
+    used = pd.DataFrame({"currency_code": ["USD", "EUR"], "amount": [160, 1100],
+                         "occurred_at": ["2026-11-10T00:00:00Z"] * 2})
+    out = maturity.backtest({as_of: monthly}, used, horizons=(1,), latest="2026-12-01T00:00:00Z").set_index(
+        "currency_code")
+    assert out.loc["USD", "error"] == 0.375 and out.loc["USD", "within_band"]  # 37.5% off, inside its wide band
+    assert not out.loc["EUR", "within_band"] and out.loc["EUR", "error"] < 0.25  # outside a narrow band, by 8%
+    assert not out["attention"].any()

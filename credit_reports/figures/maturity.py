@@ -639,8 +639,9 @@ def backtest(forecasts: Mapping[Any, pd.DataFrame], used: pd.DataFrame, *, horiz
     balance credit, for the independent check). ``latest``: the newest moment the actuals cover (default the
     newest ``occurred_at``): a horizon that ends after it is not scored yet. Columns: as_of, currency_code,
     horizon, forecast (cum P50), p10, p90, actual, bias (forecast - actual), error (|bias| / actual, NaN when
-    nothing was used), within_band (P10 <= actual <= P90), attention (error above ``band`` or actual outside the
-    band).
+    nothing was used), within_band (P10 <= actual <= P90), attention: the actual fell outside P10-P90 *and* the
+    error is above ``band`` (a miss the forecast's own uncertainty does not explain and that is material: a
+    small currency's honest wide miss inside its band, or a large one's tiny miss, raises nothing).
     """
     moves = used[["currency_code", "amount", "occurred_at"]].copy()
     moves["occurred_at"] = pd.to_datetime(moves["occurred_at"], utc=True)
@@ -662,7 +663,7 @@ def backtest(forecasts: Mapping[Any, pd.DataFrame], used: pd.DataFrame, *, horiz
                 rows.append({"as_of": as_of, "currency_code": row.currency_code, "horizon": h,
                              "forecast": int(row.cum_p50), "p10": int(row.cum_p10), "p90": int(row.cum_p90),
                              "actual": actual, "bias": bias, "error": error, "within_band": inside,
-                             "attention": bool((not inside) or not (error <= band))})
+                             "attention": bool((not inside) and not (error <= band))})
     cols = ["as_of", "currency_code", "horizon", "forecast", "p10", "p90", "actual", "bias", "error", "within_band",
             "attention"]
     return pd.DataFrame(rows, columns=cols)

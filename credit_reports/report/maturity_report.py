@@ -24,7 +24,7 @@ __all__ = ["BACKTEST_BAND", "MaturityReport", "attention_lines", "backtest_chain
            "chain_movements", "hazards_from_chain", "journal_note", "maturity_report", "revenue_from_opening",
            "split_table"]
 
-#: The stated band of the backtest: an error above it (or an actual outside P10-P90) is an Attention.
+#: The stated band of the backtest: an error above it, with the actual outside P10-P90, is an Attention.
 BACKTEST_BAND = 0.25
 
 
