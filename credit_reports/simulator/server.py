@@ -357,6 +357,9 @@ class Handler(BaseHTTPRequestHandler):
         customers = query.csv("customer_id")
         statuses = set(query.csv("status", SUBSCRIPTION_STATUSES) or ())
         ids = set(query.csv("id") or ())
+        limit = getattr(sim, "max_filter_ids", None)  # tests: a Paddle that refuses a long customer_id list
+        if limit is not None and customers is not None and len(customers) > limit:
+            raise _bad_field("customer_id", f"at most {limit} ids")
         with account.lock:
             listing = Listing(account.subscriptions_of(customers)) if customers is not None \
                 else account.subscriptions
