@@ -55,7 +55,9 @@ AMOUNT_COLUMNS = frozenset(
      # the reconciliation, ageing, issued-by-source and movements tables
      "expected_closing", "unexplained", "used_change", "used_difference", "reserved_expected",
      "reserved_difference", "amount", "available_delta", "reserved_delta", "used_delta", "released",
-     "debit", "credit"}
+     "debit", "credit",
+     # the close pack's checks and GL tie-out (delivery/close_pack.py)
+     "expected", "actual", "difference", "subledger", "gl_balance", "reconciling_items"}
 )
 _CONVERTED_SUFFIX = "_converted"
 _SHEET_NAME_MAX = 31
