@@ -162,11 +162,12 @@ def _journalled(row: Mapping[str, Any]) -> bool:
 
 
 def gl_checks(tieout: pd.DataFrame | None) -> list[Check]:
-    """The GL tie-out's lines as checks: GL balance + reconciling items against the sub-ledger."""
+    """The GL tie-out's lines as checks: the sub-ledger against GL balance + reconciling items (the
+    difference as the tie-out shows it: sub-ledger - GL - items)."""
     if tieout is None or tieout.empty:
         return []
-    return [Check("GL tie-out", str(r["currency_code"]), _int(r["subledger"]),
-                  _int(r["gl_balance"]) + _int(r["reconciling_items"]), "GL tie-out",
+    return [Check("GL tie-out", str(r["currency_code"]), _int(r["gl_balance"]) + _int(r["reconciling_items"]),
+                  _int(r["subledger"]), "GL tie-out",
                   f"{r['currency_code']} on {r['account']}")
             for r in tieout.to_dict("records")]
 
