@@ -7,8 +7,10 @@ Exit codes (the contract schedulers rely on):
   3  rendered, but from an incomplete snapshot (the report carries a banner saying so)
   4  another run holds the lock for this data folder; nothing was done
   6  every report was rendered and published, but emailing one failed (one line on stderr says why)
+  7  every report was rendered and published, but one needs attention (its status says why; the run's summary
+     line lists the reasons). ``--attention-exit-code 0`` keeps the old behaviour (exit 0)
 
-When several apply, the first in this order wins: 1, 6, 3, 0 (5 is kept for "Paddle unreachable").
+When several apply, the first in this order wins: 1, 6, 3, 7, 0 (5 is kept for "Paddle unreachable").
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from credit_reports.core import locks
 from credit_reports.core.errors import (
+    EXIT_ATTENTION,
     EXIT_INCOMPLETE,
     EXIT_MAIL_FAILED,
     EXIT_OK,
@@ -68,17 +71,26 @@ class RunOutcome:
     emailed: list[str] = field(default_factory=list)  # report names sent
     mail_failed: dict[str, str] = field(default_factory=dict)  # report name -> why it was not sent
     warnings: list[str] = field(default_factory=list)  # e.g. no PDF: Chromium is not installed
+    attention: dict[str, list[str]] = field(default_factory=dict)  # report name -> its Attention reasons
+    attention_exit_code: int = EXIT_ATTENTION  # 0 keeps the behaviour before exit code 7
 
     @property
     def exit_code(self) -> int:
-        """1 when any report failed, else 6 when an email failed, else 3 for an incomplete snapshot, else 0."""
+        """1 when any report failed, else 6 when an email failed, else 3 for an incomplete snapshot, else 7
+        (``attention_exit_code``) when a published report needs attention, else 0."""
         if self.failed:
             return EXIT_REPORT_FAILED
         if self.mail_failed:
             return EXIT_MAIL_FAILED
         if not self.snapshot_complete:
             return EXIT_INCOMPLETE
+        if self.attention:
+            return self.attention_exit_code
         return EXIT_OK
+
+    def attention_summary(self) -> str:
+        """The reasons of every report that needs attention, on one line (empty when none does)."""
+        return "; ".join(f"{name}: " + "; ".join(reasons) for name, reasons in self.attention.items())
 
 
 def run_reports(
@@ -91,6 +103,7 @@ def run_reports(
     api_key: str | None = None,
     settings: Settings | None = None,
     mail: MailSettings | None = None,
+    attention_exit_code: int = EXIT_ATTENTION,
 ) -> RunOutcome:
     """Fetch one snapshot, render each report from exactly that snapshot, rebuild the index, then email.
 
@@ -101,7 +114,7 @@ def run_reports(
     settings = settings or Settings()
     from credit_reports.fetch.snapshot import fetch_snapshot
 
-    outcome = RunOutcome()
+    outcome = RunOutcome(attention_exit_code=attention_exit_code)
     with run_lock(data_dir):
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
@@ -167,6 +180,8 @@ def render_each(
             continue
         outcome.rendered.append(Path(result.html))
         outcome.warnings.extend(result.warnings)
+        if result.attention:
+            outcome.attention[spec.name] = list(result.attention)
         published.append((spec.name, Path(result.manifest)))
         if on_rendered is not None:
             on_rendered(result)
