@@ -404,8 +404,15 @@ def test_the_workbook_checks_are_formulas_that_tie_the_sub_ledger_and_roll_the_b
     assert len(sumifs) >= 4 * len(currency_sums(demo.closing_ledger))
     roll = [c for c in cells if "'Roll-forward'!" in c[0] and "-" in c[0] and "+" in c[0]]
     assert roll, "opening + issued - reversed - used is a formula over the Roll-forward sheet"
-    statuses = [v for f, v in cells if f.startswith("=IF(")]
+    statuses = [v for f, v in cells if f.startswith("=IF(") and "COUNTIF" not in f]
     assert statuses and set(statuses) == {"OK"}
+    # one summary cell at the top over every check below it; the closing against the headline, the translated
+    # roll-forward and the journal against the roll-forward are formulas too
+    assert formulas["B3"].value.startswith('=IF(COUNTIF(') and values["B3"].value == "OK: every check below passes"
+    texts = [r[0].value for r in formulas.iter_rows() if isinstance(r[0].value, str)]
+    assert any(t.startswith("Roll-forward closing against the headline") for t in texts)
+    assert any(t.startswith("Journal against the roll-forward") for t in texts)
+    assert any("'Journal entries'!" in f and "'Roll-forward'!" not in f and "2400" in f for f, _v in cells)
     closing = currency_sums(demo.closing_ledger)
     scale = {c: 10 ** minor_unit_decimals(c) for c in closing}
     labels = [r[0].value for r in formulas.iter_rows()]
@@ -494,6 +501,20 @@ def test_every_pdf_page_has_its_number_and_a_running_header_with_period_as_of_an
         assert f"Page {number} of {len(pages)}" in page, number
         assert "Example GmbH" in page and "as of " in page and "Customer credit balances" in page, number
     assert "Cohort table" in "".join(pages) and "Ann Preparer" in pages[0] + pages[1] + pages[2]
+
+
+@pytest.mark.slow
+def test_the_pdf_links_point_at_the_published_address_never_at_a_staging_folder(pack) -> None:
+    pdf = pack["result"].pdf
+    listed = subprocess.run(["pdfinfo", "-url", str(pdf)], capture_output=True, text=True, check=True).stdout
+    urls = [line.split()[-1] for line in listed.splitlines()[1:] if line.strip()]
+    folder = pack["result"].directory.name
+    assert urls, "the exports are linked"
+    assert all(u.startswith(f"{BASE_URL}/{folder}/") for u in urls), urls
+    assert not any("file:" in u or ".render-" in u for u in urls)
+    first = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "Ready to sign" in first  # the status is on the first page, before any figure
 
 
 def test_without_chromium_the_one_command_that_fixes_the_pdf_is_named_in_one_line(tmp_path, monkeypatch):

@@ -129,3 +129,33 @@ def test_a_report_pinned_to_a_snapshot_is_refused_by_run_before_any_api_call(acc
     assert code == 2
     assert "render --snapshot" in err and len(err.strip().splitlines()) == 1
     assert account.stats["requests"] == 0
+
+
+def test_an_unwritable_out_folder_exits_2_in_one_line_before_any_api_call(account, tmp_path, capsys) -> None:
+    blocked = tmp_path / "a-file"  # a folder that cannot be made, even by root: its parent is a file
+    blocked.write_text("not a folder", encoding="utf-8")
+    code = main([*run_args(account, tmp_path)[:-2], "--out", str(blocked / "reports")])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "is not writable" in err and len(err.strip().splitlines()) == 1
+    assert account.stats["requests"] == 0
+
+
+def test_a_relative_rates_file_is_read_from_where_the_user_runs_and_checked_before_any_api_call(
+        account, tmp_path, capsys, monkeypatch) -> None:
+    from credit_reports.app.runner import resolve_file_parameters
+    from credit_reports.delivery.config import ReportSpec
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "credit-reports.toml"
+    config.write_text("[[report]]\nname = 'x'\n[report.parameters]\nrates_file = 'rates/missing.csv'\n"
+                      "reporting_currency = 'EUR'\n", encoding="utf-8")
+    code = main(run_args(account, tmp_path, "--config", str(config)))
+    _, err = capsys.readouterr()
+    assert code == 2 and "missing.csv" in err and str(tmp_path) in err  # named where it was looked for
+    assert account.stats["requests"] == 0
+    (tmp_path / "rates").mkdir()
+    (tmp_path / "rates" / "here.csv").write_text("currency,rate,date,source\n", encoding="utf-8")
+    (spec,) = resolve_file_parameters([ReportSpec(parameters={"rates_file": "rates/here.csv", "cohort": "locale"})])
+    assert spec.parameters["rates_file"] == str(tmp_path / "rates" / "here.csv")  # the kernel gets this path
+    assert spec.parameters["cohort"] == "locale"

@@ -407,8 +407,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from credit_reports.store.reader import load_snapshot
 
     data_dir = _data_dir(args)
+    from credit_reports.app.runner import resolve_file_parameters
+
     settings = _settings(args)
-    specs = _report_specs(args, settings)
+    specs = resolve_file_parameters(_report_specs(args, settings))  # relative files: from where you run
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
     environments = {spec.name: _requested_environment(args.environment, spec) for spec in specs}
@@ -444,9 +446,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.snapshot:
         raise UsageError(f"run reports the snapshot it fetches, so --snapshot {args.snapshot} has no place here; "
                          f"to report a stored snapshot use `{PROG} render --snapshot {args.snapshot}`")
+    from credit_reports.app.runner import check_out_dir, resolve_file_parameters
+
     settings = _settings(args)
-    specs = _report_specs(args, settings)
+    specs = resolve_file_parameters(_report_specs(args, settings))  # relative files: from where you run
     _check_reports(specs)  # a typo in the config costs no API call
+    check_out_dir(args.out)  # a read-only --out costs no API call either
     mail = None if args.no_mail else settings.mail
     if mail is not None:
         from credit_reports.delivery.mail import check_password

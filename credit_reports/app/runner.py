@@ -15,7 +15,10 @@ When several apply, the first in this order wins: 1, 6, 3, 7, 0 (5 is kept for "
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +61,39 @@ def run_lock(data_dir: Path) -> Iterator[Path]:
         yield path
     finally:
         locks.release(fd)
+
+
+def resolve_file_parameters(specs: list[ReportSpec], base: Path | None = None) -> list[ReportSpec]:
+    """The reports with every file parameter (a report parameter named ``*_file``: ``rates_file``,
+    ``cohort_file``) made absolute from ``base`` (default: where the command runs). One rule for every
+    relative path: the pre-check, the kernel (which runs in ``notebooks/``) and the render read the same file."""
+    from credit_reports.report.parameters import parameter_names
+
+    names = {n for n in parameter_names() if n.endswith("_file")}
+    where = Path(base) if base is not None else Path.cwd()
+    out = []
+    for spec in specs:
+        changed = {name: str((where / Path(value).expanduser()).resolve())
+                   for name, value in spec.parameters.items()
+                   if name in names and isinstance(value, str) and value.strip()
+                   and not Path(value).expanduser().is_absolute()}
+        out.append(dataclasses.replace(spec, parameters={**spec.parameters, **changed}) if changed else spec)
+    return out
+
+
+def check_out_dir(out_dir: Path) -> Path:
+    """``out_dir`` created if missing and proven writable (a file written and removed), before any Paddle call:
+    a read-only disk fails in one line, not after an hour of fetching."""
+    out_dir = Path(out_dir).expanduser()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".credit-reports-write-check-", dir=out_dir)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir} is not writable ({exc.strerror or exc}): give a folder this user can "
+                         "write to") from None
+    return out_dir
 
 
 @dataclass
@@ -115,6 +151,7 @@ def run_reports(
     from credit_reports.fetch.snapshot import fetch_snapshot
 
     outcome = RunOutcome(attention_exit_code=attention_exit_code)
+    check_out_dir(out_dir)  # before the fetch: a read-only --out costs no Paddle call
     with run_lock(data_dir):
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
