@@ -192,6 +192,7 @@ def render_each(
     published: list[tuple[str, Path]] = []
     for spec, snapshot, requested in jobs:
         outcome.snapshot_complete = outcome.snapshot_complete and bool(snapshot.complete)
+        _one_account_chain(data_dir, snapshot)  # a chain of two accounts is refused before any kernel starts
         pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
         try:
             result = render_report(
@@ -224,6 +225,16 @@ def render_each(
             on_rendered(result)
     build_index(out_dir)
     return published
+
+
+def _one_account_chain(data_dir: Path, snapshot: Any) -> None:
+    """Refuse (one line naming both) a snapshot whose environment's chain up to it holds two Paddle accounts:
+    the report's roll-forward, trend and comparison read that chain."""
+    from credit_reports.core.accounts import check_same_account
+    from credit_reports.store.reader import chain
+
+    snapshots = chain(data_dir, snapshot.environment, until=snapshot.as_of)
+    check_same_account([*snapshots, snapshot], what=f"the {snapshot.environment} snapshots up to {snapshot.name}")
 
 
 def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:
