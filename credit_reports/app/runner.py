@@ -82,12 +82,15 @@ def resolve_file_parameters(specs: list[ReportSpec], base: Path | None = None) -
 
 
 def check_out_dir(out_dir: Path) -> Path:
-    """``out_dir`` created if missing and proven writable (a file written and removed), before any Paddle call:
-    a read-only disk fails in one line, not after an hour of fetching."""
-    out_dir = Path(out_dir).expanduser()
+    """Prove ``out_dir`` writable before any Paddle call (a file written and removed in it, or in its nearest
+    existing parent when it does not exist yet: nothing is created), so a read-only disk fails in one line, not
+    after an hour of fetching."""
+    out_dir = Path(out_dir).expanduser().absolute()
+    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(prefix=".credit-reports-write-check-", dir=out_dir)
+        if existing is None or not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        handle, probe = tempfile.mkstemp(prefix=".credit-reports-write-check-", dir=existing)
         os.close(handle)
         os.unlink(probe)
     except OSError as exc:
