@@ -195,7 +195,8 @@ def test_a_gl_balance_that_differs_from_the_sub_ledger_after_reconciling_items_i
     assert tie.loc["EUR", "gl_balance"] == 4_000  # the 31 Oct balance is another day's
     checks = pack_checks({"gl_tieout": tie.reset_index()}, headline, settings)
     reasons = attention_reasons({"extra": {}, "checks": checks_json(checks)})
-    assert reasons == ["GL tie-out check off by €1.00 (EUR on 2400 Customer credit): see GL tie-out"]
+    assert reasons == ["GL tie-out check off by \u20ac1.00 (EUR on 2400 Customer credit): see GL tie-out (under the "
+                       "sign-off, and its sheet)"]
 
 
 def test_a_failed_reserved_check_is_an_attention_even_when_nothing_is_unexplained():

@@ -25,7 +25,8 @@ from credit_reports.delivery.config import CloseSettings
 from credit_reports.figures import journal
 from credit_reports.report import status as pack_status
 
-__all__ = ["checks_table", "close_tables", "css_string", "gl_tieout", "journal_html", "journal_reference",
+__all__ = ["checks_table", "close_tables", "css_string", "gl_tieout", "gl_tieout_html", "journal_html",
+           "journal_reference",
            "pack_checks",
            "running_header", "signoff_html", "status_html"]
 
@@ -190,6 +191,32 @@ def status_html(reasons: Sequence[str], checks: Sequence[pack_status.Check], *, 
     return ('<section class="credit-status credit-status-attention" role="alert" aria-label="Pack status">'
             f'<p><strong>Attention</strong>: {len(reasons)} reason{"s" if len(reasons) != 1 else ""} to resolve '
             f'before signing ({passed} of {len(checks)} checks pass).{html.escape(gl)}</p><ul>{items}</ul></section>')
+
+
+def gl_tieout_html(tieout: pd.DataFrame | None) -> str:
+    """The GL tie-out beside the sign-off: per account and currency, sub-ledger, GL balance, reconciling items
+    and the difference left (negatives in parentheses); or a line saying no GL balance was entered."""
+    from credit_reports.report.tables import accounting
+
+    if tieout is None or tieout.empty:
+        return ('<div class="credit-pack"><p class="credit-journal-status">GL tie-out: no GL balance was entered '
+                "for the closing day; enter the liability account's balance per currency to tie the sub-ledger "
+                "out.</p></div>")
+    head = "".join(f"<th>{h}</th>" for h in ("Account", "Currency", "Sub-ledger", "GL balance", "Reconciling items",
+                                             "Difference", "Reconciling items, what they are"))
+    rows = []
+    for r in tieout.to_dict("records"):
+        code = str(r["currency_code"])
+        amounts = "".join(f'<td class="credit-nowrap credit-amount">{html.escape(accounting(int(r[c]), code))}</td>'
+                          for c in ("subledger", "gl_balance", "reconciling_items", "difference"))
+        rows.append(f'<tr><td>{html.escape(str(r["account"]))}</td><td>{html.escape(code)}</td>{amounts}'
+                    f'<td>{html.escape(str(r["reconciling_detail"] or ""))}</td></tr>')
+    left = [str(r["currency_code"]) for r in tieout.to_dict("records") if int(r["difference"])]
+    status = ("Every GL balance ties out to the sub-ledger." if not left else
+              f"A difference is left in {', '.join(left)}: explain it with a reconciling item or correct the GL.")
+    return (f'<div class="credit-pack"><h3 id="gl-tie-out">GL tie-out</h3><p class="credit-journal-status">{status}</p>'
+            f'<table class="credit-table credit-table-wide"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def signoff_html(settings: CloseSettings, *, prepared_on: str) -> str:

@@ -77,6 +77,8 @@ SHEET_TITLES: dict[str, str] = {
     "concentration": "Largest holders",
     "reserved": "Reserved credit",
     "converted": "Converted",
+    "gl_tieout": "GL tie-out",
+    "pack_checks": "Pack checks",
 }
 
 #: Column headers in the report's words; dates name their time zone.

@@ -460,7 +460,7 @@ def _asked_in_words(requested: str, period_label: str = "") -> str:
 def _write_html(
     job: _Job, nb: nbformat.NotebookNode, facts: ExportFacts, stage: Path,
     downloads: list[tuple[str, str]], *, pdf: bool, warnings: list[str], close: Any = None, journal: Any = None,
-    status: str = "", base_url: str | None = None,
+    status: str = "", base_url: str | None = None, tieout: Any = None,
 ) -> tuple[Path, Path | None]:
     """``<name>.html`` (and ``<name>.pdf`` when asked and possible) in ``stage``; refuses external loads."""
     as_of, snapshot, name = job.as_of, job.snapshot, job.name
@@ -475,7 +475,7 @@ def _write_html(
         f"rendered {timestamps.iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
     )
     pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
-    pack = _pack_resources(job, facts, close or CloseSettings(), journal, status)
+    pack = _pack_resources(job, facts, close or CloseSettings(), journal, status, tieout)
     html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link,
                        pack=pack)
     refuse_external_resources(html)
@@ -525,15 +525,22 @@ def _close_tables(job: _Job, facts: ExportFacts, close: Any) -> tuple[dict[str, 
     return tables, {**journal, "withheld": withheld_reasons(tables)}
 
 
-def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any, status: str = "") -> dict[str, str]:
+def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any, status: str = "",
+                    tieout: Any = None) -> dict[str, str]:
     """The template's close-pack pieces: status, sign-off block, journal table, the PDF's running header."""
-    from credit_reports.delivery.close_pack import css_string, journal_html, running_header, signoff_html
+    from credit_reports.delivery.close_pack import (
+        css_string,
+        gl_tieout_html,
+        journal_html,
+        running_header,
+        signoff_html,
+    )
 
     account = close.entity or f"Paddle {job.snapshot.environment} account"
     header = running_header(title=job.title, period=facts.period_label,
                             as_of=timestamps.display(job.snapshot.as_of), account=account)
     return {
-        "signoff": signoff_html(close, prepared_on=f"{dt.datetime.now(dt.UTC):%d %b %Y}"),
+        "signoff": signoff_html(close, prepared_on=f"{dt.datetime.now(dt.UTC):%d %b %Y}") + gl_tieout_html(tieout),
         "journal": journal_html(journal, close),
         "running_header": css_string(header),
         "status": status,
@@ -653,7 +660,7 @@ def render_report(
         timer.lap("exports")
         html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
                                           close=close, journal=tables.get("journal_entries"), status=status,
-                                          base_url=base_url)
+                                          base_url=base_url, tieout=tables.get("gl_tieout"))
         timer.lap("html" + (" and pdf" if pdf else ""))
         staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]
         manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share,

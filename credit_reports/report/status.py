@@ -167,7 +167,7 @@ def gl_checks(tieout: pd.DataFrame | None) -> list[Check]:
     if tieout is None or tieout.empty:
         return []
     return [Check("GL tie-out", str(r["currency_code"]), _int(r["gl_balance"]) + _int(r["reconciling_items"]),
-                  _int(r["subledger"]), "GL tie-out",
+                  _int(r["subledger"]), "GL tie-out (under the sign-off, and its sheet)",
                   f"{r['currency_code']} on {r['account']}")
             for r in tieout.to_dict("records")]
 

@@ -21,7 +21,7 @@ from credit_reports.ledger import ageing as ageing_mod
 
 __all__ = [
     "BANNER_STYLE", "DIFFERENCE_CUSTOMERS_IN_NOTE", "NO_EVIDENCE", "RESERVED_ROWS_SHOWN", "ReportTables",
-    "customer_count", "local_time",
+    "accounting", "customer_count", "local_time",
 ]
 
 #: At most this many customers behind an unexplained difference are named in the red note at the top.
@@ -236,10 +236,10 @@ class ReportTables:
             code = str(row["currency_code"])
             cells = []
             for _label, col, count, _text in lines:
-                cell = money.format_money(int(row[col]), code)
-                if count is not None:
+                cell = accounting(int(row[col]), code)
+                if count is not None:  # the count may go under the amount; neither ever breaks inside
                     n = int(row[count])
-                    cell += f" ({n:,} movement{'s' if n != 1 else ''})"
+                    cell += f" ({n:,}\u00a0movement{'s' if n != 1 else ''})"
                 cells.append(cell)
             data[code] = cells
         frame = pd.DataFrame(data)
@@ -263,10 +263,10 @@ class ReportTables:
                 "Currency": t["currency_code"],
                 "Change in used (balances)": _fmt(t, "used_change"),
                 "Used movements": _fmt(t, "used"),
-                "Used: difference": _fmt(t, "used_difference"),
+                "Used: difference": _accounting(t, "used_difference"),
                 "Reserved (balances)": _fmt(t, "reserved"),
                 "Reserved on invoices still open": _fmt(t, "reserved_expected"),
-                "Reserved: difference": _fmt(t, "reserved_difference"),
+                "Reserved: difference": _accounting(t, "reserved_difference"),
             }
         )
         return style_table(frame, right=list(frame.columns[1:]))
@@ -458,6 +458,16 @@ def local_time(ts: pd.Timestamp) -> str:
 
 def _fmt(frame: pd.DataFrame, column: str) -> pd.Series:
     return money.format_money_series(frame[column], frame["currency_code"])
+
+
+def accounting(amount: int, code: str) -> str:
+    """An amount as finance reads it in a statement: a negative in parentheses, ``(A$1,205.44)``."""
+    return f"({money.format_money(-amount, code)})" if amount < 0 else money.format_money(amount, code)
+
+
+def _accounting(frame: pd.DataFrame, column: str) -> list[str]:
+    """A column of :func:`accounting` amounts, each in its row's currency."""
+    return [accounting(int(v), str(c)) for v, c in zip(frame[column], frame["currency_code"], strict=True)]
 
 
 def _pii_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
