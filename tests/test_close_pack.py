@@ -332,8 +332,9 @@ def _table_after(soup: BeautifulSoup, heading: str, nth: int = 0) -> list[list[s
 
 
 def _money_minor(text: str, code: str) -> int:
+    """A displayed amount in minor units; ``-`` or accounting parentheses make it negative."""
     digits = re.sub(r"[^0-9]", "", text)
-    return -int(digits) if "-" in text else int(digits)
+    return -int(digits) if "-" in text or text.strip().startswith("(") else int(digits)
 
 
 @pytest.mark.slow
@@ -410,6 +411,8 @@ def test_the_workbook_checks_are_formulas_that_tie_the_sub_ledger_and_roll_the_b
     # one summary cell at the top over every check below it; the closing against the headline, the translated
     # roll-forward and the journal against the roll-forward are formulas too
     assert formulas["B3"].value.startswith('=IF(COUNTIF(') and values["B3"].value == "OK: every check below passes"
+    about = load_workbook(path)["About"]
+    assert (about["A2"].value, about["B2"].value) == ("Status", "Ready to sign")  # the status comes first
     texts = [r[0].value for r in formulas.iter_rows() if isinstance(r[0].value, str)]
     assert any(t.startswith("Roll-forward closing against the headline") for t in texts)
     assert any(t.startswith("Journal against the roll-forward") for t in texts)

@@ -405,6 +405,23 @@ SHEET_HEADERS: dict[str, dict[str, str]] = {
         "period": "Period",
         "basis": "Basis",
     },
+    "gl_tieout": {
+        "account": "GL account",
+        "subledger": "Sub-ledger (outstanding)",
+        "gl_balance": "GL balance",
+        "reconciling_items": "Reconciling items",
+        "difference": "Difference (sub-ledger - GL - items)",
+        "reconciling_detail": "Reconciling items, what they are",
+    },
+    "pack_checks": {
+        "check": "Check",
+        "subject": "Of",
+        "expected": "Expected",
+        "actual": "Found",
+        "difference": "Difference",
+        "status": "Status",
+        "where": "Where to look",
+    },
 }
 
 

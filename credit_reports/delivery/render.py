@@ -257,7 +257,7 @@ def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> 
 
 
 def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any, close: Any = None,
-                    status: str = "") -> Any:
+                    pack_status: str = "") -> Any:
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
     from credit_reports.delivery.exports import ExportContext
 
@@ -279,7 +279,7 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any,
         complete=bool(snapshot.complete),
         opening_as_of=timestamps.parse_datetime(facts.opening.as_of) if facts.opening is not None else None,
         failed_customers=facts.failed_customers, reconciliation=str(status), toolkit_version=__version__,
-        extra=(*((("Status", status),) if status else ()), ("Snapshot", snapshot.path.name),
+        extra=(*((("Status", pack_status),) if pack_status else ()), ("Snapshot", snapshot.path.name),
                *_close_rows(close, facts)),
     )
 
@@ -654,7 +654,7 @@ def render_report(
         tables, journal = _close_tables(job, facts, close)
         pack, status, status_text = _pack_status(job, facts, tables, close, journal, outstanding_change_share)
         context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close,
-                                  status=status_text)
+                                  pack_status=status_text)
         export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
         downloads = export_links(export_paths, job.name)
         timer.lap("exports")
