@@ -159,3 +159,23 @@ def test_a_relative_rates_file_is_read_from_where_the_user_runs_and_checked_befo
     (spec,) = resolve_file_parameters([ReportSpec(parameters={"rates_file": "rates/here.csv", "cohort": "locale"})])
     assert spec.parameters["rates_file"] == str(tmp_path / "rates" / "here.csv")  # the kernel gets this path
     assert spec.parameters["cohort"] == "locale"
+
+
+@pytest.mark.slow
+def test_a_run_that_publishes_a_pack_needing_attention_exits_7_with_the_reasons_on_its_summary_line(
+        account, tmp_path, capsys) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()  # the run's snapshot closes today (UTC)
+    config = tmp_path / "credit-reports.toml"
+    config.write_text(f"[[report]]\nname = 'close'\n[close]\n[[close.gl]]\ndate = {today}\ncurrency = 'USD'\n"
+                      "balance = '-0.01'\n", encoding="utf-8")  # no sub-ledger is ever -$0.01: a difference
+    code = main(run_args(account, tmp_path, "--config", str(config), "--no-mail"))
+    err = capsys.readouterr().err
+    assert code == 7, err
+    summary = [line for line in err.splitlines() if "run done" in line]
+    assert len(summary) == 1 and "exit 7" in summary[0] and "ATTENTION: close: GL tie-out check off by" in summary[0]
+    (manifest,) = (tmp_path / "reports").rglob("close.manifest.json")
+    assert any(r.startswith("GL tie-out check off by") for r in json.loads(manifest.read_text())["attention"])
+    code = main(run_args(account, tmp_path, "--config", str(config), "--no-mail", "--attention-exit-code", "0"))
+    assert code == 0, capsys.readouterr().err
