@@ -64,21 +64,11 @@ def run_lock(data_dir: Path) -> Iterator[Path]:
 
 
 def resolve_file_parameters(specs: list[ReportSpec], base: Path | None = None) -> list[ReportSpec]:
-    """The reports with every file parameter (a report parameter named ``*_file``: ``rates_file``,
-    ``cohort_file``) made absolute from ``base`` (default: where the command runs). One rule for every
-    relative path: the pre-check, the kernel (which runs in ``notebooks/``) and the render read the same file."""
-    from credit_reports.report.parameters import parameter_names
+    """The reports with every file parameter made absolute from where the command runs
+    (:func:`credit_reports.delivery.config.absolute_file_parameters`)."""
+    from credit_reports.delivery.config import absolute_file_parameters
 
-    names = {n for n in parameter_names() if n.endswith("_file")}
-    where = Path(base) if base is not None else Path.cwd()
-    out = []
-    for spec in specs:
-        changed = {name: str((where / Path(value).expanduser()).resolve())
-                   for name, value in spec.parameters.items()
-                   if name in names and isinstance(value, str) and value.strip()
-                   and not Path(value).expanduser().is_absolute()}
-        out.append(dataclasses.replace(spec, parameters={**spec.parameters, **changed}) if changed else spec)
-    return out
+    return [dataclasses.replace(spec, parameters=absolute_file_parameters(spec.parameters, base)) for spec in specs]
 
 
 def check_out_dir(out_dir: Path) -> Path:

@@ -176,6 +176,20 @@ class Settings:
     close: CloseSettings = field(default_factory=CloseSettings)
 
 
+def absolute_file_parameters(parameters: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
+    """``parameters`` with every file parameter (a report parameter named ``*_file``: ``rates_file``,
+    ``cohort_file``) made absolute from ``base`` (default: where the command runs): the one rule for a relative
+    path, so the pre-check, the kernel (which runs in ``notebooks/``) and the render read the same file."""
+    from credit_reports.report.parameters import parameter_names
+
+    names = {n for n in parameter_names() if n.endswith("_file")}
+    where = Path(base) if base is not None else Path.cwd()
+    changed = {name: str((where / Path(value).expanduser()).resolve()) for name, value in parameters.items()
+               if name in names and isinstance(value, str) and value.strip()
+               and not Path(value).expanduser().is_absolute()}
+    return {**parameters, **changed} if changed else parameters
+
+
 def default_reports() -> list[ReportSpec]:
     """The report rendered when no config file exists: the credit balances report, defaults only."""
     return [ReportSpec()]

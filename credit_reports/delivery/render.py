@@ -353,7 +353,10 @@ def _plan(
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
     path = resolve_notebook(notebook)
     declared = notebook_parameters(path)
-    given = {str(k): jsonable(v) for k, v in (parameters or {}).items()}
+    from credit_reports.delivery.config import absolute_file_parameters
+
+    # a relative rates_file/cohort_file is read from where the caller runs, not from the kernel's notebooks/
+    given = absolute_file_parameters({str(k): jsonable(v) for k, v in (parameters or {}).items()})
     check_parameter_names(given, declared, path.name)
 
     data_dir = Path(data_dir).expanduser().resolve()
