@@ -56,3 +56,19 @@ def test_render_refuses_a_chain_that_holds_two_accounts_before_any_kernel_starts
     assert code == 2 and len(err) == 1, err
     assert _oldest_customer(one) in err[0] and _oldest_customer(two) in err[0]
     assert not (tmp_path / "reports").exists() or not list((tmp_path / "reports").rglob("*.html"))
+
+
+def test_run_refuses_a_key_of_another_account_than_paddle_account_names_before_fetching(make_sim, tmp_path, capsys,
+                                                                                        monkeypatch):
+    from credit_reports.app.cli import main
+
+    one, two = make_sim(customers=20, seed=5), make_sim(customers=20, seed=6)
+    config = tmp_path / "credit-reports.toml"
+    config.write_text(f"[[report]]\nname = 'x'\n[paddle]\naccount = '{_oldest_customer(one)}'\n", encoding="utf-8")
+    monkeypatch.setenv("PADDLE_API_KEY", two.api_key)
+    code = main(["--quiet", "run", "--base-url", two.base_url, "--data-dir", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "reports"), "--config", str(config), "--no-mail"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and _oldest_customer(one) in err[0] and _oldest_customer(two) in err[0]
+    assert set(two.stats["by_path"]) == {"/customers"}  # the one identity call, nothing fetched
+    assert not (tmp_path / "data" / "snapshots").exists()

@@ -71,6 +71,17 @@ def resolve_file_parameters(specs: list[ReportSpec], base: Path | None = None) -
     return [dataclasses.replace(spec, parameters=absolute_file_parameters(spec.parameters, base)) for spec in specs]
 
 
+def check_pinned_account(client: Any, expected: str) -> None:
+    """Refuse, before anything is fetched, a key that reads another account than ``[paddle] account`` names."""
+    from credit_reports.core.accounts import describe
+    from credit_reports.fetch.account import read_account
+
+    account = read_account(client)
+    if account.get("identity") != expected:
+        raise UsageError(f"the key reads {describe(account)}, but [paddle] account names {expected}: use that "
+                         "account's key, or change [paddle] account")
+
+
 def check_out_dir(out_dir: Path) -> Path:
     """Prove ``out_dir`` writable before any Paddle call (a file written and removed in it, or in its nearest
     existing parent when it does not exist yet: nothing is created), so a read-only disk fails in one line, not
@@ -145,6 +156,8 @@ def run_reports(
 
     outcome = RunOutcome(attention_exit_code=attention_exit_code)
     check_out_dir(out_dir)  # before the fetch: a read-only --out costs no Paddle call
+    if settings.paddle_account and client is not None:
+        check_pinned_account(client, settings.paddle_account)
     with run_lock(data_dir):
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path

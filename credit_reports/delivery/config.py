@@ -31,6 +31,9 @@ beside its HTML, printed by headless Chromium). The same file holds the delivery
     [publish]
     base_url = "https://reports.example.com/credit"   # where reports/ is served: the email and index link there
 
+    [paddle]
+    account = "ctm_01h8441jn5pcwrfhwh78jqt8hk"   # the account the key must read (a manifest's account.identity)
+
     [close]                               # the month-end close pack
     entity = "Example GmbH"               # the account named in the PDF's running header and the workbook
     prepared_by = "A. Preparer"           # the sign-off block's names
@@ -76,7 +79,7 @@ DEFAULT_NOTEBOOK = "credit_balances"
 DEFAULT_REPORT_NAME = "credit-balances"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REPORT_KEYS = {"name", "notebook", "parameters", "pdf"}
-_TOP_KEYS = {"report", "exports", "mail", "alerts", "publish", "close"}
+_TOP_KEYS = {"report", "exports", "mail", "alerts", "publish", "close", "paddle"}
 _ACCOUNT_KEYS = ("liability", "issued", "reversed", "used", "translation")
 _MAIL_SECURITY = ("starttls", "ssl", "none")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -174,6 +177,9 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
     close: CloseSettings = field(default_factory=CloseSettings)
+    #: ``[paddle] account``: the identity of the account the key must read (its oldest customer's id, as every
+    #: snapshot manifest records it); ``run`` refuses another account before fetching. None: not pinned.
+    paddle_account: str | None = None
 
 
 def absolute_file_parameters(parameters: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
@@ -239,8 +245,21 @@ def load_settings(path: str | Path | None) -> Settings:
         mail=_mail(path, data["mail"]) if "mail" in data else None,
         alerts=_alerts(path, data.get("alerts", {})),
         publish=_publish(path, data.get("publish", {})),
+        paddle_account=_paddle_account(path, data.get("paddle", {})),
         close=_close(path, data.get("close", {})),
     )
+
+
+def _paddle_account(path: Path, value: Any) -> str | None:
+    """``[paddle] account``: the account identity a key must read (``ctm_...``, from a snapshot's manifest)."""
+    table = _table(path, "paddle", value, {"account"})
+    account = table.get("account")
+    if account is None:
+        return None
+    if not isinstance(account, str) or not re.match(r"^ctm_[a-z0-9]{26}$", account.strip()):
+        raise UsageError(f"config file {path}, [paddle]: account must be the account's identity as a snapshot's "
+                         "manifest records it (account.identity, e.g. \"ctm_01h8441jn5pcwrfhwh78jqt8hk\")")
+    return account.strip()
 
 
 def _publish(path: Path, value: Any) -> PublishSettings:
