@@ -181,8 +181,7 @@ def status_html(reasons: Sequence[str], checks: Sequence[pack_status.Check], *, 
     reason and where to look."""
     passed = sum(1 for c in checks if c.passed)
     gl = ("" if gl_entered else
-          " No GL balance was entered for the closing day, so the GL tie-out is still to do "
-          "([close] gl_file or [[close.gl]]).")
+          " No GL balance was entered for the closing day, so the GL tie-out is still to do.")
     if not reasons:
         return ('<section class="credit-status credit-status-ready" role="status" aria-label="Pack status">'
                 f'<p><strong>{pack_status.READY}.</strong> All {passed} checks of this pack pass.{html.escape(gl)}'
