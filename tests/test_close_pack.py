@@ -597,3 +597,15 @@ def test_the_handoff_is_parquet_and_json_that_read_back_equal_and_save_shows_not
     for name, table in report.tables().items():
         pd.testing.assert_frame_equal(facts.tables[name].reset_index(drop=True), table.reset_index(drop=True),
                                       check_dtype=False, obj=name)
+
+
+def test_without_a_base_url_the_printed_links_are_file_names_never_a_server_path():
+    from credit_reports.delivery.pdf import paper_links
+
+    page = ('<html><head></head><body><a href="close.totals.csv">Credit per currency (CSV)</a> '
+            '<a href="https://example.com/x">site</a> <a href="#s">section</a></body></html>')
+    plain = paper_links(page, None)
+    assert '<a href="close.totals.csv"' not in plain and "Credit per currency (CSV) (close.totals.csv)" in plain
+    assert '<a href="https://example.com/x">' in plain and '<a href="#s">' in plain  # absolute and in-page stay
+    based = paper_links(page, "https://reports.example.com/credit/2026-11/")
+    assert '<base href="https://reports.example.com/credit/2026-11/">' in based
