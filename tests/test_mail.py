@@ -260,7 +260,7 @@ def test_the_subject_is_one_unfolded_line_and_the_html_body_has_a_viewport_and_t
     settings = MailSettings(host="smtp.example.com", sender="Reports <r@example.com>", recipients=("f@example.com",))
     message = build_message(manifest, html=Path("missing.html"), xlsx=None, settings=settings,
                             reasons=["reserved check off by -$15.54 (USD): see Roll-forward, reserved check"])
-    head = message.as_bytes().decode().split("\r\n")
+    head = message.as_bytes().decode().split("\n")
     subject = next(line for line in head if line.startswith("Subject:"))
     assert subject.startswith("Subject: Attention: Customer credit balances") and subject.endswith("(sandbox)")
     html = message.get_body(("html",)).get_content()

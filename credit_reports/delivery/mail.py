@@ -51,7 +51,7 @@ log = logging.getLogger("credit_reports.mail")
 
 #: Headers unfolded up to RFC 5322's 998 characters: the default 78 folds a long Subject after "Subject:",
 #: leaving an empty first line some clients show as a blank subject.
-_POLICY = email_policy.SMTP.clone(max_line_length=998)
+_POLICY = email_policy.default.clone(max_line_length=998)
 #: Room kept for headers and MIME framing when deciding what fits under the size limit.
 _OVERHEAD_BYTES = 8_000
 
