@@ -138,9 +138,7 @@ def journal_checks(entries: pd.DataFrame | None, roll: pd.DataFrame | None, tran
     for r in roll.to_dict("records"):
         code = str(r["currency_code"])
         lines = own[own["source_currency"].astype(str) == code]
-        column = "amount_credit" if "amount_credit" in lines else "credit"
-        debit_column = "amount_debit" if "amount_debit" in lines else "debit"
-        booked = int(lines[column].sum()) - int(lines[debit_column].sum())
+        booked = int(lines["credit"].sum()) - int(lines["debit"].sum())
         expected = _int(r["issued"]) - _int(r.get("reversed")) - _int(r["used"])
         if not len(lines) and expected != 0 and not _journalled(r):
             continue  # no entries on purpose (no evidence, an impossible figure): its own reason says why
