@@ -426,8 +426,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     def rendered(result: Any) -> None:
         for warning in result.warnings:
             say(f"{PROG}: {warning}")
-        if result.attention:  # the pack's status, in the log too
-            say(f"{PROG}: {result.html.name} needs attention: {'; '.join(result.attention)}")
         print(result.html)
 
     outcome = RunOutcome()

@@ -231,16 +231,19 @@ class ReportTables:
         if t is None or t.empty:
             return style_table(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
         lines = self._reconciliation_lines()
-        data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
+        labels: list[str] = []
+        for label, _col, count, _text in lines:  # each count on its own line: an amount cell holds the amount alone
+            labels.append(label)
+            if count is not None:
+                labels.append(f"{label.lstrip('+- ')}: movements")
+        data: dict[str, list[str]] = {"Line": labels}
         for row in t.to_dict("records"):
             code = str(row["currency_code"])
             cells = []
             for _label, col, count, _text in lines:
-                cell = accounting(int(row[col]), code)
-                if count is not None:  # the count may go under the amount; neither ever breaks inside
-                    n = int(row[count])
-                    cell += f" ({n:,}\u00a0movement{'s' if n != 1 else ''})"
-                cells.append(cell)
+                cells.append(accounting(int(row[col]), code))
+                if count is not None:
+                    cells.append(f"{int(row[count]):,}")
             data[code] = cells
         frame = pd.DataFrame(data)
         return style_table(frame, right=[c for c in frame.columns if c != "Line"])
