@@ -100,8 +100,10 @@ def test_a_missing_opening_or_average_rate_is_one_line_naming_currency_and_day(t
 
 
 def test_every_journal_entry_balances_and_books_each_line_on_the_configured_accounts(tmp_path):
-    roll = ROLL.assign(reversed=[300, 0], issued=[5_000, -200])  # a derived roll-forward can issue less than 0
+    roll = ROLL.assign(reversed=[300, 0], issued=[5_000, 200], evidence=True)
     trans = pd.DataFrame({"currency_code": ["USD", "EUR", "TOTAL"], "reporting_currency": ["EUR"] * 3,
+                          "issued_converted": [4_600, 200, 4_800], "reversed_converted": [276, 0, 276],
+                          "used_converted": [1_840, 500, 2_340], "movement_rate": ["0.92", "1", None],
                           "translation_converted": [-590, 0, -590]})
     entries = journal.entries(roll, ACCOUNTS, date="2026-11-30", period="November 2026", reference="CR-2026-11",
                               translation=trans)
@@ -113,13 +115,106 @@ def test_every_journal_entry_balances_and_books_each_line_on_the_configured_acco
     assert lines[("CR-2026-11-USD-REVERSED", "4091 Credit reversed")] == (0, 300)
     assert lines[("CR-2026-11-USD-USED", "2400 Customer credit")] == (2_000, 0)
     assert lines[("CR-2026-11-USD-USED", "1200 Receivables")] == (0, 2_000)
-    assert lines[("CR-2026-11-EUR-ISSUED", "2400 Customer credit")] == (200, 0)  # negative: sides swapped
+    assert lines[("CR-2026-11-EUR-ISSUED", "2400 Customer credit")] == (0, 200)
     # the USD liability fell in EUR: debit the liability, credit the translation account, in EUR
     assert lines[("CR-2026-11-USD-FX", "2400 Customer credit")] == (590, 0)
     fx = entries[entries["entry"] == "CR-2026-11-USD-FX"]
     assert set(fx["currency_code"]) == {"EUR"} and set(fx["source_currency"]) == {"USD"}
     assert not (entries["entry"] == "CR-2026-11-EUR-REVERSED").any()  # nothing to book: no entry
     assert (entries[["debit", "credit"]] >= 0).all().all()
+    assert set(entries["date"]) == {dt.date(2026, 11, 30)}  # a date, so the workbook writes a real date
+
+
+def test_no_entry_is_booked_from_a_window_without_evidence_or_a_negative_issued_or_used():
+    roll = ROLL.assign(reversed=[0, 0], issued=[5_000, -200], evidence=[False, True])
+    assert journal.withheld(roll) == {"USD": "the roll-forward has no event evidence (derived from balances)",
+                                      "EUR": "issued is negative, which no credit movement can be"}
+    entries = journal.entries(roll, ACCOUNTS, date="2026-11-30", period="November 2026", reference="CR-2026-11")
+    assert entries.empty
+
+
+def test_with_a_reporting_currency_every_line_carries_both_amounts_and_its_rate():
+    roll = ROLL.assign(reversed=[0, 0], evidence=True)
+    # hand-made translation: USD movements at 0.92 into EUR; EUR is the reporting currency (rate 1)
+    trans = pd.DataFrame({
+        "currency_code": ["USD", "EUR", "TOTAL"], "reporting_currency": ["EUR"] * 3,
+        "issued_converted": [2_760, 0, 2_760], "reversed_converted": [0, 0, 0], "used_converted": [1_840, 0, 1_840],
+        "translation_converted": [-590, 0, -590], "movement_rate": ["0.92", "1", None]})
+    roll = roll.assign(issued=[3_000, 0], used=[2_000, 0])
+    entries = journal.entries(roll, ACCOUNTS, date="2026-11-30", period="November 2026", reference="CR-2026-11",
+                              translation=trans)
+    issued = entries[entries["entry"] == "CR-2026-11-USD-ISSUED"].set_index("line")
+    assert issued.loc[2, "credit"] == 3_000 and issued.loc[2, "credit_converted"] == 2_760
+    assert issued.loc[1, "debit_converted"] == 2_760 and set(issued["rate"]) == {"0.92"}
+    used = entries[entries["entry"] == "CR-2026-11-USD-USED"].set_index("line")
+    assert used.loc[1, "debit"] == 2_000 and used.loc[1, "debit_converted"] == 1_840
+    assert set(entries["reporting_currency"]) == {"EUR"}
+    assert journal.unbalanced(entries) == []
+
+
+def test_entry_numbers_name_the_period_so_a_month_its_quarter_and_two_windows_never_collide():
+    assert journal.period_key("November 2026") == "2026-11"
+    assert journal.period_key("Q4 2026") == "2026-Q4"
+    assert journal.period_key("2026") == "2026"
+    one = journal.period_key("", pd.Timestamp("2026-11-29T06:15Z"), pd.Timestamp("2026-11-30T06:15Z"))
+    two = journal.period_key("", pd.Timestamp("2026-11-30T06:15Z"), pd.Timestamp("2026-12-01T06:15Z"))
+    assert one == "20261129T061500Z-20261130T061500Z" and one != two
+    assert journal.entry_reference("2026-11") == "CR-2026-11"
+    assert journal.entry_reference("2026-11", 2) == "CR-2026-11-V2"
+
+
+def test_a_re_rendered_period_keeps_its_numbers_and_changed_figures_take_the_next_version(tmp_path):
+    import json
+
+    from credit_reports.delivery.close_pack import journal_reference
+
+    roll = ROLL.assign(reversed=[0, 0], evidence=True)
+    reference, info = journal_reference(tmp_path, "2026-11", roll, None)
+    assert reference == "CR-2026-11" and info["version"] == 1
+    (tmp_path / "2026-11-30T235959Z").mkdir()
+    (tmp_path / "2026-11-30T235959Z" / "manifest.json").write_text(json.dumps({"journal": info}))
+    assert journal_reference(tmp_path, "2026-11", roll, None)[0] == "CR-2026-11"  # same figures, same numbers
+    changed = roll.assign(issued=roll["issued"] + 1)
+    assert journal_reference(tmp_path, "2026-11", changed, None)[0] == "CR-2026-11-V2"
+    assert journal_reference(tmp_path, "2026-Q4", roll, None)[0] == "CR-2026-Q4"  # another period: no version
+
+
+def test_a_gl_balance_that_differs_from_the_sub_ledger_after_reconciling_items_is_an_attention():
+    from credit_reports.delivery.close_pack import gl_tieout, pack_checks
+    from credit_reports.delivery.config import GlLine
+    from credit_reports.report.alerts import attention_reasons
+    from credit_reports.report.status import checks_json
+
+    day = dt.date(2026, 11, 30)
+    settings = CloseSettings(accounts=ACCOUNTS, accounts_configured=True, gl=(
+        GlLine(day, "USD", "balance", 10_000), GlLine(day, "USD", "reconciling", 250, description="JE-7 late"),
+        GlLine(day, "EUR", "balance", 4_000), GlLine(dt.date(2026, 10, 31), "EUR", "balance", 1)))
+    headline = {"USD": {"outstanding": 10_250}, "EUR": {"outstanding": 4_100}}
+    tie = gl_tieout(settings, headline, day).set_index("currency_code")
+    assert tie.loc["USD", "difference"] == 0 and tie.loc["EUR", "difference"] == 100
+    assert tie.loc["EUR", "gl_balance"] == 4_000  # the 31 Oct balance is another day's
+    checks = pack_checks({"gl_tieout": tie.reset_index()}, headline, settings)
+    reasons = attention_reasons({"extra": {}, "checks": checks_json(checks)})
+    assert reasons == ["GL tie-out check off by \u20ac1.00 (EUR on 2400 Customer credit): see GL tie-out (under the "
+                       "sign-off, and its sheet)"]
+
+
+def test_a_failed_reserved_check_is_an_attention_even_when_nothing_is_unexplained():
+    from credit_reports.delivery.close_pack import pack_checks
+    from credit_reports.report.alerts import attention_reasons
+    from credit_reports.report.status import checks_json
+
+    # issue 24: a seller credit stored as reserved; roll-forward reconciles, reserved is off by $15.54
+    roll = pd.DataFrame({"currency_code": ["USD"], "opening": [10_000], "issued": [777], "reversed": [0],
+                         "used": [0], "closing": [10_777], "unexplained": [0], "used_change": [0],
+                         "used_difference": [0], "reserved_expected": [1_554], "reserved": [0],
+                         "reserved_difference": [-1_554], "evidence": [True]})
+    checks = pack_checks({"roll_forward": roll}, {"USD": {"outstanding": 10_777}}, CloseSettings())
+    manifest = {"roll_forward": {"USD": {"opening": 10_000, "closing": 10_777, "unexplained": 0}},
+                "checks": checks_json(checks)}
+    assert attention_reasons(manifest) == [
+        "reserved check off by -$15.54 (USD): see Roll-forward, reserved check (reserved balance against open "
+        "invoices)"]
 
 
 def test_the_workbook_cuts_a_sheet_at_the_row_limit_and_says_where_every_row_is(tmp_path):
@@ -237,8 +332,9 @@ def _table_after(soup: BeautifulSoup, heading: str, nth: int = 0) -> list[list[s
 
 
 def _money_minor(text: str, code: str) -> int:
+    """A displayed amount in minor units; ``-`` or accounting parentheses make it negative."""
     digits = re.sub(r"[^0-9]", "", text)
-    return -int(digits) if "-" in text else int(digits)
+    return -int(digits) if "-" in text or text.strip().startswith("(") else int(digits)
 
 
 @pytest.mark.slow
@@ -310,8 +406,17 @@ def test_the_workbook_checks_are_formulas_that_tie_the_sub_ledger_and_roll_the_b
     assert len(sumifs) >= 4 * len(currency_sums(demo.closing_ledger))
     roll = [c for c in cells if "'Roll-forward'!" in c[0] and "-" in c[0] and "+" in c[0]]
     assert roll, "opening + issued - reversed - used is a formula over the Roll-forward sheet"
-    statuses = [v for f, v in cells if f.startswith("=IF(")]
+    statuses = [v for f, v in cells if f.startswith("=IF(") and "COUNTIF" not in f]
     assert statuses and set(statuses) == {"OK"}
+    # one summary cell at the top over every check below it; the closing against the headline, the translated
+    # roll-forward and the journal against the roll-forward are formulas too
+    assert formulas["B3"].value.startswith('=IF(COUNTIF(') and values["B3"].value == "OK: every check below passes"
+    about = load_workbook(path)["About"]
+    assert (about["A2"].value, about["B2"].value) == ("Status", "Ready to sign")  # the status comes first
+    texts = [r[0].value for r in formulas.iter_rows() if isinstance(r[0].value, str)]
+    assert any(t.startswith("Roll-forward closing against the headline") for t in texts)
+    assert any(t.startswith("Journal against the roll-forward") for t in texts)
+    assert any("'Journal entries'!" in f and "'Roll-forward'!" not in f and "2400" in f for f, _v in cells)
     closing = currency_sums(demo.closing_ledger)
     scale = {c: 10 ** minor_unit_decimals(c) for c in closing}
     labels = [r[0].value for r in formulas.iter_rows()]
@@ -402,6 +507,20 @@ def test_every_pdf_page_has_its_number_and_a_running_header_with_period_as_of_an
     assert "Cohort table" in "".join(pages) and "Ann Preparer" in pages[0] + pages[1] + pages[2]
 
 
+@pytest.mark.slow
+def test_the_pdf_links_point_at_the_published_address_never_at_a_staging_folder(pack) -> None:
+    pdf = pack["result"].pdf
+    listed = subprocess.run(["pdfinfo", "-url", str(pdf)], capture_output=True, text=True, check=True).stdout
+    urls = [line.split()[-1] for line in listed.splitlines()[1:] if line.strip()]
+    folder = pack["result"].directory.name
+    assert urls, "the exports are linked"
+    assert all(u.startswith(f"{BASE_URL}/{folder}/") for u in urls), urls
+    assert not any("file:" in u or ".render-" in u for u in urls)
+    first = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "Ready to sign" in first  # the status is on the first page, before any figure
+
+
 def test_without_chromium_the_one_command_that_fixes_the_pdf_is_named_in_one_line(tmp_path, monkeypatch):
     from credit_reports.delivery.pdf import PdfUnavailableError, print_to_pdf
 
@@ -478,3 +597,15 @@ def test_the_handoff_is_parquet_and_json_that_read_back_equal_and_save_shows_not
     for name, table in report.tables().items():
         pd.testing.assert_frame_equal(facts.tables[name].reset_index(drop=True), table.reset_index(drop=True),
                                       check_dtype=False, obj=name)
+
+
+def test_without_a_base_url_the_printed_links_are_file_names_never_a_server_path():
+    from credit_reports.delivery.pdf import paper_links
+
+    page = ('<html><head></head><body><a href="close.totals.csv">Credit per currency (CSV)</a> '
+            '<a href="https://example.com/x">site</a> <a href="#s">section</a></body></html>')
+    plain = paper_links(page, None)
+    assert '<a href="close.totals.csv"' not in plain and "Credit per currency (CSV) (close.totals.csv)" in plain
+    assert '<a href="https://example.com/x">' in plain and '<a href="#s">' in plain  # absolute and in-page stay
+    based = paper_links(page, "https://reports.example.com/credit/2026-11/")
+    assert '<base href="https://reports.example.com/credit/2026-11/">' in based

@@ -144,7 +144,8 @@ def test_run_emails_the_report_with_figures_that_equal_the_ledger_and_no_secret(
     opening = outstanding(account.account.expected_balances())
     account.advance(seed=22, credits=15, reservations=5)  # the store gives the next fetch a new as-of second
     code, out, err = run(account, tmp_path, path, capsys)
-    assert code == 0, err
+    assert code == 7, err  # published and emailed, but outstanding moved past the alert: a scheduler is told
+    assert "ATTENTION: finance: outstanding" in err
     closing = outstanding(account.account.expected_balances())
     html = Path(out.split()[0])
 
@@ -245,3 +246,25 @@ def test_implicit_tls_delivers_over_ssl(certificate) -> None:
         controller.stop()
     assert [m["to"] for m in inbox.messages] == [["a@b.test"]]
     assert PASSWORD.encode() not in inbox.messages[0]["raw"]
+
+
+def test_the_subject_is_one_unfolded_line_and_the_html_body_has_a_viewport_and_the_status_first():
+    from pathlib import Path
+
+    from credit_reports.delivery.config import MailSettings
+    from credit_reports.delivery.mail import build_message
+
+    manifest = {"report": "credit-balances", "title": "Customer credit balances (demo account)",
+                "snapshot": {"as_of": "2026-11-30T23:59:59Z", "environment": "sandbox", "name": "x"},
+                "headline": {"USD": {"outstanding": 100}}, "roll_forward": None}
+    settings = MailSettings(host="smtp.example.com", sender="Reports <r@example.com>", recipients=("f@example.com",))
+    message = build_message(manifest, html=Path("missing.html"), xlsx=None, settings=settings,
+                            reasons=["reserved check off by -$15.54 (USD): see Roll-forward, reserved check"])
+    head = message.as_bytes().decode().split("\n")
+    subject = next(line for line in head if line.startswith("Subject:"))
+    assert subject.startswith("Subject: Attention: Customer credit balances") and subject.endswith("(sandbox)")
+    html = message.get_body(("html",)).get_content()
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert html.index("reserved check off") < html.index("<h2")  # the status comes before the title
+    text = message.get_body(("plain",)).get_content()
+    assert text.startswith("Attention: 1 reason\n")

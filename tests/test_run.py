@@ -129,3 +129,53 @@ def test_a_report_pinned_to_a_snapshot_is_refused_by_run_before_any_api_call(acc
     assert code == 2
     assert "render --snapshot" in err and len(err.strip().splitlines()) == 1
     assert account.stats["requests"] == 0
+
+
+def test_an_unwritable_out_folder_exits_2_in_one_line_before_any_api_call(account, tmp_path, capsys) -> None:
+    blocked = tmp_path / "a-file"  # a folder that cannot be made, even by root: its parent is a file
+    blocked.write_text("not a folder", encoding="utf-8")
+    code = main([*run_args(account, tmp_path)[:-2], "--out", str(blocked / "reports")])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "is not writable" in err and len(err.strip().splitlines()) == 1
+    assert account.stats["requests"] == 0
+
+
+def test_a_relative_rates_file_is_read_from_where_the_user_runs_and_checked_before_any_api_call(
+        account, tmp_path, capsys, monkeypatch) -> None:
+    from credit_reports.app.runner import resolve_file_parameters
+    from credit_reports.delivery.config import ReportSpec
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "credit-reports.toml"
+    config.write_text("[[report]]\nname = 'x'\n[report.parameters]\nrates_file = 'rates/missing.csv'\n"
+                      "reporting_currency = 'EUR'\n", encoding="utf-8")
+    code = main(run_args(account, tmp_path, "--config", str(config)))
+    _, err = capsys.readouterr()
+    assert code == 2 and "missing.csv" in err and str(tmp_path) in err  # named where it was looked for
+    assert account.stats["requests"] == 0
+    (tmp_path / "rates").mkdir()
+    (tmp_path / "rates" / "here.csv").write_text("currency,rate,date,source\n", encoding="utf-8")
+    (spec,) = resolve_file_parameters([ReportSpec(parameters={"rates_file": "rates/here.csv", "cohort": "locale"})])
+    assert spec.parameters["rates_file"] == str(tmp_path / "rates" / "here.csv")  # the kernel gets this path
+    assert spec.parameters["cohort"] == "locale"
+
+
+@pytest.mark.slow
+def test_a_run_that_publishes_a_pack_needing_attention_exits_7_with_the_reasons_on_its_summary_line(
+        account, tmp_path, capsys) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()  # the run's snapshot closes today (UTC)
+    config = tmp_path / "credit-reports.toml"
+    config.write_text(f"[[report]]\nname = 'close'\n[close]\n[[close.gl]]\ndate = {today}\ncurrency = 'USD'\n"
+                      "balance = '-0.01'\n", encoding="utf-8")  # no sub-ledger is ever -$0.01: a difference
+    code = main(run_args(account, tmp_path, "--config", str(config), "--no-mail"))
+    err = capsys.readouterr().err
+    assert code == 7, err
+    summary = [line for line in err.splitlines() if "run done" in line]
+    assert len(summary) == 1 and "exit 7" in summary[0] and "ATTENTION: close: GL tie-out check off by" in summary[0]
+    (manifest,) = (tmp_path / "reports").rglob("close.manifest.json")
+    assert any(r.startswith("GL tie-out check off by") for r in json.loads(manifest.read_text())["attention"])
+    code = main(run_args(account, tmp_path, "--config", str(config), "--no-mail", "--attention-exit-code", "0"))
+    assert code == 0, capsys.readouterr().err

@@ -31,6 +31,7 @@ from typing import Any
 from credit_reports._version import __version__
 from credit_reports.core import logs
 from credit_reports.core.errors import (
+    EXIT_ATTENTION,
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_REPORT_FAILED,
@@ -171,6 +172,17 @@ def _add_retention_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-days", type=_positive_int, help="after the run, delete snapshots older than D days")
 
 
+def _exit_code(text: str) -> int:
+    """An exit code a shell can see: 0-125."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an exit code (0-125)") from None
+    if not 0 <= value <= 125:
+        raise argparse.ArgumentTypeError(f"{value} is not an exit code (0-125)")
+    return value
+
+
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``render`` and ``run`` (``run`` takes every one of render's): which reports, from
     which snapshot, with which parameters, and whether to print PDFs."""
@@ -233,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(run)
     _add_retention_options(run)
     run.add_argument("--no-mail", action="store_true", help="do not email the reports, even with a [mail] config")
+    run.add_argument(
+        "--attention-exit-code", type=_exit_code, default=EXIT_ATTENTION, metavar="CODE",
+        help=f"exit code of a run that published a report needing attention (default {EXIT_ATTENTION}; 0 keeps "
+        "the behaviour before it)")
     run.set_defaults(handler=cmd_run)
 
     snapshots = sub.add_parser("snapshots", help="list stored snapshots")
@@ -391,8 +407,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from credit_reports.store.reader import load_snapshot
 
     data_dir = _data_dir(args)
+    from credit_reports.app.runner import resolve_file_parameters
+
     settings = _settings(args)
-    specs = _report_specs(args, settings)
+    specs = resolve_file_parameters(_report_specs(args, settings))  # relative files: from where you run
     _check_reports(specs, early=False)  # a CSV given as --notebook, a bad value: one line before any work
     requested = {spec.name: _requested_snapshot(args.snapshot, spec) for spec in specs}  # all checked first
     environments = {spec.name: _requested_environment(args.environment, spec) for spec in specs}
@@ -426,9 +444,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.snapshot:
         raise UsageError(f"run reports the snapshot it fetches, so --snapshot {args.snapshot} has no place here; "
                          f"to report a stored snapshot use `{PROG} render --snapshot {args.snapshot}`")
+    from credit_reports.app.runner import check_out_dir, resolve_file_parameters
+
     settings = _settings(args)
-    specs = _report_specs(args, settings)
+    specs = resolve_file_parameters(_report_specs(args, settings))  # relative files: from where you run
     _check_reports(specs)  # a typo in the config costs no API call
+    check_out_dir(args.out)  # a read-only --out costs no API call either
     mail = None if args.no_mail else settings.mail
     if mail is not None:
         from credit_reports.delivery.mail import check_password
@@ -443,6 +464,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         api_key=os.environ.get("PADDLE_API_KEY"),
         settings=settings,
         mail=mail,
+        attention_exit_code=args.attention_exit_code,
     )
     for html in outcome.rendered:
         print(html)
@@ -455,7 +477,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, why in outcome.mail_failed.items():
         say(f"{PROG}: report {name} is published but was not emailed: {why}")
     _prune(args)
-    if outcome.exit_code == EXIT_OK:
+    if outcome.exit_code in (EXIT_OK, args.attention_exit_code):
         say(run_summary(outcome))
     return outcome.exit_code
 
@@ -468,8 +490,10 @@ def run_summary(outcome: Any) -> str:
     state = "complete" if outcome.snapshot_complete else "incomplete"
     reports = ", ".join(str(p) for p in outcome.rendered) or "none"
     mailed = f"; emailed {len(outcome.emailed)}" if outcome.emailed else ""
+    attention = getattr(outcome, "attention_summary", lambda: "")()
+    status = f"; ATTENTION: {attention}" if attention else "; ready to sign"
     return (f"{PROG}: run done, exit {outcome.exit_code}: snapshot {where} ({state}); "
-            f"{len(outcome.rendered)} report(s): {reports}{mailed}")
+            f"{len(outcome.rendered)} report(s): {reports}{mailed}{status}")
 
 
 def _check_reports(specs: list[Any], early: bool = True) -> None:

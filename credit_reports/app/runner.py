@@ -7,13 +7,18 @@ Exit codes (the contract schedulers rely on):
   3  rendered, but from an incomplete snapshot (the report carries a banner saying so)
   4  another run holds the lock for this data folder; nothing was done
   6  every report was rendered and published, but emailing one failed (one line on stderr says why)
+  7  every report was rendered and published, but one needs attention (its status says why; the run's summary
+     line lists the reasons). ``--attention-exit-code 0`` keeps the old behaviour (exit 0)
 
-When several apply, the first in this order wins: 1, 6, 3, 0 (5 is kept for "Paddle unreachable").
+When several apply, the first in this order wins: 1, 6, 3, 7, 0 (5 is kept for "Paddle unreachable").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +27,7 @@ from typing import Any
 
 from credit_reports.core import locks
 from credit_reports.core.errors import (
+    EXIT_ATTENTION,
     EXIT_INCOMPLETE,
     EXIT_MAIL_FAILED,
     EXIT_OK,
@@ -57,6 +63,43 @@ def run_lock(data_dir: Path) -> Iterator[Path]:
         locks.release(fd)
 
 
+def resolve_file_parameters(specs: list[ReportSpec], base: Path | None = None) -> list[ReportSpec]:
+    """The reports with every file parameter made absolute from where the command runs
+    (:func:`credit_reports.delivery.config.absolute_file_parameters`)."""
+    from credit_reports.delivery.config import absolute_file_parameters
+
+    return [dataclasses.replace(spec, parameters=absolute_file_parameters(spec.parameters, base)) for spec in specs]
+
+
+def check_pinned_account(client: Any, expected: str) -> None:
+    """Refuse, before anything is fetched, a key that reads another account than ``[paddle] account`` names."""
+    from credit_reports.core.accounts import describe
+    from credit_reports.fetch.account import read_account
+
+    account = read_account(client)
+    if account.get("identity") != expected:
+        raise UsageError(f"the key reads {describe(account)}, but [paddle] account names {expected}: use that "
+                         "account's key, or change [paddle] account")
+
+
+def check_out_dir(out_dir: Path) -> Path:
+    """Prove ``out_dir`` writable before any Paddle call (a file written and removed in it, or in its nearest
+    existing parent when it does not exist yet: nothing is created), so a read-only disk fails in one line, not
+    after an hour of fetching."""
+    out_dir = Path(out_dir).expanduser().absolute()
+    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
+    try:
+        if existing is None or not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        handle, probe = tempfile.mkstemp(prefix=".credit-reports-write-check-", dir=existing)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir} is not writable ({exc.strerror or exc}): give a folder this user can "
+                         "write to") from None
+    return out_dir
+
+
 @dataclass
 class RunOutcome:
     """What a run produced, and the exit code it maps to."""
@@ -68,17 +111,26 @@ class RunOutcome:
     emailed: list[str] = field(default_factory=list)  # report names sent
     mail_failed: dict[str, str] = field(default_factory=dict)  # report name -> why it was not sent
     warnings: list[str] = field(default_factory=list)  # e.g. no PDF: Chromium is not installed
+    attention: dict[str, list[str]] = field(default_factory=dict)  # report name -> its Attention reasons
+    attention_exit_code: int = EXIT_ATTENTION  # 0 keeps the behaviour before exit code 7
 
     @property
     def exit_code(self) -> int:
-        """1 when any report failed, else 6 when an email failed, else 3 for an incomplete snapshot, else 0."""
+        """1 when any report failed, else 6 when an email failed, else 3 for an incomplete snapshot, else 7
+        (``attention_exit_code``) when a published report needs attention, else 0."""
         if self.failed:
             return EXIT_REPORT_FAILED
         if self.mail_failed:
             return EXIT_MAIL_FAILED
         if not self.snapshot_complete:
             return EXIT_INCOMPLETE
+        if self.attention:
+            return self.attention_exit_code
         return EXIT_OK
+
+    def attention_summary(self) -> str:
+        """The reasons of every report that needs attention, on one line (empty when none does)."""
+        return "; ".join(f"{name}: " + "; ".join(reasons) for name, reasons in self.attention.items())
 
 
 def run_reports(
@@ -91,6 +143,7 @@ def run_reports(
     api_key: str | None = None,
     settings: Settings | None = None,
     mail: MailSettings | None = None,
+    attention_exit_code: int = EXIT_ATTENTION,
 ) -> RunOutcome:
     """Fetch one snapshot, render each report from exactly that snapshot, rebuild the index, then email.
 
@@ -101,7 +154,10 @@ def run_reports(
     settings = settings or Settings()
     from credit_reports.fetch.snapshot import fetch_snapshot
 
-    outcome = RunOutcome()
+    outcome = RunOutcome(attention_exit_code=attention_exit_code)
+    check_out_dir(out_dir)  # before the fetch: a read-only --out costs no Paddle call
+    if settings.paddle_account and client is not None:
+        check_pinned_account(client, settings.paddle_account)
     with run_lock(data_dir):
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
@@ -142,6 +198,7 @@ def render_each(
     published: list[tuple[str, Path]] = []
     for spec, snapshot, requested in jobs:
         outcome.snapshot_complete = outcome.snapshot_complete and bool(snapshot.complete)
+        _one_account_chain(data_dir, snapshot)  # a chain of two accounts is refused before any kernel starts
         pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
         try:
             result = render_report(
@@ -167,11 +224,23 @@ def render_each(
             continue
         outcome.rendered.append(Path(result.html))
         outcome.warnings.extend(result.warnings)
+        if result.attention:
+            outcome.attention[spec.name] = list(result.attention)
         published.append((spec.name, Path(result.manifest)))
         if on_rendered is not None:
             on_rendered(result)
     build_index(out_dir)
     return published
+
+
+def _one_account_chain(data_dir: Path, snapshot: Any) -> None:
+    """Refuse (one line naming both) a snapshot whose environment's chain up to it holds two Paddle accounts:
+    the report's roll-forward, trend and comparison read that chain."""
+    from credit_reports.core.accounts import check_same_account
+    from credit_reports.store.reader import chain
+
+    snapshots = chain(data_dir, snapshot.environment, until=snapshot.as_of)
+    check_same_account([*snapshots, snapshot], what=f"the {snapshot.environment} snapshots up to {snapshot.name}")
 
 
 def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_LOCKED",
     "EXIT_PADDLE",
     "EXIT_MAIL_FAILED",
+    "EXIT_ATTENTION",
     "CreditReportsError",
     "UsageError",
     "IncompleteSnapshotError",
@@ -82,6 +83,8 @@ EXIT_LOCKED = 4
 EXIT_PADDLE = 5
 #: The report is published but the email could not be sent.
 EXIT_MAIL_FAILED = 6
+#: Every report was published, but one needs attention (a failed check, an unexplained difference, ...).
+EXIT_ATTENTION = 7
 
 
 class CreditReportsError(Exception):

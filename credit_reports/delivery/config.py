@@ -31,6 +31,9 @@ beside its HTML, printed by headless Chromium). The same file holds the delivery
     [publish]
     base_url = "https://reports.example.com/credit"   # where reports/ is served: the email and index link there
 
+    [paddle]
+    account = "ctm_01h8441jn5pcwrfhwh78jqt8hk"   # the account the key must read (a manifest's account.identity)
+
     [close]                               # the month-end close pack
     entity = "Example GmbH"               # the account named in the PDF's running header and the workbook
     prepared_by = "A. Preparer"           # the sign-off block's names
@@ -41,10 +44,27 @@ beside its HTML, printed by headless Chromium). The same file holds the delivery
     reversed = "4090 Proration credit granted"
     used = "1200 Accounts receivable"
     translation = "7950 FX translation differences"
+    gl_file = "gl-balances.csv"           # the GL tie-out (or [[close.gl]] tables, below); relative to where
+                                          # you run the command, like every relative path
+    [[close.gl]]                          # the liability's GL balance at the end of a day, per currency
+    date = 2026-11-30                     # the closing day (the report's time zone)
+    currency = "USD"
+    balance = "12345.67"                  # major units, as the ledger shows the credit balance
+    account = "2400 Customer credit balances"   # default: [close.accounts] liability
+    [[close.reconciling_items]]           # what explains a GL difference, per day and currency
+    date = 2026-11-30
+    currency = "USD"
+    amount = "-12.00"                     # added to the GL balance before it is compared
+    description = "JE-1123 posted after the cut-off"
+
+A GL CSV has the columns ``date,currency,kind,amount,account,description`` (``kind``: ``balance`` or
+``reconciling``; ``account`` and ``description`` may be empty).
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -59,7 +79,7 @@ DEFAULT_NOTEBOOK = "credit_balances"
 DEFAULT_REPORT_NAME = "credit-balances"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _REPORT_KEYS = {"name", "notebook", "parameters", "pdf"}
-_TOP_KEYS = {"report", "exports", "mail", "alerts", "publish", "close"}
+_TOP_KEYS = {"report", "exports", "mail", "alerts", "publish", "close", "paddle"}
 _ACCOUNT_KEYS = ("liability", "issued", "reversed", "used", "translation")
 _MAIL_SECURITY = ("starttls", "ssl", "none")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -129,6 +149,22 @@ class CloseSettings:
     reviewed_by: str | None = None
     accounts: Accounts = field(default_factory=Accounts)
     accounts_configured: bool = False
+    #: GL balances and reconciling items of the tie-out (:class:`GlLine`): [[close.gl]],
+    #: [[close.reconciling_items]] and ``gl_file``
+    gl: tuple[GlLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class GlLine:
+    """One line of the GL tie-out: the liability's balance in the general ledger at the end of ``date``, or a
+    reconciling item (``kind`` "reconciling"), in minor units of ``currency``."""
+
+    date: dt.date
+    currency: str
+    kind: str  # "balance" or "reconciling"
+    amount: int
+    account: str = ""  # empty: the liability account of [close.accounts]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,6 +177,23 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
     close: CloseSettings = field(default_factory=CloseSettings)
+    #: ``[paddle] account``: the identity of the account the key must read (its oldest customer's id, as every
+    #: snapshot manifest records it); ``run`` refuses another account before fetching. None: not pinned.
+    paddle_account: str | None = None
+
+
+def absolute_file_parameters(parameters: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
+    """``parameters`` with every file parameter (a report parameter named ``*_file``: ``rates_file``,
+    ``cohort_file``) made absolute from ``base`` (default: where the command runs): the one rule for a relative
+    path, so the pre-check, the kernel (which runs in ``notebooks/``) and the render read the same file."""
+    from credit_reports.report.parameters import parameter_names
+
+    names = {n for n in parameter_names() if n.endswith("_file")}
+    where = Path(base) if base is not None else Path.cwd()
+    changed = {name: str((where / Path(value).expanduser()).resolve()) for name, value in parameters.items()
+               if name in names and isinstance(value, str) and value.strip()
+               and not Path(value).expanduser().is_absolute()}
+    return {**parameters, **changed} if changed else parameters
 
 
 def default_reports() -> list[ReportSpec]:
@@ -192,8 +245,21 @@ def load_settings(path: str | Path | None) -> Settings:
         mail=_mail(path, data["mail"]) if "mail" in data else None,
         alerts=_alerts(path, data.get("alerts", {})),
         publish=_publish(path, data.get("publish", {})),
+        paddle_account=_paddle_account(path, data.get("paddle", {})),
         close=_close(path, data.get("close", {})),
     )
+
+
+def _paddle_account(path: Path, value: Any) -> str | None:
+    """``[paddle] account``: the account identity a key must read (``ctm_...``, from a snapshot's manifest)."""
+    table = _table(path, "paddle", value, {"account"})
+    account = table.get("account")
+    if account is None:
+        return None
+    if not isinstance(account, str) or not re.match(r"^ctm_[a-z0-9]{26}$", account.strip()):
+        raise UsageError(f"config file {path}, [paddle]: account must be the account's identity as a snapshot's "
+                         "manifest records it (account.identity, e.g. \"ctm_01h8441jn5pcwrfhwh78jqt8hk\")")
+    return account.strip()
 
 
 def _publish(path: Path, value: Any) -> PublishSettings:
@@ -210,7 +276,8 @@ def _publish(path: Path, value: Any) -> PublishSettings:
 
 def _close(path: Path, value: Any) -> CloseSettings:
     """``[close]``: entity, prepared_by, reviewed_by (text) and ``[close.accounts]`` (account names)."""
-    table = _table(path, "close", value, {"entity", "prepared_by", "reviewed_by", "accounts"})
+    table = _table(path, "close", value, {"entity", "prepared_by", "reviewed_by", "accounts", "gl", "gl_file",
+                                          "reconciling_items"})
     texts: dict[str, str | None] = {}
     for key in ("entity", "prepared_by", "reviewed_by"):
         text = table.get(key)
@@ -223,7 +290,73 @@ def _close(path: Path, value: Any) -> CloseSettings:
             raise UsageError(f"config file {path}, [close.accounts]: {key} must be an account name or number "
                              "as text, e.g. \"2400 Customer credit\"")
     chosen = Accounts(**{k: v.strip() for k, v in accounts.items()})
-    return CloseSettings(**texts, accounts=chosen, accounts_configured=bool(accounts))
+    return CloseSettings(**texts, accounts=chosen, accounts_configured=bool(accounts), gl=_gl(path, table))
+
+
+def _gl(path: Path, table: dict[str, Any]) -> tuple[GlLine, ...]:
+    """The GL tie-out's lines: ``[[close.gl]]`` balances, ``[[close.reconciling_items]]`` and ``gl_file``."""
+    lines: list[GlLine] = []
+    for key, kind, amount_key in (("gl", "balance", "balance"), ("reconciling_items", "reconciling", "amount")):
+        items = table.get(key, [])
+        if not isinstance(items, list):
+            raise UsageError(f"config file {path}, [close]: {key} must be an array of tables ([[close.{key}]])")
+        for i, item in enumerate(items, start=1):
+            where = f"config file {path}, [[close.{key}]] number {i}"
+            item = _table(path, f"close.{key}", item, {"date", "currency", amount_key, "account", "description"})
+            lines.append(_gl_line(where, item.get("date"), item.get("currency"), kind, item.get(amount_key),
+                                  item.get("account"), item.get("description")))
+    gl_file = table.get("gl_file")
+    if gl_file is not None:
+        if not isinstance(gl_file, str) or not gl_file.strip():
+            raise UsageError(f"config file {path}, [close]: gl_file must be a path to a CSV")
+        lines.extend(read_gl_file(Path(gl_file.strip()).expanduser()))
+    return tuple(lines)
+
+
+def read_gl_file(csv_path: Path) -> list[GlLine]:
+    """The lines of a GL CSV (``date,currency,kind,amount,account,description``); one UsageError line for a
+    missing file or a bad row. A relative path is relative to where the command runs."""
+    try:
+        with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise UsageError(f"[close] gl_file {csv_path}: cannot be read ({exc.strerror or exc})") from None
+    need = {"date", "currency", "kind", "amount"}
+    if rows and not need <= set(rows[0]):
+        raise UsageError(f"[close] gl_file {csv_path}: needs the columns {', '.join(sorted(need))}")
+    out = []
+    for n, row in enumerate(rows, start=2):
+        kind = (row.get("kind") or "").strip().lower()
+        if kind not in ("balance", "reconciling"):
+            raise UsageError(f"[close] gl_file {csv_path}, line {n}: kind must be balance or reconciling")
+        out.append(_gl_line(f"[close] gl_file {csv_path}, line {n}", row.get("date"), row.get("currency"), kind,
+                            row.get("amount"), row.get("account"), row.get("description")))
+    return out
+
+
+def _gl_line(where: str, date: Any, currency: Any, kind: str, amount: Any, account: Any, description: Any) -> GlLine:
+    """One checked GL line: a calendar date, a currency Paddle supports, an amount in major units."""
+    from decimal import Decimal, InvalidOperation
+
+    from credit_reports.core.money import check_currency, minor_unit_decimals
+
+    if isinstance(date, str):
+        try:
+            date = dt.date.fromisoformat(date.strip())
+        except ValueError:
+            date = None
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        raise UsageError(f"{where}: date must be a day such as 2026-11-30")
+    code = check_currency(currency, f"{where}: currency").upper()
+    try:
+        major = Decimal(str(amount).replace(",", "").strip())
+    except (InvalidOperation, ValueError):
+        raise UsageError(f"{where}: amount {amount!r} is not a number such as \"12345.67\"") from None
+    minor = major.scaleb(int(minor_unit_decimals(code) or 0))
+    if minor != minor.to_integral_value():
+        raise UsageError(f"{where}: {amount} has more decimals than {code} has")
+    return GlLine(date=date, currency=code, kind=kind, amount=int(minor),
+                  account=str(account or "").strip(), description=str(description or "").strip())
 
 
 def _table(path: Path, name: str, value: Any, allowed: set[str]) -> dict[str, Any]:

@@ -55,7 +55,9 @@ AMOUNT_COLUMNS = frozenset(
      # the reconciliation, ageing, issued-by-source and movements tables
      "expected_closing", "unexplained", "used_change", "used_difference", "reserved_expected",
      "reserved_difference", "amount", "available_delta", "reserved_delta", "used_delta", "released",
-     "debit", "credit"}
+     "debit", "credit",
+     # the close pack's checks and GL tie-out (delivery/close_pack.py)
+     "expected", "actual", "difference", "subledger", "gl_balance", "reconciling_items"}
 )
 _CONVERTED_SUFFIX = "_converted"
 _SHEET_NAME_MAX = 31
@@ -75,6 +77,8 @@ SHEET_TITLES: dict[str, str] = {
     "concentration": "Largest holders",
     "reserved": "Reserved credit",
     "converted": "Converted",
+    "gl_tieout": "GL tie-out",
+    "pack_checks": "Pack checks",
 }
 
 #: Column headers in the report's words; dates name their time zone.
@@ -400,6 +404,23 @@ SHEET_HEADERS: dict[str, dict[str, str]] = {
         "source_currency": "Credit held in",
         "period": "Period",
         "basis": "Basis",
+    },
+    "gl_tieout": {
+        "account": "GL account",
+        "subledger": "Sub-ledger (outstanding)",
+        "gl_balance": "GL balance",
+        "reconciling_items": "Reconciling items",
+        "difference": "Difference (sub-ledger - GL - items)",
+        "reconciling_detail": "Reconciling items, what they are",
+    },
+    "pack_checks": {
+        "check": "Check",
+        "subject": "Of",
+        "expected": "Expected",
+        "actual": "Found",
+        "difference": "Difference",
+        "status": "Status",
+        "where": "Where to look",
     },
 }
 

@@ -29,6 +29,7 @@ import os
 import smtplib
 import ssl
 from collections.abc import Mapping
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -48,6 +49,9 @@ __all__ = [
 
 log = logging.getLogger("credit_reports.mail")
 
+#: Headers unfolded up to RFC 5322's 998 characters: the default 78 folds a long Subject after "Subject:",
+#: leaving an empty first line some clients show as a blank subject.
+_POLICY = email_policy.default.clone(max_line_length=998)
 #: Room kept for headers and MIME framing when deciding what fits under the size limit.
 _OVERHEAD_BYTES = 8_000
 
@@ -90,15 +94,15 @@ def summary_text(
     manifest = ReportManifest.from_json(manifest)
     snapshot = manifest.snapshot
     period = manifest.period or {}
-    lines = [str(manifest.title or "Credit balance report"), ""]
+    lines = [_status_line(reasons), ""] + (["Attention:"] + [f"  - {reason}" for reason in reasons] + [""]
+                                           if reasons else [])
+    lines += [str(manifest.title or "Credit balance report"), ""]
     lines.append(f"As of {_when(snapshot.as_of)}, {snapshot.environment} "
                  f"(snapshot {snapshot.name or Path(str(snapshot.path or '')).name}).")
     if period.get("from"):
         lines.append(f"Period: {_when(period['from'])} to {_when(period['to'])}.")
     else:
         lines.append("No earlier snapshot, so no change over a period yet.")
-    if reasons:
-        lines += ["", "Attention:"] + [f"  - {reason}" for reason in reasons]
     changes = outstanding_change(manifest)
     unexplained = unexplained_differences(manifest)
     headline = manifest.headline or {}
@@ -130,6 +134,13 @@ def summary_text(
     return "\n".join(lines) + "\n"
 
 
+def _status_line(reasons: list[str]) -> str:
+    """The pack's status as the email's first line (report/status.py decides the words)."""
+    from credit_reports.report.status import status_line
+
+    return status_line(reasons)
+
+
 def roll_forward_status(manifest: ReportManifest | Mapping[str, Any]) -> str:
     """The roll-forward in one sentence: reconciled, not reconciled, derived from balances, or none."""
     roll = ReportManifest.from_json(manifest).roll_forward or {}
@@ -137,9 +148,15 @@ def roll_forward_status(manifest: ReportManifest | Mapping[str, Any]) -> str:
         return "none (no opening snapshot)"
     if not all((figures or {}).get("evidence") for figures in roll.values()):
         return "derived from balances, no event evidence (not a reconciliation)"
+    manifest = ReportManifest.from_json(manifest)
     off = sorted(code for code, figures in roll.items() if (figures or {}).get("unexplained"))
     if off:
         return f"DOES NOT RECONCILE in {', '.join(off)}: see the report's unexplained items"
+    failed = [c for c in (manifest.extra.get("checks") or []) if isinstance(c, Mapping) and c.get("passed") is False
+              and c.get("check") in ("roll-forward", "used", "reserved", "closing vs headline")]
+    if failed:
+        which = ", ".join(f"{c.get('check')} in {c.get('currency')}" for c in failed)
+        return f"DOES NOT RECONCILE: {which} check off; see the report's roll-forward checks"
     return "reconciled against Paddle events: no unexplained difference in any currency"
 
 
@@ -171,12 +188,15 @@ def summary_html(
     when = f"As of {escape(_when(snapshot.as_of))}, {escape(str(snapshot.environment))}"
     if period.get("from"):
         when += f"; period {escape(_when(period['from']))} to {escape(_when(period['to']))}"
-    parts = ['<div style="font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;color:#111;max-width:720px">',
-             f'<h2 style="margin:0 0 4px">{title}</h2><p style="margin:0 0 12px;color:#444">{when}.</p>']
-    if reasons:
+    parts = ['<div style="font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;color:#111;max-width:720px">']
+    if reasons:  # the status first: what to resolve before signing, and where to look
         items = "".join(f"<li>{escape(r)}</li>" for r in reasons)
-        parts.append(f'<div style="background:#b00020;color:#fff;padding:8px 12px;border-radius:4px">'
+        parts.append(f'<div style="background:#b00020;color:#fff;padding:8px 12px;border-radius:4px;margin:0 0 12px">'
                      f"<strong>Attention:</strong><ul style=\"margin:4px 0\">{items}</ul></div>")
+    else:
+        parts.append('<div style="background:#e7f4ea;color:#1b4d20;border:1px solid #2e7d32;padding:8px 12px;'
+                     f'border-radius:4px;margin:0 0 12px"><strong>{escape(_status_line(reasons))}.</strong></div>')
+    parts.append(f'<h2 style="margin:0 0 4px">{title}</h2><p style="margin:0 0 12px;color:#444">{when}.</p>')
     heads = f'<th {head.replace("right", "left")}>Currency</th>' + "".join(
         f"<th {head}>{h}</th>" for h in ("Outstanding", "At opening", "Change", "Unexplained"))
     parts.append(f'<table style="border-collapse:collapse;font-size:14px;margin:8px 0"><thead><tr>{heads}</tr>'
@@ -195,7 +215,9 @@ def summary_html(
         parts.append(f"<p>Report on the reporting server (no [publish] base_url set): {escape(location)}</p>")
     parts.append(f'<p style="color:#666;font-size:12px">Sent by credit-reports '
                  f"{escape(str(manifest.toolkit_version or ''))}.</p></div>")
-    return "<!doctype html><html><body>" + "".join(parts) + "</body></html>"
+    return ('<!doctype html><html><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title></head><body>" + "".join(parts) + "</body></html>")
 
 
 def _attachment(path: Path) -> tuple[bytes, str, str]:
@@ -233,7 +255,7 @@ def build_message(
             used += encoded
         else:
             left_out.append(path.name)
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = subject_for(manifest, reasons)
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)

@@ -8,7 +8,9 @@ hang a scheduled run. ``$CREDIT_REPORTS_CHROMIUM`` names another Chromium-compat
 
 from __future__ import annotations
 
+import html as html_text
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,11 +18,30 @@ from pathlib import Path
 
 from credit_reports.core.errors import PdfUnavailableError
 
-__all__ = ["CHROMIUM_ENV", "PdfUnavailableError", "find_chromium", "print_to_pdf"]
+__all__ = ["CHROMIUM_ENV", "PdfUnavailableError", "find_chromium", "paper_links", "print_to_pdf"]
 
 CHROMIUM_ENV = "CREDIT_REPORTS_CHROMIUM"
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PDF_TIMEOUT_SECONDS = 120
+
+
+_RELATIVE_LINK = re.compile(r'<a href="(?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^"]+)"([^>]*)>(.*?)</a>', re.S)
+
+
+def paper_links(page: str, base_url: str | None) -> str:
+    """The page as it goes to paper: a PDF stores every link as an absolute address, so a relative link printed
+    from a staging folder would point at that (soon renamed) folder on the server. With ``base_url`` (the
+    published folder's address, ending in ``/``) relative links resolve there (a ``<base>``); without one
+    they become the plain file name, which sits beside the PDF in the published folder."""
+    if base_url:
+        base = f'<base href="{html_text.escape(base_url, quote=True)}">'
+        return page.replace("<head>", f"<head>\n{base}", 1) if "<head>" in page else base + page
+
+    def unlink(match: re.Match[str]) -> str:
+        name = html_text.unescape(match.group(1)).rsplit("/", 1)[-1]
+        return f'<span class="credit-file">{match.group(3)} ({html_text.escape(name)})</span>'
+
+    return _RELATIVE_LINK.sub(unlink, page)
 
 
 def find_chromium() -> str | None:

@@ -256,7 +256,8 @@ def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> 
             (destination / name).unlink(missing_ok=True)
 
 
-def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any, close: Any = None) -> Any:
+def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any, close: Any = None,
+                    pack_status: str = "") -> Any:
     """What the workbook's About sheet says: title, period, environment, completeness, reconciliation."""
     from credit_reports.delivery.exports import ExportContext
 
@@ -278,7 +279,8 @@ def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any,
         complete=bool(snapshot.complete),
         opening_as_of=timestamps.parse_datetime(facts.opening.as_of) if facts.opening is not None else None,
         failed_customers=facts.failed_customers, reconciliation=str(status), toolkit_version=__version__,
-        extra=(("Snapshot", snapshot.path.name), *_close_rows(close, facts)),
+        extra=(*((("Status", pack_status),) if pack_status else ()), ("Snapshot", snapshot.path.name),
+               *_close_rows(close, facts)),
     )
 
 
@@ -297,14 +299,16 @@ def _close_rows(close: Any, facts: ExportFacts) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
-def _print_pdf(html_path: Path, name: str) -> tuple[Path | None, str | None]:
-    """The report printed to ``<name>.pdf`` beside its HTML, or (None, why not) in one line."""
-    from credit_reports.delivery.pdf import PdfUnavailableError, print_to_pdf
+def _print_pdf(html_path: Path, name: str, link_base: str | None = None) -> tuple[Path | None, str | None]:
+    """The report printed to ``<name>.pdf`` beside its HTML, or (None, why not) in one line; its links point
+    at ``link_base`` (the published folder's address) or are plain file names, never the staging folder."""
+    from credit_reports.delivery.pdf import PdfUnavailableError, paper_links, print_to_pdf
 
     target = html_path.with_name(f"{name}.pdf")
     # paper shows the appendix open: a print copy with every <details> open, removed afterwards
     printable = html_path.with_name(f".{name}.print.html")
-    printable.write_text(_APPENDIX.sub(r"\1 open>", html_path.read_text(encoding="utf-8")), encoding="utf-8")
+    printable.write_text(paper_links(_APPENDIX.sub(r"\1 open>", html_path.read_text(encoding="utf-8")), link_base),
+                         encoding="utf-8")
     try:
         print_to_pdf(printable, target)
     except PdfUnavailableError as exc:
@@ -349,7 +353,10 @@ def _plan(
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
     path = resolve_notebook(notebook)
     declared = notebook_parameters(path)
-    given = {str(k): jsonable(v) for k, v in (parameters or {}).items()}
+    from credit_reports.delivery.config import absolute_file_parameters
+
+    # a relative rates_file/cohort_file is read from where the caller runs, not from the kernel's notebooks/
+    given = absolute_file_parameters({str(k): jsonable(v) for k, v in (parameters or {}).items()})
     check_parameter_names(given, declared, path.name)
 
     data_dir = Path(data_dir).expanduser().resolve()
@@ -456,6 +463,7 @@ def _asked_in_words(requested: str, period_label: str = "") -> str:
 def _write_html(
     job: _Job, nb: nbformat.NotebookNode, facts: ExportFacts, stage: Path,
     downloads: list[tuple[str, str]], *, pdf: bool, warnings: list[str], close: Any = None, journal: Any = None,
+    status: str = "", base_url: str | None = None, tieout: Any = None,
 ) -> tuple[Path, Path | None]:
     """``<name>.html`` (and ``<name>.pdf`` when asked and possible) in ``stage``; refuses external loads."""
     as_of, snapshot, name = job.as_of, job.snapshot, job.name
@@ -470,7 +478,7 @@ def _write_html(
         f"rendered {timestamps.iso(dt.datetime.now(dt.UTC))} by credit-reports {__version__}."
     )
     pdf_link = [("Printable report (PDF)", f"{name}.pdf")] if pdf else []
-    pack = _pack_resources(job, facts, close or CloseSettings(), journal)
+    pack = _pack_resources(job, facts, close or CloseSettings(), journal, status, tieout)
     html = export_html(nb, title=job.title, footer=footer, as_of_line=as_of_line, downloads=downloads + pdf_link,
                        pack=pack)
     refuse_external_resources(html)
@@ -478,7 +486,8 @@ def _write_html(
     html_path.write_text(html, encoding="utf-8")
     if not pdf:
         return html_path, None
-    pdf_path, why_not = _print_pdf(html_path, name)
+    link_base = f"{base_url.rstrip('/')}/{job.destination.name}/" if base_url else None
+    pdf_path, why_not = _print_pdf(html_path, name, link_base)
     if pdf_path is not None:
         downloads.extend(pdf_link)
     else:  # no PDF after all: the page must not link to one
@@ -497,9 +506,11 @@ def _closing_day(job: _Job) -> Any:
     return pd.Timestamp(job.as_of).tz_convert(zone).date()
 
 
-def _close_tables(job: _Job, facts: ExportFacts, close: Any) -> dict[str, Any]:
-    """The exported tables with the close pack's journal entries and GL / reporting-currency columns."""
-    from credit_reports.delivery.close_pack import close_tables
+def _close_tables(job: _Job, facts: ExportFacts, close: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The exported tables with the close pack's journal entries, GL tie-out and GL / reporting-currency
+    columns, and what the manifest records of the journal (period key, version, why a currency is withheld)."""
+    from credit_reports.delivery.close_pack import close_tables, journal_reference, withheld_reasons
+    from credit_reports.figures.journal import period_key
 
     day = _closing_day(job)
     if facts.period_label:
@@ -508,27 +519,40 @@ def _close_tables(job: _Job, facts: ExportFacts, close: Any) -> dict[str, Any]:
         period = f"{timestamps.display(facts.opening.as_of)} to {timestamps.display(job.snapshot.as_of)}"
     else:
         period = f"to {day:%d %b %Y}"
-    return close_tables(dict(facts.tables), close, date=day.isoformat(), period=period,
-                        reference=f"CR-{day:%Y-%m}", evidence=facts.evidence)
+    key = period_key(facts.period_label, facts.opening.as_of if facts.opening is not None else None,
+                     job.snapshot.as_of)
+    reference, journal = journal_reference(job.out_dir, key, facts.tables.get("roll_forward"),
+                                           facts.tables.get("translation"))
+    tables = close_tables(dict(facts.tables), close, date=day.isoformat(), period=period, reference=reference,
+                          evidence=facts.evidence, headline=facts.headline)
+    return tables, {**journal, "withheld": withheld_reasons(tables)}
 
 
-def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any) -> dict[str, str]:
-    """The template's close-pack pieces: sign-off block, journal table, the PDF's running header."""
-    from credit_reports.delivery.close_pack import css_string, journal_html, running_header, signoff_html
+def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any, status: str = "",
+                    tieout: Any = None) -> dict[str, str]:
+    """The template's close-pack pieces: status, sign-off block, journal table, the PDF's running header."""
+    from credit_reports.delivery.close_pack import (
+        css_string,
+        gl_tieout_html,
+        journal_html,
+        running_header,
+        signoff_html,
+    )
 
     account = close.entity or f"Paddle {job.snapshot.environment} account"
     header = running_header(title=job.title, period=facts.period_label,
                             as_of=timestamps.display(job.snapshot.as_of), account=account)
     return {
-        "signoff": signoff_html(close, prepared_on=f"{dt.datetime.now(dt.UTC):%d %b %Y}"),
+        "signoff": signoff_html(close, prepared_on=f"{dt.datetime.now(dt.UTC):%d %b %Y}") + gl_tieout_html(tieout),
         "journal": journal_html(journal, close),
         "running_header": css_string(header),
+        "status": status,
     }
 
 
 def _write_manifest(
     job: _Job, facts: ExportFacts, staged: list[Path], downloads: list[tuple[str, str]],
-    outstanding_change_share: float | None, *, base_url: str | None = None,
+    outstanding_change_share: float | None, *, base_url: str | None = None, pack: Mapping[str, Any] | None = None,
 ) -> tuple[Path, ReportManifest]:
     """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
     from credit_reports.report.alerts import attention_reasons
@@ -539,12 +563,32 @@ def _write_manifest(
         facts=facts, files=[p.name for p in [*staged, manifest_path]], requested=job.requested,
         exports=downloads,
     )
+    manifest = manifest.updated(extra={**manifest.extra, **(pack or {})})  # checks and journal (close pack)
     folder = job.destination.name
     manifest = manifest.updated(url=f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
     reasons = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
     manifest = manifest.updated(attention=reasons)
     manifest_path.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest_path, manifest
+
+
+def _pack_status(job: _Job, facts: ExportFacts, tables: Mapping[str, Any], close: Any, journal: dict[str, Any],
+                 outstanding_change_share: float | None) -> tuple[dict[str, Any], str, str]:
+    """The pack's checks and journal record (for the manifest) and its status block (the page's first
+    thing), from the same reasons the manifest's ``attention`` will hold."""
+    from credit_reports.delivery.close_pack import checks_table, pack_checks, status_html
+    from credit_reports.report.alerts import attention_reasons
+    from credit_reports.report.status import checks_json, status_text
+
+    checks = pack_checks(tables, facts.headline, close)
+    if checks:
+        tables["pack_checks"] = checks_table(checks)  # the workbook's and CSV's list of every check
+    pack = {"checks": checks_json(checks), "journal": journal}
+    draft = _manifest(name=job.name, title=job.title, notebook=job.notebook, parameters=job.parameters,
+                      snapshot=job.snapshot, facts=facts, files=[], requested=job.requested, exports=[])
+    reasons = attention_reasons(draft.updated(extra={**draft.extra, **pack}),
+                                outstanding_change_share=outstanding_change_share)
+    return pack, status_html(reasons, checks, gl_entered="gl_tieout" in tables), status_text(reasons)
 
 
 def _publish(job: _Job, staged: list[Path], *, last: list[Path]) -> list[Path]:
@@ -610,17 +654,20 @@ def render_report(
         facts = _export_facts(job, handed_over)
         timer.lap("prepared report")
         close = close or CloseSettings()
-        tables = _close_tables(job, facts, close)
-        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close)
+        tables, journal = _close_tables(job, facts, close)
+        pack, status, status_text = _pack_status(job, facts, tables, close, journal, outstanding_change_share)
+        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close,
+                                  pack_status=status_text)
         export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
         downloads = export_links(export_paths, job.name)
         timer.lap("exports")
         html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
-                                          close=close, journal=tables.get("journal_entries"))
+                                          close=close, journal=tables.get("journal_entries"), status=status,
+                                          base_url=base_url, tieout=tables.get("gl_tieout"))
         timer.lap("html" + (" and pdf" if pdf else ""))
         staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]
         manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share,
-                                                  base_url=base_url)
+                                                  base_url=base_url, pack=pack)
         staged.append(manifest_path)
         scan_for_secrets([stage], api_key, other_secrets=others)
         timer.lap("secret scan")

@@ -65,6 +65,8 @@ class _Formats:
         self.book = book
         self.header = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
         self.date = book.add_format({"num_format": _DATE_FORMAT})
+        self.day = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.status = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "align": "left"})
         self.share = book.add_format({"num_format": "0.00%"})
         self.bold = book.add_format({"bold": True, "valign": "top"})
         self.title = book.add_format({"bold": True, "font_size": 14})
@@ -100,6 +102,8 @@ def _write_cell(sheet: Any, row: int, col: int, value: Any, code: str | None, co
         sheet.write_boolean(row, col, value)
     elif isinstance(value, dt.datetime):
         sheet.write_datetime(row, col, value, fmt.date)
+    elif isinstance(value, dt.date):  # a booking date (the journal's): a real date, without a time
+        sheet.write_datetime(row, col, dt.datetime.combine(value, dt.time()), fmt.day)
     elif isinstance(value, Decimal | int | float):
         if code is not None:
             sheet.write_number(row, col, float(value), fmt.money(code))
@@ -157,7 +161,12 @@ def _about_sheet(book: Any, fmt: _Formats, title: str, rows: Sequence[tuple[str,
     sheet.set_column(1, 1, 90)
     _print_setup(sheet, repeat_header=False, landscape=False)
     sheet.write_string(0, 0, title, fmt.title)
-    for r, (label, value) in enumerate(rows, start=2):
+    status = [value for label, value in rows if label == "Status"]
+    if status:  # the pack's status comes first: Ready to sign, or Attention with its reasons
+        sheet.write_string(1, 0, "Status", fmt.bold)
+        sheet.write_string(1, 1, str(status[0]), fmt.status)
+    rows = [(label, value) for label, value in rows if label != "Status"]
+    for r, (label, value) in enumerate(rows, start=3 if status else 2):
         sheet.write_string(r, 0, label, fmt.bold)
         if isinstance(value, dt.datetime):
             sheet.write_datetime(r, 1, value, fmt.date)
@@ -168,8 +177,30 @@ def _about_sheet(book: Any, fmt: _Formats, title: str, rows: Sequence[tuple[str,
 _SUMMED = ("available", "reserved", "used", "outstanding")
 
 
+class _Recorder:
+    """Records a sheet's writes so they can be replayed after the summary row: a constant-memory sheet takes
+    its rows in order, and the summary (row 2) depends on every check below it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.failures = 0
+
+    def __getattr__(self, method: str) -> Any:
+        def record(*args: Any, **kwargs: Any) -> None:
+            if method == "write_formula" and len(args) >= 5 and args[4] == "CHECK":
+                self.failures += 1
+            self.calls.append((method, args, kwargs))
+        return record
+
+    def replay(self, sheet: Any) -> None:
+        for method, args, kwargs in self.calls:
+            getattr(sheet, method)(*args, **kwargs)
+
+
 def _checks_sheet(sheet: Any, fmt: _Formats, sheets: Mapping[str, dict[str, Any]]) -> None:
-    """Formulas a reviewer can follow: sub-ledger against headline, the roll-forward, the journal's balance.
+    """Formulas a reviewer can follow, under one summary cell: sub-ledger against headline, the roll-forward,
+    its closing against the headline, the translated roll-forward, the journal's balance and the journal
+    against the roll-forward, the GL tie-out.
 
     Each formula is written with the value it computes (from the same figures), so the sheet reads the
     same in a viewer that does not recalculate; Excel recalculates on opening.
@@ -178,19 +209,36 @@ def _checks_sheet(sheet: Any, fmt: _Formats, sheets: Mapping[str, dict[str, Any]
     sheet.set_column(1, 8, 20)
     _print_setup(sheet, repeat_header=False)
     ok = '"OK"'
-    r = 0
-    sheet.write_string(r, 0, "Checks (formulas over the sheets of this workbook; OK when the difference is zero)",
-                       fmt.title)
-    r += 2
+    body = _Recorder()
+    r = 4
     ledger, totals = sheets.get("customer_subledger"), sheets.get("totals")
     if ledger is not None and totals is not None and not ledger["cut"]:
-        r = _ledger_checks(sheet, fmt, r, ledger, totals, ok)
+        r = _ledger_checks(body, fmt, r, ledger, totals, ok)
     roll = sheets.get("roll_forward")
     if roll is not None:
-        r = _roll_checks(sheet, fmt, r, roll, ok)
+        r = _roll_checks(body, fmt, r, roll, ok)
+        if totals is not None:
+            r = _closing_checks(body, fmt, r, roll, totals, ok)
+    translation = sheets.get("translation")
+    if translation is not None:
+        r = _translation_checks(body, fmt, r, translation, ok)
     journal = sheets.get("journal_entries")
     if journal is not None:
-        _journal_checks(sheet, fmt, r, journal, ok)
+        r = _journal_checks(body, fmt, r, journal, ok)
+        if roll is not None:
+            r = _journal_roll_checks(body, fmt, r, journal, roll, ok)
+    tieout = sheets.get("gl_tieout")
+    if tieout is not None:
+        r = _gl_checks(body, fmt, r, tieout, ok)
+    sheet.write_string(0, 0, "Checks (formulas over the sheets of this workbook; OK when the difference is zero)",
+                       fmt.title)
+    sheet.write_string(2, 0, "Summary of every check below", fmt.bold)
+    count = f'COUNTIF(B5:J{max(r, 5) + 1},"CHECK")'
+    summary = ("OK: every check below passes" if not body.failures else
+               f"CHECK: {body.failures} check(s) below fail")
+    sheet.write_formula(2, 1, f'=IF({count}=0,"OK: every check below passes","CHECK: "&{count}&" check(s) below '
+                        'fail")', fmt.bold, summary)
+    body.replay(sheet)
 
 
 def _values(info: dict[str, Any], column: str) -> list[Any]:
@@ -293,6 +341,172 @@ def _journal_checks(sheet: Any, fmt: _Formats, r: int, journal: dict, ok: str) -
     return r + 1
 
 
+def _row_of(info: dict[str, Any], code: str) -> int | None:
+    """The sheet row (1-based, header in row 1) of ``code`` in a per-currency table, or None."""
+    for i, value in enumerate(_values(info, "currency_code"), start=2):
+        if str(value) == code:
+            return i
+    return None
+
+
+def _closing_checks(sheet: Any, fmt: _Formats, r: int, roll: dict, totals: dict, ok: str) -> int:
+    """Per currency: the roll-forward's closing against the headline's outstanding (Credit per currency)."""
+    if "closing" not in roll["columns"] or "outstanding" not in totals["columns"]:
+        return r
+    sheet.write_string(r, 0, "Roll-forward closing against the headline (Credit per currency)", fmt.bold)
+    r += 1
+    for i, text in enumerate(["Currency", "Headline outstanding", "Roll-forward closing", "Difference", "Status"]):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    rref, tref = _ref(roll["title"]), _ref(totals["title"])
+    rc, tc = _col(roll["columns"].index("closing")), _col(totals["columns"].index("outstanding"))
+    for row_no, code in enumerate(_values(roll, "currency_code"), start=2):
+        t_row = _row_of(totals, str(code))
+        if t_row is None:
+            continue
+        closing = Decimal(_values(roll, "closing")[row_no - 2] or 0)
+        head = Decimal(_values(totals, "outstanding")[t_row - 2] or 0)
+        money = fmt.money(str(code))
+        sheet.write_string(r, 0, str(code))
+        sheet.write_formula(r, 1, f"={tref}!{tc}{t_row}", money, float(head))
+        sheet.write_formula(r, 2, f"={rref}!{rc}{row_no}", money, float(closing))
+        sheet.write_formula(r, 3, f"=C{r + 1}-B{r + 1}", money, float(closing - head))
+        sheet.write_formula(r, 4, f'=IF(ROUND(D{r + 1},4)=0,{ok},"CHECK")', None, "OK" if closing == head else "CHECK")
+        r += 1
+    return r + 1
+
+
+_TRANSLATED = (("opening_converted", "+"), ("issued_converted", "+"), ("reversed_converted", "-"),
+               ("used_converted", "-"), ("unexplained_converted", "+"), ("translation_converted", "+"))
+
+
+def _translation_checks(sheet: Any, fmt: _Formats, r: int, translation: dict, ok: str) -> int:
+    """Per currency, in the reporting currency: opening + issued - reversed - used + unexplained + translation
+    = closing; and the total line against the sum of the currency lines."""
+    columns = translation["columns"]
+    need = [c for c, _sign in _TRANSLATED] + ["closing_converted", "currency_code", "reporting_currency"]
+    if not all(c in columns for c in need):
+        return r
+    sheet.write_string(r, 0, "Translated roll-forward (Roll-forward translated sheet)", fmt.bold)
+    r += 1
+    for i, text in enumerate(["Line", "Opening + movements + translation", "Closing (translated)", "Difference",
+                              "Status"]):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    ref = _ref(translation["title"])
+    col = {c: _col(columns.index(c)) for c in need}
+    rows = translation["all_rows"][: translation["rows"]]
+    n = translation["rows"] + 1
+    for row_no, values in enumerate(rows, start=2):
+        v = dict(zip(columns, values, strict=True))
+        code, rep = str(v["currency_code"]), str(v["reporting_currency"])
+        money = fmt.money(rep)
+        closing = Decimal(v["closing_converted"] or 0)
+        if code == "TOTAL":
+            label = f"Total in {rep}: closing against the sum of the currency lines"
+            formula = (f'=SUMIFS({ref}!{col["closing_converted"]}2:{col["closing_converted"]}{n},'
+                       f'{ref}!{col["currency_code"]}2:{col["currency_code"]}{n},"<>TOTAL")')
+            expected = sum((Decimal(dict(zip(columns, o, strict=True))["closing_converted"] or 0) for o in rows
+                            if str(dict(zip(columns, o, strict=True))["currency_code"]) != "TOTAL"), Decimal(0))
+        else:
+            label = f"{code} in {rep}"
+            formula = "=" + "".join(f"{sign}{ref}!{col[c]}{row_no}" for c, sign in _TRANSLATED).lstrip("+")
+            expected = sum((Decimal(v[c] or 0) * (1 if sign == "+" else -1) for c, sign in _TRANSLATED), Decimal(0))
+        sheet.write_string(r, 0, label)
+        sheet.write_formula(r, 1, formula, money, float(expected))
+        sheet.write_formula(r, 2, f"={ref}!{col['closing_converted']}{row_no}", money, float(closing))
+        sheet.write_formula(r, 3, f"=C{r + 1}-B{r + 1}", money, float(closing - expected))
+        sheet.write_formula(r, 4, f'=IF(ROUND(D{r + 1},4)=0,{ok},"CHECK")', None,
+                            "OK" if closing == expected else "CHECK")
+        r += 1
+    return r + 1
+
+
+def _liability_account(journal: dict) -> str | None:
+    """The account every journal entry books (the customer-credit liability), or None."""
+    accounts: dict[str, set[str]] = {}
+    for entry, account in zip(_values(journal, "entry"), _values(journal, "account"), strict=True):
+        accounts.setdefault(str(entry), set()).add(str(account))
+    common = set.intersection(*accounts.values()) if accounts else set()
+    return sorted(common)[0] if len(common) == 1 else None
+
+
+def _journal_roll_checks(sheet: Any, fmt: _Formats, r: int, journal: dict, roll: dict, ok: str) -> int:
+    """Per currency: the journal's net credit to the liability (own currency) against issued - reversed -
+    used of the roll-forward."""
+    jc, rc = journal["columns"], roll["columns"]
+    if not all(c in jc for c in ("account", "source_currency", "currency_code", "debit", "credit")) or not all(
+            c in rc for c in ("currency_code", "issued", "reversed", "used")):
+        return r
+    liability = _liability_account(journal)
+    if liability is None:
+        return r
+    sheet.write_string(r, 0, f"Journal against the roll-forward: net credit to {liability}", fmt.bold)
+    r += 1
+    for i, text in enumerate(["Currency", "Issued - reversed - used", "Journal: credits - debits", "Difference",
+                              "Status"]):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    jref, rref, n = _ref(journal["title"]), _ref(roll["title"]), journal["rows"] + 1
+    a, s_, c_, d, k = (_col(jc.index(x)) for x in ("account", "source_currency", "currency_code", "debit", "credit"))
+    booked_codes = {str(c) for c, cur in zip(_values(journal, "source_currency"), _values(journal, "currency_code"),
+                                            strict=True) if c == cur}
+    lines = list(zip(_values(journal, "account"), _values(journal, "source_currency"),
+                     _values(journal, "currency_code"), _values(journal, "debit"), _values(journal, "credit"),
+                     strict=True))
+    cols = {x: _col(rc.index(x)) for x in ("issued", "reversed", "used")}
+    for row_no, code in enumerate(_values(roll, "currency_code"), start=2):
+        code = str(code)
+        if code not in booked_codes:
+            continue  # not journalled (no evidence, negative figures): the status says why
+        v = {x: Decimal(_values(roll, x)[row_no - 2] or 0) for x in cols}
+        expected = v["issued"] - v["reversed"] - v["used"]
+        booked = sum((Decimal(cr or 0) - Decimal(db or 0) for acc, src, cur, db, cr in lines
+                      if str(acc) == liability and str(src) == code and str(cur) == code), Decimal(0))
+        crit = (f'{jref}!{a}2:{a}{n},"{liability.replace(chr(34), chr(34) * 2)}",{jref}!{s_}2:{s_}{n},"{code}",'
+                f'{jref}!{c_}2:{c_}{n},"{code}"')
+        money = fmt.money(code)
+        sheet.write_string(r, 0, code)
+        sheet.write_formula(r, 1, f"={rref}!{cols['issued']}{row_no}-{rref}!{cols['reversed']}{row_no}-"
+                            f"{rref}!{cols['used']}{row_no}", money, float(expected))
+        sheet.write_formula(r, 2, f"=SUMIFS({jref}!{k}2:{k}{n},{crit})-SUMIFS({jref}!{d}2:{d}{n},{crit})", money,
+                            float(booked))
+        sheet.write_formula(r, 3, f"=C{r + 1}-B{r + 1}", money, float(booked - expected))
+        sheet.write_formula(r, 4, f'=IF(ROUND(D{r + 1},4)=0,{ok},"CHECK")', None,
+                            "OK" if booked == expected else "CHECK")
+        r += 1
+    return r + 1
+
+
+def _gl_checks(sheet: Any, fmt: _Formats, r: int, tieout: dict, ok: str) -> int:
+    """Per GL account and currency: the sub-ledger against the GL balance plus the reconciling items."""
+    columns = tieout["columns"]
+    need = ("currency_code", "account", "subledger", "gl_balance", "reconciling_items")
+    if not all(c in columns for c in need):
+        return r
+    sheet.write_string(r, 0, "GL tie-out (GL tie-out sheet): sub-ledger against GL + reconciling items", fmt.bold)
+    r += 1
+    for i, text in enumerate(["Currency / account", "GL + reconciling items", "Sub-ledger", "Difference", "Status"]):
+        sheet.write_string(r, i, text, fmt.header)
+    r += 1
+    ref = _ref(tieout["title"])
+    col = {c: _col(columns.index(c)) for c in need}
+    for row_no, values in enumerate(tieout["all_rows"][: tieout["rows"]], start=2):
+        v = dict(zip(columns, values, strict=True))
+        code = str(v["currency_code"])
+        money = fmt.money(code)
+        gl = Decimal(v["gl_balance"] or 0) + Decimal(v["reconciling_items"] or 0)
+        sub = Decimal(v["subledger"] or 0)
+        sheet.write_string(r, 0, f"{code} {v['account']}")
+        sheet.write_formula(r, 1, f"={ref}!{col['gl_balance']}{row_no}+{ref}!{col['reconciling_items']}{row_no}",
+                            money, float(gl))
+        sheet.write_formula(r, 2, f"={ref}!{col['subledger']}{row_no}", money, float(sub))
+        sheet.write_formula(r, 3, f"=C{r + 1}-B{r + 1}", money, float(sub - gl))
+        sheet.write_formula(r, 4, f'=IF(ROUND(D{r + 1},4)=0,{ok},"CHECK")', None, "OK" if sub == gl else "CHECK")
+        r += 1
+    return r + 1
+
+
 def write_workbook(
     path: Path,
     sheets: Mapping[str, Sheet],
@@ -319,7 +533,8 @@ def write_workbook(
         fmt = _Formats(book)
         if about is not None:
             _about_sheet(book, fmt, title, about)
-        checks_wanted = any(k in sheets for k in ("customer_subledger", "roll_forward", "journal_entries"))
+        checks_wanted = any(k in sheets for k in ("customer_subledger", "roll_forward", "journal_entries",
+                                                  "gl_tieout"))
         check_sheet = book.add_worksheet("Checks") if checks_wanted else None
         written: dict[str, dict[str, Any]] = {}
         for name, data in sheets.items():

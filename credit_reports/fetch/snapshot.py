@@ -92,7 +92,7 @@ from credit_reports.store.files import (
     conform,
     default_data_dir,
 )
-from credit_reports.store.reader import Snapshot, usable_snapshot
+from credit_reports.store.reader import Snapshot, latest_snapshot, usable_snapshot
 from credit_reports.store.writer import SnapshotWriter, collapse_duplicates
 
 if TYPE_CHECKING:
@@ -143,11 +143,13 @@ def fetch_snapshot(
     as_of = _checked_as_of(as_of) if not live else pd.Timestamp.now(tz="UTC").ceil("s")
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
+        account = _one_account(client, data_dir)  # before any folder or listing: two accounts never share a chain
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
                 _wait_for_paddle(client, timestamps.parse(writer.as_of))
-            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
+            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live,
+                               account=account)
     finally:
         if owns_client:
             client.close()
@@ -219,7 +221,7 @@ def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
 
 def _fetch_into(
     client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool,
-    verify_sample: float = VERIFY_SAMPLE, live: bool = False,
+    verify_sample: float = VERIFY_SAMPLE, live: bool = False, account: dict[str, Any] | None = None,
 ) -> Snapshot:
     """The body of :func:`fetch_snapshot` once the working folder is open: plan the run, list and fetch the
     target customers, bring their balances back to the as-of (point_in_time.py), carry over the rows of the
@@ -244,7 +246,7 @@ def _fetch_into(
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
     manifest.update(events_high_water=high_water, point_in_time=run.pit.summary(),
-                    candidate_sources=plan.get("candidate_sources"))
+                    candidate_sources=plan.get("candidate_sources"), account=account)
     snapshot = writer.publish(manifest=manifest, **frames)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path,
@@ -252,6 +254,22 @@ def _fetch_into(
         stats["seconds"],
     )
     return snapshot
+
+
+def _one_account(client: PaddleClient, data_dir: Path) -> dict[str, Any]:
+    """The account the key reads (:func:`credit_reports.fetch.account.read_account`), refused in one line when the
+    environment's newest snapshot was read from another account (:mod:`credit_reports.core.accounts`)."""
+    from types import SimpleNamespace
+
+    from credit_reports.core.accounts import check_same_account
+    from credit_reports.fetch.account import read_account
+
+    account = read_account(client)
+    newest = latest_snapshot(data_dir, client.environment)
+    if newest is not None:
+        check_same_account([newest, SimpleNamespace(manifest={"account": account}, name="being fetched")],
+                           what=f"the store's {client.environment} snapshots and this fetch")
+    return account
 
 
 def _late_events(client: PaddleClient, pit: PointInTime, frames: dict[str, pd.DataFrame | None],

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from credit_reports.core.accounts import check_same_account
 from credit_reports.core.errors import UsageError
 
 __all__ = ["COMPARE_AMOUNTS", "STATUSES", "compare"]
@@ -55,6 +56,7 @@ def compare(old: Any, new: Any) -> pd.DataFrame:
     int64 minor units; a missing side counts as 0. Sorted by currency, then the largest change in
     available first. Currencies are never mixed: each row is in its own ``currency_code``.
     """
+    check_same_account([old, new], what="the two snapshots compared")  # frames carry no account: not judged
     before = _balances(old, "old")
     after = _balances(new, "new")
     merged = before.merge(after, on=_KEYS, how="outer", suffixes=("_old", "_new"), indicator=True)

@@ -238,8 +238,10 @@ def roll_forward(opening: Any, closing: Any, *, currencies: tuple[str, ...] | li
     :func:`balance_change`. For the customers and movements behind a difference use
     ``credit_reports.ledger.reconcile.between(opening, closing)``.
     """
+    from credit_reports.core.accounts import check_same_account
     from credit_reports.ledger.reconcile import between
 
+    check_same_account([opening, closing], what="the roll-forward's opening and closing snapshots")
     return between(opening, closing, currencies=currencies).table
 
 

@@ -9,7 +9,14 @@ Read from the report's manifest only, so the index, the email and the manifest a
 - outstanding credit in a currency changed over the period by more than ``outstanding_change_share``
   (only when that alert is configured);
 - a currency the report was asked for (``currencies``) has no data in the snapshot: a report that is
-  empty where it was asked to show something is a question, not an answer.
+  empty where it was asked to show something is a question, not an answer;
+- any check of the pack that fails (``checks`` in the manifest, :mod:`credit_reports.report.status`: the
+  reserved and used checks, closing against the headline, the translated roll-forward, the journal against
+  the roll-forward, the GL tie-out): a check that fails is an Attention, always;
+- a currency whose movements the journal does not book (``journal.withheld``: no event evidence, or a
+  negative issued or used).
+
+Each reason says where to look.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 
 from credit_reports.core.errors import UsageError
 from credit_reports.core.money import format_money
+from credit_reports.report.status import check_failures
 from credit_reports.store.manifests import ReportManifest
 
 __all__ = ["attention_reasons", "missing_currencies", "outstanding_change", "unexplained_differences"]
@@ -83,10 +91,18 @@ def attention_reasons(
     manifest = ReportManifest.from_json(manifest)
     reasons = []
     if manifest.snapshot.complete is False:
-        reasons.append("incomplete snapshot (some customers' balances could not be fetched)")
-    for code, amount in sorted(unexplained_differences(manifest).items()):
+        reasons.append("incomplete snapshot (some customers' balances could not be fetched): see The snapshot")
+    unexplained = unexplained_differences(manifest)
+    for code, amount in sorted(unexplained.items()):
         if amount != 0:
-            reasons.append(f"unexplained difference of {format_money(amount, code)} in {code}")
+            reasons.append(f"unexplained difference of {format_money(amount, code)} in {code}: see Unexplained items")
+    checks = [c for c in (manifest.extra.get("checks") or []) if isinstance(c, Mapping)
+              and not (c.get("check") == "roll-forward" and unexplained.get(str(c.get("currency"))))]
+    reasons.extend(check_failures(checks))
+    journal = manifest.extra.get("journal")
+    withheld = journal.get("withheld") if isinstance(journal, Mapping) else None
+    for code, why in sorted((withheld or {}).items()):
+        reasons.append(f"no journal entries for {code}: {why}; see Journal entries")
     for code in missing_currencies(manifest):
         reasons.append(f"no data in {code}, a requested currency (no customer holds a balance in it)")
     fallback = _fallback(manifest)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from credit_reports.core import money
 from credit_reports.core.timestamps import parse as _as_of_key
-from credit_reports.report.tables import style_table
+from credit_reports.report.tables import accounting, style_table
 
 __all__ = ["ClosePackTables"]
 
@@ -32,9 +32,10 @@ def _styled(frame: pd.DataFrame, right: list[str]) -> Any:
 
 
 def _money(amount: Any, code: str) -> str:
+    """A statement amount (negatives in parentheses), empty when there is none."""
     if amount is None or pd.isna(amount):
         return ""
-    return money.format_money(int(amount), code)
+    return accounting(int(amount), code)
 
 
 class ClosePackTables:
@@ -63,7 +64,7 @@ class ClosePackTables:
         if opening is not None:
             before = [int(prior_by.get(c, {}).get("outstanding", 0)) for c in codes]
             data[f"Prior period, at {opening}"] = [money.format_money(v, c) for v, c in zip(before, codes, strict=True)]
-            data["Change"] = [money.format_money(int(now) - b, c) for now, b, c in
+            data["Change"] = [accounting(int(now) - b, c) for now, b, c in
                               zip(t["outstanding"], before, codes, strict=True)]
         data["of which available"] = _fmt_col(t, "available")
         data["of which reserved"] = _fmt_col(t, "reserved")

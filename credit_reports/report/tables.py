@@ -21,7 +21,7 @@ from credit_reports.ledger import ageing as ageing_mod
 
 __all__ = [
     "BANNER_STYLE", "DIFFERENCE_CUSTOMERS_IN_NOTE", "NO_EVIDENCE", "RESERVED_ROWS_SHOWN", "ReportTables",
-    "customer_count", "local_time",
+    "accounting", "customer_count", "local_time",
 ]
 
 #: At most this many customers behind an unexplained difference are named in the red note at the top.
@@ -231,16 +231,19 @@ class ReportTables:
         if t is None or t.empty:
             return style_table(pd.DataFrame({"": [self.notes.get("roll_forward", "No roll-forward.")]}), right=[])
         lines = self._reconciliation_lines()
-        data: dict[str, list[str]] = {"Line": [line[0] for line in lines]}
+        labels: list[str] = []
+        for label, _col, count, _text in lines:  # each count on its own line: an amount cell holds the amount alone
+            labels.append(label)
+            if count is not None:
+                labels.append(f"{label.lstrip('+- ')}: movements")
+        data: dict[str, list[str]] = {"Line": labels}
         for row in t.to_dict("records"):
             code = str(row["currency_code"])
             cells = []
             for _label, col, count, _text in lines:
-                cell = money.format_money(int(row[col]), code)
+                cells.append(accounting(int(row[col]), code))
                 if count is not None:
-                    n = int(row[count])
-                    cell += f" ({n:,} movement{'s' if n != 1 else ''})"
-                cells.append(cell)
+                    cells.append(f"{int(row[count]):,}")
             data[code] = cells
         frame = pd.DataFrame(data)
         return style_table(frame, right=[c for c in frame.columns if c != "Line"])
@@ -263,10 +266,10 @@ class ReportTables:
                 "Currency": t["currency_code"],
                 "Change in used (balances)": _fmt(t, "used_change"),
                 "Used movements": _fmt(t, "used"),
-                "Used: difference": _fmt(t, "used_difference"),
+                "Used: difference": _accounting(t, "used_difference"),
                 "Reserved (balances)": _fmt(t, "reserved"),
                 "Reserved on invoices still open": _fmt(t, "reserved_expected"),
-                "Reserved: difference": _fmt(t, "reserved_difference"),
+                "Reserved: difference": _accounting(t, "reserved_difference"),
             }
         )
         return style_table(frame, right=list(frame.columns[1:]))
@@ -458,6 +461,16 @@ def local_time(ts: pd.Timestamp) -> str:
 
 def _fmt(frame: pd.DataFrame, column: str) -> pd.Series:
     return money.format_money_series(frame[column], frame["currency_code"])
+
+
+def accounting(amount: int, code: str) -> str:
+    """An amount as finance reads it in a statement: a negative in parentheses, ``(A$1,205.44)``."""
+    return f"({money.format_money(-amount, code)})" if amount < 0 else money.format_money(amount, code)
+
+
+def _accounting(frame: pd.DataFrame, column: str) -> list[str]:
+    """A column of :func:`accounting` amounts, each in its row's currency."""
+    return [accounting(int(v), str(c)) for v, c in zip(frame[column], frame["currency_code"], strict=True)]
 
 
 def _pii_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
