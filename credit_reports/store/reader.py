@@ -75,6 +75,7 @@ __all__ = [
     "Snapshot",
     "default_data_dir",
     "load_snapshot",
+    "selector_problem",
     "list_snapshots",
     "load_history",
     "prune_snapshots",
@@ -413,8 +414,9 @@ def usable_snapshot(path: str | os.PathLike[str]) -> Snapshot | None:
 def latest_snapshot(
     data_dir: Any = None, environment: str | None = None, *, complete_only: bool = False
 ) -> Snapshot | None:
-    """The newest published snapshot of ``environment`` (None when there is none)."""
-    snaps = [s for s in _snapshots(data_dir, environment) if s.complete or not complete_only]
+    """The newest published snapshot of ``environment`` (None when there is none); derived boundaries are never
+    the latest (they were not fetched, and a fetch builds on what it fetched)."""
+    snaps = [s for s in _snapshots(data_dir, environment) if (s.complete or not complete_only) and not s.derived]
     return snaps[-1] if snaps else None
 
 
@@ -504,6 +506,19 @@ def _end_of_day(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(dt.datetime.combine(day, dt.time.max), tz="UTC")
 
 
+def selector_problem(snapshot: Any) -> str | None:
+    """Why ``snapshot`` is not a selector :func:`load_snapshot` accepts (one line), or None: the one grammar of
+    a snapshot's name wherever one is given (``--snapshot``, ``-p snapshot``, a config, Python). Reads nothing."""
+    if snapshot is None or isinstance(snapshot, Snapshot | os.PathLike | pd.Timestamp | dt.date):
+        return None
+    if not isinstance(snapshot, str):
+        return f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}"
+    text = snapshot.strip()
+    if text == "latest" or os.sep in text or month_bounds(text) is not None or _wanted_time(text) is not None:
+        return None
+    return f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}"
+
+
 def load_snapshot(
     snapshot: Any = "latest",
     data_dir: str | os.PathLike[str] | None = None,
@@ -548,8 +563,8 @@ def load_snapshot(
         return found
     if isinstance(snapshot, str) and snapshot.strip() == "latest":
         env = resolve_environment(data_dir, environment)
-        newest = listed(env) if env or among is not None else []
-        found = newest[-1] if newest else None
+        newest = [s for s in (listed(env) if env or among is not None else []) if not s.derived]
+        found = newest[-1] if newest else None  # a derived boundary is never "latest": it was not fetched
         if found is None:
             where = f" for environment '{environment}'" if environment else ""
             raise UsageError(f"no snapshot{where} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
@@ -601,6 +616,7 @@ _LIST_DTYPES = {
     "seconds": "float64",
     "resumed": "bool",
     "reconstructed": "bool",
+    "derived": "bool",
     "usable": "bool",
     "problem": "string",
 }
@@ -620,7 +636,8 @@ def list_snapshots(
     """Every published snapshot (all environments unless one is named), oldest first.
 
     Columns: environment, as_of, path, complete, strategy, customers, balance_rows, failed, api_calls,
-    seconds, resumed, reconstructed (a month end rebuilt by ``credit-reports history``), usable, problem.
+    seconds, resumed, reconstructed (a month end rebuilt by ``credit-reports history``), derived (the account at
+    a period boundary derived from the snapshots around it, never "latest"), usable, problem.
     Working folders (``.partial-*``) are not listed; unusable folders (see :meth:`Snapshot.problem`) are,
     with ``usable`` False and the reason in ``problem``, last.
     """
@@ -643,6 +660,7 @@ def list_snapshots(
                 "seconds": m.seconds,
                 "resumed": bool(m.resumed),
                 "reconstructed": snap.reconstructed,
+                "derived": snap.derived,
                 "usable": True,
                 "problem": None,
             }
