@@ -1,0 +1,184 @@
+"""A close on a real schedule (issue 23 point 10): fetches at 06:15 UTC only, the account moving before and after
+midnight, and the period's closing and opening figures are the account at its boundaries all the same.
+
+The simulator serves the account as it is at each fetch (``set_time``) and moves it at chosen moments
+(``advance(at=...)``); every expected figure comes from its ledger (``expected_balances(at)``,
+``expected_movements(start, end)``), never from the code under test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from clients import client_for
+
+from credit_reports.app.runner import derive_boundaries, run_reports
+from credit_reports.core.errors import UsageError
+from credit_reports.delivery.config import ReportSpec
+from credit_reports.fetch.snapshot import fetch_snapshot
+from credit_reports.report.preparation import prepare
+from credit_reports.simulator import Simulator
+from credit_reports.store.reader import list_snapshots, load_snapshot
+
+ANCHOR = datetime(2025, 9, 1, tzinfo=UTC)
+ZONES = ["UTC", "Europe/Berlin"]
+
+
+def _at(day: str, clock: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T{clock}+00:00")
+
+
+#: The schedule: a fetch at 06:15 UTC on these days (the last one is ``run``'s own), and the account moving at
+#: 14:00, 22:30 and 23:30 UTC on the last day of each month and at 02:00 on the first of the next: on both sides
+#: of midnight in UTC and in Berlin (CET, 23:00 UTC), with a move in the middle of November too.
+FETCH_DAYS = ["2025-10-30", "2025-10-31", "2025-11-01", "2025-11-29", "2025-11-30"]
+RUN_DAY = "2025-12-01"
+MOVES = {
+    "2025-10-31": [("2025-10-30", "14:00"), ("2025-10-30", "22:30")],
+    "2025-11-01": [("2025-10-31", "14:00"), ("2025-10-31", "22:30"), ("2025-10-31", "23:30"), ("2025-11-01", "02:00")],
+    "2025-11-29": [("2025-11-12", "10:00")],
+    "2025-11-30": [("2025-11-29", "14:00")],
+    RUN_DAY: [("2025-11-30", "14:00"), ("2025-11-30", "22:30"), ("2025-11-30", "23:30"), ("2025-12-01", "02:00")],
+}
+
+
+def _move(sim: Simulator, when: datetime, seed: int) -> None:
+    sim.advance(seed=seed, at=when, credits=2, first_credits=1, reservations=2, spends=2, completions=1,
+                cancellations=1, new_customers=1)
+
+
+def _up_to(sim: Simulator, day: str, data_dir: Path, client: Any, seed: list[int]) -> None:
+    """Move the account as :data:`MOVES` says before ``day``'s 06:15 fetch (the clock set to it first)."""
+    when = _at(day, "06:15:00")
+    sim.set_time(when)
+    for move_day, clock in MOVES.get(day, []):
+        seed[0] += 1
+        _move(sim, _at(move_day, f"{clock}:00"), seed[0])
+
+
+@pytest.fixture(scope="module")
+def schedule(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The store after every scheduled fetch up to 30 Nov, then the 1 Dec fetch and its derived boundaries."""
+    data_dir = tmp_path_factory.mktemp("schedule") / "data"
+    sim = Simulator(customers=40, seed=23, anchor=ANCHOR).start()
+    seed = [100]
+    try:
+        with client_for(sim) as client:
+            for i, day in enumerate(FETCH_DAYS):
+                _up_to(sim, day, data_dir, client, seed)
+                fetch_snapshot(client, data_dir=data_dir, strategy="subscribers" if i == 0 else "auto",
+                               progress=False, as_of=_at(day, "06:15:00"))
+            _up_to(sim, RUN_DAY, data_dir, client, seed)
+            last = fetch_snapshot(client, data_dir=data_dir, progress=False, as_of=_at(RUN_DAY, "06:15:00"))
+            derive_boundaries(data_dir, last.environment, ZONES)
+        yield {"sim": sim, "data": data_dir}
+    finally:
+        sim.stop()
+
+
+def _held(rows: list[dict[str, Any]] | pd.DataFrame) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Per (customer, currency) with any amount, (available, reserved, used)."""
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else rows
+    return {(str(r["customer_id"]), str(r["currency_code"])): (int(r["available"]), int(r["reserved"]),
+                                                                int(r["used"]))
+            for r in records if r["available"] or r["reserved"] or r["used"]}
+
+
+def _boundary(text: str) -> datetime:
+    """The ledger's last moment before ``text`` (a UTC ISO time): 999 ms before it."""
+    return datetime.fromisoformat(text) - timedelta(milliseconds=1)
+
+
+def _ledger_roll_forward(sim: Simulator, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+    """Opening, issued, reversed, used and closing outstanding per currency, from the ledger alone."""
+    lines: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in sim.account.expected_balances(start):
+        lines[row["currency_code"]]["opening"] += row["available"] + row["reserved"]
+    for row in sim.account.expected_balances(end):
+        lines[row["currency_code"]]["closing"] += row["available"] + row["reserved"]
+    for m in sim.account.expected_movements(start, end):
+        if m["kind"] in ("issued", "reversed", "used"):
+            lines[m["currency_code"]][m["kind"]] += m["amount"]
+    return {code: {k: line[k] for k in ("opening", "issued", "reversed", "used", "closing")}
+            for code, line in lines.items()}
+
+
+def _report_roll_forward(report: Any) -> dict[str, dict[str, int]]:
+    return {code: {k: figures[k] for k in ("opening", "issued", "reversed", "used", "closing")}
+            for code, figures in report.roll_forward_dict().items()}
+
+
+@pytest.mark.parametrize(("zone", "start", "end"), [
+    ("UTC", "2025-11-01T00:00:00+00:00", "2025-12-01T00:00:00+00:00"),
+    ("Europe/Berlin", "2025-10-31T23:00:00+00:00", "2025-11-30T23:00:00+00:00"),
+])
+def test_november_closes_on_the_ledger_at_midnight_from_06_15_fetches(schedule: dict[str, Any], zone: str,
+                                                                       start: str, end: str) -> None:
+    sim = schedule["sim"]
+    report = prepare(data_dir=str(schedule["data"]), period="2025-11", timezone=zone, min_cohort_size=1)
+    assert report.snapshot.strategy == "derived" and report.opening.strategy == "derived"
+    assert _held(report.balances) == _held(sim.account.expected_balances(_boundary(end)))
+    assert _held(report.opening.balances) == _held(sim.account.expected_balances(_boundary(start)))
+    assert report.reconciliation.evidence and report.reconciliation.reconciled
+    assert all(figures["unexplained"] == 0 for figures in report.roll_forward_dict().values())
+    assert _report_roll_forward(report) == _ledger_roll_forward(sim, _boundary(start), _boundary(end))
+    assert report.attention == []
+
+
+def test_the_boundaries_are_derived_snapshots_listed_and_never_latest(schedule: dict[str, Any]) -> None:
+    listing = list_snapshots(schedule["data"])
+    derived = listing[listing["derived"]]
+    assert sorted(derived["path"].str.rsplit("/", n=1).str[-1]) == [
+        "20251031T225959Z", "20251031T235959Z", "20251130T225959Z", "20251130T235959Z"]
+    assert load_snapshot("latest", schedule["data"]).name == "20251201T061500Z"
+    nov = load_snapshot("20251130T235959Z", schedule["data"])
+    assert nov.manifest.derived["rests_on"] == {"earlier": "20251130T061500Z", "later": "20251201T061500Z"}
+    assert nov.manifest.derived["checked"] is True and nov.manifest.totals
+    assert nov.manifest.derived["events"]["movements_after"] > 0  # the 23:30 and 02:00 moves were taken back
+
+
+def test_an_open_period_is_refused_in_one_line_or_shown_to_date_with_an_attention(schedule: dict[str, Any]) -> None:
+    with pytest.raises(UsageError, match="still open"):
+        prepare(data_dir=str(schedule["data"]), period="2026", min_cohort_size=1)
+    with pytest.raises(UsageError, match="has not begun"):
+        prepare(data_dir=str(schedule["data"]), period="2027-01", min_cohort_size=1)
+    report = prepare(data_dir=str(schedule["data"]), period=2026, allow_open_period=True, min_cohort_size=1)
+    assert report.snapshot.name == "20251201T061500Z"
+    assert report.attention and report.attention[0].startswith("open period: 2026 ends")
+
+
+def test_a_boundary_without_evidence_says_so_and_keeps_the_snapshot_before(schedule: dict[str, Any]) -> None:
+    # October opens on 30 Sep: nothing was fetched before the first snapshot (30 Oct), so there is no opening
+    report = prepare(data_dir=str(schedule["data"]), period="2025-10", min_cohort_size=1)
+    assert report.opening is None and report.snapshot.name == "20251031T235959Z"
+
+
+@pytest.mark.slow
+def test_run_at_06_15_publishes_the_november_pack_closed_at_midnight(schedule: dict[str, Any], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(schedule["data"], data)
+    for folder in data.glob("snapshots/*/20251[01]3*T2[23]5959Z"):
+        shutil.rmtree(folder)  # run derives them itself
+    sim = schedule["sim"]
+    with client_for(sim) as client:
+        outcome = run_reports(
+            reports=[ReportSpec(name="close", parameters={"period": "2025-11", "min_cohort_size": 1})],
+            data_dir=data, out_dir=tmp_path / "reports", fetch_kwargs={"progress": False,
+                                                                       "as_of": _at(RUN_DAY, "06:15:01")},
+            client=client)
+    assert not outcome.failed, outcome.failed
+    manifest = json.loads(next((tmp_path / "reports").rglob("*manifest.json")).read_text())
+    assert manifest["snapshot"]["name"] == "20251130T235959Z" and manifest["attention"] == []
+    closing = _boundary("2025-12-01T00:00:00+00:00")
+    expected = _ledger_roll_forward(sim, _boundary("2025-11-01T00:00:00+00:00"), closing)
+    assert {c: f["closing"] for c, f in manifest["roll_forward"].items()} == {
+        c: f["closing"] for c, f in expected.items()}
+    assert all(f["unexplained"] == 0 for f in manifest["roll_forward"].values())
