@@ -33,18 +33,22 @@ def _at(day: str, clock: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{clock}+00:00")
 
 
-#: The schedule: a fetch at 06:15 UTC on these days (the last one is ``run``'s own), and the account moving at
-#: 14:00, 22:30 and 23:30 UTC on the last day of each month and at 02:00 on the first of the next: on both sides
-#: of midnight in UTC and in Berlin (CET, 23:00 UTC), with a move in the middle of November too.
-FETCH_DAYS = ["2025-10-30", "2025-10-31", "2025-11-01", "2025-11-29", "2025-11-30"]
-RUN_DAY = "2025-12-01"
-MOVES = {
-    "2025-10-31": [("2025-10-30", "14:00"), ("2025-10-30", "22:30")],
-    "2025-11-01": [("2025-10-31", "14:00"), ("2025-10-31", "22:30"), ("2025-10-31", "23:30"), ("2025-11-01", "02:00")],
-    "2025-11-29": [("2025-11-12", "10:00")],
-    "2025-11-30": [("2025-11-29", "14:00")],
-    RUN_DAY: [("2025-11-30", "14:00"), ("2025-11-30", "22:30"), ("2025-11-30", "23:30"), ("2025-12-01", "02:00")],
-}
+#: The schedule: a fetch at 06:15 UTC on these days, and the account moving at 14:00, 22:30 and 23:30 UTC on the
+#: last day of each month and at 02:00 on the first of the next: on both sides of midnight in UTC and in Berlin
+#: (CET, 23:00 UTC), with moves in the middle of the months too. Three month ends (Sep, Oct, Nov, Dec 2025)
+#: open and close November and the fourth quarter.
+FETCH_DAYS = ["2025-09-30", "2025-10-01", "2025-10-30", "2025-10-31", "2025-11-01", "2025-11-29", "2025-11-30",
+              "2025-12-01", "2025-12-30", "2025-12-31", "2026-01-01"]
+
+
+def _moves_before(day: str) -> list[datetime]:
+    """When the account moves between the fetch before ``day``'s and ``day``'s."""
+    previous = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+    if day.endswith("-01"):
+        return [_at(previous, c) for c in ("14:00:00", "22:30:00", "23:30:00")] + [_at(day, "02:00:00")]
+    if day.endswith(("-29", "-30")) and previous.endswith(("-01", "-02")):
+        return [_at(previous[:8] + "12", "10:00:00")]
+    return [_at(previous, "14:00:00")]
 
 
 def _move(sim: Simulator, when: datetime, seed: int) -> None:
@@ -52,30 +56,29 @@ def _move(sim: Simulator, when: datetime, seed: int) -> None:
                 cancellations=1, new_customers=1)
 
 
-def _up_to(sim: Simulator, day: str, data_dir: Path, client: Any, seed: list[int]) -> None:
-    """Move the account as :data:`MOVES` says before ``day``'s 06:15 fetch (the clock set to it first)."""
+def _fetch_on(sim: Simulator, client: Any, data_dir: Path, index: int, day: str, **kwargs: Any) -> Any:
+    """Move the account up to ``day``'s 06:15 fetch (the clock set to it first), then fetch, unless ``kwargs``
+    say the fetch is someone else's (``run``): then only move."""
     when = _at(day, "06:15:00")
     sim.set_time(when)
-    for move_day, clock in MOVES.get(day, []):
-        seed[0] += 1
-        _move(sim, _at(move_day, f"{clock}:00"), seed[0])
+    for n, moment in enumerate(_moves_before(day) if index else []):
+        _move(sim, moment, seed=1000 + 10 * index + n)
+    if kwargs.get("skip"):
+        return None
+    return fetch_snapshot(client, data_dir=data_dir, strategy="subscribers" if index == 0 else "auto",
+                          progress=False, as_of=when)
 
 
 @pytest.fixture(scope="module")
 def schedule(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The store after every scheduled fetch up to 30 Nov, then the 1 Dec fetch and its derived boundaries."""
+    """The store after every scheduled fetch, each followed by the boundaries it crossed (what ``run`` derives)."""
     data_dir = tmp_path_factory.mktemp("schedule") / "data"
     sim = Simulator(customers=40, seed=23, anchor=ANCHOR).start()
-    seed = [100]
     try:
         with client_for(sim) as client:
             for i, day in enumerate(FETCH_DAYS):
-                _up_to(sim, day, data_dir, client, seed)
-                fetch_snapshot(client, data_dir=data_dir, strategy="subscribers" if i == 0 else "auto",
-                               progress=False, as_of=_at(day, "06:15:00"))
-            _up_to(sim, RUN_DAY, data_dir, client, seed)
-            last = fetch_snapshot(client, data_dir=data_dir, progress=False, as_of=_at(RUN_DAY, "06:15:00"))
-            derive_boundaries(data_dir, last.environment, ZONES)
+                snap = _fetch_on(sim, client, data_dir, i, day)
+                derive_boundaries(data_dir, snap.environment, ZONES)
         yield {"sim": sim, "data": data_dir}
     finally:
         sim.stop()
@@ -119,8 +122,18 @@ def _report_roll_forward(report: Any) -> dict[str, dict[str, int]]:
 ])
 def test_november_closes_on_the_ledger_at_midnight_from_06_15_fetches(schedule: dict[str, Any], zone: str,
                                                                        start: str, end: str) -> None:
+    _closes_on_the_ledger(schedule, "2025-11", zone, start, end)
+
+
+def test_the_fourth_quarter_closes_on_the_ledger_at_its_boundaries(schedule: dict[str, Any]) -> None:
+    _closes_on_the_ledger(schedule, "2025-Q4", "UTC", "2025-10-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")
+
+
+def _closes_on_the_ledger(schedule: dict[str, Any], period: str, zone: str, start: str, end: str) -> None:
+    """The period's closing and opening balances per customer and currency are the ledger's at its boundaries,
+    and its roll-forward is the ledger's, reconciled to 0."""
     sim = schedule["sim"]
-    report = prepare(data_dir=str(schedule["data"]), period="2025-11", timezone=zone, min_cohort_size=1)
+    report = prepare(data_dir=str(schedule["data"]), period=period, timezone=zone, min_cohort_size=1)
     assert report.snapshot.strategy == "derived" and report.opening.strategy == "derived"
     assert _held(report.balances) == _held(sim.account.expected_balances(_boundary(end)))
     assert _held(report.opening.balances) == _held(sim.account.expected_balances(_boundary(start)))
@@ -134,8 +147,9 @@ def test_the_boundaries_are_derived_snapshots_listed_and_never_latest(schedule: 
     listing = list_snapshots(schedule["data"])
     derived = listing[listing["derived"]]
     assert sorted(derived["path"].str.rsplit("/", n=1).str[-1]) == [
-        "20251031T225959Z", "20251031T235959Z", "20251130T225959Z", "20251130T235959Z"]
-    assert load_snapshot("latest", schedule["data"]).name == "20251201T061500Z"
+        "20250930T215959Z", "20250930T235959Z", "20251031T225959Z", "20251031T235959Z", "20251130T225959Z",
+        "20251130T235959Z", "20251231T225959Z", "20251231T235959Z"]  # Berlin: CEST in September, CET after
+    assert load_snapshot("latest", schedule["data"]).name == "20260101T061500Z"
     nov = load_snapshot("20251130T235959Z", schedule["data"])
     assert nov.manifest.derived["rests_on"] == {"earlier": "20251130T061500Z", "later": "20251201T061500Z"}
     assert nov.manifest.derived["checked"] is True and nov.manifest.totals
@@ -148,37 +162,39 @@ def test_an_open_period_is_refused_in_one_line_or_shown_to_date_with_an_attentio
     with pytest.raises(UsageError, match="has not begun"):
         prepare(data_dir=str(schedule["data"]), period="2027-01", min_cohort_size=1)
     report = prepare(data_dir=str(schedule["data"]), period=2026, allow_open_period=True, min_cohort_size=1)
-    assert report.snapshot.name == "20251201T061500Z"
+    assert report.snapshot.name == "20260101T061500Z"
     assert report.attention and report.attention[0].startswith("open period: 2026 ends")
 
 
-def test_a_boundary_without_evidence_says_so_and_keeps_the_snapshot_before(schedule: dict[str, Any]) -> None:
-    # October opens on 30 Sep: nothing was fetched before the first snapshot (30 Oct), so there is no opening
-    report = prepare(data_dir=str(schedule["data"]), period="2025-10", min_cohort_size=1)
-    assert report.opening is None and report.snapshot.name == "20251031T235959Z"
+def test_a_boundary_without_evidence_says_so_and_is_never_the_newest_before_in_silence(
+        schedule: dict[str, Any]) -> None:
+    # September closes at 30 Sep 23:59:59: derived. It opens on 31 Aug, before the first snapshot: no opening
+    report = prepare(data_dir=str(schedule["data"]), period="2025-09", min_cohort_size=1)
+    assert report.opening is None and report.snapshot.name == "20250930T235959Z"
+    assert "no roll-forward" in report.notes["roll_forward"]
 
 
 @pytest.mark.slow
-def test_run_at_06_15_publishes_the_november_pack_closed_at_midnight(schedule: dict[str, Any], tmp_path: Path) -> None:
+def test_run_at_06_15_publishes_the_november_pack_closed_at_midnight(tmp_path: Path) -> None:
     import json
-    import shutil
 
-    data = tmp_path / "data"
-    shutil.copytree(schedule["data"], data)
-    for folder in data.glob("snapshots/*/20251[01]3*T2[23]5959Z"):
-        shutil.rmtree(folder)  # run derives them itself
-    sim = schedule["sim"]
-    with client_for(sim) as client:
-        outcome = run_reports(
-            reports=[ReportSpec(name="close", parameters={"period": "2025-11", "min_cohort_size": 1})],
-            data_dir=data, out_dir=tmp_path / "reports", fetch_kwargs={"progress": False,
-                                                                       "as_of": _at(RUN_DAY, "06:15:01")},
-            client=client)
-    assert not outcome.failed, outcome.failed
-    manifest = json.loads(next((tmp_path / "reports").rglob("*manifest.json")).read_text())
-    assert manifest["snapshot"]["name"] == "20251130T235959Z" and manifest["attention"] == []
-    closing = _boundary("2025-12-01T00:00:00+00:00")
-    expected = _ledger_roll_forward(sim, _boundary("2025-11-01T00:00:00+00:00"), closing)
-    assert {c: f["closing"] for c, f in manifest["roll_forward"].items()} == {
-        c: f["closing"] for c, f in expected.items()}
-    assert all(f["unexplained"] == 0 for f in manifest["roll_forward"].values())
+    data, days = tmp_path / "data", FETCH_DAYS[2:8]  # 30 Oct to 1 Dec; the 1 Dec fetch is run's own
+    sim = Simulator(customers=40, seed=29, anchor=ANCHOR).start()
+    try:
+        with client_for(sim) as client:
+            for i, day in enumerate(days):
+                _fetch_on(sim, client, data, i, day, skip=day == days[-1])
+            outcome = run_reports(
+                reports=[ReportSpec(name="close", parameters={"period": "2025-11", "min_cohort_size": 1})],
+                data_dir=data, out_dir=tmp_path / "reports",
+                fetch_kwargs={"progress": False, "as_of": _at(days[-1], "06:15:00")}, client=client)
+        assert not outcome.failed, outcome.failed
+        manifest = json.loads(next((tmp_path / "reports").rglob("*manifest.json")).read_text())
+        assert manifest["snapshot"]["name"] == "20251130T235959Z" and manifest["attention"] == []
+        expected = _ledger_roll_forward(sim, _boundary("2025-11-01T00:00:00+00:00"),
+                                        _boundary("2025-12-01T00:00:00+00:00"))
+        assert {c: {k: f[k] for k in ("opening", "issued", "reversed", "used", "closing")}
+                for c, f in manifest["roll_forward"].items()} == expected
+        assert all(f["unexplained"] == 0 for f in manifest["roll_forward"].values())
+    finally:
+        sim.stop()

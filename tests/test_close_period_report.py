@@ -92,6 +92,12 @@ def test_full_fetches_are_derived_from_balances_never_reconciled(tmp_path) -> No
     assert "20261130T233000Z was a full fetch" in report.notes["roll_forward"]
     assert report.unexplained_text() == ""
     assert dict(report.period_rows())["Roll-forward evidence"] == "derived from balances, no evidence"
+    # neither boundary could be derived: the pack says so (an Attention each), never the snapshot before in silence
+    closing, opening = report.attention
+    assert closing.startswith("closing figures: no snapshot was fetched after 30 Nov 2026, 23:59:59 UTC yet")
+    assert "the figures are those of 20261130T233000Z (29 min before the boundary)" in closing
+    assert opening.startswith("opening figures: the account at 31 Oct 2026, 23:59:59 UTC cannot be derived: "
+                              "20261130T233000Z was a full fetch, which reads no events")
 
 
 def test_period_conflicts_and_gaps_are_one_line_usage_errors(tmp_path) -> None:
