@@ -297,7 +297,7 @@ def prepare(**parameters: Any) -> Report:
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
-        prior_totals=prior, translation=translated, history_untrusted=_untrusted(snap, p.currencies),
+        prior_totals=prior, translation=translated, history_untrusted=_untrusted(snap, p.currencies, snapshots),
         attention=list(chosen.attention),
     )
 
@@ -327,10 +327,10 @@ def _convert(
     return rates, converted, translated
 
 
-def _untrusted(snap: Any, currencies: tuple[str, ...]) -> pd.DataFrame | None:
+def _untrusted(snap: Any, currencies: tuple[str, ...], chain: list[Any]) -> pd.DataFrame | None:
     """The history's customers that do not tie out (the reported currencies), or None when all do or there
     is no history."""
-    table = _filter(credit_history.untrusted_table(snap), currencies)
+    table = _filter(credit_history.untrusted_table(snap, chain), currencies)
     return table if len(table) else None
 
 
@@ -395,7 +395,7 @@ def _ageing_and_sources(
         undated = aged["bucket"].astype(str).str.endswith("(date not seen)")
         if not aged.loc[undated, "amount"].any():  # the history from day one dated every credit
             aged = aged[~undated].reset_index(drop=True)
-        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap))
+        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap, chain))
         notes["ageing"] = (
             f"Every credit is dated: the history rebuilt from Paddle's transactions starts at "
             f"{timestamps.display(first.as_of)}, the month end before the first credit ({first_credit}). "
