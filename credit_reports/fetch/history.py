@@ -269,6 +269,7 @@ def _publish(data_dir: Any, source: store.Snapshot, moves: pd.DataFrame, tie: pd
              summary: dict[str, Any]) -> list[Path]:
     """Store the history beside the source and the reconstructed month ends; returns the folders written."""
     writer = snapshot_writer.StoreWriter(source.path.parent)  # run_history holds the environment's lock
+    writer.remove_stale()  # a reconstruction a kill left unfinished was never visible
     trusted = hist.trusted_customers(tie)
     trusted_moves = moves[moves["customer_id"].isin(sorted(trusted))]
     fetched = _fetched(data_dir, source.environment)
