@@ -1,4 +1,5 @@
-"""Run the CLI with a SIGKILL at its Nth durable write: ``python tests/kill_at_write.py N <cli args...>``.
+"""A SIGKILL at the Nth durable write: :func:`arm` in a process (a forked test child), or the CLI run so:
+``python tests/kill_at_write.py N <cli args...>``.
 
 Every durable step of the store ends in one ``os.replace`` (a file written under a temporary name) or one
 ``os.rename`` (a folder published), and every journal line in one ``BalanceJournal.append``; the process kills
@@ -26,12 +27,19 @@ def _killing(function: Callable[..., Any], counter: list[int], at: int) -> Calla
     return wrapper
 
 
-def main() -> int:
-    at, args = int(sys.argv[1]), sys.argv[2:]
+def arm(at: int) -> list[int]:
+    """Count every durable write of this process from now on, and die just before the ``at``-th (0: never);
+    returns the counter (a one-item list)."""
     counter = [0]
     os.replace = _killing(os.replace, counter, at)
     os.rename = _killing(os.rename, counter, at)
     writer.BalanceJournal.append = _killing(writer.BalanceJournal.append, counter, at)
+    return counter
+
+
+def main() -> int:
+    at, args = int(sys.argv[1]), sys.argv[2:]
+    counter = arm(at)
     from credit_reports.app.cli import main as cli
 
     code = cli(args)
