@@ -198,3 +198,14 @@ def test_run_at_06_15_publishes_the_november_pack_closed_at_midnight(tmp_path: P
         assert all(f["unexplained"] == 0 for f in manifest["roll_forward"].values())
     finally:
         sim.stop()
+
+
+def test_one_selector_grammar_names_a_snapshot_wherever_one_is_given(schedule: dict[str, Any]) -> None:
+    from credit_reports.report.parameters import Parameters
+
+    assert Parameters.check(snapshot="2025-11-30").snapshot == "2025-11-30"  # -p snapshot, as --snapshot takes it
+    with pytest.raises(UsageError, match="a date like 2026-12-01"):
+        Parameters.check(snapshot="yesterday")
+    report = prepare(data_dir=str(schedule["data"]), snapshot="2025-11-30", compare_to="none", min_cohort_size=1)
+    assert report.snapshot.name == load_snapshot("2025-11-30", schedule["data"]).name == "20251130T235959Z"
+    assert Parameters.check(period=2026).period == "2026"  # YAML's int is the year
