@@ -766,8 +766,9 @@ def prune_snapshots(
     removed: list[Path] = []
     for env in [environment] if environment else environments(data_dir):
         snaps = _snapshots(data_dir, env)
-        protected = {snaps[-1].path} if snaps else set()
-        complete = [s for s in snaps if s.complete]
+        fetched = [s for s in snaps if not s.derived]  # what the next fetch builds on: never a derived boundary
+        protected = {fetched[-1].path} if fetched else set()
+        complete = [s for s in fetched if s.complete]
         if complete:
             protected.add(complete[-1].path)
         for index, snap in enumerate(snaps):
