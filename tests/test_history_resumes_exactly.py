@@ -91,7 +91,8 @@ def test_history_killed_at_every_write_resumes_to_the_store_of_one_run(tmp_path:
         code, points = _history(sim, reference, 0)
         assert code == 0
         expected = _store(reference)
-        assert any("/revisions/0001/history.json" in k for k in expected)  # the source is revised, not edited
+        revised = [k for k in expected if k.endswith("/revisions/0001/history.json")]  # revised, not edited
+        assert len(revised) == 1 and expected[revised[0]]["window_base"]  # issue 28 point 5: it must survive a kill
         assert points >= 10
         for at in _points(points):
             data = tmp_path / f"kill-{at}"
