@@ -29,6 +29,7 @@ import pandas as pd
 
 from credit_reports._version import __version__
 from credit_reports.core import timestamps
+from credit_reports.core.errors import StoreError
 from credit_reports.figures import metrics, periods
 from credit_reports.ledger.movements import period_movements
 from credit_reports.store import reader as store
@@ -201,11 +202,16 @@ def _disagreement(snap: Any) -> str | None:
 
 
 def _publish(d: Derivation, data_dir: Any, environment: str) -> Any:
-    """Write the derivation through the store's one writer (a revision when the figures changed)."""
-    with StoreWriter.open(data_dir, environment) as writer:
-        writer.remove_stale()
-        return writer.publish_snapshot(d.manifest(), tables=_tables(d),
-                                       reason=f"re-derived from {d.earlier.name} and {d.later.name}")
+    """Write the derivation through the store's one writer (a revision when the figures changed); a store that
+    cannot be written is one line saying where."""
+    try:
+        with StoreWriter.open(data_dir, environment) as writer:
+            writer.remove_stale()
+            return writer.publish_snapshot(d.manifest(), tables=_tables(d),
+                                           reason=f"re-derived from {d.earlier.name} and {d.later.name}")
+    except OSError as exc:
+        raise StoreError(f"cannot store the account at {timestamps.display(d.moment)} in {d.later.path.parent} "
+                         f"({exc.strerror or exc}); render where the snapshot store can be written") from None
 
 
 def period_boundaries(period: periods.Period) -> tuple[pd.Timestamp, pd.Timestamp]:
