@@ -188,7 +188,8 @@ def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | N
                 f"compare_to {p.compare_to} is not earlier than the reported snapshot {timestamps.display(snap.as_of)}"
             )
         return opening, ""
-    earlier = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
+    # "previous" is the fetch before (a derived boundary between two fetches is not one)
+    earlier = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of) and not s.derived]
     if not earlier:
         return None, (
             "There is no earlier snapshot of this environment yet, so there is no roll-forward: "
