@@ -40,7 +40,9 @@ def honest_store(root: Path, closing: list[tuple] = NOV_30) -> Path:
 
 def test_november_reconciles_to_zero_with_the_period_snapshots(tmp_path) -> None:
     report = prepare(data_dir=str(honest_store(tmp_path)), period="2026-11", min_cohort_size=1)
-    assert report.opening.name == "20261031T220000Z" and report.snapshot.name == "20261130T233000Z"
+    # the account at each boundary, derived from the snapshots around it (none was fetched at midnight)
+    assert report.opening.name == "20261031T235959Z" and report.snapshot.name == "20261130T235959Z"
+    assert report.opening.strategy == report.snapshot.strategy == "derived" and report.attention == []
     manifest = report.roll_forward_dict()
     # USD: opening 1200, + 400 issued, - 200 used = 1400 = 1400 + 0 actual
     assert manifest["USD"] == {"opening": 1200, "issued": 400, "used": 200, "closing": 1400, "reversed": 0,
@@ -48,8 +50,8 @@ def test_november_reconciles_to_zero_with_the_period_snapshots(tmp_path) -> None
     assert manifest["JPY"]["unexplained"] == 0 and manifest["JPY"]["used"] == 1200
     assert report.reconciliation.reconciled and report.unexplained_text() == ""
     rows = dict(report.period_rows())
-    assert rows["Opening snapshot"].endswith("2 h before the period start")
-    assert rows["Closing snapshot"].endswith("30 min before the period end")
+    assert rows["Opening snapshot"].endswith("at the period start")
+    assert rows["Closing snapshot"].endswith("at the period end")
     assert rows["Roll-forward evidence"] == "Paddle events for every snapshot window"
     table = report.reconciliation_table().to_html()
     assert "Unexplained difference" in table and "$0.00" in table and "Used: movements" in table
@@ -57,14 +59,16 @@ def test_november_reconciles_to_zero_with_the_period_snapshots(tmp_path) -> None
     assert sources == [["USD", "subscription_update", 400]]
 
 
-def test_the_same_month_in_berlin_closes_on_an_earlier_snapshot(tmp_path) -> None:
-    # November ends at 23:00Z in Berlin: the 23:30Z snapshot is December's, so 15 Nov closes November,
-    # and 31 Oct 22:00Z (23:00 in Berlin) is still before its start
+def test_the_same_month_in_berlin_closes_at_berlin_midnight(tmp_path) -> None:
+    # November ends at 23:00Z in Berlin: its closing is the account at 22:59:59.999999Z, derived from the 15 Nov
+    # and 30 Nov 23:30Z snapshots (both of November's movements happened before it); it opens at 22:59:59Z on
+    # 31 Oct, between the 22:00Z and 15 Nov snapshots
     report = prepare(data_dir=str(honest_store(tmp_path)), period="2026-11", timezone="Europe/Berlin",
                      min_cohort_size=1)
-    assert (report.opening.name, report.snapshot.name) == ("20261031T220000Z", "20261115T000000Z")
+    assert (report.opening.name, report.snapshot.name) == ("20261031T225959Z", "20261130T225959Z")
     assert report.roll_forward_dict()["USD"]["issued"] == 400
-    assert report.roll_forward_dict()["USD"]["used"] == 0
+    assert report.roll_forward_dict()["USD"]["used"] == 200
+    assert report.roll_forward_dict()["USD"]["unexplained"] == 0
 
 
 def test_a_planted_difference_is_named_at_the_top_with_customer_and_amount(tmp_path) -> None:
@@ -88,6 +92,12 @@ def test_full_fetches_are_derived_from_balances_never_reconciled(tmp_path) -> No
     assert "20261130T233000Z was a full fetch" in report.notes["roll_forward"]
     assert report.unexplained_text() == ""
     assert dict(report.period_rows())["Roll-forward evidence"] == "derived from balances, no evidence"
+    # neither boundary could be derived: the pack says so (an Attention each), never the snapshot before in silence
+    closing, opening = report.attention
+    assert closing.startswith("closing figures: no snapshot was fetched after 30 Nov 2026, 23:59:59 UTC yet")
+    assert "the figures are those of 20261130T233000Z (29 min before the boundary)" in closing
+    assert opening.startswith("opening figures: the account at 31 Oct 2026, 23:59:59 UTC cannot be derived: "
+                              "20261130T233000Z was a full fetch, which reads no events")
 
 
 def test_period_conflicts_and_gaps_are_one_line_usage_errors(tmp_path) -> None:
@@ -115,12 +125,12 @@ def test_month_end_trend_is_the_default_and_every_snapshot_an_option(tmp_path) -
 def test_rendered_period_report_pins_the_closing_snapshot_and_shows_the_red_note(tmp_path) -> None:
     closing = [("c1", "USD", 1400, 0, 500), ("c2", "USD", 75, 0, 500), ("c1", "JPY", 3800, 0, 1200)]
     data = honest_store(tmp_path / "data", closing)
-    assert period_closing("2026-11", data_dir=data).name == "20261130T233000Z"
+    assert period_closing("2026-11", data_dir=data).name == "20261130T235959Z"
     result = render_report(parameters={"period": "2026-11", "min_cohort_size": 1}, data_dir=data,
                            out_dir=tmp_path / "reports")
     manifest = json.loads(result.manifest.read_text())
-    assert manifest["snapshot"]["as_of"] == "2026-11-30T23:30:00Z"  # not the newest (1 December)
-    assert manifest["compared_to"]["as_of"] == "2026-10-31T22:00:00Z"
+    assert manifest["snapshot"]["as_of"] == "2026-11-30T23:59:59Z"  # the account at the boundary, derived
+    assert manifest["compared_to"]["as_of"] == "2026-10-31T23:59:59Z"
     assert manifest["roll_forward"]["USD"] == {"opening": 1200, "issued": 400, "used": 200, "closing": 1475,
                                                "reversed": 0, "expected_closing": 1400, "unexplained": 75,
                                                "evidence": True}
@@ -132,7 +142,7 @@ def test_rendered_period_report_pins_the_closing_snapshot_and_shows_the_red_note
     for line in ("Opening outstanding", "+ Issued", "- Reversed", "- Used", "= Expected closing outstanding",
                  "Actual closing outstanding", "Unexplained difference", "What the line means"):
         assert line in shown, line
-    assert "30 min before the period end" in shown
+    assert "at the period end" in shown
     assert re.search(r"issued before 31 Oct 2026", shown)
     assert "Reserved on invoices still open" in shown
 

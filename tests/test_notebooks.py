@@ -361,7 +361,7 @@ def test_unknown_cohort_rule_stops_the_notebook_with_the_usage_error(executed) -
         ({"currencies": ["XXX"]}, "currencies: 'XXX' is not a currency Paddle supports"),
         ({"cohort": "nope"}, "cohort: unknown rule 'nope'"),
         ({"min_cohort_size": 0}, "min_cohort_size must be a whole number of customers, at least 1"),
-        ({"snapshot": "yesterday"}, "snapshot: 'yesterday' is neither 'latest', an as-of"),
+        ({"snapshot": "yesterday"}, "snapshot 'yesterday' is not 'latest', an as-of like 20261130T235959Z"),
         ({"snapshot": "20200101T000000Z"}, "no snapshot 20200101T000000Z"),
         ({"rates_file": "missing.csv", "reporting_currency": "USD"}, "rates_file: file 'missing.csv'"),
         ({"cohort": "file"}, "cohort = 'file' needs cohort_file"),

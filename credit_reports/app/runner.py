@@ -162,6 +162,7 @@ def run_reports(
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
         outcome.snapshot_complete = bool(snapshot.complete)
+        derive_boundaries(data_dir, snapshot.environment, _close_timezones(reports))
         published = render_each(
             ((spec, snapshot, None) for spec in reports), data_dir=data_dir, out_dir=out_dir, api_key=api_key,
             settings=settings, outcome=outcome,
@@ -199,7 +200,7 @@ def render_each(
     for spec, snapshot, requested in jobs:
         outcome.snapshot_complete = outcome.snapshot_complete and bool(snapshot.complete)
         _one_account_chain(data_dir, snapshot)  # a chain of two accounts is refused before any kernel starts
-        pinned = {"snapshot": snapshot.path.name, "environment": snapshot.environment}
+        pinned = {"snapshot": _pinned_snapshot(spec, snapshot, requested), "environment": snapshot.environment}
         try:
             result = render_report(
                 spec.notebook,
@@ -241,6 +242,36 @@ def _one_account_chain(data_dir: Path, snapshot: Any) -> None:
 
     snapshots = chain(data_dir, snapshot.environment, until=snapshot.as_of)
     check_same_account([*snapshots, snapshot], what=f"the {snapshot.environment} snapshots up to {snapshot.name}")
+
+
+def _pinned_snapshot(spec: ReportSpec, snapshot: Any, requested: str | None) -> str:
+    """The snapshot a report is pinned to: the one of its job; for a close period the selector asked for (or
+    "latest"), so the period's own resolver (report/selection.py) picks the account at its boundaries."""
+    if spec.parameters.get("period") not in (None, ""):
+        return str(requested or "latest")
+    return str(snapshot.path.name)
+
+
+def derive_boundaries(data_dir: Path, environment: str, timezones: Iterable[str]) -> list[Any]:
+    """Derive the month ends (so quarter and year ends) the newest fetch crossed, in each close time zone: the
+    account at each boundary from the snapshots around it (report/boundaries.py), so a close never needs a
+    fetch at midnight. A boundary without evidence is logged here and said in the pack that closes on it."""
+    from credit_reports.report.boundaries import derive_crossed
+
+    found = []
+    for zone in dict.fromkeys(timezones):
+        for item in derive_crossed(data_dir, environment, zone):
+            if item.exact:
+                log.info("account at the boundary %s (%s): %s", item.moment, zone, item.snapshot.name)
+            else:
+                log.warning("boundary %s (%s) not derived: %s", item.moment, zone, item.attention)
+            found.append(item)
+    return found
+
+
+def _close_timezones(reports: list[ReportSpec]) -> list[str]:
+    """The time zones the reports close in (their ``timezone`` parameter, UTC when unset)."""
+    return [str(spec.parameters.get("timezone") or "UTC") for spec in reports] or ["UTC"]
 
 
 def _email(published: list[tuple[str, Path]], mail: MailSettings, settings: Settings, outcome: RunOutcome) -> None:

@@ -335,6 +335,8 @@ class _Job:
     title: str
     out_dir: Path
     destination: Path
+    #: why the pack's figures are not its period's boundaries, or the period is open (report/selection.py)
+    attention: tuple[str, ...] = ()
 
     @property
     def as_of(self) -> dt.datetime:
@@ -347,8 +349,7 @@ def _plan(
 ) -> _Job:
     """Resolve the notebook, check its parameters, pin the snapshot: every bad input fails here (exit 2)."""
     from credit_reports.report.parameters import Parameters
-    from credit_reports.report.preparation import period_closing
-    from credit_reports.store.reader import load_snapshot
+    from credit_reports.report.selection import resolve
 
     name = _check_output_name(output_name or DEFAULT_OUTPUT_NAME)
     path = resolve_notebook(notebook)
@@ -363,12 +364,12 @@ def _plan(
     out_dir = Path(out_dir).expanduser().resolve()
     asked = str(given.get("snapshot") or "latest")
     requested = str(requested_snapshot or asked)
-    if given.get("period") and "period" in declared:  # a close period pins the snapshot that closes it
-        snapshot = period_closing(str(given["period"]), timezone=str(given.get("timezone") or "UTC"),
-                                  data_dir=data_dir, environment=given.get("environment"), snapshot=asked)
+    # the one resolver decides the snapshot (a period's closing boundary, derived when needed); the kernel is
+    # pinned to it, so it reads the same one
+    chosen = resolve(Parameters.check(**_report_arguments({**given, "data_dir": str(data_dir)})))
+    snapshot = chosen.closing
+    if chosen.period is not None:
         requested = f"period {given['period']}"
-    else:
-        snapshot = load_snapshot(asked, data_dir=data_dir, environment=given.get("environment"))
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     report_arguments = _report_arguments(effective)
@@ -378,6 +379,7 @@ def _plan(
         report_parameters=report_parameters, snapshot=snapshot, requested=requested,
         title=str(effective.get("title") or default_title(declared, "Customer credit balances")),
         out_dir=out_dir, destination=out_dir / snapshot_folder_name(timestamps.parse_datetime(snapshot.as_of)),
+        attention=chosen.attention,
     )
 
 
@@ -566,7 +568,7 @@ def _write_manifest(
     manifest = manifest.updated(extra={**manifest.extra, **(pack or {})})  # checks and journal (close pack)
     folder = job.destination.name
     manifest = manifest.updated(url=f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
-    reasons = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
+    reasons = [*job.attention, *attention_reasons(manifest, outstanding_change_share=outstanding_change_share)]
     manifest = manifest.updated(attention=reasons)
     manifest_path.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest_path, manifest

@@ -34,8 +34,9 @@ from typing import Any
 import pandas as pd
 
 from credit_reports._version import __version__
-from credit_reports.core.errors import StoreError, UsageError
+from credit_reports.core.errors import CreditReportsError, StoreError, UsageError
 from credit_reports.core.timestamps import display, folder_name, iso
+from credit_reports.figures import metrics
 from credit_reports.ledger import rebuild as hist
 from credit_reports.store import files
 from credit_reports.store import reader as store
@@ -68,7 +69,6 @@ IDS_PER_REQUEST = 50
 #: Statuses that can move credit (a draft or ready transaction moves none).
 TRANSACTION_STATUSES = "billed,paid,past_due,completed,canceled"
 CHECKPOINT_PREFIX = ".history-"
-RECONSTRUCTED_PREFIX = ".reconstructing-"
 EVENT_WINDOW = hist.EVENT_WINDOW  # declared once, in ledger/rules.py
 
 
@@ -190,7 +190,7 @@ def _fetched(data_dir: Any, environment: str) -> list[store.Snapshot]:
     """The fetched (not reconstructed) usable snapshots of an environment, oldest first."""
     listing = store.list_snapshots(data_dir, environment)
     snaps = [store.Snapshot.from_path(p) for p, ok in zip(listing["path"], listing["usable"], strict=True) if ok]
-    return [s for s in snaps if not s.manifest.get("reconstructed")]
+    return [s for s in snaps if not s.manifest.get("reconstructed") and not s.derived]
 
 
 def _uncovered_month_ends(ends: Sequence[pd.Timestamp], fetched: Sequence[store.Snapshot],
@@ -213,27 +213,18 @@ def _frame_of(rows: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     return files.conform(rows, dtypes)[list(dtypes)].reset_index(drop=True)
 
 
-def _write_reconstructed(env_dir: Path, end: pd.Timestamp, *, balances: pd.DataFrame, customers: pd.DataFrame,
+def _write_reconstructed(writer: snapshot_writer.StoreWriter, *, balances: pd.DataFrame, customers: pd.DataFrame,
                          subscriptions: pd.DataFrame, movements: pd.DataFrame, manifest: dict[str, Any]) -> Path:
-    """One reconstructed month end, written in a working folder and renamed into place (replacing an earlier
-    reconstruction of the same month end, never a fetched snapshot)."""
-    name = folder_name(end)
-    final = env_dir / name
-    if final.exists():
-        old = store.Snapshot.from_path(final)
-        if not old.manifest.get("reconstructed"):
-            raise StoreError(f"{final} is a fetched snapshot; a reconstruction never replaces it")
-        shutil.rmtree(final)
-    work = env_dir / f"{RECONSTRUCTED_PREFIX}{name}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    files.write_parquet(_frame_of(balances, files.BALANCE_DTYPES), work / "balances.parquet")
-    files.write_parquet(_frame_of(customers, files.CUSTOMER_DTYPES), work / "customers.parquet")
-    files.write_parquet(_frame_of(subscriptions, files.SUBSCRIPTION_DTYPES), work / "subscriptions.parquet")
-    files.write_parquet(_frame_of(movements, files.MOVEMENT_DTYPES), work / "movements.parquet")
-    files.write_json_atomic(work / files.MANIFEST, manifest)
-    os.rename(work, final)
-    return final
+    """One reconstructed month end, published through the store's one writer (a new snapshot, or a revision of
+    an earlier reconstruction of the same month end when its figures changed; never over a fetched snapshot)."""
+    record = {**manifest, "totals": metrics.headline(balances)}
+    try:
+        snap = writer.publish_snapshot(record, tables={
+            "balances": balances, "customers": customers, "subscriptions": subscriptions, "movements": movements},
+            reason=f"history rebuilt again from {manifest.get('source_snapshot')}")
+    except CreditReportsError as exc:
+        raise StoreError(str(exc)) from None
+    return snap.path
 
 
 def _balance_rows(balances: pd.DataFrame) -> int:
@@ -283,7 +274,8 @@ def _summary(source: store.Snapshot, tie: pd.DataFrame, moves: pd.DataFrame, sta
 def _publish(data_dir: Any, source: store.Snapshot, moves: pd.DataFrame, tie: pd.DataFrame,
              summary: dict[str, Any]) -> list[Path]:
     """Store the history beside the source and the reconstructed month ends; returns the folders written."""
-    env_dir = source.path.parent
+    writer = snapshot_writer.StoreWriter(source.path.parent)  # run_history holds the environment's lock
+    writer.remove_stale()  # a reconstruction a kill left unfinished was never visible
     trusted = hist.trusted_customers(tie)
     trusted_moves = moves[moves["customer_id"].isin(sorted(trusted))]
     fetched = _fetched(data_dir, source.environment)
@@ -319,25 +311,27 @@ def _publish(data_dir: Any, source: store.Snapshot, moves: pd.DataFrame, tie: pd
         }
         created = customers["created_at"]
         written.append(_write_reconstructed(
-            env_dir, end, balances=balances, customers=customers[created.isna() | (created <= end)],
+            writer, balances=_frame_of(balances, files.BALANCE_DTYPES),
+            customers=customers[created.isna() | (created <= end)],
             subscriptions=subs[subs["created_at"].isna() | (subs["created_at"] <= end)], movements=window,
             manifest=manifest))
         previous = end
-    files.write_parquet(files.conform(moves, hist.HISTORY_DTYPES), source.path / "history.parquet")
-    files.write_parquet(tie, source.path / "tieout.parquet")
-    manifest = dict(source.manifest)
+    manifest = source.manifest.to_json()
     # the source's own window gets the rebuilt movements when it read no events (a first fetch): evidence from
     # transaction ids, from the last reconstructed month end up to its as-of
     own_window = previous is not None and not any(previous < s.as_of < source.as_of for s in fetched) and (
         not source.has_movements or (source.manifest.get("history") or {}).get("window_base"))
+    tables = {}
     if own_window:
-        window = trusted_moves[(trusted_moves["occurred_at"] > previous)
-                               & (trusted_moves["occurred_at"] <= source.as_of)]
-        files.write_parquet(_frame_of(window, files.MOVEMENT_DTYPES), source.path / "movements.parquet")
+        tables["movements"] = trusted_moves[(trusted_moves["occurred_at"] > previous)
+                                            & (trusted_moves["occurred_at"] <= source.as_of)]
         summary = {**summary, "window_base": folder_name(previous)}
     manifest["history"] = summary
-    files.write_json_atomic(source.path / "history.json", summary)
-    files.write_json_atomic(source.path / files.MANIFEST, manifest)
+    # one revision of the source (store/revisions.py): the history's files and manifest appear together or not
+    # at all, and the snapshot as fetched stays on disk as revision 0
+    writer.revise(source, reason=f"credit-reports history: rebuilt from day one, tied out at {source.name}",
+                  manifest=manifest, tables=tables, documents={"history.json": summary},
+                  extra_tables={"history": (moves, hist.HISTORY_DTYPES), "tieout": (tie, hist.TIE_OUT_DTYPES)})
     return written
 
 
@@ -371,13 +365,26 @@ def run_history(client: Any, snapshot: Any = "latest", *, data_dir: Any = None, 
         moves = hist.rebuild(txns, adjs, evts)
         tie = hist.tie_out(moves, source.balances, source.as_of)
         moves_at = moves[moves["occurred_at"] <= source.as_of].reset_index(drop=True)
-        summary = _summary(source, tie, moves_at, stats, time.monotonic() - started, len(ids), len(evts))
+        summary = _planned_summary(checkpoint, lambda: _summary(source, tie, moves_at, stats,
+                                                                time.monotonic() - started, len(ids), len(evts)))
         written = _publish(data_dir, source, moves_at, tie, summary)
         shutil.rmtree(checkpoint, ignore_errors=True)
     finally:
         snapshot_writer.unlock_environment(lock)
-    summary = json.loads((source.path / "history.json").read_text(encoding="utf-8"))
+    summary = json.loads(store.Snapshot.from_path(source.path).file("history.json").read_text(encoding="utf-8"))
     return HistoryResult(summary, moves_at, tie, written)
+
+
+def _planned_summary(checkpoint: Path, compute: Any) -> dict[str, Any]:
+    """The run's summary, journalled in the checkpoint before anything is published: a run resumed after a
+    kill while publishing writes the very summary (calls, seconds) the killed one began to write, so the store
+    ends byte for byte as one uninterrupted run leaves it (issue 28 point 3)."""
+    plan = checkpoint / "plan.json"
+    if plan.exists():
+        return json.loads(plan.read_text(encoding="utf-8"))
+    summary = compute()
+    files.write_json_atomic(plan, summary)
+    return json.loads(plan.read_text(encoding="utf-8"))
 
 
 def untrusted_movements(result: HistoryResult) -> pd.DataFrame:
@@ -390,7 +397,7 @@ def history_of(customer_ids: Iterable[str], snapshot: Any = "latest", *, data_di
                environment: str | None = None) -> pd.DataFrame:
     """The stored rebuilt movements (``history.parquet`` beside ``snapshot``), of some customers when given."""
     source = store.load_snapshot(snapshot, data_dir=data_dir, environment=environment)
-    path = source.path / "history.parquet"
+    path = source.file("history.parquet")
     if not path.exists():
         raise UsageError(f"{source.name} has no history; run `credit-reports history` first")
     frame = files.read_table(path, hist.HISTORY_DTYPES)
@@ -429,11 +436,19 @@ def history(
             client.close()
 
 
-def stored_summary(snapshot: Any) -> dict[str, Any] | None:
+def _fetched_of(snapshot: Any, chain: Sequence[store.Snapshot] | None) -> list[store.Snapshot]:
+    """The fetched snapshots of ``snapshot``'s environment: from ``chain`` (already listed) when given."""
+    if chain is None:
+        return _fetched(snapshot.path.parent.parent.parent, snapshot.environment)
+    return [s for s in chain if not s.manifest.get("reconstructed") and not s.derived]
+
+
+def stored_summary(snapshot: Any, chain: Sequence[store.Snapshot] | None = None) -> dict[str, Any] | None:
     """The tie-out of the newest history stored at or before ``snapshot`` (a Snapshot) in its environment, in
-    short (source, rate, customers, tied, untrusted ids, first credit, calls, seconds); None without one."""
+    short (source, rate, customers, tied, untrusted ids, first credit, calls, seconds); None without one.
+    ``chain``: the environment's snapshots already listed (``store.chain``), read instead of the store."""
     found = None
-    for snap in _fetched(snapshot.path.parent.parent.parent, snapshot.environment):
+    for snap in _fetched_of(snapshot, chain):
         if snap.as_of <= snapshot.as_of and isinstance(snap.manifest.get("history"), Mapping):
             found = snap.manifest["history"]
     if found is None:
@@ -464,16 +479,17 @@ def first_credit_text(summary: Mapping[str, Any] | None) -> str:
     return display(first) if first else "-"
 
 
-def untrusted_table(snapshot: Any) -> pd.DataFrame:
+def untrusted_table(snapshot: Any, chain: Sequence[store.Snapshot] | None = None) -> pd.DataFrame:
     """The customers and currencies whose rebuilt balance does not equal Paddle's at the newest history at or
-    before ``snapshot`` (``tieout.parquet``), largest difference in outstanding first; empty without one."""
-    summary = stored_summary(snapshot)
+    before ``snapshot`` (``tieout.parquet``), largest difference in outstanding first; empty without one.
+    ``chain``: the environment's snapshots already listed, read instead of the store."""
+    summary = stored_summary(snapshot, chain)
     empty = files.empty_frame(hist.TIE_OUT_DTYPES)
     if summary is None:
         return empty
     source = store.load_snapshot(summary["source_snapshot"], data_dir=snapshot.path.parent.parent.parent,
-                                 environment=snapshot.environment)
-    path = source.path / "tieout.parquet"
+                                 environment=snapshot.environment, among=list(chain) if chain is not None else None)
+    path = source.file("tieout.parquet")
     if not path.exists():
         return empty
     tie = files.read_table(path, hist.TIE_OUT_DTYPES)

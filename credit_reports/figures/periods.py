@@ -160,6 +160,8 @@ def describe_distance(as_of: Any, boundary: Any, what: str) -> str:
     delta = timestamps.parse(as_of) - timestamps.parse(boundary)
     if delta == pd.Timedelta(0):
         return f"exactly at {what}"
+    if abs(delta) < pd.Timedelta(seconds=1):  # the account at the boundary (its last instant, a derived one)
+        return f"at {what}"
     side = "before" if delta < pd.Timedelta(0) else "after"
     seconds = int(abs(delta).total_seconds())
     days, rest = divmod(seconds, 86400)
@@ -213,6 +215,8 @@ def missing_evidence(snapshot: Any, previous: Any | None) -> str | None:
     rebuilt = _rebuilt_window_missing(snapshot, previous, manifest)
     if rebuilt is not False:
         return rebuilt
+    if strategy == "derived":
+        return _derived_window_missing(snapshot, previous, manifest)
     if manifest.get("events_readable") is False:
         return (f"the fetch of {snapshot.name} could not read events (the key lacks notification.read), so it is "
                 f"{NOT_POINT_IN_TIME}")
@@ -250,6 +254,18 @@ def _rebuilt_window_missing(snapshot: Any, previous: Any, manifest: Mapping[str,
         return f"{snapshot.name} stored no movements"
     if base != previous.name:
         return f"the movements {snapshot.name} rebuilt do not start at {previous.name}"
+    return None
+
+
+def _derived_window_missing(snapshot: Any, previous: Any, manifest: Mapping[str, Any]) -> str | None:
+    """For a boundary derived from the snapshots around it (report/boundaries.py): its movements are those the
+    later snapshot read from events since ``base_snapshot``, so its window has evidence from any snapshot at or
+    after that base."""
+    base = str(manifest.get("base_snapshot") or "")
+    if not snapshot.has_movements or not timestamps.FOLDER_NAME.match(base):
+        return f"{snapshot.name} is a derived boundary without its movements"
+    if timestamps.parse(base) > timestamps.parse(previous.as_of):
+        return f"the movements {snapshot.name} was derived from do not start at {previous.name}"
     return None
 
 

@@ -104,11 +104,20 @@ def _optional_text(name: str, value: Any) -> str | None:
 
 
 def _snapshot(name: str, value: Any) -> str:
+    """The store's one selector grammar (:func:`credit_reports.store.reader.selector_problem`): what
+    ``--snapshot`` and ``load_snapshot`` accept, ``-p snapshot`` accepts."""
     snap = _text(name, value) or "latest"
-    if snap != "latest" and not timestamps.FOLDER_NAME.match(snap) and store.month_bounds(snap) is None:
-        raise UsageError(f"snapshot: {value!r} is neither 'latest', an as-of time like 20261130T235959Z nor a "
-                         "month like 2026-06 (its last snapshot, UTC)")
+    problem = store.selector_problem(snap)
+    if problem:
+        raise UsageError(problem)
     return snap
+
+
+def _period(name: str, value: Any) -> str | None:
+    """A close period as text; a bare year from YAML or TOML (``period: 2026``) is the year ``"2026"``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return _optional_text(name, value)
 
 
 def _compare_to(name: str, value: Any) -> str:
@@ -186,7 +195,8 @@ class Parameters:
     environment: str | None = _parameter(
         None, "", _optional_text, "production, sandbox, local...; empty means the store's newest")
     snapshot: str = _parameter("latest", "latest", _snapshot,
-                                 'as-of (e.g. 20261130T235959Z), a month (2026-11: its last snapshot, UTC) or "latest"')
+                                 'as-of (e.g. 20261130T235959Z), a date (2026-11-30: the newest at or before its end, '
+                                 'UTC), a date-time, a month (2026-11: its last snapshot, UTC) or "latest"')
     compare_to: str = _parameter(
         "previous", "previous", _compare_to,
         'roll-forward opening: "previous", an as-of, a date such as 2026-11-30, a month such as 2026-11 (its '
@@ -208,12 +218,15 @@ class Parameters:
     show_pii: bool = _parameter(False, False, _flag, "show customer emails and names (never with pseudonymize)")
     title: str = _parameter(DEFAULT_TITLE, DEFAULT_TITLE, _title, "the report's heading")
     period: str | None = _parameter(
-        None, "", _optional_text,
+        None, "", _period,
         "close period: 2026-11, 2026-Q4, 2026, previous-month or previous-quarter; empty: newest snapshot")
     timezone: str = _parameter(
         "UTC", "UTC", _timezone, "IANA time zone of period boundaries, compare_to dates and month ends")
     trend: str = _parameter(
         "month-end", "month-end", _trend, 'trend points: "month-end" (one per month) or "snapshot" (every one)')
+    allow_open_period: bool = _parameter(
+        False, False, _flag,
+        "render a period not yet ended as \"open period, figures to date\" (with an Attention) instead of refusing")
 
     @classmethod
     def check(cls, **values: Any) -> Parameters:

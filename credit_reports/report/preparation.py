@@ -12,9 +12,7 @@ their own currency. The raw minor-unit frames stay on the :class:`Report` for ex
 from __future__ import annotations
 
 import html
-import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +31,13 @@ from credit_reports.report import parameters as report_parameters
 from credit_reports.report.close_tables import ClosePackTables
 from credit_reports.report.parameters import (
     COHORT_RULES,
-    DAY,
-    MONTH,
     Parameters,
     parameter_names,
     resolve_data_dir,
     validate_parameters,
 )
-from credit_reports.report.tables import NO_EVIDENCE, RESERVED_ROWS_SHOWN, ReportTables, local_time
+from credit_reports.report.selection import period_closing, resolve
+from credit_reports.report.tables import NO_EVIDENCE, RESERVED_ROWS_SHOWN, ReportTables
 from credit_reports.store import reader as store
 
 __all__ = [
@@ -85,6 +82,9 @@ class Report(ReportTables, ClosePackTables):
     translation: pd.DataFrame | None = None  # translation.translate: the roll-forward in the reporting currency
     #: customers whose transactions do not explain their balance (credit_history.untrusted_table), or None
     history_untrusted: pd.DataFrame | None = None
+    #: why the figures are not those of the period's boundaries, or the period is open (report/selection.py):
+    #: each is an Attention of the pack
+    attention: list[str] = field(default_factory=list)
 
     @property
     def evidence(self) -> bool:
@@ -209,127 +209,6 @@ def _filter(frame: pd.DataFrame, currencies: tuple[str, ...]) -> pd.DataFrame:
     return frame[frame["currency_code"].isin(currencies)].reset_index(drop=True)
 
 
-def _load(loader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a store loader, turning a missing folder or snapshot into a UsageError line."""
-    try:
-        return loader(*args, **kwargs)
-    except FileNotFoundError as exc:
-        raise UsageError(f"snapshot not found: {exc}; run `credit-reports fetch` or check data_dir") from None
-
-
-def period_closing(period: str, *, timezone: str = "UTC", data_dir: Any = None,
-                   environment: str | None = None, snapshot: Any = "latest") -> Any:
-    """The snapshot that closes ``period`` (the newest at or before its end): what a rendered report of
-    that period pins as its snapshot. UsageError when there is none, or when ``snapshot`` (other than
-    "latest") is not that one. Reads the store once, as :func:`prepare` does."""
-    p = validate_parameters(data_dir=str(data_dir or ""), environment=environment or "", period=period,
-                            timezone=timezone, snapshot=snapshot or "latest")
-    return _pick_period(p, _snapshot_and_chain(p)[1])[0]
-
-
-def _snapshot_and_chain(p: Parameters) -> tuple[Any, list[Any]]:
-    """The snapshot asked for and its environment's chain, from one pass over the store: the snapshot is
-    picked from the chain (the same object, so its tables load once). Only a snapshot asked for without an
-    environment in a store of several reads the store twice: it may be in any of them."""
-    env = p.environment
-    latest = isinstance(p.snapshot, str) and p.snapshot.strip() == "latest"
-    if not env and (latest or len(store.environments(p.data_dir)) <= 1):
-        env = store.resolve_environment(p.data_dir, None)
-    if env and not _is_path(p.snapshot):
-        snapshots = _load(store.chain, p.data_dir, env)
-        snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=env, among=snapshots)
-        return snap, snapshots
-    snap = _load(store.load_snapshot, p.snapshot, data_dir=p.data_dir, environment=p.environment)
-    snapshots = _load(store.chain, p.data_dir, snap.environment)
-    same = [s for s in snapshots if s.path == snap.path]
-    return (same[0] if same else snap), snapshots
-
-
-def _is_path(snapshot: Any) -> bool:
-    """True when ``snapshot`` names a folder rather than a time (store.load_snapshot opens it directly)."""
-    return isinstance(snapshot, os.PathLike) or (isinstance(snapshot, str) and os.sep in snapshot)
-
-
-def _pick_period(p: Parameters, chain: list[Any]) -> tuple[Any, Any | None, periods.Period, str]:
-    """(closing, opening or None, the period, a sentence when there is no opening) for ``period``, from the
-    environment's snapshot chain (:func:`credit_reports.store.reader.chain`)."""
-    period = periods.parse_period(p.period, p.timezone)
-    as_ofs = [s.as_of for s in chain]
-    closing_at = periods.newest_at_or_before(as_ofs, period.end)
-    if closing_at is None:
-        raise UsageError(
-            f"period {p.period}: no snapshot at or before its end ({local_time(period.end)} {period.timezone}); "
-            f"the first snapshot is {timestamps.display(as_ofs[0])}"
-        )
-    if p.snapshot != "latest" and p.snapshot != chain[closing_at].name:
-        raise UsageError(
-            f"snapshot {p.snapshot} is not the one that closes {period.label} ({chain[closing_at].name}): "
-            "leave snapshot as \"latest\" when giving a period"
-        )
-    opening_at = periods.newest_at_or_before(as_ofs, period.start)
-    if opening_at is None:
-        return chain[closing_at], None, period, (
-            f"There is no snapshot at or before the start of {period.label}, so there is no roll-forward for "
-            f"it: the first snapshot is {timestamps.display(as_ofs[0])}."
-        )
-    if opening_at == closing_at:
-        return chain[closing_at], None, period, (
-            f"No snapshot was taken during {period.label}: the same snapshot opens and closes it, so there is "
-            "no roll-forward to show."
-        )
-    return chain[closing_at], chain[opening_at], period, ""
-
-
-def _pick_opening(p: Parameters, snap: Any, history: list[Any]) -> tuple[Any | None, str]:
-    """The snapshot the roll-forward opens from (``history``: the environment's snapshot chain), and a
-    sentence when there is none."""
-    if p.compare_to == "none":
-        return None, "No roll-forward was asked for (compare_to = \"none\")."
-    if DAY.match(p.compare_to):
-        boundary = periods.parse_day(p.compare_to, p.timezone)
-        chain = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
-        at = periods.newest_at_or_before([s.as_of for s in chain], boundary)
-        if at is None:
-            raise UsageError(
-                f"compare_to {p.compare_to}: no snapshot earlier than the reported one at or before the end "
-                f"of that day ({p.timezone})"
-            )
-        return chain[at], ""
-    if MONTH.match(p.compare_to):
-        return _month_opening(p, snap, history), ""
-    if p.compare_to != "previous":
-        opening = _load(store.load_snapshot, p.compare_to, data_dir=p.data_dir, environment=snap.environment,
-                        among=history)
-        if timestamps.parse(opening.as_of) >= timestamps.parse(snap.as_of):
-            raise UsageError(
-                f"compare_to {p.compare_to} is not earlier than the reported snapshot {timestamps.display(snap.as_of)}"
-            )
-        return opening, ""
-    earlier = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
-    if not earlier:
-        return None, (
-            "There is no earlier snapshot of this environment yet, so there is no roll-forward: "
-            "it appears from the next scheduled snapshot on."
-        )
-    complete = [s for s in earlier if s.complete] or earlier  # the newest complete one, else the newest
-    return complete[-1], ""
-
-
-def _month_opening(p: Parameters, snap: Any, history: list[Any]) -> Any:
-    """compare_to a month: the last snapshot taken in that month (in ``timezone``) before the reported
-    one; else one line naming the nearest earlier snapshot, or the oldest."""
-    month = periods.parse_period(p.compare_to, p.timezone)
-    chain = [s for s in history if timestamps.parse(s.as_of) < timestamps.parse(snap.as_of)]
-    inside = [s for s in chain if month.start <= s.as_of < month.end]
-    if inside:
-        return inside[-1]
-    before = [s for s in chain if s.as_of < month.start]
-    where = (f"the newest before it is {before[-1].name}" if before else
-             f"the oldest is {chain[0].name}" if chain else "the reported snapshot is the oldest")
-    raise UsageError(f"compare_to {p.compare_to}: no snapshot taken in {month.label} ({p.timezone}) before the "
-                     f"reported one; {where}")
-
-
 def prepare(**parameters: Any) -> Report:
     """Validate the notebook's parameters, load the snapshot(s) and compute everything the report shows.
 
@@ -349,13 +228,12 @@ def prepare(**parameters: Any) -> Report:
     missing file, a currency without a rate or a cohort rule the data cannot serve.
     """
     p = Parameters.check(**parameters)
-    snap, snapshots = _snapshot_and_chain(p)  # the chain is listed once and handed to every step below
+    chosen = resolve(p)  # the one resolver of which snapshots a report reads (report/selection.py)
+    snap, opening, period, rf_note = chosen.closing, chosen.opening, chosen.period, chosen.note
+    snapshots = chosen.chain  # listed once and handed to every step below
     notes: dict[str, str] = {}
-    period = None
-    if p.period is not None:
-        snap, opening, period, rf_note = _pick_period(p, snapshots)
-    else:
-        opening, rf_note = _pick_opening(p, snap, snapshots)
+    if chosen.attention:
+        notes["boundaries"] = " ".join(f"Attention: {reason}." for reason in chosen.attention)
 
     balances = _filter(snap.balances, p.currencies)
     missing = [c for c in p.currencies if c not in set(snap.balances["currency_code"])]
@@ -419,7 +297,8 @@ def prepare(**parameters: Any) -> Report:
         concentration=metrics.concentration(balances, top=10), top_share=metrics.top_share(balances),
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
-        prior_totals=prior, translation=translated, history_untrusted=_untrusted(snap, p.currencies),
+        prior_totals=prior, translation=translated, history_untrusted=_untrusted(snap, p.currencies, snapshots),
+        attention=list(chosen.attention),
     )
 
 
@@ -448,10 +327,10 @@ def _convert(
     return rates, converted, translated
 
 
-def _untrusted(snap: Any, currencies: tuple[str, ...]) -> pd.DataFrame | None:
+def _untrusted(snap: Any, currencies: tuple[str, ...], chain: list[Any]) -> pd.DataFrame | None:
     """The history's customers that do not tie out (the reported currencies), or None when all do or there
     is no history."""
-    table = _filter(credit_history.untrusted_table(snap), currencies)
+    table = _filter(credit_history.untrusted_table(snap, chain), currencies)
     return table if len(table) else None
 
 
@@ -516,7 +395,7 @@ def _ageing_and_sources(
         undated = aged["bucket"].astype(str).str.endswith("(date not seen)")
         if not aged.loc[undated, "amount"].any():  # the history from day one dated every credit
             aged = aged[~undated].reset_index(drop=True)
-        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap))
+        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap, chain))
         notes["ageing"] = (
             f"Every credit is dated: the history rebuilt from Paddle's transactions starts at "
             f"{timestamps.display(first.as_of)}, the month end before the first credit ({first_credit}). "

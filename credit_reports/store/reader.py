@@ -64,6 +64,7 @@ from credit_reports.store.files import (
     read_table,
 )
 from credit_reports.store.manifests import SnapshotManifest
+from credit_reports.store.revisions import current_file, revision_number
 
 __all__ = [
     "ADJUSTMENT_DTYPES",
@@ -74,6 +75,7 @@ __all__ = [
     "Snapshot",
     "default_data_dir",
     "load_snapshot",
+    "selector_problem",
     "list_snapshots",
     "load_history",
     "prune_snapshots",
@@ -114,10 +116,10 @@ class Snapshot:
     def from_path(cls, path: str | os.PathLike[str]) -> Snapshot:
         """Open the snapshot folder at ``path`` (UsageError when it is not one)."""
         folder = Path(path)
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
+        if not (folder / MANIFEST).is_file():
             raise UsageError(f"{folder} is not a snapshot folder (no {MANIFEST}); pass a folder under "
                              f"<data-dir>/{SNAPSHOTS}/<environment>/")
+        manifest_path = current_file(folder, MANIFEST)  # the newest revision's (store/revisions.py)
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -155,7 +157,7 @@ class Snapshot:
         if shape:
             return shape
         for name in (*REQUIRED_FILES, "subscriptions.parquet"):
-            path = self.path / name
+            path = self.file(name)
             if not path.exists():
                 if name in REQUIRED_FILES:
                     return f"{name} is missing"
@@ -171,7 +173,7 @@ class Snapshot:
         if quick:
             return quick
         for name, dtypes in TABLES.items():
-            path = self.path / f"{name}.parquet"
+            path = self.file(f"{name}.parquet")
             if not path.exists():
                 continue
             try:
@@ -220,9 +222,24 @@ class Snapshot:
         found_customer_ids, fallback, unavailable}``; None for ``full`` or snapshots older than the check."""
         return self.manifest.verification
 
+    def file(self, name: str) -> Path:
+        """The path of the snapshot's file ``name`` in its newest revision (store/revisions.py): what every
+        reader of a snapshot's files uses, so a correction is read transparently."""
+        return current_file(self.path, name)
+
+    @property
+    def revision(self) -> int:
+        """The snapshot's newest revision (0: as first published)."""
+        return revision_number(self.path)
+
+    @property
+    def derived(self) -> bool:
+        """True for an account at a period boundary derived from the snapshots around it (never fetched)."""
+        return self.strategy == "derived"
+
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._cache:
-            path = self.path / f"{name}.parquet"
+            path = self.file(f"{name}.parquet")
             try:
                 self._cache[name] = read_table(path, TABLES[name])
             except Exception as exc:  # a truncated or foreign file: one line, never a pyarrow traceback
@@ -260,7 +277,7 @@ class Snapshot:
     @property
     def has_movements(self) -> bool:
         """True when the fetch stored ``movements.parquet`` (even an empty one: no credit moved)."""
-        return (self.path / "movements.parquet").is_file()
+        return self.file("movements.parquet").is_file()
 
     def __repr__(self) -> str:
         """Short: environment/as-of, completeness, strategy and counts (never the tables)."""
@@ -397,8 +414,9 @@ def usable_snapshot(path: str | os.PathLike[str]) -> Snapshot | None:
 def latest_snapshot(
     data_dir: Any = None, environment: str | None = None, *, complete_only: bool = False
 ) -> Snapshot | None:
-    """The newest published snapshot of ``environment`` (None when there is none)."""
-    snaps = [s for s in _snapshots(data_dir, environment) if s.complete or not complete_only]
+    """The newest published snapshot of ``environment`` (None when there is none); derived boundaries are never
+    the latest (they were not fetched, and a fetch builds on what it fetched)."""
+    snaps = [s for s in _snapshots(data_dir, environment) if (s.complete or not complete_only) and not s.derived]
     return snaps[-1] if snaps else None
 
 
@@ -488,6 +506,19 @@ def _end_of_day(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(dt.datetime.combine(day, dt.time.max), tz="UTC")
 
 
+def selector_problem(snapshot: Any) -> str | None:
+    """Why ``snapshot`` is not a selector :func:`load_snapshot` accepts (one line), or None: the one grammar of
+    a snapshot's name wherever one is given (``--snapshot``, ``-p snapshot``, a config, Python). Reads nothing."""
+    if snapshot is None or isinstance(snapshot, Snapshot | os.PathLike | pd.Timestamp | dt.date):
+        return None
+    if not isinstance(snapshot, str):
+        return f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}"
+    text = snapshot.strip()
+    if text == "latest" or os.sep in text or month_bounds(text) is not None or _wanted_time(text) is not None:
+        return None
+    return f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}"
+
+
 def load_snapshot(
     snapshot: Any = "latest",
     data_dir: str | os.PathLike[str] | None = None,
@@ -532,8 +563,8 @@ def load_snapshot(
         return found
     if isinstance(snapshot, str) and snapshot.strip() == "latest":
         env = resolve_environment(data_dir, environment)
-        newest = listed(env) if env or among is not None else []
-        found = newest[-1] if newest else None
+        newest = [s for s in (listed(env) if env or among is not None else []) if not s.derived]
+        found = newest[-1] if newest else None  # a derived boundary is never "latest": it was not fetched
         if found is None:
             where = f" for environment '{environment}'" if environment else ""
             raise UsageError(f"no snapshot{where} in {snapshots_root(data_dir)}; {_what_exists(data_dir)}")
@@ -544,7 +575,9 @@ def load_snapshot(
     if wanted is None:
         raise UsageError(f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}")
     moment, exact = wanted
-    matches = [s for s in listed(environment) if s.as_of == moment]
+    # an as-of name names a folder (a derived boundary's as-of carries a fraction its name does not)
+    matches = [s for s in listed(environment)
+               if (s.name == timestamps.folder_name(moment) if exact else s.as_of == moment)]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
         raise UsageError(f"snapshot {timestamps.folder_name(moment)} exists in several environments ({envs}); "
@@ -583,6 +616,7 @@ _LIST_DTYPES = {
     "seconds": "float64",
     "resumed": "bool",
     "reconstructed": "bool",
+    "derived": "bool",
     "usable": "bool",
     "problem": "string",
 }
@@ -602,7 +636,8 @@ def list_snapshots(
     """Every published snapshot (all environments unless one is named), oldest first.
 
     Columns: environment, as_of, path, complete, strategy, customers, balance_rows, failed, api_calls,
-    seconds, resumed, reconstructed (a month end rebuilt by ``credit-reports history``), usable, problem.
+    seconds, resumed, reconstructed (a month end rebuilt by ``credit-reports history``), derived (the account at
+    a period boundary derived from the snapshots around it, never "latest"), usable, problem.
     Working folders (``.partial-*``) are not listed; unusable folders (see :meth:`Snapshot.problem`) are,
     with ``usable`` False and the reason in ``problem``, last.
     """
@@ -625,6 +660,7 @@ def list_snapshots(
                 "seconds": m.seconds,
                 "resumed": bool(m.resumed),
                 "reconstructed": snap.reconstructed,
+                "derived": snap.derived,
                 "usable": True,
                 "problem": None,
             }
@@ -730,8 +766,9 @@ def prune_snapshots(
     removed: list[Path] = []
     for env in [environment] if environment else environments(data_dir):
         snaps = _snapshots(data_dir, env)
-        protected = {snaps[-1].path} if snaps else set()
-        complete = [s for s in snaps if s.complete]
+        fetched = [s for s in snaps if not s.derived]  # what the next fetch builds on: never a derived boundary
+        protected = {fetched[-1].path} if fetched else set()
+        complete = [s for s in fetched if s.complete]
         if complete:
             protected.add(complete[-1].path)
         for index, snap in enumerate(snaps):
