@@ -60,16 +60,50 @@ def test_a_customer_on_two_list_pages_is_fetched_once_and_counted_once(hostile, 
     assert metrics.headline(snap.balances)["USD"]["available"] == 21000
 
 
-def test_a_currency_returned_twice_for_one_customer_is_one_row_in_every_strategy(hostile, tmp_path):
-    hostile.customer_pages = [["ctm_a", "ctm_b"]]
-    hostile.adjustment_customers = ["ctm_a", "ctm_b", "ctm_a"]
-    hostile.balances = {"ctm_a": [("EUR", "700", "0", "0"), ("EUR", "700", "0", "0")],
-                        "ctm_b": [("EUR", "300", "0", "0")]}
-    snap = fetch(hostile, tmp_path, "legacy-adjustments")
-    assert snap.balances[["customer_id", "currency_code"]].values.tolist() == [["ctm_a", "EUR"], ["ctm_b", "EUR"]]
-    assert int(snap.balances["available"].sum()) == 1000
-    assert snap.manifest["duplicates_collapsed"] == 1
-    assert hostile.requests["/customers/ctm_a/credit-balances"] == 1
+@pytest.mark.parametrize("rows, field, value", [
+    ([("KRW", "100", "0", "0"), ("KRW", "1000", "0", "0")], "currency_code", "'KRW' appears twice"),
+    ([("krw", "100", "0", "0")], "currency_code", "'krw' is not upper case"),
+    ([("ZZZ", "100", "0", "0")], "currency_code", "'ZZZ' is not one of Paddle's currency codes"),
+    ([(None, "100", "0", "0")], "currency_code", "None is not one of Paddle's currency codes"),
+    ([("", "100", "0", "0")], "currency_code", "'' is not one of Paddle's currency codes"),
+    ([("USD", "-5", "0", "0")], "USD available", "'-5' is negative"),
+    ([("USD", "0", "-696026", "0")], "USD reserved", "'-696026' is negative"),
+    ([("USD", "\u0661\u0662\u0663", "0", "0")], "USD available", "is not an integer amount"),
+    ([("USD", "12.5", "0", "0")], "USD available", "'12.5' is not an integer amount"),
+    ([("USD", " 5", "0", "0")], "USD available", "' 5' is not an integer amount"),
+    ([("USD", str(2**63), "0", "0")], "USD available", "does not fit in 64 bits"),
+    ([("USD", None, "0", "0")], "USD available", "None is not an integer amount"),
+])
+def test_a_value_the_spec_does_not_allow_fails_that_customer_alone_exit_3_in_one_line(
+        hostile, tmp_path, capsys, monkeypatch, rows, field, value):
+    hostile.customer_pages = [["ctm_bad", "ctm_good"]]
+    hostile.balances = {"ctm_bad": [("EUR", "700", "0", "0"), *rows], "ctm_good": [("USD", "300", "0", "0")]}
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                 str(tmp_path), "--max-rpm", "100000"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
+    assert len(lines) == 1 and "ctm_bad" in lines[0] and f"{field} " in lines[0] and value in lines[0], err
+    assert "permanent" in lines[0] and "run fetch again" not in lines[0] and "Traceback" not in err
+    snap = load_snapshot("latest", data_dir=tmp_path)
+    assert not snap.complete and snap.manifest["failed_customer_ids"] == ["ctm_bad"]
+    assert value in snap.manifest["refused_at_door"]["ctm_bad"]
+    # the good customer is kept exactly; not one figure of the bad one (not even its sound EUR row)
+    assert snap.balances[["customer_id", "currency_code", "available"]].values.tolist() == [["ctm_good", "USD", 300]]
+
+
+def test_a_malformed_balance_is_never_carried_as_a_new_currency_into_the_next_snapshot(hostile, tmp_path):
+    hostile.customer_pages = [["ctm_a"]]
+    hostile.balances = {"ctm_a": [("KRW", "117741", "0", "0")]}
+    first = fetch(hostile, tmp_path, "full")
+    assert first.complete
+    hostile.balances = {"ctm_a": [("KRW", "117741", "0", "0"), ("krw", "1000000", "0", "0")]}
+    second = fetch(hostile, tmp_path, "full")
+    assert not second.complete and second.manifest["failed_customer_ids"] == ["ctm_a"]
+    # the last good figure is carried over and said so; "krw" never becomes a currency
+    assert second.manifest["failed_carried_over_ids"] == ["ctm_a"]
+    assert second.balances[["currency_code", "available"]].values.tolist() == [["KRW", 117741]]
 
 
 def test_a_customer_listed_twice_that_fails_is_one_failed_customer(hostile, tmp_path):
@@ -214,3 +248,40 @@ def test_a_list_page_whose_items_are_not_objects_exits_5_in_one_line(hostile, tm
     lines = [line for line in err.splitlines() if " credit-reports:" in line]
     assert code == 5 and len(lines) == 1 and "array of objects" in lines[0], err
     assert "Traceback" not in err and not list(tmp_path.glob("snapshots/*/2*"))
+
+
+def _event(event_id: str, occurred_at: str, credit: str = "0") -> dict:
+    """A transaction.completed event in Paddle's shape."""
+    return {"event_id": event_id, "event_type": "transaction.completed", "occurred_at": occurred_at,
+            "data": {"id": f"txn_{event_id[4:]}", "customer_id": "ctm_a", "currency_code": "USD",
+                     "status": "completed", "details": {"totals": {"credit": credit, "credit_to_balance": "0"}},
+                     "totals": {"total": "100"}}}
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"occurred_at": "2025-13-45T99:99:99Z"}, "occurred_at '2025-13-45T99:99:99Z'"),
+    ({"occurred_at": "yesterday"}, "occurred_at 'yesterday'"),
+    ({"data": {"id": "txn_x", "details": {"totals": {"credit": "12.5"}}}}, "data.details.totals.credit '12.5'"),
+    ({"event_type": 5}, "event_type 5"),
+])
+def test_a_malformed_event_never_blocks_a_fetch_it_names_the_event_and_the_strategy_that_works(
+        hostile, tmp_path, caplog, monkeypatch, bad, field):
+    hostile.customer_pages = [["ctm_a"]]
+    hostile.balances = {"ctm_a": [("USD", "100", "0", "0")]}
+    hostile.events = [_event("evt_01good", "2025-01-02T03:04:05.000Z"),
+                      {**_event("evt_02bad", "2025-01-03T03:04:05.000Z"), **bad}]
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    args = ["fetch", "--base-url", hostile.base_url, "--data-dir", str(tmp_path), "--max-rpm", "100000"]
+    caplog.set_level(logging.WARNING, logger="credit_reports")
+    assert main([*args, "--strategy", "full"]) == 0
+    lines = [r.getMessage() for r in caplog.records if "events not used" in r.getMessage()]
+    assert len(lines) == 1 and "event evt_02bad" in lines[0] or bad.get("event_id", 0) is None, lines
+    assert field in lines[0] and "strategy full, which reads no events" in lines[0], lines
+    assert not [r for r in caplog.records if "unexpected" in r.getMessage()]
+    caplog.clear()
+    assert main(args) == 0  # the next scheduled fetch (auto) works too, every day, not exit 1 for 90 days
+    lines = [r.getMessage() for r in caplog.records if "events not used" in r.getMessage()]
+    assert len(lines) == 1 and field in lines[0], lines
+    snap = load_snapshot("latest", data_dir=tmp_path)
+    assert snap.complete and snap.manifest["events_readable"] is False
+    assert snap.balances[["customer_id", "available"]].values.tolist() == [["ctm_a", 100]]

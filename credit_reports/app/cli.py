@@ -373,9 +373,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     print(snapshot.path)
     if not snapshot.complete:
         failed = len(snapshot.manifest.get("failed_customer_ids") or [])
-        say(
-            f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
-            "run fetch again to complete it")
+        refused = snapshot.manifest.get("refused_at_door") or {}
+        if refused:  # permanent: the same answer comes back until Paddle's data changes
+            first = next(iter(refused.values()))
+            say(f"{PROG}: snapshot is incomplete: {failed} customer(s) failed, {len(refused)} of them refused at "
+                f"the door; first: {first}")
+        else:
+            say(f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
+                "run fetch again to complete it")
         return EXIT_INCOMPLETE
     return EXIT_OK
 

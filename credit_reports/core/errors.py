@@ -42,6 +42,7 @@ __all__ = [
     "StoreError",
     "MissingRateError",
     "RunLockedError",
+    "MalformedDataError",
     "ReportFailedError",
     "SecretLeakError",
     "Finding",
@@ -145,6 +146,29 @@ class RunLockedError(CreditReportsError):
     """Another ``credit-reports run`` is working on the same data folder (exit 4: nothing was done)."""
 
     exit_code = EXIT_LOCKED
+
+
+class MalformedDataError(CreditReportsError, ValueError):
+    """A value Paddle sent is not one its spec allows (a currency code, an amount, a time, an id).
+
+    ``record`` names what it belongs to (``customer ctm_...``, ``event evt_...``), ``field`` the field and
+    ``value`` what was sent. Permanent: the same answer comes back on every call until Paddle's data changes,
+    so fetching again does not help. A subclass of ValueError, so a reader that fails one customer on a bad
+    value fails that customer alone; when it ends a command, exit 5 (malformed Paddle data).
+    """
+
+    exit_code = EXIT_PADDLE
+
+    def __init__(self, record: str, field: str, value: Any, problem: str) -> None:
+        self.record = record
+        self.field = field
+        self.value = value
+        self.problem = problem
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        super().__init__(f"{record}: {field} {shown} {problem} (malformed Paddle data, permanent: fetching "
+                         "again does not help until Paddle's data changes; no figure of it is kept)")
 
 
 class ReportFailedError(CreditReportsError):

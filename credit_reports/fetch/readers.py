@@ -23,12 +23,13 @@ import pandas as pd
 
 from credit_reports.core.errors import (
     AuthenticationError,
+    MalformedDataError,
     NotFoundError,
     PaddleError,
     PermissionDeniedError,
     UsageError,
 )
-from credit_reports.core.money import parse_minor
+from credit_reports.fetch import door
 from credit_reports.store.files import BALANCE_DTYPES, CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES, conform
 from credit_reports.store.writer import collapse_duplicates
 
@@ -66,7 +67,6 @@ CUSTOMER_STATUSES = ("active", "archived")
 
 #: Errors that end the whole fetch: the key is refused or lacks a permission, so every call would fail.
 _FATAL = (AuthenticationError, PermissionDeniedError)
-_INT64_MAX = 2**63 - 1
 
 
 # -- small pieces ------------------------------------------------------------------------------------
@@ -83,14 +83,6 @@ def progress_stage(progress: bool, **kwargs: Any) -> Any:
 
     desc = str(kwargs.pop("desc", ""))
     return stage(desc, enabled=progress, lead=desc == _LEAD_STAGE, **kwargs)
-
-
-def _amount(value: Any) -> int:
-    """Paddle's integer string (minor units) as an exact int that fits int64; anything else is malformed."""
-    number = parse_minor(value)
-    if abs(number) > _INT64_MAX:
-        raise ValueError(f"amount {value!r} does not fit in 64 bits")
-    return number
 
 
 def _custom_data_text(value: Any) -> str | None:
@@ -320,20 +312,11 @@ def fetch_credited_customer_ids(client: PaddleClient, progress: bool = False) ->
 def _balance_rows(client: PaddleClient, customer_id: str, timing: dict | None = None) -> list[list[Any]]:
     """One customer's balances: ``[currency, available, reserved, used]`` per currency Paddle returned.
 
+    Every field is checked at the door (:func:`credit_reports.fetch.door.balance_rows`): a value the spec does
+    not allow raises :class:`~credit_reports.core.errors.MalformedDataError` and the customer fails, whole.
     ``timing`` receives when the read was sent and received and Paddle's ``Date`` (point_in_time.py)."""
     body = client.get(f"/customers/{quote(str(customer_id), safe='')}/credit-balances", timing=timing)
-    rows = []
-    for item in body.get("data") or []:
-        balance = item["balance"]
-        rows.append(
-            [
-                str(item["currency_code"]),
-                _amount(balance["available"]),
-                _amount(balance["reserved"]),
-                _amount(balance["used"]),
-            ]
-        )
-    return rows
+    return door.balance_rows(body, str(customer_id))
 
 
 _END = object()
@@ -421,6 +404,10 @@ def iter_balances(
                         rows, read = future.result()
                     except _FATAL:
                         raise
+                    except MalformedDataError as exc:  # the answer breaks the spec: this customer fails alone
+                        log.warning("credit balances refused at the door: %s", exc)
+                        yield cid, None, exc, None
+                        continue
                     except (PaddleError, ValueError, KeyError, TypeError) as exc:
                         log.warning("credit balances of customer %s failed: %s", cid, exc)
                         yield cid, None, exc, None

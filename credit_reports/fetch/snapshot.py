@@ -236,10 +236,14 @@ def _fetch_into(
     frames = _listing_frames(writer, rows)
     high_water = _late_events(client, run.pit, frames, writer.state.get("events_high_water"))
     if rows.failed:
+        refused = len(_refused_at_door(writer, rows.failed))
         log.warning(
             "snapshot %s is INCOMPLETE: balances of %d customer(s) could not be fetched (%d carried over "
-            "from %s); run fetch again to complete it", writer.as_of, len(rows.failed), len(rows.failed_carried),
+            "from %s); %s", writer.as_of, len(rows.failed), len(rows.failed_carried),
             rows.fallback.name if rows.fallback is not None else "no earlier snapshot",
+            "run fetch again to complete it" if not refused else
+            f"{refused} of them were refused at the door as malformed Paddle data (permanent: fetching again "
+            "does not help until Paddle's data changes)",
         )
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
@@ -340,6 +344,14 @@ def _listing_frames(writer: SnapshotWriter, rows: _Rows) -> dict[str, pd.DataFra
     }
 
 
+def _refused_at_door(writer: SnapshotWriter, failed: list[str]) -> dict[str, str]:
+    """The failed customers whose answer was refused at the door, each with its one line (permanent failures)."""
+    results, _ = writer.journal.load()
+    prefix = "MalformedDataError: "
+    return {cid: str(results[cid]["error"])[len(prefix):] for cid in failed
+            if str((results.get(cid) or {}).get("error") or "").startswith(prefix)}
+
+
 def _manifest(
     client: PaddleClient, writer: SnapshotWriter, workers: int, plan: Mapping[str, Any], rows: _Rows,
     frames: Mapping[str, pd.DataFrame | None], stats: Mapping[str, Any],
@@ -375,6 +387,8 @@ def _manifest(
         "failures": stats["failures"],
         "failed_customer_ids": rows.failed,
         "failed_carried_over_ids": rows.failed_carried,
+        # customers whose answer broke Paddle's spec (fetch/door.py): the field and value, one line each
+        "refused_at_door": _refused_at_door(writer, rows.failed),
         "verification": plan.get("verification"),
         "seconds": round(stats["seconds"], 3),
         "max_rpm": getattr(client, "max_rpm", None),

@@ -24,10 +24,12 @@ import pandas as pd
 from credit_reports.core import timestamps
 from credit_reports.core.errors import (
     BadRequestError,
+    MalformedDataError,
     NotFoundError,
     PermissionDeniedError,
 )
 from credit_reports.core.money import parse_minor
+from credit_reports.fetch import door
 from credit_reports.fetch.point_in_time import PointInTime
 from credit_reports.fetch.readers import (
     CUSTOMER_STATUSES,
@@ -106,7 +108,7 @@ def latest_event_id(client: PaddleClient, at_or_before: Any = None) -> str | Non
         data = body.get("data") or []
         return data[0].get("event_id") if data else None
     bound = utc_stamp(at_or_before)
-    for event in client.paginate("/events", {"order_by": "id[DESC]", "per_page": 50}):
+    for event in door.checked_events(client.paginate("/events", {"order_by": "id[DESC]", "per_page": 50})):
         if _occurred_by(event, bound):
             return event.get("event_id")
     return None
@@ -237,8 +239,12 @@ class SnapshotRun:
         events_readable = True
         try:
             high_water = latest_event_id(self.client, at_or_before=as_of)
-        except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
-            if isinstance(exc, PermissionDeniedError):
+        except (PermissionDeniedError, NotFoundError, BadRequestError, MalformedDataError) as exc:
+            if isinstance(exc, MalformedDataError):  # one bad event: the events cannot be trusted this time
+                log.warning("events not used for this snapshot: %s; the fetch goes on with strategy %s, which "
+                            "reads no events (not point-in-time)", exc,
+                            FIRST_STRATEGY if strategy == "incremental" else strategy)
+            elif isinstance(exc, PermissionDeniedError):
                 log.warning("the key lacks notification.read: no events, so incremental is not possible, every "
                             "snapshot fetches all candidate customers (strategy %s), and balances read while the "
                             "account moves cannot be brought back to the as-of (not point-in-time)", FIRST_STRATEGY)
@@ -557,7 +563,7 @@ class SnapshotRun:
         events = 0
         try:
             with progress_stage(self.progress, desc="events read", unit=" events") as bar:
-                for event in self.client.paginate("/events", params):
+                for event in door.checked_events(self.client.paginate("/events", params)):
                     events += 1
                     bar.update(1)
                     kind = str(event.get("event_type", ""))
@@ -577,6 +583,10 @@ class SnapshotRun:
                         event_subscriptions[data["id"]] = subscription_rows(data)
         except (BadRequestError, NotFoundError) as exc:
             log.warning("cannot read events after %s: %s", after, exc)
+            return None
+        except MalformedDataError as exc:  # one bad event: the window's events cannot be trusted
+            log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
+                        "which reads no events", after, exc, FIRST_STRATEGY)
             return None
         customers = _replace_rows(base.customers, customers_frame(event_customers.values()), ["customer_id"])
         subs = subscriptions_frame(r for rows in event_subscriptions.values() for r in rows)
