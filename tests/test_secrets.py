@@ -159,6 +159,7 @@ def test_staging_folders_left_by_a_killed_render_are_removed(tmp_path: Path) -> 
     os.utime(old, (stale, stale))
     with staging_folder(tmp_path, "credit-balances") as stage:
         assert stage.is_dir() and stage.name.startswith(".render-credit-balances-")
+        assert stage.parent != tmp_path  # staged beside the reports folder, never where it is served
     assert not old.exists() and fresh.exists() and not stage.exists()
 
 

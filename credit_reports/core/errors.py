@@ -41,6 +41,7 @@ __all__ = [
     "TotalOverflowError",
     "StoreError",
     "MissingRateError",
+    "DiskFullError",
     "RunLockedError",
     "MalformedDataError",
     "ReportFailedError",
@@ -127,6 +128,24 @@ class TotalOverflowError(UsageError):
 
 class StoreError(UsageError):
     """The snapshot store cannot be used as found (a corrupt snapshot asked for by name, a full disk)."""
+
+
+class DiskFullError(StoreError):
+    """The disk is full while writing ``path``: one line naming it and the folder to clear (exit 2).
+
+    Nothing was published (a render stages outside ``reports/`` and publishes by one rename), so the last
+    good report stays in place; the line never talks about fetching.
+    """
+
+    def __init__(self, path: Any, clear: Any) -> None:
+        self.path = None if path is None else str(path)
+        self.clear = str(clear)
+        where = f"writing {self.path}" if self.path else "writing the report"
+        super().__init__(
+            f"the disk is full ({where}): nothing was published and the last good report stays in place; free "
+            f"space on the disk of {self.clear} (e.g. remove earlier versions, the <period>.vN folders there), "
+            "then render again"
+        )
 
 
 class MissingRateError(UsageError):
