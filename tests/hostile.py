@@ -43,6 +43,8 @@ class HostilePaddle:
         self.raw_customer_items: list[Any] | None = None  # sent as the customers page's data, as is
         self.estimated_total: int | None = None
         self.events: list[dict[str, Any]] = []  # served on /events (order_by and after honoured), as is
+        self.honour_skip_count = False  # True: estimated_total only when the request did not skip the count
+        self.counted = True
         self.root_failures: int = 0  # GET / answers 429 this many times before its 200
         self.requests: Counter[str] = Counter()
         self._server: ThreadingHTTPServer | None = None
@@ -61,6 +63,7 @@ class HostilePaddle:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                app.counted = (self.headers.get("Skip-Count") or "").lower() != "true"
                 status, body = app.answer(self.path, self.headers.get("Authorization") or "")
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -87,7 +90,7 @@ class HostilePaddle:
             "per_page": max(1, len(data)), "has_more": more,
             "next": f"{self.base_url}{path}?after=page{page + 1}",
         }
-        if self.estimated_total is not None:
+        if self.estimated_total is not None and (self.counted or not self.honour_skip_count):
             pagination["estimated_total"] = self.estimated_total
         return {"data": data, "meta": {"request_id": f"req_{page}", "pagination": pagination}}
 

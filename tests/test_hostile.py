@@ -285,3 +285,84 @@ def test_a_malformed_event_never_blocks_a_fetch_it_names_the_event_and_the_strat
     snap = load_snapshot("latest", data_dir=tmp_path)
     assert snap.complete and snap.manifest["events_readable"] is False
     assert snap.balances[["customer_id", "available"]].values.tolist() == [["ctm_a", 100]]
+
+
+# -- exit codes as documented ------------------------------------------------------------------------
+
+
+def test_a_fetch_colliding_with_another_fetch_exits_4_as_the_readme_promises(hostile, tmp_path, capsys,
+                                                                             monkeypatch):
+    from credit_reports.store.writer import lock_environment
+
+    hostile.customer_pages = [["ctm_a"]]
+    hostile.balances = {"ctm_a": [("USD", "100", "0", "0")]}
+    env_dir = tmp_path / "snapshots" / "local"
+    env_dir.mkdir(parents=True)
+    held = lock_environment(env_dir)  # another fetch holds the lock
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    try:
+        code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                     str(tmp_path)])
+    finally:
+        from credit_reports.core import locks
+
+        locks.release(held)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
+    assert code == 4 and len(lines) == 1 and "another fetch" in lines[0], err
+    assert hostile.requests["/customers"] == 0 and not list(env_dir.glob("2*"))
+
+
+def test_snapshots_check_fails_a_snapshot_whose_listed_movements_were_deleted(hostile, tmp_path, capsys):
+    hostile.customer_pages = [["ctm_a"]]
+    hostile.balances = {"ctm_a": [("USD", "100", "0", "0")]}
+    hostile.events = [_event("evt_01good", "2025-01-02T03:04:05.000Z")]
+    fetch(hostile, tmp_path, "full")
+    second = fetch(hostile, tmp_path, "incremental")
+    assert second.manifest["evidence"] is True and (second.path / "movements.parquet").is_file()
+    assert main(["--quiet", "snapshots", "--check", "--data-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    (second.path / "movements.parquet").unlink()
+    code = main(["--quiet", "snapshots", "--check", "--data-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 3 and "movements.parquet is missing" in out + err, out + err
+
+
+# -- bounded work ------------------------------------------------------------------------------------
+
+
+def test_an_endless_listing_stops_at_twice_the_pages_the_first_page_implies_like_paddle_counts(hostile):
+    hostile.endless = True
+    hostile.honour_skip_count = True  # as Paddle: estimated_total only on the first page, the rest skip the count
+    hostile.estimated_total = 5  # one item a page: 2 * 5 + 10 pages at most
+    with client(hostile) as c, pytest.raises(APIConnectionError, match="did not end after 20 pages"):
+        list(c.paginate("/customers"))
+    assert hostile.requests["/customers"] == 20
+
+
+def test_an_estimated_total_at_paddles_cap_bounds_nothing(hostile):
+    hostile.endless = True
+    hostile.estimated_total = 100_001  # Paddle's "more than 100,000": no bound may be derived from it
+    with client(hostile, max_pages=30) as c, pytest.raises(APIConnectionError, match="after 30 pages"):
+        list(c.paginate("/customers"))
+
+
+def test_an_endless_listing_stops_at_the_wall_clock_budget_in_one_line(hostile):
+    hostile.endless = True
+    with client(hostile, listing_budget=0.3) as c, pytest.raises(APIConnectionError) as caught:
+        list(c.paginate("/customers"))
+    assert "did not end within" in str(caught.value) and len(str(caught.value).splitlines()) == 1
+
+
+def test_the_key_is_not_in_vars_of_the_client(hostile):
+    with client(hostile) as c:
+        assert KEY not in repr(vars(c)) and KEY[-20:] not in str(vars(c))
+
+
+def test_retries_and_429s_on_the_clock_check_are_counted_in_the_manifest(hostile, tmp_path):
+    hostile.customer_pages = [["ctm_a"]]
+    hostile.balances = {"ctm_a": [("USD", "100", "0", "0")]}
+    hostile.root_failures = 1  # GET / (Paddle's clock, asked before the fetch starts) answers 429 once
+    snap = fetch(hostile, tmp_path, "full")
+    assert hostile.requests["/"] == 2
+    assert snap.manifest["rate_limited"] == 1 and snap.manifest["api_calls"] >= 2 + hostile.requests["/customers"]

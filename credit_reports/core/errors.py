@@ -43,6 +43,7 @@ __all__ = [
     "MissingRateError",
     "DiskFullError",
     "RunLockedError",
+    "StoreLockedError",
     "MalformedDataError",
     "ReportFailedError",
     "SecretLeakError",
@@ -163,6 +164,13 @@ class MissingRateError(UsageError):
 
 class RunLockedError(CreditReportsError):
     """Another ``credit-reports run`` is working on the same data folder (exit 4: nothing was done)."""
+
+    exit_code = EXIT_LOCKED
+
+
+class StoreLockedError(RunLockedError, UsageError):
+    """Another fetch (or history) is writing the same environment of the store: exit 4, as README promises for
+    every lock collision; nothing was done. Still a UsageError for callers that catch those."""
 
     exit_code = EXIT_LOCKED
 

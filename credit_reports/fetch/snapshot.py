@@ -144,10 +144,12 @@ def fetch_snapshot(
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
+            counted_from = client.stats  # GET / (Paddle's clock) counts too: its retries and 429s are this fetch's
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
                 _wait_for_paddle(client, timestamps.parse(writer.as_of))
-            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
+            return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live,
+                               counted_from=counted_from)
     finally:
         if owns_client:
             client.close()
@@ -219,12 +221,14 @@ def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
 
 def _fetch_into(
     client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool,
-    verify_sample: float = VERIFY_SAMPLE, live: bool = False,
+    verify_sample: float = VERIFY_SAMPLE, live: bool = False, counted_from: Mapping[str, int] | None = None,
 ) -> Snapshot:
     """The body of :func:`fetch_snapshot` once the working folder is open: plan the run, list and fetch the
     target customers, bring their balances back to the as-of (point_in_time.py), carry over the rows of the
     rest, and publish the snapshot with its manifest."""
     run = _start_run(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
+    if counted_from is not None:
+        run.stats_start = dict(counted_from)
     base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
     if writer.state["strategy"] == "incremental" and base is None:
         writer.update_state(strategy=FIRST_STRATEGY, fallback_reason="the base snapshot disappeared",
