@@ -366,3 +366,29 @@ def test_retries_and_429s_on_the_clock_check_are_counted_in_the_manifest(hostile
     snap = fetch(hostile, tmp_path, "full")
     assert hostile.requests["/"] == 2
     assert snap.manifest["rate_limited"] == 1 and snap.manifest["api_calls"] >= 2 + hostile.requests["/customers"]
+
+
+# -- text is text ------------------------------------------------------------------------------------
+
+
+HOSTILE_COHORTS = ["$$", "50% off $x^$", "\\frac{1}{0}", "gro\u202e$ 001", "=HYPERLINK(\"x\")", "<b>x</b>"]
+
+
+def test_hostile_cohort_names_render_in_charts_literally_never_as_mathtext(caplog):
+    import io
+
+    from credit_reports.figures import charts
+
+    frame = pd.DataFrame({"customer_id": [f"ctm_{i}" for i in range(len(HOSTILE_COHORTS))],
+                          "currency_code": "USD", "available": 100, "reserved": 0, "used": 0})
+    cohort_of = pd.DataFrame({"customer_id": frame["customer_id"], "cohort": HOSTILE_COHORTS})
+    totals = cohorts.cohort_totals(frame, cohort_of, min_cohort_size=1)
+    fig = charts.cohort_bars(totals, title="Credit of $$ cohorts")
+    fig.savefig(io.BytesIO(), format="png")  # mathtext would raise here on "$$" and "50% off $x^$"
+    shown = [t.get_text() for t in fig.axes[-1].get_xticklabels()]
+    drawn = [t._preprocess_math(t.get_text())[0] for t in fig.axes[-1].get_xticklabels()]
+    assert all(math is False for _, math in (t._preprocess_math(t.get_text()) for t in
+                                              fig.axes[-1].get_xticklabels())), shown
+    assert {"$$", "50% off $x^$", "gro$ 001", "\\frac{1}{0}"} <= {d.split("\n")[0] for d in drawn}
+    assert not any("\u202e" in d for d in drawn)
+    assert "bidirectional control characters" in caplog.text and "\\u202e" in caplog.text
