@@ -392,3 +392,13 @@ def test_hostile_cohort_names_render_in_charts_literally_never_as_mathtext(caplo
     assert {"$$", "50% off $x^$", "gro$ 001", "\\frac{1}{0}"} <= {d.split("\n")[0] for d in drawn}
     assert not any("\u202e" in d for d in drawn)
     assert "bidirectional control characters" in caplog.text and "\\u202e" in caplog.text
+
+
+def test_the_readmes_per_currency_sum_of_changes_stays_exact_at_int64_max():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if x.startswith('changes.groupby("currency_code")'))
+    changes = pd.DataFrame({"currency_code": ["USD", "USD"], "available_change": [2**62, 2**62],
+                            "reserved_change": [0, 0], "used_change": [0, 0]})
+    assert int(changes["available_change"].sum()) < 0  # what a plain .sum() gives: wrapped round
+    summed = eval(line, {"changes": changes})  # noqa: S307 - the README's own line
+    assert int(summed.loc["USD", "available_change"]) == 2**63
