@@ -402,3 +402,144 @@ def test_the_readmes_per_currency_sum_of_changes_stays_exact_at_int64_max():
     assert int(changes["available_change"].sum()) < 0  # what a plain .sum() gives: wrapped round
     summed = eval(line, {"changes": changes})  # noqa: S307 - the README's own line
     assert int(summed.loc["USD", "available_change"]) == 2**63
+
+
+# -- publishing: whole or not at all, never overwritten ------------------------------------------------
+
+TINY = 'snapshot = "latest"\nenvironment = ""\ndata_dir = ""\nperiod = ""\ntimezone = "UTC"\ntitle = "Tiny"'
+
+
+@pytest.fixture
+def month_ends(hostile, tmp_path):
+    """A store of three month-end snapshots (Sep, Oct, Nov 2026) read from the hostile server, and a tiny
+    two-cell report that declares ``period``: renders in a couple of seconds."""
+    from render_demo import two_cell_notebook
+
+    hostile.customer_pages = [["ctm_a", "ctm_b"]]
+    data_dir = tmp_path / "data"
+    for as_of, amount in [("2026-09-30T23:59:59Z", "100"), ("2026-10-31T23:59:59Z", "200"),
+                          ("2026-11-30T23:59:59Z", "300")]:
+        hostile.balances = {"ctm_a": [("USD", amount, "0", "0")], "ctm_b": [("EUR", "5", "0", "0")]}
+        with client(hostile) as c:
+            fetch_snapshot(c, data_dir=data_dir, strategy="full", progress=False, as_of=as_of)
+    notebook = two_cell_notebook(tmp_path / "tiny.ipynb", TINY, "print(title, snapshot, period)")
+    return {"data_dir": data_dir, "notebook": notebook, "out": tmp_path / "site" / "reports"}
+
+
+#: The snapshot that closes each period of the fixture: given with the period, since until issue 23's one
+#: resolver lands the CLI pins the newest snapshot and refuses a period it does not close.
+CLOSING = {"2026-09": "20260930T235959Z", "2026-Q3": "20260930T235959Z", "2026-10": "20261031T235959Z",
+           "2026-11": "20261130T235959Z"}
+
+
+def _render(store, *extra: str) -> int:
+    period = extra[extra.index("period") + 1] if "period" in extra else None
+    pinned = ["--snapshot", CLOSING[period]] if period else []
+    return main(["--quiet", "render", "--data-dir", str(store["data_dir"]), "--out", str(store["out"]),
+                 "--notebook", str(store["notebook"]), "--name", "tiny", *pinned, *extra])
+
+
+def _whole(folder: Path) -> bool:
+    """A published folder is whole: each manifest's listed files are all there, with its HTML."""
+    manifests = list(folder.glob("*manifest.json"))
+    return bool(manifests) and all(
+        all((folder / name).is_file() for name in json.loads(m.read_text())["files"]) for m in manifests)
+
+
+@pytest.mark.slow
+def test_a_period_pack_lives_in_its_periods_folder_and_a_quarter_never_replaces_the_month(month_ends, capsys):
+    out = month_ends["out"]
+    assert _render(month_ends, "-p", "period", "2026-09") == 0
+    september = out / "2026-09"
+    signed = {p.name: p.read_bytes() for p in september.iterdir()}
+    assert _render(month_ends, "-p", "period", "2026-Q3") == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == str(september / "tiny.html") and printed[1] == str(out / "2026-Q3" / "tiny.html")
+    assert {p.name: p.read_bytes() for p in september.iterdir()} == signed  # the signed month is untouched
+    assert _whole(out / "2026-Q3") and _whole(september)
+    assert not list(out.glob(".render-*")) and not list((out.parent / ".reports.staging").iterdir())
+
+
+@pytest.mark.slow
+def test_a_rerender_keeps_the_published_version_beside_the_new_one_and_says_which_is_current(month_ends, capsys):
+    from bs4 import BeautifulSoup
+
+    out = month_ends["out"]
+    assert _render(month_ends, "-p", "period", "2026-10") == 0
+    first = json.loads((out / "2026-10" / "tiny.manifest.json").read_text())
+    assert _render(month_ends, "-p", "period", "2026-10", "-p", "title", "Tiny again") == 0
+    capsys.readouterr()
+    assert (out / "2026-10").is_symlink() and (out / "2026-10").resolve() == (out / "2026-10.v2")
+    kept = json.loads((out / "2026-10.v1" / "tiny.manifest.json").read_text())
+    assert kept == first and kept["publication"]["version"] == 1  # the earlier version, byte for byte
+    current = json.loads((out / "2026-10" / "tiny.manifest.json").read_text())
+    assert current["publication"] == {"folder": "2026-10", "version": 2, "version_folder": "2026-10.v2"}
+    assert "Tiny again" in (out / "2026-10" / "tiny.html").read_text()
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    hrefs = [a["href"] for a in soup.find_all("a") if a["href"].endswith(".html")]
+    assert hrefs.count("2026-10/tiny.html") == 1 and "2026-10.v1/tiny.html" in hrefs
+    assert "current version; earlier, kept as published: v1" in soup.get_text()
+
+
+@pytest.mark.slow
+def test_a_corrupt_newest_snapshot_is_an_attention_and_exit_3_never_a_silent_fallback(month_ends, capsys):
+    newest = sorted((month_ends["data_dir"] / "snapshots" / "local").glob("2*"))[-1]
+    (newest / "balances.parquet").write_bytes(b"not parquet")
+    code = _render(month_ends)
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
+    assert code == 3 and len(lines) == 1 and f"newest snapshot {newest.name} is unusable" in lines[0], err
+    manifest = json.loads((Path(out.split()[0]).parent / "tiny.manifest.json").read_text())
+    assert manifest["snapshot"]["name"] != newest.name
+    assert any(f"newest snapshot {newest.name} is unusable" in reason for reason in manifest["attention"])
+
+
+@pytest.mark.slow
+def test_a_full_reports_disk_is_one_line_naming_the_path_and_the_folder_to_clear_exit_2(month_ends, capsys,
+                                                                                       monkeypatch):
+    import errno
+
+    from credit_reports.delivery import exports
+
+    assert _render(month_ends, "-p", "period", "2026-11") == 0
+    before = {p.name: p.read_bytes() for p in (month_ends["out"] / "2026-11").iterdir()}
+    capsys.readouterr()
+
+    def full(tables, folder, name, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / f"{name}.totals.csv"))
+
+    monkeypatch.setattr(exports, "write_exports", full)
+    code = _render(month_ends, "-p", "period", "2026-11")
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
+    assert code == 2 and len(lines) == 1, err
+    assert "disk is full" in lines[0] and "tiny.totals.csv" in lines[0] and str(month_ends["out"]) in lines[0]
+    assert "fetch" not in lines[0] and "NotJSONError" not in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in (month_ends["out"] / "2026-11").iterdir()} == before
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_render_leaves_no_staging_and_publishes_nothing(month_ends, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from render_demo import two_cell_notebook
+
+    slow = two_cell_notebook(tmp_path / "slow.ipynb", TINY, "import time\ntime.sleep(60)")
+    staging = month_ends["out"].parent / ".reports.staging"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "credit-reports"), "--quiet", "render", "--data-dir", str(month_ends["data_dir"]),
+         "--out", str(month_ends["out"]), "--notebook", str(slow), "--name", "slow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PADDLE_API_KEY": KEY})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(staging.glob(".render-slow-*/slow.ipynb")):
+        time.sleep(0.2)
+    assert list(staging.glob(".render-slow-*")), "the render never started staging"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode == 143, proc.stderr.read()
+    assert not list(staging.glob(".render-*")) and not list(month_ends["out"].glob(".render-*"))
+    assert not list(month_ends["out"].rglob("slow.html"))

@@ -410,9 +410,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     def failed(name: str, exc: BaseException) -> None:
         say(f"{PROG}: report {name} failed: {exc}")
 
+    fallbacks: list[str] = []
+
     def rendered(result: Any) -> None:
         for warning in result.warnings:
             say(f"{PROG}: {warning}")
+        if getattr(result, "fallback", None):
+            fallbacks.append(result.fallback)
         print(result.html)
 
     outcome = RunOutcome()
@@ -421,6 +425,9 @@ def cmd_render(args: argparse.Namespace) -> int:
                 on_failed=failed, on_rendered=rendered)
     if outcome.failed:
         return EXIT_REPORT_FAILED
+    if fallbacks:  # never a silent fallback: one line, and exit 3 (an unusable snapshot, README "Exit codes")
+        say(f"{PROG}: {fallbacks[0]}")
+        return EXIT_INCOMPLETE
     return EXIT_OK if outcome.snapshot_complete else EXIT_INCOMPLETE
 
 

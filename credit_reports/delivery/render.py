@@ -109,6 +109,9 @@ class RenderResult:
     pdf: Path | None = None
     warnings: tuple[str, ...] = ()
     attention: tuple[str, ...] = ()
+    #: Why the newest snapshot was not the one shown (it is unusable), or None: an Attention, and exit 3 under
+    #: ``render`` (README "Exit codes"), never a silent fallback to the one before.
+    fallback: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -359,6 +362,7 @@ class _Job:
     title: str
     out_dir: Path
     destination: Path  # out_dir / folder: the link readers use, switched to each new version
+    data_dir: Path | None = None
 
     @property
     def folder(self) -> str:
@@ -407,7 +411,27 @@ def _plan(
         title=str(effective.get("title") or default_title(declared, "Customer credit balances")),
         out_dir=out_dir,
         destination=out_dir / (folder or snapshot_folder_name(timestamps.parse_datetime(snapshot.as_of))),
+        data_dir=data_dir,
     )
+
+
+def _newer_unusable(job: _Job) -> str | None:
+    """One line when "latest" was asked for but a newer snapshot of the environment is unusable (corrupt,
+    a file missing): the report shows the one before, and must say so. None otherwise."""
+    if job.requested != "latest" or job.data_dir is None:
+        return None
+    from credit_reports.store.reader import list_snapshots
+
+    listed = list_snapshots(job.data_dir, str(job.snapshot.environment))
+    shown = job.snapshot.path.name
+    newer = [(Path(str(path)).name, problem) for path, usable, problem
+             in zip(listed["path"], listed["usable"], listed["problem"], strict=True)
+             if not usable and timestamps.FOLDER_NAME.match(Path(str(path)).name) and Path(str(path)).name > shown]
+    if not newer:
+        return None
+    name, problem = newer[-1]
+    return (f"the newest snapshot {name} is unusable ({problem}); this report shows the one before, {shown}: run "
+            "`credit-reports snapshots --check`, then remove or re-fetch it")
 
 
 def _period_folder(period: str, timezone: str) -> str:
@@ -588,6 +612,9 @@ def _write_manifest(
     # which version of the folder this is: <folder> links to the current one, earlier ones stay as <folder>.vN
     manifest.extra["publication"] = {"folder": folder, "version": version, "version_folder": f"{folder}.v{version}"}
     reasons = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
+    fallback = _newer_unusable(job)
+    if fallback:
+        reasons = [fallback, *reasons]
     manifest = manifest.updated(attention=reasons)
     manifest_path.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest_path, manifest
@@ -698,6 +725,7 @@ def render_report(
         html=by_name[html_name], notebook=by_name[notebook_name], manifest=by_name[manifest_file],
         directory=job.destination, complete=bool(job.snapshot.complete), files=tuple(published), as_of=job.as_of,
         pdf=by_name.get(f"{job.name}.pdf"), warnings=tuple(warnings), attention=tuple(manifest.attention or ()),
+        fallback=_newer_unusable(job),
     )
 
 
