@@ -531,8 +531,8 @@ def test_sigterm_during_a_render_leaves_no_staging_and_publishes_nothing(month_e
     slow = two_cell_notebook(tmp_path / "slow.ipynb", TINY, "import time\ntime.sleep(60)")
     staging = month_ends["out"].parent / ".reports.staging"
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "credit-reports"), "--quiet", "render", "--data-dir", str(month_ends["data_dir"]),
-         "--out", str(month_ends["out"]), "--notebook", str(slow), "--name", "slow"],
+        [str(Path(sys.executable).parent / "credit-reports"), "--quiet", "render", "--data-dir",
+         str(month_ends["data_dir"]), "--out", str(month_ends["out"]), "--notebook", str(slow), "--name", "slow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PADDLE_API_KEY": KEY})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(staging.glob(".render-slow-*/slow.ipynb")):
@@ -543,3 +543,117 @@ def test_sigterm_during_a_render_leaves_no_staging_and_publishes_nothing(month_e
     assert proc.returncode == 143, proc.stderr.read()
     assert not list(staging.glob(".render-*")) and not list(month_ends["out"].glob(".render-*"))
     assert not list(month_ends["out"].rglob("slow.html"))
+
+
+_KILL_SCRIPT = r'''
+import builtins, json, os, shutil, sys
+from pathlib import Path
+
+kill_at, out, stage = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+writes = 0
+
+
+def counted(function):
+    def wrapper(*args, **kwargs):
+        global writes
+        writes += 1
+        if writes == kill_at:
+            os._exit(137)  # killed, as by SIGKILL: no finally, no cleanup
+        return function(*args, **kwargs)
+    return wrapper
+
+
+for name in ("replace", "rename", "link", "symlink", "unlink", "chmod"):
+    setattr(os, name, counted(getattr(os, name)))
+shutil.copy2 = counted(shutil.copy2)
+_open = builtins.open
+builtins.open = lambda file, mode="r", *a, **k: (counted(_open) if any(c in mode for c in "wax+") else _open)(
+    file, mode, *a, **k)
+
+from credit_reports.delivery.index import build_index
+from credit_reports.delivery.render import _Job, _publish
+
+job = _Job(name="tiny", notebook=Path("tiny.ipynb"), parameters={}, report_arguments={}, report_parameters=None,
+           snapshot=None, requested="latest", title="Tiny", out_dir=out, destination=out / "2026-11")
+staged = sorted(p for p in stage.iterdir() if not p.name.endswith("manifest.json"))
+staged.append(stage / "tiny.manifest.json")
+_publish(job, stage, staged, int(json.loads((stage / "tiny.manifest.json").read_text())["publication"]["version"]),
+         api_key=None, others={})
+build_index(out)
+print(writes)
+'''
+
+
+def _stage_report(stage: Path, name: str, version: int, text: str) -> list[Path]:
+    """A report's files as a render stages them: HTML, notebook, an export, and its manifest listing them."""
+    from credit_reports.delivery.index import manifest_name
+
+    stage.mkdir(parents=True, exist_ok=True)
+    files = {f"{name}.html": f"<html><body>{text}</body></html>", f"{name}.ipynb": "{}",
+             f"{name}.totals.csv": f"currency_code,available\nUSD,{len(text)}\n"}
+    for file, content in files.items():
+        (stage / file).write_text(content)
+    manifest = {"report": name, "title": name, "snapshot": {"name": "20261130T235959Z",
+                                                           "as_of": "2026-11-30T23:59:59Z"},
+                "files": [*files, manifest_name(name)], "rendered_at": f"2026-12-0{version}T00:00:00Z",
+                "publication": {"folder": "2026-11", "version": version, "version_folder": f"2026-11.v{version}"},
+                "marker": text}
+    (stage / manifest_name(name)).write_text(json.dumps(manifest))
+    return [stage / f for f in [*files, manifest_name(name)]]
+
+
+def _check_published(out: Path) -> str:
+    """Every invariant a reader relies on after any kill; returns the marker of the tiny report shown."""
+    current = (out / "2026-11").resolve()
+    assert current.is_dir() and current.name.startswith("2026-11.v")
+    for folder in [current, *out.glob("2026-11.v*")]:
+        assert _whole(folder), folder
+    assert not [p for p in out.rglob(".*") if p.name != "index.html"], list(out.rglob(".*"))  # no staging, no temp
+    tiny = json.loads((out / "2026-11" / "tiny.manifest.json").read_text())
+    assert tiny["marker"] in (out / "2026-11" / "tiny.html").read_text()  # HTML and manifest of one render
+    assert (out / "2026-11" / "other.html").is_file()  # the folder's other report is never lost
+    if (out / "index.html").is_file():
+        from bs4 import BeautifulSoup
+
+        hrefs = [a["href"] for a in BeautifulSoup((out / "index.html").read_text(), "html.parser").find_all("a")]
+        assert all((out / h).is_file() for h in hrefs), hrefs
+    return tiny["marker"]
+
+
+@pytest.mark.slow
+def test_a_publish_killed_at_every_write_leaves_the_old_folder_or_the_new_one_whole(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from credit_reports.delivery.index import build_index
+    from credit_reports.delivery.render import _Job, _publish
+
+    base = tmp_path / "base" / "reports"
+    base.mkdir(parents=True)
+    for version, (name, text) in enumerate([("other", "other one"), ("tiny", "tiny old")], 1):
+        staged = _stage_report(tmp_path / "base" / f"stage{version}", name, version, text)
+        job = _Job(name=name, notebook=Path("x"), parameters={}, report_arguments={}, report_parameters=None,
+                   snapshot=None, requested="latest", title=name, out_dir=base, destination=base / "2026-11")
+        _publish(job, tmp_path / "base" / f"stage{version}", staged, version, api_key=None, others={})
+    build_index(base)
+    assert _check_published(base) == "tiny old"
+
+    def attempt(kill_at: int, root: Path) -> subprocess.CompletedProcess:
+        shutil.copytree(base.parent, root, symlinks=True, ignore=shutil.ignore_patterns("stage*"))
+        stage = root / ".reports.staging" / ".render-tiny-x"
+        _stage_report(stage, "tiny", 3, "tiny new")
+        return subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(kill_at), str(root / "reports"), str(stage)],
+                              capture_output=True, text=True, timeout=60)
+
+    clean = attempt(0, tmp_path / "clean")
+    assert clean.returncode == 0, clean.stderr
+    writes = int(clean.stdout.split()[-1])
+    assert writes >= 8 and _check_published(tmp_path / "clean" / "reports") == "tiny new"
+    seen = set()
+    for kill_at in range(1, writes + 1):
+        root = tmp_path / f"kill{kill_at}"
+        killed = attempt(kill_at, root)
+        assert killed.returncode == 137, (kill_at, killed.stderr)
+        seen.add(_check_published(root / "reports"))
+    assert seen == {"tiny old", "tiny new"}  # killed before the switch: the old folder; after: the new one

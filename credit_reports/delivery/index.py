@@ -21,7 +21,7 @@ from pathlib import Path
 from credit_reports.core import timestamps
 from credit_reports.core.money import format_money
 from credit_reports.delivery.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
-from credit_reports.delivery.publish import VERSION_FOLDER, current_version, versions
+from credit_reports.delivery.publish import VERSION_FOLDER, current_version, staging_root, versions
 from credit_reports.store.manifests import ReportManifest, ReportSnapshot
 
 __all__ = ["INDEX_NAME", "PublishedReport", "build_index", "manifest_name", "published_reports"]
@@ -235,7 +235,7 @@ ul.money li, ul.exports li, td.when { white-space: nowrap; }
 def build_index(out_dir: str | os.PathLike[str]) -> Path:
     """Write ``<out_dir>/index.html`` listing every published report, newest first; return its path.
 
-    Written to a temporary file and renamed, so a reader never sees half an index.
+    Written to a temporary file outside ``out_dir`` and renamed in, so a reader never sees half an index.
     """
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -257,7 +257,8 @@ def build_index(out_dir: str | os.PathLike[str]) -> Path:
         f"{body}\n</body>\n</html>\n"
     )
     target = root / INDEX_NAME
-    handle, temp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=root)
+    # written beside reports/ (the staging root) and renamed in: a killed build leaves nothing where it is served
+    handle, temp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=staging_root(root))
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(page)

@@ -329,7 +329,7 @@ def publish_version(version_dir: Path, out_dir: Path, folder: str, version: int)
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
             raise UsageError(f"another render published {final.name} meanwhile; render {folder} again") from None
         raise
-    temp = out_dir / f".{folder}.link-{os.getpid()}"
+    temp = version_dir.parent / f".link-{folder}"  # made in staging, renamed over the link: reports/ never holds it
     temp.unlink(missing_ok=True)
     os.symlink(final.name, temp)
     os.replace(temp, link)
