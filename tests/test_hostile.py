@@ -657,3 +657,25 @@ def test_a_publish_killed_at_every_write_leaves_the_old_folder_or_the_new_one_wh
         assert killed.returncode == 137, (kill_at, killed.stderr)
         seen.add(_check_published(root / "reports"))
     assert seen == {"tiny old", "tiny new"}  # killed before the switch: the old folder; after: the new one
+
+
+@pytest.mark.parametrize("value", ["2025-13-45T99:99:99Z", "not a time", 20250101])
+def test_a_customer_with_a_malformed_time_is_kept_without_it_and_never_blocks_the_fetch(
+        hostile, tmp_path, caplog, monkeypatch, value):
+    from hostile import customer
+
+    bad = {**customer("ctm_a"), "created_at": value}
+    never = {**customer("ctm_c"), "created_at": "0001-01-01T00:00:00Z"}  # Paddle's "never": no warning
+    hostile.raw_customer_items = [bad, customer("ctm_b"), never]
+    hostile.balances = {"ctm_a": [("USD", "5", "0", "0")], "ctm_b": [("USD", "7", "0", "0")]}
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    caplog.set_level(logging.WARNING, logger="credit_reports")
+    code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                 str(tmp_path), "--max-rpm", "100000"])
+    assert code == 0
+    lines = [r.getMessage() for r in caplog.records if "kept without it" in r.getMessage()]
+    assert len(lines) == 1 and "customer ctm_a: created_at" in lines[0] and repr(value) in lines[0], lines
+    snap = load_snapshot("latest", data_dir=tmp_path)
+    assert snap.complete and snap.balances["available"].tolist() == [5, 7]
+    created = snap.customers.set_index("customer_id")["created_at"]
+    assert pd.isna(created["ctm_a"]) and pd.isna(created["ctm_c"]) and not pd.isna(created["ctm_b"])

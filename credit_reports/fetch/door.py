@@ -16,6 +16,7 @@ answer holds one object per currency, so a currency twice in one answer is malfo
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -73,13 +74,23 @@ def amount(value: Any, field: str, record: str, *, non_negative: bool = True) ->
 
 
 def paddle_time(value: Any, field: str, record: str) -> str:
-    """``value`` when it is an RFC 3339 time that exists (not 2025-13-45T99:99:99Z), else raise."""
+    """``value`` when it is an RFC 3339 time that exists (not 2025-13-45T99:99:99Z), else raise.
+
+    Paddle's "never" (``0001-01-01T00:00:00Z``) is a time that exists; whether a table can hold it is the
+    caller's question. Times a table can hold go through the one parser (:func:`core.timestamps.parse`).
+    """
     if not isinstance(value, str) or not _TIME.fullmatch(value):
         raise MalformedDataError(record, field, value, "is not an RFC 3339 time")
-    try:
-        timestamps.parse(value)
-    except (ValueError, OverflowError):
-        raise MalformedDataError(record, field, value, "is not a time that exists") from None
+    year, month, day = int(value[:4]), int(value[5:7]), int(value[8:10])
+    hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(max(year, 1), month)[1] and hour < 24
+            and minute < 60 and second < 61):
+        raise MalformedDataError(record, field, value, "is not a time that exists")
+    if 1678 <= year <= 2261:
+        try:
+            timestamps.parse(value)
+        except (ValueError, OverflowError):
+            raise MalformedDataError(record, field, value, "is not a time that exists") from None
     return value
 
 

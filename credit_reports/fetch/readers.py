@@ -113,12 +113,22 @@ def _statuses(status: str | Iterable[str]) -> list[str]:
 # -- customers -----------------------------------------------------------------------------------------
 
 
-def _stamp(value: Any) -> str | None:
+def _stamp(value: Any, record: str = "a record", field: str = "created_at") -> str | None:
     """A Paddle date-time kept when a table can hold it; None for null, empty or placeholder dates.
 
     Paddle writes ``0001-01-01T00:00:00Z`` for "never"; pandas cannot hold years before 1678 or after 2261.
+    A value that is no time at all (``2025-13-45T99:99:99Z``) is checked at the door: the record is kept
+    without it and one line names the record, the field and the value (nothing else depends on it: the
+    balances are read by id), instead of failing the whole listing when the table is built.
     """
-    if not isinstance(value, str) or not value[:4].isdigit() or not "1678" <= value[:4] <= "2261":
+    if value is None or value == "":
+        return None
+    try:
+        door.paddle_time(value, field, record)
+    except MalformedDataError as exc:
+        log.warning("%s; the record is kept without it", exc)
+        return None
+    if not "1678" <= value[:4] <= "2261":
         return None
     return value
 
@@ -128,8 +138,8 @@ def customer_row(item: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": item.get("id"),
         "status": item.get("status"),
-        "created_at": _stamp(item.get("created_at")),
-        "updated_at": _stamp(item.get("updated_at")),
+        "created_at": _stamp(item.get("created_at"), f"customer {item.get('id')}", "created_at"),
+        "updated_at": _stamp(item.get("updated_at"), f"customer {item.get('id')}", "updated_at"),
         "locale": item.get("locale"),
         "marketing_consent": bool(item.get("marketing_consent") or False),
         "custom_data": _custom_data_text(item.get("custom_data")),
@@ -219,7 +229,7 @@ def subscription_rows(sub: Mapping[str, Any]) -> list[dict[str, Any]]:
         "customer_id": sub.get("customer_id"),
         "status": sub.get("status"),
         "currency_code": sub.get("currency_code"),
-        "created_at": _stamp(sub.get("created_at")),
+        "created_at": _stamp(sub.get("created_at"), f"subscription {sub.get('id')}", "created_at"),
     }
     rows = []
     for item in sub.get("items") or [{}]:
