@@ -679,3 +679,27 @@ def test_a_customer_with_a_malformed_time_is_kept_without_it_and_never_blocks_th
     assert snap.complete and snap.balances["available"].tolist() == [5, 7]
     created = snap.customers.set_index("customer_id")["created_at"]
     assert pd.isna(created["ctm_a"]) and pd.isna(created["ctm_c"]) and not pd.isna(created["ctm_b"])
+
+
+@pytest.mark.slow
+def test_a_refused_customer_is_never_a_published_figure_and_the_pack_says_attention(hostile, tmp_path, capsys,
+                                                                                    monkeypatch):
+    from render_demo import two_cell_notebook
+
+    hostile.customer_pages = [["ctm_bad", "ctm_good"]]
+    hostile.balances = {"ctm_bad": [("KRW", "117741", "0", "0"), ("KRW", "1000000", "0", "0")],
+                        "ctm_good": [("USD", "300", "0", "0")]}
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    data, out = tmp_path / "data", tmp_path / "reports"
+    assert main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                 str(data), "--max-rpm", "100000"]) == 3
+    capsys.readouterr()
+    notebook = two_cell_notebook(tmp_path / "tiny.ipynb", TINY, "print(title)")
+    code = main(["--quiet", "render", "--data-dir", str(data), "--out", str(out), "--notebook", str(notebook),
+                 "--name", "tiny"])
+    printed, err = capsys.readouterr()
+    assert code == 3, err
+    manifest = json.loads((Path(printed.split()[0]).parent / "tiny.manifest.json").read_text())
+    assert set(manifest["headline"]) == {"USD"} and manifest["headline"]["USD"]["available"] == 300
+    assert any("incomplete" in reason for reason in manifest["attention"])
+    assert not [p for p in out.rglob("*.csv") if "KRW" in p.read_text()]
