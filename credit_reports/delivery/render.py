@@ -9,13 +9,15 @@ XLSX) and ``manifest.json`` beside it, scans all of it for secrets, and only the
 rebuilds ``reports/index.html``. The tables and the manifest's figures are the ones the kernel prepared
 for the HTML (:mod:`credit_reports.report.handoff`): the report is prepared once per render.
 
-Layout: one folder per snapshot, ``<out_dir>/<as-of, UTC, e.g. 2026-12-01T061500Z>/``, holding
-``<name>.html`` plus ``<name>.ipynb``, ``<name>.<table>.csv``, ``<name>.xlsx``, ``<name>.pdf`` (when
-asked for) and the manifest (``manifest.json`` for the default report name, ``<name>.manifest.json`` for
-any other, so several reports of one snapshot share a folder). A render of another snapshot never
-touches that folder; re-rendering the same snapshot and report replaces that report's files only (each
-an atomic rename, the manifest last) and removes the files its previous render published that this one
-no longer writes. A notebook that fails leaves ``<name>.failed.ipynb`` there and publishes nothing else.
+Layout: one folder per close period (``<out_dir>/2026-11/``, ``2026-Q4/``, ``2026/``) or, for a report without
+a period, per snapshot (``<out_dir>/<as-of, UTC, e.g. 2026-12-01T061500Z>/``), holding ``<name>.html`` plus
+``<name>.ipynb``, ``<name>.<table>.csv``, ``<name>.xlsx``, ``<name>.pdf`` (when asked for) and the manifest
+(``manifest.json`` for the default report name, ``<name>.manifest.json`` for any other, so several reports of
+one folder share it). The folder is a link to its current version (``2026-11.v3/``): every render builds the
+whole next version outside ``out_dir`` (the other reports' files as hard links, then its own), scans it and
+publishes it by one rename and one link switch (:mod:`credit_reports.delivery.publish`); earlier versions stay
+beside it, never overwritten. A notebook that fails leaves ``failed/<folder>/<name>.failed.ipynb`` and
+publishes nothing else.
 """
 
 from __future__ import annotations
@@ -274,17 +276,6 @@ def period_folder_name(period: Any) -> str:
 def snapshot_folder_name(as_of: dt.datetime) -> str:
     """The published folder of one snapshot: its as-of in UTC, readable and unique (``2026-12-01T061500Z``)."""
     return as_of.astimezone(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
-
-
-def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> None:
-    """Remove the files this report's previous render of this snapshot published that this one does not."""
-    try:
-        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    for name in previous.get("files") or []:
-        if isinstance(name, str) and name not in keep and "/" not in name and not name.startswith("."):
-            (destination / name).unlink(missing_ok=True)
 
 
 def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any, close: Any = None) -> Any:
