@@ -286,11 +286,11 @@ def current_version(out_dir: Path, folder: str) -> Path | None:
 
 
 def next_version(out_dir: Path, folder: str) -> int:
-    """The number the next publication of ``folder`` gets (1 for the first; an unversioned folder of the
-    older layout counts as version 1, renamed to ``<folder>.v1`` when it is replaced)."""
+    """The number the next publication of ``folder`` gets (1 for the first; a real, unversioned folder of the
+    older layout is kept as the version before it, renamed when it is replaced)."""
     numbers = versions(out_dir, folder)
     legacy = (out_dir / folder).is_dir() and not (out_dir / folder).is_symlink()
-    return max([*numbers, 1 if legacy else 0]) + 1
+    return max(numbers, default=0) + (2 if legacy else 1)  # a real folder first becomes the version before
 
 
 def assemble_version(version_dir: Path, current: Path | None, own_files: set[str]) -> None:
@@ -314,15 +314,16 @@ def publish_version(version_dir: Path, out_dir: Path, folder: str, version: int)
     """Publish the whole, scanned ``version_dir`` as ``out_dir/<folder>.v<version>``, then point
     ``out_dir/<folder>`` at it in one step (a link swapped by rename); the earlier version stays beside it.
 
-    A folder of the older unversioned layout is first renamed to ``<folder>.v1``. Returns the folder path
-    readers use (``out_dir/<folder>``). A version published meanwhile by another render is refused (one line).
+    A real folder of the older unversioned layout is first renamed to ``<folder>.v<version - 1>``. Returns the
+    folder path readers use (``out_dir/<folder>``). A version published meanwhile by another render is refused
+    (one line).
     """
     from credit_reports.core.errors import UsageError
 
     final = out_dir / f"{folder}.v{version}"
     link = out_dir / folder
-    if link.is_dir() and not link.is_symlink():  # the older layout: keep it as version 1
-        os.rename(link, out_dir / f"{folder}.v1")
+    if link.is_dir() and not link.is_symlink():  # the older layout (or a copy): keep it as the version before
+        os.rename(link, out_dir / f"{folder}.v{version - 1}")
     try:
         os.rename(version_dir, final)
     except OSError as exc:
