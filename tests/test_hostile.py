@@ -703,3 +703,22 @@ def test_a_refused_customer_is_never_a_published_figure_and_the_pack_says_attent
     assert set(manifest["headline"]) == {"USD"} and manifest["headline"]["USD"]["available"] == 300
     assert any("incomplete" in reason for reason in manifest["attention"])
     assert not [p for p in out.rglob("*.csv") if "KRW" in p.read_text()]
+
+
+@pytest.mark.parametrize("bad_id", [None, 42, "../../ctm_x", ""])
+def test_a_listed_customer_without_a_usable_id_is_skipped_in_one_line_and_the_snapshot_is_incomplete(
+        hostile, tmp_path, capsys, monkeypatch, bad_id):
+    from hostile import customer
+
+    hostile.raw_customer_items = [{**customer("ctm_a"), "id": bad_id}, customer("ctm_b")]
+    hostile.balances = {"ctm_b": [("USD", "7", "0", "0")]}
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    code = main(["--quiet", "fetch", "--strategy", "full", "--base-url", hostile.base_url, "--data-dir",
+                 str(tmp_path), "--max-rpm", "100000"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if " credit-reports:" in line]
+    assert code == 3 and len(lines) == 1, err
+    assert f"customers list item 0: id {bad_id!r} is not a Paddle id" in lines[0] and "Traceback" not in err
+    snap = load_snapshot("latest", data_dir=tmp_path)
+    assert not snap.complete and snap.balances[["customer_id", "available"]].values.tolist() == [["ctm_b", 7]]
+    assert list(snap.manifest["refused_at_door"]) == ["customers list item 0"]

@@ -376,7 +376,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         refused = snapshot.manifest.get("refused_at_door") or {}
         if refused:  # permanent: the same answer comes back until Paddle's data changes
             first = next(iter(refused.values()))
-            say(f"{PROG}: snapshot is incomplete: {failed} customer(s) failed, {len(refused)} of them refused at "
+            say(f"{PROG}: snapshot is incomplete: {failed} customer(s) failed; {len(refused)} answer(s) refused at "
                 f"the door; first: {first}")
         else:
             say(f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "

@@ -17,6 +17,7 @@ answer holds one object per currency, so a currency twice in one answer is malfo
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -25,7 +26,10 @@ from credit_reports.core import timestamps
 from credit_reports.core.errors import MalformedDataError
 from credit_reports.core.money import PADDLE_CURRENCIES
 
+log = logging.getLogger("credit_reports.fetch")
+
 __all__ = [
+    "listed_customers",
     "BALANCE_FIELDS",
     "amount",
     "balance_rows",
@@ -167,6 +171,22 @@ def event(item: Mapping[str, Any]) -> Mapping[str, Any]:
             if data.get(name) is not None:
                 paddle_time(data.get(name), f"data.{name}", record)
     return item
+
+
+def listed_customers(items: Iterable[Mapping[str, Any]],
+                     skipped: list[str] | None = None) -> Iterator[Mapping[str, Any]]:
+    """``items`` of a customers listing whose ``id`` is a Paddle customer id; any other item is skipped with one
+    line (its balances cannot be asked for without an id, and nothing else of the listing depends on it) and
+    its line appended to ``skipped``: the snapshot cannot say it holds every customer."""
+    for position, item in enumerate(items):
+        try:
+            entity_id(item.get("id"), "id", f"customers list item {position}", "ctm")
+        except MalformedDataError as exc:
+            log.warning("%s; the item is skipped", exc)
+            if skipped is not None:
+                skipped.append(str(exc))
+            continue
+        yield item
 
 
 def checked_events(items: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:

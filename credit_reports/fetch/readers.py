@@ -211,7 +211,7 @@ def fetch_customers(
     params = {"status": ",".join(_statuses(status))}
     rows = ChunkedFrame(CUSTOMER_DTYPES)
     with progress_stage(progress, desc="customers listed", unit=" customers") as bar:
-        for item in client.paginate("/customers", params):
+        for item in door.listed_customers(client.paginate("/customers", params)):
             rows.add(customer_row(item))
             bar.update(1)
     log.info("listed %d customers", len(rows))

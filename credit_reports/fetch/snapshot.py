@@ -370,7 +370,7 @@ def _manifest(
         "strategy": state["strategy"],
         "requested_strategy": state.get("requested_strategy"),
         "fallback_reason": state.get("fallback_reason"),
-        "complete": not rows.failed,
+        "complete": not rows.failed and not state.get("listing_refused"),
         "counts": {
             "customers": int(len(customers)),
             "credited_customers": int(balances["customer_id"].nunique()),
@@ -392,7 +392,8 @@ def _manifest(
         "failed_customer_ids": rows.failed,
         "failed_carried_over_ids": rows.failed_carried,
         # customers whose answer broke Paddle's spec (fetch/door.py): the field and value, one line each
-        "refused_at_door": _refused_at_door(writer, rows.failed),
+        "refused_at_door": {**_refused_at_door(writer, rows.failed),
+                            **{line.split(":")[0]: line for line in state.get("listing_refused") or []}},
         "verification": plan.get("verification"),
         "seconds": round(stats["seconds"], 3),
         "max_rpm": getattr(client, "max_rpm", None),

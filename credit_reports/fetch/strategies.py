@@ -330,12 +330,15 @@ class SnapshotRun:
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
         rows = ChunkedFrame(CUSTOMER_DTYPES)
+        skipped: list[str] = []
         with progress_stage(self.progress, desc="customers listed", unit=" customers") as bar:
-            for item in until_stopped(self.stop, self.client.paginate("/customers",
-                                                               {"status": ",".join(CUSTOMER_STATUSES)})):
+            for item in until_stopped(self.stop, door.listed_customers(self.client.paginate(
+                    "/customers", {"status": ",".join(CUSTOMER_STATUSES)}), skipped)):
                 rows.add(customer_row(item))
                 bar.update(1)
                 yield item["id"]
+        if skipped:  # customers without a usable id: the snapshot cannot be complete (fetch/door.py)
+            self.writer.update_state(listing_refused=skipped)
         self.writer.save_frame("customers", unique_customers(rows.frame()))
         log.info("listed %d customers", len(rows))
 
