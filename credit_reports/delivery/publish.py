@@ -192,12 +192,12 @@ def staging_root(out_dir: Path) -> Path:
     return out_dir
 
 
-def _remove_abandoned(root: Path) -> None:
+def _remove_abandoned(root: Path, older_than: float = ABANDONED_AFTER_SECONDS) -> None:
     """Remove staging folders a killed render left behind (never published, never scanned clean)."""
     now = time.time()
     for folder in root.glob(".render-*"):
         try:
-            if folder.is_dir() and now - folder.stat().st_mtime > ABANDONED_AFTER_SECONDS:
+            if folder.is_dir() and now - folder.stat().st_mtime >= older_than:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue
@@ -234,8 +234,8 @@ def staging_folder(out_dir: Path, name: str) -> Iterator[Path]:
     afterwards, also when SIGTERM ends the render (the signal is re-raised as :class:`Terminated`)."""
     root = staging_root(out_dir)
     _remove_abandoned(root)
-    if root != out_dir:
-        _remove_abandoned(out_dir)  # left inside reports/ by an older version of the toolkit
+    if root != out_dir:  # left inside reports/ by an older version: no render stages there now, remove at once
+        _remove_abandoned(out_dir, older_than=0)
     with _terminate_cleanly():
         folder = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=root))
         try:
