@@ -473,7 +473,8 @@ def test_a_rerender_keeps_the_published_version_beside_the_new_one_and_says_whic
     kept = json.loads((out / "2026-10.v1" / "tiny.manifest.json").read_text())
     assert kept == first and kept["publication"]["version"] == 1  # the earlier version, byte for byte
     current = json.loads((out / "2026-10" / "tiny.manifest.json").read_text())
-    assert current["publication"] == {"folder": "2026-10", "version": 2, "version_folder": "2026-10.v2"}
+    assert current["publication"] == {"folder": "2026-10", "version": 2, "version_folder": "2026-10.v2",
+                                      "version_url": None}
     assert "Tiny again" in (out / "2026-10" / "tiny.html").read_text()
     soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
     hrefs = [a["href"] for a in soup.find_all("a") if a["href"].endswith(".html")]

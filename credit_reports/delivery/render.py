@@ -601,7 +601,11 @@ def _write_manifest(
     folder = job.folder
     manifest = manifest.updated(url=f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
     # which version of the folder this is: <folder> links to the current one, earlier ones stay as <folder>.vN
-    manifest.extra["publication"] = {"folder": folder, "version": version, "version_folder": f"{folder}.v{version}"}
+    manifest.extra["publication"] = {
+        "folder": folder, "version": version, "version_folder": f"{folder}.v{version}",
+        # the permanent address of this very version (what a signed pack links to), when base_url is known
+        "version_url": f"{base_url.rstrip('/')}/{folder}.v{version}/{job.name}.html" if base_url else None,
+    }
     reasons = attention_reasons(manifest, outstanding_change_share=outstanding_change_share)
     fallback = _newer_unusable(job)
     if fallback:
