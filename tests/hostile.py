@@ -41,6 +41,7 @@ class HostilePaddle:
         self.fail_delay: float = 0.0  # seconds before that 400, so balances already asked are answered
         self.endless: bool = False
         self.raw_customer_items: list[Any] | None = None  # sent as the customers page's data, as is
+        self.raw_adjustments: list[Any] | None = None  # sent as the adjustments page's data, as is
         self.estimated_total: int | None = None
         self.events: list[dict[str, Any]] = []  # served on /events (order_by and after honoured), as is
         self.honour_skip_count = False  # True: estimated_total only when the request did not skip the count
@@ -123,8 +124,9 @@ class HostilePaddle:
         if path in ("/subscriptions", "/transactions"):
             return 200, self._page([], path, 0, False)
         if path == "/adjustments":
-            data = [{"id": f"adj_{i}", "customer_id": c, "action": "credit"}
-                    for i, c in enumerate(self.adjustment_customers)]
+            data = self.raw_adjustments if self.raw_adjustments is not None else [
+                {"id": f"adj_{i}", "customer_id": c, "action": "credit"}
+                for i, c in enumerate(self.adjustment_customers)]
             return 200, self._page(data, path, 0, False)
         if path == "/customers":
             if self.raw_customer_items is not None:

@@ -723,3 +723,26 @@ def test_a_listed_customer_without_a_usable_id_is_skipped_in_one_line_and_the_sn
     snap = load_snapshot("latest", data_dir=tmp_path)
     assert not snap.complete and snap.balances[["customer_id", "available"]].values.tolist() == [["ctm_b", 7]]
     assert list(snap.manifest["refused_at_door"]) == ["customers list item 0"]
+
+
+def test_a_malformed_adjustment_never_blocks_the_fetch_and_never_becomes_a_row(hostile, tmp_path, caplog,
+                                                                              monkeypatch):
+    hostile.customer_pages = [["ctm_a"]]
+    hostile.balances = {"ctm_a": [("USD", "100", "0", "0")]}
+    monkeypatch.setenv("PADDLE_API_KEY", KEY)
+    args = ["--quiet", "fetch", "--base-url", hostile.base_url, "--data-dir", str(tmp_path), "--max-rpm", "100000"]
+    assert main([*args, "--strategy", "full"]) == 0
+    # a billed-then-completed transaction whose seller credit R1 looks up, and that adjustment's total is '12.5'
+    event = _event("evt_02", "2025-01-03T00:00:00Z", credit="100")
+    event["data"].update(billed_at="2025-01-02T00:00:00Z", collection_mode="manual", origin="web")
+    hostile.events = [event]
+    hostile.raw_adjustments = [{"id": "adj_1", "transaction_id": "txn_02", "customer_id": "ctm_a",
+                                "status": "approved", "action": "credit", "credit_applied_to_balance": False,
+                                "totals": {"total": "12.5"}}]
+    caplog.set_level(logging.WARNING, logger="credit_reports")
+    assert main([*args, "--strategy", "incremental"]) == 0  # was: unexpected ValueError ... '12.5', exit 1
+    lines = [r.getMessage() for r in caplog.records if "adjustment adj_1: totals.total '12.5'" in r.getMessage()]
+    assert lines and all("permanent" in line for line in lines), caplog.text
+    snap = load_snapshot("latest", data_dir=tmp_path)
+    assert snap.complete and snap.balances["available"].tolist() == [100]
+    assert "adj_1" not in snap.adjustments["id"].tolist()

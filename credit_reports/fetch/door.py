@@ -29,6 +29,9 @@ from credit_reports.core.money import PADDLE_CURRENCIES
 log = logging.getLogger("credit_reports.fetch")
 
 __all__ = [
+    "adjustment",
+    "checked_adjustments",
+    "sound_adjustment",
     "listed_customers",
     "BALANCE_FIELDS",
     "amount",
@@ -187,6 +190,41 @@ def listed_customers(items: Iterable[Mapping[str, Any]],
                 skipped.append(str(exc))
             continue
         yield item
+
+
+def adjustment(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``item`` (an ``/adjustments`` object) when its id, ``transaction_id``, ``currency_code`` and
+    ``totals.total`` are what the spec allows (a total is negative for a ``credit_reverse``), else raise."""
+    record = f"adjustment {item.get('id')!s}"
+    entity_id(item.get("id"), "id", record, "adj")
+    if item.get("transaction_id") is not None:
+        entity_id(item.get("transaction_id"), "transaction_id", record, "txn")
+    if item.get("currency_code") is not None:
+        currency_code(item.get("currency_code"), record)
+    totals = item.get("totals")
+    if totals is not None and not isinstance(totals, Mapping):
+        raise MalformedDataError(record, "totals", totals, "is not an object")
+    if isinstance(totals, Mapping) and totals.get("total") is not None:
+        amount(totals.get("total"), "totals.total", record, non_negative=False)
+    return item
+
+
+def sound_adjustment(item: Mapping[str, Any]) -> bool:
+    """True when the listed adjustment passes the door; else False and one line naming it, the field and the
+    value. A listing keeps going: the adjustment's customer is still asked for its balance (read directly),
+    only the adjustment itself never becomes a row (an ageing date, a total)."""
+    try:
+        adjustment(item)
+    except MalformedDataError as exc:
+        log.warning("%s; the adjustment is left out (its customer's balance is still read)", exc)
+        return False
+    return True
+
+
+def checked_adjustments(items: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """``items`` with each adjustment checked at the door (:func:`adjustment`): the first malformed one raises."""
+    for item in items:
+        yield adjustment(item)
 
 
 def checked_events(items: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:

@@ -349,7 +349,8 @@ class SnapshotRun:
         with progress_stage(self.progress, desc="credit adjustments", unit=" adj") as bar:
             for adjustment in until_stopped(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
                 bar.update(1)
-                listed.append(adjustment)
+                if door.sound_adjustment(adjustment):  # a malformed one never becomes a row (fetch/door.py)
+                    listed.append(adjustment)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
                     seen[cid] = None
@@ -384,7 +385,8 @@ class SnapshotRun:
         listed: list[Mapping[str, Any]] = []
         try:
             for adjustment in until_stopped(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
-                listed.append(adjustment)
+                if door.sound_adjustment(adjustment):  # a malformed one never becomes a row (fetch/door.py)
+                    listed.append(adjustment)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
                     seen[cid] = None
@@ -591,13 +593,19 @@ class SnapshotRun:
             log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
                         "which reads no events", after, exc, FIRST_STRATEGY)
             return None
+        try:  # the window's movements (R1 may look up seller credits): read before anything is saved
+            movements = stream_movements(self.client, credit_events)[0]
+        except MalformedDataError as exc:
+            log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
+                        "which reads no events", after, exc, FIRST_STRATEGY)
+            return None
         customers = _replace_rows(base.customers, customers_frame(event_customers.values()), ["customer_id"])
         subs = subscriptions_frame(r for rows in event_subscriptions.values() for r in rows)
         subscriptions = _replace_rows(base.subscriptions, subs, ["subscription_id", "price_id"])
         self.writer.save_frame("customers", customers)
         self.writer.save_frame("subscriptions", subscriptions)
         # the window's movements, saved with the plan so a resumed fetch publishes them without re-reading
-        self.writer.save_frame("movements", stream_movements(self.client, credit_events)[0])
+        self.writer.save_frame("movements", movements)
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
         targets = adjusted | credit_shown | (transacted & holders) | base_failed
