@@ -41,7 +41,12 @@ class HostilePaddle:
         self.fail_delay: float = 0.0  # seconds before that 400, so balances already asked are answered
         self.endless: bool = False
         self.raw_customer_items: list[Any] | None = None  # sent as the customers page's data, as is
+        self.raw_adjustments: list[Any] | None = None  # sent as the adjustments page's data, as is
         self.estimated_total: int | None = None
+        self.events: list[dict[str, Any]] = []  # served on /events (order_by and after honoured), as is
+        self.honour_skip_count = False  # True: estimated_total only when the request did not skip the count
+        self.counted = True
+        self.root_failures: int = 0  # GET / answers 429 this many times before its 200
         self.requests: Counter[str] = Counter()
         self._server: ThreadingHTTPServer | None = None
 
@@ -59,11 +64,14 @@ class HostilePaddle:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                app.counted = (self.headers.get("Skip-Count") or "").lower() != "true"
                 status, body = app.answer(self.path, self.headers.get("Authorization") or "")
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if status == 429:
+                    self.send_header("Retry-After", "0")
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -83,9 +91,20 @@ class HostilePaddle:
             "per_page": max(1, len(data)), "has_more": more,
             "next": f"{self.base_url}{path}?after=page{page + 1}",
         }
-        if self.estimated_total is not None:
+        if self.estimated_total is not None and (self.counted or not self.honour_skip_count):
             pagination["estimated_total"] = self.estimated_total
         return {"data": data, "meta": {"request_id": f"req_{page}", "pagination": pagination}}
+
+    def _events(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """The events after ``after``, in ``order_by``'s order (by event id, as Paddle orders them)."""
+        descending = "DESC" in (query.get("order_by") or [""])[0]
+        events = sorted(self.events, key=lambda e: str(e.get("event_id")), reverse=descending)
+        after = (query.get("after") or [""])[0]
+        if after:
+            events = [e for e in events if (str(e.get("event_id")) < after if descending
+                                            else str(e.get("event_id")) > after)]
+        limit = int((query.get("per_page") or ["200"])[0])
+        return events[:limit]
 
     def answer(self, raw_path: str, authorization: str) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(raw_path)
@@ -94,13 +113,20 @@ class HostilePaddle:
         self.requests[path] += 1
         after = (query.get("after") or [""])[0]
         page = int(after[4:]) if after.startswith("page") else 0
+        if path == "/":
+            if self.root_failures > 0:
+                self.root_failures -= 1
+                return 429, {"error": {"type": "request_error", "code": "too_many_requests",
+                                       "detail": "slow down"}, "meta": {"request_id": "req_429"}}
+            return 200, {"data": {"environment": "sandbox"}, "meta": {"request_id": "req_root"}}
         if path == "/events":
-            return 200, self._page([], path, 0, False)
-        if path == "/subscriptions":
+            return 200, self._page(self._events(query), path, 0, False)
+        if path in ("/subscriptions", "/transactions"):
             return 200, self._page([], path, 0, False)
         if path == "/adjustments":
-            data = [{"id": f"adj_{i}", "customer_id": c, "action": "credit"}
-                    for i, c in enumerate(self.adjustment_customers)]
+            data = self.raw_adjustments if self.raw_adjustments is not None else [
+                {"id": f"adj_{i}", "customer_id": c, "action": "credit"}
+                for i, c in enumerate(self.adjustment_customers)]
             return 200, self._page(data, path, 0, False)
         if path == "/customers":
             if self.raw_customer_items is not None:

@@ -119,7 +119,11 @@ def test_each_snapshot_has_its_own_folder_and_a_rerender_replaces_only_its_own_r
     assert sorted(reports) == sorted([
         f"{folder_of(two_snapshots['first'])}/tiny.html", f"{folder_of(two_snapshots['second'])}/tiny.html",
         f"{folder_of(two_snapshots['second'])}/other.html",
+        f"{folder_of(two_snapshots['second'])}.v1/tiny.html",  # the earlier render, kept as published
     ])
+    earlier = json.loads((out / f"{folder_of(two_snapshots['second'])}.v1" / "tiny.manifest.json").read_text())
+    assert earlier["rendered_at"] == before and earlier["publication"]["version"] == 1
+    assert json.loads(manifest_path.read_text())["publication"]["version"] == 3  # "other" made version 2
     rows = soup.select("tbody tr")
     assert all(row.select_one('[data-label="Period"]').get_text(strip=True) for row in rows)
     exports = [a["href"] for a in soup.select("ul.exports a")]

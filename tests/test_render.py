@@ -267,9 +267,9 @@ def test_failing_notebook_leaves_the_last_good_report_and_the_index(
             data_dir=demo.data_dir, out_dir=demo.out_dir, api_key=demo.api_key,
         )
     assert "RuntimeError" in str(info.value) and "the report broke on purpose" in str(info.value)
-    kept = folder / "credit-balances.failed.ipynb"
+    kept = demo.out_dir / "failed" / folder.name / "credit-balances.failed.ipynb"  # never inside a published folder
     assert info.value.failed_notebook == kept and kept.is_file()
-    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != kept.name}
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert after == before  # the published report, exports and manifest untouched
     assert (demo.out_dir / "index.html").read_bytes() == index_before
     failed = nbformat.read(kept, as_version=4)
@@ -277,6 +277,7 @@ def test_failing_notebook_leaves_the_last_good_report_and_the_index(
     assert errors and errors[0]["ename"] == "RuntimeError"
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in failed.cells)
     assert not [p for p in demo.out_dir.iterdir() if p.name.startswith(".render-")]
+    assert not list((demo.out_dir.parent / f".{demo.out_dir.name}.staging").iterdir())
 
 
 def test_next_good_render_replaces_the_failed_notebook(demo: DemoReport, tmp_path: Path) -> None:
@@ -285,7 +286,8 @@ def test_next_good_render_replaces_the_failed_notebook(demo: DemoReport, tmp_pat
                              'title = "Tiny"', "print(title, snapshot)")
     out = tmp_path / "reports"
     shutil.copytree(demo.out_dir, out)
-    failed = out / demo.result.directory.name / "tiny.failed.ipynb"
+    failed = out / "failed" / demo.result.directory.name / "tiny.failed.ipynb"
+    failed.parent.mkdir(parents=True, exist_ok=True)
     failed.write_text("{}")
     result = render_report(path, parameters={"title": "Tiny report"}, data_dir=demo.data_dir, out_dir=out,
                            output_name="tiny")

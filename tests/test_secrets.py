@@ -151,15 +151,19 @@ def test_staging_folders_left_by_a_killed_render_are_removed(tmp_path: Path) -> 
     """An abandoned staging folder holds unscanned output: the next render clears it (a fresh one stays)."""
     from credit_reports.delivery.publish import ABANDONED_AFTER_SECONDS, staging_folder
 
-    old, fresh = tmp_path / ".render-credit-balances-old", tmp_path / ".render-credit-balances-new"
-    for folder in (old, fresh):
-        folder.mkdir()
+    out = tmp_path / "reports"
+    root = tmp_path / ".reports.staging"  # where renders stage: beside reports/, never inside it
+    old, fresh, inside = root / ".render-credit-balances-old", root / ".render-credit-balances-new", \
+        out / ".render-credit-balances-legacy"
+    for folder in (old, fresh, inside):
+        folder.mkdir(parents=True)
         plant("html", folder, PATTERN_KEY)
     stale = old.stat().st_mtime - ABANDONED_AFTER_SECONDS - 60
     os.utime(old, (stale, stale))
-    with staging_folder(tmp_path, "credit-balances") as stage:
-        assert stage.is_dir() and stage.name.startswith(".render-credit-balances-")
+    with staging_folder(out, "credit-balances") as stage:
+        assert stage.is_dir() and stage.name.startswith(".render-credit-balances-") and stage.parent == root
     assert not old.exists() and fresh.exists() and not stage.exists()
+    assert not inside.exists()  # one left inside reports/ (where it may be served) goes at once
 
 
 # -- the one redaction (credit_reports/redact.py) ------------------------------------------------------

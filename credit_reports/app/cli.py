@@ -389,9 +389,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     print(snapshot.path)
     if not snapshot.complete:
         failed = len(snapshot.manifest.get("failed_customer_ids") or [])
-        say(
-            f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
-            "run fetch again to complete it")
+        refused = snapshot.manifest.get("refused_at_door") or {}
+        if refused:  # permanent: the same answer comes back until Paddle's data changes
+            first = next(iter(refused.values()))
+            say(f"{PROG}: snapshot is incomplete: {failed} customer(s) failed; {len(refused)} answer(s) refused at "
+                f"the door; first: {first}")
+        else:
+            say(f"{PROG}: snapshot is incomplete: {failed} customer(s) could not be fetched; "
+                "run fetch again to complete it")
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -423,9 +428,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     def failed(name: str, exc: BaseException) -> None:
         say(f"{PROG}: report {name} failed: {exc}")
 
+    fallbacks: list[str] = []
+
     def rendered(result: Any) -> None:
         for warning in result.warnings:
             say(f"{PROG}: {warning}")
+        if getattr(result, "fallback", None):
+            fallbacks.append(result.fallback)
         print(result.html)
 
     outcome = RunOutcome()
@@ -434,6 +443,9 @@ def cmd_render(args: argparse.Namespace) -> int:
                 on_failed=failed, on_rendered=rendered)
     if outcome.failed:
         return EXIT_REPORT_FAILED
+    if fallbacks:  # never a silent fallback: one line, and exit 3 (an unusable snapshot, README "Exit codes")
+        say(f"{PROG}: {fallbacks[0]}")
+        return EXIT_INCOMPLETE
     return EXIT_OK if outcome.snapshot_complete else EXIT_INCOMPLETE
 
 

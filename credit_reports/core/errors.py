@@ -42,7 +42,10 @@ __all__ = [
     "TotalOverflowError",
     "StoreError",
     "MissingRateError",
+    "DiskFullError",
     "RunLockedError",
+    "StoreLockedError",
+    "MalformedDataError",
     "ReportFailedError",
     "SecretLeakError",
     "Finding",
@@ -131,6 +134,24 @@ class StoreError(UsageError):
     """The snapshot store cannot be used as found (a corrupt snapshot asked for by name, a full disk)."""
 
 
+class DiskFullError(StoreError):
+    """The disk is full while writing ``path``: one line naming it and the folder to clear (exit 2).
+
+    Nothing was published (a render stages outside ``reports/`` and publishes by one rename), so the last
+    good report stays in place; the line never talks about fetching.
+    """
+
+    def __init__(self, path: Any, clear: Any) -> None:
+        self.path = None if path is None else str(path)
+        self.clear = str(clear)
+        where = f"writing {self.path}" if self.path else "writing the report"
+        super().__init__(
+            f"the disk is full ({where}): nothing was published and the last good report stays in place; free "
+            f"space on the disk of {self.clear} (e.g. remove earlier versions, the <period>.vN folders there), "
+            "then render again"
+        )
+
+
 class MissingRateError(UsageError):
     """A currency to convert has no rate in the rates file; ``.currencies`` lists them (exit 2)."""
 
@@ -148,6 +169,36 @@ class RunLockedError(CreditReportsError):
     """Another ``credit-reports run`` is working on the same data folder (exit 4: nothing was done)."""
 
     exit_code = EXIT_LOCKED
+
+
+class StoreLockedError(RunLockedError, UsageError):
+    """Another fetch (or history) is writing the same environment of the store: exit 4, as README promises for
+    every lock collision; nothing was done. Still a UsageError for callers that catch those."""
+
+    exit_code = EXIT_LOCKED
+
+
+class MalformedDataError(CreditReportsError, ValueError):
+    """A value Paddle sent is not one its spec allows (a currency code, an amount, a time, an id).
+
+    ``record`` names what it belongs to (``customer ctm_...``, ``event evt_...``), ``field`` the field and
+    ``value`` what was sent. Permanent: the same answer comes back on every call until Paddle's data changes,
+    so fetching again does not help. A subclass of ValueError, so a reader that fails one customer on a bad
+    value fails that customer alone; when it ends a command, exit 5 (malformed Paddle data).
+    """
+
+    exit_code = EXIT_PADDLE
+
+    def __init__(self, record: str, field: str, value: Any, problem: str) -> None:
+        self.record = record
+        self.field = field
+        self.value = value
+        self.problem = problem
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        super().__init__(f"{record}: {field} {shown} {problem} (malformed Paddle data, permanent: fetching "
+                         "again does not help until Paddle's data changes; no figure of it is kept)")
 
 
 class ReportFailedError(CreditReportsError):

@@ -74,7 +74,7 @@ PADDLE_DECIMALS: dict[str, int] = {
 ISO_CURRENCIES: frozenset[str] = frozenset(list_currencies())
 
 UNKNOWN_NOTE = "minor units, unknown currency"
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: Unicode \d reads "١٢٣" as 123
 
 
 def _normalise(code: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from credit_reports.core import timestamps
 from credit_reports.core.money import format_money
 from credit_reports.delivery.config import DEFAULT_REPORT_NAME as DEFAULT_OUTPUT_NAME
+from credit_reports.delivery.publish import VERSION_FOLDER, current_version, staging_root, versions
 from credit_reports.store.manifests import ReportManifest, ReportSnapshot
 
 __all__ = ["INDEX_NAME", "PublishedReport", "build_index", "manifest_name", "published_reports"]
@@ -41,6 +42,9 @@ class PublishedReport:
 
     manifest: ReportManifest
     html: str
+    #: Earlier versions of this report in the same folder (``2026-11.v1/credit-balances.html``), oldest first:
+    #: a re-render never overwrites a published pack; the folder's own link (``2026-11/``) is the current one.
+    earlier: tuple[str, ...] = ()
 
 
 def published_reports(out_dir: str | os.PathLike[str]) -> list[PublishedReport]:
@@ -52,8 +56,8 @@ def published_reports(out_dir: str | os.PathLike[str]) -> list[PublishedReport]:
     root = Path(out_dir)
     found = []
     for path in sorted(root.glob("*/*manifest.json")):
-        if path.parent.name.startswith("."):
-            continue
+        if path.parent.name.startswith(".") or VERSION_FOLDER.match(path.parent.name):
+            continue  # a version is reached through its folder's link while current, else listed as earlier
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -67,9 +71,42 @@ def published_reports(out_dir: str | os.PathLike[str]) -> list[PublishedReport]:
         if not report.is_file():
             log.warning("skipping manifest %s: its report %s is missing", path, report.name)
             continue
-        found.append(PublishedReport(manifest, report.relative_to(root).as_posix()))
+        found.append(PublishedReport(manifest, report.relative_to(root).as_posix(),
+                                     _earlier(root, path.parent.name, report.name)))
     found.sort(key=lambda r: (r.manifest.snapshot.as_of or "", r.manifest.rendered_at or "", r.html), reverse=True)
     return found
+
+
+def _earlier(root: Path, folder: str, html_name: str) -> tuple[str, ...]:
+    """The earlier, superseded versions of one report of ``folder`` (paths relative to ``root``)."""
+    current = current_version(root, folder)
+    seen = {_identity(current / html_name)} if current is not None else set()
+    found = []
+    for n in versions(root, folder):  # a version that only carried this report over holds the same file
+        identity = _identity(root / f"{folder}.v{n}" / html_name)
+        if identity is not None and identity not in seen:
+            found.append(f"{folder}.v{n}/{html_name}")
+        seen.add(identity)
+    return tuple(found)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """A file's (device, inode): versions share the files they carried over as hard links; None if absent."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _versions_note(report: PublishedReport) -> str:
+    """"current version; earlier: v1, v2" under a report that was re-rendered (links to the earlier ones)."""
+    if not report.earlier:
+        return ""
+    links = ", ".join(
+        f'<a href="{html.escape(path, quote=True)}">{html.escape(path.split("/")[0].rsplit(".", 1)[1])}</a>'
+        for path in report.earlier)
+    return f'<div class="sub">current version; earlier, kept as published: {links}</div>'
 
 
 def _outstanding(manifest: ReportManifest) -> str:
@@ -154,7 +191,7 @@ def _row(report: PublishedReport) -> str:
         f'<td data-label="Period">{_period(manifest)}</td>'
         f'<td data-label="Report"><a href="{html.escape(_href(report), quote=True)}">{html.escape(str(title))}</a>'
         f'<div class="sub">{html.escape(str(manifest.report or ""))}{_snapshot_name(snapshot)}</div>'
-        f"{_exports(report)}</td>"
+        f"{_versions_note(report)}{_exports(report)}</td>"
         f'<td data-label="Environment">{html.escape(str(snapshot.environment or ""))}</td>'
         f'<td data-label="Outstanding credit">{_outstanding(manifest)}</td>'
         f'<td data-label="Status">{_status(manifest)}</td>'
@@ -198,7 +235,7 @@ ul.money li, ul.exports li, td.when { white-space: nowrap; }
 def build_index(out_dir: str | os.PathLike[str]) -> Path:
     """Write ``<out_dir>/index.html`` listing every published report, newest first; return its path.
 
-    Written to a temporary file and renamed, so a reader never sees half an index.
+    Written to a temporary file outside ``out_dir`` and renamed in, so a reader never sees half an index.
     """
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -220,7 +257,8 @@ def build_index(out_dir: str | os.PathLike[str]) -> Path:
         f"{body}\n</body>\n</html>\n"
     )
     target = root / INDEX_NAME
-    handle, temp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=root)
+    # written beside reports/ (the staging root) and renamed in: a killed build leaves nothing where it is served
+    handle, temp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=staging_root(root))
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(page)

@@ -1,9 +1,11 @@
-"""Publishing a rendered report safely: stage, scan for secrets, then move into place.
+"""Publishing a rendered report safely: stage outside, scan for secrets, then one rename.
 
-A report is written into a hidden staging folder inside the output folder first. Only when every file
-in it has passed the secret scan are the files moved next to the earlier reports (``os.replace`` on the
-same file system, the manifest last, because the index reads manifests). A failed or leaking render
-publishes nothing, so readers only ever see the last good report.
+A report is written into a staging folder beside the output folder (``<parent>/.reports.staging/``, never
+inside what is served). The folder it is published in is assembled there whole: the other reports of the
+same folder (hard links), then this report's files. Only when every file has passed the secret scan is it
+renamed into place as a new version, ``reports/2026-11.v2/``, and ``reports/2026-11`` (a link) is switched
+to it by one rename: a reader sees the old folder or the new one, never half, and the earlier version stays
+beside it (``reports/2026-11.v1/``), never overwritten. A failed, killed or leaking render publishes nothing.
 
 The scan fails closed: it looks for the API key in use (the ``api_key`` argument or
 ``$PADDLE_API_KEY``) and for anything shaped like a Paddle secret, in every file written, including
@@ -16,11 +18,15 @@ output has the key in use removed (:func:`redact_key`).
 
 from __future__ import annotations
 
+import errno
+import glob
 import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,7 +47,15 @@ __all__ = [
     "refuse_external_resources",
     "scan_for_secrets",
     "staging_folder",
+    "staging_root",
     "publish_files",
+    "Terminated",
+    "VERSION_FOLDER",
+    "assemble_version",
+    "current_version",
+    "next_version",
+    "publish_version",
+    "versions",
 ]
 
 log = logging.getLogger("credit_reports.publish")
@@ -158,32 +172,76 @@ def scan_for_secrets(
 #: A staging folder older than this was left by a render that was killed: it is removed.
 ABANDONED_AFTER_SECONDS = 24 * 3600
 
+#: A published version of a report folder: ``2026-11.v2`` (the folder ``2026-11`` is a link to the current one).
+VERSION_FOLDER = re.compile(r"^(?P<folder>[A-Za-z0-9][A-Za-z0-9_-]*)\.v(?P<version>[1-9][0-9]*)$")
 
-def _remove_abandoned(out_dir: Path) -> None:
+
+def staging_root(out_dir: Path) -> Path:
+    """Where renders stage: ``<parent>/.<out_dir name>.staging``, beside ``out_dir`` and never inside what is
+    served; ``out_dir`` itself (hidden ``.render-*`` folders, removed on any exit, SIGTERM included) only
+    when the parent is another file system or not writable, because publishing must be one rename."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sibling = out_dir.parent / f".{out_dir.name}.staging"
+    try:
+        sibling.mkdir(mode=0o700, exist_ok=True)
+        if sibling.stat().st_dev == out_dir.stat().st_dev:
+            return sibling
+        sibling.rmdir()
+    except OSError:
+        pass
+    return out_dir
+
+
+def _remove_abandoned(root: Path, older_than: float = ABANDONED_AFTER_SECONDS) -> None:
     """Remove staging folders a killed render left behind (never published, never scanned clean)."""
     now = time.time()
-    for folder in out_dir.glob(".render-*"):
+    for folder in root.glob(".render-*"):
         try:
-            if folder.is_dir() and now - folder.stat().st_mtime > ABANDONED_AFTER_SECONDS:
+            if folder.is_dir() and now - folder.stat().st_mtime >= older_than:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived while a render was staging: raised (exit 143, as a killed process) so every
+    ``finally`` removes what it staged and the kernel is shut down."""
+
+
+@contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """While staging, SIGTERM raises :class:`Terminated` (then the process exits 143) instead of killing the
+    process with its staging folder still on disk; only in the main thread, where Python runs handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        log.error("terminated (signal %d) while rendering: nothing was published, the staging folder is "
+                  "removed", signum)
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def staging_folder(out_dir: Path, name: str) -> Iterator[Path]:
-    """A hidden, private folder inside ``out_dir`` to render into; always removed afterwards.
-
-    Inside ``out_dir`` so publishing is a rename on one file system; hidden (``.render-*``) so the index
-    and readers ignore it while it exists.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(out_dir)
-    folder = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=out_dir))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    """A private folder to render into, outside ``out_dir`` (see :func:`staging_root`); always removed
+    afterwards, also when SIGTERM ends the render (the signal is re-raised as :class:`Terminated`)."""
+    root = staging_root(out_dir)
+    _remove_abandoned(root)
+    if root != out_dir:  # left inside reports/ by an older version: no render stages there now, remove at once
+        _remove_abandoned(out_dir, older_than=0)
+    with _terminate_cleanly():
+        folder = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=root))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def publish_files(files: list[Path], destination: Path, *, last: Iterable[Path] = ()) -> list[Path]:
@@ -201,6 +259,82 @@ def publish_files(files: list[Path], destination: Path, *, last: Iterable[Path] 
         os.replace(source, target)
         published[Path(source)] = target
     return [published[Path(f)] for f in files]
+
+
+# ---------------------------------------------------------------------------------------------------
+# versioned folders: a folder appears whole, a re-render keeps the earlier version beside it
+
+
+def versions(out_dir: Path, folder: str) -> list[int]:
+    """The published versions of ``folder`` (``2026-11.v1``, ``2026-11.v2``, ...), oldest first."""
+    found = []
+    for path in out_dir.glob(f"{glob.escape(folder)}.v*"):
+        match = VERSION_FOLDER.match(path.name)
+        if match and match["folder"] == folder and path.is_dir() and not path.is_symlink():
+            found.append(int(match["version"]))
+    return sorted(found)
+
+
+def current_version(out_dir: Path, folder: str) -> Path | None:
+    """The folder ``out_dir/folder`` shows now: the version its link points at, a folder of the older
+    unversioned layout, or None when nothing of that name is published."""
+    link = out_dir / folder
+    if link.is_symlink():
+        target = out_dir / os.readlink(link)
+        return target if target.is_dir() else None
+    return link if link.is_dir() else None
+
+
+def next_version(out_dir: Path, folder: str) -> int:
+    """The number the next publication of ``folder`` gets (1 for the first; a real, unversioned folder of the
+    older layout is kept as the version before it, renamed when it is replaced)."""
+    numbers = versions(out_dir, folder)
+    legacy = (out_dir / folder).is_dir() and not (out_dir / folder).is_symlink()
+    return max(numbers, default=0) + (2 if legacy else 1)  # a real folder first becomes the version before
+
+
+def assemble_version(version_dir: Path, current: Path | None, own_files: set[str]) -> None:
+    """Fill the staged ``version_dir`` with the current version's files that belong to other reports (hard
+    links, else copies): a folder holds every report of its period, and each version is whole on its own.
+    ``own_files`` are the names the report being published had there (its previous manifest's files): left out."""
+    version_dir.mkdir(parents=True, exist_ok=True)
+    if current is None:
+        return
+    for path in sorted(current.iterdir()):
+        target = version_dir / path.name
+        if path.name in own_files or path.name.startswith(".") or not path.is_file() or target.exists():
+            continue
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+
+
+def publish_version(version_dir: Path, out_dir: Path, folder: str, version: int) -> Path:
+    """Publish the whole, scanned ``version_dir`` as ``out_dir/<folder>.v<version>``, then point
+    ``out_dir/<folder>`` at it in one step (a link swapped by rename); the earlier version stays beside it.
+
+    A real folder of the older unversioned layout is first renamed to ``<folder>.v<version - 1>``. Returns the
+    folder path readers use (``out_dir/<folder>``). A version published meanwhile by another render is refused
+    (one line).
+    """
+    from credit_reports.core.errors import UsageError
+
+    final = out_dir / f"{folder}.v{version}"
+    link = out_dir / folder
+    if link.is_dir() and not link.is_symlink():  # the older layout (or a copy): keep it as the version before
+        os.rename(link, out_dir / f"{folder}.v{version - 1}")
+    try:
+        os.rename(version_dir, final)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise UsageError(f"another render published {final.name} meanwhile; render {folder} again") from None
+        raise
+    temp = version_dir.parent / f".link-{folder}"  # made in staging, renamed over the link: reports/ never holds it
+    temp.unlink(missing_ok=True)
+    os.symlink(final.name, temp)
+    os.replace(temp, link)
+    return link
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -9,18 +9,21 @@ XLSX) and ``manifest.json`` beside it, scans all of it for secrets, and only the
 rebuilds ``reports/index.html``. The tables and the manifest's figures are the ones the kernel prepared
 for the HTML (:mod:`credit_reports.report.handoff`): the report is prepared once per render.
 
-Layout: one folder per snapshot, ``<out_dir>/<as-of, UTC, e.g. 2026-12-01T061500Z>/``, holding
-``<name>.html`` plus ``<name>.ipynb``, ``<name>.<table>.csv``, ``<name>.xlsx``, ``<name>.pdf`` (when
-asked for) and the manifest (``manifest.json`` for the default report name, ``<name>.manifest.json`` for
-any other, so several reports of one snapshot share a folder). A render of another snapshot never
-touches that folder; re-rendering the same snapshot and report replaces that report's files only (each
-an atomic rename, the manifest last) and removes the files its previous render published that this one
-no longer writes. A notebook that fails leaves ``<name>.failed.ipynb`` there and publishes nothing else.
+Layout: one folder per close period (``<out_dir>/2026-11/``, ``2026-Q4/``, ``2026/``) or, for a report without
+a period, per snapshot (``<out_dir>/<as-of, UTC, e.g. 2026-12-01T061500Z>/``), holding ``<name>.html`` plus
+``<name>.ipynb``, ``<name>.<table>.csv``, ``<name>.xlsx``, ``<name>.pdf`` (when asked for) and the manifest
+(``manifest.json`` for the default report name, ``<name>.manifest.json`` for any other, so several reports of
+one folder share it). The folder is a link to its current version (``2026-11.v3/``): every render builds the
+whole next version outside ``out_dir`` (the other reports' files as hard links, then its own), scans it and
+publishes it by one rename and one link switch (:mod:`credit_reports.delivery.publish`); earlier versions stay
+beside it, never overwritten. A notebook that fails leaves ``failed/<folder>/<name>.failed.ipynb`` and
+publishes nothing else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -55,9 +58,13 @@ from credit_reports.delivery.notebook_run import (
 from credit_reports.delivery.publish import (
     ReportFailedError,
     SecretLeakError,
+    assemble_version,
+    current_version,
     external_resources,
     find_secrets,
+    next_version,
     publish_files,
+    publish_version,
     redact_key,
     refuse_external_resources,
     scan_for_secrets,
@@ -104,6 +111,9 @@ class RenderResult:
     pdf: Path | None = None
     warnings: tuple[str, ...] = ()
     attention: tuple[str, ...] = ()
+    #: Why the newest snapshot was not the one shown (it is unusable), or None: an Attention, and exit 3 under
+    #: ``render`` (README "Exit codes"), never a silent fallback to the one before.
+    fallback: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -229,31 +239,43 @@ def _failed_message(exc: Exception) -> tuple[str, int | None, str | None, str | 
 def _keep_failed(
     staged: Path, destination: Path, name: str, api_key: str | None, others: Mapping[str, str | None]
 ) -> Path | None:
-    """Keep the failed executed notebook (cleaned) next to the reports, unless it holds a secret."""
+    """Keep the failed executed notebook (cleaned) under ``destination``, unless it holds a secret or cannot
+    be read back whole (a full disk truncates it: the disk, not the notebook, is then what the line names)."""
     if not staged.is_file():
         return None
-    nb = clean_notebook(nbformat.read(staged, as_version=4))
-    nbformat.write(nb, staged)
+    try:
+        nb = clean_notebook(nbformat.read(staged, as_version=4))
+        nbformat.write(nb, staged)
+    except Exception as exc:  # noqa: BLE001 - a truncated or unreadable notebook is simply not kept
+        log.warning("the failed notebook was not kept: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return None
     if find_secrets([staged], api_key, other_secrets=others):
         log.error("the failed notebook holds a secret, so it was not kept")
         return None
     return publish_files([staged.rename(staged.with_name(f"{name}.failed.ipynb"))], destination)[0]
 
 
+def failed_folder(out_dir: Path, folder: str) -> Path:
+    """Where a failed render keeps its notebook: ``<out_dir>/failed/<folder>/`` (published folders are never
+    written into after their one rename)."""
+    return out_dir / "failed" / folder
+
+
+def period_folder_name(period: Any) -> str:
+    """The published folder of a close period: ``2026-11`` (a month), ``2026-Q4`` (a quarter), ``2026`` (a
+    year): a quarter never shares a folder with the month that ends it."""
+    start, end = period.start, period.end
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months == 12 and start.month == 1:
+        return f"{start.year}"
+    if months == 3 and start.month % 3 == 1:
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
 def snapshot_folder_name(as_of: dt.datetime) -> str:
     """The published folder of one snapshot: its as-of in UTC, readable and unique (``2026-12-01T061500Z``)."""
     return as_of.astimezone(dt.UTC).strftime("%Y-%m-%dT%H%M%SZ")
-
-
-def _remove_previous(destination: Path, manifest_path: Path, keep: set[str]) -> None:
-    """Remove the files this report's previous render of this snapshot published that this one does not."""
-    try:
-        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    for name in previous.get("files") or []:
-        if isinstance(name, str) and name not in keep and "/" not in name and not name.startswith("."):
-            (destination / name).unlink(missing_ok=True)
 
 
 def _export_context(facts: ExportFacts, *, title: str, name: str, snapshot: Any, close: Any = None,
@@ -334,9 +356,15 @@ class _Job:
     requested: str
     title: str
     out_dir: Path
-    destination: Path
+    destination: Path  # out_dir / folder: the link readers use, switched to each new version
     #: why the pack's figures are not its period's boundaries, or the period is open (report/selection.py)
     attention: tuple[str, ...] = ()
+    data_dir: Path | None = None
+
+    @property
+    def folder(self) -> str:
+        """The published folder's name: the period (``2026-11``) or, without one, the snapshot's as-of."""
+        return self.destination.name
 
     @property
     def as_of(self) -> dt.datetime:
@@ -366,10 +394,12 @@ def _plan(
     requested = str(requested_snapshot or asked)
     # the one resolver decides the snapshot (a period's closing boundary, derived when needed); the kernel is
     # pinned to it, so it reads the same one
+    folder: str | None = None
     chosen = resolve(Parameters.check(**_report_arguments({**given, "data_dir": str(data_dir)})))
     snapshot = chosen.closing
     if chosen.period is not None:
         requested = f"period {given['period']}"
+        folder = _period_folder(str(given["period"]), str(given.get("timezone") or "UTC"))
     pinned = {"data_dir": str(data_dir), "snapshot": snapshot.path.name, "environment": snapshot.environment}
     effective = {**given, **{k: v for k, v in pinned.items() if k in declared}}
     report_arguments = _report_arguments(effective)
@@ -378,9 +408,36 @@ def _plan(
         name=name, notebook=path, parameters=effective, report_arguments=report_arguments,
         report_parameters=report_parameters, snapshot=snapshot, requested=requested,
         title=str(effective.get("title") or default_title(declared, "Customer credit balances")),
-        out_dir=out_dir, destination=out_dir / snapshot_folder_name(timestamps.parse_datetime(snapshot.as_of)),
-        attention=chosen.attention,
+        out_dir=out_dir,
+        destination=out_dir / (folder or snapshot_folder_name(timestamps.parse_datetime(snapshot.as_of))),
+        attention=chosen.attention, data_dir=data_dir,
     )
+
+
+def _newer_unusable(job: _Job) -> str | None:
+    """One line when "latest" was asked for but a newer snapshot of the environment is unusable (corrupt,
+    a file missing): the report shows the one before, and must say so. None otherwise."""
+    if job.requested != "latest" or job.data_dir is None:
+        return None
+    from credit_reports.store.reader import list_snapshots
+
+    listed = list_snapshots(job.data_dir, str(job.snapshot.environment))
+    shown = job.snapshot.path.name
+    newer = [(Path(str(path)).name, problem) for path, usable, problem
+             in zip(listed["path"], listed["usable"], listed["problem"], strict=True)
+             if not usable and timestamps.FOLDER_NAME.match(Path(str(path)).name) and Path(str(path)).name > shown]
+    if not newer:
+        return None
+    name, problem = newer[-1]
+    return (f"the newest snapshot {name} is unusable ({problem}); this report shows the one before, {shown}: run "
+            "`credit-reports snapshots --check`, then remove or re-fetch it")
+
+
+def _period_folder(period: str, timezone: str) -> str:
+    """The folder a close period's pack is published in (the period as :func:`period_folder_name` names it)."""
+    from credit_reports.figures.periods import parse_period
+
+    return period_folder_name(parse_period(period, timezone))
 
 
 def _run_notebook(
@@ -402,7 +459,8 @@ def _run_notebook(
         if isinstance(exc, UsageError):
             raise
         _raise_bad_input(job)
-        kept = _keep_failed(executed_path, job.destination, job.name, api_key, others)
+        _raise_disk_full(exc, job)
+        kept = _keep_failed(executed_path, failed_folder(job.out_dir, job.folder), job.name, api_key, others)
         where, cell, ename, evalue = _failed_message(exc)
         kept_text = f"the failed notebook is kept at {kept}" if kept else "the failed notebook was not kept"
         raise ReportFailedError(
@@ -555,9 +613,9 @@ def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any, sta
 def _write_manifest(
     job: _Job, facts: ExportFacts, staged: list[Path], downloads: list[tuple[str, str]],
     outstanding_change_share: float | None, *, base_url: str | None = None, pack: Mapping[str, Any] | None = None,
+    version: int = 1,
 ) -> tuple[Path, ReportManifest]:
     """``manifest.json`` (or ``<name>.manifest.json``) beside the staged files, with its alert reasons."""
-    from credit_reports.report.alerts import attention_reasons
 
     manifest_path = staged[0].with_name(manifest_name(job.name))
     manifest = _manifest(
@@ -566,12 +624,28 @@ def _write_manifest(
         exports=downloads,
     )
     manifest = manifest.updated(extra={**manifest.extra, **(pack or {})})  # checks and journal (close pack)
-    folder = job.destination.name
+    folder = job.folder
     manifest = manifest.updated(url=f"{base_url.rstrip('/')}/{folder}/{job.name}.html" if base_url else None)
-    reasons = [*job.attention, *attention_reasons(manifest, outstanding_change_share=outstanding_change_share)]
+    # which version of the folder this is: <folder> links to the current one, earlier ones stay as <folder>.vN
+    manifest.extra["publication"] = {
+        "folder": folder, "version": version, "version_folder": f"{folder}.v{version}",
+        # the permanent address of this very version (what a signed pack links to), when base_url is known
+        "version_url": f"{base_url.rstrip('/')}/{folder}.v{version}/{job.name}.html" if base_url else None,
+    }
+    reasons = _reasons(job, manifest, outstanding_change_share)
     manifest = manifest.updated(attention=reasons)
     manifest_path.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest_path, manifest
+
+
+def _reasons(job: _Job, manifest: ReportManifest, outstanding_change_share: float | None) -> list[str]:
+    """Every reason the pack needs attention, in the order a reader acts on them: a newer snapshot that could
+    not be used, the period's boundaries (report/selection.py), then the alerts on the figures and checks."""
+    from credit_reports.report.alerts import attention_reasons
+
+    fallback = _newer_unusable(job)
+    return [*([fallback] if fallback else []), *job.attention,
+            *attention_reasons(manifest, outstanding_change_share=outstanding_change_share)]
 
 
 def _pack_status(job: _Job, facts: ExportFacts, tables: Mapping[str, Any], close: Any, journal: dict[str, Any],
@@ -579,7 +653,6 @@ def _pack_status(job: _Job, facts: ExportFacts, tables: Mapping[str, Any], close
     """The pack's checks and journal record (for the manifest) and its status block (the page's first
     thing), from the same reasons the manifest's ``attention`` will hold."""
     from credit_reports.delivery.close_pack import checks_table, pack_checks, status_html
-    from credit_reports.report.alerts import attention_reasons
     from credit_reports.report.status import checks_json, status_text
 
     checks = pack_checks(tables, facts.headline, close)
@@ -588,17 +661,52 @@ def _pack_status(job: _Job, facts: ExportFacts, tables: Mapping[str, Any], close
     pack = {"checks": checks_json(checks), "journal": journal}
     draft = _manifest(name=job.name, title=job.title, notebook=job.notebook, parameters=job.parameters,
                       snapshot=job.snapshot, facts=facts, files=[], requested=job.requested, exports=[])
-    reasons = attention_reasons(draft.updated(extra={**draft.extra, **pack}),
-                                outstanding_change_share=outstanding_change_share)
+    reasons = _reasons(job, draft.updated(extra={**draft.extra, **pack}), outstanding_change_share)
     return pack, status_html(reasons, checks, gl_entered="gl_tieout" in tables), status_text(reasons)
 
 
-def _publish(job: _Job, staged: list[Path], *, last: list[Path]) -> list[Path]:
-    """Move the scanned files next to the reports (the manifest last); drop what the last render left."""
-    _remove_previous(job.destination, job.destination / last[-1].name, {p.name for p in staged})
-    published = publish_files(staged, job.destination, last=last)
-    (job.destination / f"{job.name}.failed.ipynb").unlink(missing_ok=True)
-    return published
+def _own_files(current: Path | None, name: str) -> set[str]:
+    """The files report ``name`` has in the current version (its manifest's list, the manifest, a failed
+    notebook of the older layout): left out of the next version, which gets this render's files instead."""
+    own = {manifest_name(name), f"{name}.failed.ipynb"}
+    if current is None:
+        return own
+    try:
+        previous = json.loads((current / manifest_name(name)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return own
+    listed = previous.get("files") if isinstance(previous, dict) else None
+    return own | {f for f in listed or [] if isinstance(f, str) and "/" not in f}
+
+
+def _publish(job: _Job, stage: Path, staged: list[Path], version: int, *, api_key: str | None,
+             others: Mapping[str, str | None]) -> list[Path]:
+    """Assemble the whole new version of the folder in ``stage`` (the other reports' files, then these),
+    scan it, and publish it in one rename; return the published paths as readers reach them."""
+    current = current_version(job.out_dir, job.folder)
+    version_dir = stage / f".publish-{job.folder}.v{version}"
+    assemble_version(version_dir, current, _own_files(current, job.name))
+    for path in staged:
+        os.replace(path, version_dir / path.name)
+    scan_for_secrets([stage], api_key, other_secrets=others)
+    folder = publish_version(version_dir, job.out_dir, job.folder, version)
+    failed = failed_folder(job.out_dir, job.folder) / f"{job.name}.failed.ipynb"
+    failed.unlink(missing_ok=True)
+    return [folder / path.name for path in staged]
+
+
+def _raise_disk_full(exc: BaseException, job: _Job) -> None:
+    """Raise one line naming the path and the folder to clear when ``exc`` (or what caused it) is a full
+    disk, so a truncated file read back later never hides it (exit 2)."""
+    from credit_reports.core.errors import DiskFullError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            raise DiskFullError(seen.filename or job.out_dir, job.out_dir) from None
+        seen = seen.__cause__ or seen.__context__
+    if "No space left on device" in str(exc) or "[Errno 28]" in str(exc):
+        raise DiskFullError(None, job.out_dir) from None
 
 
 def render_report(
@@ -638,52 +746,70 @@ def render_report(
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
     SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
     """
-    from credit_reports.delivery.exports import export_links, write_exports
-
     timer = _Timer()
     job = _plan(notebook, parameters, data_dir=data_dir, out_dir=out_dir, output_name=output_name,
                 requested_snapshot=requested_snapshot)
     log.info("rendering %s from snapshot %s into %s", job.notebook.name, job.snapshot.path.name, job.destination)
     warnings: list[str] = []
-    with shared_salt() as salt, staging_folder(job.out_dir, job.name) as stage:
-        others = {"the pseudonymisation salt": salt}
-        nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others)
-        timer.lap("execute")
-        nb = compact_images(clean_notebook(nb))
-        executed_path = stage / f"{job.name}.ipynb"
-        nbformat.write(nb, executed_path)
-        timer.lap("clean")
-        facts = _export_facts(job, handed_over)
-        timer.lap("prepared report")
-        close = close or CloseSettings()
-        tables, journal = _close_tables(job, facts, close)
-        pack, status, status_text = _pack_status(job, facts, tables, close, journal, outstanding_change_share)
-        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close,
-                                  pack_status=status_text)
-        export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
-        downloads = export_links(export_paths, job.name)
-        timer.lap("exports")
-        html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
-                                          close=close, journal=tables.get("journal_entries"), status=status,
-                                          base_url=base_url, tieout=tables.get("gl_tieout"))
-        timer.lap("html" + (" and pdf" if pdf else ""))
-        staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]
-        manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share,
-                                                  base_url=base_url, pack=pack)
-        staged.append(manifest_path)
-        scan_for_secrets([stage], api_key, other_secrets=others)
-        timer.lap("secret scan")
-        published = _publish(job, staged, last=[html_path, manifest_path])
+    try:
+        with shared_salt() as salt, staging_folder(job.out_dir, job.name) as stage:
+            published, manifest, names = _render_in(job, stage, salt, timer=timer, kernel_name=kernel_name,
+                                                    api_key=api_key, pdf=pdf, csv_bom=csv_bom, close=close,
+                                                    outstanding_change_share=outstanding_change_share,
+                                                    base_url=base_url, warnings=warnings)
+    except OSError as exc:
+        _raise_disk_full(exc, job)
+        raise
     if index:
         build_index(job.out_dir)
     timer.lap("publish" + (" and index" if index else ""))
     log.info("rendered %s in %s", job.name, timer)
     by_name = {p.name: p for p in published}
+    html_name, notebook_name, manifest_file = names
     return RenderResult(
-        html=by_name[html_path.name], notebook=by_name[executed_path.name], manifest=by_name[manifest_path.name],
+        html=by_name[html_name], notebook=by_name[notebook_name], manifest=by_name[manifest_file],
         directory=job.destination, complete=bool(job.snapshot.complete), files=tuple(published), as_of=job.as_of,
         pdf=by_name.get(f"{job.name}.pdf"), warnings=tuple(warnings), attention=tuple(manifest.attention or ()),
+        fallback=_newer_unusable(job),
     )
+
+
+def _render_in(
+    job: _Job, stage: Path, salt: str | None, *, timer: _Timer, kernel_name: str, api_key: str | None, pdf: bool,
+    csv_bom: bool, close: Any, outstanding_change_share: float | None, base_url: str | None, warnings: list[str],
+) -> tuple[list[Path], ReportManifest, tuple[str, str, str]]:
+    """Execute, export, write the manifest and publish, all staged in ``stage`` until the one rename."""
+    from credit_reports.delivery.exports import export_links, write_exports
+
+    others = {"the pseudonymisation salt": salt}
+    nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others)
+    timer.lap("execute")
+    nb = compact_images(clean_notebook(nb))
+    executed_path = stage / f"{job.name}.ipynb"
+    nbformat.write(nb, executed_path)
+    timer.lap("clean")
+    facts = _export_facts(job, handed_over)
+    timer.lap("prepared report")
+    close = close or CloseSettings()
+    tables, journal = _close_tables(job, facts, close)
+    pack, status, status_text = _pack_status(job, facts, tables, close, journal, outstanding_change_share)
+    context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close,
+                              pack_status=status_text)
+    export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
+    downloads = export_links(export_paths, job.name)
+    timer.lap("exports")
+    html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
+                                      close=close, journal=tables.get("journal_entries"), status=status,
+                                      base_url=base_url, tieout=tables.get("gl_tieout"))
+    timer.lap("html" + (" and pdf" if pdf else ""))
+    staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]
+    version = next_version(job.out_dir, job.folder)
+    manifest_path, manifest = _write_manifest(job, facts, staged, downloads, outstanding_change_share,
+                                              base_url=base_url, pack=pack, version=version)
+    staged.append(manifest_path)
+    published = _publish(job, stage, staged, version, api_key=api_key, others=others)
+    timer.lap("secret scan and publish")
+    return published, manifest, (html_path.name, executed_path.name, manifest_path.name)
 
 
 def __dir__() -> list[str]:

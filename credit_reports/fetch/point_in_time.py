@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from credit_reports.core.timestamps import parse as parse_time
+from credit_reports.fetch import door
 from credit_reports.fetch.seller_credits import stream_movements
 from credit_reports.ledger.movements import movement_fields
 
@@ -151,7 +152,7 @@ class Tail:
             params["after"] = self.after
         before = self.client.stats.get("calls", 0)
         new = 0
-        for event in self.client.paginate("/events", params):
+        for event in door.checked_events(self.client.paginate("/events", params)):
             self.events.append(movement_fields(event))
             self.after = event.get("event_id") or self.after
             new += 1

@@ -23,12 +23,13 @@ import pandas as pd
 
 from credit_reports.core.errors import (
     AuthenticationError,
+    MalformedDataError,
     NotFoundError,
     PaddleError,
     PermissionDeniedError,
     UsageError,
 )
-from credit_reports.core.money import parse_minor
+from credit_reports.fetch import door
 from credit_reports.store.files import BALANCE_DTYPES, CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES, conform
 from credit_reports.store.writer import collapse_duplicates
 
@@ -66,7 +67,6 @@ CUSTOMER_STATUSES = ("active", "archived")
 
 #: Errors that end the whole fetch: the key is refused or lacks a permission, so every call would fail.
 _FATAL = (AuthenticationError, PermissionDeniedError)
-_INT64_MAX = 2**63 - 1
 
 
 # -- small pieces ------------------------------------------------------------------------------------
@@ -83,14 +83,6 @@ def progress_stage(progress: bool, **kwargs: Any) -> Any:
 
     desc = str(kwargs.pop("desc", ""))
     return stage(desc, enabled=progress, lead=desc == _LEAD_STAGE, **kwargs)
-
-
-def _amount(value: Any) -> int:
-    """Paddle's integer string (minor units) as an exact int that fits int64; anything else is malformed."""
-    number = parse_minor(value)
-    if abs(number) > _INT64_MAX:
-        raise ValueError(f"amount {value!r} does not fit in 64 bits")
-    return number
 
 
 def _custom_data_text(value: Any) -> str | None:
@@ -121,12 +113,22 @@ def _statuses(status: str | Iterable[str]) -> list[str]:
 # -- customers -----------------------------------------------------------------------------------------
 
 
-def _stamp(value: Any) -> str | None:
+def _stamp(value: Any, record: str = "a record", field: str = "created_at") -> str | None:
     """A Paddle date-time kept when a table can hold it; None for null, empty or placeholder dates.
 
     Paddle writes ``0001-01-01T00:00:00Z`` for "never"; pandas cannot hold years before 1678 or after 2261.
+    A value that is no time at all (``2025-13-45T99:99:99Z``) is checked at the door: the record is kept
+    without it and one line names the record, the field and the value (nothing else depends on it: the
+    balances are read by id), instead of failing the whole listing when the table is built.
     """
-    if not isinstance(value, str) or not value[:4].isdigit() or not "1678" <= value[:4] <= "2261":
+    if value is None or value == "":
+        return None
+    try:
+        door.paddle_time(value, field, record)
+    except MalformedDataError as exc:
+        log.warning("%s; the record is kept without it", exc)
+        return None
+    if not "1678" <= value[:4] <= "2261":
         return None
     return value
 
@@ -136,8 +138,8 @@ def customer_row(item: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": item.get("id"),
         "status": item.get("status"),
-        "created_at": _stamp(item.get("created_at")),
-        "updated_at": _stamp(item.get("updated_at")),
+        "created_at": _stamp(item.get("created_at"), f"customer {item.get('id')}", "created_at"),
+        "updated_at": _stamp(item.get("updated_at"), f"customer {item.get('id')}", "updated_at"),
         "locale": item.get("locale"),
         "marketing_consent": bool(item.get("marketing_consent") or False),
         "custom_data": _custom_data_text(item.get("custom_data")),
@@ -209,7 +211,7 @@ def fetch_customers(
     params = {"status": ",".join(_statuses(status))}
     rows = ChunkedFrame(CUSTOMER_DTYPES)
     with progress_stage(progress, desc="customers listed", unit=" customers") as bar:
-        for item in client.paginate("/customers", params):
+        for item in door.listed_customers(client.paginate("/customers", params)):
             rows.add(customer_row(item))
             bar.update(1)
     log.info("listed %d customers", len(rows))
@@ -227,7 +229,7 @@ def subscription_rows(sub: Mapping[str, Any]) -> list[dict[str, Any]]:
         "customer_id": sub.get("customer_id"),
         "status": sub.get("status"),
         "currency_code": sub.get("currency_code"),
-        "created_at": _stamp(sub.get("created_at")),
+        "created_at": _stamp(sub.get("created_at"), f"subscription {sub.get('id')}", "created_at"),
     }
     rows = []
     for item in sub.get("items") or [{}]:
@@ -320,20 +322,11 @@ def fetch_credited_customer_ids(client: PaddleClient, progress: bool = False) ->
 def _balance_rows(client: PaddleClient, customer_id: str, timing: dict | None = None) -> list[list[Any]]:
     """One customer's balances: ``[currency, available, reserved, used]`` per currency Paddle returned.
 
+    Every field is checked at the door (:func:`credit_reports.fetch.door.balance_rows`): a value the spec does
+    not allow raises :class:`~credit_reports.core.errors.MalformedDataError` and the customer fails, whole.
     ``timing`` receives when the read was sent and received and Paddle's ``Date`` (point_in_time.py)."""
     body = client.get(f"/customers/{quote(str(customer_id), safe='')}/credit-balances", timing=timing)
-    rows = []
-    for item in body.get("data") or []:
-        balance = item["balance"]
-        rows.append(
-            [
-                str(item["currency_code"]),
-                _amount(balance["available"]),
-                _amount(balance["reserved"]),
-                _amount(balance["used"]),
-            ]
-        )
-    return rows
+    return door.balance_rows(body, str(customer_id))
 
 
 _END = object()
@@ -421,6 +414,10 @@ def iter_balances(
                         rows, read = future.result()
                     except _FATAL:
                         raise
+                    except MalformedDataError as exc:  # the answer breaks the spec: this customer fails alone
+                        log.warning("credit balances refused at the door: %s", exc)
+                        yield cid, None, exc, None
+                        continue
                     except (PaddleError, ValueError, KeyError, TypeError) as exc:
                         log.warning("credit balances of customer %s failed: %s", cid, exc)
                         yield cid, None, exc, None

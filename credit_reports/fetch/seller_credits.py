@@ -21,6 +21,7 @@ import pandas as pd
 
 from credit_reports.core.errors import PermissionDeniedError
 from credit_reports.core.timestamps import parse as parse_time
+from credit_reports.fetch import door
 from credit_reports.ledger import rules
 from credit_reports.ledger.movements import events_to_movements, seller_credit
 
@@ -71,7 +72,8 @@ def _look_up(client: PaddleClient, wanted: list[str], shown: set[str]) -> dict[s
     ids = sorted(wanted)
     for i in range(0, len(ids), IDS_PER_CALL):
         chunk = ids[i:i + IDS_PER_CALL]
-        for adj in client.paginate("/adjustments", {"transaction_id": ",".join(chunk), "action": "credit"}):
+        for adj in door.checked_adjustments(client.paginate("/adjustments", {"transaction_id": ",".join(chunk),
+                                                                             "action": "credit"})):
             txn_id = str(adj.get("transaction_id") or "")
             if txn_id in chunk and str(adj.get("id") or "") not in shown:
                 found[txn_id] = found.get(txn_id, 0) + seller_credit(adj)

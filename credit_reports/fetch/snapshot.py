@@ -145,11 +145,12 @@ def fetch_snapshot(
     try:
         account = _one_account(client, data_dir)  # before any folder or listing: two accounts never share a chain
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
+            counted_from = client.stats  # GET / (Paddle's clock) counts too: its retries and 429s are this fetch's
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
                 _wait_for_paddle(client, timestamps.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live,
-                               account=account)
+                               account=account, counted_from=counted_from)
     finally:
         if owns_client:
             client.close()
@@ -222,11 +223,14 @@ def _resumable(state: Mapping[str, Any], strategy: str, base_url: str) -> bool:
 def _fetch_into(
     client: PaddleClient, writer: SnapshotWriter, data_dir: Path, strategy: str, workers: int, progress: bool,
     verify_sample: float = VERIFY_SAMPLE, live: bool = False, account: dict[str, Any] | None = None,
+    counted_from: Mapping[str, int] | None = None,
 ) -> Snapshot:
     """The body of :func:`fetch_snapshot` once the working folder is open: plan the run, list and fetch the
     target customers, bring their balances back to the as-of (point_in_time.py), carry over the rows of the
     rest, and publish the snapshot with its manifest."""
     run = _start_run(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
+    if counted_from is not None:
+        run.stats_start = dict(counted_from)
     base = _load_base(data_dir, writer, writer.state.get("base_snapshot"))
     if writer.state["strategy"] == "incremental" and base is None:
         writer.update_state(strategy=FIRST_STRATEGY, fallback_reason="the base snapshot disappeared",
@@ -238,10 +242,14 @@ def _fetch_into(
     frames = _listing_frames(writer, rows)
     high_water = _late_events(client, run.pit, frames, writer.state.get("events_high_water"))
     if rows.failed:
+        refused = len(_refused_at_door(writer, rows.failed))
         log.warning(
             "snapshot %s is INCOMPLETE: balances of %d customer(s) could not be fetched (%d carried over "
-            "from %s); run fetch again to complete it", writer.as_of, len(rows.failed), len(rows.failed_carried),
+            "from %s); %s", writer.as_of, len(rows.failed), len(rows.failed_carried),
             rows.fallback.name if rows.fallback is not None else "no earlier snapshot",
+            "run fetch again to complete it" if not refused else
+            f"{refused} of them were refused at the door as malformed Paddle data (permanent: fetching again "
+            "does not help until Paddle's data changes)",
         )
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
@@ -358,6 +366,14 @@ def _listing_frames(writer: SnapshotWriter, rows: _Rows) -> dict[str, pd.DataFra
     }
 
 
+def _refused_at_door(writer: SnapshotWriter, failed: list[str]) -> dict[str, str]:
+    """The failed customers whose answer was refused at the door, each with its one line (permanent failures)."""
+    results, _ = writer.journal.load()
+    prefix = "MalformedDataError: "
+    return {cid: str(results[cid]["error"])[len(prefix):] for cid in failed
+            if str((results.get(cid) or {}).get("error") or "").startswith(prefix)}
+
+
 def _manifest(
     client: PaddleClient, writer: SnapshotWriter, workers: int, plan: Mapping[str, Any], rows: _Rows,
     frames: Mapping[str, pd.DataFrame | None], stats: Mapping[str, Any],
@@ -372,7 +388,7 @@ def _manifest(
         "strategy": state["strategy"],
         "requested_strategy": state.get("requested_strategy"),
         "fallback_reason": state.get("fallback_reason"),
-        "complete": not rows.failed,
+        "complete": not rows.failed and not state.get("listing_refused"),
         "counts": {
             "customers": int(len(customers)),
             "credited_customers": int(balances["customer_id"].nunique()),
@@ -393,6 +409,9 @@ def _manifest(
         "failures": stats["failures"],
         "failed_customer_ids": rows.failed,
         "failed_carried_over_ids": rows.failed_carried,
+        # customers whose answer broke Paddle's spec (fetch/door.py): the field and value, one line each
+        "refused_at_door": {**_refused_at_door(writer, rows.failed),
+                            **{line.split(":")[0]: line for line in state.get("listing_refused") or []}},
         "verification": plan.get("verification"),
         "seconds": round(stats["seconds"], 3),
         "max_rpm": getattr(client, "max_rpm", None),

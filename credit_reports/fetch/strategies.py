@@ -24,10 +24,12 @@ import pandas as pd
 from credit_reports.core import timestamps
 from credit_reports.core.errors import (
     BadRequestError,
+    MalformedDataError,
     NotFoundError,
     PermissionDeniedError,
 )
 from credit_reports.core.money import parse_minor
+from credit_reports.fetch import door
 from credit_reports.fetch.point_in_time import PointInTime
 from credit_reports.fetch.readers import (
     CUSTOMER_STATUSES,
@@ -106,7 +108,7 @@ def latest_event_id(client: PaddleClient, at_or_before: Any = None) -> str | Non
         data = body.get("data") or []
         return data[0].get("event_id") if data else None
     bound = utc_stamp(at_or_before)
-    for event in client.paginate("/events", {"order_by": "id[DESC]", "per_page": 50}):
+    for event in door.checked_events(client.paginate("/events", {"order_by": "id[DESC]", "per_page": 50})):
         if _occurred_by(event, bound):
             return event.get("event_id")
     return None
@@ -236,8 +238,12 @@ class SnapshotRun:
         events_readable = True
         try:
             high_water = latest_event_id(self.client, at_or_before=as_of)
-        except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
-            if isinstance(exc, PermissionDeniedError):
+        except (PermissionDeniedError, NotFoundError, BadRequestError, MalformedDataError) as exc:
+            if isinstance(exc, MalformedDataError):  # one bad event: the events cannot be trusted this time
+                log.warning("events not used for this snapshot: %s; the fetch goes on with strategy %s, which "
+                            "reads no events (not point-in-time)", exc,
+                            FIRST_STRATEGY if strategy == "incremental" else strategy)
+            elif isinstance(exc, PermissionDeniedError):
                 log.warning("the key lacks notification.read: no events, so incremental is not possible, every "
                             "snapshot fetches all candidate customers (strategy %s), and balances read while the "
                             "account moves cannot be brought back to the as-of (not point-in-time)", FIRST_STRATEGY)
@@ -323,12 +329,15 @@ class SnapshotRun:
     def _list_customers(self) -> Iterator[str]:
         """List every customer (active and archived), yielding ids as pages arrive; save the table at the end."""
         rows = ChunkedFrame(CUSTOMER_DTYPES)
+        skipped: list[str] = []
         with progress_stage(self.progress, desc="customers listed", unit=" customers") as bar:
-            for item in until_stopped(self.stop, self.client.paginate("/customers",
-                                                               {"status": ",".join(CUSTOMER_STATUSES)})):
+            for item in until_stopped(self.stop, door.listed_customers(self.client.paginate(
+                    "/customers", {"status": ",".join(CUSTOMER_STATUSES)}), skipped)):
                 rows.add(customer_row(item))
                 bar.update(1)
                 yield item["id"]
+        if skipped:  # customers without a usable id: the snapshot cannot be complete (fetch/door.py)
+            self.writer.update_state(listing_refused=skipped)
         self.writer.save_frame("customers", unique_customers(rows.frame()))
         log.info("listed %d customers", len(rows))
 
@@ -339,7 +348,8 @@ class SnapshotRun:
         with progress_stage(self.progress, desc="credit adjustments", unit=" adj") as bar:
             for adjustment in until_stopped(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
                 bar.update(1)
-                listed.append(adjustment)
+                if door.sound_adjustment(adjustment):  # a malformed one never becomes a row (fetch/door.py)
+                    listed.append(adjustment)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
                     seen[cid] = None
@@ -374,7 +384,8 @@ class SnapshotRun:
         listed: list[Mapping[str, Any]] = []
         try:
             for adjustment in until_stopped(self.stop, self.client.paginate("/adjustments", {"action": "credit"})):
-                listed.append(adjustment)
+                if door.sound_adjustment(adjustment):  # a malformed one never becomes a row (fetch/door.py)
+                    listed.append(adjustment)
                 cid = adjustment.get("customer_id")
                 if cid and cid not in seen:
                     seen[cid] = None
@@ -556,7 +567,7 @@ class SnapshotRun:
         events = 0
         try:
             with progress_stage(self.progress, desc="events read", unit=" events") as bar:
-                for event in self.client.paginate("/events", params):
+                for event in door.checked_events(self.client.paginate("/events", params)):
                     events += 1
                     bar.update(1)
                     kind = str(event.get("event_type", ""))
@@ -577,13 +588,23 @@ class SnapshotRun:
         except (BadRequestError, NotFoundError) as exc:
             log.warning("cannot read events after %s: %s", after, exc)
             return None
+        except MalformedDataError as exc:  # one bad event: the window's events cannot be trusted
+            log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
+                        "which reads no events", after, exc, FIRST_STRATEGY)
+            return None
+        try:  # the window's movements (R1 may look up seller credits): read before anything is saved
+            movements = stream_movements(self.client, credit_events)[0]
+        except MalformedDataError as exc:
+            log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
+                        "which reads no events", after, exc, FIRST_STRATEGY)
+            return None
         customers = _replace_rows(base.customers, customers_frame(event_customers.values()), ["customer_id"])
         subs = subscriptions_frame(r for rows in event_subscriptions.values() for r in rows)
         subscriptions = _replace_rows(base.subscriptions, subs, ["subscription_id", "price_id"])
         self.writer.save_frame("customers", customers)
         self.writer.save_frame("subscriptions", subscriptions)
         # the window's movements, saved with the plan so a resumed fetch publishes them without re-reading
-        self.writer.save_frame("movements", stream_movements(self.client, credit_events)[0])
+        self.writer.save_frame("movements", movements)
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
         targets = adjusted | credit_shown | (transacted & holders) | base_failed

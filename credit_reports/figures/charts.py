@@ -11,7 +11,9 @@ keeps its colour in every chart: available blue, reserved orange, used green.
 from __future__ import annotations
 
 import io
+import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +25,8 @@ from matplotlib.ticker import FuncFormatter
 
 from credit_reports.core import money
 from credit_reports.figures.cohorts import OTHER
+
+log = logging.getLogger("credit_reports.charts")
 
 __all__ = [
     "COLORS",
@@ -202,7 +206,7 @@ def _grid(n: int, max_cols: int = 3, panel: tuple[float, float] = (_PANEL_W, _PA
 
 def _suptitle(fig: Figure, title: str) -> None:
     """The figure title in the fixed header of a :func:`_grid` figure."""
-    fig.suptitle(title, fontsize=12, y=1 - 0.08 / fig.get_figheight(), va="top")
+    fig.suptitle(_plain_text(title), fontsize=12, y=1 - 0.08 / fig.get_figheight(), va="top")
 
 
 def _empty(message: str) -> Figure:
@@ -228,10 +232,10 @@ def _title_and_legend(fig: Figure, ax, title: str) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if fig.get_layout_engine() is None:  # a fixed-margin _grid figure: the key sits in its header
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.04 / fig.get_figheight()),
-                   ncols=len(labels), fontsize=8, frameon=False, title=title, title_fontsize=12)
+                   ncols=len(labels), fontsize=8, frameon=False, title=_plain_text(title), title_fontsize=12)
         return
     fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8, frameon=False,
-               title=title, title_fontsize=12)
+               title=_plain_text(title), title_fontsize=12)
 
 
 def balance_bars(totals: pd.DataFrame, title: str = "Available, reserved and used credit") -> Figure:
@@ -256,8 +260,26 @@ def balance_bars(totals: pd.DataFrame, title: str = "Available, reserved and use
     return fig
 
 
+#: Bidirectional controls (embeddings, overrides, isolates, marks): in a label they can reverse what a reader
+#: sees ("gro$ 001" shown as "100 $org"), so they are stripped from chart text and the strip is logged.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _plain_text(text: object) -> str:
+    """Customer data as text matplotlib shows literally: every ``$`` escaped, so ``"$$"`` or ``"50% off $x^$"``
+    never reaches mathtext (which fails on them, or renders them as formulas), and bidi controls stripped
+    (said in one log line)."""
+    value = str(text)
+    if _BIDI.search(value):
+        log.warning("chart label %r holds bidirectional control characters: they are stripped from the chart",
+                    value.encode("unicode_escape").decode("ascii"))
+        value = _BIDI.sub("", value)
+    return value.replace("$", "\\$")
+
+
 def _cohort_label(cohort: object, size: object) -> str:
-    return f"{cohort}\n(n={int(size):,})" if size is not None and not pd.isna(size) else str(cohort)
+    name = _plain_text(cohort)
+    return f"{name}\n(n={int(size):,})" if size is not None and not pd.isna(size) else name
 
 
 def _cohort_order(cohort_totals: pd.DataFrame, codes: list[str]) -> list[str]:
@@ -397,7 +419,7 @@ def cohort_heatmap(
     ax.set_yticks(range(n_rows), labels, fontsize=7)
     ax.xaxis.tick_top()
     ax.set_xlabel("Currency (each column scaled to its own largest cohort)")
-    ax.set_title(title, fontsize=11)
+    ax.set_title(_plain_text(title), fontsize=11)
     bar = fig.colorbar(image, ax=ax, fraction=0.04)
     bar.set_label("relative to the currency's largest cohort", fontsize=8)
     return fig

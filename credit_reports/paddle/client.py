@@ -11,8 +11,9 @@ backoff and jitter; other 4xx are raised at once. After ``max_attempts`` calls t
 :class:`~credit_reports.core.errors.PaddleError` is raised. Whether to retry and how long to wait are the pure
 rules of :mod:`credit_reports.core.retries`; the attempt budget is the client's :class:`RetryPolicy`.
 
-Pagination is bounded: a listing stops with an error after ``max_pages`` pages (default
-``MAX_PAGES``), or sooner when Paddle's ``estimated_total`` says how many pages there can be.
+Pagination is bounded, in flat memory: a listing stops with one line after ``max_pages`` pages (default
+``MAX_PAGES``), after ``listing_budget`` seconds, or at twice the pages the first page's ``estimated_total``
+implies (plus 10, for items added while listing; the first page asks for the count, later ones skip it).
 
 The API key is sent only to ``base_url`` (pagination ``next`` links are re-based onto it), and never
 appears in a repr, log record or exception message (see :mod:`credit_reports.core.redact`).
@@ -20,6 +21,7 @@ appears in a repr, log record or exception message (see :mod:`credit_reports.cor
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import ipaddress
 import json
@@ -103,6 +105,14 @@ _QUOTES = "'\"\u2018\u2019\u201c\u201d`"
 MAX_RPM = 100_000
 #: Hard cap on pages of one listing (200 a page: 10 million items), whatever ``next`` says.
 MAX_PAGES = 50_000
+#: Paddle's ``estimated_total`` is exact up to this many items, then reads 100,001 ("more").
+ESTIMATE_EXACT_UP_TO = 100_000
+#: The most a listing may take (wall clock): a listing paced by balance reads of a very large account takes
+#: hours, one that never ends is stopped here at the latest (``listing_budget`` per client).
+LISTING_BUDGET_SECONDS = 12 * 3600.0
+#: Pagination links remembered to catch a ``next`` that comes back (a loop); older ones are forgotten, since
+#: the page bound ends longer loops anyway.
+_RECENT_LINKS = 256
 
 
 def is_loopback(host: str | None) -> bool:
@@ -163,11 +173,12 @@ class PaddleClient:
         limiter: RateLimiter | None = None,
         retry_policy: RetryPolicy | None = None,
         max_pages: int = MAX_PAGES,
+        listing_budget: float = LISTING_BUDGET_SECONDS,
     ) -> None:
         key = _check_key(api_key if api_key is not None else os.environ.get(API_KEY_ENV),
                          API_KEY_ENV if api_key is None else "api_key")
         register_secret(key)  # every message, log line and file the toolkit writes is redacted of it
-        self.__key = key
+        self._key = _Secret(key)  # vars(), repr() and pickling show "[redacted]", never the key
         self.key_environment = next((env for p, env in _KEY_PREFIXES.items() if key.startswith(p)), None)
 
         self.environment, self.base_url = self._resolve_target(environment, base_url)
@@ -188,6 +199,7 @@ class PaddleClient:
         self.max_rpm = max_rpm
         self.rate_window = float(rate_window)
         self.max_pages = max(1, int(max_pages))
+        self.listing_budget = float(listing_budget)
         self.limiter = limiter or shared_limiter(self.base_url, max_rpm, self.rate_window)
         self.retry_policy = _retry_policy(max_attempts, retry_policy)
         self.user_agent = user_agent if user_agent is not None else f"credit-reports/{__version__} (+python-requests)"
@@ -258,7 +270,7 @@ class PaddleClient:
             session.mount("https://", adapter)
             session.headers.update(
                 {
-                    "Authorization": f"Bearer {self.__key}",
+                    "Authorization": f"Bearer {self._key.reveal()}",
                     "Paddle-Version": "1",
                     "User-Agent": self.user_agent,
                     "Accept": "application/json",
@@ -345,7 +357,7 @@ class PaddleClient:
         """Yield every item of a list endpoint, one page in memory, following ``next`` while ``has_more``.
 
         Asks for the largest page the endpoint allows (PAGE_SIZES) unless ``per_page`` or
-        ``params["per_page"]`` says otherwise, and sends ``Skip-Count: true``. Bounded: more pages than
+        ``params["per_page"]`` says otherwise; pages after the first send ``Skip-Count: true``. Bounded: more pages than
         ``max_pages``, or than ``estimated_total`` allows (with room for growth while listing), raise
         :class:`APIConnectionError` instead of following ``next`` for ever.
         """
@@ -355,21 +367,26 @@ class PaddleClient:
             query["per_page"] = int(size)
         target: str | None = path
         send: Mapping[str, Any] | None = query
-        seen: set[str] = set()
+        recent: collections.deque[str] = collections.deque(maxlen=_RECENT_LINKS)  # memory stays flat
         pages = 0
         cap = self.max_pages
+        started = time.monotonic()
         while target is not None:
-            if pages >= cap:
+            spent = time.monotonic() - started
+            if pages >= cap or spent > self.listing_budget:
+                why = (f"did not end after {pages:,} pages (limit {cap:,})" if pages >= cap else
+                       f"did not end within {self.listing_budget / 3600:g} h ({pages:,} pages)")
                 raise APIConnectionError(
-                    f"the listing did not end after {pages:,} pages (limit {cap:,}); Paddle's 'next' links "
-                    "kept coming, so nothing was saved from it",
+                    f"the listing {why}; Paddle's 'next' links kept coming, so nothing was saved from it",
                     reason="pagination did not end",
                     path=self._api_path(self._url(path)),
                     environment=self.environment,
                     base_url=self.base_url,
                 )
             pages += 1
-            body = self._request(target, send, extra_headers={"Skip-Count": "true"})
+            # the first page asks for Paddle's estimated_total (the bound of what follows); the rest skip the count
+            headers = {"Skip-Count": "true"} if pages > 1 else None
+            body = self._request(target, send, extra_headers=headers)
             data = body.get("data")
             if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
                 raise APIConnectionError(
@@ -386,7 +403,7 @@ class PaddleClient:
             next_url = pagination.get("next")
             if not pagination.get("has_more") or not next_url:
                 return
-            if next_url in seen:
+            if next_url in recent:
                 raise APIConnectionError(
                     "pagination did not advance (the same 'next' link came back twice)",
                     reason="pagination loop",
@@ -394,7 +411,7 @@ class PaddleClient:
                     environment=self.environment,
                     base_url=self.base_url,
                 )
-            seen.add(next_url)
+            recent.append(next_url)
             target, send = next_url, None  # `next` keeps the filters: follow it as given
 
     def _request(
@@ -614,12 +631,35 @@ def _check_key(key: str | None, source: str) -> str:
     return key
 
 
+class _Secret:
+    """The API key held so that ``vars(client)``, ``repr`` and ``str`` show ``[redacted]``; only the request
+    headers call :meth:`reveal`. Pickling is refused, so the key never leaves the process that way either."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "[redacted]"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the Paddle API key is not picklable")
+
+
 def _page_cap(pagination: Mapping[str, Any], asked: int | None, got: int, hard: int) -> int:
     """Pages a listing may take: from ``estimated_total`` when Paddle sent one (twice the pages it implies,
     plus 10, for items added while listing), else the hard cap."""
     total = pagination.get("estimated_total")
     size = pagination.get("per_page") or asked or got
     if isinstance(total, bool) or not isinstance(total, int) or total < 0 or not isinstance(size, int) or size < 1:
+        return hard
+    if total > ESTIMATE_EXACT_UP_TO:  # Paddle reports 100,001 for "more than 100,000": no bound from it
         return hard
     return min(hard, 2 * math.ceil(total / size) + 10)
 

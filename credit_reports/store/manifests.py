@@ -116,6 +116,8 @@ class SnapshotManifest(_Record):
     failures: Any = None
     failed_customer_ids: list[str] | None = None
     failed_carried_over_ids: list[str] | None = None
+    #: Failed customers whose answer Paddle's spec does not allow (fetch/door.py): id -> the one line (permanent).
+    refused_at_door: dict[str, str] | None = None
     verification: dict[str, Any] | None = None
     seconds: float | None = None
     max_rpm: int | None = None

@@ -699,9 +699,28 @@ def check_snapshots(
     for env in [environment] if environment else environments(data_dir):
         for folder, snap, problem in sorted(_scan(snapshots_root(data_dir) / env), key=lambda t: t[0].name):
             if problem is None and snap is not None:
-                problem = snap.verify()
+                problem = _missing_listed_file(snap) or snap.verify()
             out.append((folder, problem))
     return out
+
+
+def _missing_listed_file(snap: Snapshot) -> str | None:
+    """The first file the snapshot's manifest says it holds but that is gone, in one line, or None.
+
+    Every snapshot holds balances, customers and subscriptions; one whose manifest says its window's
+    movements were read (``evidence``) holds movements.parquet; any name in a ``files`` list counts too.
+    Without this a deleted movements.parquet passed the check and reports dropped to "no evidence".
+    """
+    listed = ["balances.parquet", "customers.parquet", "subscriptions.parquet"]
+    if snap.manifest.get("evidence"):
+        listed.append("movements.parquet")
+    files = snap.manifest.get("files")
+    listed += [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+    for name in listed:
+        if not (snap.path / name).is_file():
+            return (f"{name} is missing, though its manifest lists it; the snapshot is unusable (restore it or "
+                    "fetch anew)")
+    return None
 
 
 def load_history(

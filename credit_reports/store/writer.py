@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from credit_reports.core import locks, timestamps
-from credit_reports.core.errors import CreditReportsError, UsageError
+from credit_reports.core.errors import CreditReportsError, StoreLockedError
 from credit_reports.core.redact import redact
 from credit_reports.store import revisions
 from credit_reports.store.files import (
@@ -466,8 +466,9 @@ def _lock(env_dir: Path) -> int | None:
             return locks.acquire(env_dir / LOCK_FILE)
     except locks.LockHeld as held:
         who = f" (pid {held.holder})" if held.holder else ""
-        raise UsageError(
-            f"another fetch into {env_dir} is running{who}; wait for it to finish, then fetch again"
+        raise StoreLockedError(
+            f"another fetch into {env_dir} is running{who}; nothing was done: wait for it to finish, then fetch "
+            "again (schedule runs further apart)"
         ) from None
 
 
