@@ -143,8 +143,10 @@ def fetch_snapshot(
     as_of = _checked_as_of(as_of) if not live else pd.Timestamp.now(tz="UTC").ceil("s")
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
-        account = _one_account(client, data_dir)  # before any folder or listing: two accounts never share a chain
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
+            # the lock first (a second fetch calls Paddle for nothing), then the account, before any listing: two
+            # accounts never share a chain
+            account = _one_account(client, data_dir)
             counted_from = client.stats  # GET / (Paddle's clock) counts too: its retries and 429s are this fetch's
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
