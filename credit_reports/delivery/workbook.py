@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from credit_reports.core.money import minor_unit_decimals
 
-__all__ = ["EXCEL_MAX_ROWS", "write_workbook"]
+__all__ = ["EXCEL_MAX_ROWS", "SheetColumn", "SheetData", "write_workbook"]
 
 #: Excel's rows per sheet.
 EXCEL_MAX_ROWS = 1_048_576
@@ -37,7 +38,67 @@ _DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 #: Control characters a workbook cannot hold (the file would not open); removed from text cells.
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
-Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
+
+@dataclass
+class SheetColumn:
+    """One column of a table as the workbook writes it, worked out once for the whole column.
+
+    ``kind`` says how every cell is written: ``amount`` (a number in its row's currency format, ``codes``
+    giving the currency per row), ``date`` (naive UTC datetimes), ``text``, ``bool``, ``int``, ``float``
+    (a percentage when the column's name ends in ``share``), or ``mixed`` (cells of several types, each
+    written by its own type). ``values`` holds one Python value per row (None: an empty cell); for an amount
+    the float the cell holds. ``exact`` gives the values the Checks sheet sums (Decimals for amounts).
+    """
+
+    name: str
+    kind: str
+    values: list[Any]
+    codes: list[str | None] | None = None
+    exact_values: Callable[[], list[Any]] | None = None
+    _exact: list[Any] | None = field(default=None, repr=False)
+
+    def exact(self) -> list[Any]:
+        """The cells' exact values (amounts as Decimal major units), computed once."""
+        if self._exact is None:
+            self._exact = self.exact_values() if self.exact_values is not None else self.values
+        return self._exact
+
+
+@dataclass
+class SheetData:
+    """A table as columns (:func:`credit_reports.delivery.exports.major_units_table`).
+
+    It still unpacks as ``columns, rows, currencies`` (rows of exact values, per-cell currency codes)
+    for code that reads a table row by row; the workbook itself never builds the rows.
+    """
+
+    columns: list[SheetColumn]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def __len__(self) -> int:
+        return len(self.columns[0].values) if self.columns else 0
+
+    def rows(self, stop: int | None = None) -> list[list[Any]]:
+        """Rows of exact values (amounts as Decimal), the first ``stop`` only when given."""
+        cells = [c.exact()[:stop] for c in self.columns]
+        return [list(row) for row in zip(*cells, strict=True)]
+
+    def currencies(self) -> list[list[str | None]]:
+        """Per cell, the currency code its amount is in (None for every cell that is not an amount)."""
+        n = len(self)
+        cells = [c.codes if c.kind == "amount" and c.codes is not None else [None] * n for c in self.columns]
+        return [list(row) for row in zip(*cells, strict=True)]
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.names
+        yield self.rows()
+        yield self.currencies()
+
+
+Sheet = SheetData | tuple[list[str], list[list[Any]], list[list[str | None]]]
 
 
 def _number_format(code: str | None) -> str:
@@ -111,34 +172,132 @@ def _write_cell(sheet: Any, row: int, col: int, value: Any, code: str | None, co
         sheet.write_string(row, col, str(value))
 
 
+def _as_columns(data: Sheet) -> SheetData:
+    """A table given as (columns, rows, per-cell currencies) as :class:`SheetData` (each cell by its type)."""
+    if isinstance(data, SheetData):
+        return data
+    names, rows, currencies = data
+    columns = []
+    for i, name in enumerate(names):
+        codes = [row_codes[i] for row_codes in currencies]
+        columns.append(SheetColumn(name, "mixed", [row[i] for row in rows],
+                                   codes if any(c is not None for c in codes) else None))
+    return SheetData(columns)
+
+
+def _money_width(values: list[Any], codes: list[str | None]) -> int:
+    """The widest amount of a column shown in its currency's decimals: per currency only its smallest and
+    largest amount can be widest (the width grows with the magnitude and the sign)."""
+    extremes: dict[str, list[Any]] = {}
+    for value, code in zip(values, codes, strict=False):
+        if value is None or code is None:
+            continue
+        pair = extremes.get(code)
+        if pair is None:
+            extremes[code] = [value, value]
+        elif value < pair[0]:
+            pair[0] = value
+        elif value > pair[1]:
+            pair[1] = value
+    return max((_width(Decimal(v), code) for code, pair in extremes.items() for v in pair), default=0)
+
+
+def _column_width(column: SheetColumn, stop: int) -> int:
+    """About how many characters the widest shown cell of ``column`` needs (what :func:`_width` gives for
+    its widest cell), worked out for the whole column at once."""
+    values = column.values[:stop]
+    if column.kind == "amount":
+        return _money_width(column.exact()[:stop], (column.codes or [])[:stop])
+    if column.kind == "date":
+        return 19 if any(v is not None for v in values) else 0
+    if column.kind == "text":
+        return max((len(v) for v in values if v is not None), default=0)
+    if column.kind == "bool":
+        return max((len(str(v)) for v in set(values) if v is not None), default=0)
+    if column.kind == "int":
+        present = [v for v in values if v is not None]
+        return max((len(f"{v:,}") for v in (min(present), max(present))), default=0) if present else 0
+    if column.kind == "float":
+        return 8 if any(v is not None for v in values) else 0
+    codes = column.codes or [None] * len(values)
+    return max((_width(v, c) for v, c in zip(values, codes, strict=False)), default=0)
+
+
+def _column_writer(sheet: Any, fmt: _Formats, column: SheetColumn, stop: int) -> tuple[Any, list[Any], list[Any]]:
+    """How every cell of ``column`` is written: (write method, values, formats per row), chosen once per
+    column, so the row loop does no type tests. XlsxWriter's undecorated ``_write_*`` methods: the
+    decorated public ones only add A1-notation parsing, which these row/column numbers never need."""
+    values = column.values[:stop]
+    n = len(values)
+    if column.kind == "amount":
+        money = {code: fmt.money(code) for code in set(column.codes or [])}
+        return sheet._write_number, values, [money[c] for c in (column.codes or [None] * n)[:stop]]
+    if column.kind == "date":
+        return sheet._write_datetime, values, [fmt.date] * n
+    if column.kind == "text":
+        if any(_ILLEGAL.search(v) for v in values if v is not None):
+            values = [None if v is None else _ILLEGAL.sub("", v) for v in values]
+        return sheet._write_string, values, [None] * n
+    if column.kind == "bool":
+        return sheet._write_boolean, values, [None] * n
+    if column.kind in ("int", "float"):
+        share = column.kind == "float" and column.name.endswith("share")
+        return sheet._write_number, values, [fmt.share if share else None] * n
+    codes = (column.codes or [None] * n)[:stop]
+
+    def write(row: int, col: int, value: Any, code: str | None) -> None:
+        _write_cell(sheet, row, col, value, code, column.name, fmt)
+
+    return write, values, codes
+
+
 def _table_sheet(book: Any, fmt: _Formats, title: str, data: Sheet, headers: list[str], *,
                  max_rows: int, csv_name: str | None) -> dict[str, Any]:
-    """One table on its own sheet; returns where its columns are (for the Checks formulas)."""
-    columns, rows, currencies = data
+    """One table on its own sheet, written a column plan at a time; returns where its columns are (for the
+    Checks formulas)."""
+    table = _as_columns(data)
+    columns = table.names
     sheet = book.add_worksheet(title)
     limit = max(1, max_rows - 2)  # the header row, and a last row saying the table was cut
-    cut = len(rows) > limit
-    shown = rows[:limit]
-    widths = [min(len(h), 24) for h in headers]
-    for row, codes in zip(shown, currencies, strict=False):
-        for i, (value, code) in enumerate(zip(row, codes, strict=True)):
-            widths[i] = max(widths[i], _width(value, code))
+    total = len(table)
+    cut = total > limit
+    shown = min(total, limit)
+    widths = [max(min(len(h), 24), _column_width(c, shown)) for h, c in zip(headers, table.columns, strict=False)]
     for i, width in enumerate(widths):
         sheet.set_column(i, i, min(60, width + 3))
     sheet.freeze_panes(1, 0)
     if columns:
-        sheet.autofilter(0, 0, max(1, len(shown)), len(columns) - 1)
+        sheet.autofilter(0, 0, max(1, shown), len(columns) - 1)
     _print_setup(sheet, repeat_header=True)
     for i, text in enumerate(headers):
         sheet.write_string(0, i, text, fmt.header)
-    for r, (row, codes) in enumerate(zip(shown, currencies, strict=False), start=1):
-        for i, (value, code) in enumerate(zip(row, codes, strict=True)):
-            _write_cell(sheet, r, i, value, code, columns[i], fmt)
+    plan = [(i, *_column_writer(sheet, fmt, c, shown)) for i, c in enumerate(table.columns)]
+    for r in range(shown):
+        row = r + 1
+        for i, write, values, formats in plan:
+            value = values[r]
+            if value is not None:  # an empty cell is not written (write_blank without a format writes nothing)
+                write(row, i, value, formats[r])
     if cut:
         where = f"; every row is in {csv_name}" if csv_name else ""
-        sheet.write_string(len(shown) + 1, 0, f"Cut at Excel's row limit: {len(shown):,} of {len(rows):,} rows "
+        sheet.write_string(shown + 1, 0, f"Cut at Excel's row limit: {shown:,} of {total:,} rows "
                            f"shown{where}.", fmt.note)
-    return {"title": title, "columns": columns, "rows": len(shown), "cut": cut, "all_rows": rows}
+    return {"title": title, "columns": columns, "rows": shown, "cut": cut, "all_rows": _RowView(table),
+            "data": table}
+
+
+class _RowView:
+    """A table's rows of exact values, built only when a check reads them (the small tables' checks do;
+    the sub-ledger's read its columns, :func:`_values`)."""
+
+    def __init__(self, table: SheetData) -> None:
+        self.table = table
+
+    def __getitem__(self, index: slice) -> list[list[Any]]:
+        return self.table.rows()[index]
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 def _col(index: int) -> str:
@@ -194,8 +353,8 @@ def _checks_sheet(sheet: Any, fmt: _Formats, sheets: Mapping[str, dict[str, Any]
 
 
 def _values(info: dict[str, Any], column: str) -> list[Any]:
-    index = info["columns"].index(column)
-    return [row[index] for row in info["all_rows"][: info["rows"]]]
+    """The exact values of one column's shown cells, straight from the column (no rows are built)."""
+    return info["data"].columns[info["columns"].index(column)].exact()[: info["rows"]]
 
 
 def _ledger_checks(sheet: Any, fmt: _Formats, r: int, ledger: dict, totals: dict, ok: str) -> int:
