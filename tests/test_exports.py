@@ -320,7 +320,8 @@ def test_csvs_built_from_columns_are_byte_identical_to_the_cell_by_cell_writer(t
         "customers": rng.integers(0, 10**7, n),
         "flag": rng.random(n) < 0.5,
         "created_at": pd.to_datetime(rng.integers(0, 2 * 10**9, n), unit="s", utc=True).where(rng.random(n) > 0.1),
-        "note": np.array(["-1", "+x", "@y", "plain", None, "a,b \"q\"", "\tz", "é"], dtype=object)[rng.integers(0, 8, n)],
+        "note": np.array(["-1", "+x", "@y", "plain", None, "a,b \"q\"", "\tz", "é"],
+                         dtype=object)[rng.integers(0, 8, n)],
     })
     as_of = dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC)
     context = ExportContext(title="t", report="r", as_of=as_of, environment="production")
