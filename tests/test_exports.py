@@ -328,3 +328,34 @@ def test_csvs_built_from_columns_are_byte_identical_to_the_cell_by_cell_writer(t
     paths = write_exports({"customer_subledger": table}, tmp_path, "r", context=context)
     written = next(p for p in paths if p.suffix == ".csv").read_bytes()
     assert written == _reference_csv(table, as_of)
+
+
+def test_sheet_rows_written_as_xml_are_the_bytes_xlsxwriter_writes_cell_by_cell(tmp_path: Path) -> None:
+    import zipfile
+
+    import numpy as np
+
+    from credit_reports.delivery.workbook import write_workbook
+
+    rng = np.random.default_rng(3)
+    n = 300
+    table = pd.DataFrame({
+        "currency_code": pd.array(np.array(["USD", "JPY", "KRW", "XYZ", "TOTAL", "BHD"])[rng.integers(0, 6, n)],
+                                  dtype="string"),
+        "customer_id": [[" lead", "trail ", "a&b<c>\"d\"", "x\x01y", "=1+1", "é中", "ctm_1"][i % 7] for i in range(n)],
+        "available": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(-10**13, 10**13, n)), dtype="Int64"),
+        "top_1pct_share": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        "rate": rng.random(n) * 10.0 ** rng.integers(-9, 18, n),
+        "customers": rng.integers(-10**17, 10**17, n),
+        "occurred_at": pd.to_datetime(rng.integers(0, 2 * 10**15, n), unit="us", utc=True).where(rng.random(n) > 0.1),
+    })
+    members = {}
+    for as_xml in (True, False):
+        data = major_units_table(table)
+        path = write_workbook(tmp_path / f"{as_xml}.xlsx", {"customer_subledger": data, "other": data},
+                              titles={"customer_subledger": "Customer sub-ledger", "other": "Other"},
+                              headers={"customer_subledger": data.names, "other": data.names}, rows_as_xml=as_xml)
+        with zipfile.ZipFile(path) as book:
+            members[as_xml] = {name: book.read(name) for name in book.namelist() if not name.startswith("docProps/")}
+    assert members[True] == members[False]
+    assert b'xml:space="preserve"' in members[True]["xl/worksheets/sheet2.xml"]  # the fast path was taken

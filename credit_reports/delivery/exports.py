@@ -205,14 +205,18 @@ def _amount_code(table: pd.DataFrame, col: str) -> str | None:
 # Columns: every table is turned into files a column at a time
 
 
-def _decimals_by_code(codes: pd.Series) -> pd.Series:
-    """Per row, the decimals of its currency's minor unit; -1 where the code is missing, TOTAL or no currency.
-
-    :func:`minor_unit_decimals` is asked once per distinct code, never once per cell.
-    """
-    text = codes.astype(object).where(codes.notna(), None)
-    known = {c: minor_unit_decimals(str(c)) for c in pd.unique(text) if c is not None}
-    return text.map(lambda c: -1 if c is None or known.get(c) is None else known[c]).astype("int64")
+def _code_facts(codes: pd.Series) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    """Per row of a currency column: the code as text (None where missing), the decimals of its minor unit
+    (-1 where the code is missing, TOTAL or no currency) and whether it is a code that is no currency (not
+    TOTAL), whose amounts stay in minor units. Each distinct code is looked up once, never once per cell."""
+    values = codes.astype(object).to_numpy()
+    positions, distinct = pd.factorize(values, use_na_sentinel=True)
+    text = [str(c) for c in distinct]
+    decimals = [minor_unit_decimals(c) for c in text]
+    per_code = np.array([-1 if d is None else d for d in decimals] + [-1], dtype="int64")
+    unknown = np.array([d is None and c.upper() != "TOTAL" for c, d in zip(text, decimals, strict=True)] + [False])
+    labels = np.array([*text, None], dtype=object)
+    return labels[positions].tolist(), per_code[positions], unknown[positions]
 
 
 def _minor_ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -250,13 +254,10 @@ class AmountColumn:
     unknown: np.ndarray  # bool: a code that is no currency (not TOTAL): its amount stays in minor units
 
     @classmethod
-    def of(cls, values: pd.Series, codes: pd.Series) -> AmountColumn:
+    def of(cls, values: pd.Series, codes: tuple[list[str | None], np.ndarray, np.ndarray]) -> AmountColumn:
+        """``values`` in the currencies ``codes`` (:func:`_code_facts` of the table's currency column)."""
         ints, missing = _minor_ints(values)
-        code_text = [None if _is_missing(c) else str(c) for c in codes.astype(object)]
-        decimals = _decimals_by_code(codes).to_numpy()
-        unknown = np.array([c is not None and d < 0 and c.upper() != "TOTAL" for c, d in
-                            zip(code_text, decimals.tolist(), strict=True)], dtype=bool)
-        return cls(ints, missing, code_text, decimals, unknown)
+        return cls(ints, missing, *codes)
 
     def csv_major(self) -> list[str]:
         """The CSV's major-unit text: empty where the amount or a known currency is missing."""
@@ -288,14 +289,6 @@ class AmountColumn:
     def sheet_codes(self) -> list[str | None]:
         """Per cell, the currency whose format the workbook gives its amount."""
         return self.codes
-
-
-def _unknown_codes(codes: pd.Series) -> np.ndarray:
-    """Per row: is its code present, not TOTAL and no currency (its amounts stay in minor units)?"""
-    text = codes.astype(object).where(codes.notna(), None)
-    unknown = {c: str(c).upper() != "TOTAL" and minor_unit_decimals(str(c)) is None for c in pd.unique(text)
-               if c is not None}
-    return text.map(lambda c: c is not None and unknown[c]).to_numpy(dtype=bool)
 
 
 def _plain_column(values: pd.Series) -> tuple[str, list[Any]]:
@@ -352,11 +345,14 @@ class TableColumns:
     @classmethod
     def of(cls, table: pd.DataFrame) -> TableColumns:
         out = cls(table)
+        facts: dict[str, tuple[list[str | None], np.ndarray, np.ndarray]] = {}
         for col in table.columns:
             name = str(col)
             code_column = _amount_code(table, name)
             if code_column is not None:
-                out.amounts[name] = AmountColumn.of(table[col], table[code_column])
+                if code_column not in facts:  # several amount columns share one currency column
+                    facts[code_column] = _code_facts(table[code_column])
+                out.amounts[name] = AmountColumn.of(table[col], facts[code_column])
             else:
                 out.plain[name] = _plain_column(table[col])
         return out
@@ -374,7 +370,7 @@ class TableColumns:
                 kind, values = self.plain[name]
                 columns.append(SheetColumn(name, kind, values))
         if "currency_code" in self.table.columns:
-            unknown = _unknown_codes(self.table["currency_code"])
+            unknown = _code_facts(self.table["currency_code"])[2]
             if unknown.any():  # without it a reader would take minor units for major units (100x too large)
                 units = np.where(unknown, "minor units (unknown currency)", "major units").tolist()
                 columns.append(SheetColumn("amount_unit", "text", units))

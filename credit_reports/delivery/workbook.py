@@ -27,6 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from credit_reports.core.money import minor_unit_decimals
 
 __all__ = ["EXCEL_MAX_ROWS", "SheetColumn", "SheetData", "write_workbook"]
@@ -185,21 +187,20 @@ def _as_columns(data: Sheet) -> SheetData:
     return SheetData(columns)
 
 
-def _money_width(values: list[Any], codes: list[str | None]) -> int:
+def _money_width(column: SheetColumn, stop: int) -> int:
     """The widest amount of a column shown in its currency's decimals: per currency only its smallest and
-    largest amount can be widest (the width grows with the magnitude and the sign)."""
-    extremes: dict[str, list[Any]] = {}
-    for value, code in zip(values, codes, strict=False):
-        if value is None or code is None:
-            continue
-        pair = extremes.get(code)
-        if pair is None:
-            extremes[code] = [value, value]
-        elif value < pair[0]:
-            pair[0] = value
-        elif value > pair[1]:
-            pair[1] = value
-    return max((_width(Decimal(v), code) for code, pair in extremes.items() for v in pair), default=0)
+    largest amount can be widest (the width grows with the magnitude and the sign), found with numpy on the
+    cells' floats (which order amounts as their exact values do) and measured on the exact values."""
+    numbers = np.array([np.nan if v is None else v for v in column.values[:stop]], dtype="float64")
+    codes = np.array((column.codes or [None] * len(numbers))[:stop], dtype=object)
+    exact = column.exact()
+    widest = 0
+    for code in {c for c in codes.tolist() if c is not None}:
+        rows = np.flatnonzero((codes == code) & ~np.isnan(numbers))
+        if len(rows):
+            for row in (rows[np.argmin(numbers[rows])], rows[np.argmax(numbers[rows])]):
+                widest = max(widest, _width(Decimal(exact[row]), code))
+    return widest
 
 
 def _column_width(column: SheetColumn, stop: int) -> int:
@@ -207,7 +208,7 @@ def _column_width(column: SheetColumn, stop: int) -> int:
     its widest cell), worked out for the whole column at once."""
     values = column.values[:stop]
     if column.kind == "amount":
-        return _money_width(column.exact()[:stop], (column.codes or [])[:stop])
+        return _money_width(column, stop)
     if column.kind == "date":
         return 19 if any(v is not None for v in values) else 0
     if column.kind == "text":
@@ -251,8 +252,124 @@ def _column_writer(sheet: Any, fmt: _Formats, column: SheetColumn, stop: int) ->
     return write, values, codes
 
 
+#: Rows of sheet XML built at a time by :func:`_write_rows_as_xml` (bounds the text held in memory).
+_XML_CHUNK = 50_000
+#: Text XlsxWriter would rewrite on its way to the sheet (control-character escapes, rich strings):
+#: a column holding any is written cell by cell instead.
+_XLSX_REWRITES = re.compile("_x|\r|\ufffe|\uffff")
+#: A text XlsxWriter would write as rich text: starting with ``<r>`` and ending with ``</r>`` (cells joined by NUL).
+_RICH = re.compile("(?:^|\x00)<r>[^\x00]*</r>(?:\x00|$)")
+_FAST_KINDS = frozenset({"amount", "text", "int", "float", "date"})
+
+
+def _cell_styles(column: SheetColumn, fmt: _Formats, values: list[Any]) -> list[Any]:
+    """The format of each cell of ``column`` (None: no format), as the cell-by-cell writer gives them."""
+    n = len(values)
+    if column.kind == "amount":
+        money = {code: fmt.money(code) for code in set(column.codes or [])}
+        return [money[c] for c in (column.codes or [None] * n)[:n]]
+    if column.kind == "date":
+        return [fmt.date] * n
+    if column.kind == "float" and column.name.endswith("share"):
+        return [fmt.share] * n
+    return [None] * n
+
+
+def _writes_as_xml(table: SheetData, shown: int) -> bool:
+    """True when every cell of the shown rows can be written as sheet XML directly, exactly as XlsxWriter
+    writes it: numbers, dates and plain text (nothing XlsxWriter would escape as ``_xHHHH_``, no rich
+    strings, no text near Excel's 32,767-character cell limit)."""
+    if shown == 0 or any(c.kind not in _FAST_KINDS for c in table.columns):
+        return False
+    for column in table.columns:
+        if column.kind != "text":
+            continue
+        text = [v for v in column.values[:shown] if v is not None]
+        joined = "\x00".join(text)
+        if _XLSX_REWRITES.search(joined) or _RICH.search(joined) or max(map(len, text), default=0) > 16_000:
+            return False
+    return True
+
+
+def _xml_cells(sheet: Any, column: SheetColumn, col: int, values: list[Any], styles: list[Any],
+               first_row: int) -> list[str]:
+    """``column``'s cells as the ``<c>`` elements XlsxWriter writes (empty text for an empty cell), a whole
+    column at a time; ``first_row`` is the sheet row (0-based) of ``values[0]``."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    letter = xl_col_to_name(col)
+    ids = [None if s is None else s._get_xf_index() for s in styles]
+    refs = [f"{letter}{first_row + 1 + i}" for i in range(len(values))]
+    attrs = [f'<c r="{r}"' if x is None else f'<c r="{r}" s="{x}"' for r, x in zip(refs, ids, strict=True)]
+    if column.kind == "text":
+        out = []
+        illegal = bool(_ILLEGAL.search("\n".join(v for v in values if v is not None)))
+        for a, v in zip(attrs, values, strict=True):
+            if v is None:
+                out.append("")
+                continue
+            v = _ILLEGAL.sub("", v) if illegal else v
+            # XlsxWriter's test for leading or trailing whitespace (re's \s is str.isspace)
+            space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() else ""
+            v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            out.append(f'{a} t="inlineStr"><is><t{space}>{v}</t></is></c>')
+        return out
+    if column.kind == "date":
+        values = [None if v is None else sheet._convert_date_time(v) for v in values]
+    return ["" if v is None else f"{a}><v>{v:.16G}</v></c>" for a, v in zip(attrs, values, strict=True)]
+
+
+def _register_styles(table: SheetData, styles: list[list[Any]], shown: int) -> None:
+    """Give every format its workbook index in the order XlsxWriter would meet it (row by row, left to right),
+    so the sheet and styles.xml come out as the cell-by-cell writer makes them."""
+    firsts: dict[int, tuple[tuple[int, int], Any]] = {}
+    for col, (column, column_styles) in enumerate(zip(table.columns, styles, strict=True)):
+        seen: set[int] = set()
+        for row, (value, style) in enumerate(zip(column.values[:shown], column_styles, strict=True)):
+            if style is None or value is None or id(style) in seen:
+                continue
+            seen.add(id(style))
+            if id(style) not in firsts or (row, col) < firsts[id(style)][0]:
+                firsts[id(style)] = ((row, col), style)
+    for _place, style in sorted(firsts.values(), key=lambda f: f[0]):
+        style._get_xf_index()
+
+
+def _write_rows_as_xml(sheet: Any, fmt: _Formats, table: SheetData, shown: int) -> None:
+    """The data rows written as sheet XML straight into the constant-memory sheet's row file, a column at
+    a time per chunk of rows: the same bytes XlsxWriter writes cell by cell, at a fraction of the cost
+    (docs/benchmarks/render.md; ``bench/xlsx_writers.py``). The header row (row 0) is written before."""
+    values = [c.values[:shown] for c in table.columns]
+    styles = [_cell_styles(c, fmt, v) for c, v in zip(table.columns, values, strict=True)]
+    sheet._write_single_row(1)  # the header row goes out first, as the first data cell would send it
+    _register_styles(table, styles, shown)
+    for col, column_values in enumerate(values):
+        present = [r for r, v in enumerate(column_values) if v is not None]
+        if present:
+            sheet._check_dimensions(present[0] + 1, col)
+            sheet._check_dimensions(present[-1] + 1, col)
+    for start in range(0, shown, _XML_CHUNK):
+        stop = min(start + _XML_CHUNK, shown)
+        cells = [_xml_cells(sheet, c, i, v[start:stop], s[start:stop], start + 1)
+                 for i, (c, v, s) in enumerate(zip(table.columns, values, styles, strict=True))]
+        heads = [f'<row r="{r + 2}">' for r in range(start, stop)]
+        sheet.fh.write("".join(["".join(parts) + "</row>" for parts in zip(heads, *cells, strict=True)]))
+    sheet.previous_row = shown  # the next write (the cut note) starts after the rows written here
+
+
+def _write_cells(sheet: Any, fmt: _Formats, table: SheetData, shown: int) -> None:
+    """The data rows written cell by cell through XlsxWriter, each column's write method chosen once."""
+    plan = [(i, *_column_writer(sheet, fmt, c, shown)) for i, c in enumerate(table.columns)]
+    for r in range(shown):
+        row = r + 1
+        for i, write, values, formats in plan:
+            value = values[r]
+            if value is not None:  # an empty cell is not written (write_blank without a format writes nothing)
+                write(row, i, value, formats[r])
+
+
 def _table_sheet(book: Any, fmt: _Formats, title: str, data: Sheet, headers: list[str], *,
-                 max_rows: int, csv_name: str | None) -> dict[str, Any]:
+                 max_rows: int, csv_name: str | None, rows_as_xml: bool = True) -> dict[str, Any]:
     """One table on its own sheet, written a column plan at a time; returns where its columns are (for the
     Checks formulas)."""
     table = _as_columns(data)
@@ -271,13 +388,10 @@ def _table_sheet(book: Any, fmt: _Formats, title: str, data: Sheet, headers: lis
     _print_setup(sheet, repeat_header=True)
     for i, text in enumerate(headers):
         sheet.write_string(0, i, text, fmt.header)
-    plan = [(i, *_column_writer(sheet, fmt, c, shown)) for i, c in enumerate(table.columns)]
-    for r in range(shown):
-        row = r + 1
-        for i, write, values, formats in plan:
-            value = values[r]
-            if value is not None:  # an empty cell is not written (write_blank without a format writes nothing)
-                write(row, i, value, formats[r])
+    if rows_as_xml and _writes_as_xml(table, shown):
+        _write_rows_as_xml(sheet, fmt, table, shown)
+    else:
+        _write_cells(sheet, fmt, table, shown)
     if cut:
         where = f"; every row is in {csv_name}" if csv_name else ""
         sheet.write_string(shown + 1, 0, f"Cut at Excel's row limit: {shown:,} of {total:,} rows "
@@ -462,13 +576,15 @@ def write_workbook(
     about: Sequence[tuple[str, Any]] | None = None,
     csv_names: Mapping[str, str] | None = None,
     max_rows: int = EXCEL_MAX_ROWS,
+    rows_as_xml: bool = True,
 ) -> Path:
     """Write the workbook: About (when ``about`` is given), Checks, then one sheet per table in order.
 
     ``sheets`` maps a table name to (columns, rows, per-cell currency) from
     :func:`credit_reports.delivery.exports.major_units_table`; ``titles`` and ``headers`` give each sheet's name
     and column headers in words; ``csv_names`` the CSV holding every row (named when a sheet is cut at
-    ``max_rows``).
+    ``max_rows``). ``rows_as_xml`` writes the rows of a table of numbers, dates and plain text as sheet XML
+    directly (the same bytes, a fraction of the time); False writes every cell through XlsxWriter.
     """
     import xlsxwriter
 
@@ -483,7 +599,7 @@ def write_workbook(
         written: dict[str, dict[str, Any]] = {}
         for name, data in sheets.items():
             written[name] = _table_sheet(book, fmt, titles[name], data, headers[name], max_rows=max_rows,
-                                         csv_name=(csv_names or {}).get(name))
+                                         csv_name=(csv_names or {}).get(name), rows_as_xml=rows_as_xml)
         if check_sheet is not None:
             # added second (its place among the tabs) but filled last: only now is it known where every
             # table landed; each constant-memory sheet streams its own rows, in order
