@@ -375,7 +375,8 @@ def _plan(
 
 
 def _run_notebook(
-    job: _Job, stage: Path, *, kernel_name: str, api_key: str | None, others: Mapping[str, str | None]
+    job: _Job, stage: Path, *, kernel_name: str, api_key: str | None, others: Mapping[str, str | None],
+    early: Any = None,
 ) -> tuple[nbformat.NotebookNode, ExportFacts | None]:
     """Execute the notebook into ``stage``; return it and the export facts its kernel handed over.
 
@@ -389,6 +390,8 @@ def _run_notebook(
         with _environment(handoff.ENV, str(handoff_path)):
             nb = execute(job.notebook, executed_path, job.parameters, kernel_name)
     except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
+        if early is not None:
+            early.cancel()
         shutil.rmtree(handoff_path, ignore_errors=True)
         if isinstance(exc, UsageError):
             raise
@@ -401,7 +404,29 @@ def _run_notebook(
             "published and the last good report stays in place",
             failed_notebook=kept, cell=cell, ename=ename, evalue=redact_key(str(evalue or ""), api_key),
         ) from None
-    return nb, handoff.load(handoff_path)
+    return nb, (early.finish() if early is not None else handoff.load(handoff_path))
+
+
+def _exports(job: _Job, facts: ExportFacts, close: Any, stage: Path,
+             csv_bom: bool) -> tuple[dict[str, Any], list[Path]]:
+    """The close tables and the export files (CSVs, workbook) of ``facts``, written into ``stage``."""
+    from credit_reports.delivery.exports import write_exports
+
+    tables = _close_tables(job, facts, close)
+    context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close)
+    return tables, write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
+
+
+def _early_exports(job: _Job, close: Any, stage: Path, csv_bom: bool) -> handoff.EarlyExports:
+    """Exports that start as soon as the kernel hands over the report prepared with this render's parameters
+    (they then run beside the kernel's charts); other facts are left to the render, as before."""
+
+    def work(facts: ExportFacts) -> tuple[dict[str, Any], list[Path]] | None:
+        if not facts.same_parameters(job.report_parameters):
+            return None
+        return _exports(job, facts, close, stage, csv_bom)
+
+    return handoff.EarlyExports(stage / ".handoff", work)
 
 
 @contextmanager
@@ -592,7 +617,7 @@ def render_report(
     notebook fails (the failed notebook is kept as ``<name>.failed.ipynb``; nothing is published);
     SecretLeakError (a ReportFailedError) when an output holds a secret (nothing is published).
     """
-    from credit_reports.delivery.exports import export_links, write_exports
+    from credit_reports.delivery.exports import export_links
 
     timer = _Timer()
     job = _plan(notebook, parameters, data_dir=data_dir, out_dir=out_dir, output_name=output_name,
@@ -601,7 +626,10 @@ def render_report(
     warnings: list[str] = []
     with shared_salt() as salt, staging_folder(job.out_dir, job.name) as stage:
         others = {"the pseudonymisation salt": salt}
-        nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others)
+        close = close or CloseSettings()
+        early = _early_exports(job, close, stage, csv_bom)
+        nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others,
+                                        early=early)
         timer.lap("execute")
         nb = compact_images(clean_notebook(nb))
         executed_path = stage / f"{job.name}.ipynb"
@@ -609,10 +637,11 @@ def render_report(
         timer.lap("clean")
         facts = _export_facts(job, handed_over)
         timer.lap("prepared report")
-        close = close or CloseSettings()
-        tables = _close_tables(job, facts, close)
-        context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close)
-        export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
+        if early.result is not None and early.facts is facts:  # written while the kernel drew its charts
+            tables, export_paths = early.result
+            log.info("exports written beside the kernel in %.2f s", early.seconds)
+        else:
+            tables, export_paths = _exports(job, facts, close, stage, csv_bom)
         downloads = export_links(export_paths, job.name)
         timer.lap("exports")
         html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
