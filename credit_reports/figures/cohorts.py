@@ -377,7 +377,9 @@ def _has_duplicate_ids(index: pd.Index) -> bool:
         ids = _as_arrow(index)
     except (TypeError, ValueError):  # pragma: no cover - ids Arrow cannot hold
         return bool(index.has_duplicates)
-    return len(pc.unique(ids)) != len(ids)
+    duplicates = len(pc.unique(ids)) != len(ids)
+    _release_arrow_memory()
+    return duplicates
 
 
 def _positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
@@ -389,7 +391,17 @@ def _positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
         found = pc.index_in(_as_arrow(ids), value_set=_as_arrow(index))
     except (TypeError, ValueError, NotImplementedError):  # pragma: no cover - ids of mixed types
         return index.get_indexer(ids)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+    positions = found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+    _release_arrow_memory()
+    return positions
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory of the lookups' hash tables back: Arrow's allocator keeps freed memory for reuse, which
+    would otherwise raise the report's peak by the size of a million-id hash table."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _customer_codes(cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:

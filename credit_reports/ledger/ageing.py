@@ -79,18 +79,23 @@ def _adjustment_lots(adjustments: pd.DataFrame | None) -> dict[tuple[str, str], 
     return {k: [(t, n) for t, n, _ in v if n > 0] for k, v in lots.items()}
 
 
-def _keys(*frames: pd.DataFrame) -> list[np.ndarray]:
+def _keys(*frames: pd.DataFrame) -> tuple[list[np.ndarray], int, list[str]]:
     """One int64 key per row of each frame for its (currency, customer), equal keys for equal pairs across
-    every frame: the walk below joins lots to balances on integers, never on strings."""
-    codes, code_index = pd.factorize(pd.concat([f["currency_code"].astype(object) for f in frames],
-                                               ignore_index=True))
-    customers, _ = pd.factorize(pd.concat([f["customer_id"].astype(object) for f in frames], ignore_index=True))
-    keys = codes.astype("int64") * (int(customers.max(initial=0)) + 1) + customers
+    every frame, so the walk below joins lots to balances on integers, never on strings. Also the key's
+    divisor (``key // width`` is the currency's number) and the currencies by number. The ids are factorised
+    as Arrow strings, without a Python object per id."""
+    def column(name: str) -> pd.Series:
+        return pd.concat([f[name].astype("string") for f in frames], ignore_index=True)
+
+    codes, code_values = pd.factorize(column("currency_code"))
+    customers, _ = pd.factorize(column("customer_id"))
+    width = int(customers.max(initial=0)) + 1
+    keys = codes.astype("int64") * width + customers
     out, start = [], 0
     for frame in frames:
         out.append(keys[start:start + len(frame)])
         start += len(frame)
-    return out
+    return out, width, [str(c) for c in code_values]
 
 
 def _bucket_index(age_days: np.ndarray) -> np.ndarray:
@@ -141,7 +146,7 @@ def ageing(
     moves = movements_frame(movements if movements is not None else [])
     issued = moves[(moves["kind"] == "issued") & (moves["occurred_at"] <= stamp)]
     adj = _adjustment_lot_frame(adjustments, stamp)
-    b_key, first_key, issued_key, adj_key = _keys(b, first, issued, adj)
+    (b_key, first_key, issued_key, adj_key), width, code_names = _keys(b, first, issued, adj)
 
     granted = pd.Series((first["available"] + first["reserved"] + first["used"]).to_numpy(dtype="int64"),
                         index=first_key).groupby(level=0).sum()
@@ -173,24 +178,24 @@ def ageing(
     np.add.at(taken, walk["row"].to_numpy(), take)
     left = rows["available"].to_numpy() - taken
 
-    code_text = b["currency_code"].astype(str).to_numpy()
-    customer_text = b["customer_id"].astype(str).to_numpy()
     row_of = walk["row"].to_numpy()
+    keys = np.concatenate([b_key[row_of], b_key])
     parts = pd.DataFrame({
-        "currency_code": np.concatenate([code_text[row_of], code_text]),
+        "code": keys // width,
         "bucket": np.concatenate([walk["bucket"].to_numpy(), np.full(len(b), undated_index, "int64")]),
         "amount": np.concatenate([take, left]),
-        "customer_id": np.concatenate([customer_text[row_of], customer_text]),
+        "key": keys,  # one per (currency, customer): distinct keys in a currency are distinct customers
     })
     parts = parts[parts["amount"] != 0]
-    grouped = parts.groupby(["currency_code", "bucket"])
+    grouped = parts.groupby(["code", "bucket"])
     amounts = grouped["amount"].sum()
-    holders = grouped["customer_id"].nunique()
+    holders = grouped["key"].nunique()
 
-    codes = sorted(set(code_text.tolist()))
-    index = pd.MultiIndex.from_product([codes, range(len(labels))], names=["currency_code", "bucket"])
+    present = sorted({code_names[i] for i in np.unique(b_key // width).tolist()})
+    number = {name: i for i, name in enumerate(code_names)}
+    index = pd.MultiIndex.from_product([[number[c] for c in present], range(len(labels))], names=["code", "bucket"])
     out = pd.DataFrame({
-        "currency_code": index.get_level_values(0),
+        "currency_code": [code_names[i] for i in index.get_level_values(0)],
         "bucket": [labels[i] for i in index.get_level_values(1)],
         "amount": amounts.reindex(index, fill_value=0).to_numpy(),
         "customers": holders.reindex(index, fill_value=0).to_numpy(),
