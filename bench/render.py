@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| ratio full report / empty-notebook floor | {render / floor:.2f}x | |")
         print(f"| **ratio full report / hand-written floor** | **{render / hand:.2f}x** (target <= {target:g}x) | |")
         print()
-        print(f"Peak memory of one full render in a fresh process (ru_maxrss): render process "
+        print(f"Peak memory of one full render in a fresh process (render: VmHWM; kernel: ru_maxrss): render process "
               f"{memory['render_mb']:.0f} MB, its kernel {memory['kernel_mb']:.0f} MB, together "
               f"{memory['render_mb'] + memory['kernel_mb']:.0f} MB (target < 1,000 MB at 1,000,000 customers)")
         print()
