@@ -56,6 +56,8 @@ def edge_tables() -> dict[str, pd.DataFrame]:
             "name": ["=HYPERLINK(1)", "-x", None, "a\x01b", "plain", "@y"],
             "top_share": [0.123456, 1 / 3, float("nan"), 0.0, 1.0, 0.5],
             "flag": [True, False, True, False, True, True],
+            "maybe": pd.array([True, None, False, True, None, False], dtype="boolean"),
+            "count": pd.array([1, None, 3, -4, 5, 10**12], dtype="Int64"),
             "when": pd.to_datetime(["2026-01-01T05:06:07Z"] * 5 + [None], utc=True),
             "naive": pd.to_datetime(["2026-01-01T05:06:07"] * 6),
             "obj": [1, "a", None, 2.5, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "+1"],

@@ -319,6 +319,8 @@ def test_csvs_built_from_columns_are_byte_identical_to_the_cell_by_cell_writer(t
         "ratio": rng.random(n) * 10.0 ** rng.integers(-8, 17, n),
         "customers": rng.integers(0, 10**7, n),
         "flag": rng.random(n) < 0.5,
+        "maybe": pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.5), dtype="boolean"),
+        "holders": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 99, n)), dtype="Int64"),
         "created_at": pd.to_datetime(rng.integers(0, 2 * 10**9, n), unit="s", utc=True).where(rng.random(n) > 0.1),
         "note": np.array(["-1", "+x", "@y", "plain", None, "a,b \"q\"", "\tz", "é"],
                          dtype=object)[rng.integers(0, 8, n)],

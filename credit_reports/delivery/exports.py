@@ -300,10 +300,10 @@ def _plain_column(values: pd.Series) -> tuple[str, list[Any]]:
         utc = values.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(dtype, "tz", None) else values
         stamps = utc.astype(object).tolist()
         return "date", [None if m else t.to_pydatetime() for t, m in zip(stamps, missing, strict=True)]
-    if dtype.kind == "b":
-        return "bool", values.tolist()
-    if dtype.kind in "iu":
-        return "int", values.tolist()
+    if dtype.kind == "b":  # numpy bool, or pandas' nullable boolean (missing: an empty cell)
+        return "bool", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
+    if dtype.kind in "iu":  # numpy integers, or pandas' nullable Int64 (missing: an empty cell)
+        return "int", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
     if dtype.kind == "f":
         return "float", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
     if isinstance(dtype, pd.StringDtype) or (dtype.kind == "O" and _all_text(values, missing)):
@@ -325,7 +325,7 @@ def _csv_plain(kind: str, values: list[Any], column: str, source: pd.Series) -> 
         stamps = source.dt.tz_convert("UTC") if getattr(source.dtype, "tz", None) else source
         return stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("").tolist()
     if kind in ("int", "bool"):
-        return [str(v) for v in values]
+        return ["" if v is None else str(v) for v in values]
     if kind == "float":
         text = _share_text if column.endswith("share") else str
         return ["" if v is None or v != v else text(v) for v in values]
