@@ -1,20 +1,24 @@
 """Benchmark: render the full credit-balances report for a large account against the papermill floor.
 
 Writes a synthetic snapshot store straight in the DESIGN layout (``<data>/snapshots/<env>/<as-of>/`` with
-``balances.parquet``, ``customers.parquet``, ``subscriptions.parquet``, ``manifest.json``): 100,000
-customers and 24 monthly snapshots by default, the account growing and credit moving between them.
+``balances.parquet``, ``customers.parquet``, ``subscriptions.parquet``, ``movements.parquet``,
+``manifest.json``), shaped like a real store: 100,000 customers and 24 monthly snapshots by default, the older
+half reconstructed by ``credit-reports history``, the first fetched one with its credit adjustments and
+history, incremental fetches after it, and movements that explain every balance change (the period reconciles).
 Then, in the same run and on the same kernel, interleaved, it times
 
 * the floor: papermill executing an empty notebook plus nbconvert exporting it to HTML,
-* the second floor: papermill plus nbconvert (code hidden) on a minimal report a user would write by
-  hand (imports pandas and matplotlib, reads the newest ``balances.parquet``, sums per currency, one bar
+* the second floor: papermill plus nbconvert (code hidden) on a report a user would write by hand (imports
+  pandas and matplotlib, reads the newest and previous ``balances.parquet`` and the newest window's
+  movements, sums per currency, computes the roll-forward and the customers behind any difference, one bar
   chart per currency), and
 * ``render_report`` of the full report (execution, cleaning, HTML, exports, manifest, secret scan,
   publish, index),
 
-each ``--repeat`` times (median reported), after ``--warmup`` untimed rounds of all three so that
-first-use costs in this process (imports, template compilation, cold file cache) weigh on neither side,
-and prints a Markdown table for ``docs/benchmarks/render.md`` with the machine's load average.
+each ``--repeat`` times (median reported, in wall and in CPU seconds of the process and its kernel), after
+``--warmup`` untimed rounds of all three so that first-use costs in this process (imports, template
+compilation, cold file cache) weigh on neither side, and prints a Markdown table for
+``docs/benchmarks/render.md`` with the machine's load average.
 Targets: the full render takes at most 2x the hand-written floor at 100,000 customers, 3x at
 1,000,000, and one render (its own process plus its kernel, measured in a fresh process) peaks under 1 GB.
 
