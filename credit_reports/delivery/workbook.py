@@ -400,15 +400,24 @@ def _table_sheet(book: Any, fmt: _Formats, title: str, data: Sheet, headers: lis
             "data": table}
 
 
-class _RowView:
-    """A table's rows of exact values, built only when a check reads them (the small tables' checks do;
-    the sub-ledger's read its columns, :func:`_values`)."""
+class _RowView(Sequence):
+    """A table's rows of exact values, built once and only when a check reads them (the small tables' checks
+    do; the sub-ledger's read its columns, :func:`_values`). Reads like the list of rows it stands for."""
 
     def __init__(self, table: SheetData) -> None:
         self.table = table
+        self._rows: list[list[Any]] | None = None
 
-    def __getitem__(self, index: slice) -> list[list[Any]]:
-        return self.table.rows()[index]
+    def _all(self) -> list[list[Any]]:
+        if self._rows is None:
+            self._rows = self.table.rows()
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self._all())
 
     def __len__(self) -> int:
         return len(self.table)
