@@ -102,3 +102,80 @@ def test_ageing_chart_has_one_panel_per_currency_with_every_bucket() -> None:
     panels = [ax for ax in fig.axes if ax.patches]
     assert [ax.get_title() for ax in panels] == ["JPY: available by age", "USD: available by age"]
     assert all(len(ax.patches) == 6 for ax in panels)
+
+
+def _reference_ageing(closing: pd.DataFrame, as_of: str, first: pd.DataFrame, stream: pd.DataFrame,
+                      adjustments: pd.DataFrame, undated: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """FIFO by hand, one balance row at a time (the per-row loop the module ran before it worked on every
+    customer at once): {(currency, bucket): (amount, customers)} for the non-zero buckets."""
+    from credit_reports.ledger.ageing import BUCKETS, _adjustment_lots
+
+    stamp = pd.Timestamp(as_of)
+
+    def label(age: int | None) -> str:
+        return undated if age is None else next(name for name, limit in BUCKETS if age <= limit)
+
+    granted: dict[tuple[str, str], int] = {}
+    for r in first.itertuples():
+        key = (r.currency_code, r.customer_id)
+        granted[key] = granted.get(key, 0) + r.available + r.reserved + r.used
+    lots: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in stream[(stream["kind"] == "issued") & (stream["occurred_at"] <= stamp)].sort_values(
+            "occurred_at", kind="stable").itertuples():
+        lots.setdefault((r.currency_code, r.customer_id), []).append(((stamp - r.occurred_at).days, r.amount))
+    legacy = {k: [((stamp - t).days, n) for t, n in v] for k, v in _adjustment_lots(adjustments).items()}
+    out: dict[tuple[str, str], list] = {}
+    for r in closing[closing["available"] > 0].itertuples():
+        key = (r.currency_code, r.customer_id)
+        old = legacy.get(key, [])
+        walk = [*old, (None, max(granted.get(key, 0) - sum(n for _, n in old), 0)), *lots.get(key, [])]
+        left = r.available
+        for age, size in reversed(walk):
+            step = min(size, left)
+            if step:
+                cell = out.setdefault((r.currency_code, label(age)), [0, set()])
+                cell[0] += step
+                cell[1].add(r.customer_id)
+            left -= step
+        if left:
+            cell = out.setdefault((r.currency_code, undated), [0, set()])
+            cell[0] += left
+            cell[1].add(r.customer_id)
+    return {k: (v[0], len(v[1])) for k, v in out.items()}
+
+
+def test_ageing_of_a_random_store_equals_fifo_walked_one_customer_at_a_time() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(27)
+    customers = [f"c{i}" for i in range(300)]
+    codes = ["USD", "JPY", "EUR"]
+    first = balances([(c, code, int(rng.integers(0, 900)), int(rng.integers(0, 50)), int(rng.integers(0, 300)))
+                      for c in customers[:200] for code in codes if rng.random() < 0.5])
+    when = pd.Timestamp(FIRST_AS_OF) + pd.to_timedelta(rng.integers(0, 340 * 86_400, 1500), unit="s")
+    stream = [movement("issued", customers[int(rng.integers(0, 300))], codes[int(rng.integers(0, 3))],
+                       int(rng.integers(1, 500)), str(t), f"txn_{i}") for i, t in enumerate(when)]
+    stream += [movement("issued", "c1", "USD", 77, str(when[0]), "txn_same_moment")]  # a tie in time
+    legacy = []
+    for i, c in enumerate(customers[:60]):
+        created = f"2023-{1 + i % 12:02d}-0{1 + i % 9}T00:00:00Z"
+        legacy.append({"id": f"adj_{i}", "action": "credit", "status": "approved", "customer_id": c,
+                       "currency_code": codes[i % 3], "totals": {"total": str(int(rng.integers(1, 400)))},
+                       "credit_applied_to_balance": True, "transaction_id": f"txn_l{i}", "created_at": created,
+                       "updated_at": created})
+        if i % 5 == 0:
+            legacy.append({"id": f"adj_r{i}", "action": "credit_reverse", "status": "approved", "customer_id": c,
+                           "currency_code": codes[i % 3], "totals": {"total": "-50"}, "transaction_id": f"txn_l{i}",
+                           "created_at": created, "updated_at": created})
+    adjustments = adjustments_frame(legacy)
+    closing = balances([(c, code, int(rng.integers(0, 4000)), int(rng.integers(0, 50)), 0)
+                        for c in customers for code in codes if rng.random() < 0.6])
+    frame = moves(stream)
+    aged = ageing(closing, AS_OF, first_balances=first, first_as_of=FIRST_AS_OF, movements=frame,
+                  adjustments=adjustments)
+    expected = _reference_ageing(closing, AS_OF, first, frame, adjustments, UNDATED)
+    got = {(c, b): (a, n) for c, b, a, n in aged.itertuples(index=False) if a or n}
+    assert got == expected
+    assert len(expected) == 3 * 6  # every bucket of every currency is reached
+    assert aged["amount"].dtype == "int64" and aged["customers"].dtype == "int64"
+    assert len(aged) == 3 * 6  # every bucket of every currency with available credit, zeros included

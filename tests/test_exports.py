@@ -243,3 +243,121 @@ def test_the_periods_movements_tie_the_roll_forward_to_the_ledger(exported: dict
     for code in closing:
         before = opening.get(code, {}).get("outstanding", 0)
         assert before + moved.get(code, 0) == closing[code]["outstanding"], code
+
+
+# -- the CSVs built from columns are the bytes the cell-by-cell writer gave ----------------------------
+
+
+def _reference_csv(table: pd.DataFrame, as_of: dt.datetime) -> bytes:
+    """The CSV as the exports wrote it cell by cell before they worked a column at a time (kept here as the
+    reference): every cell through Decimal and the csv module."""
+    import io
+
+    from credit_reports.core import timestamps
+
+    def missing(v: Any) -> bool:
+        try:
+            return bool(pd.isna(v))
+        except (TypeError, ValueError):
+            return False
+
+    def plain(v: Any) -> Any:
+        if missing(v):
+            return None
+        if isinstance(v, pd.Timestamp):
+            return (v.tz_convert("UTC").tz_localize(None) if v.tzinfo else v).to_pydatetime()
+        if isinstance(v, dt.datetime) and v.tzinfo is not None:
+            return v.astimezone(dt.UTC).replace(tzinfo=None)
+        return v.item() if hasattr(v, "item") and not isinstance(v, str | bytes) else v
+
+    def text(v: Any, col: str) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, dt.datetime):
+            return timestamps.iso(pd.Timestamp(v).to_pydatetime())
+        if isinstance(v, float) and col.endswith("share"):
+            return f"{round(v, 4):.4f}"
+        if isinstance(v, str):
+            return "'" + v if v.startswith(("=", "+", "-", "@", "\t", "\r")) else v
+        return str(v)
+
+    amounts = {"available", "reserved", "used", "outstanding"}
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    cols = list(table.columns)
+    writer.writerow(["as_of"] + [h for c in cols for h in ([c, f"{c}_minor"] if c in amounts else [c])])
+    for record in table.to_dict("records"):
+        row = [timestamps.iso(as_of)]
+        for col in cols:
+            value = plain(record[col])
+            if col not in amounts:
+                row.append(text(value, col))
+                continue
+            code = record["currency_code"]
+            decimals = None if missing(code) else minor_unit_decimals(str(code))
+            row.append("" if value is None or decimals is None else str(Decimal(int(value)).scaleb(-decimals)))
+            row.append("" if value is None else str(int(value)))
+        writer.writerow(row)
+    return out.getvalue().encode("utf-8")
+
+
+def test_csvs_built_from_columns_are_byte_identical_to_the_cell_by_cell_writer(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(27)
+    n = 400
+    codes = np.array(["USD", "JPY", "KRW", "EUR", "XYZ", "TOTAL", "usd", "BHD"], dtype=object)[rng.integers(0, 8, n)]
+    codes[rng.random(n) < 0.05] = None
+    big = rng.integers(-10**12, 10**12, n)
+    table = pd.DataFrame({
+        "currency_code": pd.array(codes, dtype="string"),
+        "customer_id": [f"ctm_{i:05d}" if i % 7 else f"=HYPERLINK(\"{i}\")" for i in range(n)],
+        "available": pd.array(np.where(rng.random(n) < 0.1, None, big), dtype="Int64"),
+        "reserved": rng.integers(-500, 500, n),
+        "used": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 10**6, n).astype(float)),
+        "top_share": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        "ratio": rng.random(n) * 10.0 ** rng.integers(-8, 17, n),
+        "customers": rng.integers(0, 10**7, n),
+        "flag": rng.random(n) < 0.5,
+        "maybe": pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.5), dtype="boolean"),
+        "holders": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 99, n)), dtype="Int64"),
+        "created_at": pd.to_datetime(rng.integers(0, 2 * 10**9, n), unit="s", utc=True).where(rng.random(n) > 0.1),
+        "note": np.array(["-1", "+x", "@y", "plain", None, "a,b \"q\"", "\tz", "é"],
+                         dtype=object)[rng.integers(0, 8, n)],
+    })
+    as_of = dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC)
+    context = ExportContext(title="t", report="r", as_of=as_of, environment="production")
+    paths = write_exports({"customer_subledger": table}, tmp_path, "r", context=context)
+    written = next(p for p in paths if p.suffix == ".csv").read_bytes()
+    assert written == _reference_csv(table, as_of)
+
+
+def test_sheet_rows_written_as_xml_are_the_bytes_xlsxwriter_writes_cell_by_cell(tmp_path: Path) -> None:
+    import zipfile
+
+    import numpy as np
+
+    from credit_reports.delivery.workbook import write_workbook
+
+    rng = np.random.default_rng(3)
+    n = 300
+    table = pd.DataFrame({
+        "currency_code": pd.array(np.array(["USD", "JPY", "KRW", "XYZ", "TOTAL", "BHD"])[rng.integers(0, 6, n)],
+                                  dtype="string"),
+        "customer_id": [[" lead", "trail ", "a&b<c>\"d\"", "x\x01y", "=1+1", "é中", "ctm_1"][i % 7] for i in range(n)],
+        "available": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(-10**13, 10**13, n)), dtype="Int64"),
+        "top_1pct_share": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        "rate": rng.random(n) * 10.0 ** rng.integers(-9, 18, n),
+        "customers": rng.integers(-10**17, 10**17, n),
+        "occurred_at": pd.to_datetime(rng.integers(0, 2 * 10**15, n), unit="us", utc=True).where(rng.random(n) > 0.1),
+    })
+    members = {}
+    for as_xml in (True, False):
+        data = major_units_table(table)
+        path = write_workbook(tmp_path / f"{as_xml}.xlsx", {"customer_subledger": data, "other": data},
+                              titles={"customer_subledger": "Customer sub-ledger", "other": "Other"},
+                              headers={"customer_subledger": data.names, "other": data.names}, rows_as_xml=as_xml)
+        with zipfile.ZipFile(path) as book:
+            members[as_xml] = {name: book.read(name) for name in book.namelist() if not name.startswith("docProps/")}
+    assert members[True] == members[False]
+    assert b'xml:space="preserve"' in members[True]["xl/worksheets/sheet2.xml"]  # the fast path was taken

@@ -32,10 +32,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from credit_reports.core import timestamps
-from credit_reports.core.money import data_major, minor_unit_decimals
+from credit_reports.core.money import minor_unit_decimals
+from credit_reports.delivery.workbook import SheetColumn, SheetData
 
 __all__ = [
     "AMOUNT_COLUMNS",
@@ -140,8 +142,6 @@ HEADERS: dict[str, str] = {
 }
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: One table as the workbook takes it: columns, rows (amounts as major-unit Decimals), per-cell currency.
-Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
 
 
 @dataclass(frozen=True)
@@ -182,16 +182,6 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _major(value: Any, code: Any) -> Decimal | None:
-    """An exact major-unit amount, or None for a missing cell (e.g. the own-currency cells of a TOTAL row)."""
-    if _is_missing(value) or _is_missing(code):
-        return None
-    code = str(code)
-    if minor_unit_decimals(code) is None and code.upper() == "TOTAL":
-        return None
-    return data_major(int(value), code)
-
-
 def _plain(value: Any) -> Any:
     """Cell values files can hold: UTC timestamps as naive UTC datetimes (Excel has no zones), NA as None."""
     if _is_missing(value):
@@ -215,52 +205,207 @@ def _amount_code(table: pd.DataFrame, col: str) -> str | None:
     return None
 
 
-def major_units_table(table: pd.DataFrame) -> tuple[list[str], list[list[Any]], list[list[str | None]]]:
-    """Columns, rows (amounts as major-unit Decimals) and, per cell, the currency its amount is in.
+# ---------------------------------------------------------------------------------------------------
+# Columns: every table is turned into files a column at a time
 
-    The third element gives, for each amount cell, the currency code whose decimals format it, and None
-    for every other cell (counts, shares, text, dates).
-    """
-    columns = [str(c) for c in table.columns]
-    code_columns = {col: _amount_code(table, col) for col in columns}
-    rows: list[list[Any]] = []
-    currencies: list[list[str | None]] = []
-    for record in table.to_dict("records"):
-        row, row_codes = [], []
-        for col in columns:
-            value = record[col]
-            code_column = code_columns[col]
+
+def _code_facts(codes: pd.Series) -> tuple[list[str | None], np.ndarray, np.ndarray]:
+    """Per row of a currency column: the code as text (None where missing), the decimals of its minor unit
+    (-1 where the code is missing, TOTAL or no currency) and whether it is a code that is no currency (not
+    TOTAL), whose amounts stay in minor units. Each distinct code is looked up once, never once per cell."""
+    values = codes.astype(object).to_numpy()
+    positions, distinct = pd.factorize(values, use_na_sentinel=True)
+    text = [str(c) for c in distinct]
+    decimals = [minor_unit_decimals(c) for c in text]
+    per_code = np.array([-1 if d is None else d for d in decimals] + [-1], dtype="int64")
+    unknown = np.array([d is None and c.upper() != "TOTAL" for c, d in zip(text, decimals, strict=True)] + [False])
+    labels = np.array([*text, None], dtype=object)
+    return labels[positions].tolist(), per_code[positions], unknown[positions]
+
+
+def _minor_ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 minor units with 0 where missing, the missing mask) of an amount column of any dtype."""
+    missing = values.isna().to_numpy()
+    if values.dtype.kind in "iu":
+        return values.to_numpy(dtype="int64", na_value=0), missing
+    filled = values.where(~missing, 0) if missing.any() else values
+    return np.array([int(v) for v in filled], dtype="int64"), missing  # int() as the cells were read
+
+
+def _major_text(ints: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """Exact major units as text (``str(Decimal(minor).scaleb(-decimals))``: ``-0.05``, ``1234.56``, ``12``)."""
+    out = ints.astype(str)  # decimals 0 (and the rows the caller blanks)
+    for d in np.unique(decimals[decimals > 0]):
+        rows = decimals == d
+        size = 10 ** int(d)
+        magnitude = np.abs(ints[rows])
+        sign = np.where(ints[rows] < 0, "-", "")
+        whole = np.strings.add(sign, (magnitude // size).astype(str))
+        part = np.strings.zfill((magnitude % size).astype(str), int(d))
+        out = out.astype(object)
+        out[rows] = np.strings.add(np.strings.add(whole, "."), part)
+    return out
+
+
+@dataclass
+class AmountColumn:
+    """An amount column worked out once for both files: minor units, their currency, exact text, floats."""
+
+    ints: np.ndarray  # int64 minor units (0 where missing)
+    missing: np.ndarray  # bool: no amount in the cell
+    codes: list[str | None]  # the row's currency code as text (None where missing)
+    decimals: np.ndarray  # the currency's decimals, -1 where the code is missing, TOTAL or unknown
+    unknown: np.ndarray  # bool: a code that is no currency (not TOTAL): its amount stays in minor units
+
+    @classmethod
+    def of(cls, values: pd.Series, codes: tuple[list[str | None], np.ndarray, np.ndarray]) -> AmountColumn:
+        """``values`` in the currencies ``codes`` (:func:`_code_facts` of the table's currency column)."""
+        ints, missing = _minor_ints(values)
+        return cls(ints, missing, *codes)
+
+    def csv_major(self) -> list[str]:
+        """The CSV's major-unit text: empty where the amount or a known currency is missing."""
+        text = _major_text(self.ints, np.maximum(self.decimals, 0))
+        return np.where(self.missing | (self.decimals < 0), "", text).tolist()
+
+    def csv_minor(self) -> list[str]:
+        """The CSV's exact minor units: empty where the amount is missing."""
+        return np.where(self.missing, "", self.ints.astype(str)).tolist()
+
+    def sheet_numbers(self) -> list[float | None]:
+        """The workbook's numbers: major units (minor units for a code that is no currency), None where
+        there is no amount or no currency (a TOTAL row's own-currency cells). Exact: an int64 divided by
+        a power of ten rounds once, as ``float(Decimal)`` does (below 2**53, every amount a ledger holds)."""
+        scale = np.where(self.unknown, 0, np.maximum(self.decimals, 0))
+        shown = ~self.missing & ((self.decimals >= 0) | self.unknown)
+        numbers = self.ints / np.power(10.0, scale)
+        if np.abs(self.ints).max(initial=0) >= 2**53:  # pragma: no cover - beyond any real balance
+            numbers = np.array([float(Decimal(int(i)).scaleb(-int(s))) for i, s in zip(self.ints, scale, strict=True)])
+        return np.where(shown, numbers, None).tolist()
+
+    def exact(self) -> list[Decimal | None]:
+        """The workbook's amounts as exact Decimals (what a Checks formula's computed value is summed from)."""
+        scale = np.where(self.unknown, 0, np.maximum(self.decimals, 0))
+        text = _major_text(self.ints, scale)
+        shown = ~self.missing & ((self.decimals >= 0) | self.unknown)
+        return [Decimal(t) if s else None for t, s in zip(text.tolist(), shown.tolist(), strict=True)]
+
+    def sheet_codes(self) -> list[str | None]:
+        """Per cell, the currency whose format the workbook gives its amount."""
+        return self.codes
+
+
+def _plain_column(values: pd.Series) -> tuple[str, list[Any]]:
+    """A column that is no amount, as the workbook writes it: (kind, one Python value per row, None where
+    empty), what :func:`_plain` gives for each cell, decided once from the column's dtype."""
+    dtype = values.dtype
+    missing = values.isna().to_numpy()
+    if dtype.kind == "M":
+        utc = values.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(dtype, "tz", None) else values
+        stamps = utc.astype(object).tolist()
+        return "date", [None if m else t.to_pydatetime() for t, m in zip(stamps, missing, strict=True)]
+    if dtype.kind == "b":  # numpy bool, or pandas' nullable boolean (missing: an empty cell)
+        return "bool", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
+    if dtype.kind in "iu":  # numpy integers, or pandas' nullable Int64 (missing: an empty cell)
+        return "int", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
+    if dtype.kind == "f":
+        return "float", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
+    if isinstance(dtype, pd.StringDtype) or (dtype.kind == "O" and _all_text(values, missing)):
+        return "text", [None if m else v for v, m in zip(values.tolist(), missing, strict=True)]
+    return "mixed", [_plain(v) for v in values.tolist()]
+
+
+def _all_text(values: pd.Series, missing: np.ndarray) -> bool:
+    return all(isinstance(v, str) for v, m in zip(values.tolist(), missing, strict=True) if not m)
+
+
+def _share_text(value: float) -> str:
+    return f"{round(value, _SHARE_DECIMALS):.{_SHARE_DECIMALS}f}"
+
+
+def _csv_plain(kind: str, values: list[Any], column: str, source: pd.Series) -> list[str]:
+    """A column that is no amount as CSV text, what :func:`_csv_text` gives each cell."""
+    if kind == "date":
+        stamps = source.dt.tz_convert("UTC") if getattr(source.dtype, "tz", None) else source
+        return stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("").tolist()
+    if kind in ("int", "bool"):
+        return ["" if v is None else str(v) for v in values]
+    if kind == "float":
+        text = _share_text if column.endswith("share") else str
+        return ["" if v is None or v != v else text(v) for v in values]
+    if kind == "text":
+        return ["" if v is None else ("'" + v if v.startswith(_FORMULA_START) else v) for v in values]
+    return [_csv_text(v, column) for v in values]
+
+
+@dataclass
+class TableColumns:
+    """One table worked out a column at a time, once, for both its CSV and its workbook sheet."""
+
+    table: pd.DataFrame
+    amounts: dict[str, AmountColumn] = field(default_factory=dict)
+    plain: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, table: pd.DataFrame) -> TableColumns:
+        out = cls(table)
+        facts: dict[str, tuple[list[str | None], np.ndarray, np.ndarray]] = {}
+        for col in table.columns:
+            name = str(col)
+            code_column = _amount_code(table, name)
             if code_column is not None:
-                code = record[code_column]
-                row.append(_major(value, code))
-                row_codes.append(None if _is_missing(code) else str(code))
+                if code_column not in facts:  # several amount columns share one currency column
+                    facts[code_column] = _code_facts(table[code_column])
+                out.amounts[name] = AmountColumn.of(table[col], facts[code_column])
             else:
-                row.append(_plain(value))
-                row_codes.append(None)
-        rows.append(row)
-        currencies.append(row_codes)
-    codes = table["currency_code"] if "currency_code" in table.columns else None
-    return _mark_unknown_units(columns, rows, currencies, codes)
+                out.plain[name] = _plain_column(table[col])
+        return out
+
+    def sheet(self) -> SheetData:
+        """The workbook's columns, an ``amount_unit`` column added when a currency is unknown."""
+        columns = []
+        for col in self.table.columns:
+            name = str(col)
+            if name in self.amounts:
+                amount = self.amounts[name]
+                columns.append(SheetColumn(name, "amount", amount.sheet_numbers(), amount.sheet_codes(),
+                                           amount.exact))
+            else:
+                kind, values = self.plain[name]
+                columns.append(SheetColumn(name, kind, values))
+        if "currency_code" in self.table.columns:
+            unknown = _code_facts(self.table["currency_code"])[2]
+            if unknown.any():  # without it a reader would take minor units for major units (100x too large)
+                units = np.where(unknown, "minor units (unknown currency)", "major units").tolist()
+                columns.append(SheetColumn("amount_unit", "text", units))
+        return SheetData(columns)
+
+    def csv(self, as_of: dt.datetime | None) -> tuple[list[str], list[list[str]]]:
+        """The CSV's header and its columns of text (an as-of column first, every amount twice)."""
+        columns = [str(c) for c in self.table.columns]
+        as_of_name = "report_as_of" if "as_of" in columns else "as_of"
+        header = [as_of_name] if as_of is not None else []
+        cells: list[list[str]] = [[timestamps.iso(as_of)] * len(self.table)] if as_of is not None else []
+        for name, col in zip(columns, self.table.columns, strict=True):
+            header.append(name)
+            if name in self.amounts:
+                header.append(f"{name}_minor")
+                cells.append(self.amounts[name].csv_major())
+                cells.append(self.amounts[name].csv_minor())
+            else:
+                kind, values = self.plain[name]
+                cells.append(_csv_plain(kind, values, name, self.table[col]))
+        return header, cells
 
 
-def _mark_unknown_units(
-    columns: list[str], rows: list[list[Any]], currencies: list[list[str | None]], codes: pd.Series | None
-) -> tuple[list[str], list[list[Any]], list[list[str | None]]]:
-    """Add an ``amount_unit`` column when a currency is unknown: its amounts stay in minor units.
+def major_units_table(table: pd.DataFrame) -> SheetData:
+    """The table as the workbook writes it, a column at a time (:class:`~credit_reports.delivery.workbook.SheetData`).
 
-    Without it a reader would take an unknown code's minor units for major units (100x too large).
+    It unpacks as ``columns, rows, currencies``: rows with amounts as major-unit Decimals, and per cell the
+    currency code whose decimals format it (None for every other cell: counts, shares, text, dates). An
+    unknown currency's amounts stay in minor units, with an ``amount_unit`` column saying so.
     """
-    if codes is None:
-        return columns, rows, currencies
-    unknown = [
-        not _is_missing(c) and str(c).upper() != "TOTAL" and minor_unit_decimals(str(c)) is None for c in codes
-    ]
-    if not any(unknown):
-        return columns, rows, currencies
-    for row, row_codes, is_unknown in zip(rows, currencies, unknown, strict=True):
-        row.append("minor units (unknown currency)" if is_unknown else "major units")
-        row_codes.append(None)
-    return [*columns, "amount_unit"], rows, currencies
+    return TableColumns.of(table).sheet()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -274,46 +419,18 @@ def _csv_text(value: Any, column: str) -> str:
     if isinstance(value, dt.datetime | pd.Timestamp):
         return timestamps.iso(pd.Timestamp(value).to_pydatetime())
     if isinstance(value, float) and column.endswith("share"):
-        return f"{round(value, _SHARE_DECIMALS):.{_SHARE_DECIMALS}f}"
+        return _share_text(value)
     if isinstance(value, str):
         return neutralize_formula(value)
     return str(value)
 
 
-def _csv_table(table: pd.DataFrame, as_of: dt.datetime | None) -> tuple[list[str], list[list[str]]]:
-    """The CSV's header and rows: an as-of column first, every amount in major units and exact minor units."""
-    columns = [str(c) for c in table.columns]
-    code_columns = {col: _amount_code(table, col) for col in columns}
-    as_of_name = "report_as_of" if "as_of" in columns else "as_of"
-    header = [as_of_name] if as_of is not None else []
-    for col in columns:
-        header.append(col)
-        if code_columns[col] is not None:
-            header.append(f"{col}_minor")
-    stamp = timestamps.iso(as_of) if as_of is not None else None
-    rows: list[list[str]] = []
-    for record in table.to_dict("records"):
-        row = [stamp] if stamp is not None else []
-        for col in columns:
-            value = _plain(record[col])
-            code_column = code_columns[col]
-            if code_column is None:
-                row.append(_csv_text(value, col))
-                continue
-            code = record[code_column]
-            known = not _is_missing(code) and minor_unit_decimals(str(code)) is not None
-            major = _major(value, code) if known else None
-            row.append("" if major is None else str(major))
-            row.append("" if value is None else str(int(value)))
-        rows.append(row)
-    return header, rows
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]], *, bom: bool) -> None:
+def _write_csv(path: Path, header: list[str], cells: list[list[str]], *, bom: bool) -> None:
+    """The CSV from its columns of text: the csv module quotes them, rows zipped from the columns in C."""
     with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(zip(*cells, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -425,12 +542,12 @@ SHEET_HEADERS: dict[str, dict[str, str]] = {
 }
 
 
-def _write_xlsx(path: Path, sheets: Mapping[str, Sheet], context: ExportContext | None, stem: str) -> None:
+def _write_xlsx(path: Path, sheets: Mapping[str, SheetData], context: ExportContext | None, stem: str) -> None:
     """The workbook (:mod:`credit_reports.delivery.workbook`): About, Checks, then one sheet per table."""
     from credit_reports.delivery.workbook import write_workbook
 
     titles = {name: _sheet_title(name) for name in sheets}
-    headers = {name: [SHEET_HEADERS.get(name, {}).get(c) or header_for(c) for c in data[0]]
+    headers = {name: [SHEET_HEADERS.get(name, {}).get(c) or header_for(c) for c in data.names]
                for name, data in sheets.items()}
     about = _about_rows(context, titles) if context is not None else None
     write_workbook(path, sheets, titles=titles, headers=headers, title=context.title if context else "",
@@ -468,14 +585,15 @@ def write_exports(
     Returns the paths, the workbook last. ``context`` fills the About sheet and the CSVs' as-of column.
     """
     folder = Path(folder)
-    sheets: dict[str, Sheet] = {}
+    sheets: dict[str, SheetData] = {}
     paths: list[Path] = []
     as_of = context.as_of if context is not None else None
     for name, table in _ordered(tables):
-        sheets[name] = major_units_table(table)
+        columns = TableColumns.of(table)
+        sheets[name] = columns.sheet()
         path = folder / csv_name(stem, name)
-        header, rows = _csv_table(table, as_of)
-        _write_csv(path, header, rows, bom=csv_bom)
+        header, cells = columns.csv(as_of)
+        _write_csv(path, header, cells, bom=csv_bom)
         paths.append(path)
     if sheets:
         workbook = folder / f"{stem}.xlsx"

@@ -441,7 +441,8 @@ def _period_folder(period: str, timezone: str) -> str:
 
 
 def _run_notebook(
-    job: _Job, stage: Path, *, kernel_name: str, api_key: str | None, others: Mapping[str, str | None]
+    job: _Job, stage: Path, *, kernel_name: str, api_key: str | None, others: Mapping[str, str | None],
+    early: Any = None,
 ) -> tuple[nbformat.NotebookNode, ExportFacts | None]:
     """Execute the notebook into ``stage``; return it and the export facts its kernel handed over.
 
@@ -455,6 +456,8 @@ def _run_notebook(
         with _environment(handoff.ENV, str(handoff_path)):
             nb = execute(job.notebook, executed_path, job.parameters, kernel_name)
     except Exception as exc:  # papermill's execution error, a dead kernel, a timeout
+        if early is not None:
+            early.cancel()
         shutil.rmtree(handoff_path, ignore_errors=True)
         if isinstance(exc, UsageError):
             raise
@@ -468,7 +471,45 @@ def _run_notebook(
             "published and the last good report stays in place",
             failed_notebook=kept, cell=cell, ename=ename, evalue=redact_key(str(evalue or ""), api_key),
         ) from None
-    return nb, handoff.load(handoff_path)
+    return nb, (early.finish() if early is not None else handoff.load(handoff_path))
+
+
+@dataclass(frozen=True)
+class _Exported:
+    """What the exports step made: the close tables, the files written, the pack's manifest record (checks and
+    journal) and its status block for the page."""
+
+    tables: dict[str, Any]
+    paths: list[Path]
+    pack: dict[str, Any]
+    status: str
+
+
+def _exports(job: _Job, facts: ExportFacts, close: Any, stage: Path, csv_bom: bool,
+             outstanding_change_share: float | None) -> _Exported:
+    """The close tables, the pack's checks and status, and the export files (CSVs, workbook) of ``facts``,
+    written into ``stage``."""
+    from credit_reports.delivery.exports import write_exports
+
+    tables, journal = _close_tables(job, facts, close)
+    pack, status, status_text = _pack_status(job, facts, tables, close, journal, outstanding_change_share)
+    context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close,
+                              pack_status=status_text)
+    paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
+    return _Exported(tables=tables, paths=paths, pack=pack, status=status)
+
+
+def _early_exports(job: _Job, close: Any, stage: Path, csv_bom: bool,
+                   outstanding_change_share: float | None) -> handoff.EarlyExports:
+    """Exports that start as soon as the kernel hands over the report prepared with this render's parameters
+    (they then run beside the kernel's charts); other facts are left to the render, as before."""
+
+    def work(facts: ExportFacts) -> _Exported | None:
+        if not facts.same_parameters(job.report_parameters):
+            return None
+        return _exports(job, facts, close, stage, csv_bom, outstanding_change_share)
+
+    return handoff.EarlyExports(stage / ".handoff", work)
 
 
 @contextmanager
@@ -779,10 +820,13 @@ def _render_in(
     csv_bom: bool, close: Any, outstanding_change_share: float | None, base_url: str | None, warnings: list[str],
 ) -> tuple[list[Path], ReportManifest, tuple[str, str, str]]:
     """Execute, export, write the manifest and publish, all staged in ``stage`` until the one rename."""
-    from credit_reports.delivery.exports import export_links, write_exports
+    from credit_reports.delivery.exports import export_links
 
     others = {"the pseudonymisation salt": salt}
-    nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others)
+    close = close or CloseSettings()
+    early = _early_exports(job, close, stage, csv_bom, outstanding_change_share)
+    nb, handed_over = _run_notebook(job, stage, kernel_name=kernel_name, api_key=api_key, others=others,
+                                    early=early)
     timer.lap("execute")
     nb = compact_images(clean_notebook(nb))
     executed_path = stage / f"{job.name}.ipynb"
@@ -790,16 +834,16 @@ def _render_in(
     timer.lap("clean")
     facts = _export_facts(job, handed_over)
     timer.lap("prepared report")
-    close = close or CloseSettings()
-    tables, journal = _close_tables(job, facts, close)
-    pack, status, status_text = _pack_status(job, facts, tables, close, journal, outstanding_change_share)
-    context = _export_context(facts, title=job.title, name=job.name, snapshot=job.snapshot, close=close,
-                              pack_status=status_text)
-    export_paths = write_exports(tables, stage, job.name, context=context, csv_bom=csv_bom)
+    if early.result is not None and early.facts is facts:  # written while the kernel drew its charts
+        exported = early.result
+        log.info("exports written beside the kernel in %.2f s", early.seconds)
+    else:
+        exported = _exports(job, facts, close, stage, csv_bom, outstanding_change_share)
+    tables, export_paths, pack = exported.tables, exported.paths, exported.pack
     downloads = export_links(export_paths, job.name)
     timer.lap("exports")
     html_path, pdf_path = _write_html(job, nb, facts, stage, downloads, pdf=pdf, warnings=warnings,
-                                      close=close, journal=tables.get("journal_entries"), status=status,
+                                      close=close, journal=tables.get("journal_entries"), status=exported.status,
                                       base_url=base_url, tieout=tables.get("gl_tieout"))
     timer.lap("html" + (" and pdf" if pdf else ""))
     staged = [html_path, executed_path, *export_paths, *([pdf_path] if pdf_path else [])]

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from credit_reports.core.money import minor_unit_decimals
 
-__all__ = ["EXCEL_MAX_ROWS", "write_workbook"]
+__all__ = ["EXCEL_MAX_ROWS", "SheetColumn", "SheetData", "write_workbook"]
 
 #: Excel's rows per sheet.
 EXCEL_MAX_ROWS = 1_048_576
@@ -37,7 +40,67 @@ _DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 #: Control characters a workbook cannot hold (the file would not open); removed from text cells.
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
-Sheet = tuple[list[str], list[list[Any]], list[list[str | None]]]
+
+@dataclass
+class SheetColumn:
+    """One column of a table as the workbook writes it, worked out once for the whole column.
+
+    ``kind`` says how every cell is written: ``amount`` (a number in its row's currency format, ``codes``
+    giving the currency per row), ``date`` (naive UTC datetimes), ``text``, ``bool``, ``int``, ``float``
+    (a percentage when the column's name ends in ``share``), or ``mixed`` (cells of several types, each
+    written by its own type). ``values`` holds one Python value per row (None: an empty cell); for an amount
+    the float the cell holds. ``exact`` gives the values the Checks sheet sums (Decimals for amounts).
+    """
+
+    name: str
+    kind: str
+    values: list[Any]
+    codes: list[str | None] | None = None
+    exact_values: Callable[[], list[Any]] | None = None
+    _exact: list[Any] | None = field(default=None, repr=False)
+
+    def exact(self) -> list[Any]:
+        """The cells' exact values (amounts as Decimal major units), computed once."""
+        if self._exact is None:
+            self._exact = self.exact_values() if self.exact_values is not None else self.values
+        return self._exact
+
+
+@dataclass
+class SheetData:
+    """A table as columns (:func:`credit_reports.delivery.exports.major_units_table`).
+
+    It still unpacks as ``columns, rows, currencies`` (rows of exact values, per-cell currency codes)
+    for code that reads a table row by row; the workbook itself never builds the rows.
+    """
+
+    columns: list[SheetColumn]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def __len__(self) -> int:
+        return len(self.columns[0].values) if self.columns else 0
+
+    def rows(self, stop: int | None = None) -> list[list[Any]]:
+        """Rows of exact values (amounts as Decimal), the first ``stop`` only when given."""
+        cells = [c.exact()[:stop] for c in self.columns]
+        return [list(row) for row in zip(*cells, strict=True)]
+
+    def currencies(self) -> list[list[str | None]]:
+        """Per cell, the currency code its amount is in (None for every cell that is not an amount)."""
+        n = len(self)
+        cells = [c.codes if c.kind == "amount" and c.codes is not None else [None] * n for c in self.columns]
+        return [list(row) for row in zip(*cells, strict=True)]
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.names
+        yield self.rows()
+        yield self.currencies()
+
+
+Sheet = SheetData | tuple[list[str], list[list[Any]], list[list[str | None]]]
 
 
 def _number_format(code: str | None) -> str:
@@ -115,34 +178,253 @@ def _write_cell(sheet: Any, row: int, col: int, value: Any, code: str | None, co
         sheet.write_string(row, col, str(value))
 
 
+def _as_columns(data: Sheet) -> SheetData:
+    """A table given as (columns, rows, per-cell currencies) as :class:`SheetData` (each cell by its type)."""
+    if isinstance(data, SheetData):
+        return data
+    names, rows, currencies = data
+    columns = []
+    for i, name in enumerate(names):
+        codes = [row_codes[i] for row_codes in currencies]
+        columns.append(SheetColumn(name, "mixed", [row[i] for row in rows],
+                                   codes if any(c is not None for c in codes) else None))
+    return SheetData(columns)
+
+
+def _money_width(column: SheetColumn, stop: int) -> int:
+    """The widest amount of a column shown in its currency's decimals: per currency only its smallest and
+    largest amount can be widest (the width grows with the magnitude and the sign), found with numpy on the
+    cells' floats (which order amounts as their exact values do) and measured on the exact values."""
+    numbers = np.array([np.nan if v is None else v for v in column.values[:stop]], dtype="float64")
+    codes = np.array((column.codes or [None] * len(numbers))[:stop], dtype=object)
+    exact = column.exact()
+    widest = 0
+    for code in {c for c in codes.tolist() if c is not None}:
+        rows = np.flatnonzero((codes == code) & ~np.isnan(numbers))
+        if len(rows):
+            for row in (rows[np.argmin(numbers[rows])], rows[np.argmax(numbers[rows])]):
+                widest = max(widest, _width(Decimal(exact[row]), code))
+    return widest
+
+
+def _column_width(column: SheetColumn, stop: int) -> int:
+    """About how many characters the widest shown cell of ``column`` needs (what :func:`_width` gives for
+    its widest cell), worked out for the whole column at once."""
+    values = column.values[:stop]
+    if column.kind == "amount":
+        return _money_width(column, stop)
+    if column.kind == "date":
+        return 19 if any(v is not None for v in values) else 0
+    if column.kind == "text":
+        return max((len(v) for v in values if v is not None), default=0)
+    if column.kind == "bool":
+        return max((len(str(v)) for v in set(values) if v is not None), default=0)
+    if column.kind == "int":
+        present = [v for v in values if v is not None]
+        return max((len(f"{v:,}") for v in (min(present), max(present))), default=0) if present else 0
+    if column.kind == "float":
+        return 8 if any(v is not None for v in values) else 0
+    codes = column.codes or [None] * len(values)
+    return max((_width(v, c) for v, c in zip(values, codes, strict=False)), default=0)
+
+
+def _column_writer(sheet: Any, fmt: _Formats, column: SheetColumn, stop: int) -> tuple[Any, list[Any], list[Any]]:
+    """How every cell of ``column`` is written: (write method, values, formats per row), chosen once per
+    column, so the row loop does no type tests. XlsxWriter's undecorated ``_write_*`` methods: the
+    decorated public ones only add A1-notation parsing, which these row/column numbers never need."""
+    values = column.values[:stop]
+    n = len(values)
+    if column.kind == "amount":
+        money = {code: fmt.money(code) for code in set(column.codes or [])}
+        return sheet._write_number, values, [money[c] for c in (column.codes or [None] * n)[:stop]]
+    if column.kind == "date":
+        return sheet._write_datetime, values, [fmt.date] * n
+    if column.kind == "text":
+        if any(_ILLEGAL.search(v) for v in values if v is not None):
+            values = [None if v is None else _ILLEGAL.sub("", v) for v in values]
+        return sheet._write_string, values, [None] * n
+    if column.kind == "bool":
+        return sheet._write_boolean, values, [None] * n
+    if column.kind in ("int", "float"):
+        share = column.kind == "float" and column.name.endswith("share")
+        return sheet._write_number, values, [fmt.share if share else None] * n
+    codes = (column.codes or [None] * n)[:stop]
+
+    def write(row: int, col: int, value: Any, code: str | None) -> None:
+        _write_cell(sheet, row, col, value, code, column.name, fmt)
+
+    return write, values, codes
+
+
+#: Rows of sheet XML built at a time by :func:`_write_rows_as_xml` (bounds the text held in memory).
+_XML_CHUNK = 50_000
+#: Text XlsxWriter would rewrite on its way to the sheet (control-character escapes, rich strings):
+#: a column holding any is written cell by cell instead.
+_XLSX_REWRITES = re.compile("_x|\r|\ufffe|\uffff")
+#: A text XlsxWriter would write as rich text: starting with ``<r>`` and ending with ``</r>`` (cells joined by NUL).
+_RICH = re.compile("(?:^|\x00)<r>[^\x00]*</r>(?:\x00|$)")
+_FAST_KINDS = frozenset({"amount", "text", "int", "float", "date"})
+
+
+def _cell_styles(column: SheetColumn, fmt: _Formats, values: list[Any]) -> list[Any]:
+    """The format of each cell of ``column`` (None: no format), as the cell-by-cell writer gives them."""
+    n = len(values)
+    if column.kind == "amount":
+        money = {code: fmt.money(code) for code in set(column.codes or [])}
+        return [money[c] for c in (column.codes or [None] * n)[:n]]
+    if column.kind == "date":
+        return [fmt.date] * n
+    if column.kind == "float" and column.name.endswith("share"):
+        return [fmt.share] * n
+    return [None] * n
+
+
+def _writes_as_xml(table: SheetData, shown: int) -> bool:
+    """True when every cell of the shown rows can be written as sheet XML directly, exactly as XlsxWriter
+    writes it: numbers, dates and plain text (nothing XlsxWriter would escape as ``_xHHHH_``, no rich
+    strings, no text near Excel's 32,767-character cell limit)."""
+    if shown == 0 or any(c.kind not in _FAST_KINDS for c in table.columns):
+        return False
+    for column in table.columns:
+        if column.kind != "text":
+            continue
+        text = [v for v in column.values[:shown] if v is not None]
+        joined = "\x00".join(text)
+        if _XLSX_REWRITES.search(joined) or _RICH.search(joined) or max(map(len, text), default=0) > 16_000:
+            return False
+    return True
+
+
+def _xml_cells(sheet: Any, column: SheetColumn, col: int, values: list[Any], styles: list[Any],
+               first_row: int) -> list[str]:
+    """``column``'s cells as the ``<c>`` elements XlsxWriter writes (empty text for an empty cell), a whole
+    column at a time; ``first_row`` is the sheet row (0-based) of ``values[0]``."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    letter = xl_col_to_name(col)
+    ids = [None if s is None else s._get_xf_index() for s in styles]
+    refs = [f"{letter}{first_row + 1 + i}" for i in range(len(values))]
+    attrs = [f'<c r="{r}"' if x is None else f'<c r="{r}" s="{x}"' for r, x in zip(refs, ids, strict=True)]
+    if column.kind == "text":
+        out = []
+        illegal = bool(_ILLEGAL.search("\n".join(v for v in values if v is not None)))
+        for a, v in zip(attrs, values, strict=True):
+            if v is None:
+                out.append("")
+                continue
+            v = _ILLEGAL.sub("", v) if illegal else v
+            # XlsxWriter's test for leading or trailing whitespace (re's \s is str.isspace)
+            space = ' xml:space="preserve"' if v[:1].isspace() or v[-1:].isspace() else ""
+            v = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            out.append(f'{a} t="inlineStr"><is><t{space}>{v}</t></is></c>')
+        return out
+    if column.kind == "date":
+        values = [None if v is None else sheet._convert_date_time(v) for v in values]
+    return ["" if v is None else f"{a}><v>{v:.16G}</v></c>" for a, v in zip(attrs, values, strict=True)]
+
+
+def _register_styles(table: SheetData, styles: list[list[Any]], shown: int) -> None:
+    """Give every format its workbook index in the order XlsxWriter would meet it (row by row, left to right),
+    so the sheet and styles.xml come out as the cell-by-cell writer makes them."""
+    firsts: dict[int, tuple[tuple[int, int], Any]] = {}
+    for col, (column, column_styles) in enumerate(zip(table.columns, styles, strict=True)):
+        seen: set[int] = set()
+        for row, (value, style) in enumerate(zip(column.values[:shown], column_styles, strict=True)):
+            if style is None or value is None or id(style) in seen:
+                continue
+            seen.add(id(style))
+            if id(style) not in firsts or (row, col) < firsts[id(style)][0]:
+                firsts[id(style)] = ((row, col), style)
+    for _place, style in sorted(firsts.values(), key=lambda f: f[0]):
+        style._get_xf_index()
+
+
+def _write_rows_as_xml(sheet: Any, fmt: _Formats, table: SheetData, shown: int) -> None:
+    """The data rows written as sheet XML straight into the constant-memory sheet's row file, a column at
+    a time per chunk of rows: the same bytes XlsxWriter writes cell by cell, at a fraction of the cost
+    (docs/benchmarks/render.md; ``bench/xlsx_writers.py``). The header row (row 0) is written before."""
+    values = [c.values[:shown] for c in table.columns]
+    styles = [_cell_styles(c, fmt, v) for c, v in zip(table.columns, values, strict=True)]
+    sheet._write_single_row(1)  # the header row goes out first, as the first data cell would send it
+    _register_styles(table, styles, shown)
+    for col, column_values in enumerate(values):
+        present = [r for r, v in enumerate(column_values) if v is not None]
+        if present:
+            sheet._check_dimensions(present[0] + 1, col)
+            sheet._check_dimensions(present[-1] + 1, col)
+    for start in range(0, shown, _XML_CHUNK):
+        stop = min(start + _XML_CHUNK, shown)
+        cells = [_xml_cells(sheet, c, i, v[start:stop], s[start:stop], start + 1)
+                 for i, (c, v, s) in enumerate(zip(table.columns, values, styles, strict=True))]
+        heads = [f'<row r="{r + 2}">' for r in range(start, stop)]
+        sheet.fh.write("".join(["".join(parts) + "</row>" for parts in zip(heads, *cells, strict=True)]))
+    sheet.previous_row = shown  # the next write (the cut note) starts after the rows written here
+
+
+def _write_cells(sheet: Any, fmt: _Formats, table: SheetData, shown: int) -> None:
+    """The data rows written cell by cell through XlsxWriter, each column's write method chosen once."""
+    plan = [(i, *_column_writer(sheet, fmt, c, shown)) for i, c in enumerate(table.columns)]
+    for r in range(shown):
+        row = r + 1
+        for i, write, values, formats in plan:
+            value = values[r]
+            if value is not None:  # an empty cell is not written (write_blank without a format writes nothing)
+                write(row, i, value, formats[r])
+
+
 def _table_sheet(book: Any, fmt: _Formats, title: str, data: Sheet, headers: list[str], *,
-                 max_rows: int, csv_name: str | None) -> dict[str, Any]:
-    """One table on its own sheet; returns where its columns are (for the Checks formulas)."""
-    columns, rows, currencies = data
+                 max_rows: int, csv_name: str | None, rows_as_xml: bool = True) -> dict[str, Any]:
+    """One table on its own sheet, written a column plan at a time; returns where its columns are (for the
+    Checks formulas)."""
+    table = _as_columns(data)
+    columns = table.names
     sheet = book.add_worksheet(title)
     limit = max(1, max_rows - 2)  # the header row, and a last row saying the table was cut
-    cut = len(rows) > limit
-    shown = rows[:limit]
-    widths = [min(len(h), 24) for h in headers]
-    for row, codes in zip(shown, currencies, strict=False):
-        for i, (value, code) in enumerate(zip(row, codes, strict=True)):
-            widths[i] = max(widths[i], _width(value, code))
+    total = len(table)
+    cut = total > limit
+    shown = min(total, limit)
+    widths = [max(min(len(h), 24), _column_width(c, shown)) for h, c in zip(headers, table.columns, strict=False)]
     for i, width in enumerate(widths):
         sheet.set_column(i, i, min(60, width + 3))
     sheet.freeze_panes(1, 0)
     if columns:
-        sheet.autofilter(0, 0, max(1, len(shown)), len(columns) - 1)
+        sheet.autofilter(0, 0, max(1, shown), len(columns) - 1)
     _print_setup(sheet, repeat_header=True)
     for i, text in enumerate(headers):
         sheet.write_string(0, i, text, fmt.header)
-    for r, (row, codes) in enumerate(zip(shown, currencies, strict=False), start=1):
-        for i, (value, code) in enumerate(zip(row, codes, strict=True)):
-            _write_cell(sheet, r, i, value, code, columns[i], fmt)
+    if rows_as_xml and _writes_as_xml(table, shown):
+        _write_rows_as_xml(sheet, fmt, table, shown)
+    else:
+        _write_cells(sheet, fmt, table, shown)
     if cut:
         where = f"; every row is in {csv_name}" if csv_name else ""
-        sheet.write_string(len(shown) + 1, 0, f"Cut at Excel's row limit: {len(shown):,} of {len(rows):,} rows "
+        sheet.write_string(shown + 1, 0, f"Cut at Excel's row limit: {shown:,} of {total:,} rows "
                            f"shown{where}.", fmt.note)
-    return {"title": title, "columns": columns, "rows": len(shown), "cut": cut, "all_rows": rows}
+    return {"title": title, "columns": columns, "rows": shown, "cut": cut, "all_rows": _RowView(table),
+            "data": table}
+
+
+class _RowView(Sequence):
+    """A table's rows of exact values, built once and only when a check reads them (the small tables' checks
+    do; the sub-ledger's read its columns, :func:`_values`). Reads like the list of rows it stands for."""
+
+    def __init__(self, table: SheetData) -> None:
+        self.table = table
+        self._rows: list[list[Any]] | None = None
+
+    def _all(self) -> list[list[Any]]:
+        if self._rows is None:
+            self._rows = self.table.rows()
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 def _col(index: int) -> str:
@@ -242,8 +524,8 @@ def _checks_sheet(sheet: Any, fmt: _Formats, sheets: Mapping[str, dict[str, Any]
 
 
 def _values(info: dict[str, Any], column: str) -> list[Any]:
-    index = info["columns"].index(column)
-    return [row[index] for row in info["all_rows"][: info["rows"]]]
+    """The exact values of one column's shown cells, straight from the column (no rows are built)."""
+    return info["data"].columns[info["columns"].index(column)].exact()[: info["rows"]]
 
 
 def _ledger_checks(sheet: Any, fmt: _Formats, r: int, ledger: dict, totals: dict, ok: str) -> int:
@@ -517,13 +799,15 @@ def write_workbook(
     about: Sequence[tuple[str, Any]] | None = None,
     csv_names: Mapping[str, str] | None = None,
     max_rows: int = EXCEL_MAX_ROWS,
+    rows_as_xml: bool = True,
 ) -> Path:
     """Write the workbook: About (when ``about`` is given), Checks, then one sheet per table in order.
 
     ``sheets`` maps a table name to (columns, rows, per-cell currency) from
     :func:`credit_reports.delivery.exports.major_units_table`; ``titles`` and ``headers`` give each sheet's name
     and column headers in words; ``csv_names`` the CSV holding every row (named when a sheet is cut at
-    ``max_rows``).
+    ``max_rows``). ``rows_as_xml`` writes the rows of a table of numbers, dates and plain text as sheet XML
+    directly (the same bytes, a fraction of the time); False writes every cell through XlsxWriter.
     """
     import xlsxwriter
 
@@ -539,7 +823,7 @@ def write_workbook(
         written: dict[str, dict[str, Any]] = {}
         for name, data in sheets.items():
             written[name] = _table_sheet(book, fmt, titles[name], data, headers[name], max_rows=max_rows,
-                                         csv_name=(csv_names or {}).get(name))
+                                         csv_name=(csv_names or {}).get(name), rows_as_xml=rows_as_xml)
         if check_sheet is not None:
             # added second (its place among the tabs) but filled last: only now is it known where every
             # table landed; each constant-memory sheet streams its own rows, in order

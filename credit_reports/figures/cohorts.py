@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -357,9 +357,56 @@ def _as_series(cohorts: pd.DataFrame | pd.Series) -> pd.Series:
     raise UsageError("cohorts must be the DataFrame assign_cohorts returns (customer_id, cohort)")
 
 
+def _as_arrow(values: Any) -> Any:
+    """Customer ids as an Arrow array (no copy for Arrow-backed strings, what the store reads)."""
+    import pyarrow as pa
+
+    array = getattr(values, "array", values)
+    arrow = getattr(array, "_pa_array", None)
+    if arrow is not None:
+        return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+    return pa.array(np.asarray(values, dtype=object), from_pandas=True)
+
+
+def _has_duplicate_ids(index: pd.Index) -> bool:
+    """True when a customer id appears twice: counted in Arrow, without turning a million ids into Python
+    strings to build a pandas hash table (what ``Index.has_duplicates`` does for Arrow strings)."""
+    import pyarrow.compute as pc
+
+    try:
+        ids = _as_arrow(index)
+    except (TypeError, ValueError):  # pragma: no cover - ids Arrow cannot hold
+        return bool(index.has_duplicates)
+    duplicates = len(pc.unique(ids)) != len(ids)
+    _release_arrow_memory()
+    return duplicates
+
+
+def _positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
+    """Where each of ``ids`` sits in ``index`` (-1: absent), as ``index.get_indexer(ids)`` gives for a unique
+    index, looked up in Arrow (a hash of the index's ids without a Python object per id)."""
+    import pyarrow.compute as pc
+
+    try:
+        found = pc.index_in(_as_arrow(ids), value_set=_as_arrow(index))
+    except (TypeError, ValueError, NotImplementedError):  # pragma: no cover - ids of mixed types
+        return index.get_indexer(ids)
+    positions = found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+    _release_arrow_memory()
+    return positions
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory of the lookups' hash tables back: Arrow's allocator keeps freed memory for reuse, which
+    would otherwise raise the report's peak by the size of a million-id hash table."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _customer_codes(cohorts: pd.Series) -> tuple[np.ndarray, list[str], list[str] | None]:
     """Integer cohort code per customer in ``cohorts``, the code->label list and categorical order."""
-    if cohorts.index.has_duplicates:
+    if _has_duplicate_ids(cohorts.index):
         raise UsageError("cohorts lists a customer more than once")
     if isinstance(cohorts.dtype, pd.CategoricalDtype):
         categories = [str(c) for c in cohorts.cat.categories]
@@ -395,7 +442,7 @@ def _merge_small(customer_ids: pd.Series, cohorts: pd.Series, min_cohort_size: i
         raise UsageError(f"min_cohort_size must be a whole number >= 0, got {min_cohort_size!r}")
     codes_by_customer, labels, categories = _customer_codes(cohorts)
     sizes = np.bincount(codes_by_customer, minlength=len(labels)).astype("int64")
-    positions = cohorts.index.get_indexer(customer_ids)
+    positions = _positions(cohorts.index, customer_ids)
     row_codes = np.where(positions >= 0, codes_by_customer[np.maximum(positions, 0)], -1)
     small = (sizes > 0) & (sizes < min_cohort_size)
     if OTHER in labels:  # a cohort that is itself called "other" receives the merged ones, however small

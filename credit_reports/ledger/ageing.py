@@ -79,6 +79,42 @@ def _adjustment_lots(adjustments: pd.DataFrame | None) -> dict[tuple[str, str], 
     return {k: [(t, n) for t, n, _ in v if n > 0] for k, v in lots.items()}
 
 
+def _keys(*frames: pd.DataFrame) -> tuple[list[np.ndarray], int, list[str]]:
+    """One int64 key per row of each frame for its (currency, customer), equal keys for equal pairs across
+    every frame, so the walk below joins lots to balances on integers, never on strings. Also the key's
+    divisor (``key // width`` is the currency's number) and the currencies by number. The ids are factorised
+    as Arrow strings, without a Python object per id."""
+    def column(name: str) -> pd.Series:
+        return pd.concat([f[name].astype("string") for f in frames], ignore_index=True)
+
+    codes, code_values = pd.factorize(column("currency_code"))
+    customers, _ = pd.factorize(column("customer_id"))
+    width = int(customers.max(initial=0)) + 1
+    keys = codes.astype("int64") * width + customers
+    out, start = [], 0
+    for frame in frames:
+        out.append(keys[start:start + len(frame)])
+        start += len(frame)
+    return out, width, [str(c) for c in code_values]
+
+
+def _bucket_index(age_days: np.ndarray) -> np.ndarray:
+    """:func:`_bucket_of` for an array of ages: the index of the first bucket whose limit holds the age."""
+    limits = np.array([limit for _, limit in BUCKETS], dtype="int64")
+    return np.minimum(np.searchsorted(limits, age_days, side="left"), len(BUCKETS) - 1)
+
+
+def _adjustment_lot_frame(adjustments: pd.DataFrame | None, stamp: pd.Timestamp) -> pd.DataFrame:
+    """The dated legacy lots (:func:`_adjustment_lots`) as rows: currency, customer, bucket, size, and their
+    place among the customer's adjustment lots (0 the oldest)."""
+    rows = [(code, customer, (stamp - when).days, n, place)
+            for (code, customer), lots in _adjustment_lots(adjustments).items()
+            for place, (when, n) in enumerate(lots)]
+    frame = pd.DataFrame(rows, columns=["currency_code", "customer_id", "age", "size", "place"])
+    frame["bucket"] = _bucket_index(frame["age"].to_numpy(dtype="int64"))
+    return frame.astype({"size": "int64", "place": "int64"})
+
+
 def ageing(
     balances: pd.DataFrame,
     as_of: Any,
@@ -94,64 +130,76 @@ def ageing(
     (``first_as_of``). ``movements``: every movement stored after the first snapshot up to ``as_of``.
     ``adjustments``: the credit adjustments the first fetch listed. Columns: ``currency_code``,
     ``bucket`` (label), ``amount`` (int64, sums exactly to the currency's available), ``customers``.
+
+    Worked for every customer at once: each balance row's lots (its legacy adjustments, then the credit
+    granted before the first snapshot of unknown date, then its issued movements) are sorted newest first,
+    and a row takes from each lot what its available credit has not yet taken from the newer ones
+    (``min(lot, available - newer lots)``, never below 0), the rest going to the undated bucket.
     """
     stamp = timestamps.parse(as_of)
     undated = _undated_label(first_as_of)
     labels = [b[0] for b in BUCKETS] + [undated]
+    undated_index = len(BUCKETS)
     b = metrics.checked_amounts(balances, "balances", extra=("customer_id",))
     b = b[b["available"] > 0]
     first = metrics.checked_amounts(first_balances, "first_balances", extra=("customer_id",))
-    granted = (first["available"] + first["reserved"] + first["used"]).groupby(
-        [first["currency_code"], first["customer_id"]]).sum()
-    granted_before = dict(zip(granted.index, granted.to_numpy().tolist(), strict=True))  # fast lookups
     moves = movements_frame(movements if movements is not None else [])
-    issued = moves[(moves["kind"] == "issued") & (moves["occurred_at"] <= stamp)].sort_values("occurred_at")
-    ages = ((stamp - issued["occurred_at"]) // pd.Timedelta(days=1)).astype("int64")
-    issued_lots: dict[tuple[str, str], list[tuple[int | None, int]]] = {}
-    for code, customer, age, amount in zip(issued["currency_code"], issued["customer_id"], ages,
-                                           issued["amount"].astype("int64"), strict=True):
-        issued_lots.setdefault((code, customer), []).append((int(age), int(amount)))
-    adj_lots = {k: [((stamp - when).days, n) for when, n in v] for k, v in _adjustment_lots(adjustments).items()}
+    issued = moves[(moves["kind"] == "issued") & (moves["occurred_at"] <= stamp)]
+    adj = _adjustment_lot_frame(adjustments, stamp)
+    (b_key, first_key, issued_key, adj_key), width, code_names = _keys(b, first, issued, adj)
 
-    amounts: dict[tuple[str, str], int] = {}
-    holders: dict[tuple[str, str], set[str]] = {}
+    granted = pd.Series((first["available"] + first["reserved"] + first["used"]).to_numpy(dtype="int64"),
+                        index=first_key).groupby(level=0).sum()
+    adjusted = pd.Series(adj["size"].to_numpy(dtype="int64"), index=adj_key).groupby(level=0).sum()
+    before = granted.reindex(b_key, fill_value=0).to_numpy() - adjusted.reindex(b_key, fill_value=0).to_numpy()
+    # the lots, with the order the walk takes them in: newest issued first, then the undated gap, then the
+    # legacy adjustments, newest first
+    ages = ((stamp - issued["occurred_at"]) // pd.Timedelta(days=1)).to_numpy(dtype="int64")
+    when = issued["occurred_at"].to_numpy(dtype="datetime64[us]").astype("int64")
+    lots = pd.DataFrame({
+        "key": np.concatenate([issued_key, b_key, adj_key]),
+        "group": np.concatenate([np.zeros(len(issued), "int64"), np.ones(len(b), "int64"),
+                                 np.full(len(adj), 2, "int64")]),
+        "order": np.concatenate([-when, np.zeros(len(b), "int64"), -adj["place"].to_numpy(dtype="int64")]),
+        "bucket": np.concatenate([_bucket_index(ages), np.full(len(b), undated_index, "int64"),
+                                  adj["bucket"].to_numpy(dtype="int64")]),
+        "size": np.concatenate([issued["amount"].to_numpy(dtype="int64"), np.maximum(before, 0),
+                                adj["size"].to_numpy(dtype="int64")]),
+    })
+    rows = pd.DataFrame({"row": np.arange(len(b)), "key": b_key, "available": b["available"].to_numpy(dtype="int64")})
+    walk = rows.merge(lots[lots["key"].isin(b_key)], on="key", how="inner")
+    walk = walk.sort_values(["row", "group", "order"], kind="stable")
+    size = walk["size"].to_numpy()
+    if (size < 0).any():  # pragma: no cover - issued credit and adjustments are never negative
+        raise ValueError("ageing: a credit lot is negative; the movements are not what the rules give")
+    newer = walk.groupby("row", sort=False)["size"].cumsum().to_numpy() - size
+    take = np.minimum(size, np.maximum(walk["available"].to_numpy() - newer, 0))
+    taken = np.zeros(len(b), dtype="int64")  # per balance row, what its lots explain
+    np.add.at(taken, walk["row"].to_numpy(), take)
+    left = rows["available"].to_numpy() - taken
 
-    def put(code: str, label: str, amount: int, customer: str) -> None:
-        if amount:
-            amounts[(code, label)] = amounts.get((code, label), 0) + amount
-            holders.setdefault((code, label), set()).add(customer)
+    row_of = walk["row"].to_numpy()
+    keys = np.concatenate([b_key[row_of], b_key])
+    parts = pd.DataFrame({
+        "code": keys // width,
+        "bucket": np.concatenate([walk["bucket"].to_numpy(), np.full(len(b), undated_index, "int64")]),
+        "amount": np.concatenate([take, left]),
+        "key": keys,  # one per (currency, customer): distinct keys in a currency are distinct customers
+    })
+    parts = parts[parts["amount"] != 0]
+    grouped = parts.groupby(["code", "bucket"])
+    amounts = grouped["amount"].sum()
+    holders = grouped["key"].nunique()
 
-    dated = set(issued_lots) | set(adj_lots)
-    keyed = list(zip(b["currency_code"].tolist(), b["customer_id"].tolist(), strict=True))
-    simple = np.array([k not in dated for k in keyed], dtype=bool)
-    plain = b[simple]  # no dated lot at all: everything they hold is of a date never seen
-    for code, group in plain.groupby("currency_code"):
-        amounts[(code, undated)] = int(group["available"].sum())
-        holders[(code, undated)] = set(group["customer_id"])
-    for (code, customer), available in zip(np.array(keyed, dtype=object)[~simple],
-                                           b.loc[~simple, "available"].to_numpy(), strict=True):
-        key = (code, customer)
-        old = adj_lots.get(key, [])
-        before = int(granted_before.get(key, 0))
-        gap = max(before - sum(n for _, n in old), 0)
-        lots: list[tuple[int | None, int]] = [*old, (None, gap), *issued_lots.get(key, [])]  # (age in days, amount)
-        left = int(available)
-        for age, size in reversed(lots):  # the newest credit is what is left
-            step = min(size, left)
-            if step:
-                put(code, undated if age is None else _bucket_of(age), step, customer)
-            left -= step
-            if left == 0:
-                break
-        put(code, undated, left, customer)
-
-    codes = sorted(set(b["currency_code"]))
-    rows = [
-        {"currency_code": code, "bucket": label, "amount": amounts.get((code, label), 0),
-         "customers": len(holders.get((code, label), ()))}
-        for code in codes for label in labels
-    ]
-    out = pd.DataFrame(rows, columns=["currency_code", "bucket", "amount", "customers"])
+    present = sorted({code_names[i] for i in np.unique(b_key // width).tolist()})
+    number = {name: i for i, name in enumerate(code_names)}
+    index = pd.MultiIndex.from_product([[number[c] for c in present], range(len(labels))], names=["code", "bucket"])
+    out = pd.DataFrame({
+        "currency_code": [code_names[i] for i in index.get_level_values(0)],
+        "bucket": [labels[i] for i in index.get_level_values(1)],
+        "amount": amounts.reindex(index, fill_value=0).to_numpy(),
+        "customers": holders.reindex(index, fill_value=0).to_numpy(),
+    })
     return out.astype({"amount": "int64", "customers": "int64"})
 
 

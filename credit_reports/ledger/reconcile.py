@@ -80,28 +80,57 @@ class Reconciliation:
         return out
 
 
-def _per_customer(balances: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    b = metrics.checked_amounts(balances, "balances", extra=("customer_id",))
-    frame = b.groupby(_KEYS, sort=False)[["available", "reserved", "used"]].sum()
-    return frame.add_prefix(prefix)
+_BALANCE_KINDS = ("available", "reserved", "used")
+_MOVEMENT_SUMS = ("issued", "reversed", "used", "issued_count", "reversed_count", "used_count", "movements",
+                  "used_delta", "reserved_delta")
 
 
-def _movement_sums(moves: pd.DataFrame) -> pd.DataFrame:
-    """Per (currency, customer): amount and count of each kind, and the deltas on each bucket."""
-    m = moves
-    parts = {
-        "issued": m["amount"].where(m["kind"] == "issued", 0),
-        "reversed": m["amount"].where(m["kind"] == "reversed", 0),
-        "used": m["amount"].where(m["kind"] == "used", 0),
-        "issued_count": (m["kind"] == "issued").astype("int64"),
-        "reversed_count": (m["kind"] == "reversed").astype("int64"),
-        "used_count": (m["kind"] == "used").astype("int64"),
-        "movements": pd.Series(1, index=m.index, dtype="int64"),
-        "used_delta": m["used_delta"],
-        "reserved_delta": m["reserved_delta"],
-    }
-    frame = pd.DataFrame(parts, index=m.index).astype("int64")
-    return frame.groupby([m["currency_code"], m["customer_id"]], sort=False).sum()
+def _movement_parts(moves: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per movement: its amount under its kind, a count of its kind, and its deltas on used and reserved."""
+    kind = moves["kind"].to_numpy(dtype=object)
+    amount = moves["amount"].to_numpy(dtype="int64")
+    parts = {}
+    for name in ("issued", "reversed", "used"):
+        is_kind = kind == name
+        parts[name] = np.where(is_kind, amount, 0)
+        parts[f"{name}_count"] = is_kind.astype("int64")
+    parts["movements"] = np.ones(len(moves), dtype="int64")
+    parts["used_delta"] = moves["used_delta"].to_numpy(dtype="int64")
+    parts["reserved_delta"] = moves["reserved_delta"].to_numpy(dtype="int64")
+    return parts
+
+
+def _per_customer_frame(opening: pd.DataFrame, closing: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
+    """One row per (currency, customer) in any of the three: opening and closing balances (``o_``/``c_``)
+    and the movement sums, zero where a frame has no row for the pair.
+
+    The three frames are stacked and summed in one group-by on an integer key (their currency and customer
+    factorised together), instead of three group-bys aligned through unions of their multi-indexes.
+    """
+    o = metrics.checked_amounts(opening, "balances", extra=("customer_id",))
+    c = metrics.checked_amounts(closing, "balances", extra=("customer_id",))
+    frames = (o, c, moves)
+    codes, code_values = pd.factorize(pd.concat([f["currency_code"] for f in frames], ignore_index=True))
+    customers, customer_values = pd.factorize(pd.concat([f["customer_id"] for f in frames], ignore_index=True))
+    width = max(len(customer_values), 1)
+    key = codes.astype("int64") * width + customers
+    sizes = [len(f) for f in frames]
+    columns: dict[str, np.ndarray] = {}
+    for prefix, frame, at in (("o_", o, 0), ("c_", c, sizes[0])):
+        for kind in _BALANCE_KINDS:
+            column = np.zeros(len(key), dtype="int64")
+            column[at:at + len(frame)] = frame[kind].to_numpy(dtype="int64")
+            columns[prefix + kind] = column
+    start = sizes[0] + sizes[1]
+    for name, values in _movement_parts(moves).items():
+        column = np.zeros(len(key), dtype="int64")
+        column[start:] = values
+        columns[name] = column
+    summed = pd.DataFrame(columns).groupby(key, sort=False).sum()
+    keys = summed.index.to_numpy()
+    summed.index = pd.MultiIndex.from_arrays(
+        [code_values.take(keys // width), customer_values.take(keys % width)], names=_KEYS)
+    return summed
 
 
 def reconcile(
@@ -119,17 +148,12 @@ def reconcile(
     the figures are derived from the balances, marked ``evidence = False``.
     """
     moves = movements_frame(movements if movements is not None else [])
-    o = _per_customer(opening, "o_")
-    c = _per_customer(closing, "c_")
-    sums = _movement_sums(moves) if evidence and len(moves) else _movement_sums(moves.iloc[:0])
-    index = o.index.union(c.index).union(sums.index)
-    if len(index) == 0:
+    f = _per_customer_frame(opening, closing, moves if evidence and len(moves) else moves.iloc[:0])
+    if len(f) == 0:
         empty = {col: pd.Series(dtype="int64") for col in RECONCILIATION_COLUMNS}
         empty["currency_code"] = pd.Series(dtype="str")
         empty["evidence"] = pd.Series(dtype=bool)
         return Reconciliation(pd.DataFrame(empty), _empty_customers(), moves.iloc[:0], evidence)
-    f = pd.concat([o.reindex(index), c.reindex(index), sums.reindex(index)], axis=1).fillna(0).astype("int64")
-    f.index = f.index.set_names(_KEYS)
     f["opening"] = f["o_available"] + f["o_reserved"]
     f["closing"] = f["c_available"] + f["c_reserved"]
     if not evidence:  # derived from balances: issued is the change in the credit ever granted, net

@@ -22,13 +22,16 @@ import importlib
 import json
 import os
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["ENV", "ExportFacts", "Opening", "facts_of", "load", "save"]
+__all__ = ["ENV", "EarlyExports", "ExportFacts", "Opening", "facts_of", "load", "save"]
 
 #: The environment variable a render sets for its kernel: the folder :func:`save` writes the facts to.
 ENV = "CREDIT_REPORTS_HANDOFF"
@@ -216,6 +219,62 @@ def load(path: Path) -> ExportFacts | None:
         evidence=document.get("evidence"),
         period_label=str(document.get("period_label") or ""),
     )
+
+
+class EarlyExports:
+    """Start a render's exports the moment its kernel hands the tables over, while the kernel draws on.
+
+    A thread watches the handoff folder ``path`` (:func:`save` makes it appear whole, with one rename), loads
+    the facts once they are there and runs ``work(facts)`` on them (the CSVs and the workbook), so the
+    exports use the second core while the kernel is still drawing charts instead of after it. The render
+    calls :meth:`finish` once the notebook has run: it waits for the work and returns the facts and what
+    ``work`` returned. Facts handed over again after the work began (a notebook that saves twice) win, and
+    the early result is then dropped (``result`` None): the render exports those facts itself.
+    """
+
+    def __init__(self, path: Path, work: Callable[[ExportFacts], Any], *, poll: float = 0.05) -> None:
+        self.path = Path(path)
+        self.facts: ExportFacts | None = None
+        self.result: Any = None
+        self.seconds = 0.0  # spent by ``work``, beside the kernel
+        self._work = work
+        self._poll = poll
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="early-exports", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            if (self.path / _FACTS).is_file():
+                self.facts = load(self.path)
+                if self.facts is None:
+                    return
+                start = time.perf_counter()
+                try:
+                    self.result = self._work(self.facts)
+                except BaseException as exc:  # raised again in the render's thread, by finish()
+                    self._error = exc
+                self.seconds = time.perf_counter() - start
+                return
+            self._stop.wait(self._poll)
+
+    def finish(self) -> ExportFacts | None:
+        """Stop watching, wait for the work, and return the facts (the last handed over); raises what the
+        work raised."""
+        self._stop.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if (self.path / _FACTS).is_file():  # handed over (again) after the watch ended or the work began
+            self.facts, self.result = load(self.path), None
+        return self.facts
+
+    def cancel(self) -> None:
+        """Stop watching and drop whatever was done (the notebook failed; the staging folder goes)."""
+        self._stop.set()
+        self._thread.join()
+        self.facts = self.result = self._error = None
 
 
 def __dir__() -> list[str]:
