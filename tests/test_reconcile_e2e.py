@@ -195,16 +195,18 @@ def test_an_interrupted_incremental_fetch_resumes_and_publishes_the_windows_move
     ends = _month_ends(2)
     sim = Simulator(customers=120, seed=43, anchor=_start(ends[0])).start()
     try:
-        sim.add_key("events-only", {"notification.read"})
         with client_for(sim) as client:
             sim.set_time(ends[0])
             fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=False, as_of=ends[0])
             sim.set_time(ends[1])
             _move_on(sim, ends[1], seed=9)
-        # events read, then the balances are refused
-        with client_for(sim, api_key="events-only") as limited, pytest.raises(
-                credit_reports.core.errors.PermissionDeniedError):
+        # the account and the events read, then every balance refused (a key whose customer permission was
+        # withdrawn mid-fetch)
+        for customer in sim.account.customers:
+            sim.fail_customer(customer["id"], status=403)
+        with client_for(sim) as limited, pytest.raises(credit_reports.core.errors.PermissionDeniedError):
             fetch_snapshot(limited, data_dir=tmp_path, strategy="auto", progress=False, as_of=ends[1])
+        sim.clear_faults()
         partial = next((tmp_path / "snapshots" / "local").glob(".partial-*"))
         assert (partial / "checkpoint" / "movements.parquet").is_file()
         sim.reset_stats()
