@@ -1,0 +1,104 @@
+"""Windows cut by when things happened (issue 24; docs/credit-rules.md, "The window of a snapshot").
+
+The simulator serves any moment (``set_time``), so a move can be put exactly where it hurts: straddling a
+whole-second as-of, its operations stamped a few ms either side of it, and its events listed late and out of
+order (``event_lag_ms``). The fetch then reads the account after the move, as a real fetch does, and must bring
+every balance back to the as-of and cut the window by ``occurred_at``. Every expected figure comes from the
+simulator's ledger (``expected_balances``, ``expected_movements``), never from the code under test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from clients import client_for
+
+from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.ledger.movements import period_movements
+from credit_reports.ledger.reconcile import reconcile
+from credit_reports.simulator import CURRENT_PADDLE, Simulator
+from credit_reports.simulator.ids import decode_id, now_ms
+from credit_reports.simulator.mover import MOVE_STEP
+
+COLUMNS = ["customer_id", "currency_code", "available", "reserved", "used"]
+MOVEMENT_KEYS = ["kind", "customer_id", "currency_code", "amount", "available_delta", "reserved_delta",
+                 "used_delta", "transaction_id", "adjustment_id"]
+
+
+def records(frame: pd.DataFrame) -> list[tuple]:
+    return sorted((str(a), str(b), int(c), int(d), int(e)) for a, b, c, d, e in frame[COLUMNS].itertuples(index=False))
+
+
+def ledger_at(sim: Simulator, at_ms: int) -> list[tuple]:
+    return records(pd.DataFrame(sim.account.expected_balances(at_ms), columns=COLUMNS))
+
+
+def ledger_moves(sim: Simulator, start_ms: int, end_ms: int) -> list[tuple]:
+    moved = sim.account.expected_movements(start_ms, end_ms)
+    return sorted(tuple(m[k] for k in MOVEMENT_KEYS) for m in moved)
+
+
+def stored_moves(snap: Any) -> list[tuple]:
+    moved = snap.movements[snap.movements["kind"] != "refund"]  # refunds: evidence rows, no ledger entry
+    return sorted(tuple(str(v) if isinstance(v, str) else int(v) for v in row)
+                  for row in moved[MOVEMENT_KEYS].itertuples(index=False))
+
+
+def whole_second_before_now(seconds: int) -> int:
+    return (now_ms() // 1000 - seconds) * 1000
+
+
+def fetch_at(sim: Simulator, data_dir: Path, as_of_ms: int, strategy: str = "auto") -> Any:
+    with client_for(sim) as client:
+        return fetch_snapshot(client, data_dir=data_dir, strategy=strategy, progress=False, workers=4,
+                              as_of=pd.Timestamp(as_of_ms, unit="ms", tz="UTC"))
+
+
+# -- the simulator lists like Paddle ---------------------------------------------------------------------
+
+
+def test_event_ids_follow_occurred_at_even_when_a_move_makes_its_operations_out_of_order(make_sim) -> None:
+    sim = make_sim(customers=120, seed=43, **CURRENT_PADDLE)
+    start = whole_second_before_now(60)
+    sim.set_time(start + 5000)
+    sim.advance(1, at=start, **MOVE_STEP)  # stamps its operations at start .. start + 6, made in its own order
+    events = [e for e in sim.account.events.items if e["occurred_at"] >= pd.Timestamp(start, unit="ms", tz="UTC")
+              .strftime("%Y-%m-%dT%H:%M:%S")]
+    stamps = [decode_id(e["event_id"])[0] for e in events]
+    occurred = [int(pd.Timestamp(e["occurred_at"]).value // 1_000_000) for e in events]
+    assert len(set(occurred)) > 1  # the move spans several milliseconds
+    assert stamps == occurred and occurred == sorted(occurred)
+
+
+# -- a move straddling a whole-second as-of ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("before_ms", [0, 1, 3, 5])
+def test_a_move_straddling_a_whole_second_as_of_is_cut_by_occurred_at(
+        make_sim, tmp_path: Path, before_ms: int) -> None:
+    """A move at 0, 1, 3 or 5 ms before the as-of (its operations at that moment to 6 ms later): the
+    snapshot equals the ledger at the as-of, and the window holds exactly the ledger's movements up to it."""
+    sim = make_sim(customers=150, seed=41, **CURRENT_PADDLE)
+    base_at = whole_second_before_now(120)
+    sim.set_time(base_at)
+    first = fetch_at(sim, tmp_path, base_at, "subscribers")
+    as_of = base_at + 60_000
+    sim.set_time(as_of + 2000)  # the account is read two seconds after the as-of
+    sim.advance(11, at=as_of - 1500, **MOVE_STEP)  # a move well before the as-of
+    sim.advance(12, at=as_of - before_ms, **MOVE_STEP)  # and one straddling it
+    second = fetch_at(sim, tmp_path, as_of)
+    assert second.manifest["strategy"] == "incremental"
+    assert records(second.balances) == ledger_at(sim, as_of)
+    assert stored_moves(second) == ledger_moves(sim, base_at, as_of)
+    moves = period_movements([second], after=first.as_of, until=second.as_of)
+    rec = reconcile(first.balances, second.balances, moves, evidence=True)
+    assert rec.reconciled and rec.customers.empty
+    # what happened after the as-of is counted by the next window, once
+    later = as_of + 10_000
+    sim.set_time(later)
+    third = fetch_at(sim, tmp_path, later)
+    assert records(third.balances) == ledger_at(sim, later)
+    assert stored_moves(third) == ledger_moves(sim, as_of, later)
