@@ -102,3 +102,30 @@ def test_a_move_straddling_a_whole_second_as_of_is_cut_by_occurred_at(
     third = fetch_at(sim, tmp_path, later)
     assert records(third.balances) == ledger_at(sim, later)
     assert stored_moves(third) == ledger_moves(sim, as_of, later)
+
+
+def test_with_a_listing_lag_events_appear_late_and_out_of_order_and_from_to_cut_by_occurred_at(make_sim) -> None:
+    sim = make_sim(customers=120, seed=44, event_lag_ms=2000, **CURRENT_PADDLE)
+    start = whole_second_before_now(60)
+    sim.set_time(start + 1000)
+    sim.advance(2, at=start, **MOVE_STEP)
+    made = [e for e in sim.account.events.items if decode_id(e["event_id"])[0] >= start]
+    lags = {e["event_id"]: sim.lag_of(e["event_id"]) for e in made}
+    assert len(set(lags.values())) > 1 and max(lags.values()) <= 2000
+    http = client_for(sim)
+
+    def listed(**params: Any) -> list[str]:
+        return [e["event_id"] for e in http.paginate("/events", {"order_by": "id[ASC]", **params})]
+
+    for clock in (start + 1000, start + 1500, start + 2100):
+        sim.set_time(clock)
+        seen = listed(**{"from": pd.Timestamp(start, unit="ms", tz="UTC").isoformat()})
+        # listed exactly when occurred_at + lag has passed on Paddle's clock
+        assert set(seen) == {e for e, lag in lags.items() if decode_id(e)[0] + lag <= clock}
+    assert set(seen) == set(lags)
+    stamps = sorted({decode_id(e)[0] for e in lags})
+    cut = stamps[len(stamps) // 2]
+    iso = pd.Timestamp(cut, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert set(listed(to=iso)) & set(lags) == {e for e in lags if decode_id(e)[0] <= cut}
+    assert set(listed(**{"from": iso})) == {e for e in lags if decode_id(e)[0] >= cut}
+    http.close()
