@@ -78,6 +78,7 @@ from credit_reports.fetch.strategies import (
     STRATEGIES,
     VERIFY_SAMPLE,
     SnapshotRun,
+    in_window_frame,
     rows_by_customer,
     utc_stamp,
 )
@@ -274,12 +275,15 @@ def _fetch_into(
 
 def _late_events(client: PaddleClient, pit: PointInTime, frames: dict[str, pd.DataFrame | None],
                  high_water: str | None) -> str | None:
-    """Events that occurred by the as-of but that Paddle listed only after the fetch began join an incremental
-    window's movements; returns the high-water mark moved up past them (docs/credit-rules.md, "The window")."""
-    early, mark = pit.window_events()
-    if frames["movements"] is not None and early:
-        frames["movements"] = union_movements([frames["movements"], stream_movements(client, early)[0]])
-    return mark or high_water
+    """Events of the window (after the previous as-of, at or before this one) that Paddle listed only after the
+    window's own read join an incremental window's movements, each once (docs/credit-rules.md, "The window").
+    The high-water mark stays where the plan put it (the as-of minus the overlap): nothing moves it by id."""
+    early = pit.window_events()
+    if frames["movements"] is not None and early and pit.window_start_ms is not None:
+        moved = stream_movements(client, pit.tail.events if pit.tail is not None else early)[0]
+        late = in_window_frame(moved, pit.window_start_ms, pit.as_of_ms)
+        frames["movements"] = union_movements([frames["movements"], late])
+    return high_water
 
 
 def _start_run(
