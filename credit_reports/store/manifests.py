@@ -137,6 +137,13 @@ class SnapshotManifest(_Record):
     #: A first fetch's candidates by source (subscribers, credit adjustments, subscription_update transactions).
     candidate_sources: dict[str, int] | None = None
     duplicates_collapsed: int | None = None
+    #: A boundary derived from the snapshots around it (strategy ``derived``): ``boundary``, ``rests_on``
+    #: (earlier, later), ``events`` (``from``, ``to``), ``checked`` (both sides agree), ``disagreements``.
+    derived: dict[str, Any] | None = None
+    #: The tie-out ``credit-reports history`` added to this snapshot (history.json's summary).
+    history: dict[str, Any] | None = None
+    #: Which revision of the snapshot this manifest is (store/revisions.py): number, reason, previous, files.
+    revision: dict[str, Any] | None = None
     #: Keys this toolkit does not declare (another version's or branch's fields), kept for writing back.
     extra: dict[str, Any] = field(default_factory=dict)
     #: Declared keys the JSON did not hold.

@@ -64,6 +64,7 @@ from credit_reports.store.files import (
     read_table,
 )
 from credit_reports.store.manifests import SnapshotManifest
+from credit_reports.store.revisions import current_file, revision_number
 
 __all__ = [
     "ADJUSTMENT_DTYPES",
@@ -114,10 +115,10 @@ class Snapshot:
     def from_path(cls, path: str | os.PathLike[str]) -> Snapshot:
         """Open the snapshot folder at ``path`` (UsageError when it is not one)."""
         folder = Path(path)
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
+        if not (folder / MANIFEST).is_file():
             raise UsageError(f"{folder} is not a snapshot folder (no {MANIFEST}); pass a folder under "
                              f"<data-dir>/{SNAPSHOTS}/<environment>/")
+        manifest_path = current_file(folder, MANIFEST)  # the newest revision's (store/revisions.py)
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -155,7 +156,7 @@ class Snapshot:
         if shape:
             return shape
         for name in (*REQUIRED_FILES, "subscriptions.parquet"):
-            path = self.path / name
+            path = self.file(name)
             if not path.exists():
                 if name in REQUIRED_FILES:
                     return f"{name} is missing"
@@ -171,7 +172,7 @@ class Snapshot:
         if quick:
             return quick
         for name, dtypes in TABLES.items():
-            path = self.path / f"{name}.parquet"
+            path = self.file(f"{name}.parquet")
             if not path.exists():
                 continue
             try:
@@ -220,9 +221,24 @@ class Snapshot:
         found_customer_ids, fallback, unavailable}``; None for ``full`` or snapshots older than the check."""
         return self.manifest.verification
 
+    def file(self, name: str) -> Path:
+        """The path of the snapshot's file ``name`` in its newest revision (store/revisions.py): what every
+        reader of a snapshot's files uses, so a correction is read transparently."""
+        return current_file(self.path, name)
+
+    @property
+    def revision(self) -> int:
+        """The snapshot's newest revision (0: as first published)."""
+        return revision_number(self.path)
+
+    @property
+    def derived(self) -> bool:
+        """True for an account at a period boundary derived from the snapshots around it (never fetched)."""
+        return self.strategy == "derived"
+
     def _table(self, name: str) -> pd.DataFrame:
         if name not in self._cache:
-            path = self.path / f"{name}.parquet"
+            path = self.file(f"{name}.parquet")
             try:
                 self._cache[name] = read_table(path, TABLES[name])
             except Exception as exc:  # a truncated or foreign file: one line, never a pyarrow traceback
@@ -260,7 +276,7 @@ class Snapshot:
     @property
     def has_movements(self) -> bool:
         """True when the fetch stored ``movements.parquet`` (even an empty one: no credit moved)."""
-        return (self.path / "movements.parquet").is_file()
+        return self.file("movements.parquet").is_file()
 
     def __repr__(self) -> str:
         """Short: environment/as-of, completeness, strategy and counts (never the tables)."""
@@ -544,7 +560,9 @@ def load_snapshot(
     if wanted is None:
         raise UsageError(f"snapshot {snapshot!r} is not {SNAPSHOT_FORMS}")
     moment, exact = wanted
-    matches = [s for s in listed(environment) if s.as_of == moment]
+    # an as-of name names a folder (a derived boundary's as-of carries a fraction its name does not)
+    matches = [s for s in listed(environment)
+               if (s.name == timestamps.folder_name(moment) if exact else s.as_of == moment)]
     if len(matches) > 1:
         envs = ", ".join(s.environment for s in matches)
         raise UsageError(f"snapshot {timestamps.folder_name(moment)} exists in several environments ({envs}); "

@@ -22,6 +22,7 @@ import pandas as pd
 from credit_reports.core import locks, timestamps
 from credit_reports.core.errors import CreditReportsError, UsageError
 from credit_reports.core.redact import redact
+from credit_reports.store import revisions
 from credit_reports.store.files import (
     ADJUSTMENT_DTYPES,
     BALANCE_DTYPES,
@@ -44,7 +45,10 @@ from credit_reports.store.files import (
 from credit_reports.store.manifests import SnapshotManifest
 from credit_reports.store.reader import Snapshot, snapshots_root
 
-__all__ = ["BalanceJournal", "SnapshotWriter", "collapse_duplicates", "lock_environment", "unlock_environment"]
+__all__ = [
+    "BalanceJournal", "SnapshotWriter", "StoreWriter", "collapse_duplicates", "lock_environment",
+    "unlock_environment",
+]
 
 log = logging.getLogger("credit_reports.store")
 
@@ -297,6 +301,113 @@ class SnapshotWriter:
             self._lock_fd = None
 
     def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: The prefix of a snapshot the store's writer builds outside a fetch (derived or reconstructed), before its rename.
+WRITING_PREFIX = ".writing-"
+
+
+class StoreWriter:
+    """The one writer of everything published in an environment besides a fetch's own snapshot: snapshots that
+    are built, not fetched (``derived`` boundaries, ``reconstructed`` month ends), and revisions of published
+    snapshots (history files, corrections). Every write is one rename (a reader sees all of it or nothing),
+    every manifest is a :class:`SnapshotManifest`, and every new snapshot carries its ``totals``.
+
+    ``open`` takes the environment's lock; code that already holds it (``history``) passes ``lock_fd=None``
+    to the constructor and keeps it.
+    """
+
+    def __init__(self, env_dir: Path, *, lock_fd: int | None = None) -> None:
+        self.env_dir = env_dir
+        self._lock_fd = lock_fd
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str] | None, environment: str) -> StoreWriter:
+        """Lock the environment (UsageError when a fetch or another writer holds it) and write into it."""
+        env_dir = snapshots_root(data_dir) / environment
+        with naming_errors(env_dir):
+            env_dir.mkdir(parents=True, exist_ok=True)
+        return cls(env_dir, lock_fd=_lock(env_dir))
+
+    def publish_snapshot(
+        self,
+        manifest: SnapshotManifest | Mapping[str, Any],
+        *,
+        tables: Mapping[str, pd.DataFrame],
+        reason: str,
+    ) -> Snapshot:
+        """Publish a built snapshot at ``manifest.as_of`` with ``tables`` (balances and customers at least).
+
+        When a snapshot of the same strategy already stands at that as-of, the new one is a revision of it
+        with ``reason`` (nothing is written when it equals the current one); a snapshot of another strategy
+        there (a fetched one) is never replaced.
+        """
+        record = SnapshotManifest.from_json(manifest)
+        if not isinstance(record.totals, dict):
+            raise CreditReportsError(f"a {record.strategy} snapshot is published with its totals; none given")
+        missing = [name for name in ("balances", "customers") if name not in tables]
+        if missing:
+            raise CreditReportsError(f"a snapshot needs {' and '.join(missing)} to be published")
+        name = timestamps.folder_name(record.as_of)
+        final = self.env_dir / name
+        if (final / MANIFEST).is_file():
+            current = Snapshot.from_path(final)
+            if current.strategy != record.strategy:
+                raise CreditReportsError(
+                    f"{final} is a {current.strategy} snapshot; a {record.strategy} one never replaces it")
+            revisions.add_revision(final, reason=reason, manifest=record.to_json(), tables=tables)
+            return Snapshot.from_path(final)
+        work = self.env_dir / f"{WRITING_PREFIX}{name}"
+        shutil.rmtree(work, ignore_errors=True)
+        with naming_errors(work):
+            work.mkdir(parents=True)
+        try:
+            revisions.stage_files(work, tables=tables)
+            write_json_atomic(work / MANIFEST, record.to_json())
+            fsync_dir(work)
+            with naming_errors(final):
+                os.rename(work, final)
+            fsync_dir(self.env_dir)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return Snapshot.from_path(final)
+
+    def revise(
+        self,
+        snapshot: Snapshot,
+        *,
+        reason: str,
+        manifest: SnapshotManifest | Mapping[str, Any] | None = None,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+        documents: Mapping[str, Any] | None = None,
+        extra_tables: Mapping[str, tuple[pd.DataFrame, Mapping[str, str]]] | None = None,
+    ) -> Snapshot:
+        """A new revision of a published ``snapshot`` (files added or replaced, and its manifest, by default the
+        current one), with ``reason``; the snapshot as readers now see it. Nothing is written when nothing
+        would change."""
+        record = SnapshotManifest.from_json(manifest if manifest is not None else snapshot.manifest)
+        record_json = {k: v for k, v in record.to_json().items() if k != "revision"}
+        revisions.add_revision(snapshot.path, reason=reason, manifest=record_json, tables=tables,
+                               documents=documents, extra_tables=extra_tables)
+        return Snapshot.from_path(snapshot.path)
+
+    def remove_stale(self) -> None:
+        """Remove built snapshots a kill left unfinished (``.writing-*``): they were never visible."""
+        for stale in self.env_dir.glob(f"{WRITING_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release the lock when this writer took it."""
+        if self._lock_fd is not None:
+            _unlock(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> StoreWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
