@@ -209,7 +209,7 @@ class Tail:
         return self._moves
 
 
-def _by_customer(moves: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+def by_customer(moves: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """Movements grouped by customer, each with its time in epoch ms and its identity."""
     out: dict[str, list[dict[str, Any]]] = {}
     if moves.empty:
@@ -223,7 +223,7 @@ def _by_customer(moves: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _normal(balances: Mapping[str, list[int]]) -> frozenset[tuple[str, int, int, int]]:
+def balance_value(balances: Mapping[str, list[int]]) -> frozenset[tuple[str, int, int, int]]:
     """A customer's balances as a comparable value: its non-zero rows."""
     return frozenset((code, *values) for code, values in balances.items() if any(values))
 
@@ -252,7 +252,7 @@ def candidates(rows: Rows, moves: list[Mapping[str, Any]], as_of_ms: float,
             row[2] += sign * int(move["used_delta"])
             more.append(changed)
         values += more
-    return {_normal(v) for v in values}, unsure
+    return {balance_value(v) for v in values}, unsure
 
 
 def settle_reads(reads: list[tuple[Rows, tuple[float, float]]], moves: list[Mapping[str, Any]],
@@ -286,18 +286,21 @@ class PointInTime:
     ``enabled`` False (no ``notification.read``, or a fetch of a past as-of the account is served at) makes
     :meth:`settle` return the reads unchanged and :meth:`summary` say why. ``tail_from_ms`` is where the tail
     must start at the latest (an incremental fetch: its window's read, minus the restart margin, so events of
-    the window listed after that read join it); ``window_start_ms`` is the previous snapshot's as-of.
+    the window listed after that read join it); ``window_start_ms`` is the previous snapshot's as-of;
+    ``window_read`` the recent events the window's read listed (a late one the tail lists measures the lag).
     """
 
     def __init__(self, client: PaddleClient, as_of: pd.Timestamp, mark: str | None, *, enabled: bool,
                  reason: str | None = None, tail_from_ms: float | None = None,
-                 window_start_ms: float | None = None) -> None:
+                 window_start_ms: float | None = None,
+                 window_read: tuple[float, float, list[str]] | None = None) -> None:
         self.as_of_ms = parse_time(as_of).value / 1e6
         self.enabled = enabled
         self.reason = reason
         self.tail = Tail(client, mark) if enabled else None
         self.tail_from_ms = tail_from_ms
         self.window_start_ms = window_start_ms
+        self.window_read = window_read  # (sent ms, since ms, recent ids) of the window's read: lag evidence
         self.corrected: set[str] = set()
         self.reread: set[str] = set()
         self.rereads = 0
@@ -324,7 +327,14 @@ class PointInTime:
             self._keep_read(cid, results[cid])
         self.offset = clock_offset(self._all_reads(results))
         self._wait_listed(results, ids)
+        first = not self.tail.reads
+        if first and self.window_read is not None:
+            self.tail.lag.listed_before(*self.window_read)
         self.tail.read_more(self._tail_start(results, ids), self.offset[0])
+        if first and self._moved_after_as_of():
+            time.sleep(LISTING_LAG_MS / 1000)  # the account moves: read once more to measure the listing lag
+            self.waited_ms += LISTING_LAG_MS
+            self.tail.read_more(None, self.offset[0])
         self._confirm_listed()
         out: dict[str, Rows] = {}
         todo = ids
@@ -354,6 +364,11 @@ class PointInTime:
                         len(self.disagree))
         self._warn_bounds()
         return out
+
+    def _moved_after_as_of(self) -> bool:
+        """Whether the tail holds an event after the as-of (the account moved while it was read)."""
+        assert self.tail is not None
+        return any((event_ms(e) or -math.inf) > self.as_of_ms for e in self.tail.events)
 
     def _keep_read(self, cid: str, record: Mapping[str, Any]) -> None:
         """Remember one read of a customer (a second read does not replace the first)."""
@@ -425,7 +440,7 @@ class PointInTime:
         movement's time in ms)."""
         assert self.tail is not None
         self.offset = clock_offset(self._all_reads(results))
-        moves = _by_customer(self.tail.movements())
+        moves = by_customer(self.tail.movements())
         unsure: list[str] = []
         latest = -math.inf
         for cid in ids:
@@ -449,8 +464,8 @@ class PointInTime:
             else:
                 self.disagree.discard(cid)
                 self._measure_visibility(reads, mine, value)
-            out[cid] = _rows_of(value, newest)
-            if _normal({str(r[0]): [int(v) for v in r[1:]] for r in newest}) != value:
+            out[cid] = rows_of(value, newest)
+            if balance_value({str(r[0]): [int(v) for v in r[1:]] for r in newest}) != value:
                 self.corrected.add(cid)
         return unsure, latest
 
@@ -546,7 +561,7 @@ class PointInTime:
         }
 
 
-def _rows_of(value: frozenset, newest: Rows) -> Rows:
+def rows_of(value: frozenset, newest: Rows) -> Rows:
     """A settled value as balance rows, with the all-zero rows Paddle itself sent in the newest read kept."""
     rows = {code: [a, r, u] for code, a, r, u in value}
     for row in newest:
@@ -569,4 +584,4 @@ def _value_with(rows: Rows, moves: list[Mapping[str, Any]], as_of_ms: float, int
             row[0] += sign * int(move["available_delta"])
             row[1] += sign * int(move["reserved_delta"])
             row[2] += sign * int(move["used_delta"])
-    return _normal(value)
+    return balance_value(value)

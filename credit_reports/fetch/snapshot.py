@@ -72,6 +72,7 @@ from credit_reports.fetch.readers import (
     balances_frame,
     safe_url,
 )
+from credit_reports.fetch.resettle import write_reads
 from credit_reports.fetch.seller_credits import stream_movements
 from credit_reports.fetch.strategies import (
     FIRST_STRATEGY,
@@ -262,8 +263,12 @@ def _fetch_into(
         )
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
-    manifest.update(events_high_water=high_water, point_in_time=run.pit.summary(),
-                    candidate_sources=plan.get("candidate_sources"))
+    pit = run.pit.summary()
+    if plan.get("resettled_previous"):
+        pit["resettled_previous"] = plan["resettled_previous"]
+    manifest.update(events_high_water=high_water, point_in_time=pit, candidate_sources=plan.get("candidate_sources"))
+    if run.pit.enabled:
+        write_reads(writer.path, run.pit.stored_reads())  # for re-settling this snapshot after the fact
     snapshot = writer.publish(manifest=manifest, **frames)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path,

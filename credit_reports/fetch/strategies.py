@@ -45,6 +45,7 @@ from credit_reports.fetch.readers import (
     unique_customers,
     until_stopped,
 )
+from credit_reports.fetch.resettle import base_window_start, resettle_previous
 from credit_reports.fetch.seller_credits import stream_movements
 from credit_reports.fetch.windows import WINDOW_OVERLAP_MS, ListingLag, event_ms, events_since, mark_before
 from credit_reports.ledger.movements import adjustments_frame, movement_fields
@@ -90,6 +91,9 @@ SUBSCRIPTION_EVENTS = (
     "subscription.updated",
 )
 EVENT_TYPES = ADJUSTMENT_EVENTS + TRANSACTION_EVENTS + CUSTOMER_EVENTS + SUBSCRIPTION_EVENTS
+
+#: How far back (ms) an incremental plan remembers the events it listed, so the tail can tell one listed late.
+RECENT_MS = 120_000.0
 
 #: The client counters a snapshot records (summed over resumed attempts).
 _STATS = ("calls", "retries", "rate_limited", "failures")
@@ -213,6 +217,7 @@ class SnapshotRun:
                 self.client, timestamps.parse(self.writer.as_of), state.get("events_high_water"),
                 enabled=readable and live, reason=reason,
                 tail_from_ms=read_ms - RESTART_MS - NO_DATE_SKEW_MS if read_ms is not None else None,
+                window_read=(read_ms, *plan["events_recent"]) if plan.get("events_recent") else None,
                 window_start_ms=timestamps.parse(base_as_of).value / 1e6 if base_as_of else None)
         return self._pit
 
@@ -560,6 +565,7 @@ class SnapshotRun:
         window_end = timestamps.parse(self.writer.as_of).value / 1e6
         events = 0
         read_ms = ListingLag.now_ms()
+        recent_from, recent = read_ms - RECENT_MS, []  # the events of the last minutes this read listed
         try:
             with progress_stage(self.progress, desc="events read", unit=" events") as bar:
                 for event in events_since(self.client, base_as_of_ms - overlap, EVENT_TYPES, after):
@@ -570,6 +576,8 @@ class SnapshotRun:
                     cid = _event_customer(event)
                     when = event_ms(event)
                     in_window = when is None or base_as_of_ms < when <= window_end
+                    if when is not None and when >= recent_from:
+                        recent.append(str(event.get("event_id")))
                     if kind.startswith(("adjustment.", "transaction.")) and (when is None or when <= window_end):
                         credit_events.append(movement_fields(event))  # nothing else of the payload is kept
                     if kind.startswith("adjustment.") and cid and in_window:
@@ -594,6 +602,11 @@ class SnapshotRun:
         # movements made from every event read (the overlap gives each its history), kept by time: the window
         moved = stream_movements(self.client, credit_events)[0]
         self.writer.save_frame("movements", in_window_frame(moved, base_as_of_ms, window_end))
+        previous_start = base_window_start(self.writer.env_dir, base)
+        resettled = resettle_previous(
+            self.writer.env_dir, base, moved,
+            in_window_frame(moved, previous_start if previous_start is not None else -math.inf, base_as_of_ms),
+            timestamps.iso(timestamps.parse(self.writer.as_of)))
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
         targets = adjusted | credit_shown | (transacted & holders) | base_failed
@@ -613,6 +626,8 @@ class SnapshotRun:
             "new_customers": new_customers,
             "carry_over": True,
             "events_read_ms": read_ms,
+            "events_recent": [recent_from, recent],
+            "resettled_previous": resettled,
         }
 
     def balances(self, targets: Iterable[str], desc: str = "balances fetched", *,

@@ -148,6 +148,12 @@ class ListingLag:
         self.seen |= ids
         self.reads.append((sent_ms, since_ms, ids))
 
+    def listed_before(self, sent_ms: float, since_ms: float, ids: list[str]) -> None:
+        """An earlier read (the window's own, at the start of the fetch) that listed ``ids`` of the events since
+        ``since_ms``: an event it missed that a later read lists was late."""
+        self.seen |= set(ids)
+        self.reads.append((sent_ms, since_ms, set(ids)))
+
     @staticmethod
     def now_ms() -> float:
         """This machine's clock in epoch ms (a read's sending time)."""
