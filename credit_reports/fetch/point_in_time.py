@@ -64,9 +64,6 @@ NO_DATE_SKEW_MS = 2000.0
 EVENT_SLACK_MS = 250.0
 #: The least a later read of the tail goes back before the previous one (ms): ten times the assumed listing lag.
 RESTART_MS = 10 * LISTING_LAG_MS
-#: How far before the earliest read (and the as-of) the tail starts: a correction needs every movement that
-#: can lie inside a read's interval, and Paddle's clock may be behind ours by a few seconds (ms).
-TAIL_MARGIN_MS = 10_000.0
 #: The most unsure movements one read may leave for settling from all reads (2**n candidate balances).
 MAX_UNSURE = 12
 #: The longest a fetch waits, beyond the assumed lag, for events its reads showed are listed late (ms).
@@ -170,17 +167,22 @@ class Tail:
         self._sellers: dict[str, int] = {}  # seller credits looked up so far, by transaction
         self._moves: pd.DataFrame | None = None
 
+    def known_sellers(self, known: Mapping[str, int]) -> None:
+        """Seller credits the window's read already looked up (R1), so the tail does not ask for them again."""
+        self._sellers.update({str(k): int(v) for k, v in known.items()})
+
     def restart_margin(self) -> float:
         """How far before the previous read the next one starts (ms)."""
         return max(RESTART_MS, 4 * self.lag.lag_ms)
 
     def read_more(self, start_ms: float | None = None, offset_low: float = 0.0) -> int:
-        """Read the events since ``start_ms`` (the first read; later ones from the previous read minus the
-        restart margin, never before the first); returns how many arrived that were not seen before."""
-        if start_ms is not None and (self.start_ms is None or start_ms < self.start_ms):
-            self.start_ms = start_ms
+        """Read the events since ``start_ms`` (the first read, or a start earlier than every read so far: the
+        verification sample is settled before the customers read earlier); other reads go from the previous
+        read minus the restart margin, never before the start. Returns how many arrived that were new."""
         since = self.start_ms
-        if self._last_sent is not None and since is not None:
+        if start_ms is not None and (self.start_ms is None or start_ms < self.start_ms):
+            since = self.start_ms = start_ms  # reads earlier than any read so far: from their start, in full
+        elif self._last_sent is not None and since is not None:
             since = max(since, self._last_sent + offset_low - self.restart_margin())
         sent = ListingLag.now_ms()
         before = self.client.stats.get("calls", 0)
@@ -293,13 +295,18 @@ class PointInTime:
     def __init__(self, client: PaddleClient, as_of: pd.Timestamp, mark: str | None, *, enabled: bool,
                  reason: str | None = None, tail_from_ms: float | None = None,
                  window_start_ms: float | None = None,
-                 window_read: tuple[float, float, list[str]] | None = None) -> None:
+                 window_read: tuple[float, float, list[str]] | None = None,
+                 sellers_known: Mapping[str, int] | None = None,
+                 clock_read: Mapping[str, Any] | None = None) -> None:
         self.as_of_ms = parse_time(as_of).value / 1e6
         self.enabled = enabled
         self.reason = reason
         self.tail = Tail(client, mark) if enabled else None
+        if self.tail is not None and sellers_known:
+            self.tail.known_sellers(sellers_known)
         self.tail_from_ms = tail_from_ms
         self.window_start_ms = window_start_ms
+        self.clock_read = clock_read  # the answer that showed Paddle's clock past the as-of: bounds the offset
         self.window_read = window_read  # (sent ms, since ms, recent ids) of the window's read: lag evidence
         self.corrected: set[str] = set()
         self.reread: set[str] = set()
@@ -379,18 +386,20 @@ class PointInTime:
     def _all_reads(self, results: Mapping[str, Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         reads = [r["read"] for r in results.values() if isinstance(r.get("read"), Mapping)]
         reads += [r["read"] for kept in self.reads.values() for r in kept[:-1] if isinstance(r.get("read"), Mapping)]
+        if self.clock_read is not None and self.clock_read.get("date_s") is not None:
+            reads.append(self.clock_read)
         return reads
 
     def _tail_start(self, results: Mapping[str, Mapping[str, Any]], ids: list[str]) -> float:
-        """Where the tail starts: before the as-of and before every read's interval by :data:`TAIL_MARGIN_MS`,
-        and no later than ``tail_from_ms``."""
+        """Where the tail starts: before the as-of and before every read's interval (already widened by the
+        clock offset's bounds and the slack) by the slack again, and no later than ``tail_from_ms``."""
         assert self.offset is not None
         earliest = self.as_of_ms
         for cid in ids:
             read = results[cid].get("read")
             if isinstance(read, Mapping):
                 earliest = min(earliest, read_interval(read, self.offset)[0])
-        start = earliest - TAIL_MARGIN_MS
+        start = earliest - EVENT_SLACK_MS
         return min(start, self.tail_from_ms) if self.tail_from_ms is not None else start
 
     def _confirm_listed(self) -> None:

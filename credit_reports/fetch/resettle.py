@@ -43,18 +43,21 @@ READS_FILE = "point_in_time_reads.json"
 LISTED = 50
 
 
-def write_reads(folder: Path, reads: list[dict[str, Any]]) -> None:
-    """Keep a fetch's corrected reads in its working folder (published with it)."""
-    write_json_atomic(folder / READS_FILE, {"version": 1, "customers": reads})
+def write_reads(folder: Path, reads: list[dict[str, Any]], clock_read: Mapping[str, Any] | None = None) -> None:
+    """Keep a fetch's corrected reads (and the answer that bounded Paddle's clock) in its working folder, which
+    is published as the snapshot."""
+    write_json_atomic(folder / READS_FILE, {"version": 1, "clock_read": clock_read, "customers": reads})
 
 
-def _stored_reads(snapshot: Snapshot) -> list[dict[str, Any]] | None:
+def _stored_reads(snapshot: Snapshot) -> tuple[list[dict[str, Any]], Any] | None:
+    """(the reads a snapshot kept, the answer that bounded Paddle's clock), None when it kept none."""
     path = snapshot.file(READS_FILE)
     if not path.is_file():
         return None
     try:
-        return list(json.loads(path.read_text(encoding="utf-8")).get("customers") or [])
-    except (OSError, ValueError):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return list(stored.get("customers") or []), stored.get("clock_read")
+    except (OSError, ValueError, AttributeError):
         return None
 
 
@@ -64,11 +67,14 @@ def resettle_previous(env_dir: Path, previous: Snapshot, moves: pd.DataFrame, wi
     around its as-of) and complete its window with ``window_moves`` (the movements now seen in it); revise it
     when anything differs. Returns what was found (for the new manifest), None when there was nothing to do."""
     pit = previous.manifest.get("point_in_time") or {}
-    stored = _stored_reads(previous)
-    if not pit.get("corrected") or stored is None:
+    kept = _stored_reads(previous)
+    if not pit.get("corrected") or kept is None:
         return None
+    stored, clock_read = kept
     as_of_ms = previous.as_of.value / 1e6
     every_read = [r["read"] for c in stored for r in c["reads"] if isinstance(r.get("read"), Mapping)]
+    if isinstance(clock_read, Mapping) and clock_read.get("date_s") is not None:
+        every_read.append(clock_read)
     offset = clock_offset(every_read)
     moves_of = by_customer(moves)
     published = _rows(previous.balances)
@@ -85,8 +91,8 @@ def resettle_previous(env_dir: Path, previous: Snapshot, moves: pd.DataFrame, wi
             continue
         status, value, _ = settle_reads(reads, mine, as_of_ms)
         if status == "disagree":
-            disagree.append(cid)
-        if status == "unsure" or value is None:
+            disagree.append(cid)  # named, never "corrected" to a figure no read supports
+        if status != "settled" or value is None:
             continue
         before = balance_value({row[0]: list(row[1:]) for row in published.get(cid, [])})
         if value != before:

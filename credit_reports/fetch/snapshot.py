@@ -67,7 +67,7 @@ from credit_reports.core.errors import (
     TotalOverflowError,
     UsageError,
 )
-from credit_reports.fetch.point_in_time import PointInTime
+from credit_reports.fetch.point_in_time import EVENT_SLACK_MS, PointInTime
 from credit_reports.fetch.readers import (
     balances_frame,
     safe_url,
@@ -148,7 +148,10 @@ def fetch_snapshot(
         with SnapshotWriter.open(data_dir, client.environment, now=as_of) as writer:
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
-                _wait_for_paddle(client, timestamps.parse(writer.as_of))
+                clock = _wait_for_paddle(client, timestamps.parse(writer.as_of))
+                if clock is not None:
+                    writer.update_state(clock_read=clock)
+                    _wait_slack_after(clock)
             elif not writer.resumed:
                 live = _paddle_is_past(client, timestamps.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live)
@@ -174,9 +177,20 @@ def _wait_until_past(as_of: pd.Timestamp) -> None:
 PADDLE_CLOCK_WAIT_SECONDS = 5.0
 
 
-def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> None:
+def _wait_slack_after(clock: dict) -> None:
+    """Sleep until the point-in-time slack (:data:`EVENT_SLACK_MS`) has passed since the answer that showed
+    Paddle's clock past the as-of: every balance read then happens, on Paddle's clock, more than the slack after
+    the as-of (that answer bounds the clock offset, point_in_time.clock_offset), so a credit moved at or before
+    the as-of is surely in every read and needs no second read."""
+    delay = (clock["received_ms"] + EVENT_SLACK_MS) / 1000 - time.time()
+    if delay > 0:
+        time.sleep(min(delay, EVENT_SLACK_MS / 1000))
+
+
+def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> dict | None:
     """Sleep until Paddle's clock (its ``Date`` header, ``GET /``) has passed ``as_of`` too, at most
-    :data:`PADDLE_CLOCK_WAIT_SECONDS`.
+    :data:`PADDLE_CLOCK_WAIT_SECONDS`; returns that answer's timing (``sent_ms``, ``received_ms``, ``date_s``)
+    when its ``Date`` showed the as-of passed, else None.
 
     With Paddle's clock behind ours, a customer could sign up and get credit at Paddle's time just before the
     as-of but after the fetch listed the customers: no balance correction can add a customer the fetch never
@@ -190,15 +204,17 @@ def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> None:
             client.get("/", timing=timing)
         except NotFoundError as exc:  # a server without the API root: its clock cannot be asked; carry on
             log.info("Paddle's clock not checked against the as-of: %s", exc)
-            return
+            return None
         date = timing.get("date_s")
-        if date is None or date >= as_of_s:  # Date has whole seconds: Paddle's now >= date
-            return
+        if date is None:
+            return None
+        if date >= as_of_s:  # Date has whole seconds: Paddle's now >= date
+            return {k: timing[k] for k in ("sent_ms", "received_ms", "date_s") if k in timing}
         left = deadline - time.monotonic()
         if left <= 0:
             log.warning("Paddle's clock reads %d s before the as-of: balances may miss customers who signed up "
                         "and got credit just before it", round(as_of_s - date))
-            return
+            return None
         time.sleep(min(left, max(0.05, as_of_s - date)))
 
 
@@ -268,7 +284,7 @@ def _fetch_into(
         pit["resettled_previous"] = plan["resettled_previous"]
     manifest.update(events_high_water=high_water, point_in_time=pit, candidate_sources=plan.get("candidate_sources"))
     if run.pit.enabled:
-        write_reads(writer.path, run.pit.stored_reads())  # for re-settling this snapshot after the fact
+        write_reads(writer.path, run.pit.stored_reads(), run.pit.clock_read)  # to re-settle it after the fact
     snapshot = writer.publish(manifest=manifest, **frames)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path,
@@ -285,7 +301,7 @@ def _late_events(client: PaddleClient, pit: PointInTime, frames: dict[str, pd.Da
     The high-water mark stays where the plan put it (the as-of minus the overlap): nothing moves it by id."""
     early = pit.window_events()
     if frames["movements"] is not None and early and pit.window_start_ms is not None:
-        moved = stream_movements(client, pit.tail.events if pit.tail is not None else early)[0]
+        moved = pit.tail.movements() if pit.tail is not None else stream_movements(client, early)[0]
         late = in_window_frame(moved, pit.window_start_ms, pit.as_of_ms)
         frames["movements"] = union_movements([frames["movements"], late])
     return high_water

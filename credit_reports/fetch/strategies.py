@@ -218,6 +218,7 @@ class SnapshotRun:
                 enabled=readable and live, reason=reason,
                 tail_from_ms=read_ms - RESTART_MS - NO_DATE_SKEW_MS if read_ms is not None else None,
                 window_read=(read_ms, *plan["events_recent"]) if plan.get("events_recent") else None,
+                sellers_known=plan.get("seller_credits_known"), clock_read=state.get("clock_read"),
                 window_start_ms=timestamps.parse(base_as_of).value / 1e6 if base_as_of else None)
         return self._pit
 
@@ -578,7 +579,7 @@ class SnapshotRun:
                     in_window = when is None or base_as_of_ms < when <= window_end
                     if when is not None and when >= recent_from:
                         recent.append(str(event.get("event_id")))
-                    if kind.startswith(("adjustment.", "transaction.")) and (when is None or when <= window_end):
+                    if kind.startswith(("adjustment.", "transaction.")):  # all: re-settling needs the later ones
                         credit_events.append(movement_fields(event))  # nothing else of the payload is kept
                     if kind.startswith("adjustment.") and cid and in_window:
                         adjusted.add(cid)
@@ -600,7 +601,8 @@ class SnapshotRun:
         self.writer.save_frame("subscriptions", subscriptions)
         # the window's movements, saved with the plan so a resumed fetch publishes them without re-reading
         # movements made from every event read (the overlap gives each its history), kept by time: the window
-        moved = stream_movements(self.client, credit_events)[0]
+        sellers: dict[str, int] = {}  # R1 look-ups, handed to the tail so it never asks twice
+        moved = stream_movements(self.client, credit_events, sellers)[0]
         self.writer.save_frame("movements", in_window_frame(moved, base_as_of_ms, window_end))
         previous_start = base_window_start(self.writer.env_dir, base)
         resettled = resettle_previous(
@@ -628,6 +630,7 @@ class SnapshotRun:
             "events_read_ms": read_ms,
             "events_recent": [recent_from, recent],
             "resettled_previous": resettled,
+            "seller_credits_known": _none_before(sellers, credit_events),
         }
 
     def balances(self, targets: Iterable[str], desc: str = "balances fetched", *,
@@ -683,6 +686,15 @@ def _replace_rows(old: pd.DataFrame, new: pd.DataFrame, sort: list[str]) -> pd.D
     kept = old[~old[key].isin(set(new[key].tolist()))]
     merged = pd.concat([kept, new], ignore_index=True)
     return merged.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def _none_before(looked_up: Mapping[str, int], events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The window's R1 look-ups a later stream (the tail, starting after the window's) may reuse: transactions
+    with no seller credit approved before the window's stream and none shown in it, so none before any later
+    start either. One with a seller credit is asked again: its amount depends on where the stream starts."""
+    shown = {str((e.get("data") or {}).get("transaction_id") or "") for e in events
+             if str(e.get("event_type", "")).startswith("adjustment.")}
+    return {t: 0 for t, amount in looked_up.items() if not amount and t not in shown}
 
 
 def in_window_frame(moves: pd.DataFrame, start_ms: float, end_ms: float) -> pd.DataFrame:
