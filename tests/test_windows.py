@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 from clients import client_for
 
+from credit_reports.fetch.point_in_time import settle_reads
 from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.fetch.windows import ListingLag
 from credit_reports.ledger.movements import period_movements
 from credit_reports.ledger.reconcile import reconcile
 from credit_reports.simulator import CURRENT_PADDLE, Simulator
@@ -71,6 +73,35 @@ def test_event_ids_follow_occurred_at_even_when_a_move_makes_its_operations_out_
     occurred = [int(pd.Timestamp(e["occurred_at"]).value // 1_000_000) for e in events]
     assert len(set(occurred)) > 1  # the move spans several milliseconds
     assert stamps == occurred and occurred == sorted(occurred)
+
+
+# -- by hand: settling from every read, and the listing lag measured ------------------------------------------
+
+
+def _issued(ms: float, amount: int, key: str = "issued:txn_a") -> dict[str, Any]:
+    return {"occurred_ms": ms, "key": key, "currency_code": "USD", "available_delta": amount,
+            "reserved_delta": 0, "used_delta": 0}
+
+
+def test_a_customer_is_settled_by_the_one_balance_every_read_allows_and_named_when_none_fits() -> None:
+    as_of = 10_000.0
+    moves = [_issued(12_050.0, 500)]  # after the as-of, inside the first read's interval
+    first = ([["USD", 1500, 0, 0]], (12_000.0, 12_100.0))  # 1500 with it (1000 at the as-of) or without (1500)
+    assert settle_reads([first], moves, as_of) == ("unsure", None, ["issued:txn_a"])
+    second = ([["USD", 1500, 0, 0]], (13_000.0, 13_100.0))  # surely after it: 1000 at the as-of
+    assert settle_reads([first, second], moves, as_of) == ("settled", frozenset({("USD", 1000, 0, 0)}), [])
+    moved_silently = ([["USD", 2500, 0, 0]], (13_000.0, 13_100.0))  # 2000 at the as-of: no read of 1500 allows it
+    status, value, _ = settle_reads([first, moved_silently], moves, as_of)
+    assert status == "disagree" and value == frozenset({("USD", 2000, 0, 0)})  # the newest read's certain part
+
+
+def test_an_event_listed_after_a_read_that_came_after_it_measures_the_listing_lag() -> None:
+    lag = ListingLag()
+    lag.record(1000.0, 0.0, [{"event_id": "evt_1", "occurred_at": "1970-01-01T00:00:00.500Z"}], offset_low=0.0)
+    lag.record(2000.0, 0.0, [{"event_id": "evt_1", "occurred_at": "1970-01-01T00:00:00.500Z"},
+                             {"event_id": "evt_2", "occurred_at": "1970-01-01T00:00:00.800Z"},  # 200 ms late at least
+                             {"event_id": "evt_3", "occurred_at": "1970-01-01T00:00:01.500Z"}], offset_low=0.0)
+    assert (lag.late, lag.lag_ms) == (1, 200.0)
 
 
 # -- a move straddling a whole-second as-of ----------------------------------------------------------------
