@@ -8,15 +8,18 @@ as-of. This module brings each balance back to the as-of:
    header. The ``Date`` of every answer lies between its sending and its receipt, so together they bound the
    difference between Paddle's clock and ours (:func:`clock_offset`); each read then happened, on Paddle's
    clock, inside a known interval (:func:`read_interval`).
-2. After the balances, the ``transaction.*`` and ``adjustment.*`` events from the snapshot's high-water mark
-   up to now are read (:class:`Tail`) and turned into movements by the movement rules.
-3. Each customer's balance is brought back to the as-of by that customer's movements between the as-of and
-   the read (:func:`back_to_as_of`): a movement after the as-of that the read already shows is undone; one at
-   or before the as-of that the read did not yet show (Paddle's clock behind ours) is applied.
-4. A movement whose time falls inside the read's interval leaves the order unknown: that customer is read
-   again (:data:`MAX_ROUNDS` rounds at most), and the new read is corrected in turn. A customer still unsure
-   after the last round keeps the correction of the movements that are sure and is listed in the manifest
-   (``point_in_time.uncertain_customer_ids``).
+2. After the balances, and once Paddle's clock has passed the last read by the listing bound (windows.py), the
+   ``transaction.*`` and ``adjustment.*`` events from just before the earliest read up to now are read by
+   ``occurred_at`` (:class:`Tail`), each kept once by id whatever order Paddle lists them in, and turned into
+   movements by the movement rules. Every later read restarts before the previous one, so an event listed late
+   is still caught, and the lag it showed is measured.
+3. Each customer is settled from **all** its reads together (:func:`settle_reads`): each read allows the
+   balances at the as-of that its movements give (:func:`back_to_as_of` for the sure ones, either way for one
+   inside the read's interval, :func:`candidates`); the customer's balance is the one every read allows.
+4. Several values: the customer is read again (:data:`MAX_ROUNDS` rounds at most); still several after the last
+   round, it keeps the correction of the movements that are sure and is listed in the manifest
+   (``point_in_time.uncertain_customer_ids``). None: its reads contradict each other, and it is named
+   (``point_in_time.reads_disagree_customer_ids``): an Attention, never a silent figure.
 
 Without ``notification.read`` no event can be read: the snapshot cannot be corrected, the fetch says so in one
 line and the manifest records ``point_in_time.corrected = false`` (its windows are "not point-in-time").
