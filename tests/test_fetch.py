@@ -135,7 +135,8 @@ def test_snapshot_folder_has_the_documented_files_columns_dtypes_and_manifest(cl
         snap = fetch_snapshot(client, data_dir=tmp_path, strategy="subscribers", progress=False)
     assert snap.path.parent == tmp_path / "snapshots" / "local"
     assert sorted(p.name for p in snap.path.iterdir()) == [
-        "adjustments.parquet", "balances.parquet", "customers.parquet", "manifest.json", "subscriptions.parquet"]
+        "adjustments.parquet", "balances.parquet", "customers.parquet", "manifest.json",
+        "point_in_time_reads.json", "subscriptions.parquet"]
     # the first fetch keeps the credit adjustments it listed (not only their customers): the simulator's own
     kept = pd.read_parquet(snap.path / "adjustments.parquet")
     served = [a for a in sim.account.adjustments.items if a["action"] == "credit"]

@@ -26,10 +26,6 @@ pytestmark = pytest.mark.slow
 CUSTOMERS, EVERY_SECONDS, RUNS = 300, 0.5, 10
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, issue 16 left open: on this account moved every 0.5 s, about one run in six shows one "
-    "customer's unexplained difference (e.g. A$633.27) or leaves one customer unsure after its re-reads; the "
-    "point-in-time correction misses an ordering case not yet found. Kept running so a fix shows as XPASS."))
 def test_ten_scheduled_fetches_of_a_live_moving_account_show_nothing_unexplained(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     sim = Simulator(customers=CUSTOMERS, latency_ms=1, **CURRENT_PADDLE).start()

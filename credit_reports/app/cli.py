@@ -293,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
         "canceled, invoices, seller credits, transfers, refunds, sign-ups), so two fetches show a real "
         "roll-forward (default: the account stands still)",
     )
+    sim.add_argument(
+        "--event-lag-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="list each event up to MS after it occurred, late and out of order, as a busy Paddle may (default 0)",
+    )
     sim.set_defaults(handler=cmd_simulator)
     for listed in sub._choices_actions:  # each command's --help opens with its line of the top-level list
         sub.choices[listed.dest].description = f"{listed.help[0].upper()}{listed.help[1:]}."
@@ -642,6 +649,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         host=args.host,
         port=args.port,
+        event_lag_ms=_non_negative_lag(args.event_lag_ms),
         **CURRENT_PADDLE,  # a live account behaves as current Paddle does (billed renewals, transfers, ...)
     )
     sim.start()
@@ -661,6 +669,13 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     finally:
         sim.stop()
     return EXIT_OK
+
+
+def _non_negative_lag(value: int) -> int:
+    """``--event-lag-ms``: a whole number of ms, 0 or more (bad input: one line, exit code 2)."""
+    if value < 0:
+        raise UsageError(f"--event-lag-ms must be 0 or more, not {value}")
+    return value
 
 
 #: A fetch against the local simulator: no Paddle limit applies, so far above Paddle's 240 a minute.

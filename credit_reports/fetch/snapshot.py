@@ -67,17 +67,19 @@ from credit_reports.core.errors import (
     TotalOverflowError,
     UsageError,
 )
-from credit_reports.fetch.point_in_time import PointInTime
+from credit_reports.fetch.point_in_time import EVENT_SLACK_MS, PointInTime
 from credit_reports.fetch.readers import (
     balances_frame,
     safe_url,
 )
+from credit_reports.fetch.resettle import write_reads
 from credit_reports.fetch.seller_credits import stream_movements
 from credit_reports.fetch.strategies import (
     FIRST_STRATEGY,
     STRATEGIES,
     VERIFY_SAMPLE,
     SnapshotRun,
+    in_window_frame,
     rows_by_customer,
     utc_stamp,
 )
@@ -150,7 +152,12 @@ def fetch_snapshot(
             counted_from = client.stats  # GET / (Paddle's clock) counts too: its retries and 429s are this fetch's
             if live and not writer.resumed:
                 _wait_until_past(timestamps.parse(writer.as_of))
-                _wait_for_paddle(client, timestamps.parse(writer.as_of))
+                clock = _wait_for_paddle(client, timestamps.parse(writer.as_of))
+                if clock is not None:
+                    writer.update_state(clock_read=clock)
+                    _wait_slack_after(clock)
+            elif not writer.resumed:
+                live = _paddle_is_past(client, timestamps.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live,
                                account=account, counted_from=counted_from)
     finally:
@@ -175,9 +182,20 @@ def _wait_until_past(as_of: pd.Timestamp) -> None:
 PADDLE_CLOCK_WAIT_SECONDS = 5.0
 
 
-def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> None:
+def _wait_slack_after(clock: dict) -> None:
+    """Sleep until the point-in-time slack (:data:`EVENT_SLACK_MS`) has passed since the answer that showed
+    Paddle's clock past the as-of: every balance read then happens, on Paddle's clock, more than the slack after
+    the as-of (that answer bounds the clock offset, point_in_time.clock_offset), so a credit moved at or before
+    the as-of is surely in every read and needs no second read."""
+    delay = (clock["received_ms"] + EVENT_SLACK_MS) / 1000 - time.time()
+    if delay > 0:
+        time.sleep(min(delay, EVENT_SLACK_MS / 1000))
+
+
+def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> dict | None:
     """Sleep until Paddle's clock (its ``Date`` header, ``GET /``) has passed ``as_of`` too, at most
-    :data:`PADDLE_CLOCK_WAIT_SECONDS`.
+    :data:`PADDLE_CLOCK_WAIT_SECONDS`; returns that answer's timing (``sent_ms``, ``received_ms``, ``date_s``)
+    when its ``Date`` showed the as-of passed, else None.
 
     With Paddle's clock behind ours, a customer could sign up and get credit at Paddle's time just before the
     as-of but after the fetch listed the customers: no balance correction can add a customer the fetch never
@@ -191,16 +209,34 @@ def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> None:
             client.get("/", timing=timing)
         except NotFoundError as exc:  # a server without the API root: its clock cannot be asked; carry on
             log.info("Paddle's clock not checked against the as-of: %s", exc)
-            return
+            return None
         date = timing.get("date_s")
-        if date is None or date >= as_of_s:  # Date has whole seconds: Paddle's now >= date
-            return
+        if date is None:
+            return None
+        if date >= as_of_s:  # Date has whole seconds: Paddle's now >= date
+            return {k: timing[k] for k in ("sent_ms", "received_ms", "date_s") if k in timing}
         left = deadline - time.monotonic()
         if left <= 0:
             log.warning("Paddle's clock reads %d s before the as-of: balances may miss customers who signed up "
                         "and got credit just before it", round(as_of_s - date))
-            return
+            return None
         time.sleep(min(left, max(0.05, as_of_s - date)))
+
+
+def _paddle_is_past(client: PaddleClient, as_of: pd.Timestamp) -> bool:
+    """Whether Paddle's clock (its ``Date`` header, ``GET /``) reads a later second than a given ``as_of``'s.
+
+    Then the account may have moved after the as-of while it is read, and the balances are brought back to it
+    like a live fetch's (point_in_time.py). Paddle's clock in the as-of's own second (the simulator served at
+    the as-of, as the demo does) counts as "served at the as-of": nothing to bring back, no events read.
+    """
+    timing: dict = {}
+    try:
+        client.get("/", timing=timing)
+    except NotFoundError:
+        return False
+    date = timing.get("date_s")
+    return date is not None and date > as_of.value // 1_000_000_000
 
 
 def _checked_as_of(value: Any) -> pd.Timestamp:
@@ -255,8 +291,13 @@ def _fetch_into(
         )
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
-    manifest.update(events_high_water=high_water, point_in_time=run.pit.summary(),
-                    candidate_sources=plan.get("candidate_sources"), account=account)
+    pit = run.pit.summary()
+    if plan.get("resettled_previous"):
+        pit["resettled_previous"] = plan["resettled_previous"]
+    manifest.update(events_high_water=high_water, point_in_time=pit, candidate_sources=plan.get("candidate_sources"),
+                    account=account)
+    if run.pit.enabled:
+        write_reads(writer.path, run.pit.stored_reads(), run.pit.clock_read)  # to re-settle it after the fact
     snapshot = writer.publish(manifest=manifest, **frames)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path,
@@ -284,12 +325,15 @@ def _one_account(client: PaddleClient, data_dir: Path) -> dict[str, Any]:
 
 def _late_events(client: PaddleClient, pit: PointInTime, frames: dict[str, pd.DataFrame | None],
                  high_water: str | None) -> str | None:
-    """Events that occurred by the as-of but that Paddle listed only after the fetch began join an incremental
-    window's movements; returns the high-water mark moved up past them (docs/credit-rules.md, "The window")."""
-    early, mark = pit.window_events()
-    if frames["movements"] is not None and early:
-        frames["movements"] = union_movements([frames["movements"], stream_movements(client, early)[0]])
-    return mark or high_water
+    """Events of the window (after the previous as-of, at or before this one) that Paddle listed only after the
+    window's own read join an incremental window's movements, each once (docs/credit-rules.md, "The window").
+    The high-water mark stays where the plan put it (the as-of minus the overlap): nothing moves it by id."""
+    early = pit.window_events()
+    if frames["movements"] is not None and early and pit.window_start_ms is not None:
+        moved = pit.tail.movements() if pit.tail is not None else stream_movements(client, early)[0]
+        late = in_window_frame(moved, pit.window_start_ms, pit.as_of_ms)
+        frames["movements"] = union_movements([frames["movements"], late])
+    return high_water
 
 
 def _start_run(

@@ -30,7 +30,7 @@ from credit_reports.core.errors import (
 )
 from credit_reports.core.money import parse_minor
 from credit_reports.fetch import door
-from credit_reports.fetch.point_in_time import PointInTime
+from credit_reports.fetch.point_in_time import NO_DATE_SKEW_MS, RESTART_MS, PointInTime
 from credit_reports.fetch.readers import (
     CUSTOMER_STATUSES,
     ChunkedFrame,
@@ -47,7 +47,9 @@ from credit_reports.fetch.readers import (
     unique_customers,
     until_stopped,
 )
+from credit_reports.fetch.resettle import base_window_start, resettle_previous
 from credit_reports.fetch.seller_credits import stream_movements
+from credit_reports.fetch.windows import WINDOW_OVERLAP_MS, ListingLag, event_ms, events_since, mark_before
 from credit_reports.ledger.movements import adjustments_frame, movement_fields
 from credit_reports.store.files import CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES
 from credit_reports.store.reader import Snapshot, latest_snapshot
@@ -92,26 +94,25 @@ SUBSCRIPTION_EVENTS = (
 )
 EVENT_TYPES = ADJUSTMENT_EVENTS + TRANSACTION_EVENTS + CUSTOMER_EVENTS + SUBSCRIPTION_EVENTS
 
+#: How far back (ms) an incremental plan remembers the events it listed, so the tail can tell one listed late.
+RECENT_MS = 120_000.0
+
 #: The client counters a snapshot records (summed over resumed attempts).
 _STATS = ("calls", "retries", "rate_limited", "failures")
 
 
 def latest_event_id(client: PaddleClient, at_or_before: Any = None) -> str | None:
-    """The newest event id (None when there is none): a snapshot's high-water mark.
+    """The newest event id (None when there is none); with ``at_or_before``, the newest event that *occurred*
+    at or before that moment (windows.mark_before: by ``occurred_at``, never by id order).
 
-    With ``at_or_before`` (the snapshot's as-of) it is the newest event that occurred at or before that
-    moment, so the snapshot's window and the next one's meet exactly there (docs/credit-rules.md, "The
-    window of a snapshot"): an event of the same second but after the as-of is read again next time.
+    A snapshot records as its high-water mark the newest event at or before its as-of minus the window overlap
+    (docs/credit-rules.md, "The window of a snapshot"): only a server without ``from`` is read after it.
     """
     if at_or_before is None:
         body = client.get("/events", {"order_by": "id[DESC]", "per_page": 1})
         data = body.get("data") or []
         return data[0].get("event_id") if data else None
-    bound = utc_stamp(at_or_before)
-    for event in door.checked_events(client.paginate("/events", {"order_by": "id[DESC]", "per_page": 50})):
-        if _occurred_by(event, bound):
-            return event.get("event_id")
-    return None
+    return mark_before(client, utc_stamp(at_or_before).value / 1e6)
 
 
 def utc_stamp(value: Any) -> pd.Timestamp:
@@ -210,8 +211,16 @@ class SnapshotRun:
             reason = None if readable and live else (
                 "the key cannot read events (notification.read): not point-in-time" if not readable
                 else "a past as-of the account is served at: nothing moved after it")
-            self._pit = PointInTime(self.client, timestamps.parse(self.writer.as_of), state.get("events_high_water"),
-                                    enabled=readable and live, reason=reason)
+            plan = self.writer.load_json("plan") or {}
+            read_ms = plan.get("events_read_ms")
+            base_as_of = state.get("base_as_of")
+            self._pit = PointInTime(
+                self.client, timestamps.parse(self.writer.as_of), state.get("events_high_water"),
+                enabled=readable and live, reason=reason,
+                tail_from_ms=read_ms - RESTART_MS - NO_DATE_SKEW_MS if read_ms is not None else None,
+                window_read=(read_ms, *plan["events_recent"]) if plan.get("events_recent") else None,
+                sellers_known=plan.get("seller_credits_known"), clock_read=state.get("clock_read"),
+                window_start_ms=timestamps.parse(base_as_of).value / 1e6 if base_as_of else None)
         return self._pit
 
     def settle(self, results: dict[str, dict[str, Any]], ids: Iterable[str]) -> dict[str, list[list[Any]]]:
@@ -237,7 +246,8 @@ class SnapshotRun:
         strategy, base, reason = choose_strategy(requested, previous, self.client.base_url, as_of)
         events_readable = True
         try:
-            high_water = latest_event_id(self.client, at_or_before=as_of)
+            high_water = latest_event_id(self.client, at_or_before=as_of - pd.Timedelta(
+                milliseconds=WINDOW_OVERLAP_MS))
         except (PermissionDeniedError, NotFoundError, BadRequestError, MalformedDataError) as exc:
             if isinstance(exc, MalformedDataError):  # one bad event: the events cannot be trusted this time
                 log.warning("events not used for this snapshot: %s; the fetch goes on with strategy %s, which "
@@ -257,6 +267,7 @@ class SnapshotRun:
             strategy=strategy,
             fallback_reason=reason,
             base_snapshot=base.name if base is not None else None,
+            base_as_of=timestamps.iso(base.as_of) if base is not None else None,
             previous_snapshot=previous.name if previous is not None else None,
             events_high_water=high_water,
             events_readable=events_readable,
@@ -554,30 +565,36 @@ class SnapshotRun:
     def _incremental_plan(self, base: Snapshot) -> dict[str, Any] | None:
         """Read events after the base's high-water mark; update customers and subscriptions; pick targets."""
         after = base.manifest.get("events_high_water")
-        params = {"event_type": ",".join(EVENT_TYPES), "order_by": "id[ASC]"}
-        if after:
-            params["after"] = after
+        base_as_of_ms = base.as_of.value / 1e6
+        overlap = float((base.manifest.get("point_in_time") or {}).get("window_overlap_ms") or WINDOW_OVERLAP_MS)
         event_customers: dict[str, dict[str, Any]] = {}
         event_subscriptions: dict[str, list[dict[str, Any]]] = {}
         adjusted: set[str] = set()
         transacted: set[str] = set()
         credit_shown: set[str] = set()
         credit_events: list[Mapping[str, Any]] = []
-        window_end = timestamps.parse(self.writer.as_of)
+        window_end = timestamps.parse(self.writer.as_of).value / 1e6
         events = 0
+        read_ms = ListingLag.now_ms()
+        recent_from, recent = read_ms - RECENT_MS, []  # the events of the last minutes this read listed
         try:
             with progress_stage(self.progress, desc="events read", unit=" events") as bar:
-                for event in door.checked_events(self.client.paginate("/events", params)):
+                listed = events_since(self.client, base_as_of_ms - overlap, EVENT_TYPES, after)
+                for event in door.checked_events(listed):
                     events += 1
                     bar.update(1)
                     kind = str(event.get("event_type", ""))
                     data = event.get("data") or {}
                     cid = _event_customer(event)
-                    if kind.startswith(("adjustment.", "transaction.")) and _occurred_by(event, window_end):
+                    when = event_ms(event)
+                    in_window = when is None or base_as_of_ms < when <= window_end
+                    if when is not None and when >= recent_from:
+                        recent.append(str(event.get("event_id")))
+                    if kind.startswith(("adjustment.", "transaction.")):  # all: re-settling needs the later ones
                         credit_events.append(movement_fields(event))  # nothing else of the payload is kept
-                    if kind.startswith("adjustment.") and cid:
+                    if kind.startswith("adjustment.") and cid and in_window:
                         adjusted.add(cid)
-                    elif kind.startswith("transaction.") and cid:
+                    elif kind.startswith("transaction.") and cid and in_window:
                         transacted.add(cid)
                         if _shows_credit(data):
                             credit_shown.add(cid)
@@ -592,8 +609,9 @@ class SnapshotRun:
             log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
                         "which reads no events", after, exc, FIRST_STRATEGY)
             return None
-        try:  # the window's movements (R1 may look up seller credits): read before anything is saved
-            movements = stream_movements(self.client, credit_events)[0]
+        sellers: dict[str, int] = {}  # R1 look-ups, handed to the tail so it never asks twice
+        try:  # every event read's movements (R1 may look up seller credits): read before anything is saved
+            moved = stream_movements(self.client, credit_events, sellers)[0]
         except MalformedDataError as exc:
             log.warning("events not used for this snapshot (after %s): %s; the fetch goes on with strategy %s, "
                         "which reads no events", after, exc, FIRST_STRATEGY)
@@ -604,7 +622,13 @@ class SnapshotRun:
         self.writer.save_frame("customers", customers)
         self.writer.save_frame("subscriptions", subscriptions)
         # the window's movements, saved with the plan so a resumed fetch publishes them without re-reading
-        self.writer.save_frame("movements", movements)
+        # movements made from every event read (the overlap gives each its history), kept by time: the window
+        self.writer.save_frame("movements", in_window_frame(moved, base_as_of_ms, window_end))
+        previous_start = base_window_start(self.writer.env_dir, base)
+        resettled = resettle_previous(
+            self.writer.env_dir, base, moved,
+            in_window_frame(moved, previous_start if previous_start is not None else -math.inf, base_as_of_ms),
+            timestamps.iso(timestamps.parse(self.writer.as_of)))
         holders = set(base.balances["customer_id"].tolist())
         base_failed = set(base.failed_customer_ids)
         targets = adjusted | credit_shown | (transacted & holders) | base_failed
@@ -623,6 +647,10 @@ class SnapshotRun:
             "events": events,
             "new_customers": new_customers,
             "carry_over": True,
+            "events_read_ms": read_ms,
+            "events_recent": [recent_from, recent],
+            "resettled_previous": resettled,
+            "seller_credits_known": _none_before(sellers, credit_events),
         }
 
     def balances(self, targets: Iterable[str], desc: str = "balances fetched", *,
@@ -678,6 +706,24 @@ def _replace_rows(old: pd.DataFrame, new: pd.DataFrame, sort: list[str]) -> pd.D
     kept = old[~old[key].isin(set(new[key].tolist()))]
     merged = pd.concat([kept, new], ignore_index=True)
     return merged.sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def _none_before(looked_up: Mapping[str, int], events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The window's R1 look-ups a later stream (the tail, starting after the window's) may reuse: transactions
+    with no seller credit approved before the window's stream and none shown in it, so none before any later
+    start either. One with a seller credit is asked again: its amount depends on where the stream starts."""
+    shown = {str((e.get("data") or {}).get("transaction_id") or "") for e in events
+             if str(e.get("event_type", "")).startswith("adjustment.")}
+    return {t: 0 for t, amount in looked_up.items() if not amount and t not in shown}
+
+
+def in_window_frame(moves: pd.DataFrame, start_ms: float, end_ms: float) -> pd.DataFrame:
+    """The movements that occurred after ``start_ms`` and at or before ``end_ms`` (a window, by time)."""
+    if moves.empty:
+        return moves
+    epoch = pd.Timestamp(0, tz="UTC")
+    times = (pd.to_datetime(moves["occurred_at"], utc=True) - epoch) / pd.Timedelta(milliseconds=1)
+    return moves[(times > start_ms) & (times <= end_ms)].reset_index(drop=True)
 
 
 def rows_by_customer(balances: pd.DataFrame) -> dict[str, list[list[Any]]]:

@@ -48,32 +48,44 @@ def random_id(prefix: str, ms: int, rng: random.Random) -> str:
 
 
 class MonotonicIds:
-    """Ids that are strictly increasing per prefix, even within one millisecond or if the clock steps back.
+    """Ids that follow the moment they are made for, as Paddle's do: an id made for ``ms`` sorts after every id of
+    an earlier millisecond and before every id of a later one, whatever order they are made in; ids of one
+    millisecond are unique and increase in the order they are made.
 
-    Used for everything created after the historical account was generated (``Simulator.advance``), so
-    new events always sort after every earlier event.
+    Used for everything created after the historical account was generated (``Simulator.advance``). A move
+    stamps its operations at ``ms`` to ``ms + 6`` but makes them in its own order: the ids still sort by
+    ``occurred_at`` (issue 24: ids in creation order put a later event below an earlier one and hid it from a
+    cursor read by id).
     """
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self._last: dict[str, tuple[int, int]] = {}
+        self._last: dict[str, tuple[int, int]] = {}  # the greatest (ms, random part) per prefix
+        self._by_ms: dict[tuple[str, int], int] = {}  # the last random part issued per (prefix, ms)
 
     def observe(self, entity_id: str) -> None:
-        """Record an existing id so later ids of its prefix sort after it."""
+        """Record an existing id so a later id of its prefix in the same millisecond sorts after it."""
         prefix = entity_id.split("_", 1)[0]
         decoded = decode_id(entity_id)
         if prefix not in self._last or decoded > self._last[prefix]:
             self._last[prefix] = decoded
+        key = (prefix, decoded[0])
+        self._by_ms[key] = max(self._by_ms.get(key, -1), decoded[1])
 
     def next(self, prefix: str, ms: int) -> str:
-        """A new id for ``prefix`` at ``ms``, greater than every id issued or observed before."""
-        last = self._last.get(prefix)
+        """A new id for ``prefix`` made for ``ms``: it sorts by ``ms`` first, and after every id issued or observed
+        for the same millisecond."""
         rand = self._rng.getrandbits(_RAND_BITS - 8)  # leave headroom for increments
-        if last is not None and (ms, rand) <= last:
-            ms, rand = last[0], last[1] + 1
-            if rand > _RAND_MAX:
-                ms, rand = ms + 1, 0
-        self._last[prefix] = (ms, rand)
+        key = (prefix, ms)
+        previous = self._by_ms.get(key)
+        if previous is not None and rand <= previous:
+            rand = previous + 1
+        self._by_ms[key] = rand
+        if len(self._by_ms) > 50_000:  # keep the recent milliseconds only (moves are never far apart)
+            newest = max(m for _, m in self._by_ms)
+            self._by_ms = {k: v for k, v in self._by_ms.items() if k[1] > newest - 60_000}
+        if prefix not in self._last or (ms, rand) > self._last[prefix]:
+            self._last[prefix] = (ms, rand)
         return make_id(prefix, ms, rand)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import operator
 import re
 import socket
@@ -27,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .account import Account
 from .faults import FaultBook, RateLimiter, Stats
-from .ids import make_id
+from .ids import decode_id, make_id
 from .listing import Listing, Page
 from .mover import Move, Mover
 
@@ -341,15 +342,28 @@ class Handler(BaseHTTPRequestHandler):
         return self._list(path, query, sim, listing, per_page=query.per_page(10, 50), predicate=predicate)
 
     def _events(self, path: str, query: _Query, sim: Simulator) -> dict[str, Any]:
+        """``/events``: 90 days, ``event_type``, and ``from``/``to`` on ``occurred_at`` (inclusive, RFC 3339; Paddle
+        since September 2026). Ids carry their ``occurred_at`` millisecond, so the bounds are found by bisection.
+        With ``event_lag_ms`` an event is listed only once its own lag has passed (:meth:`Simulator.listed`)."""
         account = sim.account
         types = set(query.csv("event_type") or ())
-        predicate = (lambda e: e["event_type"] in types) if types else None
+        since, until = _moment_param(query, "from"), _moment_param(query, "to")
         with account.lock:
             moment = account.now()  # the clock the account is served at (Account.set_time), else real time
-            horizon = make_id("evt", max(0, moment - EVENTS_HORIZON_MS), 0)
-            start = account.events.index_of(horizon)
-            end = account.events.index_of(make_id("evt", moment + 1, 0)) if account.clock is not None else None
-        return self._list(path, query, sim, account.events, per_page=query.per_page(50, 200),
+            events = account.events
+            start = events.index_of(make_id("evt", max(0, moment - EVENTS_HORIZON_MS), 0))
+            if since is not None:
+                start = max(start, events.index_of(make_id("evt", math.ceil(since), 0)))
+            end = events.index_of(make_id("evt", moment + 1, 0)) if account.clock is not None else None
+            if until is not None:
+                upto = events.index_of(make_id("evt", math.floor(until) + 1, 0))
+                end = upto if end is None else min(end, upto)
+            hidden = sim.unlisted(moment, end)
+        predicate = None
+        if types or hidden:
+            def predicate(e: dict[str, Any]) -> bool:
+                return (not types or e["event_type"] in types) and e["event_id"] not in hidden
+        return self._list(path, query, sim, events, per_page=query.per_page(50, 200),
                           predicate=predicate, start=start, end=end, key="event_id")
 
     def _subscriptions(self, path: str, query: _Query, sim: Simulator) -> dict[str, Any]:
@@ -428,6 +442,20 @@ class Handler(BaseHTTPRequestHandler):
 
 def _envelope(data: Any) -> dict[str, Any]:
     return {"data": data, "meta": {"request_id": str(uuid.uuid4())}}
+
+
+def _moment_param(query: _Query, name: str) -> float | None:
+    """An RFC 3339 query parameter as epoch ms (fractional: microseconds kept), None when absent."""
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad_field(name, "must be an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1000
 
 
 def _date_filters(query: _Query) -> list[tuple[str, Callable[[Any], bool]]]:
@@ -515,7 +543,9 @@ class Simulator:
     Keyword arguments beyond the server's own go to :class:`Account` (``**CURRENT_PADDLE`` for every behaviour
     of current Paddle, ``refund_returns_credit``, ``clock_offset_ms``). ``move_every_requests=N`` moves the
     account on (``mover.MOVE_STEP``, or ``move_step``) before answering every N-th request, so it moves while a
-    fetch reads it; :meth:`start_moving` does the same every S seconds. ``moves`` lists what moved when.
+    fetch reads it; ``event_lag_ms`` lists each event up to that long after it occurred (its balance change is
+    visible at once), so events appear late and out of order, as Paddle documents no bound against.
+    :meth:`start_moving` moves the account every S seconds. ``moves`` lists what moved when.
     :meth:`before_answer` runs a test's own move just before a given request is answered.
     """
 
@@ -523,12 +553,15 @@ class Simulator:
                  rpm: int | None = None, window_seconds: float = 60.0, block_seconds: float = 60.0,
                  latency_ms: int = 0, host: str = "127.0.0.1", port: int = 0,
                  unsubscribed_credits: int = 0, anchor: Any = None, *, move_every_requests: int | None = None,
-                 move_step: dict[str, int] | None = None, **behaviours: Any) -> None:
+                 move_step: dict[str, int] | None = None, event_lag_ms: int = 0, **behaviours: Any) -> None:
         self.account = Account(customers=customers, seed=seed, unsubscribed_credits=unsubscribed_credits,
                                anchor=anchor, **behaviours)
         if move_every_requests is not None and move_every_requests < 1:
             raise ValueError("move_every_requests must be >= 1")
         self.move_every_requests = move_every_requests
+        if not isinstance(event_lag_ms, int) or event_lag_ms < 0:
+            raise ValueError("event_lag_ms must be a whole number of ms >= 0")
+        self.event_lag_ms = event_lag_ms
         self._mover = Mover(self.account, move_step, seed=seed)
         self._requests_seen = 0
         self._move_lock = threading.Lock()
@@ -664,6 +697,27 @@ class Simulator:
             due = self._requests_seen % self.move_every_requests == 0
         if due:
             self._mover.move()
+
+    def lag_of(self, event_id: str) -> int:
+        """How long after it occurred this event is first listed (ms): 0 to ``event_lag_ms``, drawn from the id's
+        random part, so events of one move are listed late by different amounts and out of their order."""
+        if not self.event_lag_ms:
+            return 0
+        return decode_id(event_id)[1] % (self.event_lag_ms + 1)
+
+    def unlisted(self, moment: int, end: int | None) -> frozenset[str]:
+        """Ids of the events that occurred by ``moment`` (below index ``end``) but are not listed yet (their lag
+        has not passed): only the last ``event_lag_ms`` of events can be hidden. Call under the account's lock."""
+        if not self.event_lag_ms:
+            return frozenset()
+        events = self.account.events
+        first = events.index_of(make_id("evt", max(0, moment - self.event_lag_ms), 0))
+        last = len(events) if end is None else end
+        hidden = set()
+        for event_id in events.ids[first:last]:
+            if decode_id(event_id)[0] + self.lag_of(event_id) > moment:
+                hidden.add(event_id)
+        return frozenset(hidden)
 
     def set_time(self, at: Any) -> None:
         """Serve the account as it is at ``at`` (see ``Account.set_time``); None: the real time."""
