@@ -7,6 +7,7 @@ that never ends. Expected figures are computed by hand here.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
@@ -733,8 +734,11 @@ def test_a_malformed_adjustment_never_blocks_the_fetch_and_never_becomes_a_row(h
     args = ["--quiet", "fetch", "--base-url", hostile.base_url, "--data-dir", str(tmp_path), "--max-rpm", "100000"]
     assert main([*args, "--strategy", "full"]) == 0
     # a billed-then-completed transaction whose seller credit R1 looks up, and that adjustment's total is '12.5'
-    event = _event("evt_02", "2025-01-03T00:00:00Z", credit="100")
-    event["data"].update(billed_at="2025-01-02T00:00:00Z", collection_mode="manual", origin="web")
+    # inside the incremental's window: after the first fetch's as-of (windows are cut by occurred_at)
+    now = dt.datetime.now(dt.UTC)
+    event = _event("evt_02", f"{now:%Y-%m-%dT%H:%M:%S}.000Z", credit="100")
+    event["data"].update(billed_at=f"{now - dt.timedelta(days=1):%Y-%m-%dT%H:%M:%S}Z", collection_mode="manual",
+                         origin="web")
     hostile.events = [event]
     hostile.raw_adjustments = [{"id": "adj_1", "transaction_id": "txn_02", "customer_id": "ctm_a",
                                 "status": "approved", "action": "credit", "credit_applied_to_balance": False,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from credit_reports.core.errors import BadRequestError
 from credit_reports.core.timestamps import parse as parse_time
+from credit_reports.fetch import door
 
 if TYPE_CHECKING:
     from credit_reports.paddle.client import PaddleClient
@@ -74,7 +75,7 @@ def events_since(client: PaddleClient, since_ms: float | None, types: tuple[str,
     if until_ms is not None:
         params["to"] = rfc3339(until_ms)
     try:
-        for event in client.paginate("/events", params):
+        for event in door.checked_events(client.paginate("/events", params)):
             if _within(event, since_ms, until_ms):
                 yield event
         return
@@ -86,7 +87,7 @@ def events_since(client: PaddleClient, since_ms: float | None, types: tuple[str,
     params.pop("to", None)
     if after:
         params["after"] = after
-    for event in client.paginate("/events", params):
+    for event in door.checked_events(client.paginate("/events", params)):
         if _within(event, since_ms, until_ms):
             yield event
 
@@ -105,14 +106,14 @@ def mark_before(client: PaddleClient, moment_ms: float) -> str | None:
     an event at or before the moment (ids follow ``occurred_at`` on Paddle)."""
     try:
         body = client.get("/events", {"order_by": "id[DESC]", "per_page": 200, "to": rfc3339(moment_ms)})
-        events = [e for e in body.get("data") or [] if _within(e, None, moment_ms)]
+        events = [e for e in door.checked_events(body.get("data") or []) if _within(e, None, moment_ms)]
         if events:
             return max(events, key=lambda e: (event_ms(e) or 0.0, str(e.get("event_id"))))["event_id"]
         if not ((body.get("meta") or {}).get("pagination") or {}).get("has_more"):
             return None
     except BadRequestError:
         pass
-    for event in client.paginate("/events", {"order_by": "id[DESC]", "per_page": 200}):
+    for event in door.checked_events(client.paginate("/events", {"order_by": "id[DESC]", "per_page": 200})):
         if _within(event, None, moment_ms):
             return event.get("event_id")
     return None
