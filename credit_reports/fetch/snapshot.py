@@ -244,7 +244,7 @@ def _fetch_into(
     stats = run.stats()
     manifest = _manifest(client, writer, workers, plan, rows, frames, stats)
     manifest.update(events_high_water=high_water, point_in_time=run.pit.summary(),
-                    candidate_sources=plan.get("candidate_sources"))
+                    candidate_sources=plan.get("candidate_sources"), plan=writer.state.get("first_plan"))
     snapshot = writer.publish(manifest=manifest, **frames)
     log.info(
         "published %s (%s, %d customers, %d balance rows, %d calls, %.1f s)", snapshot.path,
