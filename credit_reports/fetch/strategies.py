@@ -241,8 +241,9 @@ class SnapshotRun:
         except (PermissionDeniedError, NotFoundError, BadRequestError) as exc:
             if isinstance(exc, PermissionDeniedError):
                 log.warning("the key lacks notification.read: no events, so incremental is not possible, every "
-                            "snapshot fetches all candidate customers (strategy %s), and balances read while the "
-                            "account moves cannot be brought back to the as-of (not point-in-time)", FIRST_STRATEGY)
+                            "snapshot is a first snapshot (%s, whichever costs fewer calls), and balances read "
+                            "while the account moves cannot be brought back to the as-of (not point-in-time)",
+                            " or ".join(plans.FIRST_PLANS))
             else:
                 log.warning("cannot read events (the next snapshot cannot be incremental): %s", exc)
             high_water, events_readable = None, False
