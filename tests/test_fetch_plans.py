@@ -8,6 +8,7 @@ from the simulator's own entities and request statistics.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from clients import client_for
 
 from credit_reports.fetch.snapshot import fetch_snapshot
@@ -178,3 +180,32 @@ def test_the_incremental_sample_rotates_so_a_skipped_customer_is_checked_within_
     assert len(set(cursors)) == len(cursors)  # every run went on from where the previous one stopped
     assert any("rule does not hold" in r.message for r in caplog.records)
     assert records(snap.balances) == sorted(ledger_at(sim, T0) + [(planted, "USD", 700, 0, 0)])
+
+
+def test_a_cost_chosen_fetch_that_failed_resumes_on_the_same_plan_without_reading_anyone_twice(
+        tmp_path: Path) -> None:
+    from credit_reports.core.errors import ServerError
+
+    sim = account_sim(400, seed=7)
+    try:
+        sim.set_time(T0)
+        # the first /adjustments call (the estimate) is answered; the listing's, after the credit transactions
+        # were listed and their customers read, fails past the client's retries
+        sim.before_answer("/adjustments", lambda s: s.inject("503", count=2, path="/adjustments"))
+        with client_for(sim) as client, pytest.raises(ServerError):
+            fetch_snapshot(client, data_dir=tmp_path, progress=False, as_of=T0)
+        first_reads = sim.stats["by_path"].get(BALANCES, 0)
+        journaled = {json.loads(line)["id"] for path in tmp_path.glob("snapshots/local/.partial-*/checkpoint/"
+                                                                       "balances.jsonl")
+                     for line in path.read_text().splitlines() if '"rows"' in line}
+        snap = snapshot_at(sim, tmp_path, T0)
+        resumed_stats = sim.stats
+    finally:
+        sim.stop()
+    assert snap.manifest["resumed"] is True and snap.manifest["strategy"] == "credit-transactions"
+    assert snap.manifest["plan"]["chosen"] == "credit-transactions" and snap.manifest["plan"]["estimated_calls"]
+    assert 0 < len(journaled) <= first_reads  # reads still in flight when it failed were not journaled
+    named = credited_customers(sim)
+    assert journaled <= named  # the credited customers are read first, the sample after the listing
+    assert resumed_stats["by_path"][BALANCES] == len(named - journaled) + snap.manifest["verification"]["sample_size"]
+    assert records(snap.balances) == ledger_at(sim, T0)
