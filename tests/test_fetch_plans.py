@@ -79,6 +79,7 @@ def test_a_young_account_is_read_from_its_credit_transactions_exactly_with_fewer
         "credit_adjustments": sum(1 for a in account.adjustments.items if a["action"] == "credit"),
         "credit_transactions": transactions,
         "update_transactions": sum(1 for t in account.transactions.items if t["origin"] == "subscription_update"),
+        "credit_transactions_exact": True,
     }
     assert plan["estimated_calls"]["credit-transactions"] < plan["estimated_calls"]["subscribers"]
     assert "credit-transactions" in plan["reason"] or "subscribers" in plan["reason"]
@@ -208,4 +209,25 @@ def test_a_cost_chosen_fetch_that_failed_resumes_on_the_same_plan_without_readin
     named = credited_customers(sim)
     assert journaled <= named  # the credited customers are read first, the sample after the listing
     assert resumed_stats["by_path"][BALANCES] == len(named - journaled) + snap.manifest["verification"]["sample_size"]
+    assert records(snap.balances) == ledger_at(sim, T0)
+
+
+@pytest.mark.slow
+def test_past_paddles_count_of_100000_the_transactions_are_counted_by_date_ranges_and_the_choice_stays_exact(
+        tmp_path: Path) -> None:
+    """Paddle's estimated_total reads 100,001 past 100,000: the plan counts the credit-creating transactions by
+    halving their creation dates instead, so an account that old is costed, not guessed."""
+    sim = account_sim(300, seed=7, renewals=520)
+    try:
+        snap = snapshot_at(sim, tmp_path, T0)
+        transaction_calls = sim.stats["by_path"]["/transactions"]
+    finally:
+        sim.stop()
+    transactions = sum(1 for t in sim.account.transactions.items if t["origin"] in ORIGINS)
+    assert transactions > 100_000
+    plan = snap.manifest["plan"]
+    assert plan["estimated_totals"]["credit_transactions"] == transactions
+    assert plan["estimated_totals"]["credit_transactions_exact"] is True
+    assert plan["chosen"] == snap.manifest["strategy"] == "subscribers"
+    assert 4 <= transaction_calls <= 2 + 48 + math.ceil(300 / 50)  # the estimates, the halvings, the former check
     assert records(snap.balances) == ledger_at(sim, T0)

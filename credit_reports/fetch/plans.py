@@ -30,6 +30,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from credit_reports.core.errors import BadRequestError, NotFoundError, PermissionDeniedError
@@ -57,6 +58,9 @@ CREDIT_ORIGINS = "subscription_update,subscription_recurring"
 LIST_PAGE, ADJUSTMENT_PAGE, TRANSACTION_PAGE, FORMER_BATCH = 200, 50, 30, 50
 #: Paddle's ``estimated_total`` is exact up to 100,000 and reads 100,001 beyond: then it is a lower bound.
 TOTAL_CAP = 100_000
+#: Past Paddle's count, the credit-creating transactions are counted by halving their creation dates: at most
+#: this many more one-item calls, from this date on (Paddle Billing started in 2023).
+COUNT_CALLS, COUNT_FROM = 48, datetime(2015, 1, 1, tzinfo=UTC)
 #: The first snapshot's verification sample (strategies.py draws it; repeated here to cost it).
 FIRST_SAMPLE, FIRST_SAMPLE_MIN, FIRST_SAMPLE_MAX = 0.02, 50, 500
 
@@ -81,16 +85,55 @@ def _estimated_total(client: PaddleClient, path: str, params: Mapping[str, Any])
     return int(total) if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
-def listing_totals(client: PaddleClient) -> dict[str, int | None]:
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _counted_past_cap(client: PaddleClient, origin: str) -> tuple[int | None, bool]:
+    """(count, exact) of the transactions of ``origin`` when Paddle's count says only "over 100,000": the sum of
+    the counts of creation-date ranges, each range still over the cap halved, within :data:`COUNT_CALLS` calls.
+    A range left over the cap counts as 100,001, and the count is then a lower bound (``exact`` False)."""
+    ranges = [(COUNT_FROM, datetime.now(UTC) + timedelta(days=1))]
+    total, calls, exact = 0, 0, True
+    while ranges:
+        start, end = ranges.pop()
+        middle = start + (end - start) / 2
+        halves = [(start, middle), (middle, end)] if calls + 2 <= COUNT_CALLS and end - start > timedelta(hours=1) \
+            else []
+        if not halves:
+            total, exact = total + TOTAL_CAP + 1, False
+            continue
+        for low, high in halves:
+            calls += 1
+            count = _estimated_total(client, "/transactions", {"origin": origin, "created_at[GTE]": _stamp(low),
+                                                               "created_at[LT]": _stamp(high)})
+            if count is None:
+                return None, False
+            if count > TOTAL_CAP:
+                ranges.append((low, high))
+            else:
+                total += count
+    return total, exact
+
+
+def listing_totals(client: PaddleClient) -> dict[str, Any]:
     """The estimated totals both plans are costed from: customers, subscriptions, credit adjustments, the
-    transactions that can create credit, and those of them that are subscription changes (5 calls)."""
-    return {
+    transactions that can create credit, and those of them that are subscription changes (5 calls; a few dozen
+    more when the transactions are over Paddle's count of 100,000). ``credit_transactions_exact`` is False when
+    even the date ranges left one over that count: the listing's cost is then only bounded below."""
+    totals = {
         "customers": _estimated_total(client, "/customers", {"status": "active,archived"}),
         "subscriptions": _estimated_total(client, "/subscriptions", {}),
         "credit_adjustments": _estimated_total(client, "/adjustments", {"action": "credit"}),
         "credit_transactions": _estimated_total(client, "/transactions", {"origin": CREDIT_ORIGINS}),
         "update_transactions": _estimated_total(client, "/transactions", {"origin": "subscription_update"}),
     }
+    exact = True
+    for key, origin in (("credit_transactions", CREDIT_ORIGINS), ("update_transactions", "subscription_update")):
+        if (totals[key] or 0) > TOTAL_CAP:
+            totals[key], counted = _counted_past_cap(client, origin)
+            exact = exact and counted
+    return {**totals, "credit_transactions_exact": exact}
 
 
 def _first_sample(skipped: int) -> int:
@@ -100,7 +143,7 @@ def _first_sample(skipped: int) -> int:
     return min(skipped, max(FIRST_SAMPLE_MIN, min(FIRST_SAMPLE_MAX, math.ceil(FIRST_SAMPLE * skipped))))
 
 
-def estimated_calls(totals: Mapping[str, int | None]) -> dict[str, int | None]:
+def estimated_calls(totals: Mapping[str, Any]) -> dict[str, int | None]:
     """Each plan's calls from the listings' totals (None: that plan cannot be costed).
 
     Both list the customers and subscriptions (the snapshot keeps them) and the credit adjustments. On top:
@@ -138,9 +181,10 @@ def choose_first(client: PaddleClient) -> tuple[str, dict[str, Any]]:
     transactions = totals.get("credit_transactions")
     if by_listing is None:
         chosen, why = SUBSCRIBERS, "the credit-creating transactions cannot be counted (no transaction.read?)"
-    elif transactions is not None and transactions > TOTAL_CAP and (by_subscribers is None or by_subscribers > 0):
+    elif not totals.get("credit_transactions_exact", True):
         chosen = SUBSCRIBERS
-        why = (f"over {TOTAL_CAP:,} credit-creating transactions to list (Paddle counts no further): at least "
+        why = (f"over {TOTAL_CAP:,} credit-creating transactions in a single creation-date range (Paddle counts no "
+               "further, and halving the dates did not bring every range under it): at least "
                f"{math.ceil(transactions / TRANSACTION_PAGE):,} pages, against about {by_subscribers:,} calls")
     elif by_subscribers is None or by_listing < by_subscribers:
         chosen = CREDIT_TRANSACTIONS

@@ -164,9 +164,9 @@ def choose_strategy(
     if reason is None:
         return "incremental", previous, None
     if strategy == "incremental":
-        log.warning("incremental not possible (%s): fetching with the %s strategy", reason, FIRST_STRATEGY)
+        log.warning("incremental not possible (%s): fetching a first snapshot", reason)
     else:
-        log.info("strategy %s: %s", FIRST_STRATEGY, reason)
+        log.info("a first snapshot: %s", reason)
     return FIRST_STRATEGY, None, reason
 
 
