@@ -231,3 +231,28 @@ def test_past_paddles_count_of_100000_the_transactions_are_counted_by_date_range
     assert plan["chosen"] == snap.manifest["strategy"] == "subscribers"
     assert 4 <= transaction_calls <= 2 + 48 + math.ceil(300 / 50)  # the estimates, the halvings, the former check
     assert records(snap.balances) == ledger_at(sim, T0)
+
+
+@pytest.mark.slow
+def test_the_listing_plan_and_the_rotating_incremental_of_an_account_moving_while_read_equal_the_ledger_at_the_as_of(
+        tmp_path: Path) -> None:
+    """Live fetches (as-of: now) while the simulator moves on every 40 ms in every way credit moves (transfers
+    and renewals included): the listing plan's first snapshot and the incremental on it each equal the ledger
+    at their own as-of, and neither sample takes credit that arrived after the as-of for a broken rule."""
+    sim = Simulator(customers=300, seed=23, latency_ms=1, **CURRENT_PADDLE).start()
+    try:
+        with client_for(sim) as client:
+            sim.start_moving(0.04)
+            first = fetch_snapshot(client, data_dir=tmp_path, strategy="credit-transactions", progress=False,
+                                   workers=4)
+            moves = len(sim.moves)
+            second = fetch_snapshot(client, data_dir=tmp_path, progress=False, workers=4)
+            sim.stop_moving()
+    finally:
+        sim.stop()
+    assert moves >= 5 and len(sim.moves) > moves  # the account moved during both fetches
+    assert first.manifest["strategy"] == "credit-transactions" and second.manifest["strategy"] == "incremental"
+    assert records(first.balances) == ledger_at(sim, first.as_of.to_pydatetime())
+    assert records(second.balances) == ledger_at(sim, second.as_of.to_pydatetime())
+    assert first.manifest["verification"]["found"] == 0 and second.manifest["verification"]["found"] == 0
+    assert second.manifest["verification"]["rotation"]["size"] == 20
