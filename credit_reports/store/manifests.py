@@ -136,6 +136,8 @@ class SnapshotManifest(_Record):
     point_in_time: dict[str, Any] | None = None
     #: A first fetch's candidates by source (subscribers, credit adjustments, subscription_update transactions).
     candidate_sources: dict[str, int] | None = None
+    #: A first snapshot's plan (fetch/plans.py): chosen, forced, reason, estimated_calls, estimated_totals.
+    plan: dict[str, Any] | None = None
     duplicates_collapsed: int | None = None
     #: Keys this toolkit does not declare (another version's or branch's fields), kept for writing back.
     extra: dict[str, Any] = field(default_factory=dict)
