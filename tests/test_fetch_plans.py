@@ -256,3 +256,33 @@ def test_the_listing_plan_and_the_rotating_incremental_of_an_account_moving_whil
     assert records(second.balances) == ledger_at(sim, second.as_of.to_pydatetime())
     assert first.manifest["verification"]["found"] == 0 and second.manifest["verification"]["found"] == 0
     assert second.manifest["verification"]["rotation"]["size"] == 20
+
+
+def test_the_cli_forces_either_plan_and_auto_says_which_and_why_in_one_line(
+        tmp_path: Path, capsys: Any, caplog: Any, monkeypatch: Any) -> None:
+    from credit_reports.app.cli import main
+
+    sim = account_sim(200, seed=7)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    try:
+        folders = {}
+        for strategy in ("credit-transactions",):  # subscribers is forced through the API above
+            code = main(["--quiet", "fetch", "--base-url", sim.base_url, "--data-dir", str(tmp_path / strategy),
+                         "--max-rpm", "100000", "--strategy", strategy])
+            assert code == 0
+            folders[strategy] = Path(capsys.readouterr().out.strip().splitlines()[-1])
+        with caplog.at_level(logging.INFO, logger="credit_reports.fetch"):
+            code = main(["--quiet", "fetch", "--base-url", sim.base_url, "--data-dir", str(tmp_path / "auto"),
+                         "--max-rpm", "100000"])
+        auto = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    finally:
+        sim.stop()
+    for strategy, folder in folders.items():
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["strategy"] == strategy and manifest["plan"]["forced"] is True
+    manifest = json.loads((auto / "manifest.json").read_text())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("first snapshot plan ")]
+    estimates = manifest["plan"]["estimated_calls"]
+    assert code == 0 and len(lines) == 1 and "\n" not in lines[0]
+    assert lines[0].startswith(f"first snapshot plan {manifest['strategy']}: about "
+                               f"{min(estimates.values()):,} calls against {max(estimates.values()):,}")
