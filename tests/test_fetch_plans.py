@@ -258,7 +258,7 @@ def test_the_listing_plan_and_the_rotating_incremental_of_an_account_moving_whil
     assert second.manifest["verification"]["rotation"]["size"] == 20
 
 
-def test_the_cli_forces_either_plan_and_auto_says_which_and_why_in_one_line(
+def test_the_cli_forces_the_listing_plan_and_auto_says_which_and_why_in_one_line(
         tmp_path: Path, capsys: Any, caplog: Any, monkeypatch: Any) -> None:
     from credit_reports.app.cli import main
 

@@ -316,11 +316,12 @@ class SnapshotRun:
         elif self.verify_sample <= 0 and skipped and unavailable is None:
             log.warning("skip-rule verification is off (--verify-sample 0): if the %s rule does not hold for "
                         "this account, credit held by the %d skipped customers is missed", rule, len(skipped))
-        sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
         state = None
-        if rule == "incremental" and not size:
-            state = dict(rotation) if rotation else None  # the check is off this run: the rotation waits
-        elif rule == "incremental":
+        if rule != "incremental":
+            sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
+        elif not size:
+            sample, state = [], dict(rotation) if rotation else None  # the check is off this run: the rotation waits
+        else:
             sample, state = plans.rotating_sample(skipped, rotation)
             size = len(sample)
             log.info("verification: %d of %d skipped customers checked (a rotation: each is checked within %d "
