@@ -19,6 +19,11 @@ its peak memory (``ru_maxrss``) is the case's alone:
     ``fetch_snapshot`` on top of the ``subscribers`` snapshot.
 ``full-small``
     ``full`` on a second simulator with a quarter of the customers: peak memory at N/4 next to N.
+``plans`` (``--only plans``, issue 27)
+    the first snapshot chosen by cost: ``auto`` (which plan it chose, and both plans' estimated calls), the other
+    plan forced, and the incremental after 1% changed on top of the chosen one (its rotating sample); with
+    ``--age R``, the same on the account aged by R plain renewals a subscription (``simulator.ages``). Calls are
+    what it measures: ``--rpm 0`` serves without a limit or latency (the "at 240/min" column is calls / 240).
 ``moving`` (``--only moving``)
     the point-in-time correction's cost (issue 16): a current-Paddle account (``CURRENT_PADDLE``) that moves on
     while it is read, by the README's ``--advance-every`` step for 2,000 customers (``mover.live_step``, about 200
@@ -158,6 +163,7 @@ def _child_toolkit(args: argparse.Namespace) -> dict:
         "snapshot": str(snap.path),
         "point_in_time": m.get("point_in_time"),
         "candidate_sources": m.get("candidate_sources"),
+        "plan": m.get("plan"),
     }
 
 
@@ -230,6 +236,7 @@ def run_case(name: str, sim, args: argparse.Namespace, *, strategy: str | None =
         rate_limited=stats["rate_limited"],
         max_in_window=stats["max_in_window"],
         balance_calls=stats["by_path"].get("/customers/{id}/credit-balances", 0),
+        transaction_calls=stats["by_path"].get("/transactions", 0),
     )
     return result
 
@@ -309,6 +316,67 @@ def moving_cases(args: argparse.Namespace, work: Path) -> None:
     print("\nraw:", json.dumps(rows, indent=1, default=str), file=sys.stderr)
 
 
+def _advance_one_percent(sim, customers: int, seed: int) -> int:
+    """Move 1% of the customers on, the mix of the issue-8 run; returns the customers changed or signed up."""
+    one_percent = max(1, customers // 100)
+    changes = sim.advance(seed, credits=one_percent * 20 // 100, first_credits=one_percent * 10 // 100,
+                          spends=one_percent * 15 // 100, reservations=one_percent * 15 // 100,
+                          completions=one_percent * 10 // 100, cancellations=one_percent * 5 // 100,
+                          reversals=1, seller_credits=one_percent * 5 // 100,
+                          new_customers=one_percent * 10 // 100)
+    return len(changes["changed_customer_ids"] | changes["new_customer_ids"] | changes["seller_credit_customer_ids"])
+
+
+def plans_cases(args: argparse.Namespace, work: Path) -> None:
+    """Both first-snapshot plans and the incremental (issue 27), on the account as generated and, with ``--age``,
+    aged by that many plain renewals a subscription. Prints one Markdown row per case."""
+    from credit_reports.simulator import Simulator
+    from credit_reports.simulator.ages import add_renewals
+
+    limited = args.rpm > 0
+    rows = []
+    for age in sorted({0, args.age}):
+        print(f"building a simulator with {args.customers:,} customers, age +{age} ...", file=sys.stderr, flush=True)
+        built = time.monotonic()
+        sim = Simulator(customers=args.customers, seed=args.seed, rpm=args.rpm if limited else None,
+                        window_seconds=args.window, block_seconds=args.window,
+                        latency_ms=args.latency_ms if limited else 0)
+        added = add_renewals(sim.account, age)
+        account = sim.account
+        origins = ("subscription_update", "subscription_recurring")
+        facts = {"age": age, "renewals_added": added, "build_s": round(time.monotonic() - built, 1),
+                 "subscriptions": len(account.subscriptions),
+                 "credit_transactions": sum(1 for t in account.transactions.items if t["origin"] in origins),
+                 "holders": len({r["customer_id"] for r in account.expected_balances()})}
+        rpm = args.rpm if limited else 100_000
+        with sim.start():
+            chosen = run_case("auto", sim, args, strategy="auto", data_dir=work / f"age{age}", rpm=rpm)
+            other = "subscribers" if chosen["strategy"] == "credit-transactions" else "credit-transactions"
+            forced = run_case(other, sim, args, strategy=other, data_dir=work / f"age{age}-{other}", rpm=rpm)
+            changed = _advance_one_percent(sim, args.customers, args.seed)
+            inc = run_case("incremental", sim, args, strategy="auto", data_dir=work / f"age{age}", rpm=rpm)
+        for res, label in ((chosen, f"auto: {chosen['strategy']}"), (forced, f"{other} (forced)"),
+                           (inc, f"incremental after 1% changed ({changed} customers)")):
+            res.update(facts, label=label)
+            rows.append(res)
+    print(f"\n{args.customers:,} customers, seed {args.seed}; "
+          + (f"limit {args.rpm} per {args.window:g} s, {args.workers} workers, {args.latency_ms} ms latency"
+             if limited else "no limit, no latency (calls only)") + "\n")
+    print("| account | case | customers | calls | at 240/min | estimated calls (subscribers / credit-transactions) "
+          "| balance reads | transaction calls | sample (skipped) | wall s | peak RSS MB |")
+    print("|---|---|---:|---:|---:|---|---:|---:|---|---:|---:|")
+    for r in rows:
+        est = ((r.get("plan") or {}).get("estimated_calls")) or {}
+        estimate = f"{est['subscribers']:,} / {est['credit-transactions']:,}" if est else "-"
+        v = r.get("verification") or {}
+        account = ("as generated" if not r["age"] else f"aged +{r['age']} renewals a subscription") + \
+            f" ({r['credit_transactions']:,} subscription transactions)"
+        print(f"| {account} | {r['label']} | {r['customers']:,} | {r['calls']:,} | {r['calls'] / 240:.1f} min | "
+              f"{estimate} | {r['balance_calls']:,} | {r['transaction_calls']:,} | {v.get('sample_size')} "
+              f"({v.get('skipped')}) | {r['seconds']:.1f} | {r['rss_peak_mb']:.0f} |")
+    print("\nraw:", json.dumps(rows, indent=1, default=str), file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=20_000)
@@ -320,7 +388,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-customers", type=int, default=1000, help="customers in the pace check")
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--only", choices=["full", "subscribers", "pace", "moving", "history"],
+    parser.add_argument("--age", type=int, default=0, help="plans: also an account aged by this many plain "
+                        "renewals a subscription")
+    parser.add_argument("--only", choices=["full", "subscribers", "pace", "moving", "history", "plans"],
                         help="run just this case (pace: the pace check at 240 per 15 s, 4 workers; moving: the "
                              "point-in-time correction on an account that moves while it is read; history: a "
                              "subscribers first snapshot, then the history from day one on it)")
@@ -348,6 +418,9 @@ def main() -> None:
     started = time.monotonic()
     if args.only == "moving":
         moving_cases(args, work)
+        return
+    if args.only == "plans":
+        plans_cases(args, work)
         return
     if args.only == "pace":
         print(_fmt(pace_check(args, simulator, work), args.customers // 200 + args.customers, 0))

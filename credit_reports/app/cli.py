@@ -154,8 +154,9 @@ def _add_fetch_options(parser: argparse.ArgumentParser) -> None:
                         help="how to fetch: %(choices)s (default %(default)s)")
     parser.add_argument("--workers", type=_workers, default=4, help="parallel balance requests (default 4, at most 64)")
     parser.add_argument("--verify-sample", type=_percent, default=2.0, metavar="PERCENT",
-                        help="percent of skipped customers fetched to check the skip rule (default 2, at least 50 "
-                             "and at most 500 customers; 0 turns the check off)")
+                        help="percent of skipped customers a first snapshot fetches to check the skip rule "
+                             "(default 2, at least 50 and at most 500 customers; an incremental checks a rotating "
+                             "slice instead; 0 turns the check off)")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -295,7 +295,7 @@ def _fetch_into(
     if plan.get("resettled_previous"):
         pit["resettled_previous"] = plan["resettled_previous"]
     manifest.update(events_high_water=high_water, point_in_time=pit, candidate_sources=plan.get("candidate_sources"),
-                    account=account)
+                    account=account, plan=writer.state.get("first_plan"))
     if run.pit.enabled:
         write_reads(writer.path, run.pit.stored_reads(), run.pit.clock_read)  # to re-settle it after the fact
     snapshot = writer.publish(manifest=manifest, **frames)

@@ -29,7 +29,7 @@ from credit_reports.core.errors import (
     PermissionDeniedError,
 )
 from credit_reports.core.money import parse_minor
-from credit_reports.fetch import door
+from credit_reports.fetch import door, plans
 from credit_reports.fetch.point_in_time import NO_DATE_SKEW_MS, RESTART_MS, PointInTime
 from credit_reports.fetch.readers import (
     CUSTOMER_STATUSES,
@@ -63,7 +63,7 @@ __all__ = ["STRATEGIES", "FIRST_STRATEGY", "EVENT_TYPES", "SnapshotRun", "choose
 
 log = logging.getLogger("credit_reports.fetch")
 
-STRATEGIES = ("auto", "subscribers", "full", "incremental", "legacy-adjustments")
+STRATEGIES = ("auto", "subscribers", "credit-transactions", "full", "incremental", "legacy-adjustments")
 #: The strategy of a first snapshot (and of every fallback from ``incremental``).
 FIRST_STRATEGY = "subscribers"
 #: Share of the skipped customers fetched to check a skip rule, and the bounds on that sample.
@@ -151,7 +151,7 @@ def choose_strategy(
     strategy: str, previous: Snapshot | None, base_url: str, now: pd.Timestamp
 ) -> tuple[str, Snapshot | None, str | None]:
     """(strategy to run, snapshot to build on, why incremental was not possible) for a requested strategy."""
-    if strategy in ("full", FIRST_STRATEGY, "legacy-adjustments"):
+    if strategy in ("full", "legacy-adjustments", *plans.FIRST_PLANS):
         return strategy, None, None
     reason = None
     if previous is None:
@@ -165,9 +165,9 @@ def choose_strategy(
     if reason is None:
         return "incremental", previous, None
     if strategy == "incremental":
-        log.warning("incremental not possible (%s): fetching with the %s strategy", reason, FIRST_STRATEGY)
+        log.warning("incremental not possible (%s): fetching a first snapshot", reason)
     else:
-        log.info("strategy %s: %s", FIRST_STRATEGY, reason)
+        log.info("a first snapshot: %s", reason)
     return FIRST_STRATEGY, None, reason
 
 
@@ -255,14 +255,22 @@ class SnapshotRun:
                             FIRST_STRATEGY if strategy == "incremental" else strategy)
             elif isinstance(exc, PermissionDeniedError):
                 log.warning("the key lacks notification.read: no events, so incremental is not possible, every "
-                            "snapshot fetches all candidate customers (strategy %s), and balances read while the "
-                            "account moves cannot be brought back to the as-of (not point-in-time)", FIRST_STRATEGY)
+                            "snapshot is a first snapshot (%s, whichever costs fewer calls), and balances read "
+                            "while the account moves cannot be brought back to the as-of (not point-in-time)",
+                            " or ".join(plans.FIRST_PLANS))
             else:
                 log.warning("cannot read events (the next snapshot cannot be incremental): %s", exc)
             high_water, events_readable = None, False
             if strategy == "incremental":
                 strategy, base, reason = FIRST_STRATEGY, None, f"events not readable ({type(exc).__name__})"
+        first_plan = None
+        if strategy in plans.FIRST_PLANS:  # a first snapshot: the cheaper plan, unless --strategy named one
+            if requested in plans.FIRST_PLANS:
+                first_plan = plans.forced_plan(requested)
+            else:
+                strategy, first_plan = plans.choose_first(self.client)
         writer.update_state(
+            first_plan=first_plan,
             requested_strategy=requested,
             strategy=strategy,
             fallback_reason=reason,
@@ -296,18 +304,22 @@ class SnapshotRun:
                 customers = writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])
                 plan, results = self._verify(
                     plan, results, "incremental", customers["customer_id"].tolist(),
-                    lambda cid, rows: sorted(rows) != sorted(carried.get(cid, [])))
+                    lambda cid, rows: sorted(rows) != sorted(carried.get(cid, [])),
+                    rotation=plans.rotation_of(base.manifest))
             return plan, results
         return self._list_and_fetch(strategy)
 
     def _verify(self, plan: dict[str, Any], results: dict[str, dict[str, Any]], rule: str,
                 listed: Iterable[str], broken: Callable[[str, list[list[Any]]], bool],
-                unavailable: str | None = None) -> tuple[dict[str, Any], dict]:
+                unavailable: str | None = None,
+                rotation: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict]:
         """Check the rule that skipped customers on a random sample of them; fetch them all if it fails.
 
         ``broken(customer_id, rows)`` says whether a fetched skipped customer contradicts the rule. The sample
         is drawn from the snapshot's as-of, so a resumed run checks the same customers. ``unavailable`` names
         why the rule could not be applied at all (e.g. no ``subscription.read``): then everyone is fetched.
+        An incremental (``rule == "incremental"``) checks the next slice of a rotation instead
+        (:func:`plans.rotating_sample`, continued from the base's ``rotation``), recorded as ``rotation``.
         Records ``plan["verification"]`` and saves the plan.
         """
         targets = plan["targets"]
@@ -319,7 +331,16 @@ class SnapshotRun:
         elif self.verify_sample <= 0 and skipped and unavailable is None:
             log.warning("skip-rule verification is off (--verify-sample 0): if the %s rule does not hold for "
                         "this account, credit held by the %d skipped customers is missed", rule, len(skipped))
-        sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
+        state = None
+        if rule != "incremental":
+            sample = random.Random(f"verify:{self.writer.as_of}").sample(skipped, size)
+        elif not size:
+            sample, state = [], dict(rotation) if rotation else None  # the check is off this run: the rotation waits
+        else:
+            sample, state = plans.rotating_sample(skipped, rotation)
+            size = len(sample)
+            log.info("verification: %d of %d skipped customers checked (a rotation: each is checked within %d "
+                     "runs)", size, len(skipped), state["runs_per_cycle"])
         results = self.balances(sample, "skipped customers sampled") if sample else results
         at_as_of = self.settle(results, sample) if sample else {}  # credit moved after the as-of breaks no rule
         found = sorted(cid for cid in sample if cid in at_as_of and broken(cid, at_as_of[cid]))
@@ -333,6 +354,8 @@ class SnapshotRun:
         plan = dict(plan, targets=targets + (skipped if fallback else sample))
         plan["verification"] = {"rule": rule, "skipped": len(skipped), "sample_size": size, "found": len(found),
                                 "found_customer_ids": found, "fallback": fallback, "unavailable": unavailable}
+        if state is not None:
+            plan["verification"]["rotation"] = state
         self.writer.save_json("plan", plan)
         self.checkpoint_stats()
         return plan, results
@@ -509,6 +532,8 @@ class SnapshotRun:
                 background("customers", lambda: deque(self._list_customers(), maxlen=0))
             if strategy == FIRST_STRATEGY:
                 source = candidates if candidates is not None else self._list_candidates()
+            elif strategy == plans.CREDIT_TRANSACTIONS:
+                source = candidates if candidates is not None else plans.list_credit_named(self)
             else:
                 source = credited if credited is not None else self._list_credited()
         targets: list[str] = []
@@ -536,7 +561,7 @@ class SnapshotRun:
         missing = writer.load_json("subscriptions_unavailable")
         if missing:
             writer.update_state(subscriptions_unavailable=missing)
-        sources = writer.load_json("candidate_sources") if strategy == FIRST_STRATEGY else None
+        sources = writer.load_json("candidate_sources") if strategy in plans.FIRST_PLANS else None
         if strategy == FIRST_STRATEGY and not missing:
             asked = set(targets)
             former = self._former_subscribers(sorted(cid for cid in listed if cid not in asked))
@@ -560,6 +585,8 @@ class SnapshotRun:
             return plan, results
         listed_ids = writer.load_frame("customers", CUSTOMER_DTYPES, columns=["customer_id"])["customer_id"].tolist()
         unavailable = "the key lacks subscription.read" if missing and strategy == FIRST_STRATEGY else None
+        if strategy == plans.CREDIT_TRANSACTIONS:
+            unavailable = writer.load_json("credit_listing_unavailable")
         return self._verify(plan, results, strategy, listed_ids, lambda _cid, rows: bool(rows), unavailable)
 
     def _incremental_plan(self, base: Snapshot) -> dict[str, Any] | None:

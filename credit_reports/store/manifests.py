@@ -140,6 +140,8 @@ class SnapshotManifest(_Record):
     candidate_sources: dict[str, int] | None = None
     #: The Paddle account it was read from: base_url, environment, identity (core/accounts.py); absent in older ones.
     account: dict[str, Any] | None = None
+    #: A first snapshot's plan (fetch/plans.py): chosen, forced, reason, estimated_calls, estimated_totals.
+    plan: dict[str, Any] | None = None
     duplicates_collapsed: int | None = None
     #: A boundary derived from the snapshots around it (strategy ``derived``): ``boundary``, ``rests_on``
     #: (earlier, later), ``events`` (``from``, ``to``), ``checked`` (both sides agree), ``disagreements``.
