@@ -335,7 +335,8 @@ def _maturity(p: Parameters, snap: Any, chain: list[Any], balances: pd.DataFrame
     except MissingRateError as exc:
         mature = maturity_mod.maturity_report(closing, plans, chain, plans_by_as_of=earlier, calls=calls)
         notes["maturity_rates"] = f"The split is not converted to the reporting currency: {exc}."
-    notes["maturity"] = maturity_mod.journal_note(mature.block)
+    caveats = " ".join(f"{str(n)[:1].upper()}{str(n)[1:]}." for n in mature.block.get("notes") or ())
+    notes["maturity"] = " ".join(filter(None, (maturity_mod.journal_note(mature.block), caveats)))
     return mature
 
 
