@@ -59,7 +59,8 @@ def test_plans_are_a_revision_of_the_snapshot_with_their_cost_and_the_split_adds
         assert 0 <= row["dormant"] <= row["non_current"], code
     sheet = report.tables()["maturity"].set_index("currency_code")
     assert sheet["outstanding"].to_dict() == expected
-    assert "current" in report.notes["maturity"] and "non-current" in report.notes["maturity"]
+    assert f"reads {len(after.renewal_plans):,} subscriptions" in report.notes["maturity"]
+    assert "nothing is backtested yet" in report.notes["maturity"]
     assert report.attention == []  # one month end: nothing to backtest, so no Attention
 
 

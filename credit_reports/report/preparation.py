@@ -335,9 +335,32 @@ def _maturity(p: Parameters, snap: Any, chain: list[Any], balances: pd.DataFrame
     except MissingRateError as exc:
         mature = maturity_mod.maturity_report(closing, plans, chain, plans_by_as_of=earlier, calls=calls)
         notes["maturity_rates"] = f"The split is not converted to the reporting currency: {exc}."
-    caveats = " ".join(f"{str(n)[:1].upper()}{str(n)[1:]}." for n in mature.block.get("notes") or ())
-    notes["maturity"] = " ".join(filter(None, (maturity_mod.journal_note(mature.block), caveats)))
+    notes["maturity"] = _maturity_note(mature.block)
+    notes["maturity_headline"] = (
+        "**When it will be used.** Current: the part of the outstanding expected to be used within twelve months "
+        "of the balance-sheet date (P50, with its P10 to P90 band); non-current: the rest, of which dormant is "
+        "held by customers without an active subscription. See \"When the credit will be used\".")
     return mature
+
+
+def _maturity_note(block: dict[str, Any]) -> str:
+    """What the maturity figures rest on, in words (the figures are in the table and the journal notes): the
+    plans' cost, the reporting currency's basis, what the backtest has scored, and the forecast's caveats."""
+    plans = block.get("plans") or {}
+    parts = [f"The forecast reads {plans.get('subscriptions', 0):,} subscriptions of the customers holding credit"
+             + (f" ({plans['calls']:,} Paddle calls)." if plans.get("calls") is not None else ".")]
+    if "reporting" in block:
+        parts.append(f"The {block['reporting']['currency_code']} figures convert each currency at the closing rate.")
+    test = block.get("backtest") or {}
+    if not test.get("scored"):
+        parts.append("No earlier month end has stored renewal plans with a horizon that has ended, so nothing is "
+                     "backtested yet.")
+    else:
+        parts.append(f"Backtest: {test['scored']:,} forecast(s) of earlier month ends scored against the credit "
+                     f"then used; {test.get('attention', 0):,} outside the band of {test.get('band', 0):.0%} and "
+                     "P10-P90 (each one an Attention).")
+    parts.extend(f"{str(n)[:1].upper()}{str(n)[1:]}." for n in block.get("notes") or ())
+    return " ".join(parts)
 
 
 def _convert(
