@@ -125,3 +125,26 @@ def test_a_rendered_pack_carries_the_split_in_its_manifest_workbook_and_journal_
     assert "Maturity" in book.sheetnames
     page = Path(split.html).read_text(encoding="utf-8")
     assert "When the credit will be used" in page and "credit-journal-note" in page
+
+
+def test_fetch_reads_renewal_plans_only_with_plans_and_a_plain_fetch_stores_none(
+    make_sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from credit_reports.app.cli import main
+    from credit_reports.store.reader import Snapshot
+
+    sim = make_sim(customers=40, seed=5)
+    monkeypatch.setenv("PADDLE_API_KEY", sim.api_key)
+    base = ["--quiet", "fetch", "--base-url", sim.base_url, "--max-rpm", "6000", "--data-dir", str(tmp_path)]
+    assert main(base) == 0
+    plain = Snapshot.from_path(capsys.readouterr().out.strip())
+    assert not plain.has_renewal_plans and plain.revision == 0
+    assert main([*base, "--plans"]) == 0
+    out, err = capsys.readouterr()
+    planned = Snapshot.from_path(out.strip())
+    assert err == ""
+    holders = {str(r["customer_id"]) for r in sim.account.expected_balances()
+               if int(r["available"]) + int(r["reserved"]) > 0}
+    assert planned.has_renewal_plans and planned.manifest["renewal_plans"]["customers"] == len(holders)
+    for written in planned.path.rglob("*"):
+        assert not written.is_file() or sim.api_key.encode() not in written.read_bytes()
