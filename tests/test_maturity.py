@@ -461,8 +461,11 @@ def test_the_split_table_and_journal_note_carry_the_block_as_is() -> None:
     plans = plans_frame([plan("a", "USD", 300, "2027-10-15T00:00:00Z")])
     block = maturity.maturity_block(maturity.forecast(bal, plans, AS_OF), reporting_currency="EUR",
                                     rates={"USD": Decimal("0.5")})
-    table = split_table(block).set_index("currency_code")
-    assert table.loc["USD", "current"] == 900 and table.loc["EUR (reporting)", "outstanding"] == 500 + 77
+    table = split_table(block)
+    own = table[table["stated"] == "in its own currency"].set_index("currency_code")
+    reporting = table[table["stated"] != "in its own currency"].set_index("currency_code")
+    assert own.loc["USD", "current"] == 900 and own.loc["EUR", "outstanding"] == 77
+    assert list(reporting.index) == ["EUR"] and reporting.loc["EUR", "outstanding"] == 500 + 77
     assert (table["current"] + table["non_current"] == table["outstanding"]).all()
     note = journal_note(block)
     assert "USD: $9.00 current" in note and "€0.77 held by customers without an active subscription" in note

@@ -144,8 +144,13 @@ def run_reports(
     settings: Settings | None = None,
     mail: MailSettings | None = None,
     attention_exit_code: int = EXIT_ATTENTION,
+    renewal_plans: bool = True,
 ) -> RunOutcome:
     """Fetch one snapshot, render each report from exactly that snapshot, rebuild the index, then email.
+
+    With ``renewal_plans`` (the default; ``run --no-plans`` turns it off) the credit holders' subscriptions
+    are read right after a complete fetch and stored with the snapshot (:func:`add_renewal_plans`), so the
+    pack shows when the credit will be used (issue 26).
 
     A failing report (a notebook error, a leaked secret, a bad parameter value) does not stop the others;
     the outcome lists it and the exit code becomes 1. With ``mail``, every published report is emailed
@@ -162,6 +167,8 @@ def run_reports(
         snapshot = fetch_snapshot(client, data_dir=data_dir, **fetch_kwargs)
         outcome.snapshot_path = snapshot.path
         outcome.snapshot_complete = bool(snapshot.complete)
+        if renewal_plans:
+            snapshot = add_renewal_plans(client, snapshot, outcome.warnings)
         derive_boundaries(data_dir, snapshot.environment, _close_timezones(reports))
         published = render_each(
             ((spec, snapshot, None) for spec in reports), data_dir=data_dir, out_dir=out_dir, api_key=api_key,
@@ -170,6 +177,29 @@ def run_reports(
     if mail is not None:
         _email(published, mail, settings, outcome)
     return outcome
+
+
+def add_renewal_plans(client: Any, snapshot: Any, warnings: list[str]) -> Any:
+    """The snapshot with its renewal plans stored (``fetch/subscriptions_forecast.py``), or as it was, with one
+    line in ``warnings``, when the snapshot is incomplete (its holders are not all known) or Paddle refused the
+    plans (e.g. a key without subscription read access): the pack then says the split was not estimated, and
+    the run goes on; the maturity figures are an estimate, never a reason to withhold the close pack."""
+    from credit_reports.core.errors import CreditReportsError
+    from credit_reports.fetch.subscriptions_forecast import store_renewal_plans
+
+    if not snapshot.complete:
+        warnings.append("renewal plans not read: the snapshot is incomplete, so the current / non-current split "
+                        "is not estimated")
+        return snapshot
+    try:
+        revised = store_renewal_plans(client, snapshot)
+    except CreditReportsError as exc:
+        warnings.append(f"renewal plans not read ({exc}); the current / non-current split is not estimated")
+        return snapshot
+    plans = revised.manifest.get("renewal_plans") or {}
+    log.info("renewal plans: %s subscriptions of %s credit holders in %s calls", plans.get("subscriptions"),
+             plans.get("customers"), plans.get("calls"))
+    return revised
 
 
 def render_each(

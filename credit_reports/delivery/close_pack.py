@@ -237,12 +237,14 @@ def signoff_html(settings: CloseSettings, *, prepared_on: str) -> str:
     )
 
 
-def journal_html(entries: pd.DataFrame | None, settings: CloseSettings) -> str:
+def journal_html(entries: pd.DataFrame | None, settings: CloseSettings, notes: tuple[str, ...] = ()) -> str:
     """The journal entries, one row per entry (debit account, credit account, amount in its currency), with
-    whether every entry balances; the CSV and the workbook hold the same entries as debit and credit lines."""
+    whether every entry balances; the CSV and the workbook hold the same entries as debit and credit lines.
+    ``notes`` are the journal notes printed under them (e.g. the maturity split: disclosed, not booked)."""
+    after = "".join(f'<p class="credit-journal-note">{html.escape(n)}</p>' for n in notes)
     if entries is None or entries.empty:
         return ('<div class="credit-pack"><p class="credit-journal-none">No entries: the report has no '
-                "roll-forward that can be booked (see the status at the top).</p></div>")
+                f"roll-forward that can be booked (see the status at the top).</p>{after}</div>")
     head = "".join(f"<th>{h}</th>" for h in ("Entry", "Date", "Debit", "Credit", "Amount", "Description"))
     rows = []
     for entry, lines in entries.groupby("entry", sort=False):
@@ -261,7 +263,7 @@ def journal_html(entries: pd.DataFrame | None, settings: CloseSettings) -> str:
                 " The account names are placeholders: map them to your chart of accounts before booking.")
     return (f'<div class="credit-pack"><p class="credit-journal-status">{status}{html.escape(accounts)}</p>'
             f'<table class="credit-table credit-table-wide credit-journal"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+            f'<tbody>{"".join(rows)}</tbody></table>{after}</div>')
 
 
 def running_header(*, title: str, period: str, as_of: str, account: str) -> str:

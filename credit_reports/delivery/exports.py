@@ -59,7 +59,9 @@ AMOUNT_COLUMNS = frozenset(
      "reserved_difference", "amount", "available_delta", "reserved_delta", "used_delta", "released",
      "debit", "credit",
      # the close pack's checks and GL tie-out (delivery/close_pack.py)
-     "expected", "actual", "difference", "subledger", "gl_balance", "reconciling_items"}
+     "expected", "actual", "difference", "subledger", "gl_balance", "reconciling_items",
+     # the maturity split (report/maturity_report.py split_table)
+     "current", "current_p10", "current_p90", "non_current", "dormant"}
 )
 _CONVERTED_SUFFIX = "_converted"
 _SHEET_NAME_MAX = 31
@@ -68,6 +70,7 @@ _SHARE_DECIMALS = 4
 #: Sheet (and link) titles in the report's words, in the order the report shows them.
 SHEET_TITLES: dict[str, str] = {
     "totals": "Credit per currency",
+    "maturity": "Maturity",
     "roll_forward": "Roll-forward",
     "translation": "Roll-forward translated",
     "journal_entries": "Journal entries",
@@ -529,6 +532,15 @@ SHEET_HEADERS: dict[str, dict[str, str]] = {
         "reconciling_items": "Reconciling items",
         "difference": "Difference (sub-ledger - GL - items)",
         "reconciling_detail": "Reconciling items, what they are",
+    },
+    "maturity": {
+        "stated": "Stated",
+        "outstanding": "Outstanding",
+        "current": "Current (P50, used within 12 months)",
+        "current_p10": "Current, P10",
+        "current_p90": "Current, P90",
+        "non_current": "Non-current",
+        "dormant": "of which dormant",
     },
     "pack_checks": {
         "check": "Check",

@@ -190,7 +190,9 @@ def _manifest(
         files=files,
         exports=[{"label": label, "file": file} for label, file in exports],
         absent=frozenset({"url", "attention"}),  # added once the address and the alert reasons are known
-        extra={"history": _history_summary(snapshot)},  # the tie-out of the history from day one, or null
+        # the tie-out of the history from day one, or null; and when the credit will be used (issue 26), when
+        # renewal plans were read with the snapshot
+        extra={"history": _history_summary(snapshot), **({"maturity": facts.maturity} if facts.maturity else {})},
     )
 
 
@@ -645,10 +647,19 @@ def _pack_resources(job: _Job, facts: ExportFacts, close: Any, journal: Any, sta
                             as_of=timestamps.display(job.snapshot.as_of), account=account)
     return {
         "signoff": signoff_html(close, prepared_on=f"{dt.datetime.now(dt.UTC):%d %b %Y}") + gl_tieout_html(tieout),
-        "journal": journal_html(journal, close),
+        "journal": journal_html(journal, close, notes=_journal_notes(facts)),
         "running_header": css_string(header),
         "status": status,
     }
+
+
+def _journal_notes(facts: ExportFacts) -> tuple[str, ...]:
+    """The paragraphs under the journal entries: the maturity split (a disclosure, not an entry) when estimated."""
+    if not facts.maturity:
+        return ()
+    from credit_reports.report.maturity_report import journal_note
+
+    return (journal_note(facts.maturity),)
 
 
 def _write_manifest(

@@ -24,23 +24,18 @@ import pandas as pd
 
 from credit_reports.core.errors import BadRequestError, UsageError
 from credit_reports.paddle.client import PaddleClient
+from credit_reports.store import files
 
 __all__ = ["BATCH", "PLAN_DTYPES", "RenewalPlans", "fetch_completed_credit", "fetch_renewal_plans", "plan_row",
-           "plans_for_snapshot", "plans_frame"]
+           "plans_for_snapshot", "plans_frame", "store_renewal_plans"]
 
 log = logging.getLogger("credit_reports.fetch")
 
 #: Customer ids a call: 100 keeps the step near 5% of a daily incremental fetch at 20,000 customers (50 would
 #: be 10.7%; docs/benchmarks/maturity.md) and the URL near 3 KB; Paddle documents no maximum.
 BATCH = 100
-#: The plans table (one row per subscription), as a snapshot could store it (``renewal_plans.parquet``).
-PLAN_DTYPES: dict[str, str] = {
-    "customer_id": "string", "subscription_id": "string", "status": "string", "currency_code": "string",
-    "next_billed_at": "datetime64[us, UTC]", "billing_interval": "string", "billing_frequency": "int64",
-    "amount": "int64", "stops_at": "datetime64[us, UTC]", "inactive_since": "datetime64[us, UTC]",
-    "amount_basis": "string", "scheduled_action": "string", "period_starts_at": "datetime64[us, UTC]",
-    "resumes_at": "datetime64[us, UTC]",
-}
+#: The plans table (one row per subscription), as a snapshot stores it (``renewal_plans.parquet``).
+PLAN_DTYPES = files.PLAN_DTYPES
 
 
 @dataclass(frozen=True)
@@ -168,3 +163,30 @@ def plans_for_snapshot(client: PaddleClient, snapshot: Any, *, batch: int = BATC
     b = snapshot.balances
     holders = b.loc[(b["available"].astype("int64") + b["reserved"].astype("int64")) > 0, "customer_id"]
     return fetch_renewal_plans(client, holders.astype(str), batch=batch)
+
+
+#: Why a snapshot gains its renewal plans: the reason of the revision that adds them.
+PLANS_REASON = "renewal plans of the credit holders, read after the fetch for the maturity forecast (issue 26)"
+
+
+def store_renewal_plans(client: PaddleClient, snapshot: Any, *, batch: int = BATCH) -> Any:
+    """Fetch ``snapshot``'s renewal plans (:func:`plans_for_snapshot`) and add them to it as a revision through
+    the store's one writer (a published snapshot is never edited in place); the manifest records what they cost
+    (``renewal_plans``: subscriptions, customers asked about, calls, read_at). Returns the snapshot as readers
+    now see it. Takes the environment's lock: call it after the fetch has published and released it."""
+    from credit_reports.core import timestamps
+    from credit_reports.store.manifests import SnapshotManifest
+    from credit_reports.store.writer import StoreWriter, lock_environment
+
+    read_at = timestamps.iso(pd.Timestamp.now(tz="UTC").floor("s"))
+    found = plans_for_snapshot(client, snapshot, batch=batch)
+    env_dir = snapshot.path.parent
+    writer = StoreWriter(env_dir, lock_fd=lock_environment(env_dir))
+    try:
+        record = SnapshotManifest.from_json(snapshot.manifest)
+        record = record.updated(extra={**record.extra, "renewal_plans": {
+            "subscriptions": int(len(found.plans)), "customers": found.customers, "calls": found.calls,
+            "read_at": read_at}})
+        return writer.revise(snapshot, reason=PLANS_REASON, manifest=record, tables={"renewal_plans": found.plans})
+    finally:
+        writer.close()

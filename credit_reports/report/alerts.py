@@ -29,7 +29,8 @@ from credit_reports.core.money import format_money
 from credit_reports.report.status import check_failures
 from credit_reports.store.manifests import ReportManifest
 
-__all__ = ["attention_reasons", "missing_currencies", "outstanding_change", "unexplained_differences"]
+__all__ = ["attention_reasons", "maturity_reasons", "missing_currencies", "outstanding_change",
+           "unexplained_differences"]
 
 
 def unexplained_differences(manifest: ReportManifest | Mapping[str, Any]) -> dict[str, int]:
@@ -84,6 +85,15 @@ def missing_currencies(manifest: ReportManifest | Mapping[str, Any]) -> list[str
     return [c for c in dict.fromkeys(codes) if c and c not in shown]
 
 
+def maturity_reasons(manifest: ReportManifest) -> list[str]:
+    """The maturity backtest's misses (``maturity.backtest.lines``: a month end's forecast off by more than the
+    stated band with the actual outside P10-P90; report/maturity_report.py); none without a maturity block."""
+    block = manifest.extra.get("maturity")
+    backtest = block.get("backtest") if isinstance(block, Mapping) else None
+    lines = backtest.get("lines") if isinstance(backtest, Mapping) else None
+    return [str(line) for line in lines or () if line]
+
+
 def attention_reasons(
     manifest: ReportManifest | Mapping[str, Any], *, outstanding_change_share: float | None = None,
 ) -> list[str]:
@@ -105,6 +115,7 @@ def attention_reasons(
         reasons.append(f"no journal entries for {code}: {why}; see Journal entries")
     for code in missing_currencies(manifest):
         reasons.append(f"no data in {code}, a requested currency (no customer holds a balance in it)")
+    reasons.extend(maturity_reasons(manifest))
     fallback = _fallback(manifest)
     if fallback:
         reasons.append(f"verification fallback ({fallback})")

@@ -72,6 +72,29 @@ class ClosePackTables:
         frame = pd.DataFrame(data)
         return _styled(frame, right=list(frame.columns[1:]))
 
+    def maturity_table(self) -> Any:
+        """Per currency: the closing outstanding split into current (expected to be used within twelve months,
+        P50, with its P10-P90) and non-current, and the dormant part of non-current (docs/credit-rules.md,
+        Maturity); in the reporting currency too with a rates file. None when the split was not estimated."""
+        if getattr(self, "maturity", None) is None:
+            return None
+        from credit_reports.report.maturity_report import split_table
+
+        t = split_table(self.maturity.block)
+        codes = [str(c) for c in t["currency_code"]]
+        label = [c if s == "in its own currency" else f"{c} (reporting)" for c, s in zip(codes, t["stated"],
+                                                                                         strict=True)]
+        frame = pd.DataFrame({
+            "Currency": label,
+            "Outstanding": _fmt_col(t, "outstanding"),
+            "Current (P50)": _fmt_col(t, "current"),
+            "Current, P10 to P90": [f"{money.format_money(int(lo), c)} to {money.format_money(int(hi), c)}"
+                                    for lo, hi, c in zip(t["current_p10"], t["current_p90"], codes, strict=True)],
+            "Non-current": _fmt_col(t, "non_current"),
+            "of which dormant": _fmt_col(t, "dormant"),
+        })
+        return _styled(frame, right=list(frame.columns[1:]))
+
     def used_to_date_table(self) -> Any:
         """Per currency: credit used since the account began (lifetime, not a liability), at both ends."""
         t = self.totals

@@ -67,6 +67,8 @@ class ExportFacts:
     reconciled: bool | None
     evidence: bool | None
     period_label: str = ""
+    #: the manifest's ``maturity`` block (report/maturity_report.py), None when the split was not estimated
+    maturity: dict[str, Any] | None = None
 
     def same_parameters(self, parameters: Any) -> bool:
         """True when these facts were prepared with ``parameters`` (the title aside: it changes no figure)."""
@@ -91,6 +93,7 @@ def facts_of(report: Any) -> ExportFacts:
         reconciled=bool(rec.reconciled) if rec is not None else None,
         evidence=bool(rec.evidence) if rec is not None else None,
         period_label=str(getattr(period, "label", "") or ""),
+        maturity=report.maturity.block if getattr(report, "maturity", None) is not None else None,
     )
 
 
@@ -186,6 +189,7 @@ def save(report: Any) -> None:
         "reconciled": facts.reconciled,
         "evidence": facts.evidence,
         "period_label": facts.period_label,
+        "maturity": facts.maturity,
     }
     (partial / _FACTS).write_text(json.dumps(document, default=str), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
@@ -218,6 +222,7 @@ def load(path: Path) -> ExportFacts | None:
         reconciled=document.get("reconciled"),
         evidence=document.get("evidence"),
         period_label=str(document.get("period_label") or ""),
+        maturity=document.get("maturity"),
     )
 
 

@@ -111,7 +111,7 @@ def maturity_report(closing: Any, plans: pd.DataFrame, chain: Sequence[Any], *,
     block["plans"] = {"subscriptions": len(plans), "calls": calls}
     scored = backtest_chain(chain, plans_by_as_of or {})
     lines = attention_lines(scored)
-    block["backtest"] = {"band": BACKTEST_BAND, "scored": len(scored), "attention": len(lines)}
+    block["backtest"] = {"band": BACKTEST_BAND, "scored": len(scored), "attention": len(lines), "lines": lines}
     return MaturityReport(fc, block, scored, lines)
 
 
@@ -134,18 +134,18 @@ def breakage_table(closing: Any, chain: Sequence[Any], churned: set[str]) -> tup
 
 def split_table(block: dict[str, Any]) -> pd.DataFrame:
     """The headline's and the workbook's maturity rows from the manifest block: per currency (and the reporting
-    currency, last, when the block has it) outstanding, current (P50), its P10-P90, non-current and dormant, in
-    minor units (int64): the display converts."""
-    rows = [{"currency_code": code, **{k: row[k] for k in ("outstanding", "current", "current_p10", "current_p90",
-                                                            "non_current", "dormant")}}
+    currency, last, when the block has it; ``stated`` tells the two apart) outstanding, current (P50), its
+    P10-P90, non-current and dormant, in minor units (int64) of ``currency_code``: the display converts."""
+    names = ("outstanding", "current", "current_p10", "current_p90", "non_current", "dormant")
+    rows = [{"currency_code": code, "stated": "in its own currency", **{k: row[k] for k in names}}
             for code, row in sorted(block["currencies"].items())]
     if "reporting" in block:
         rep = block["reporting"]
-        rows.append({"currency_code": f"{rep['currency_code']} (reporting)",
-                     **{k: rep[k] for k in ("outstanding", "current", "current_p10", "current_p90", "non_current",
-                                            "dormant")}})
-    cols = ["currency_code", "outstanding", "current", "current_p10", "current_p90", "non_current", "dormant"]
-    return pd.DataFrame(rows, columns=cols).astype({c: "int64" for c in cols[1:]})
+        rows.append({"currency_code": rep["currency_code"],
+                     "stated": f"all currencies in the reporting currency ({rep.get('basis', '')})",
+                     **{k: rep[k] for k in names}})
+    cols = ["currency_code", "stated", *names]
+    return pd.DataFrame(rows, columns=cols).astype({c: "int64" for c in names})
 
 
 def journal_note(block: dict[str, Any]) -> str:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
 from credit_reports.core import timestamps
-from credit_reports.core.errors import UsageError
+from credit_reports.core.errors import MissingRateError, UsageError
 from credit_reports.fetch import history as credit_history
 from credit_reports.figures import cohorts as cohorts_mod
 from credit_reports.figures import metrics, periods, privacy
@@ -27,6 +29,7 @@ from credit_reports.figures import translation as translation_mod
 from credit_reports.ledger import ageing as ageing_mod
 from credit_reports.ledger.movements import period_movements, union_adjustments, union_movements
 from credit_reports.ledger.reconcile import Reconciliation, reconcile
+from credit_reports.report import maturity_report as maturity_mod
 from credit_reports.report import parameters as report_parameters
 from credit_reports.report.close_tables import ClosePackTables
 from credit_reports.report.parameters import (
@@ -85,6 +88,9 @@ class Report(ReportTables, ClosePackTables):
     #: why the figures are not those of the period's boundaries, or the period is open (report/selection.py):
     #: each is an Attention of the pack
     attention: list[str] = field(default_factory=list)
+    #: when the closing outstanding will be used (report/maturity_report.py): the forecast, the manifest's
+    #: ``maturity`` block and the backtest; None when no renewal plans were read with the snapshot
+    maturity: Any | None = None
 
     @property
     def evidence(self) -> bool:
@@ -147,6 +153,8 @@ class Report(ReportTables, ClosePackTables):
             out["history_untrusted"] = self.redacted(self.history_untrusted)
         if self.converted is not None:
             out["converted"] = self.converted
+        if self.maturity is not None:
+            out["maturity"] = maturity_mod.split_table(self.maturity.block)
         if self.translation is not None:
             out["translation"] = self.translation
         out["customer_subledger"] = self.redacted(self.subledger())
@@ -289,6 +297,7 @@ def prepare(**parameters: Any) -> Report:
     if p.rates_file is not None:
         rates, converted, translated = _convert(p, snap, opening, totals, rec, period_moves, notes)
     prior = metrics.currency_totals(_filter(opening.balances, p.currencies)) if opening is not None else None
+    mature = _maturity(p, snap, chain, balances, rates, notes)
 
     return Report(
         parameters=p, snapshot=snap, opening=opening, balances=balances, totals=totals,
@@ -298,8 +307,60 @@ def prepare(**parameters: Any) -> Report:
         reserved=reserved, converted=converted, rates=rates, notes=notes,
         reconciliation=rec, period=period, ageing=aged, issued_by_source=by_source, snapshots=snapshots,
         prior_totals=prior, translation=translated, history_untrusted=_untrusted(snap, p.currencies, snapshots),
-        attention=list(chosen.attention),
+        attention=[*chosen.attention, *(mature.attention if mature is not None else ())], maturity=mature,
     )
+
+
+def _maturity(p: Parameters, snap: Any, chain: list[Any], balances: pd.DataFrame, rates: pd.DataFrame | None,
+              notes: dict[str, str]) -> Any:
+    """The maturity figures (current / non-current, the forecast and its backtest) when renewal plans were read
+    with the closing snapshot; else None and one note saying the split was not estimated (not an Attention: the
+    split is an estimate the pack adds, and its absence hides no figure). The reporting currency's figures use
+    the closing rates."""
+    if not getattr(snap, "has_renewal_plans", False):
+        notes["maturity"] = ("The current / non-current split was not estimated: no renewal plans were read with "
+                             "this snapshot (`credit-reports run` reads them; `credit-reports fetch --plans` too).")
+        return None
+    plans = _filter(snap.renewal_plans, p.currencies)
+    earlier = {s.as_of: _filter(s.renewal_plans, p.currencies) for s in chain
+               if s is not snap and getattr(s, "has_renewal_plans", False)}
+    calls = (snap.manifest.get("renewal_plans") or {}).get("calls")
+    closing = SimpleNamespace(as_of=snap.as_of, balances=balances)
+    rate_map = None
+    if rates is not None and p.reporting_currency:
+        rate_map = {str(r.currency): Decimal(str(r.rate)) for r in rates.itertuples(index=False)}
+    try:
+        mature = maturity_mod.maturity_report(closing, plans, chain, plans_by_as_of=earlier, rates=rate_map,
+                                              reporting_currency=p.reporting_currency, calls=calls)
+    except MissingRateError as exc:
+        mature = maturity_mod.maturity_report(closing, plans, chain, plans_by_as_of=earlier, calls=calls)
+        notes["maturity_rates"] = f"The split is not converted to the reporting currency: {exc}."
+    notes["maturity"] = _maturity_note(mature.block)
+    notes["maturity_headline"] = (
+        "**When it will be used.** Current: the part of the outstanding expected to be used within twelve months "
+        "of the balance-sheet date (P50, with its P10 to P90 band); non-current: the rest, of which dormant is "
+        "held by customers without an active subscription. See \"When the credit will be used\".")
+    return mature
+
+
+def _maturity_note(block: dict[str, Any]) -> str:
+    """What the maturity figures rest on, in words (the figures are in the table and the journal notes): the
+    plans' cost, the reporting currency's basis, what the backtest has scored, and the forecast's caveats."""
+    plans = block.get("plans") or {}
+    parts = [f"The forecast reads {plans.get('subscriptions', 0):,} subscriptions of the customers holding credit"
+             + (f" ({plans['calls']:,} Paddle calls)." if plans.get("calls") is not None else ".")]
+    if "reporting" in block:
+        parts.append(f"The {block['reporting']['currency_code']} figures convert each currency at the closing rate.")
+    test = block.get("backtest") or {}
+    if not test.get("scored"):
+        parts.append("No earlier month end has stored renewal plans with a horizon that has ended, so nothing is "
+                     "backtested yet.")
+    else:
+        parts.append(f"Backtest: {test['scored']:,} forecast(s) of earlier month ends scored against the credit "
+                     f"then used; {test.get('attention', 0):,} outside the band of {test.get('band', 0):.0%} and "
+                     "P10-P90 (each one an Attention).")
+    parts.extend(f"{str(n)[:1].upper()}{str(n)[1:]}." for n in block.get("notes") or ())
+    return " ".join(parts)
 
 
 def _convert(

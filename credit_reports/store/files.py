@@ -37,6 +37,7 @@ __all__ = [
     "SUBSCRIPTION_DTYPES",
     "MOVEMENT_DTYPES",
     "ADJUSTMENT_DTYPES",
+    "PLAN_DTYPES",
     "TABLES",
     "default_data_dir",
     "conform",
@@ -120,9 +121,19 @@ ADJUSTMENT_DTYPES: dict[str, str] = {
     "created_at": "datetime64[us, UTC]",
     "updated_at": "datetime64[us, UTC]",
 }
+#: The renewal plans of the customers holding credit at the snapshot (issue 26, docs/credit-rules.md "Maturity"):
+#: one row per subscription, read by ``fetch/subscriptions_forecast.py`` right after the fetch and added to the
+#: snapshot as a revision; absent when they were not fetched (the pack then says the split was not estimated).
+PLAN_DTYPES: dict[str, str] = {
+    "customer_id": "string", "subscription_id": "string", "status": "string", "currency_code": "string",
+    "next_billed_at": "datetime64[us, UTC]", "billing_interval": "string", "billing_frequency": "int64",
+    "amount": "int64", "stops_at": "datetime64[us, UTC]", "inactive_since": "datetime64[us, UTC]",
+    "amount_basis": "string", "scheduled_action": "string", "period_starts_at": "datetime64[us, UTC]",
+    "resumes_at": "datetime64[us, UTC]",
+}
 TABLES = {
     "balances": BALANCE_DTYPES, "customers": CUSTOMER_DTYPES, "subscriptions": SUBSCRIPTION_DTYPES,
-    "movements": MOVEMENT_DTYPES, "adjustments": ADJUSTMENT_DTYPES,
+    "movements": MOVEMENT_DTYPES, "adjustments": ADJUSTMENT_DTYPES, "renewal_plans": PLAN_DTYPES,
 }
 
 

@@ -10,6 +10,8 @@ Layout (the public contract in DESIGN.md)::
         movements.parquet      credit movements read from the events of this snapshot's window
                                (docs/credit-rules.md, "Movements"); absent in older snapshots
         adjustments.parquet    the credit adjustments a first fetch lists; absent otherwise
+        renewal_plans.parquet  the credit holders' subscriptions for the maturity forecast (a revision added
+                               after the fetch, issue 26); absent when not fetched
         manifest.json          as_of, environment, base_url, strategy, complete, counts, api_calls, ...
 
 A snapshot being fetched lives in ``<environment>/.partial-<as_of>/`` with a ``checkpoint/`` folder
@@ -273,6 +275,17 @@ class Snapshot:
     def adjustments(self) -> pd.DataFrame:
         """Credit adjustments listed by a first fetch (``ADJUSTMENT_DTYPES``); empty when not stored."""
         return self._table("adjustments")
+
+    @property
+    def renewal_plans(self) -> pd.DataFrame:
+        """The renewal plans read after the fetch (``PLAN_DTYPES``, one row per subscription of a customer
+        holding credit); empty when they were not fetched (see :attr:`has_renewal_plans`)."""
+        return self._table("renewal_plans")
+
+    @property
+    def has_renewal_plans(self) -> bool:
+        """True when renewal plans were stored for this snapshot (even none: no holder has a subscription)."""
+        return self.file("renewal_plans.parquet").is_file()
 
     @property
     def has_movements(self) -> bool:
