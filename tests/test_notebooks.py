@@ -30,9 +30,9 @@ REPORT = NOTEBOOKS / "credit_balances.ipynb"
 EXPLORE = NOTEBOOKS / "explore.ipynb"
 KERNEL = "credit-reports"
 PARAMETERS = [
-    "data_dir", "environment", "snapshot", "compare_to", "period", "timezone", "trend", "currencies", "cohort",
-    "cohort_file", "min_cohort_size", "rates_file", "reporting_currency", "rate_type", "pseudonymize", "show_pii",
-    "title",
+    "data_dir", "environment", "snapshot", "compare_to", "period", "timezone", "trend", "allow_open_period",
+    "currencies", "cohort", "cohort_file", "min_cohort_size", "rates_file", "reporting_currency", "rate_type",
+    "pseudonymize", "show_pii", "title",
 ]
 BANNER = "This report is incomplete"
 

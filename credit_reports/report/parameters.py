@@ -75,7 +75,8 @@ def _existing_file(name: str, value: Any) -> Path | None:
         return None
     path = Path(text).expanduser()
     if not path.is_file():
-        raise UsageError(f"{name}: file {text!r} does not exist (relative paths start in notebooks/)")
+        raise UsageError(f"{name}: file {text!r} does not exist (a relative path is read from the folder "
+                         "credit-reports runs in; in JupyterLab, from the notebook's folder)")
     return path
 
 
