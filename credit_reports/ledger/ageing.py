@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from credit_reports.core import timestamps
-from credit_reports.figures import metrics
+from credit_reports.ledger import sums
 from credit_reports.ledger.movements import movements_frame
 
 __all__ = ["BUCKETS", "SOURCE_LABELS", "ageing", "ageing_table", "issued_by_source"]
@@ -140,9 +140,9 @@ def ageing(
     undated = _undated_label(first_as_of)
     labels = [b[0] for b in BUCKETS] + [undated]
     undated_index = len(BUCKETS)
-    b = metrics.checked_amounts(balances, "balances", extra=("customer_id",))
+    b = sums.checked_amounts(balances, "balances", extra=("customer_id",))
     b = b[b["available"] > 0]
-    first = metrics.checked_amounts(first_balances, "first_balances", extra=("customer_id",))
+    first = sums.checked_amounts(first_balances, "first_balances", extra=("customer_id",))
     moves = movements_frame(movements if movements is not None else [])
     issued = moves[(moves["kind"] == "issued") & (moves["occurred_at"] <= stamp)]
     adj = _adjustment_lot_frame(adjustments, stamp)

@@ -16,7 +16,7 @@ unexplained difference. Two independent checks sit beside it:
 
 Where a difference is not zero, :attr:`Reconciliation.customers` lists the customers behind it, largest
 first, and :attr:`Reconciliation.movements` their movements. A period without event evidence is never
-reconciled: its figures are derived from the balances (as :func:`credit_reports.figures.metrics.balance_change`
+reconciled: its figures are derived from the balances (as :func:`credit_reports.figures.sums.balance_change`
 does) and marked ``evidence = False``.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from credit_reports.figures import metrics
+from credit_reports.ledger import sums
 from credit_reports.ledger.movements import movements_frame
 
 __all__ = ["RECONCILIATION_COLUMNS", "Reconciliation", "between", "reconcile", "snapshots_between"]
@@ -68,7 +68,7 @@ class Reconciliation:
         unexplained, evidence}}``; without evidence ``expected_closing`` and ``unexplained`` are null
         (nothing was reconciled) and issued/used are derived from the balances."""
         out: dict[str, dict[str, Any]] = dict(
-            metrics.per_currency_ints(self.table, (*metrics.BALANCE_CHANGE_COLUMNS[1:], "reversed"))
+            sums.per_currency_ints(self.table, (*sums.BALANCE_CHANGE_COLUMNS[1:], "reversed"))
         )
         for row in self.table.to_dict("records"):
             ev = bool(row["evidence"])
@@ -107,8 +107,8 @@ def _per_customer_frame(opening: pd.DataFrame, closing: pd.DataFrame, moves: pd.
     The three frames are stacked and summed in one group-by on an integer key (their currency and customer
     factorised together), instead of three group-bys aligned through unions of their multi-indexes.
     """
-    o = metrics.checked_amounts(opening, "balances", extra=("customer_id",))
-    c = metrics.checked_amounts(closing, "balances", extra=("customer_id",))
+    o = sums.checked_amounts(opening, "balances", extra=("customer_id",))
+    c = sums.checked_amounts(closing, "balances", extra=("customer_id",))
     frames = (o, c, moves)
     codes, code_values = pd.factorize(pd.concat([f["currency_code"] for f in frames], ignore_index=True))
     customers, customer_values = pd.factorize(pd.concat([f["customer_id"] for f in frames], ignore_index=True))
@@ -230,7 +230,7 @@ def between(opening: Any, closing: Any, *, currencies: tuple[str, ...] | list[st
 
     if not (hasattr(opening, "balances") and hasattr(closing, "balances")):
         raise UsageError("the roll-forward reconciles two snapshots (load_snapshot(...)), not two frames; for "
-                         "the change between two balance frames use metrics.balance_change")
+                         "the change between two balance frames use sums.balance_change")
     if opening.environment != closing.environment:
         raise UsageError(f"the roll-forward needs two snapshots of one environment, got {opening.environment} "
                          f"and {closing.environment}")
