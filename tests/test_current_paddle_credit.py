@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from clients import client_for
 
-from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.fetch.snapshot import fetch_snapshot
 from credit_reports.ledger.movements import period_movements
 from credit_reports.ledger.reconcile import reconcile
 from credit_reports.report.alerts import attention_reasons

@@ -18,7 +18,7 @@ import pytest
 from clients import client_for
 
 from credit_reports.fetch.point_in_time import back_to_as_of, clock_offset, read_interval
-from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.fetch.snapshot import fetch_snapshot
 from credit_reports.figures import periods
 from credit_reports.ledger.movements import period_movements
 from credit_reports.ledger.reconcile import reconcile

@@ -17,7 +17,7 @@ import pytest
 from clients import client_for
 
 from credit_reports.fetch.point_in_time import settle_reads
-from credit_reports.fetch.readers import fetch_snapshot
+from credit_reports.fetch.snapshot import fetch_snapshot
 from credit_reports.fetch.windows import ListingLag
 from credit_reports.ledger.movements import period_movements
 from credit_reports.ledger.reconcile import reconcile

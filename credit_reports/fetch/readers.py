@@ -4,8 +4,7 @@
 each read one Paddle list through a :class:`credit_reports.paddle.client.PaddleClient` and return a frame with the
 store's dtypes; ``fetch_credit_balances`` reads one customer at a time on a few worker threads and stops
 cleanly on a fatal error. Whole snapshots (strategies, events, the checkpointed run, carry-over,
-verification, manifest) are :mod:`credit_reports.fetch.snapshot`, which builds on these readers;
-``fetch_snapshot`` and ``STRATEGIES`` are still importable from here.
+verification, manifest) are :mod:`credit_reports.fetch.snapshot`, which builds on these readers.
 """
 
 from __future__ import annotations
@@ -474,21 +473,6 @@ def fetch_credit_balances(
     return df
 
 
-
-
-def __getattr__(name: str) -> Any:
-    """``fetch_snapshot``, ``latest_event_id`` and the strategy names, still importable from here (their homes,
-    :mod:`credit_reports.fetch.snapshot` and :mod:`credit_reports.fetch.strategies`, import this module, so
-    they are looked up on first use)."""
-    if name == "fetch_snapshot":
-        from credit_reports.fetch.snapshot import fetch_snapshot
-
-        return fetch_snapshot
-    if name in ("latest_event_id", "STRATEGIES", "FIRST_STRATEGY", "EVENT_TYPES"):
-        from credit_reports.fetch import strategies as fetch_strategies
-
-        return getattr(fetch_strategies, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -817,16 +817,6 @@ def prune_snapshots(
     return removed
 
 
-def __getattr__(name: str) -> Any:
-    """The writer's names, still importable from here: they live in :mod:`credit_reports.store.writer`
-    (which imports this module, so they are looked up on first use)."""
-    if name in ("SnapshotWriter", "BalanceJournal", "collapse_duplicates"):
-        from credit_reports.store import writer as snapshot_writer
-
-        return getattr(snapshot_writer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def __dir__() -> list[str]:
     """What ``dir()`` and tab completion show: the public names of ``__all__``, not the imports."""
     return sorted(__all__)
