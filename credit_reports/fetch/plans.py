@@ -31,7 +31,7 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from credit_reports.core.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from credit_reports.core.money import parse_minor
@@ -39,15 +39,27 @@ from credit_reports.fetch.readers import progress_stage, until_stopped
 from credit_reports.ledger.movements import adjustments_frame
 
 if TYPE_CHECKING:
-    from credit_reports.fetch.strategies import SnapshotRun
-    from credit_reports.paddle.client import PaddleClient
+    import threading
 
-__all__ = ["CREDIT_TRANSACTIONS", "FIRST_PLANS", "ROTATION_RUNS", "choose_first", "estimated_calls",
+    from credit_reports.paddle.client import PaddleClient
+    from credit_reports.store.writer import SnapshotWriter
+
+__all__ = ["CREDIT_TRANSACTIONS", "FIRST_PLANS", "PlanRun", "ROTATION_RUNS", "choose_first", "estimated_calls",
            "forced_plan", "list_credit_named", "rotating_sample"]
 
 log = logging.getLogger("credit_reports.fetch")
 
 SUBSCRIBERS = "subscribers"
+
+
+class PlanRun(Protocol):
+    """What a plan needs of the snapshot run that drives it (fetch/strategies.SnapshotRun): its client, its
+    checkpointing writer, its progress owner and its stop flag. A protocol, so plans never import the run."""
+
+    client: PaddleClient
+    writer: SnapshotWriter
+    progress: Any
+    stop: threading.Event
 CREDIT_TRANSACTIONS = "credit-transactions"
 #: The two complete first-snapshot plans, the established one first (it wins a tie).
 FIRST_PLANS = (SUBSCRIBERS, CREDIT_TRANSACTIONS)
@@ -217,7 +229,7 @@ def _credits_balance(transaction: Mapping[str, Any]) -> bool:
         return True
 
 
-def list_credit_named(run: SnapshotRun) -> Iterator[str]:
+def list_credit_named(run: PlanRun) -> Iterator[str]:
     """``credit-transactions``: each customer credited on a transaction or by a credit adjustment applied to the
     balance, once, as pages arrive. Saves the adjustments, the sources and the candidates at the end (resume).
 

@@ -31,7 +31,7 @@ from credit_reports.fetch.point_in_time import (
 )
 from credit_reports.store.files import write_json_atomic
 from credit_reports.store.reader import Snapshot, usable_snapshot
-from credit_reports.store.writer import StoreWriter
+from credit_reports.store.writer import StoreWriter, snapshot_totals
 
 __all__ = ["READS_FILE", "resettle_previous", "write_reads"]
 
@@ -149,7 +149,6 @@ def _revise(env_dir: Path, previous: Snapshot, published: dict[str, list[list[An
             as_of: str) -> int:
     """Write the previous snapshot's corrected balances and completed window as a new revision."""
     from credit_reports.fetch.readers import balances_frame
-    from credit_reports.fetch.snapshot import _totals
     from credit_reports.ledger.movements import union_movements
 
     rows = {**published, **changed}
@@ -160,7 +159,7 @@ def _revise(env_dir: Path, previous: Snapshot, published: dict[str, list[list[An
     pit = dict(previous.manifest.get("point_in_time") or {})
     pit["resettled"] = {"by": as_of, "customers_changed": found["customers_changed"],
                         "movements_added": found["movements_added"]}
-    manifest = {**previous.manifest.to_json(), "point_in_time": pit, "totals": _totals(balances)}
+    manifest = {**previous.manifest.to_json(), "point_in_time": pit, "totals": snapshot_totals(balances)}
     reason = (f"re-settled by the fetch of {as_of}: events Paddle listed after this fetch changed "
               f"{found['customers_changed']} customer(s)' balances at the as-of and added "
               f"{found['movements_added']} movement(s) to its window")

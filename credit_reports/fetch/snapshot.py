@@ -64,7 +64,6 @@ from credit_reports._version import __version__
 from credit_reports.core import timestamps
 from credit_reports.core.errors import (
     NotFoundError,
-    TotalOverflowError,
     UsageError,
 )
 from credit_reports.fetch.point_in_time import EVENT_SLACK_MS, PointInTime
@@ -86,16 +85,14 @@ from credit_reports.fetch.strategies import (
 from credit_reports.ledger.movements import union_movements
 from credit_reports.store.files import (
     ADJUSTMENT_DTYPES,
-    BALANCE_DTYPES,
     CLOCK_SKEW,
     CUSTOMER_DTYPES,
     MOVEMENT_DTYPES,
     SUBSCRIPTION_DTYPES,
-    conform,
     default_data_dir,
 )
 from credit_reports.store.reader import Snapshot, latest_snapshot, usable_snapshot
-from credit_reports.store.writer import SnapshotWriter, collapse_duplicates
+from credit_reports.store.writer import SnapshotWriter, snapshot_totals
 
 if TYPE_CHECKING:
     from credit_reports.paddle.client import PaddleClient
@@ -472,22 +469,8 @@ def _manifest(
         "subscriptions_unavailable": state.get("subscriptions_unavailable"),
         "resumed": bool(writer.resumed),
         "published_at": timestamps.iso(pd.Timestamp.now(tz="UTC")),
-        "totals": _totals(balances),
+        "totals": snapshot_totals(balances),
     }
-
-
-def _totals(balances: pd.DataFrame) -> dict[str, dict[str, int]] | None:
-    """The snapshot's totals per currency (``metrics.headline`` of its balances as published, duplicates
-    collapsed as :meth:`SnapshotWriter.publish` collapses them): computed once here, so a report's trend reads
-    each snapshot's manifest instead of loading every snapshot's balances. None when a total leaves 64 bits
-    (a report reading this snapshot then refuses it from its balances, as before)."""
-    from credit_reports.figures import metrics
-
-    collapsed, _ = collapse_duplicates(conform(balances, BALANCE_DTYPES))
-    try:
-        return metrics.headline(collapsed)
-    except TotalOverflowError:
-        return None
 
 
 def _load_base(data_dir: Path, writer: SnapshotWriter, name: str | None) -> Snapshot | None:

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from credit_reports.core import locks, timestamps
-from credit_reports.core.errors import CreditReportsError, StoreLockedError
+from credit_reports.core.errors import CreditReportsError, StoreLockedError, TotalOverflowError
 from credit_reports.core.redact import redact
 from credit_reports.store import revisions
 from credit_reports.store.files import (
@@ -47,7 +47,7 @@ from credit_reports.store.reader import Snapshot, snapshots_root
 
 __all__ = [
     "BalanceJournal", "SnapshotWriter", "StoreWriter", "collapse_duplicates", "lock_environment",
-    "unlock_environment",
+    "snapshot_totals", "unlock_environment",
 ]
 
 log = logging.getLogger("credit_reports.store")
@@ -412,6 +412,20 @@ class StoreWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def snapshot_totals(balances: pd.DataFrame) -> dict[str, dict[str, int]] | None:
+    """A snapshot's totals per currency (the headline of its balances as published, duplicates collapsed as
+    :meth:`SnapshotWriter.publish` collapses them), for its manifest: a report's trend reads each snapshot's
+    manifest instead of loading every snapshot's balances. None when a total leaves 64 bits (a report reading
+    the snapshot then refuses it from its balances)."""
+    from credit_reports.ledger.sums import headline
+
+    collapsed, _ = collapse_duplicates(conform(balances, BALANCE_DTYPES))
+    try:
+        return headline(collapsed)
+    except TotalOverflowError:
+        return None
 
 
 def collapse_duplicates(balances: pd.DataFrame) -> tuple[pd.DataFrame, int]:
