@@ -130,7 +130,7 @@ def _report_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 def _history_summary(snapshot: Any) -> dict[str, Any] | None:
     """The tie-out of the history from day one behind this snapshot (``credit-reports history``), or None."""
-    from credit_reports.fetch.history import stored_summary
+    from credit_reports.report.history_notes import stored_summary
 
     try:
         return stored_summary(snapshot)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from credit_reports._version import __version__
 from credit_reports.core.errors import CreditReportsError, StoreError, UsageError
-from credit_reports.core.timestamps import display, folder_name, iso
+from credit_reports.core.timestamps import folder_name, iso
 from credit_reports.figures import metrics
 from credit_reports.ledger import rebuild as hist
 from credit_reports.store import files
@@ -49,15 +49,10 @@ __all__ = [
     "TRANSACTION_STATUSES",
     "candidates",
     "fetch_history",
-    "first_credit_text",
     "history",
     "history_of",
-    "reconstructed_note",
     "run_history",
-    "stored_summary",
-    "summary_line",
     "untrusted_movements",
-    "untrusted_table",
 ]
 
 log = logging.getLogger("credit_reports.credit_history")
@@ -186,13 +181,6 @@ def fetch_history(client: Any, customer_ids: Sequence[str], *, checkpoint: Path 
 # -- where reconstructed month ends go ------------------------------------------------------------------
 
 
-def _fetched(data_dir: Any, environment: str) -> list[store.Snapshot]:
-    """The fetched (not reconstructed) usable snapshots of an environment, oldest first."""
-    listing = store.list_snapshots(data_dir, environment)
-    snaps = [store.Snapshot.from_path(p) for p, ok in zip(listing["path"], listing["usable"], strict=True) if ok]
-    return [s for s in snaps if not s.manifest.get("reconstructed") and not s.derived]
-
-
 def _uncovered_month_ends(ends: Sequence[pd.Timestamp], fetched: Sequence[store.Snapshot],
                           source: store.Snapshot) -> list[pd.Timestamp]:
     """Month ends no fetched snapshot stands for: before the first fetched snapshot, or inside a gap of more
@@ -278,7 +266,7 @@ def _publish(data_dir: Any, source: store.Snapshot, moves: pd.DataFrame, tie: pd
     writer.remove_stale()  # a reconstruction a kill left unfinished was never visible
     trusted = hist.trusted_customers(tie)
     trusted_moves = moves[moves["customer_id"].isin(sorted(trusted))]
-    fetched = _fetched(data_dir, source.environment)
+    fetched = store.fetched_snapshots(data_dir, source.environment)
     written: list[Path] = []
     if len(moves):
         first = moves["occurred_at"].min()  # the opening month end is the one before the first credit's month
@@ -347,7 +335,7 @@ def run_history(client: Any, snapshot: Any = "latest", *, data_dir: Any = None, 
     if not source.complete:
         raise UsageError(f"{source.name} is incomplete; fetch again to complete it, then run history")
     env_dir = source.path.parent
-    fetched = _fetched(data_dir, source.environment)
+    fetched = store.fetched_snapshots(data_dir, source.environment)
     first = fetched[0] if fetched else None
     ids = candidates(source, first)
     lock = snapshot_writer.lock_environment(env_dir)
@@ -434,86 +422,6 @@ def history(
     finally:
         if own:
             client.close()
-
-
-def _fetched_of(snapshot: Any, chain: Sequence[store.Snapshot] | None) -> list[store.Snapshot]:
-    """The fetched snapshots of ``snapshot``'s environment: from ``chain`` (already listed) when given."""
-    if chain is None:
-        return _fetched(snapshot.path.parent.parent.parent, snapshot.environment)
-    return [s for s in chain if not s.manifest.get("reconstructed") and not s.derived]
-
-
-def stored_summary(snapshot: Any, chain: Sequence[store.Snapshot] | None = None) -> dict[str, Any] | None:
-    """The tie-out of the newest history stored at or before ``snapshot`` (a Snapshot) in its environment, in
-    short (source, rate, customers, tied, untrusted ids, first credit, calls, seconds); None without one.
-    ``chain``: the environment's snapshots already listed (``store.chain``), read instead of the store."""
-    found = None
-    for snap in _fetched_of(snapshot, chain):
-        if snap.as_of <= snapshot.as_of and isinstance(snap.manifest.get("history"), Mapping):
-            found = snap.manifest["history"]
-    if found is None:
-        return None
-    t = found.get("tie_out") or {}
-    return {"source_snapshot": found.get("source_snapshot"), "tie_out_rate": t.get("rate"),
-            "customers": t.get("customers"), "tied": t.get("tied"),
-            "untrusted_customer_ids": t.get("untrusted_customer_ids") or [],
-            "first_credit": found.get("first_credit"), "api_calls": found.get("api_calls"),
-            "seconds": found.get("seconds")}
-
-
-def summary_line(summary: Mapping[str, Any] | None) -> str:
-    """The tie-out in words, for the report: '717 of 717 customers tie out (100.00%) ...'."""
-    if not summary:
-        return "not rebuilt (run credit-reports history)"
-    rate = summary.get("tie_out_rate") or 0.0
-    left = len(summary.get("untrusted_customer_ids") or [])
-    first = first_credit_text(summary)
-    return (f"{summary.get('tied')} of {summary.get('customers')} customers tie out ({rate:.2%}); rebuilt from "
-            f"Paddle's transactions from the first credit ({first}); {left} left out of the reconstructed month ends")
-
-
-def first_credit_text(summary: Mapping[str, Any] | None) -> str:
-    """When the rebuilt history's first credit arrived, as every time in the report reads
-    (``25 May 2023, 10:00:00 UTC``); ``-`` when unknown."""
-    first = (summary or {}).get("first_credit")
-    return display(first) if first else "-"
-
-
-def untrusted_table(snapshot: Any, chain: Sequence[store.Snapshot] | None = None) -> pd.DataFrame:
-    """The customers and currencies whose rebuilt balance does not equal Paddle's at the newest history at or
-    before ``snapshot`` (``tieout.parquet``), largest difference in outstanding first; empty without one.
-    ``chain``: the environment's snapshots already listed, read instead of the store."""
-    summary = stored_summary(snapshot, chain)
-    empty = files.empty_frame(hist.TIE_OUT_DTYPES)
-    if summary is None:
-        return empty
-    source = store.load_snapshot(summary["source_snapshot"], data_dir=snapshot.path.parent.parent.parent,
-                                 environment=snapshot.environment, among=list(chain) if chain is not None else None)
-    path = source.file("tieout.parquet")
-    if not path.exists():
-        return empty
-    tie = files.read_table(path, hist.TIE_OUT_DTYPES)
-    bad = tie[~tie["ties_out"]].copy()
-    order = (bad["difference_available"] + bad["difference_reserved"]).abs()
-    return bad.assign(_o=order).sort_values("_o", ascending=False, kind="mergesort").drop(columns="_o") \
-        .reset_index(drop=True)
-
-
-def reconstructed_note(chain: Sequence[store.Snapshot]) -> str | None:
-    """A sentence on the reconstructed month ends in ``chain`` (how many, from when, which carry estimated
-    timing), for the trend and roll-forward notes; None when there are none."""
-    rebuilt = [s for s in chain if s.manifest.get("reconstructed")]
-    if not rebuilt:
-        return None
-    estimated = [s for s in rebuilt if (s.manifest.get("estimated_timing") or {}).get("customers")]
-    text = (f"{len(rebuilt)} month ends ({rebuilt[0].as_of:%b %Y} to {rebuilt[-1].as_of:%b %Y}) are reconstructed "
-            "from Paddle's transactions (credit-reports history), not fetched")
-    if estimated:
-        most = max(estimated, key=lambda s: s.manifest["estimated_timing"]["customers"])
-        text += (f"; {len(estimated)} of them carry estimated timing (a movement of uncertain date could move "
-                 f"the month end for a few customers, at most {most.manifest['estimated_timing']['customers']} "
-                 f"in {most.as_of:%b %Y}; each month end's manifest names them)")
-    return text + "."
 
 
 def __dir__() -> list[str]:

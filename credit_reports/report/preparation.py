@@ -22,13 +22,13 @@ import pandas as pd
 
 from credit_reports.core import timestamps
 from credit_reports.core.errors import MissingRateError, UsageError
-from credit_reports.fetch import history as credit_history
 from credit_reports.figures import cohorts as cohorts_mod
 from credit_reports.figures import metrics, periods, privacy
 from credit_reports.figures import translation as translation_mod
 from credit_reports.ledger import ageing as ageing_mod
 from credit_reports.ledger.movements import period_movements, union_adjustments, union_movements
 from credit_reports.ledger.reconcile import Reconciliation, reconcile
+from credit_reports.report import history_notes
 from credit_reports.report import maturity_report as maturity_mod
 from credit_reports.report import parameters as report_parameters
 from credit_reports.report.close_tables import ClosePackTables
@@ -83,7 +83,7 @@ class Report(ReportTables, ClosePackTables):
     snapshots: list[Any] = field(default_factory=list)  # the environment's snapshot chain (store.chain)
     prior_totals: pd.DataFrame | None = None  # currency_totals of the opening snapshot (the prior period)
     translation: pd.DataFrame | None = None  # translation.translate: the roll-forward in the reporting currency
-    #: customers whose transactions do not explain their balance (credit_history.untrusted_table), or None
+    #: customers whose transactions do not explain their balance (history_notes.untrusted_table), or None
     history_untrusted: pd.DataFrame | None = None
     #: why the figures are not those of the period's boundaries, or the period is open (report/selection.py):
     #: each is an Attention of the pack
@@ -280,7 +280,7 @@ def prepare(**parameters: Any) -> Report:
             "set trend = \"snapshot\" to see every snapshot."
         )
 
-    rebuilt_note = credit_history.reconstructed_note(chain)
+    rebuilt_note = history_notes.reconstructed_note(chain)
     if rebuilt_note:
         notes["trend"] = f"{notes['trend']} {rebuilt_note}" if notes.get("trend") else rebuilt_note
 
@@ -391,7 +391,7 @@ def _convert(
 def _untrusted(snap: Any, currencies: tuple[str, ...], chain: list[Any]) -> pd.DataFrame | None:
     """The history's customers that do not tie out (the reported currencies), or None when all do or there
     is no history."""
-    table = _filter(credit_history.untrusted_table(snap, chain), currencies)
+    table = _filter(history_notes.untrusted_table(snap, chain), currencies)
     return table if len(table) else None
 
 
@@ -456,7 +456,7 @@ def _ageing_and_sources(
         undated = aged["bucket"].astype(str).str.endswith("(date not seen)")
         if not aged.loc[undated, "amount"].any():  # the history from day one dated every credit
             aged = aged[~undated].reset_index(drop=True)
-        first_credit = credit_history.first_credit_text(credit_history.stored_summary(snap, chain))
+        first_credit = history_notes.first_credit_text(history_notes.stored_summary(snap, chain))
         notes["ageing"] = (
             f"Every credit is dated: the history rebuilt from Paddle's transactions starts at "
             f"{timestamps.display(first.as_of)}, the month end before the first credit ({first_credit}). "

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 
 from credit_reports.core import money, timestamps
-from credit_reports.fetch import history as credit_history
 from credit_reports.figures import periods
 from credit_reports.ledger import ageing as ageing_mod
+from credit_reports.report import history_notes
 
 __all__ = [
     "BANNER_STYLE", "DIFFERENCE_CUSTOMERS_IN_NOTE", "NO_EVIDENCE", "RESERVED_ROWS_SHOWN", "ReportTables",
@@ -119,9 +119,9 @@ class ReportTables:
         strategy = manifest.get("strategy")
         if strategy:
             rows.append(("Fetch strategy", str(strategy)))
-        history = credit_history.stored_summary(snap)
+        history = history_notes.stored_summary(snap)
         if history is not None:
-            rows.append(("History from day one", credit_history.summary_line(history)))
+            rows.append(("History from day one", history_notes.summary_line(history)))
         rows.extend(self.period_rows())
         frame = pd.DataFrame(rows, columns=["Snapshot", ""])
         return style_table(frame, right=[])

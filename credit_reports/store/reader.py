@@ -84,6 +84,7 @@ __all__ = [
     "latest_snapshot",
     "chain",
     "environments",
+    "fetched_snapshots",
     "resolve_environment",
     "month_bounds",
     "snapshots_root",
@@ -815,6 +816,14 @@ def prune_snapshots(
             log.info("pruned snapshot %s", snap.path)
             removed.append(snap.path)
     return removed
+
+
+def fetched_snapshots(data_dir: Any, environment: str) -> list[Snapshot]:
+    """The fetched usable snapshots of an environment, oldest first: neither reconstructed by ``history`` nor
+    derived at a boundary."""
+    listing = list_snapshots(data_dir, environment)
+    snaps = [Snapshot.from_path(p) for p, ok in zip(listing["path"], listing["usable"], strict=True) if ok]
+    return [s for s in snaps if not s.manifest.get("reconstructed") and not s.derived]
 
 
 def __dir__() -> list[str]:
