@@ -57,7 +57,6 @@ MODULES = sorted(str(p.relative_to(PACKAGE)) for stage in STAGES for p in (PACKA
 KNOWN_CROSSINGS: set[tuple[str, str]] = {
     ("ledger/movements.py", "figures"),
     ("ledger/movements.py", "store"),  # movements() and statement() read the store
-    ("ledger/rebuild.py", "store"),
     ("ledger/reconcile.py", "figures"),  # periods, for the windows between two snapshots
     ("ledger/reconcile.py", "store"),
 }

@@ -14,9 +14,10 @@ import credit_reports
 PUBLIC_MODULES = (
     "ledger.ageing", "report.alerts", "figures.charts", "figures.cohorts", "figures.comparison", "fetch.history",
     "ledger.movements", "core.errors", "delivery.excel", "fetch.readers", "core.logs", "store.manifests",
-    "figures.metrics", "core.money", "paddle.client", "report.parameter_text", "figures.periods", "fetch.progress",
-    "ledger.rebuild", "ledger.reconcile", "ledger.sums", "report.preparation", "report.history_notes",
-    "store.reader", "core", "paddle", "fetch", "ledger", "store", "figures", "report", "delivery", "app",
+    "figures.metrics", "core.money", "core.rows", "paddle.client", "report.parameter_text", "figures.periods",
+    "fetch.progress", "ledger.rebuild", "ledger.reconcile", "ledger.sums", "report.preparation",
+    "report.history_notes", "store.reader", "core", "paddle", "fetch", "ledger", "store", "figures", "report",
+    "delivery", "app",
 )
 
 

@@ -25,7 +25,7 @@ moment by moment, so the movements of events sharing an ``occurred_at`` never de
 (docs/credit-rules.md, "Events of one moment"). A movement is
 identified by (``kind``, ``transaction_id`` or ``adjustment_id``): the first event showing it wins, so the
 many events of one transaction never count twice. Nothing of an event is kept beyond the movement's own
-columns (``store.MOVEMENT_DTYPES``).
+columns (``row_types.MOVEMENT_DTYPES``).
 
 :func:`statement` and :func:`movements` read the movements stored with the snapshots (each incremental
 snapshot stores the movements of its own window).
@@ -39,6 +39,7 @@ from typing import Any
 
 import pandas as pd
 
+from credit_reports.core import rows as row_types
 from credit_reports.core import timestamps
 from credit_reports.core.errors import UsageError
 from credit_reports.core.money import check_currency
@@ -239,7 +240,7 @@ def _moments(events: list[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
 def events_to_movements(events: Iterable[Mapping[str, Any]],
                         seller_credits: Mapping[str, int] | None = None,
                         created: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """Movements (``store.MOVEMENT_DTYPES``) shown by Paddle events, in time order, each at most once.
+    """Movements (``row_types.MOVEMENT_DTYPES``) shown by Paddle events, in time order, each at most once.
 
     ``events`` are ``/events`` items (``event_id``, ``event_type``, ``occurred_at``, ``data``) in any order;
     they are read moment by moment, oldest first, and the movements of one moment (events sharing an
@@ -291,7 +292,7 @@ def movement_fields(event: Mapping[str, Any]) -> dict[str, Any]:
 def movements_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Movement rows (dicts or a frame) with exactly the documented columns and dtypes."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    out = store.conform(frame, store.MOVEMENT_DTYPES)[list(store.MOVEMENT_DTYPES)]
+    out = row_types.conform(frame, row_types.MOVEMENT_DTYPES)[list(row_types.MOVEMENT_DTYPES)]
     for col in ("source", "event_id", "transaction_id", "adjustment_id"):
         out[col] = out[col].fillna("")
     return out.reset_index(drop=True)
@@ -333,7 +334,7 @@ def period_movements(chain: Iterable[Any], *, after: Any = None, until: Any = No
 
 
 def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Credit adjustments from ``GET /adjustments`` as ``store.ADJUSTMENT_DTYPES`` (nothing else kept).
+    """Credit adjustments from ``GET /adjustments`` as ``row_types.ADJUSTMENT_DTYPES`` (nothing else kept).
 
     ``total`` is ``totals.total`` as Paddle sends it (negative for a ``credit_reverse``), int64 minor units.
     """
@@ -355,7 +356,7 @@ def adjustments_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                 "updated_at": _paddle_time(item.get("updated_at")),
             }
         )
-    return store.conform(pd.DataFrame(rows), store.ADJUSTMENT_DTYPES)[list(store.ADJUSTMENT_DTYPES)]
+    return row_types.conform(pd.DataFrame(rows), row_types.ADJUSTMENT_DTYPES)[list(row_types.ADJUSTMENT_DTYPES)]
 
 
 _paddle_time = rules.paddle_time
@@ -399,7 +400,7 @@ def movements(
 ) -> pd.DataFrame:
     """Every credit movement stored in the snapshots up to ``snapshot``, each once, oldest first.
 
-    Columns: ``store.MOVEMENT_DTYPES``. ``customer_id`` / ``currency`` filter the rows. Windows without
+    Columns: ``row_types.MOVEMENT_DTYPES``. ``customer_id`` / ``currency`` filter the rows. Windows without
     event evidence contribute nothing: see :func:`statement` for where the balances moved without it.
     A customer no snapshot knows, or a code that is no ISO 4217 currency (``"EURO"``), raises
     :class:`UsageError` in one line; an empty frame means a valid question with no movements.

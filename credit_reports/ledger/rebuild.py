@@ -40,10 +40,10 @@ from typing import Any
 
 import pandas as pd
 
+from credit_reports.core import rows as row_types
 from credit_reports.core import timestamps
 from credit_reports.ledger import rules
 from credit_reports.ledger.rules import EVENT_WINDOW
-from credit_reports.store import files
 
 __all__ = [
     "EVENT_TYPES",
@@ -62,9 +62,9 @@ __all__ = [
     "trusted_customers",
 ]
 
-#: The movement columns (files.MOVEMENT_DTYPES) plus how each moment is known.
+#: The movement columns (row_types.MOVEMENT_DTYPES) plus how each moment is known.
 HISTORY_DTYPES: dict[str, str] = {
-    **files.MOVEMENT_DTYPES,
+    **row_types.MOVEMENT_DTYPES,
     "timing": "string",          # event | field | rule
     "estimated": "bool",         # its month could differ under another reading
     "earliest": "datetime64[us, UTC]",
@@ -344,7 +344,7 @@ def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Map
         _transaction(b, txn, seller, first, horizon)
     for adj in adjs.values():
         _adjustment(b, adj, reversal_of, first, txns)
-    frame = files.conform(pd.DataFrame(b.rows), HISTORY_DTYPES)[list(HISTORY_DTYPES)]
+    frame = row_types.conform(pd.DataFrame(b.rows), HISTORY_DTYPES)[list(HISTORY_DTYPES)]
     order = {k: i for i, k in enumerate(("issued", "reserved", "released", "used", "reversed", "refund"))}
     frame["_order"] = frame["kind"].map(order).astype("int64")
     frame = frame.sort_values(["occurred_at", "customer_id", "transaction_id", "_order"], kind="mergesort")
@@ -355,7 +355,7 @@ def rebuild(transactions: Iterable[Mapping[str, Any]], adjustments: Iterable[Map
 
 
 def balances_at(movements: pd.DataFrame, at: Any, customers: Iterable[str] | None = None) -> pd.DataFrame:
-    """The balances the movements make at ``at`` (movements at or before it), as files.BALANCE_DTYPES.
+    """The balances the movements make at ``at`` (movements at or before it), as row_types.BALANCE_DTYPES.
 
     One row per customer and currency with any movement by then, like Paddle (a currency once credited
     keeps its row at zero). ``customers`` limits the rows to those customers (the trusted ones).
@@ -364,12 +364,12 @@ def balances_at(movements: pd.DataFrame, at: Any, customers: Iterable[str] | Non
     if customers is not None:
         moves = moves[moves["customer_id"].isin(list(customers))]
     if moves.empty:
-        return files.empty_frame(files.BALANCE_DTYPES)
+        return row_types.empty_frame(row_types.BALANCE_DTYPES)
     sums = moves.groupby(["customer_id", "currency_code"], sort=True)[
         ["available_delta", "reserved_delta", "used_delta"]].sum().reset_index()
     sums = sums.rename(columns={"available_delta": "available", "reserved_delta": "reserved",
                                 "used_delta": "used"})
-    return files.conform(sums, files.BALANCE_DTYPES)[list(files.BALANCE_DTYPES)].reset_index(drop=True)
+    return row_types.conform(sums, row_types.BALANCE_DTYPES)[list(row_types.BALANCE_DTYPES)].reset_index(drop=True)
 
 
 def tie_out(movements: pd.DataFrame, balances: pd.DataFrame, as_of: Any) -> pd.DataFrame:
@@ -380,8 +380,8 @@ def tie_out(movements: pd.DataFrame, balances: pd.DataFrame, as_of: Any) -> pd.D
     """
     rebuilt = balances_at(movements, as_of)
     keys = ["customer_id", "currency_code"]
-    merged = rebuilt.merge(files.conform(balances, files.BALANCE_DTYPES)[list(files.BALANCE_DTYPES)], on=keys,
-                           how="outer", suffixes=("_r", "_p"))
+    paddle = row_types.conform(balances, row_types.BALANCE_DTYPES)[list(row_types.BALANCE_DTYPES)]
+    merged = rebuilt.merge(paddle, on=keys, how="outer", suffixes=("_r", "_p"))
     out = merged[keys].copy()
     for kind in ("available", "reserved", "used"):
         out[f"rebuilt_{kind}"] = merged[f"{kind}_r"].fillna(0).astype("int64")
@@ -389,7 +389,7 @@ def tie_out(movements: pd.DataFrame, balances: pd.DataFrame, as_of: Any) -> pd.D
     for kind in ("available", "reserved", "used"):
         out[f"difference_{kind}"] = out[f"reported_{kind}"] - out[f"rebuilt_{kind}"]
     out["ties_out"] = (out[[f"difference_{k}" for k in ("available", "reserved", "used")]] == 0).all(axis=1)
-    out = files.conform(out, TIE_OUT_DTYPES)[list(TIE_OUT_DTYPES)]
+    out = row_types.conform(out, TIE_OUT_DTYPES)[list(TIE_OUT_DTYPES)]
     return out.sort_values(keys, kind="mergesort").reset_index(drop=True)
 
 

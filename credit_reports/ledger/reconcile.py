@@ -143,7 +143,7 @@ def reconcile(
     """Reconcile two balance frames with the movements between them, per currency.
 
     ``opening`` / ``closing``: balances as the snapshot stores them. ``movements``: the period's
-    movements (``store.MOVEMENT_DTYPES``). ``evidence``: whether every window of the period had event
+    movements (``row_types.MOVEMENT_DTYPES``). ``evidence``: whether every window of the period had event
     evidence (:func:`credit_reports.figures.periods.windows_evidence`); without it the movements are ignored and
     the figures are derived from the balances, marked ``evidence = False``.
     """
