@@ -242,10 +242,6 @@ def test_the_previous_snapshot_is_the_fetch_before_not_a_derived_boundary(schedu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the fetched snapshots themselves are not the ledger at their as-of when the account moves while they are "
-    "read with the simulator's clock set (point_in_time.corrected is false in each): the point-in-time "
-    "correction of fetch/point_in_time.py (issue 24), not the boundary; strict, so it flips when that is fixed"))
 def test_november_closes_on_the_ledger_while_each_fetch_reads_a_moving_account(tmp_path: Path) -> None:
     sim = _build(tmp_path / "data", moving=True)
     try:
