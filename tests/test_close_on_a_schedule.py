@@ -242,13 +242,15 @@ def test_the_previous_snapshot_is_the_fetch_before_not_a_derived_boundary(schedu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the fetched snapshots themselves are not the ledger at their as-of when the account moves while they are "
-    "read with the simulator's clock set (point_in_time.corrected is false in each): the point-in-time "
-    "correction of fetch/point_in_time.py (issue 24), not the boundary; strict, so it flips when that is fixed"))
 def test_november_closes_on_the_ledger_while_each_fetch_reads_a_moving_account(tmp_path: Path) -> None:
     sim = _build(tmp_path / "data", moving=True)
     try:
+        listing = list_snapshots(tmp_path / "data")
+        for name in listing[~listing["derived"]]["path"].str.rsplit("/", n=1).str[-1]:
+            fetched = load_snapshot(name, tmp_path / "data")  # each fetch itself is the ledger at its as-of
+            assert fetched.manifest["point_in_time"]["corrected"] is True
+            assert fetched.manifest["point_in_time"]["events_after_as_of"] > 0  # the account did move while read
+            assert _held(fetched.balances) == _held(sim.account.expected_balances(fetched.as_of))
         _closes_on_the_ledger({"sim": sim, "data": tmp_path / "data"}, "2025-11", "UTC",
                               "2025-11-01T00:00:00+00:00", "2025-12-01T00:00:00+00:00")
     finally:

@@ -153,8 +153,6 @@ def fetch_snapshot(
                 if clock is not None:
                     writer.update_state(clock_read=clock)
                     _wait_slack_after(clock)
-            elif not writer.resumed:
-                live = _paddle_is_past(client, timestamps.parse(writer.as_of))
             return _fetch_into(client, writer, data_dir, strategy, workers, progress, verify_sample, live,
                                account=account, counted_from=counted_from)
     finally:
@@ -218,22 +216,6 @@ def _wait_for_paddle(client: PaddleClient, as_of: pd.Timestamp) -> dict | None:
                         "and got credit just before it", round(as_of_s - date))
             return None
         time.sleep(min(left, max(0.05, as_of_s - date)))
-
-
-def _paddle_is_past(client: PaddleClient, as_of: pd.Timestamp) -> bool:
-    """Whether Paddle's clock (its ``Date`` header, ``GET /``) reads a later second than a given ``as_of``'s.
-
-    Then the account may have moved after the as-of while it is read, and the balances are brought back to it
-    like a live fetch's (point_in_time.py). Paddle's clock in the as-of's own second (the simulator served at
-    the as-of, as the demo does) counts as "served at the as-of": nothing to bring back, no events read.
-    """
-    timing: dict = {}
-    try:
-        client.get("/", timing=timing)
-    except NotFoundError:
-        return False
-    date = timing.get("date_s")
-    return date is not None and date > as_of.value // 1_000_000_000
 
 
 def _checked_as_of(value: Any) -> pd.Timestamp:

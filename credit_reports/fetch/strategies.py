@@ -177,6 +177,26 @@ def stats_delta(client: PaddleClient, start: Mapping[str, int], prior: Mapping[s
     return {k: int(prior.get(k, 0)) + int(now.get(k, 0)) - int(start.get(k, 0)) for k in _STATS}
 
 
+def paddle_is_past(client: PaddleClient, as_of: pd.Timestamp) -> bool:
+    """Whether Paddle's clock (its ``Date`` header, ``GET /``) reads a later second than a given ``as_of``'s,
+    asked when the first balances read are settled (a fetch with a given as-of; a live one is always corrected).
+
+    Then the account may have moved after the as-of while it was read, and the balances are brought back to it
+    like a live fetch's (point_in_time.py). Asked after the first reads, not before the fetch starts: a clock
+    that reads the as-of's own second when the fetch starts can move on, and the account with it, while the
+    balances are read (a schedule's fetch of a moving account). Paddle's clock still in the as-of's own second
+    then (the simulator served at the as-of, as the demo does) counts as "served at the as-of": nothing to bring
+    back, no events read.
+    """
+    timing: dict = {}
+    try:
+        client.get("/", timing=timing)
+    except NotFoundError:
+        return False
+    date = timing.get("date_s")
+    return date is not None and date > as_of.value // 1_000_000_000
+
+
 class SnapshotRun:
     """One run of :func:`fetch_snapshot`: the steps, each checkpointed so a resumed run skips it."""
 
@@ -208,6 +228,9 @@ class SnapshotRun:
             state = self.writer.state
             readable = bool(state.get("events_readable", True))
             live = bool(state.get("live", self.live))
+            if readable and not live and paddle_is_past(self.client, timestamps.parse(self.writer.as_of)):
+                live = True  # a given as-of the account moved on from while it was read: brought back to it
+                self.writer.update_state(live=True)
             reason = None if readable and live else (
                 "the key cannot read events (notification.read): not point-in-time" if not readable
                 else "a past as-of the account is served at: nothing moved after it")
