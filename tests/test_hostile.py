@@ -537,9 +537,10 @@ def test_sigterm_during_a_render_leaves_no_staging_and_publishes_nothing(month_e
          str(month_ends["data_dir"]), "--out", str(month_ends["out"]), "--notebook", str(slow), "--name", "slow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PADDLE_API_KEY": KEY})
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(staging.glob(".render-slow-*/slow.ipynb")):
+    while time.monotonic() < deadline and not list(staging.glob(".render-slow-*")):
         time.sleep(0.2)
     assert list(staging.glob(".render-slow-*")), "the render never started staging"
+    time.sleep(2)  # inside the render: its kernel runs the notebook's minute-long cell
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode == 143, proc.stderr.read()
