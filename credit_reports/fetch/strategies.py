@@ -51,6 +51,7 @@ from credit_reports.fetch.resettle import base_window_start, resettle_previous
 from credit_reports.fetch.seller_credits import stream_movements
 from credit_reports.fetch.windows import WINDOW_OVERLAP_MS, ListingLag, event_ms, events_since, mark_before
 from credit_reports.ledger.movements import adjustments_frame, movement_fields
+from credit_reports.ledger.rules import EVENT_WINDOW
 from credit_reports.store.files import CUSTOMER_DTYPES, SUBSCRIPTION_DTYPES
 from credit_reports.store.reader import Snapshot, latest_snapshot
 from credit_reports.store.writer import SnapshotWriter
@@ -77,7 +78,7 @@ FORMER_ORIGINS = "subscription_recurring,subscription_update"
 
 #: How old a previous snapshot may be for ``incremental`` (Paddle keeps 90 days of events; one hour of
 #: margin covers the previous fetch's own duration).
-INCREMENTAL_MAX_AGE = pd.Timedelta(days=90) - pd.Timedelta(hours=1)
+INCREMENTAL_MAX_AGE = EVENT_WINDOW - pd.Timedelta(hours=1)
 
 #: Event types read by ``incremental``: what moves credit, and what changes customers or subscriptions.
 ADJUSTMENT_EVENTS = ("adjustment.created", "adjustment.updated")

@@ -30,6 +30,7 @@ import pandas as pd
 
 from credit_reports.core import timestamps
 from credit_reports.core.errors import UsageError
+from credit_reports.ledger.rules import EVENT_WINDOW  # Paddle's 90 days of events, declared once
 
 __all__ = [
     "EVENT_WINDOW",
@@ -47,8 +48,6 @@ __all__ = [
     "windows_evidence",
 ]
 
-#: Paddle keeps this much event history: a longer window cannot be evidenced from events.
-EVENT_WINDOW = pd.Timedelta(days=90)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
